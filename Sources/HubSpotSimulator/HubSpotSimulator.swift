@@ -1,0 +1,61 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A stateful local HubSpot CRM API: objects, batch, search, associations, HubSpot's rate
+/// limits and errors, fault injection, request statistics and signed webhooks.
+///
+/// Run it as a `Service` (it serves until cancelled or gracefully shut down) and read the port
+/// it bound with `listeningPort()`.
+public final class HubSpotSimulator: Service, Sendable {
+    let core: SimulatorCore
+    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+
+    public init(configuration: SimulatorConfiguration, logger: Logger = Logger(label: "hubspot-sim")) throws(SimulatorConfigurationError) {
+        core = try SimulatorCore(configuration: configuration, logger: logger)
+    }
+
+    /// The configuration it runs with.
+    public var configuration: SimulatorConfiguration { core.configuration }
+
+    /// Waits until the server listens and returns its port.
+    public func listeningPort() async -> Int {
+        await withCheckedContinuation { continuation in
+            let port = listening.withLock { state -> Int? in
+                if let port = state.port { return port }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+
+    public func run() async throws {
+        let core = core
+        let application = Application(
+            responder: SimulatorResponder(core: core),
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            configuration: ApplicationConfiguration(address: .hostname(core.configuration.host, port: core.configuration.port), serverName: "hubspot-sim"),
+            onServerRunning: { [self] channel in
+                let port = channel.localAddress?.port ?? 0
+                core.baseURL.withLock { $0 = "http://\(core.configuration.host):\(port)" }
+                let waiters = self.listening.withLock { state in
+                    state.port = port
+                    defer { state.waiters = [] }
+                    return state.waiters
+                }
+                for waiter in waiters { waiter.resume(returning: port) }
+            },
+            logger: core.logger
+        )
+        try await withThrowingDiscardingTaskGroup { group in
+            if let webhooks = core.webhooks {
+                group.addTask { await cancelWhenGracefulShutdown { await webhooks.run() } }
+            }
+            try await application.run()
+            group.cancelAll()
+        }
+    }
+}

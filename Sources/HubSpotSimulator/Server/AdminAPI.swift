@@ -1,0 +1,223 @@
+import Synchronization
+
+/// The simulator's own API under `/_sim/` (a prefix no HubSpot path uses): observation,
+/// faults, limits and reset. It needs no token and is never rate limited or faulted.
+struct AdminAPI {
+    let core: SimulatorCore
+
+    func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
+        let request = APIRequest(method: method, path: path, segments: path.split(separator: "/"), query: query, body: body)
+        do {
+            switch (method, path) {
+            case ("GET", "/_sim/health"):
+                var w = JSONWriter()
+                w.beginObject(); w.member("status", "ok"); w.endObject()
+                return .json(200, w)
+            case ("GET", "/_sim/stats"):
+                let window = try request.intParameter("windowMs", default: 1000)
+                return .json(200, statistics(windowMilliseconds: Int64(max(1, window))))
+            case ("POST", "/_sim/stats/reset"), ("DELETE", "/_sim/stats"):
+                core.statistics.reset()
+                return .noContent
+            case ("GET", "/_sim/faults"):
+                return .json(200, writeFaults(core.faults.withLock { $0 }))
+            case ("PUT", "/_sim/faults"):
+                let faults = try Self.parseFaults(try request.json())
+                core.faults.withLock { $0 = faults }
+                return .json(200, writeFaults(faults))
+            case ("DELETE", "/_sim/faults"):
+                core.faults.withLock { $0 = FaultConfiguration() }
+                return .noContent
+            case ("GET", "/_sim/limits"):
+                return .json(200, writeLimits())
+            case ("PUT", "/_sim/limits"):
+                try updateLimits(try request.json())
+                return .json(200, writeLimits())
+            case ("POST", "/_sim/reset"):
+                do {
+                    try core.reset()
+                } catch {
+                    return HubSpotErrorBody(status: 500, message: error.description, category: "INTERNAL_ERROR").reply
+                }
+                return .noContent
+            case ("GET", "/_sim/webhooks"):
+                return .json(200, writeWebhooks())
+            case ("GET", "/_sim/objects"):
+                var w = JSONWriter()
+                w.beginObject()
+                for (name, count) in core.store.counts() { w.member(name, count) }
+                w.endObject()
+                return .json(200, w)
+            default:
+                return HubSpotErrorBody(status: 404, message: "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, GET /_sim/webhooks, GET /_sim/objects.", category: "OBJECT_NOT_FOUND").reply
+            }
+        } catch {
+            return error.reply
+        }
+    }
+
+    private func statistics(windowMilliseconds: Int64) -> JSONWriter {
+        let snapshot = core.statistics.snapshot()
+        let window = RequestStatistics.maxInWindow(snapshot, windowMilliseconds: windowMilliseconds)
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.member("startedAt", Timestamps.iso8601(snapshot.startedAt))
+        w.member("total", snapshot.total)
+        w.member("rateLimited", snapshot.byStatus[429] ?? 0)
+        w.key("byEndpoint")
+        w.beginObject()
+        for (name, count) in snapshot.byEndpoint.sorted(by: { $0.key < $1.key }) { w.member(name, count) }
+        w.endObject()
+        w.key("byStatus")
+        w.beginObject()
+        for (status, count) in snapshot.byStatus.sorted(by: { $0.key < $1.key }) { w.member(String(status), count) }
+        w.endObject()
+        w.key("byEndpointAndStatus")
+        w.beginObject()
+        for (name, statuses) in snapshot.byEndpointAndStatus.sorted(by: { $0.key < $1.key }) {
+            w.key(name)
+            w.beginObject()
+            for (status, count) in statuses.sorted(by: { $0.key < $1.key }) { w.member(String(status), count) }
+            w.endObject()
+        }
+        w.endObject()
+        w.key("perSecond")
+        w.beginArray()
+        var maxAdmittedPerSecond = 0
+        for (second, bucket) in snapshot.perSecond.sorted(by: { $0.key < $1.key }) {
+            maxAdmittedPerSecond = max(maxAdmittedPerSecond, bucket.all - bucket.rateLimited)
+            w.beginObject()
+            w.member("second", second)
+            w.member("requests", bucket.all)
+            w.member("rateLimited", bucket.rateLimited)
+            w.endObject()
+        }
+        w.endArray()
+        w.member("maxAdmittedInAnyWallClockSecond", maxAdmittedPerSecond)
+        w.key("slidingWindow")
+        w.beginObject()
+        w.member("windowMilliseconds", windowMilliseconds)
+        w.member("maxRequests", window.all)
+        w.member("maxAdmitted", window.admitted)
+        w.member("arrivalsDropped", snapshot.arrivalsDropped)
+        w.endObject()
+        w.endObject()
+        return w
+    }
+
+    private func writeLimits() -> JSONWriter {
+        let settings = core.limits.settings
+        let used = core.limits.snapshot(now: Timestamps.now())
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("burstLimit", settings.burstLimit)
+        w.member("burstIntervalMs", settings.burstIntervalMilliseconds)
+        w.member("dailyLimit", settings.dailyLimit)
+        w.member("searchPerSecondLimit", settings.searchPerSecondLimit)
+        w.member("burstUsed", used.burstUsed)
+        w.member("searchUsed", used.searchUsed)
+        w.member("dailyUsed", used.dailyUsed)
+        w.member("refusals", core.limits.refusals)
+        w.endObject()
+        return w
+    }
+
+    private func updateLimits(_ body: JSONValue) throws(HubSpotErrorBody) {
+        var settings = core.limits.settings
+        func integer(_ name: String) throws(HubSpotErrorBody) -> Int64? {
+            guard let value = body[name], !value.isNull else { return nil }
+            guard case .number(let n) = value, n >= 0, n == n.rounded() else { throw .validation("\(name) must be a non-negative integer") }
+            return Int64(n)
+        }
+        if let v = try integer("burstLimit") { settings.burstLimit = Int(v) }
+        if let v = try integer("burstIntervalMs") {
+            guard v > 0 else { throw .validation("burstIntervalMs must be positive") }
+            settings.burstIntervalMilliseconds = v
+        }
+        if let v = try integer("dailyLimit") { settings.dailyLimit = Int(v) }
+        if let v = try integer("searchPerSecondLimit") { settings.searchPerSecondLimit = Int(v) }
+        core.limits.reconfigure(settings)
+    }
+
+    private func writeWebhooks() -> JSONWriter {
+        var w = JSONWriter()
+        w.beginObject()
+        if let stats = core.webhooks?.statistics {
+            w.member("enabled", true)
+            w.member("eventsQueued", stats.eventsQueued)
+            w.member("deliveries", stats.deliveries)
+            w.member("failedAttempts", stats.failedAttempts)
+            w.member("droppedBatches", stats.droppedBatches)
+            w.key("lastStatus")
+            if let last = stats.lastStatus { w.int(last) } else { w.null() }
+        } else {
+            w.member("enabled", false)
+        }
+        w.endObject()
+        return w
+    }
+
+    private func writeFaults(_ faults: FaultConfiguration) -> JSONWriter {
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("outage", faults.outage)
+        w.key("rules")
+        w.beginArray()
+        for rule in faults.rules {
+            w.beginObject()
+            w.key("endpoint")
+            w.optionalString(rule.endpoint)
+            w.member("latency", rule.latency.description)
+            w.key("errorRate"); w.value(.number(rule.errorRate))
+            w.key("errorStatuses"); w.value(.array(rule.errorStatuses.map { .number(Double($0)) }))
+            w.key("dropRate"); w.value(.number(rule.dropRate))
+            w.key("slowBodyChunkDelayMs")
+            if let delay = rule.slowBodyChunkDelay { w.int(delay.milliseconds) } else { w.null() }
+            w.member("slowBodyChunkBytes", rule.slowBodyChunkBytes)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w
+    }
+
+    /// Parses `{"outage": false, "rules": [{"endpoint": "objects.get", "latency": "20-80", "errorRate": 0.1, …}]}`.
+    static func parseFaults(_ body: JSONValue) throws(HubSpotErrorBody) -> FaultConfiguration {
+        guard case .object = body else { throw .validation("faults must be a JSON object with outage and rules") }
+        var faults = FaultConfiguration()
+        if let outage = body["outage"] {
+            guard case .bool(let value) = outage else { throw .validation("outage must be true or false") }
+            faults.outage = value
+        }
+        for (index, element) in (body["rules"]?.arrayValue ?? []).enumerated() {
+            guard case .object = element else { throw .validation("rules[\(index)] must be an object") }
+            var rule = FaultRule(endpoint: element["endpoint"]?.stringValue)
+            if let latency = element["latency"] {
+                guard let text = latency.propertyText, let parsed = LatencySpec.parse(text) else {
+                    throw .validation("rules[\(index)].latency must be milliseconds: 50, 20-80 (uniform) or 50~10 (normal)")
+                }
+                rule.latency = parsed
+            }
+            func fraction(_ name: String) throws(HubSpotErrorBody) -> Double? {
+                guard let value = element[name] else { return nil }
+                guard case .number(let n) = value, n >= 0, n <= 1 else { throw .validation("rules[\(index)].\(name) must be a number from 0 to 1") }
+                return n
+            }
+            rule.errorRate = try fraction("errorRate") ?? 0
+            rule.dropRate = try fraction("dropRate") ?? 0
+            if let statuses = element["errorStatuses"]?.arrayValue {
+                rule.errorStatuses = statuses.compactMap { value -> Int? in
+                    if case .number(let n) = value { return Int(n) }
+                    return nil
+                }
+                guard !rule.errorStatuses.isEmpty, rule.errorStatuses.allSatisfy({ (400...599).contains($0) }) else {
+                    throw .validation("rules[\(index)].errorStatuses must be HTTP error statuses (400–599)")
+                }
+            }
+            if case .number(let ms)? = element["slowBodyChunkDelayMs"], ms > 0 { rule.slowBodyChunkDelay = .milliseconds(Int64(ms)) }
+            if case .number(let bytes)? = element["slowBodyChunkBytes"], bytes >= 1 { rule.slowBodyChunkBytes = Int(bytes) }
+            faults.rules.append(rule)
+        }
+        return faults
+    }
+}

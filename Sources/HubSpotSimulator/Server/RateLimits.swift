@@ -1,0 +1,153 @@
+import Synchronization
+
+/// Counts admissions in a rolling window exactly: a ring of the last `capacity` admission times.
+/// A request is admitted when fewer than `capacity` admissions happened within the window.
+struct RollingWindowCounter: Sendable {
+    let capacity: Int
+    let windowMilliseconds: Int64
+    private var ring: [Int64]
+    private var head = 0
+    private var count = 0
+
+    init(capacity: Int, windowMilliseconds: Int64) {
+        self.capacity = capacity
+        self.windowMilliseconds = windowMilliseconds
+        ring = [Int64](repeating: 0, count: max(capacity, 1))
+    }
+
+    /// Admissions still inside the window at `now`.
+    mutating func used(at now: Int64) -> Int {
+        while count > 0, ring[head] <= now - windowMilliseconds {
+            head = (head + 1) % ring.count
+            count -= 1
+        }
+        return count
+    }
+
+    mutating func tryAdmit(at now: Int64) -> Bool {
+        guard used(at: now) < capacity else { return false }
+        ring[(head + count) % ring.count] = now
+        count += 1
+        return true
+    }
+
+    /// Milliseconds until the oldest admission leaves the window.
+    mutating func millisecondsUntilFree(at now: Int64) -> Int64 {
+        guard used(at: now) >= capacity, count > 0 else { return 0 }
+        return ring[head] + windowMilliseconds - now
+    }
+}
+
+/// HubSpot's limits for one app and account: the rolling burst window, the daily budget and the
+/// separate secondly limit of search. A refused request consumes nothing.
+final class HubSpotRateLimits: Sendable {
+    struct Settings: Sendable {
+        var burstLimit: Int
+        var burstIntervalMilliseconds: Int64
+        var dailyLimit: Int
+        var dailyResetOffsetMilliseconds: Int64
+        var searchPerSecondLimit: Int
+    }
+
+    struct Decision: Sendable {
+        var refusedBy: RateLimitPolicy?
+        var headers: [(String, String)]
+    }
+
+    private struct State: Sendable {
+        var settings: Settings
+        var burst: RollingWindowCounter
+        var search: RollingWindowCounter
+        var day: Int64 = -1
+        var dailyUsed = 0
+        var refusals = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(_ settings: Settings) {
+        state = Mutex(State(
+            settings: settings,
+            burst: RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
+            search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: 1000)
+        ))
+    }
+
+    var settings: Settings { state.withLock { $0.settings } }
+
+    /// Replaces the limits (admin API); counters start afresh.
+    func reconfigure(_ settings: Settings) {
+        state.withLock { state in
+            state = State(
+                settings: settings,
+                burst: RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
+                search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: 1000)
+            )
+        }
+    }
+
+    func reset() { reconfigure(settings) }
+
+    var refusals: Int { state.withLock { $0.refusals } }
+
+    /// Admits or refuses one request and returns the `X-HubSpot-RateLimit-*` headers to send.
+    /// Search responses carry no rate-limit headers, as on HubSpot.
+    func admit(isSearch: Bool, now: Int64) -> Decision {
+        state.withLock { state in
+            let settings = state.settings
+            let day = (now + settings.dailyResetOffsetMilliseconds) / 86_400_000
+            if day != state.day {
+                state.day = day
+                state.dailyUsed = 0
+            }
+            if settings.dailyLimit > 0, state.dailyUsed >= settings.dailyLimit {
+                state.refusals += 1
+                return Decision(refusedBy: .daily, headers: isSearch ? [] : headers(&state, now: now))
+            }
+            if isSearch {
+                if settings.searchPerSecondLimit > 0, !state.search.tryAdmit(at: now) {
+                    state.refusals += 1
+                    return Decision(refusedBy: .secondly, headers: [])
+                }
+            } else if settings.burstLimit > 0, !state.burst.tryAdmit(at: now) {
+                state.refusals += 1
+                return Decision(refusedBy: .tenSecondlyRolling, headers: headers(&state, now: now))
+            }
+            state.dailyUsed += 1
+            return Decision(refusedBy: nil, headers: isSearch ? [] : headers(&state, now: now))
+        }
+    }
+
+    /// Budget left now, for the admin API.
+    func snapshot(now: Int64) -> (burstUsed: Int, searchUsed: Int, dailyUsed: Int) {
+        state.withLock { state in
+            (state.settings.burstLimit > 0 ? state.burst.used(at: now) : 0,
+             state.settings.searchPerSecondLimit > 0 ? state.search.used(at: now) : 0,
+             state.dailyUsed)
+        }
+    }
+
+    private func headers(_ state: inout State, now: Int64) -> [(String, String)] {
+        let settings = state.settings
+        var out: [(String, String)] = []
+        if settings.burstLimit > 0 {
+            let remaining = max(0, settings.burstLimit - state.burst.used(at: now))
+            let secondly = max(1, Int((Double(settings.burstLimit) * 1000 / Double(settings.burstIntervalMilliseconds)).rounded(.up)))
+            out += [
+                ("X-HubSpot-RateLimit-Max", String(settings.burstLimit)),
+                ("X-HubSpot-RateLimit-Remaining", String(remaining)),
+                ("X-HubSpot-RateLimit-Interval-Milliseconds", String(settings.burstIntervalMilliseconds)),
+                // Still sent by HubSpot, no longer enforced.
+                ("X-HubSpot-RateLimit-Secondly", String(secondly)),
+                ("X-HubSpot-RateLimit-Secondly-Remaining", String(max(0, min(secondly, remaining)))),
+            ]
+        }
+        if settings.dailyLimit > 0 {
+            out += [
+                ("X-HubSpot-RateLimit-Daily", String(settings.dailyLimit)),
+                ("X-HubSpot-RateLimit-Daily-Remaining", String(max(0, settings.dailyLimit - state.dailyUsed))),
+            ]
+        }
+        return out
+    }
+}

@@ -1,0 +1,80 @@
+import Synchronization
+
+/// What arrived at the simulator: counts per endpoint, per status and per wall-clock second,
+/// plus a bounded log of arrival times for sliding-window checks
+/// ("never more than N requests in any one second").
+final class RequestStatistics: Sendable {
+    struct Arrival: Sendable {
+        var milliseconds: Int64
+        var status: Int
+    }
+
+    struct State: Sendable {
+        var startedAt: Int64
+        var total = 0
+        var byEndpoint: [String: Int] = [:]
+        var byStatus: [Int: Int] = [:]
+        var byEndpointAndStatus: [String: [Int: Int]] = [:]
+        /// Epoch second → (all, answered 429).
+        var perSecond: [Int64: (all: Int, rateLimited: Int)] = [:]
+        var arrivals: [Arrival] = []
+        var arrivalsHead = 0
+        var arrivalsDropped = 0
+    }
+
+    private let capacity: Int
+    private let state: Mutex<State>
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        state = Mutex(State(startedAt: Timestamps.now()))
+    }
+
+    func record(endpoint: String, status: Int, arrivedAt: Int64) {
+        state.withLock { state in
+            state.total += 1
+            state.byEndpoint[endpoint, default: 0] += 1
+            state.byStatus[status, default: 0] += 1
+            state.byEndpointAndStatus[endpoint, default: [:]][status, default: 0] += 1
+            let second = arrivedAt / 1000
+            var bucket = state.perSecond[second] ?? (0, 0)
+            bucket.all += 1
+            if status == 429 { bucket.rateLimited += 1 }
+            state.perSecond[second] = bucket
+            if state.perSecond.count > 7200 {
+                // Keep two hours of seconds.
+                state.perSecond = state.perSecond.filter { $0.key > second - 7200 }
+            }
+            let arrival = Arrival(milliseconds: arrivedAt, status: status)
+            if state.arrivals.count < capacity {
+                state.arrivals.append(arrival)
+            } else {
+                state.arrivals[state.arrivalsHead] = arrival
+                state.arrivalsHead = (state.arrivalsHead + 1) % capacity
+                state.arrivalsDropped += 1
+            }
+        }
+    }
+
+    func reset() {
+        state.withLock { $0 = State(startedAt: Timestamps.now()) }
+    }
+
+    func snapshot() -> State { state.withLock { $0 } }
+
+    /// The largest number of arrivals (all, and not answered 429) inside any window of
+    /// `windowMilliseconds`, over the kept arrival log.
+    static func maxInWindow(_ state: State, windowMilliseconds: Int64) -> (all: Int, admitted: Int) {
+        let ordered = (Array(state.arrivals[state.arrivalsHead...]) + Array(state.arrivals[..<state.arrivalsHead])).sorted { $0.milliseconds < $1.milliseconds }
+        func maxWindow(_ times: [Int64]) -> Int {
+            var best = 0
+            var start = 0
+            for end in times.indices {
+                while times[end] - times[start] >= windowMilliseconds { start += 1 }
+                best = max(best, end - start + 1)
+            }
+            return best
+        }
+        return (maxWindow(ordered.map(\.milliseconds)), maxWindow(ordered.filter { $0.status != 429 }.map(\.milliseconds)))
+    }
+}

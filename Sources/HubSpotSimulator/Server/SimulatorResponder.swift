@@ -1,0 +1,140 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import WebhookSignature
+
+/// Answers every request: admin paths go to `AdminAPI`; API paths pass through faults,
+/// authentication and HubSpot's rate limits before their handler, and are counted.
+struct SimulatorResponder: HTTPResponder {
+    typealias Context = SimulatorRequestContext
+
+    let core: SimulatorCore
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let arrivedAt = Timestamps.now()
+        let path = request.uri.path
+        let query = APIRequest.parseQuery(Substring(request.uri.query ?? ""))
+        if path == "/_sim" || path.hasPrefix("/_sim/") {
+            var request = request
+            let body = try await request.collectBody(upTo: core.configuration.maxBodyBytes)
+            let reply = core.admin.handle(method: request.method.rawValue, path: path, query: query, body: Array(buffer: body))
+            return Self.response(reply, correlationId: nil, slowBody: nil)
+        }
+        let correlationId = UUID().uuidString.lowercased()
+        var apiRequest = APIRequest(
+            method: request.method.rawValue, path: path,
+            segments: path.split(separator: "/"), query: query, body: [])
+        let matched = APIRoute.match(apiRequest)
+        let endpoint = (try? matched.get().name) ?? "unknown"
+
+        // Faults first: an outage or a dropped connection happens before HubSpot looks at anything.
+        let faults = core.faults.withLock { $0 }
+        if faults.outage {
+            return record(HubSpotErrorBody.serverError(503).reply, endpoint, arrivedAt, correlationId)
+        }
+        let rules = faults.rules.filter { $0.applies(to: endpoint) }
+        var slowBody: FaultRule?
+        var generator = SystemRandomNumberGenerator()
+        for rule in rules {
+            let delay = rule.latency.sample(using: &generator)
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+            if rule.dropRate > 0, Double.random(in: 0..<1) < rule.dropRate {
+                core.statistics.record(endpoint: endpoint, status: 0, arrivedAt: arrivedAt)
+                context.channel.close(promise: nil)
+                throw SimulatedConnectionDrop()
+            }
+            if rule.errorRate > 0, Double.random(in: 0..<1) < rule.errorRate, let status = rule.errorStatuses.randomElement() {
+                return record(HubSpotErrorBody.serverError(status).reply, endpoint, arrivedAt, correlationId)
+            }
+            if rule.slowBodyChunkDelay != nil { slowBody = rule }
+        }
+
+        guard Self.isAuthorized(request.headers[.authorization], token: core.configuration.token) else {
+            return record(HubSpotErrorBody.unauthorized.reply, endpoint, arrivedAt, correlationId)
+        }
+        let route: APIRoute
+        switch matched {
+        case .success(let found): route = found
+        case .failure(let error): return record(error.reply, endpoint, arrivedAt, correlationId)
+        }
+
+        let decision = core.limits.admit(isSearch: route.isSearch, now: arrivedAt)
+        if let policy = decision.refusedBy {
+            var reply = HubSpotErrorBody.rateLimited(policy: policy).reply
+            reply.headers += decision.headers
+            return record(reply, endpoint, arrivedAt, correlationId)
+        }
+
+        var mutableRequest = request
+        do {
+            apiRequest.body = Array(buffer: try await mutableRequest.collectBody(upTo: core.configuration.maxBodyBytes))
+        } catch {
+            var reply = HubSpotErrorBody.bodyTooLarge(limit: core.configuration.maxBodyBytes).reply
+            reply.headers += decision.headers
+            return record(reply, endpoint, arrivedAt, correlationId)
+        }
+        var reply: APIReply
+        do {
+            reply = try route.handler(apiRequest, core.apiContext)
+        } catch {
+            reply = error.reply
+        }
+        reply.headers += decision.headers
+        return record(reply, endpoint, arrivedAt, correlationId, slowBody: slowBody)
+    }
+
+    private func record(_ reply: APIReply, _ endpoint: String, _ arrivedAt: Int64, _ correlationId: String, slowBody: FaultRule? = nil) -> Response {
+        core.statistics.record(endpoint: endpoint, status: reply.status, arrivedAt: arrivedAt)
+        if reply.status >= 500 || reply.status == 429 {
+            core.logger.debug("answered with an error", metadata: ["endpoint": "\(endpoint)", "status": "\(reply.status)"])
+        }
+        return Self.response(reply, correlationId: correlationId, slowBody: slowBody)
+    }
+
+    static func isAuthorized(_ header: String?, token: String) -> Bool {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        return constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(token.utf8))
+    }
+
+    static let correlationHeader = HTTPField.Name("X-HubSpot-Correlation-Id")!
+
+    static func response(_ reply: APIReply, correlationId: String?, slowBody: FaultRule?) -> Response {
+        var headers = HTTPFields()
+        if let correlationId { headers[correlationHeader] = correlationId }
+        for (name, value) in reply.headers {
+            if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
+        }
+        guard let body = reply.error.map({ $0.render(correlationId: correlationId ?? "") }) ?? reply.body else {
+            return Response(status: .init(code: reply.status), headers: headers)
+        }
+        headers[.contentType] = "application/json;charset=utf-8"
+        if let slowBody, let delay = slowBody.slowBodyChunkDelay {
+            let chunk = max(1, slowBody.slowBodyChunkBytes)
+            headers[.contentLength] = String(body.count)
+            return Response(status: .init(code: reply.status), headers: headers, body: ResponseBody(contentLength: body.count) { writer in
+                var offset = 0
+                while offset < body.count {
+                    let end = min(body.count, offset + chunk)
+                    try await writer.write(ByteBuffer(bytes: body[offset..<end]))
+                    offset = end
+                    if offset < body.count { try await Task.sleep(for: delay) }
+                }
+                try await writer.finish(nil)
+            })
+        }
+        return Response(status: .init(code: reply.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Thrown after a fault closed the connection on purpose.
+struct SimulatedConnectionDrop: Error {}
+
+extension HubSpotErrorBody {
+    /// This error as a reply; the responder renders the body with the response's correlation id.
+    var reply: APIReply {
+        APIReply(status: status, body: nil, headers: extraHeaders, error: self)
+    }
+}

@@ -1,0 +1,205 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import WebhookSignature
+
+/// Delivers store changes to the configured target as HubSpot does: JSON arrays of events,
+/// signed with `X-HubSpot-Signature-v3`, retried with backoff when the target fails.
+final class WebhookDispatcher: Sendable {
+    struct Statistics: Sendable {
+        var eventsQueued = 0
+        var deliveries = 0
+        var failedAttempts = 0
+        var droppedBatches = 0
+        var lastStatus: Int?
+    }
+
+    private struct State: Sendable {
+        var pending: [ChangeEvent] = []
+        var nextEventId: Int64 = 1
+        var statistics = Statistics()
+    }
+
+    private let configuration: WebhookConfiguration
+    private let target: (host: String, port: Int, path: String, uri: String)
+    private let portalId: Int
+    private let appId: Int
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    init(configuration: WebhookConfiguration, portalId: Int, appId: Int, logger: Logger) throws(SimulatorConfigurationError) {
+        self.configuration = configuration
+        self.portalId = portalId
+        self.appId = appId
+        self.logger = logger
+        guard let parsed = Self.parseHTTPURL(configuration.targetURL) else {
+            throw SimulatorConfigurationError("webhook URL '\(configuration.targetURL)' must look like http://host:port/path")
+        }
+        target = parsed
+    }
+
+    static func parseHTTPURL(_ url: String) -> (host: String, port: Int, path: String, uri: String)? {
+        guard url.hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        let authority = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(authority.count)
+        let parts = authority.split(separator: ":")
+        guard let host = parts.first, !host.isEmpty else { return nil }
+        let port = parts.count > 1 ? Int(parts[1]) : 80
+        guard let port else { return nil }
+        return (String(host), port, path.isEmpty ? "/" : String(path), url)
+    }
+
+    var statistics: Statistics { state.withLock { $0.statistics } }
+
+    func enqueue(_ events: [ChangeEvent]) {
+        guard !events.isEmpty else { return }
+        state.withLock { state in
+            state.pending += events
+            state.statistics.eventsQueued += events.count
+        }
+    }
+
+    /// Flushes queued events every `batchInterval` until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.batchInterval)
+            while let batch = takeBatch() {
+                await deliver(batch)
+            }
+        }
+    }
+
+    private func takeBatch() -> [UInt8]? {
+        state.withLock { state -> [UInt8]? in
+            guard !state.pending.isEmpty else { return nil }
+            let events = Array(state.pending.prefix(configuration.maxBatchSize))
+            state.pending.removeFirst(events.count)
+            var w = JSONWriter()
+            w.beginArray()
+            for event in events {
+                w.beginObject()
+                w.member("eventId", state.nextEventId)
+                state.nextEventId += 1
+                w.member("subscriptionId", 1000 + Int(AssociationCatalog.syntheticTypeId(from: event.subscriptionType, to: "") % 1000))
+                w.member("portalId", portalId)
+                w.member("appId", appId)
+                w.member("occurredAt", event.occurredAt)
+                let standard = !event.objectTypeId.hasPrefix("2-")
+                w.member("subscriptionType", standard ? event.subscriptionType : "object." + (event.subscriptionType.split(separator: ".").last.map(String.init) ?? ""))
+                if !standard { w.member("objectTypeId", event.objectTypeId) }
+                w.member("attemptNumber", 0)
+                w.member("objectId", event.objectId)
+                w.member("changeSource", "API")
+                if let flag = event.changeFlag { w.member("changeFlag", flag) }
+                if let name = event.propertyName { w.member("propertyName", name) }
+                if let value = event.propertyValue { w.member("propertyValue", value) }
+                if let merged = event.mergedObjectIds {
+                    w.member("primaryObjectId", event.primaryObjectId ?? event.objectId)
+                    w.key("mergedObjectIds")
+                    w.beginArray()
+                    for id in merged { w.int(id) }
+                    w.endArray()
+                    w.member("newObjectId", event.primaryObjectId ?? event.objectId)
+                }
+                if let association = event.association {
+                    w.member("associationType", association.type)
+                    w.member("fromObjectId", association.from)
+                    w.member("toObjectId", association.to)
+                    w.member("associationRemoved", association.removed)
+                }
+                w.endObject()
+            }
+            w.endArray()
+            return w.bytes
+        }
+    }
+
+    private func deliver(_ body: [UInt8]) async {
+        var delay = configuration.retryBaseDelay
+        for attempt in 1...max(1, configuration.maxAttempts) {
+            let timestamp = Timestamps.now()
+            let signature = HubSpotWebhookSignature.v3(clientSecret: configuration.clientSecret, method: "POST", uri: target.uri, body: body, timestampMilliseconds: timestamp)
+            let status = await post(body: body, headers: [
+                ("Content-Type", "application/json"),
+                ("X-HubSpot-Signature-v3", signature),
+                ("X-HubSpot-Signature-Version", "v3"),
+                ("X-HubSpot-Request-Timestamp", String(timestamp)),
+                ("User-Agent", "HubSpot Connect 2.0 (http://dev.hubspot.com/) (namespace: webhooks-nio) - hubspot-sim"),
+            ])
+            state.withLock { $0.statistics.lastStatus = status }
+            if let status, (200..<300).contains(status) {
+                state.withLock { $0.statistics.deliveries += 1 }
+                return
+            }
+            state.withLock { $0.statistics.failedAttempts += 1 }
+            logger.info("webhook delivery failed", metadata: ["attempt": "\(attempt)", "status": "\(status.map(String.init) ?? "no answer")"])
+            if attempt < configuration.maxAttempts {
+                try? await Task.sleep(for: delay)
+                delay *= 2
+            }
+        }
+        state.withLock { $0.statistics.droppedBatches += 1 }
+    }
+
+    /// One POST on a fresh connection; nil when the target could not be reached in time.
+    private func post(body: [UInt8], headers: [(String, String)]) async -> Int? {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let promise = group.next().makePromise(of: Int.self)
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.timeout.components.seconds) * 1_000_000_000 + configuration.timeout.components.attoseconds / 1_000_000_000)
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(StatusCollector(promise: promise))
+                }
+            }
+        do {
+            let channel = try await bootstrap.connect(host: target.host, port: target.port).get()
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target.path)
+            head.headers.add(name: "Host", value: "\(target.host):\(target.port)")
+            head.headers.add(name: "Content-Length", value: String(body.count))
+            head.headers.add(name: "Connection", value: "close")
+            for (name, value) in headers { head.headers.add(name: name, value: value) }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            let scheduled = channel.eventLoop.scheduleTask(in: timeout) {
+                promise.fail(ChannelError.connectTimeout(timeout))
+                channel.close(promise: nil)
+            }
+            defer { scheduled.cancel() }
+            let status = try await promise.futureResult.get()
+            channel.close(promise: nil)
+            return status
+        } catch {
+            promise.fail(error)
+            return nil
+        }
+    }
+}
+
+/// Completes a promise with the status of the first response on the channel.
+private final class StatusCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    private let promise: EventLoopPromise<Int>
+
+    init(promise: EventLoopPromise<Int>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data) { promise.succeed(Int(head.status.code)) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.inputClosed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+}

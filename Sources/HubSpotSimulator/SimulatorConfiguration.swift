@@ -1,0 +1,75 @@
+/// Everything that shapes one simulated HubSpot portal. Every value has HubSpot's default.
+public struct SimulatorConfiguration: Sendable {
+    /// Interface to bind (`127.0.0.1` by default: the simulator is a development tool).
+    public var host: String = "127.0.0.1"
+    /// Port to bind; 0 picks a free one (see `HubSpotSimulator.boundPort`).
+    public var port: Int = 0
+    /// The private-app token clients must present as `Authorization: Bearer <token>`.
+    public var token: String = "pat-sim-token"
+    /// The portal (account) id shown in webhooks and errors.
+    public var portalId: Int = 62515
+    /// The app id shown in webhooks.
+    public var appId: Int = 54321
+    /// Custom object types, e.g. parsed from `cars:vin!,make,year:number`.
+    public var customObjectTypes: [ObjectTypeDefinition] = []
+    /// Requests admitted per rolling window per app (HubSpot Free/Starter: 100; 0 = unlimited).
+    public var burstLimit: Int = 100
+    /// The rolling window of the burst limit.
+    public var burstInterval: Duration = .seconds(10)
+    /// Requests per account per day (0 = unlimited).
+    public var dailyLimit: Int = 250_000
+    /// UTC offset of the account's time zone; the daily counter resets at its midnight.
+    public var dailyResetUTCOffset: Duration = .zero
+    /// Search requests per second (HubSpot today: 5; 0 = unlimited).
+    public var searchPerSecondLimit: Int = 5
+    /// Search caps: groups, filters, limit, body size, result window.
+    var searchLimits = SearchQuery.Limits()
+    /// Largest request body accepted, in bytes.
+    public var maxBodyBytes: Int = 4 * 1024 * 1024
+    /// Inputs per batch call.
+    public var maxBatchInputs: Int = 100
+    /// Page size caps of list calls (50 when `propertiesWithHistory` is asked for).
+    public var maxListLimit: Int = 100
+    public var maxListLimitWithHistory: Int = 50
+    /// Records to seed at start (contacts; companies and deals in proportion); 0 = none.
+    public var seedContacts: Int = 0
+    /// Seed of the pseudo-random generator behind seeded data.
+    public var seedValue: UInt64 = 42
+    /// Faults and latency at start-up; the admin API can replace them at run time.
+    public var faults = FaultConfiguration()
+    /// Where webhooks go; nil disables them.
+    public var webhook: WebhookConfiguration?
+    /// Arrivals kept for `/_sim/stats` sliding-window analysis.
+    public var statisticsCapacity: Int = 200_000
+
+    public init() {}
+
+    /// Replaces the search caps (HubSpot's are 5 groups, 6 filters each, 18 in all, limit 200,
+    /// 3,000-character bodies and 10,000 results).
+    public mutating func setSearchLimits(groups: Int = 5, filtersPerGroup: Int = 6, filters: Int = 18, limit: Int = 200, bodyCharacters: Int = 3000, results: Int = 10_000) {
+        searchLimits = .init(maxGroups: groups, maxFiltersPerGroup: filtersPerGroup, maxFilters: filters, maxLimit: limit, maxBodyCharacters: bodyCharacters, maxResults: results)
+    }
+}
+
+/// Where and how the simulator delivers webhooks.
+public struct WebhookConfiguration: Sendable {
+    /// An `http://host:port/path` URL.
+    public var targetURL: String
+    /// The app's client secret, the key of `X-HubSpot-Signature-v3`.
+    public var clientSecret: String
+    /// Events per delivery (HubSpot sends up to 100).
+    public var maxBatchSize: Int = 100
+    /// How long events gather before a delivery.
+    public var batchInterval: Duration = .milliseconds(200)
+    /// Delivery timeout (HubSpot: 5 s).
+    public var timeout: Duration = .seconds(5)
+    /// Attempts per batch before it is dropped (HubSpot: 10 over 24 hours).
+    public var maxAttempts: Int = 10
+    /// Delay before the first retry; doubled each time.
+    public var retryBaseDelay: Duration = .seconds(1)
+
+    public init(targetURL: String, clientSecret: String) {
+        self.targetURL = targetURL
+        self.clientSecret = clientSecret
+    }
+}
