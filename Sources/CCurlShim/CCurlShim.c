@@ -47,3 +47,7 @@ CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value) {
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
 }
+
+curl_version_info_data *ccurl_version_info_now(void) {
+    return curl_version_info(CURLVERSION_NOW);
+}

@@ -24,4 +24,7 @@ CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
 
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 
+/* curl_version_info(CURLVERSION_NOW): the macro is not visible to Swift. */
+curl_version_info_data *ccurl_version_info_now(void);
+
 #endif

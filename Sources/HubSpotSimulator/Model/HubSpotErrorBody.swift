@@ -74,7 +74,7 @@ struct HubSpotErrorBody: Error, Sendable {
     }
 
     static func bodyTooLarge(limit: Int) -> HubSpotErrorBody {
-        HubSpotErrorBody(status: 413, message: "Request body exceeds the maximum size of \(limit) bytes", category: "VALIDATION_ERROR")
+        HubSpotErrorBody(status: 400, message: "Request body exceeds the maximum size of \(limit) bytes; split the request (batch calls take at most 100 inputs)", category: "VALIDATION_ERROR")
     }
 
     static func serverError(_ status: Int) -> HubSpotErrorBody {
