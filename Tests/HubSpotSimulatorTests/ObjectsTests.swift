@@ -51,6 +51,8 @@ import Testing
             let id = try await sim.createContact(["email": "by@email.co"])
             let reply = try await sim.get("/crm/v3/objects/contacts/BY@email.co?idProperty=email")
             #expect(reply.object["id"] as? String == id)
+            // SDKs percent-encode the path segment.
+            #expect(try await sim.get("/crm/v3/objects/contacts/by%40email.co?idProperty=email").object["id"] as? String == id)
             let patched = try await sim.request("PATCH", "/crm/v3/objects/contacts/by@email.co?idProperty=email", json: ["properties": ["lastname": "X"]])
             #expect(patched.object["id"] as? String == id)
             let notUnique = try await sim.get("/crm/v3/objects/contacts/x?idProperty=firstname")

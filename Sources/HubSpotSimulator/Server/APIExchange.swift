@@ -45,11 +45,16 @@ struct APIRequest: Sendable {
         }
     }
 
-    static func percentDecode(_ text: Substring) -> String {
+    /// Path segments, percent-decoded (`by%40mail.com` → `by@mail.com`; `+` stays `+`).
+    static func pathSegments(_ path: String) -> [Substring] {
+        path.split(separator: "/").map { $0.contains("%") ? Substring(percentDecode($0, plusIsSpace: false)) : $0 }
+    }
+
+    static func percentDecode(_ text: Substring, plusIsSpace: Bool = true) -> String {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
-            if byte == UInt8(ascii: "+") {
+            if byte == UInt8(ascii: "+"), plusIsSpace {
                 out.append(0x20)
             } else if byte == UInt8(ascii: "%"), bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
                 out.append(value)

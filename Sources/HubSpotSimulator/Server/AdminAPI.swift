@@ -6,7 +6,7 @@ struct AdminAPI {
     let core: SimulatorCore
 
     func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
-        let request = APIRequest(method: method, path: path, segments: path.split(separator: "/"), query: query, body: body)
+        let request = APIRequest(method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
         do {
             switch (method, path) {
             case ("GET", "/_sim/health"):

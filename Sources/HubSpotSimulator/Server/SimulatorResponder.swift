@@ -26,7 +26,7 @@ struct SimulatorResponder: HTTPResponder {
         let correlationId = UUID().uuidString.lowercased()
         var apiRequest = APIRequest(
             method: request.method.rawValue, path: path,
-            segments: path.split(separator: "/"), query: query, body: [])
+            segments: APIRequest.pathSegments(path), query: query, body: [])
         let matched = APIRoute.match(apiRequest)
         let endpoint = (try? matched.get().name) ?? "unknown"
 
