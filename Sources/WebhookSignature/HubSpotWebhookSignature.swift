@@ -40,7 +40,8 @@ public enum HubSpotWebhookSignature {
         case signatureMismatch
     }
 
-    /// Checks a v3 signature and its timestamp (`maxAge`, five minutes by HubSpot's rule).
+    /// Checks a v3 signature and its timestamp (`maxAge`, five minutes by HubSpot's rule);
+    /// throws why it was refused.
     public static func verifyV3(
         clientSecret: String,
         method: String,
@@ -50,15 +51,14 @@ public enum HubSpotWebhookSignature {
         timestamp: String?,
         now: Date = Date(),
         maxAge: Duration = .seconds(300)
-    ) -> Result<Void, VerificationFailure> {
-        guard let signature, !signature.isEmpty else { return .failure(.missingSignature) }
-        guard let timestamp, let milliseconds = Int64(timestamp) else { return .failure(.missingOrInvalidTimestamp) }
+    ) throws(VerificationFailure) {
+        guard let signature, !signature.isEmpty else { throw .missingSignature }
+        guard let timestamp, let milliseconds = Int64(timestamp) else { throw .missingOrInvalidTimestamp }
         let age = Int64(now.timeIntervalSince1970 * 1000) - milliseconds
         let maxAgeMilliseconds = maxAge.components.seconds * 1000 + maxAge.components.attoseconds / 1_000_000_000_000_000
-        if age > maxAgeMilliseconds { return .failure(.timestampTooOld(ageMilliseconds: age)) }
+        if age > maxAgeMilliseconds { throw .timestampTooOld(ageMilliseconds: age) }
         let expected = v3(clientSecret: clientSecret, method: method, uri: uri, body: body, timestampMilliseconds: milliseconds)
-        guard constantTimeEquals(Array(expected.utf8), Array(signature.utf8)) else { return .failure(.signatureMismatch) }
-        return .success(())
+        guard constantTimeEquals(Array(expected.utf8), Array(signature.utf8)) else { throw .signatureMismatch }
     }
 
     /// Decodes exactly the escapes HubSpot decodes (case-insensitively), leaving every other one as is.

@@ -50,37 +50,37 @@ import Testing
         let body = Array(#"[{"eventId":7}]"#.utf8)
         let uri = "https://gateway.example/webhooks?x=1"
         let signature = HubSpotWebhookSignature.v3(clientSecret: secret, method: "POST", uri: uri, body: body, timestampMilliseconds: timestamp)
-        let ok = HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: uri, body: body, signature: signature, timestamp: String(timestamp), now: now)
-        #expect((try? ok.get()) != nil)
-        let tampered = HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: uri, body: body + [0x20], signature: signature, timestamp: String(timestamp), now: now)
-        #expect(tampered == .failure(.signatureMismatch))
-        let wrongSecret = HubSpotWebhookSignature.verifyV3(clientSecret: "other", method: "POST", uri: uri, body: body, signature: signature, timestamp: String(timestamp), now: now)
-        #expect(wrongSecret == .failure(.signatureMismatch))
+        #expect(throws: Never.self) {
+            try HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: uri, body: body, signature: signature, timestamp: String(timestamp), now: now)
+        }
+        #expect(throws: HubSpotWebhookSignature.VerificationFailure.signatureMismatch) {
+            try HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: uri, body: body + [0x20], signature: signature, timestamp: String(timestamp), now: now)
+        }
+        #expect(throws: HubSpotWebhookSignature.VerificationFailure.signatureMismatch) {
+            try HubSpotWebhookSignature.verifyV3(clientSecret: "other", method: "POST", uri: uri, body: body, signature: signature, timestamp: String(timestamp), now: now)
+        }
     }
 
     @Test func v3RefusesOldTimestampsAndMissingHeaders() {
         let now = Date()
         let old = Int64(now.timeIntervalSince1970 * 1000) - 301_000
         let signature = HubSpotWebhookSignature.v3(clientSecret: secret, method: "POST", uri: "/w", body: [], timestampMilliseconds: old)
-        let result = HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: "/w", body: [], signature: signature, timestamp: String(old), now: now)
-        guard case .failure(.timestampTooOld) = result else {
-            Issue.record("expected timestampTooOld, got \(result)")
-            return
+        do {
+            try HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: "/w", body: [], signature: signature, timestamp: String(old), now: now)
+            Issue.record("an old timestamp must be refused")
+        } catch {
+            guard case .timestampTooOld(let age) = error else { Issue.record("expected timestampTooOld, got \(error)"); return }
+            #expect(age >= 301_000)
         }
-        #expect(HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: "/w", body: [], signature: nil, timestamp: "1") == .failure(.missingSignature))
-        #expect(HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: "/w", body: [], signature: "x", timestamp: "abc") == .failure(.missingOrInvalidTimestamp))
+        #expect(throws: HubSpotWebhookSignature.VerificationFailure.missingSignature) {
+            try HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: "/w", body: [], signature: nil, timestamp: "1")
+        }
+        #expect(throws: HubSpotWebhookSignature.VerificationFailure.missingOrInvalidTimestamp) {
+            try HubSpotWebhookSignature.verifyV3(clientSecret: secret, method: "POST", uri: "/w", body: [], signature: "x", timestamp: "abc")
+        }
     }
 
     @Test func v3DecodesOnlyHubSpotsListOfEscapes() {
         #expect(HubSpotWebhookSignature.decodeV3URI("https%3A%2F%2Fh.example%2Fa%3Fb%40c%20d%2a") == "https://h.example/a?b@c%20d*")
-    }
-}
-extension Result: @retroactive Equatable where Success == Void, Failure: Equatable {
-    public static func == (lhs: Result, rhs: Result) -> Bool {
-        switch (lhs, rhs) {
-        case (.success, .success): true
-        case (.failure(let l), .failure(let r)): l == r
-        default: false
-        }
     }
 }
