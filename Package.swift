@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "HubSpotSimulator", targets: ["HubSpotSimulator"]),
         .library(name: "WebhookSignature", targets: ["WebhookSignature"]),
+        .library(name: "HubSpotAPI", targets: ["HubSpotAPI"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
     ],
     dependencies: [
@@ -61,6 +62,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "HubSpotAPI",
+            dependencies: [
+                "CCurl", "CCurlShim",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
         .executableTarget(
             name: "hubspot-sim",
@@ -79,6 +89,15 @@ let package = Package(
         .testTarget(
             name: "SystemLibrariesTests",
             dependencies: ["CNghttp2", "CHiredis", "CCurl", "CCurlShim"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HubSpotAPITests",
+            dependencies: [
+                "HubSpotAPI", "HubSpotSimulator",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], swiftSettings: swiftSettings),

@@ -59,3 +59,27 @@ public final class HubSpotSimulator: Service, Sendable {
         }
     }
 }
+
+extension HubSpotSimulator {
+    /// Runs a simulator for the duration of `body` (tests, benchmarks, sandbox mode): starts it,
+    /// waits until it listens, hands over its base URL, then shuts it down gracefully.
+    public static func withRunning<T: Sendable>(
+        _ configuration: SimulatorConfiguration,
+        logger: Logger = Logger(label: "hubspot-sim"),
+        _ body: (_ simulator: HubSpotSimulator, _ baseURL: String) async throws -> T
+    ) async throws -> T {
+        let simulator = try HubSpotSimulator(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [simulator], logger: logger)
+        let server = Task { try await group.run() }
+        let port = await simulator.listeningPort()
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(simulator, "http://\(configuration.host):\(port)"))
+        } catch {
+            result = .failure(error)
+        }
+        await group.triggerGracefulShutdown()
+        try await server.value
+        return try result.get()
+    }
+}

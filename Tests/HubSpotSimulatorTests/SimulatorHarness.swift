@@ -4,7 +4,6 @@ import FoundationNetworking
 #endif
 import HubSpotSimulator
 import Logging
-import ServiceLifecycle
 import Testing
 
 /// A simulator running in-process on a free port, and a plain HTTP client for it.
@@ -25,20 +24,8 @@ struct SimulatorHarness: Sendable {
         configure(&configuration)
         var logger = Logger(label: "hubspot-sim-test")
         logger.logLevel = .warning
-        let simulator = try HubSpotSimulator(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [simulator], logger: logger)
-        let server = Task { try await group.run() }
-        let port = await simulator.listeningPort()
-        let harness = SimulatorHarness(simulator: simulator, baseURL: "http://127.0.0.1:\(port)", token: configuration.token)
-        do {
-            let result = try await body(harness)
-            await group.triggerGracefulShutdown()
-            try await server.value
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await server.value
-            throw error
+        return try await HubSpotSimulator.withRunning(configuration, logger: logger) { simulator, baseURL in
+            try await body(SimulatorHarness(simulator: simulator, baseURL: baseURL, token: configuration.token))
         }
     }
 
