@@ -39,6 +39,8 @@ public struct SimulatorConfiguration: Sendable {
     public var faults = FaultConfiguration()
     /// Where webhooks go; nil disables them.
     public var webhook: WebhookConfiguration?
+    /// OAuth app credentials for `POST /oauth/v1/token`; nil disables the endpoint.
+    public var oauth: OAuthConfiguration?
     /// Arrivals kept for `/_sim/stats` sliding-window analysis.
     public var statisticsCapacity: Int = 200_000
 
@@ -71,5 +73,20 @@ public struct WebhookConfiguration: Sendable {
     public init(targetURL: String, clientSecret: String) {
         self.targetURL = targetURL
         self.clientSecret = clientSecret
+    }
+}
+
+/// The OAuth app the simulator issues access tokens for (refresh-token grant only).
+public struct OAuthConfiguration: Sendable {
+    public var clientId: String
+    public var clientSecret: String
+    public var refreshToken: String
+    /// Lifetime of issued access tokens (HubSpot: 30 minutes).
+    public var accessTokenLifetime: Duration = .seconds(1800)
+
+    public init(clientId: String, clientSecret: String, refreshToken: String) {
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+        self.refreshToken = refreshToken
     }
 }

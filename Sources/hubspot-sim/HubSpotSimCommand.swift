@@ -81,6 +81,18 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds events gather before a webhook delivery.")
     var webhookBatchMs = 200
 
+    @Option(help: "Enable POST /oauth/v1/token for this OAuth client id.")
+    var oauthClientId: String?
+
+    @Option(help: "OAuth client secret (default $HUBSPOT_SIM_OAUTH_CLIENT_SECRET).")
+    var oauthClientSecret: String?
+
+    @Option(help: "The refresh token the token endpoint accepts (default $HUBSPOT_SIM_OAUTH_REFRESH_TOKEN).")
+    var oauthRefreshToken: String?
+
+    @Option(help: "Lifetime of issued OAuth access tokens in seconds (HubSpot: 1800).")
+    var oauthTokenLifetimeS = 1800
+
     @Option(help: "Largest request body accepted, in bytes.")
     var maxBodyBytes = 4 * 1024 * 1024
 
@@ -130,6 +142,16 @@ struct HubSpotSimCommand: AsyncParsableCommand {
             var webhook = WebhookConfiguration(targetURL: webhookURL, clientSecret: secret)
             webhook.batchInterval = .milliseconds(max(1, webhookBatchMs))
             configuration.webhook = webhook
+        }
+        if let oauthClientId {
+            guard let secret = oauthClientSecret ?? environment["HUBSPOT_SIM_OAUTH_CLIENT_SECRET"],
+                let refresh = oauthRefreshToken ?? environment["HUBSPOT_SIM_OAUTH_REFRESH_TOKEN"]
+            else {
+                throw ValidationError("--oauth-client-id needs --oauth-client-secret and --oauth-refresh-token (or their environment variables)")
+            }
+            var oauth = OAuthConfiguration(clientId: oauthClientId, clientSecret: secret, refreshToken: refresh)
+            oauth.accessTokenLifetime = .seconds(max(1, oauthTokenLifetimeS))
+            configuration.oauth = oauth
         }
         return configuration
     }

@@ -40,6 +40,12 @@ struct AdminAPI {
                     return HubSpotErrorBody(status: 500, message: error.description, category: "INTERNAL_ERROR").reply
                 }
                 return .noContent
+            case ("POST", "/_sim/oauth/expire"):
+                var w = JSONWriter()
+                w.beginObject()
+                w.member("expired", core.expireIssuedTokens(now: Timestamps.now()))
+                w.endObject()
+                return .json(200, w)
             case ("GET", "/_sim/webhooks"):
                 return .json(200, writeWebhooks())
             case ("GET", "/_sim/objects"):
@@ -49,7 +55,7 @@ struct AdminAPI {
                 w.endObject()
                 return .json(200, w)
             default:
-                return HubSpotErrorBody(status: 404, message: "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, GET /_sim/webhooks, GET /_sim/objects.", category: "OBJECT_NOT_FOUND").reply
+                return HubSpotErrorBody(status: 404, message: "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET /_sim/webhooks, GET /_sim/objects.", category: "OBJECT_NOT_FOUND").reply
             }
         } catch {
             return error.reply

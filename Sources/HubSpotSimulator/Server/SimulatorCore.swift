@@ -1,5 +1,7 @@
+import Foundation
 import Logging
 import Synchronization
+import WebhookSignature
 
 /// The shared parts of one running simulator: state, limits, faults, statistics, webhooks.
 final class SimulatorCore: Sendable {
@@ -11,6 +13,8 @@ final class SimulatorCore: Sendable {
     let webhooks: WebhookDispatcher?
     let logger: Logger
     let baseURL = Mutex("http://127.0.0.1")
+    /// OAuth access tokens issued by `/oauth/v1/token`, with their expiry (epoch ms).
+    let issuedTokens = Mutex<[String: Int64]>([:])
 
     init(configuration: SimulatorConfiguration, logger: Logger) throws(SimulatorConfigurationError) {
         guard configuration.burstLimit >= 0, configuration.dailyLimit >= 0, configuration.searchPerSecondLimit >= 0 else {
@@ -62,6 +66,61 @@ final class SimulatorCore: Sendable {
     }
 
     var admin: AdminAPI { AdminAPI(core: self) }
+
+    /// Why a bearer token is refused, or nil when it is accepted.
+    func authenticationFailure(_ header: String?, now: Int64) -> HubSpotErrorBody? {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return .unauthorized }
+        let presented = String(header.dropFirst(7))
+        if constantTimeEquals(Array(presented.utf8), Array(configuration.token.utf8)) { return nil }
+        guard let expiresAt = issuedTokens.withLock({ $0[presented] }) else { return .unauthorized }
+        if expiresAt > now { return nil }
+        var expired = HubSpotErrorBody.unauthorized
+        expired.category = "EXPIRED_AUTHENTICATION"
+        expired.message = "The OAuth token used to make this call expired \(max(1, (now - expiresAt) / 1000)) second(s) ago."
+        return expired
+    }
+
+    /// `POST /oauth/v1/token` with the refresh-token grant, as HubSpot answers it.
+    func issueToken(form: [(String, String)], now: Int64) -> APIReply {
+        func value(_ name: String) -> String? { form.last { $0.0 == name }?.1 }
+        guard let oauth = configuration.oauth else {
+            return HubSpotErrorBody(status: 404, message: "OAuth is not configured on this simulator (start it with --oauth-client-id …)", category: "OBJECT_NOT_FOUND").reply
+        }
+        guard value("grant_type") == "refresh_token" else {
+            return HubSpotErrorBody(status: 400, message: "grant_type must be refresh_token", category: "BAD_GRANT_TYPE").reply
+        }
+        guard let clientId = value("client_id"), let secret = value("client_secret"),
+            constantTimeEquals(Array(clientId.utf8), Array(oauth.clientId.utf8)),
+            constantTimeEquals(Array(secret.utf8), Array(oauth.clientSecret.utf8))
+        else {
+            return HubSpotErrorBody(status: 400, message: "missing or unknown client id or secret", category: "BAD_CLIENT_ID").reply
+        }
+        guard let refresh = value("refresh_token"), constantTimeEquals(Array(refresh.utf8), Array(oauth.refreshToken.utf8)) else {
+            return HubSpotErrorBody(status: 400, message: "missing or unknown refresh token", category: "BAD_REFRESH_TOKEN").reply
+        }
+        let token = "sim-oauth-" + UUID().uuidString.lowercased()
+        let lifetime = oauth.accessTokenLifetime.milliseconds
+        issuedTokens.withLock { tokens in
+            tokens = tokens.filter { $0.value > now - 86_400_000 }
+            tokens[token] = now + lifetime
+        }
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("token_type", "bearer")
+        w.member("refresh_token", oauth.refreshToken)
+        w.member("access_token", token)
+        w.member("expires_in", lifetime / 1000)
+        w.endObject()
+        return .json(200, w)
+    }
+
+    /// Expires every issued OAuth token now (admin API), to exercise refresh-on-401.
+    func expireIssuedTokens(now: Int64) -> Int {
+        issuedTokens.withLock { tokens in
+            for key in tokens.keys { tokens[key] = now - 1000 }
+            return tokens.count
+        }
+    }
 }
 
 extension Duration {

@@ -52,8 +52,14 @@ struct SimulatorResponder: HTTPResponder {
             if rule.slowBodyChunkDelay != nil { slowBody = rule }
         }
 
-        guard Self.isAuthorized(request.headers[.authorization], token: core.configuration.token) else {
-            return record(HubSpotErrorBody.unauthorized.reply, endpoint, arrivedAt, correlationId)
+        if apiRequest.method == "POST", path == "/oauth/v1/token" || path == "/oauth/v3/token" {
+            var mutableRequest = request
+            let body = (try? await mutableRequest.collectBody(upTo: 64 * 1024)).map { Array(buffer: $0) } ?? []
+            let form = APIRequest.parseQuery(Substring(String(decoding: body, as: UTF8.self)))
+            return record(core.issueToken(form: form, now: arrivedAt), "oauth.token", arrivedAt, correlationId)
+        }
+        if let failure = core.authenticationFailure(request.headers[.authorization], now: arrivedAt) {
+            return record(failure.reply, endpoint, arrivedAt, correlationId)
         }
         let route: APIRoute
         switch matched {
@@ -92,11 +98,6 @@ struct SimulatorResponder: HTTPResponder {
             core.logger.debug("answered with an error", metadata: ["endpoint": "\(endpoint)", "status": "\(reply.status)"])
         }
         return Self.response(reply, correlationId: correlationId, slowBody: slowBody)
-    }
-
-    static func isAuthorized(_ header: String?, token: String) -> Bool {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
-        return constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(token.utf8))
     }
 
     static let correlationHeader = HTTPField.Name("X-HubSpot-Correlation-Id")!

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Supplies the bearer token of each call: the private-app token as is, or an OAuth access
+/// token kept fresh by `OAuthTokenManager`.
+struct Authenticator: Sendable {
+    private let privateToken: Secret?
+    private let oauth: OAuthTokenManager?
+
+    init(credentials: HubSpotCredentials, transport: CurlTransport, baseURL: String, timeout: Duration) {
+        switch credentials {
+        case .privateAppToken(let token):
+            privateToken = token
+            oauth = nil
+        case .oauth(let credentials):
+            privateToken = nil
+            oauth = OAuthTokenManager(credentials: credentials) {
+                try await Self.refresh(credentials, transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
+            }
+        }
+    }
+
+    func token() async throws -> Secret {
+        if let privateToken { return privateToken }
+        return try await oauth!.token()
+    }
+
+    /// Forgets a token HubSpot refused; true when a fresh one can be fetched (OAuth only).
+    func invalidate(_ token: Secret) async -> Bool {
+        guard let oauth else { return false }
+        await oauth.invalidate(token)
+        return true
+    }
+
+    /// How many OAuth refreshes happened (tests and metrics).
+    var refreshCount: Int {
+        get async { await oauth?.refreshCount ?? 0 }
+    }
+
+    /// `POST /oauth/v1/token` with `grant_type=refresh_token`, form-encoded.
+    private static func refresh(_ credentials: OAuthCredentials, transport: CurlTransport, url: String, timeout: Duration) async throws -> (Secret, Duration) {
+        func field(_ name: String, _ value: String) -> String {
+            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? value)"
+        }
+        let form = [
+            field("grant_type", "refresh_token"), field("client_id", credentials.clientId),
+            field("client_secret", credentials.clientSecret.revealed), field("refresh_token", credentials.refreshToken.revealed),
+        ].joined(separator: "&")
+        let response = try await transport.send(HTTPRequest(method: .post, url: url,
+            headers: [("Content-Type", "application/x-www-form-urlencoded;charset=utf-8"), ("Accept", "application/json")],
+            body: Array(form.utf8)), timeout: timeout)
+        guard response.status == 200 else {
+            throw HubSpotClientError.oauthRefreshFailed("HTTP \(response.status): \(HubSpotError(response: response).message)")
+        }
+        struct Answer: Decodable {
+            var access_token: String
+            var expires_in: Int
+        }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)) else {
+            throw HubSpotClientError.oauthRefreshFailed("the token endpoint answered without access_token and expires_in")
+        }
+        return (Secret(answer.access_token), .seconds(answer.expires_in))
+    }
+}
