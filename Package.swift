@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "WebhookSignature", targets: ["WebhookSignature"]),
         .library(name: "HubSpotAPI", targets: ["HubSpotAPI"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
+        .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -47,10 +48,11 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "WebhookSignature", swiftSettings: swiftSettings),
+        .target(name: "JSONCore", swiftSettings: swiftSettings),
         .target(
             name: "HubSpotSimulator",
             dependencies: [
-                "WebhookSignature",
+                "JSONCore", "WebhookSignature",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "HubSpotAPI",
             dependencies: [
-                "CCurl", "CCurlShim",
+                "CCurl", "CCurlShim", "JSONCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -85,6 +87,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Benchmarks (scripts/bench)
+        .executableTarget(
+            name: "hubspot-client-bench",
+            dependencies: ["HubSpotAPI"],
+            path: "Benchmarks/hubspot-client/Sources",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "SystemLibrariesTests",
@@ -100,6 +110,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubSpotSimulatorTests",

@@ -47,6 +47,15 @@ CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value) {
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
 }
+CURLMcode ccurl_multi_setopt_pointer(CURLM *handle, CURLMoption option, void *value) {
+    return curl_multi_setopt(handle, option, value);
+}
+CURLMcode ccurl_multi_setopt_socket_callback(CURLM *handle, int (*callback)(CURL *, curl_socket_t, int, void *, void *)) {
+    return curl_multi_setopt(handle, CURLMOPT_SOCKETFUNCTION, callback);
+}
+CURLMcode ccurl_multi_setopt_timer_callback(CURLM *handle, int (*callback)(CURLM *, long, void *)) {
+    return curl_multi_setopt(handle, CURLMOPT_TIMERFUNCTION, callback);
+}
 
 curl_version_info_data *ccurl_version_info_now(void) {
     return curl_version_info(CURLVERSION_NOW);

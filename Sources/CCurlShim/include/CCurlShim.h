@@ -6,6 +6,12 @@
  */
 #include <curl/curl.h>
 
+#ifdef __linux__
+/* The transfer thread waits on curl's sockets with epoll and is woken through an eventfd. */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#endif
+
 CURLcode ccurl_easy_setopt_long(CURL *handle, CURLoption option, long value);
 CURLcode ccurl_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
 CURLcode ccurl_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
@@ -23,6 +29,9 @@ CURLcode ccurl_easy_getinfo_string(CURL *handle, CURLINFO info, char **value);
 CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
 
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
+CURLMcode ccurl_multi_setopt_pointer(CURLM *handle, CURLMoption option, void *value);
+CURLMcode ccurl_multi_setopt_socket_callback(CURLM *handle, int (*callback)(CURL *, curl_socket_t, int, void *, void *));
+CURLMcode ccurl_multi_setopt_timer_callback(CURLM *handle, int (*callback)(CURLM *, long, void *));
 
 /* curl_version_info(CURLVERSION_NOW): the macro is not visible to Swift. */
 curl_version_info_data *ccurl_version_info_now(void);

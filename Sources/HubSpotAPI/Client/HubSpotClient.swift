@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import Logging
 
 /// Settings of a `HubSpotClient`.
@@ -231,12 +232,26 @@ public struct HubSpotClient: Sendable {
     // MARK: Machinery
 
     private struct Inputs<Input: Encodable>: Encodable { var inputs: [Input] }
-    private struct BatchAnswer: Decodable {
+    private struct BatchAnswer: Decodable, JSONValueDecodable {
         var status: String?
         var results: [HubSpotObject]
         var errors: [BatchItemError]?
         var startedAt: Date?
         var completedAt: Date?
+
+        init(json: JSONValue) throws(JSONShapeError) {
+            results = []
+            for (key, value) in try json.members("batch response") {
+                switch key {
+                case "status": status = value.stringValue
+                case "results": results = try value.elements("results").map { (element: JSONValue) throws(JSONShapeError) in try HubSpotObject(json: element) }
+                case "errors": errors = try value.elements("errors").map { (element: JSONValue) throws(JSONShapeError) in try BatchItemError(json: element) }
+                case "startedAt": startedAt = try value.date("startedAt")
+                case "completedAt": completedAt = try value.date("completedAt")
+                default: break
+                }
+            }
+        }
     }
     private struct NoBody: Encodable {}
     private struct Empty: Decodable {}
@@ -314,8 +329,18 @@ public struct HubSpotClient: Sendable {
 
     private func decode<Answer: Decodable>(_ type: Answer.Type, _ response: HTTPResponse, endpoint: String) throws -> Answer {
         if Answer.self == Empty.self { return Empty() as! Answer }
+        if let fast = Answer.self as? any JSONValueDecodable.Type {
+            do {
+                return try fast.init(json: try JSONParser.parse(response.body)) as! Answer
+            } catch {
+                throw HubSpotClientError.undecodableResponse(endpoint: endpoint, status: response.status, reason: "\(error)")
+            }
+        }
         do {
-            return try JSONCoding.decoder.decode(Answer.self, from: Data(response.body))
+            return try response.body.withUnsafeBytes { bytes in
+                // Decode straight from the response buffer, without copying it into a Data first.
+                try JSONCoding.decoder.decode(Answer.self, from: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!), count: bytes.count, deallocator: .none))
+            }
         } catch {
             throw HubSpotClientError.undecodableResponse(endpoint: endpoint, status: response.status, reason: "\(error)")
         }
@@ -324,6 +349,7 @@ public struct HubSpotClient: Sendable {
     /// A path segment, percent-encoded; empty segments are refused before any call.
     private func segment(_ value: String) throws -> String {
         guard !value.isEmpty else { throw HubSpotClientError.invalidArgument("an object type or id must not be empty") }
+        if value.utf8.allSatisfy(isUnreserved) { return value }
         return value.addingPercentEncoding(withAllowedCharacters: .urlPathSegmentAllowed) ?? value
     }
 }
@@ -346,8 +372,16 @@ struct QueryItems {
     }
 
     private static func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
+        if text.utf8.allSatisfy({ isUnreserved($0) || $0 == UInt8(ascii: ",") }) { return text }
+        return text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
     }
+}
+
+/// RFC 3986 unreserved characters, which never need escaping.
+@inline(__always)
+func isUnreserved(_ byte: UInt8) -> Bool {
+    (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+        || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
 }
 
 extension CharacterSet {
@@ -371,6 +405,7 @@ enum JSONCoding {
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
+            if let date = HubSpotTimestamp.parse(text) { return date }
             if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
             if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")

@@ -25,6 +25,30 @@ public struct HubSpotObject: Codable, Sendable, Equatable {
 
     /// The value of a property, or nil when unset or not returned.
     public subscript(property: String) -> String? { properties[property] ?? nil }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, properties, propertiesWithHistory, createdAt, updatedAt, archived, archivedAt, associations, new
+    }
+
+    /// Decodes timestamps directly (this runs for every record read, so it avoids the
+    /// decoder's per-date strategy callback).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func date(_ key: CodingKeys) throws -> Date? {
+            guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
+            if let date = HubSpotTimestamp.parse(text) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) { return date }
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")
+        }
+        id = try container.decode(String.self, forKey: .id)
+        properties = try container.decodeIfPresent([String: String?].self, forKey: .properties) ?? [:]
+        propertiesWithHistory = try container.decodeIfPresent([String: [PropertyVersion]].self, forKey: .propertiesWithHistory)
+        createdAt = try date(.createdAt)
+        updatedAt = try date(.updatedAt)
+        archived = try container.decodeIfPresent(Bool.self, forKey: .archived)
+        archivedAt = try date(.archivedAt)
+        associations = try container.decodeIfPresent([String: AssociationIds].self, forKey: .associations)
+        new = try container.decodeIfPresent(Bool.self, forKey: .new)
+    }
 }
 
 /// One historical value of a property.

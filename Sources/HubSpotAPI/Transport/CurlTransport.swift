@@ -1,6 +1,7 @@
 import CCurl
 import CCurlShim
 import Foundation
+import Glibc
 import Synchronization
 
 /// Asynchronous HTTP on libcurl's multi interface: one long-lived multi handle driven by one
@@ -39,7 +40,7 @@ public final class CurlTransport: Sendable {
     /// Sends a request and waits for the whole response, at most `timeout` (connect included).
     /// Throws `CurlError`, `CurlTransportError`, or `CancellationError` when the task is cancelled.
     public func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse {
-        for header in request.headers where header.name.contains(where: \.isNewline) || header.value.contains(where: \.isNewline) {
+        for header in request.headers where header.name.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) || header.value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
             throw CurlTransportError.invalidRequest("header \(header.name) contains a line break")
         }
         let token = CancellationToken()
@@ -75,10 +76,10 @@ final class CancellationToken: Sendable {
     let state = Mutex(State())
 }
 
-/// The multi handle as a value other threads may hold.
+/// The multi handle, created by the submitting thread and handed to the transfer thread once.
 ///
-/// Safe to send because off the loop thread only `curl_multi_wakeup` is ever called on it,
-/// which libcurl documents as callable from any thread; everything else runs on the loop thread.
+/// Safe to send because the loop thread is its only user after `start()`: other threads wake
+/// the loop through an eventfd and never touch the handle.
 struct MultiHandle: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
 }
@@ -102,8 +103,8 @@ final class CurlLoop: Sendable {
 
     private let configuration: CurlTransportConfiguration
     private let multi: MultiHandle
+    private let wakeup = WakeupDescriptor()
     private let inbox = Mutex(Inbox())
-    private let finished = Mutex<Bool>(false)
 
     init(configuration: CurlTransportConfiguration) {
         self.configuration = configuration
@@ -138,12 +139,13 @@ final class CurlLoop: Sendable {
                 return true
             }
         }
+
         guard accepted else {
             let cancelled = token.state.withLock { $0.cancelled }
             submission.continuation.resume(throwing: cancelled ? CancellationError() : CurlTransportError.shutDown)
             return
         }
-        curl_multi_wakeup(multi.pointer)
+        wakeup.wake()
     }
 
     func cancel(_ token: CancellationToken) {
@@ -153,7 +155,7 @@ final class CurlLoop: Sendable {
         }
         guard let id else { return }
         inbox.withLock { $0.cancellations.append(id) }
-        curl_multi_wakeup(multi.pointer)
+        wakeup.wake()
     }
 
     func shutdown() {
@@ -162,7 +164,7 @@ final class CurlLoop: Sendable {
             inbox.shuttingDown = true
             return stopped
         }
-        if !alreadyStopped { curl_multi_wakeup(multi.pointer) }
+        if !alreadyStopped { wakeup.wake() }
     }
 
     // MARK: The loop thread
@@ -185,7 +187,7 @@ final class CurlLoop: Sendable {
     }
 
     private func run(_ state: inout LoopState) {
-        var running: Int32 = 0
+        let events = CurlSocketEvents(multi: state.multi, wakeup: wakeup)
         while true {
             let (submissions, cancellations, shuttingDown) = inbox.withLock { inbox in
                 defer {
@@ -195,6 +197,7 @@ final class CurlLoop: Sendable {
                 return (inbox.submissions, inbox.cancellations, inbox.shuttingDown)
             }
             for (id, submission) in submissions { start(id: id, submission, &state) }
+            if !submissions.isEmpty { events.kick() }
             for id in cancellations {
                 guard let transfer = state.active.removeValue(forKey: id) else { continue }
                 curl_multi_remove_handle(state.multi, transfer.handle.pointer)
@@ -209,21 +212,9 @@ final class CurlLoop: Sendable {
                 state.active.removeAll()
                 break
             }
-            curl_multi_perform(state.multi, &running)
-            var remaining: Int32 = 0
-            while let message = curl_multi_info_read(state.multi, &remaining) {
-                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-                let code = message.pointee.data.result
-                var raw: UnsafeMutableRawPointer?
-                ccurl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &raw)
-                let id = UInt64(UInt(bitPattern: raw))
-                curl_multi_remove_handle(state.multi, easy)
-                guard let transfer = state.active.removeValue(forKey: id) else { continue }
-                finish(transfer, with: transfer.outcome(code: code), &state, reusable: true)
-            }
-            publish(&state)
-            let idle = Int32(clamping: configuration.idlePollInterval.components.seconds * 1000 + configuration.idlePollInterval.components.attoseconds / 1_000_000_000_000_000)
-            curl_multi_poll(state.multi, nil, 0, state.active.isEmpty ? idle : min(idle, 100), nil)
+            collectFinished(&state)
+            events.waitAndDispatch(idle: configuration.idlePollInterval)
+            collectFinished(&state)
         }
         for handle in state.pool { handle.cleanup() }
         state.alive -= state.pool.count
@@ -235,7 +226,24 @@ final class CurlLoop: Sendable {
             for (_, submission) in inbox.submissions { submission.continuation.resume(throwing: CurlTransportError.shutDown) }
             inbox.submissions.removeAll()
         }
+        events.close()
         curl_multi_cleanup(state.multi)
+        close(wakeup.fd)
+    }
+
+    /// Completes every transfer curl reports done.
+    private func collectFinished(_ state: inout LoopState) {
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(state.multi, &remaining) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                var raw: UnsafeMutableRawPointer?
+                ccurl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &raw)
+                let id = UInt64(UInt(bitPattern: raw))
+                curl_multi_remove_handle(state.multi, easy)
+                guard let transfer = state.active.removeValue(forKey: id) else { continue }
+                finish(transfer, with: transfer.outcome(code: code), &state, reusable: true)
+            }
     }
 
     private func start(id: UInt64, _ submission: Submission, _ state: inout LoopState) {
@@ -273,7 +281,7 @@ final class CurlLoop: Sendable {
             state.alive -= 1
         }
         transfer.continuation.resume(with: outcome)
-        publish(&state)
+        if state.completed % 64 == 0 || state.active.isEmpty { publish(&state) }
     }
 
     private func publish(_ state: inout LoopState) {

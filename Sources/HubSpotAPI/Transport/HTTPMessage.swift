@@ -29,9 +29,19 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    /// The last value of a header, matched case-insensitively.
+    /// The last value of a header, matched case-insensitively (ASCII).
     public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.last { $0.name.lowercased() == lowered }?.value
+        headers.last { asciiCaseInsensitiveEquals($0.name, name) }?.value
     }
+}
+
+/// Compares header names without allocating lower-cased copies.
+func asciiCaseInsensitiveEquals(_ lhs: String, _ rhs: String) -> Bool {
+    guard lhs.utf8.count == rhs.utf8.count else { return false }
+    for (a, b) in zip(lhs.utf8, rhs.utf8) where a != b {
+        let lowerA = (a >= 65 && a <= 90) ? a + 32 : a
+        let lowerB = (b >= 65 && b <= 90) ? b + 32 : b
+        if lowerA != lowerB { return false }
+    }
+    return true
 }

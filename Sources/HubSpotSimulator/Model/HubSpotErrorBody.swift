@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// An error as HubSpot answers it: the status code and the JSON body its clients parse.
 struct HubSpotErrorBody: Error, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// A parsed `POST …/search` body, checked against HubSpot's caps.
 struct SearchQuery: Sendable {

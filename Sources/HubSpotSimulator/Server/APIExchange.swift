@@ -1,3 +1,5 @@
+import JSONCore
+
 /// A request as the API handlers see it: method, path segments, query and body bytes.
 struct APIRequest: Sendable {
     var method: String

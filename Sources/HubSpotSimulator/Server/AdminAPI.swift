@@ -1,4 +1,5 @@
 import Synchronization
+import JSONCore
 
 /// The simulator's own API under `/_sim/` (a prefix no HubSpot path uses): observation,
 /// faults, limits and reset. It needs no token and is never rate limited or faulted.

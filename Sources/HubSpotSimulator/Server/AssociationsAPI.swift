@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// CRM associations v4: default and labelled associations, lists, and the batch calls.
 enum AssociationsAPI {

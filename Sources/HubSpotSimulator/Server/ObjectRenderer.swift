@@ -1,3 +1,5 @@
+import JSONCore
+
 /// Which properties a rendered object shows.
 enum PropertySelection {
     /// The type's defaults (unset ones as null).

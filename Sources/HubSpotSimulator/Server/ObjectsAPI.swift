@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// What every API handler shares: the store, the settings, where events go.
 struct APIContext: Sendable {

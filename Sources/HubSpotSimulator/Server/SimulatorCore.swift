@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import WebhookSignature
+import JSONCore
 
 /// The shared parts of one running simulator: state, limits, faults, statistics, webhooks.
 final class SimulatorCore: Sendable {

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 import WebhookSignature
+import JSONCore
 
 /// Delivers store changes to the configured target as HubSpot does: JSON arrays of events,
 /// signed with `X-HubSpot-Signature-v3`, retried with backoff when the target fails.

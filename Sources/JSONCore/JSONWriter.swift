@@ -1,44 +1,44 @@
 /// Builds JSON text directly into a byte buffer, the hot path of every simulator response.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
     private var needsComma: [Bool] = [false]
 
-    init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
 
     private mutating func separate() {
         if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
         needsComma[needsComma.count - 1] = true
     }
 
-    mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
-    mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
-    mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
-    mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+    public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
 
     /// Writes a member name; the next value call writes its value.
-    mutating func key(_ key: String) {
+    public mutating func key(_ key: String) {
         separate()
         appendQuoted(key)
         bytes.append(UInt8(ascii: ":"))
         needsComma[needsComma.count - 1] = false
     }
 
-    mutating func string(_ value: String) { separate(); appendQuoted(value) }
-    mutating func optionalString(_ value: String?) {
+    public mutating func string(_ value: String) { separate(); appendQuoted(value) }
+    public mutating func optionalString(_ value: String?) {
         if let value { string(value) } else { null() }
     }
-    mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: String(value).utf8) }
-    mutating func int(_ value: Int) { int(Int64(value)) }
-    mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
-    mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+    public mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: String(value).utf8) }
+    public mutating func int(_ value: Int) { int(Int64(value)) }
+    public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
+    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
 
     /// Writes `value` under `key` in the current object.
-    mutating func member(_ key: String, _ value: String) { self.key(key); string(value) }
-    mutating func member(_ key: String, _ value: Int64) { self.key(key); int(value) }
-    mutating func member(_ key: String, _ value: Int) { self.key(key); int(value) }
-    mutating func member(_ key: String, _ value: Bool) { self.key(key); bool(value) }
+    public mutating func member(_ key: String, _ value: String) { self.key(key); string(value) }
+    public mutating func member(_ key: String, _ value: Int64) { self.key(key); int(value) }
+    public mutating func member(_ key: String, _ value: Int) { self.key(key); int(value) }
+    public mutating func member(_ key: String, _ value: Bool) { self.key(key); bool(value) }
 
-    mutating func value(_ value: JSONValue) {
+    public mutating func value(_ value: JSONValue) {
         switch value {
         case .null: null()
         case .bool(let b): bool(b)

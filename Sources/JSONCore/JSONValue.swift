@@ -1,5 +1,5 @@
-/// A parsed JSON document. The simulator works on untyped JSON so that it can answer a wrong
-/// type or a missing field the way HubSpot does, with a message naming the field.
+/// A parsed JSON document: untyped, so callers can report a wrong type or a missing field by
+/// name, and fast to build (a fraction of what Foundation's `JSONDecoder` costs per record).
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -42,13 +42,18 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
     /// A JSON type name for error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -60,7 +65,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// A scalar as HubSpot stores property values: strings as they are, numbers and booleans as text.
-    var propertyText: String? {
+    public var propertyText: String? {
         switch self {
         case .string(let s): s
         case .number(let n): formatNumber(n)
@@ -71,7 +76,7 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// Writes a number the way JSON would show it: integers without a fraction.
-func formatNumber(_ n: Double) -> String {
+public func formatNumber(_ n: Double) -> String {
     if n.rounded() == n, abs(n) < 1e15 { return String(Int64(n)) }
     return String(n)
 }

@@ -1,14 +1,15 @@
 /// A strict RFC 8259 parser with a nesting limit, reporting errors by line and column.
-struct JSONParser {
-    struct SyntaxError: Error, Equatable {
-        var message: String
-        var line: Int
-        var column: Int
+public struct JSONParser {
+    public struct SyntaxError: Error, Equatable, CustomStringConvertible {
+        public var message: String
+        public var line: Int
+        public var column: Int
         /// In the form HubSpot's Jackson-based API answers malformed JSON.
-        var description: String { "Invalid input JSON on line \(line), column \(column): \(message)" }
+        public var description: String { "Invalid input JSON on line \(line), column \(column): \(message)" }
     }
 
-    static let maximumDepth = 64
+    /// Deepest nesting accepted (hostile inputs cannot exhaust the stack).
+    public static let maximumDepth = 64
 
     private let bytes: [UInt8]
     private var index = 0
@@ -16,7 +17,8 @@ struct JSONParser {
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
-    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+    /// Parses one JSON document.
+    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         if parser.index == bytes.count { throw parser.error("No content to map due to end-of-input") }
