@@ -14,8 +14,10 @@ let package = Package(
         .library(name: "HubSpotSimulator", targets: ["HubSpotSimulator"]),
         .library(name: "WebhookSignature", targets: ["WebhookSignature"]),
         .library(name: "HubSpotAPI", targets: ["HubSpotAPI"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
+        .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -73,6 +75,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
         .executableTarget(
             name: "hubspot-sim",
@@ -95,6 +108,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "redis-client-bench",
+            dependencies: ["RedisClient", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/redis-client/Sources",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "SystemLibrariesTests",
@@ -107,6 +127,16 @@ let package = Package(
                 "HubSpotAPI", "HubSpotSimulator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

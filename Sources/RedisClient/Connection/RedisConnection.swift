@@ -1,0 +1,75 @@
+import NIOCore
+import NIOPosix
+
+/// One connection to Redis: commands are pipelined on it and answered in order.
+final class RedisConnection: Sendable {
+    let channel: any Channel
+
+    private init(channel: any Channel) { self.channel = channel }
+
+    /// Connects, then authenticates and selects the database.
+    static func connect(_ configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(pushHandler: pushHandler))
+                }
+            }
+        let channel: any Channel
+        switch configuration.endpoint {
+        case .tcp(let host, let port):
+            channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port).get()
+        case .unix(let path):
+            channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+        }
+        let connection = RedisConnection(channel: channel)
+        do {
+            var setup: [[[UInt8]]] = []
+            if let password = configuration.password {
+                setup.append([Array("AUTH".utf8)] + (configuration.username.map { [Array($0.utf8)] } ?? []) + [Array(password.utf8)])
+            }
+            if configuration.database != 0 { setup.append([Array("SELECT".utf8), Array(String(configuration.database).utf8)]) }
+            if !setup.isEmpty {
+                for reply in try await connection.send(setup, timeout: configuration.connectTimeout) {
+                    if case .error(let error) = reply { throw error }
+                }
+            }
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Sends commands in one write; returns their replies in order (server errors as `.error`).
+    func send(_ commands: [[[UInt8]]], timeout: Duration) async throws -> [RESPValue] {
+        var bytes: [UInt8] = []
+        for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
+        let eventLoop = channel.eventLoop
+        let promises = commands.map { _ in eventLoop.makePromise(of: RESPValue.self) }
+        let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        channel.writeAndFlush(RedisOutbound(bytes: bytes, promises: promises, timeout: .nanoseconds(nanoseconds))).whenFailure { _ in
+            // The channel was closed before the handler saw the write.
+            for promise in promises { promise.fail(RedisError.connectionClosed) }
+        }
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(promises.count)
+        for promise in promises { replies.append(try await promise.futureResult.get()) }
+        return replies
+    }
+
+    /// Writes commands whose answers arrive as pushes (SUBSCRIBE and friends).
+    func sendWithoutReply(_ commands: [[[UInt8]]]) async throws {
+        var bytes: [UInt8] = []
+        for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
+        try await channel.writeAndFlush(RedisOutbound(bytes: bytes, promises: [], timeout: .seconds(1))).get()
+    }
+
+    var isActive: Bool { channel.isActive }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

@@ -1,0 +1,91 @@
+/// Where and how to reach Redis. Every timeout has a default suited to a rate limiter that
+/// must not wait on a slow Redis.
+public struct RedisConfiguration: Sendable {
+    public enum Endpoint: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unix(path: String)
+    }
+
+    public var endpoint: Endpoint
+    public var username: String?
+    /// Sent with AUTH; never logged.
+    public var password: String?
+    public var database: Int = 0
+    /// Connections commands are spread over (each pipelines many commands).
+    public var poolSize: Int = 4
+    /// Default timeout of one command (overridable per call).
+    public var commandTimeout: Duration = .milliseconds(50)
+    public var connectTimeout: Duration = .seconds(1)
+    /// First reconnect delay; doubles per failure up to `maxReconnectDelay`, with full jitter.
+    public var reconnectBaseDelay: Duration = .milliseconds(50)
+    public var maxReconnectDelay: Duration = .seconds(2)
+
+    public init(endpoint: Endpoint) { self.endpoint = endpoint }
+
+    /// Parses `redis://[user:password@]host[:port][/db]` or `unix:///path/to/socket[?db=N]`.
+    public init(url: String) throws(RedisError) {
+        if url.hasPrefix("unix://") {
+            let rest = url.dropFirst("unix://".count)
+            let parts = rest.split(separator: "?", maxSplits: 1)
+            guard let path = parts.first, path.hasPrefix("/") else { throw .invalidURL("unix URLs need an absolute socket path: unix:///path/to/redis.sock") }
+            self.init(endpoint: .unix(path: String(path)))
+            if parts.count == 2 {
+                for pair in parts[1].split(separator: "&") where pair.hasPrefix("db=") {
+                    guard let db = Int(pair.dropFirst(3)), db >= 0 else { throw .invalidURL("db must be a non-negative integer") }
+                    database = db
+                }
+            }
+            return
+        }
+        guard url.hasPrefix("redis://") else { throw .invalidURL("use redis://host:port/db or unix:///path (got \(url.prefix(8))…)") }
+        var rest = Substring(url.dropFirst("redis://".count))
+        var username: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                username = user.isEmpty ? nil : Self.percentDecode(user)
+                password = Self.percentDecode(credentials[credentials.index(after: colon)...])
+            } else {
+                password = Self.percentDecode(credentials)
+            }
+        }
+        let hostPort = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(hostPort.count)
+        var host = String(hostPort)
+        var port = 6379
+        if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
+            host = String(hostPort[..<colon])
+            guard let parsed = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(parsed) else {
+                throw .invalidURL("port must be a number from 1 to 65535")
+            }
+            port = parsed
+        }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw .invalidURL("the host is missing") }
+        self.init(endpoint: .tcp(host: host, port: port))
+        self.username = username
+        self.password = password
+        let db = path.dropFirst()
+        if !db.isEmpty {
+            guard let number = Int(db), number >= 0 else { throw .invalidURL("the database must be a non-negative integer, was \(db)") }
+            database = number
+        }
+    }
+
+    private static func percentDecode(_ text: Substring) -> String {
+        var out: [UInt8] = []
+        var bytes = Array(text.utf8)[...]
+        while let byte = bytes.popFirst() {
+            if byte == UInt8(ascii: "%"), bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(value)
+                bytes = bytes.dropFirst(2)
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,26 @@
+/// Why a Redis command did not produce a reply.
+public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No connection is up; `lastError` says why the last one went down.
+    case notConnected(lastError: String?)
+    /// The reply did not come within the command's timeout.
+    case timeout(milliseconds: Int)
+    /// The connection closed while the command was in flight.
+    case connectionClosed
+    /// The server sent bytes that are not RESP; the connection was closed.
+    case protocolError(String)
+    /// The URL could not be used.
+    case invalidURL(String)
+    /// The client was shut down.
+    case shutDown
+
+    public var description: String {
+        switch self {
+        case .notConnected(let last): "Redis is not connected" + (last.map { " (last error: \($0))" } ?? "")
+        case .timeout(let ms): "Redis did not answer within \(ms) ms"
+        case .connectionClosed: "the Redis connection closed with the command in flight"
+        case .protocolError(let message): "Redis protocol error: \(message)"
+        case .invalidURL(let message): "invalid Redis URL: \(message)"
+        case .shutDown: "the Redis client was shut down"
+        }
+    }
+}
