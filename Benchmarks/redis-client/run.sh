@@ -20,7 +20,7 @@ for _ in $(seq 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && break; sle
 results=()
 for depth in 1 16; do
   requests=$((depth == 1 ? 300000 : 2000000))
-  rb=$(redis-benchmark -p "$port" -c "$concurrency" -n "$requests" -P "$depth" -r 100000 -t set,get -q | tr '\r' '\n' | grep -E '^(SET|GET):' | sed -E 's/ requests per second.*//')
+  rb=$(redis-benchmark -p "$port" -c "$concurrency" -n "$requests" -P "$depth" -r 100000 -t set,get -q | tr '\r' '\n' | grep 'requests per second' | sed -E 's/^(SET|GET): ([0-9.]+) requests per second.*/\1: \2/')
   ours=$("$bin/redis-client-bench" "redis://127.0.0.1:$port" "$concurrency" "$seconds" "$depth")
   for command in SET GET; do
     theirs=$(echo "$rb" | grep "^$command:" | awk '{print $2}')

@@ -1,10 +1,11 @@
 import NIOCore
 
-/// Commands bound for the wire: their RESP bytes, one promise per command (replies arrive in
-/// order), and how long to wait for them.
+/// Commands bound for the wire: their RESP bytes, how many replies they produce, one promise
+/// for all of those replies (in order), and how long to wait for them.
 struct RedisOutbound: Sendable {
     var bytes: [UInt8]
-    var promises: [EventLoopPromise<RESPValue>]
+    var replyCount: Int
+    var promise: EventLoopPromise<[RESPValue]>?
     var timeout: TimeAmount
 }
 
@@ -16,16 +17,26 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = RedisOutbound
     typealias OutboundOut = ByteBuffer
 
+    /// One batch awaiting its replies (touched on the event loop only).
     private final class Pending {
-        let promise: EventLoopPromise<RESPValue>
-        /// Answered or timed out (touched on the event loop only).
+        let promise: EventLoopPromise<[RESPValue]>
+        let expected: Int
+        var replies: [RESPValue] = []
+        /// Answered or timed out.
         var done = false
-        init(_ promise: EventLoopPromise<RESPValue>) { self.promise = promise }
+        init(_ promise: EventLoopPromise<[RESPValue]>, expected: Int) {
+            self.promise = promise
+            self.expected = expected
+            replies.reserveCapacity(expected)
+        }
     }
 
     private var pending = CircularBuffer<Pending>(initialCapacity: 64)
     private let reader = RESPReader()
     private var lastReplyAt = NIODeadline.now()
+    /// A flush is queued for the end of this event-loop tick: concurrent callers' commands
+    /// leave in one write instead of one syscall each.
+    private var flushScheduled = false
     /// Set on subscriber connections: every reply goes here instead of to a command.
     private let pushHandler: (@Sendable (RESPValue) -> Void)?
 
@@ -35,23 +46,31 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        let entries = request.promises.map(Pending.init)
-        for entry in entries { pending.append(entry) }
         let writtenAt = NIODeadline.now()
         context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: request.bytes)), promise: promise)
-        guard !entries.isEmpty else { return }
+        guard let batchPromise = request.promise, request.replyCount > 0 else { return }
+        let entry = Pending(batchPromise, expected: request.replyCount)
+        pending.append(entry)
         let timeout = request.timeout
         let channel = context.channel
-        context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            var timedOut = false
-            for entry in entries where !entry.done {
-                entry.done = true
-                entry.promise.fail(RedisError.timeout(milliseconds: Int(timeout.nanoseconds / 1_000_000)))
-                timedOut = true
-            }
+        let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard !entry.done else { return }
+            entry.done = true
+            entry.promise.fail(RedisError.timeout(milliseconds: Int(timeout.nanoseconds / 1_000_000)))
             // Nothing at all came back since these commands went out: the server is stuck or
             // gone, so drop the connection and let the pool reconnect.
-            if timedOut, lastReplyAt < writtenAt { channel.close(promise: nil) }
+            if lastReplyAt < writtenAt { channel.close(promise: nil) }
+        }
+        batchPromise.futureResult.whenComplete { _ in timer.cancel() }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            loopBound.value.flush()
         }
     }
 
@@ -65,15 +84,19 @@ final class RedisChannelHandler: ChannelDuplexHandler {
                     pushHandler(reply)
                     continue
                 }
-                guard let entry = pending.popFirst() else {
+                guard let entry = pending.first else {
                     failAll(RedisError.protocolError("a reply arrived with no command waiting for it"))
                     context.close(promise: nil)
                     return
                 }
-                // A command that already timed out still owns its place in the order.
-                if !entry.done {
-                    entry.done = true
-                    entry.promise.succeed(reply)
+                // A batch that already timed out still owns its places in the order.
+                entry.replies.append(reply)
+                if entry.replies.count == entry.expected {
+                    pending.removeFirst()
+                    if !entry.done {
+                        entry.done = true
+                        entry.promise.succeed(entry.replies)
+                    }
                 }
             }
         } catch {

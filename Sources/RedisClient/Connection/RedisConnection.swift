@@ -47,24 +47,20 @@ final class RedisConnection: Sendable {
     func send(_ commands: [[[UInt8]]], timeout: Duration) async throws -> [RESPValue] {
         var bytes: [UInt8] = []
         for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
-        let eventLoop = channel.eventLoop
-        let promises = commands.map { _ in eventLoop.makePromise(of: RESPValue.self) }
+        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        channel.writeAndFlush(RedisOutbound(bytes: bytes, promises: promises, timeout: .nanoseconds(nanoseconds))).whenFailure { _ in
-            // The channel was closed before the handler saw the write.
-            for promise in promises { promise.fail(RedisError.connectionClosed) }
+        channel.writeAndFlush(RedisOutbound(bytes: bytes, replyCount: commands.count, promise: promise, timeout: .nanoseconds(nanoseconds))).whenFailure { _ in
+            // The channel was closed before the handler saw the write (a no-op otherwise).
+            promise.fail(RedisError.connectionClosed)
         }
-        var replies: [RESPValue] = []
-        replies.reserveCapacity(promises.count)
-        for promise in promises { replies.append(try await promise.futureResult.get()) }
-        return replies
+        return try await promise.futureResult.get()
     }
 
     /// Writes commands whose answers arrive as pushes (SUBSCRIBE and friends).
     func sendWithoutReply(_ commands: [[[UInt8]]]) async throws {
         var bytes: [UInt8] = []
         for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
-        try await channel.writeAndFlush(RedisOutbound(bytes: bytes, promises: [], timeout: .seconds(1))).get()
+        try await channel.writeAndFlush(RedisOutbound(bytes: bytes, replyCount: 0, promise: nil, timeout: .seconds(1))).get()
     }
 
     var isActive: Bool { channel.isActive }
