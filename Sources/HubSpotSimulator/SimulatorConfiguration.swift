@@ -20,8 +20,10 @@ public struct SimulatorConfiguration: Sendable {
     public var dailyLimit: Int = 250_000
     /// UTC offset of the account's time zone; the daily counter resets at its midnight.
     public var dailyResetUTCOffset: Duration = .zero
-    /// Search requests per second (HubSpot today: 5; 0 = unlimited).
+    /// Search requests per `searchInterval` (HubSpot today: 5 per second; 0 = unlimited).
     public var searchPerSecondLimit: Int = 5
+    /// The window of the search limit (HubSpot: one second).
+    public var searchInterval: Duration = .seconds(1)
     /// Search caps: groups, filters, limit, body size, result window.
     var searchLimits = SearchQuery.Limits()
     /// Largest request body accepted, in bytes.

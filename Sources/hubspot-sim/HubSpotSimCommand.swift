@@ -48,8 +48,11 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Hours east of UTC of the account's time zone (the daily limit resets at its midnight).")
     var dailyResetUtcOffsetHours = 0
 
-    @Option(help: "Search requests allowed per second (0 = unlimited).")
+    @Option(help: "Search requests allowed per search interval (0 = unlimited).")
     var searchPerSecond = 5
+
+    @Option(help: "The window of the search limit in milliseconds (HubSpot: 1000).")
+    var searchIntervalMs = 1000
 
     @Option(help: "Latency added to every API request in ms: 50, 20-80 (uniform) or 50~10 (normal).")
     var latency = "0"
@@ -113,6 +116,7 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.dailyLimit = dailyLimit
         configuration.dailyResetUTCOffset = .seconds(dailyResetUtcOffsetHours * 3600)
         configuration.searchPerSecondLimit = searchPerSecond
+        configuration.searchInterval = .milliseconds(max(1, searchIntervalMs))
         configuration.maxBodyBytes = maxBodyBytes
         configuration.customObjectTypes = try customObjects.enumerated().map { index, declaration in
             try ObjectTypeDefinition.parseCustom(declaration, index: index + 1)

@@ -171,11 +171,9 @@ func withClient(
 
 @Suite struct HubSpotClientRetryTests {
     @Test func tenSecondlyRateLimitIsWaitedOutAndRetried() async throws {
-        var retry = HubSpotRetryPolicy()
-        retry.tenSecondlyWait = .milliseconds(600)
-        try await withClient({ $0.burstLimit = 2; $0.burstInterval = .milliseconds(500) }, retry: retry) { client, baseURL in
-            // Three calls against a limit of two per 500 ms: the third gets a 429, waits the
-            // interval HubSpot names, and succeeds.
+        try await withClient({ $0.burstLimit = 2; $0.burstInterval = .seconds(3) }) { client, baseURL in
+            // Three calls against a limit of two per 3 s: the third gets a 429, waits the
+            // interval HubSpot names (3,000 ms, not the 10 s default), and succeeds.
             for _ in 0..<3 { _ = try await client.listObjects("contacts", limit: 1) }
             let stats = try await adminStats(baseURL)
             #expect(stats["rateLimited"] as? Int == 1)
@@ -331,15 +329,22 @@ func withClient(
         #expect(!"\(oauth)".contains("r3fr3sh"))
     }
 
-    @Test func oauthRefreshesOnceForConcurrentCallsAndAgainAfterA401() async throws {
+    /// A simulator that issues OAuth tokens for app-1 / refresh-1, and a client presenting `refreshToken`.
+    func withOAuthClient(refreshToken: String, _ body: (HubSpotClient, String) async throws -> Void) async throws {
         try await withSimulator({ configuration in
             configuration.oauth = OAuthConfiguration(clientId: "app-1", clientSecret: "client-secret", refreshToken: "refresh-1")
         }) { baseURL, _ in
             let transport = CurlTransport()
             defer { transport.shutdown() }
             let client = HubSpotClient(transport: transport,
-                credentials: .oauth(OAuthCredentials(clientId: "app-1", clientSecret: Secret("client-secret"), refreshToken: Secret("refresh-1"))),
+                credentials: .oauth(OAuthCredentials(clientId: "app-1", clientSecret: Secret("client-secret"), refreshToken: Secret(refreshToken))),
                 configuration: HubSpotClientConfiguration(baseURL: baseURL))
+            try await body(client, baseURL)
+        }
+    }
+
+    @Test func oauthRefreshesOnceForConcurrentCallsAndAgainAfterA401() async throws {
+        try await withOAuthClient(refreshToken: "refresh-1") { client, baseURL in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 { group.addTask { _ = try await client.listObjects("contacts", limit: 1) } }
                 try await group.waitForAll()
@@ -354,14 +359,7 @@ func withClient(
     }
 
     @Test func badOAuthCredentialsFailClearly() async throws {
-        try await withSimulator({ configuration in
-            configuration.oauth = OAuthConfiguration(clientId: "app-1", clientSecret: "client-secret", refreshToken: "refresh-1")
-        }) { baseURL, _ in
-            let transport = CurlTransport()
-            defer { transport.shutdown() }
-            let client = HubSpotClient(transport: transport,
-                credentials: .oauth(OAuthCredentials(clientId: "app-1", clientSecret: Secret("client-secret"), refreshToken: Secret("stale"))),
-                configuration: HubSpotClientConfiguration(baseURL: baseURL))
+        try await withOAuthClient(refreshToken: "stale") { client, _ in
             do {
                 _ = try await client.listObjects("contacts")
                 Issue.record("a bad refresh token must fail")

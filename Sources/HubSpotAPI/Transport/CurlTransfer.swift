@@ -112,7 +112,22 @@ final class CurlTransfer {
         guard code == CURLE_OK else { return .failure(CurlError(code: Int32(code.rawValue), message: handle.message(for: code))) }
         var status = 0
         ccurl_easy_getinfo_long(handle.pointer, CURLINFO_RESPONSE_CODE, &status)
-        return .success(HTTPResponse(status: status, headers: headers, body: body))
+        var version = 0
+        ccurl_easy_getinfo_long(handle.pointer, CURLINFO_HTTP_VERSION, &version)
+        let versionText = switch version {
+        case Int(CURL_HTTP_VERSION_1_0): "1.0"
+        case Int(CURL_HTTP_VERSION_2_0): "2"
+        case Int(CURL_HTTP_VERSION_3): "3"
+        default: "1.1"
+        }
+        return .success(HTTPResponse(status: status, headers: headers, body: body, httpVersion: versionText))
+    }
+
+    /// Connections this transfer had to open (0 when it reused or multiplexed onto one).
+    var newConnections: Int {
+        var count = 0
+        ccurl_easy_getinfo_long(handle.pointer, CURLINFO_NUM_CONNECTS, &count)
+        return count
     }
 
     /// Frees what the request needed while curl worked on it.

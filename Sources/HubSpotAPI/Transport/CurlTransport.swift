@@ -22,6 +22,8 @@ public final class CurlTransport: Sendable {
         public var completed = 0
         /// Transfers aborted by cancellation.
         public var cancelled = 0
+        /// Connections opened (HTTP/2 multiplexing and keep-alive keep this low).
+        public var connectionsOpened = 0
     }
 
     private let loop: CurlLoop
@@ -179,6 +181,7 @@ final class CurlLoop: Sendable {
         var alive = 0
         var completed = 0
         var cancelled = 0
+        var connectionsOpened = 0
 
         init(configuration: CurlTransportConfiguration, multi: UnsafeMutableRawPointer) {
             self.configuration = configuration
@@ -242,6 +245,7 @@ final class CurlLoop: Sendable {
                 let id = UInt64(UInt(bitPattern: raw))
                 curl_multi_remove_handle(state.multi, easy)
                 guard let transfer = state.active.removeValue(forKey: id) else { continue }
+                state.connectionsOpened += transfer.newConnections
                 finish(transfer, with: transfer.outcome(code: code), &state, reusable: true)
             }
     }
@@ -287,7 +291,7 @@ final class CurlLoop: Sendable {
     private func publish(_ state: inout LoopState) {
         let snapshot = CurlTransport.Statistics(
             easyHandlesAlive: state.alive, easyHandlesCreated: state.created, easyHandlesPooled: state.pool.count,
-            inFlight: state.active.count, completed: state.completed, cancelled: state.cancelled)
+            inFlight: state.active.count, completed: state.completed, cancelled: state.cancelled, connectionsOpened: state.connectionsOpened)
         inbox.withLock { $0.statistics = snapshot }
     }
 }

@@ -121,6 +121,7 @@ struct AdminAPI {
         w.member("burstIntervalMs", settings.burstIntervalMilliseconds)
         w.member("dailyLimit", settings.dailyLimit)
         w.member("searchPerSecondLimit", settings.searchPerSecondLimit)
+        w.member("searchIntervalMs", settings.searchIntervalMilliseconds)
         w.member("burstUsed", used.burstUsed)
         w.member("searchUsed", used.searchUsed)
         w.member("dailyUsed", used.dailyUsed)
@@ -143,6 +144,10 @@ struct AdminAPI {
         }
         if let v = try integer("dailyLimit") { settings.dailyLimit = Int(v) }
         if let v = try integer("searchPerSecondLimit") { settings.searchPerSecondLimit = Int(v) }
+        if let v = try integer("searchIntervalMs") {
+            guard v > 0 else { throw .validation("searchIntervalMs must be positive") }
+            settings.searchIntervalMilliseconds = v
+        }
         core.limits.reconfigure(settings)
     }
 

@@ -47,6 +47,7 @@ final class HubSpotRateLimits: Sendable {
         var dailyLimit: Int
         var dailyResetOffsetMilliseconds: Int64
         var searchPerSecondLimit: Int
+        var searchIntervalMilliseconds: Int64 = 1000
     }
 
     struct Decision: Sendable {
@@ -69,7 +70,7 @@ final class HubSpotRateLimits: Sendable {
         state = Mutex(State(
             settings: settings,
             burst: RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
-            search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: 1000)
+            search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
         ))
     }
 
@@ -81,7 +82,7 @@ final class HubSpotRateLimits: Sendable {
             state = State(
                 settings: settings,
                 burst: RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
-                search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: 1000)
+                search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
             )
         }
     }

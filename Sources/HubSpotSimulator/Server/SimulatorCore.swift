@@ -21,7 +21,9 @@ final class SimulatorCore: Sendable {
         guard configuration.burstLimit >= 0, configuration.dailyLimit >= 0, configuration.searchPerSecondLimit >= 0 else {
             throw SimulatorConfigurationError("rate limits must be zero (unlimited) or positive")
         }
-        guard configuration.burstInterval > .zero else { throw SimulatorConfigurationError("burst interval must be positive") }
+        guard configuration.burstInterval > .zero, configuration.searchInterval > .zero else {
+            throw SimulatorConfigurationError("burst and search intervals must be positive")
+        }
         guard !configuration.token.isEmpty else { throw SimulatorConfigurationError("the token must not be empty") }
         self.configuration = configuration
         self.logger = logger
@@ -41,7 +43,8 @@ final class SimulatorCore: Sendable {
             burstIntervalMilliseconds: configuration.burstInterval.milliseconds,
             dailyLimit: configuration.dailyLimit,
             dailyResetOffsetMilliseconds: configuration.dailyResetUTCOffset.milliseconds,
-            searchPerSecondLimit: configuration.searchPerSecondLimit)
+            searchPerSecondLimit: configuration.searchPerSecondLimit,
+            searchIntervalMilliseconds: configuration.searchInterval.milliseconds)
     }
 
     func seed() throws(SimulatorConfigurationError) {

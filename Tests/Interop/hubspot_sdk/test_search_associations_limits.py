@@ -82,7 +82,7 @@ def test_rate_limit_surfaces_as_429_with_hubspots_policy(start_simulator):
 
 
 def test_search_secondly_limit(start_simulator):
-    limited = start_simulator("--search-per-second", "1")
+    limited = start_simulator("--search-per-second", "1", "--search-interval-ms", "30000")
     client = limited.client()
     client.crm.contacts.search_api.do_search(PublicObjectSearchRequest(limit=1))
     with pytest.raises(ApiException) as refused:

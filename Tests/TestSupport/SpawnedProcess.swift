@@ -1,0 +1,82 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A server process a test starts and stops: spawned with posix_spawn (with a clean signal
+/// mask, since libdispatch threads block signals and children inherit that) and reaped with
+/// waitpid (Foundation's `Process.waitUntilExit` spins on Linux).
+public final class SpawnedProcess: @unchecked Sendable {
+    // @unchecked: `pid` changes only in start/stop/kill, which a test calls from one task at a time.
+    private var pid: pid_t = 0
+    private let executable: String
+    private let arguments: [String]
+
+    /// Starts `executable` and waits until `readyPort` accepts connections.
+    public init(_ executable: String, _ arguments: [String], readyPort: Int) throws {
+        self.executable = executable
+        self.arguments = arguments
+        try start(readyPort: readyPort)
+    }
+
+    deinit { stop() }
+
+    public func start(readyPort: Int) throws {
+        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var child: pid_t = 0
+        let result = posix_spawn(&child, executable, nil, &attributes, &argv, environ)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        pid = child
+        for _ in 0..<500 {
+            if Self.canConnect(port: readyPort) { return }
+            usleep(10_000)
+        }
+        stop()
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    private func signalAndReap(_ signal: Int32) {
+        guard pid > 0 else { return }
+        Foundation.kill(pid, signal)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    /// Stops the process (SIGTERM) and waits for it.
+    public func stop() { signalAndReap(SIGTERM) }
+
+    /// Kills the process hard, as a crash would.
+    public func kill() { signalAndReap(SIGKILL) }
+
+    /// A TCP port nothing listens on right now.
+    public static func freePort() throws -> Int {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress!.port!
+        try channel.close().wait()
+        return port
+    }
+
+    public static func canConnect(port: Int) -> Bool {
+        guard let channel = try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).wait() else { return false }
+        try? channel.close().wait()
+        return true
+    }
+
+    /// A fresh temporary directory.
+    public static func temporaryDirectory(_ prefix: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
