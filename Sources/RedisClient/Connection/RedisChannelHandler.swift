@@ -3,7 +3,7 @@ import NIOCore
 /// Commands bound for the wire: their RESP bytes, how many replies they produce, one promise
 /// for all of those replies (in order), and how long to wait for them.
 struct RedisOutbound: Sendable {
-    var bytes: [UInt8]
+    var bytes: ByteBuffer
     var replyCount: Int
     var promise: EventLoopPromise<[RESPValue]>?
     var timeout: TimeAmount
@@ -47,7 +47,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         let writtenAt = NIODeadline.now()
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: request.bytes)), promise: promise)
+        context.write(wrapOutboundOut(request.bytes), promise: promise)
         guard let batchPromise = request.promise, request.replyCount > 0 else { return }
         let entry = Pending(batchPromise, expected: request.replyCount)
         pending.append(entry)

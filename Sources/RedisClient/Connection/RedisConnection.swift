@@ -45,7 +45,7 @@ final class RedisConnection: Sendable {
 
     /// Sends commands in one write; returns their replies in order (server errors as `.error`).
     func send(_ commands: [[[UInt8]]], timeout: Duration) async throws -> [RESPValue] {
-        var bytes: [UInt8] = []
+        var bytes = channel.allocator.buffer(capacity: 64 * commands.count)
         for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
@@ -58,7 +58,7 @@ final class RedisConnection: Sendable {
 
     /// Writes commands whose answers arrive as pushes (SUBSCRIBE and friends).
     func sendWithoutReply(_ commands: [[[UInt8]]]) async throws {
-        var bytes: [UInt8] = []
+        var bytes = channel.allocator.buffer(capacity: 64 * commands.count)
         for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
         try await channel.writeAndFlush(RedisOutbound(bytes: bytes, replyCount: 0, promise: nil, timeout: .seconds(1))).get()
     }

@@ -1,4 +1,5 @@
 import CHiredis
+import NIOCore
 
 /// hiredis' reply reader: bytes in, complete replies out. One per connection, used on its
 /// event loop only; the C reader never leaves this type.
@@ -62,27 +63,31 @@ final class RESPReader {
 /// hiredis' binary-safe command formatter (`redisFormatCommandArgv`).
 enum RESPCommandEncoder {
     /// Appends the RESP encoding of `arguments` (command name first) to `buffer`.
-    static func encode(_ arguments: [[UInt8]], into buffer: inout [UInt8]) {
-        // One contiguous copy of the arguments, pinned while hiredis reads it.
+    static func encode(_ arguments: [[UInt8]], into buffer: inout ByteBuffer) {
+        // One contiguous copy of the arguments, pinned while hiredis reads it; argv and the
+        // lengths live on the stack.
         var flat: [UInt8] = []
         flat.reserveCapacity(arguments.reduce(1) { $0 + $1.count })
-        var offsets: [Int] = []
-        offsets.reserveCapacity(arguments.count)
-        for argument in arguments {
-            offsets.append(flat.count)
-            flat.append(contentsOf: argument)
-        }
+        for argument in arguments { flat.append(contentsOf: argument) }
         flat.append(0)
-        var lengths = arguments.map(\.count)
-        flat.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var argv: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
-            var target: UnsafeMutablePointer<CChar>?
-            let length = redisFormatCommandArgv(&target, Int32(arguments.count), &argv, &lengths)
-            if let target, length > 0 {
-                buffer.append(contentsOf: UnsafeRawBufferPointer(start: target, count: Int(length)))
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: arguments.count) { lengths in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: arguments.count) { argv in
+                flat.withUnsafeBufferPointer { bytes in
+                    let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+                    var offset = 0
+                    for (index, argument) in arguments.enumerated() {
+                        lengths[index] = argument.count
+                        argv[index] = base + offset
+                        offset += argument.count
+                    }
+                    var target: UnsafeMutablePointer<CChar>?
+                    let length = redisFormatCommandArgv(&target, Int32(arguments.count), argv.baseAddress, lengths.baseAddress)
+                    if let target, length > 0 {
+                        buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(length)))
+                    }
+                    redisFreeCommand(target)
+                }
             }
-            redisFreeCommand(target)
         }
     }
 }
