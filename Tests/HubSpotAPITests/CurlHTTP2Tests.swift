@@ -14,7 +14,7 @@ final class HTTP2FileServer: Sendable {
 
     init() throws {
         directory = try SpawnedProcess.temporaryDirectory("h2-test")
-        let openssl = try SpawnedProcessRun.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        let openssl = SpawnedProcess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
             "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-subj", "/CN=localhost",
             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         guard openssl == 0 else { throw POSIXError(.EIO) }
@@ -28,24 +28,6 @@ final class HTTP2FileServer: Sendable {
     deinit {
         process.stop()
         try? FileManager.default.removeItem(atPath: directory)
-    }
-}
-
-/// Runs a short command to completion.
-enum SpawnedProcessRun {
-    static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, &actions, nil, &argv, environ) == 0 else { return -1 }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return status
     }
 }
 

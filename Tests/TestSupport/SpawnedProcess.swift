@@ -21,8 +21,33 @@ public final class SpawnedProcess: @unchecked Sendable {
     deinit { stop() }
 
     public func start(readyPort: Int) throws {
+        pid = try Self.spawn(executable, arguments, quiet: false)
+        for _ in 0..<500 {
+            if Self.canConnect(port: readyPort) { return }
+            usleep(10_000)
+        }
+        stop()
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    /// Runs a short command to completion (output discarded) and returns its wait status.
+    public static func run(_ executable: String, _ arguments: [String]) -> Int32 {
+        guard let child = try? spawn(executable, arguments, quiet: true) else { return -1 }
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        return status
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], quiet: Bool) throws -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if quiet {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -34,15 +59,9 @@ public final class SpawnedProcess: @unchecked Sendable {
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
-        let result = posix_spawn(&child, executable, nil, &attributes, &argv, environ)
+        let result = posix_spawn(&child, executable, &actions, &attributes, &argv, environ)
         guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
-        pid = child
-        for _ in 0..<500 {
-            if Self.canConnect(port: readyPort) { return }
-            usleep(10_000)
-        }
-        stop()
-        throw POSIXError(.ETIMEDOUT)
+        return child
     }
 
     private func signalAndReap(_ signal: Int32) {
