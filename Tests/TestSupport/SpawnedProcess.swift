@@ -1,6 +1,11 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
+
+/// Ports `freePort()` has handed out in this process, so two tests running in parallel never
+/// get the same one (the kernel may reuse a just-closed ephemeral port at once).
+private let handedOutPorts = Mutex<Set<Int>>([])
 
 /// A server process a test starts and stops: spawned with posix_spawn (with a clean signal
 /// mask, since libdispatch threads block signals and children inherit that) and reaped with
@@ -23,6 +28,12 @@ public final class SpawnedProcess: @unchecked Sendable {
     public func start(readyPort: Int) throws {
         pid = try Self.spawn(executable, arguments, quiet: false)
         for _ in 0..<500 {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                // It exited (for instance: the port was taken); whatever answers there is not ours.
+                pid = 0
+                throw ExitedBeforeListening(executable: executable, port: readyPort, waitStatus: status)
+            }
             if Self.canConnect(port: readyPort) { return }
             usleep(10_000)
         }
@@ -78,12 +89,15 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// Kills the process hard, as a crash would.
     public func kill() { signalAndReap(SIGKILL) }
 
-    /// A TCP port nothing listens on right now.
+    /// A TCP port nothing listens on right now, and one this process has not handed out before.
     public static func freePort() throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-        let port = channel.localAddress!.port!
-        try channel.close().wait()
-        return port
+        for _ in 0..<100 {
+            let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+            let port = channel.localAddress!.port!
+            try channel.close().wait()
+            if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
     }
 
     public static func canConnect(port: Int) -> Bool {
@@ -98,4 +112,12 @@ public final class SpawnedProcess: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
+}
+
+/// The spawned server exited before it accepted connections on its port.
+public struct ExitedBeforeListening: Error, CustomStringConvertible {
+    public var executable: String
+    public var port: Int
+    public var waitStatus: Int32
+    public var description: String { "\(executable) exited (wait status \(waitStatus)) before listening on port \(port)" }
 }
