@@ -15,7 +15,10 @@ let package = Package(
         .library(name: "WebhookSignature", targets: ["WebhookSignature"]),
         .library(name: "HubSpotAPI", targets: ["HubSpotAPI"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "GRPCNghttp2Transport", targets: ["GRPCNghttp2Transport"]),
+        .library(name: "GRPCStandardServices", targets: ["GRPCStandardServices"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
+        .executable(name: "grpc-interop-server", targets: ["grpc-interop-server"]),
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
         .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
     ],
@@ -26,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // MARK: System libraries (Debian: libnghttp2-dev libhiredis-dev libcurl4-openssl-dev)
@@ -86,7 +92,55 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "GRPCNghttp2Transport",
+            dependencies: [
+                "CNghttp2",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        /// grpc.health.v1 and grpc.reflection.v1 (generated code in Generated/ by scripts/gen-protos).
+        .target(
+            name: "GRPCStandardServices",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        /// The standard gRPC interop service grpc.testing.TestService, for checking the transport
+        /// against other implementations' clients.
+        .target(
+            name: "GRPCInteropTesting",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
+        .executableTarget(
+            name: "grpc-interop-server",
+            dependencies: [
+                "GRPCNghttp2Transport", "GRPCStandardServices", "GRPCInteropTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "hubspot-sim",
             dependencies: [

@@ -1,0 +1,84 @@
+import ArgumentParser
+import GRPCCore
+import GRPCInteropTesting
+import GRPCNghttp2Transport
+import GRPCStandardServices
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// Serves grpc.testing.TestService (plus health and reflection) on the nghttp2 transport, so
+/// any gRPC implementation's interop client can check the transport.
+@main
+struct GRPCInteropServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grpc-interop-server",
+        abstract: "The standard gRPC interop test server on the project's nghttp2 HTTP/2 transport."
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one; the chosen port is printed).")
+    var port = 50052
+
+    @Option(help: "SETTINGS_MAX_CONCURRENT_STREAMS per connection.")
+    var maxConcurrentStreams = 1000
+
+    @Option(help: "Largest request message in bytes.")
+    var maxReceiveMessageSize = 4 << 20
+
+    @Option(help: "Seconds in-flight RPCs get to finish after SIGTERM.")
+    var shutdownGraceSeconds = 10
+
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
+    var logLevel = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "grpc-interop-server")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var configuration = Nghttp2ServerTransportConfiguration(host: host, port: port)
+        configuration.maxConcurrentStreams = maxConcurrentStreams
+        configuration.maxReceiveMessageSize = maxReceiveMessageSize
+        configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
+        let transport = Nghttp2ServerTransport(configuration: configuration, logger: logger)
+        let health = HealthService(servingServices: ["grpc.testing.TestService"])
+        let reflection = try ReflectionService(descriptorSetsBase64: [
+            GRPCInteropTestingDescriptors.fileDescriptorSetBase64,
+            GRPCStandardServicesDescriptors.fileDescriptorSetBase64,
+        ], services: [
+            "grpc.testing.TestService", "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+        ])
+        let server = GRPCServer(transport: transport, services: [TestService(), health, reflection, reflection.v1alpha])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: GRPCServerService(server: server, health: health), successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        Task {
+            if let address = try? await transport.listeningAddress {
+                print("grpc-interop-server listening on \(address.ipAddress ?? host):\(address.port ?? port)")
+            }
+        }
+        try await group.run()
+    }
+}
+
+/// Runs a GRPCServer as a lifecycle service: graceful shutdown marks health NOT_SERVING first.
+struct GRPCServerService: Service {
+    let server: GRPCServer<Nghttp2ServerTransport>
+    let health: HealthService
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            health.beginShutdown()
+            server.beginGracefulShutdown()
+        }
+    }
+}
