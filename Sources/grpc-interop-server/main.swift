@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GRPCCore
 import GRPCInteropTesting
 import GRPCNghttp2Transport
@@ -59,11 +60,13 @@ struct GRPCInteropServer: AsyncParsableCommand {
                 logger: logger
             )
         )
-        Task {
+        let announce = Task {
             if let address = try? await transport.listeningAddress {
-                print("grpc-interop-server listening on \(address.ipAddress ?? host):\(address.port ?? port)")
+                // Unbuffered: test harnesses read this line from a pipe to learn the port.
+                FileHandle.standardOutput.write(Data("grpc-interop-server listening on \(address.ipAddress ?? host):\(address.port ?? port)\n".utf8))
             }
         }
+        defer { announce.cancel() }
         try await group.run()
     }
 }

@@ -68,11 +68,9 @@ final class InboundMessages: AsyncSequence, Sendable {
     private func end(_ result: Result<Void, any Error>) {
         let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
+            // Parts already queued are still delivered (the metadata must reach GRPCCore for it
+            // to answer with this error's status); the error follows them.
             state.end = result
-            if case .failure = result {
-                state.parts.removeAll()
-                state.queuedBytes = 0
-            }
             defer { state.waiter = nil }
             return state.waiter
         }
