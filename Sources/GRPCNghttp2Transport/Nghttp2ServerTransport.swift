@@ -28,6 +28,8 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
         var connections: [ObjectIdentifier: ConnectionReference] = [:]
         var accepted: AsyncStream<AcceptedStream>.Continuation?
         var shuttingDown = false
+        /// The grace period ran out: RPCs still running are cancelled.
+        var forced = false
         var listening = false
     }
 
@@ -86,7 +88,9 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
         if stopNow { channel.close(promise: nil) }
 
         await withTaskCancellationHandler {
-            await withDiscardingTaskGroup { group in
+            // Handlers that ignore GRPCCore's cancellation handle still end at the grace
+            // period: the group body throws then, which cancels every RPC task.
+            try? await withThrowingDiscardingTaskGroup { group in
                 for await accepted in acceptedStreams {
                     group.addTask {
                         await withServerContextRPCCancellationHandle { handle in
@@ -106,6 +110,7 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
                         }
                     }
                 }
+                if state.withLock({ $0.forced }) { throw CancellationError() }
             }
         } onCancel: {
             self.closeAbruptly()
@@ -186,10 +191,23 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
         let grace = configuration.shutdownGracePeriod
         for reference in connections {
             reference.eventLoop.execute {
-                reference.connection.value.beginGracefulShutdown(grace: grace, reason: "server shutting down")
+                // The transport's own timer below ends the grace period for every connection.
+                reference.connection.value.beginGracefulShutdown(grace: grace + .seconds(3600), reason: "server shutting down")
             }
         }
         finish?.finish()
+        group.any().scheduleTask(in: .init(grace)) { self.endGracePeriod() }
+    }
+
+    /// Cancels what is still running when the shutdown grace period is over.
+    private func endGracePeriod() {
+        let connections: [ConnectionReference] = state.withLock { state in
+            state.forced = true
+            return Array(state.connections.values)
+        }
+        for reference in connections {
+            reference.eventLoop.execute { reference.connection.value.forceClose() }
+        }
     }
 
     private func closeAbruptly() {

@@ -41,21 +41,59 @@ public final class SpawnedProcess: @unchecked Sendable {
         throw POSIXError(.ETIMEDOUT)
     }
 
-    /// Runs a short command to completion (output discarded) and returns its wait status.
-    public static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        guard let child = try? spawn(executable, arguments, quiet: true) else { return -1 }
+    /// Starts `executable` with its standard output and error written to `outputPath`, without
+    /// waiting for anything; `waitForExit()` reaps it.
+    public init(_ executable: String, _ arguments: [String], outputPath: String) throws {
+        self.executable = executable
+        self.arguments = arguments
+        pid = try Self.spawn(executable, arguments, quiet: true, outputPath: outputPath)
+    }
+
+    /// Waits until the process exits and returns its wait status.
+    public func waitForExit() -> Int32 {
+        guard pid > 0 else { return -1 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+        return status
+    }
+
+    /// `waitForExit()` on a thread of its own, so an async test does not block one of Swift
+    /// concurrency's few cooperative threads (which the server under test needs).
+    public func exit() async -> Int32 {
+        await Self.offThePool { self.waitForExit() }
+    }
+
+    /// `run` on a thread of its own (see `exit()`).
+    public static func runAsync(_ executable: String, _ arguments: [String], outputPath: String? = nil) async -> Int32 {
+        await offThePool { run(executable, arguments, outputPath: outputPath) }
+    }
+
+    private static func offThePool(_ body: @escaping @Sendable () -> Int32) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    /// Runs a short command to completion and returns its wait status; its output goes to
+    /// `outputPath` when given, else it is discarded.
+    public static func run(_ executable: String, _ arguments: [String], outputPath: String? = nil) -> Int32 {
+        guard let child = try? spawn(executable, arguments, quiet: true, outputPath: outputPath) else { return -1 }
         var status: Int32 = 0
         waitpid(child, &status, 0)
         return status
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String], quiet: Bool) throws -> pid_t {
+    private static func spawn(_ executable: String, _ arguments: [String], quiet: Bool, outputPath: String? = nil) throws -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if quiet {
+        if let outputPath {
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else if quiet {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }

@@ -1,0 +1,132 @@
+import Foundation
+import GRPCCore
+import GRPCInteropTesting
+import GRPCNghttp2Transport
+import GRPCStandardServices
+import Logging
+import NIOCore
+import SwiftProtobuf
+import Testing
+import TestSupport
+
+/// A GRPCServer on the nghttp2 transport serving the interop TestService, called with
+/// `nghttp` (nghttp2's command-line client) so every frame the server sends can be read.
+struct RunningServer {
+    let server: GRPCServer<Nghttp2ServerTransport>
+    let transport: Nghttp2ServerTransport
+    let serving: Task<Void, any Error>
+    let port: Int
+
+    static func start(configure: (inout Nghttp2ServerTransportConfiguration) -> Void = { _ in }) async throws -> RunningServer {
+        var configuration = Nghttp2ServerTransportConfiguration(host: "127.0.0.1", port: 0)
+        configure(&configuration)
+        var logger = Logger(label: "transport-test")
+        logger.logLevel = .critical
+        let transport = Nghttp2ServerTransport(configuration: configuration, logger: logger)
+        let server = GRPCServer(transport: transport, services: [TestService(), HealthService()])
+        let serving = Task { try await server.serve() }
+        let port = try await transport.listeningAddress.port!
+        return RunningServer(server: server, transport: transport, serving: serving, port: port)
+    }
+
+    /// Writes a length-prefixed gRPC request body for `message` to a file nghttp can send.
+    static func requestFile(_ message: some SwiftProtobuf.Message) throws -> String {
+        let bytes: [UInt8] = try message.serializedBytes()
+        var framed: [UInt8] = [0]
+        withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { framed.append(contentsOf: $0) }
+        framed.append(contentsOf: bytes)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-request-\(UUID().uuidString)").path
+        try Data(framed).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func nghttpArguments(method: String, body: String) -> [String] {
+        ["-v", "-H", ":method: POST", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body,
+         "http://127.0.0.1:\(port)/grpc.testing.TestService/\(method)"]
+    }
+
+    /// Runs one call to completion and returns what nghttp printed.
+    func call(_ method: String, _ message: some SwiftProtobuf.Message) async throws -> String {
+        let body = try Self.requestFile(message)
+        let output = body + ".out"
+        defer { try? FileManager.default.removeItem(atPath: body); try? FileManager.default.removeItem(atPath: output) }
+        _ = await SpawnedProcess.runAsync("/usr/bin/nghttp", nghttpArguments(method: method, body: body), outputPath: output)
+        return String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self)
+    }
+}
+
+@Suite struct ServerLifecycleTests {
+    @Test func aUnaryCallGetsHeadersAMessageAndStatusTrailers() async throws {
+        let running = try await RunningServer.start()
+        let output = try await running.call("UnaryCall", Grpc_Testing_SimpleRequest.with { $0.responseSize = 1000 })
+        #expect(output.contains(":status: 200"))
+        #expect(output.contains("content-type: application/grpc"))
+        // 5-byte prefix + SimpleResponse { payload (3-byte key and length) { body (3 + 1000) } }
+        #expect(output.contains("recv DATA frame <length=1011,"))
+        #expect(output.contains("grpc-status: 0"))
+        running.server.beginGracefulShutdown()
+        try await running.serving.value
+    }
+
+    @Test func anUnknownMethodIsUnimplementedInTrailersOnly() async throws {
+        let running = try await RunningServer.start()
+        let output = try await running.call("NoSuchMethod", Grpc_Testing_Empty())
+        #expect(output.contains("grpc-status: 12"))
+        #expect(!output.contains("recv DATA frame"))
+        running.server.beginGracefulShutdown()
+        try await running.serving.value
+    }
+
+    @Test func gracefulShutdownLetsInFlightCallsFinishAndStopsAccepting() async throws {
+        let running = try await RunningServer.start()
+        let slow = Grpc_Testing_StreamingOutputCallRequest.with {
+            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = 1_000_000 }]
+        }
+        let body = try RunningServer.requestFile(slow)
+        let output = body + ".out"
+        let client = try SpawnedProcess("/usr/bin/nghttp", running.nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
+        // Shut down while the call sleeps on the server.
+        for _ in 0..<200 where running.transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(200))
+        running.server.beginGracefulShutdown()
+        try await running.serving.value
+        #expect(await client.exit() == 0)
+        let printed = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
+        #expect(printed.contains("GOAWAY"))
+        #expect(printed.contains("grpc-status: 0"), "the in-flight call finished normally")
+        #expect(!SpawnedProcess.canConnect(port: running.port), "no new connections after shutdown")
+    }
+
+    @Test func callsStillRunningAfterTheGracePeriodAreCancelled() async throws {
+        let running = try await RunningServer.start { $0.shutdownGracePeriod = .milliseconds(300) }
+        let stuck = Grpc_Testing_StreamingOutputCallRequest.with {
+            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = 30_000_000 }]
+        }
+        let body = try RunningServer.requestFile(stuck)
+        let output = body + ".out"
+        let client = try SpawnedProcess("/usr/bin/nghttp", running.nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
+        for _ in 0..<200 where running.transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(200))
+        running.server.beginGracefulShutdown()
+        // serve() returns well before the handler's 30 s sleep would end.
+        try await running.serving.value
+        _ = await client.exit()
+        let printed = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
+        #expect(!printed.contains("grpc-status: 0"))
+    }
+
+    @Test func cancellingServeClosesEveryConnection() async throws {
+        let running = try await RunningServer.start()
+        let stuck = Grpc_Testing_StreamingOutputCallRequest.with {
+            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = 30_000_000 }]
+        }
+        let body = try RunningServer.requestFile(stuck)
+        let client = try SpawnedProcess("/usr/bin/nghttp", running.nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: body + ".out")
+        for _ in 0..<200 where running.transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        running.serving.cancel()
+        _ = try? await running.serving.value
+        _ = await client.exit()
+        for _ in 0..<500 where running.transport.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(running.transport.connectionCount == 0)
+    }
+}
