@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "GRPCNghttp2Transport", targets: ["GRPCNghttp2Transport"]),
         .library(name: "GRPCStandardServices", targets: ["GRPCStandardServices"]),
+        .library(name: "GRPCInteropTesting", targets: ["GRPCInteropTesting"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
         .executable(name: "grpc-interop-server", targets: ["grpc-interop-server"]),
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),

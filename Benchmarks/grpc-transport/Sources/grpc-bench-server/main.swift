@@ -1,0 +1,59 @@
+import Foundation
+import GRPCCore
+import GRPCInteropTesting
+import GRPCNIOTransportHTTP2Posix
+import GRPCNghttp2Transport
+import Synchronization
+
+/// Counts how RPCs ended, so the benchmark can check h2load's responses were grpc-status 0
+/// (h2load itself only sees the HTTP status).
+final class StatusCounter: ServerInterceptor {
+    let ok = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        do {
+            let response = try await next(request, context)
+            if case .failure = response.accepted { failed.add(1, ordering: .relaxed) } else { ok.add(1, ordering: .relaxed) }
+            return response
+        } catch {
+            failed.add(1, ordering: .relaxed)
+            throw error
+        }
+    }
+}
+
+// usage: grpc-bench-server nghttp2|nio PORT
+let arguments = CommandLine.arguments
+guard arguments.count == 3, let port = Int(arguments[2]), ["nghttp2", "nio"].contains(arguments[1]) else {
+    FileHandle.standardError.write(Data("usage: grpc-bench-server nghttp2|nio PORT\n".utf8))
+    exit(2)
+}
+let counter = StatusCounter()
+signal(SIGTERM, SIG_IGN)
+let signals = DispatchSource.makeSignalSource(signal: SIGTERM)
+
+func serve<Transport: ServerTransport>(_ transport: Transport) async throws {
+    let server = GRPCServer(transport: transport, services: [TestService()], interceptors: [counter])
+    signals.setEventHandler { server.beginGracefulShutdown() }
+    signals.resume()
+    FileHandle.standardOutput.write(Data("listening on \(port)\n".utf8))
+    try await server.serve()
+}
+
+if arguments[1] == "nghttp2" {
+    var configuration = Nghttp2ServerTransportConfiguration(host: "127.0.0.1", port: port)
+    configuration.shutdownGracePeriod = .seconds(2)
+    try await serve(Nghttp2ServerTransport(configuration: configuration))
+} else {
+    try await serve(HTTP2ServerTransport.Posix(
+        address: .ipv4(host: "127.0.0.1", port: port),
+        transportSecurity: .plaintext,
+        config: .defaults { $0.http2.maxConcurrentStreams = 1000 }
+    ))
+}
+FileHandle.standardOutput.write(Data("rpcs ok=\(counter.ok.load(ordering: .relaxed)) failed=\(counter.failed.load(ordering: .relaxed))\n".utf8))
