@@ -35,14 +35,15 @@ guard arguments.count == 3, let port = Int(arguments[2]), ["nghttp2", "nio"].con
 }
 let counter = StatusCounter()
 signal(SIGTERM, SIG_IGN)
-let signals = DispatchSource.makeSignalSource(signal: SIGTERM)
 
 func serve<Transport: ServerTransport>(_ transport: Transport) async throws {
     let server = GRPCServer(transport: transport, services: [TestService()], interceptors: [counter])
+    let signals = DispatchSource.makeSignalSource(signal: SIGTERM)
     signals.setEventHandler { server.beginGracefulShutdown() }
     signals.resume()
     FileHandle.standardOutput.write(Data("listening on \(port)\n".utf8))
     try await server.serve()
+    signals.cancel()
 }
 
 if arguments[1] == "nghttp2" {
