@@ -93,6 +93,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The one door to HubSpot: rate limiting, circuit breaking (and, next, batching and caching).
+        .target(
+            name: "GatewayCore",
+            dependencies: [
+                "HubSpotAPI", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "GRPCNghttp2Transport",
             dependencies: [
@@ -214,6 +224,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayCoreTests",
+            dependencies: [
+                "GatewayCore", "RedisClient", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,6 +3,7 @@ import Logging
 import RedisClient
 import Synchronization
 import Testing
+import TestSupport
 
 func quietLogger() -> Logger {
     var logger = Logger(label: "redis-test")

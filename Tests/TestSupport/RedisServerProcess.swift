@@ -1,19 +1,19 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import TestSupport
+
 
 /// A real `redis-server` the tests start on a free port and a unix socket in a temp dir.
-final class RedisServerProcess: Sendable {
-    let port: Int
-    let directory: String
-    let password: String?
+public final class RedisServerProcess: Sendable {
+    public let port: Int
+    public let directory: String
+    public let password: String?
     private let process: SpawnedProcess
 
-    var socketPath: String { directory + "/redis.sock" }
-    var url: String { password.map { "redis://:\($0)@127.0.0.1:\(port)" } ?? "redis://127.0.0.1:\(port)" }
+    public var socketPath: String { directory + "/redis.sock" }
+    public var url: String { password.map { "redis://:\($0)@127.0.0.1:\(port)" } ?? "redis://127.0.0.1:\(port)" }
 
-    init(password: String? = nil) throws {
+    public init(password: String? = nil) throws {
         port = try SpawnedProcess.freePort()
         directory = try SpawnedProcess.temporaryDirectory("redis-test")
         self.password = password
@@ -29,18 +29,18 @@ final class RedisServerProcess: Sendable {
     }
 
     /// Kills the server hard, as a crash would.
-    func kill() { process.kill() }
+    public func kill() { process.kill() }
 
-    func restart() throws {
+    public func restart() throws {
         process.stop()
         try process.start(readyPort: port)
     }
 }
 
 /// A TCP server that accepts connections and then answers either nothing or fixed bytes.
-final class FakeRedisServer: Sendable {
-    let channel: any Channel
-    var port: Int { channel.localAddress!.port! }
+public final class FakeRedisServer: Sendable {
+    public let channel: any Channel
+    public var port: Int { channel.localAddress!.port! }
 
     private final class Answer: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
@@ -54,7 +54,7 @@ final class FakeRedisServer: Sendable {
     }
 
     /// `reply` nil: never answer.
-    init(reply: [UInt8]?) throws {
+    public init(reply: [UInt8]?) throws {
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Answer(reply)) }
@@ -62,5 +62,5 @@ final class FakeRedisServer: Sendable {
             .bind(host: "127.0.0.1", port: 0).wait()
     }
 
-    func close() { try? channel.close().wait() }
+    public func close() { try? channel.close().wait() }
 }

@@ -1,0 +1,333 @@
+import Foundation
+import Logging
+import RedisClient
+import Synchronization
+
+/// The fleet-wide HubSpot budget: fixed one-second windows (and a UTC-day window) counted in
+/// the Redis every replica shares, on Redis's clock. `acquire` waits for a slot until the
+/// caller's deadline; when Redis is unreachable the replica uses its share of the budget
+/// locally and goes back to Redis by itself.
+public final class FixedWindowRateLimiter: Sendable {
+    /// Where the last decision was made.
+    public enum Mode: Sendable, Equatable {
+        case redis
+        case local(replicas: Int)
+    }
+
+    public let configuration: RateLimiterConfiguration
+    private let redis: RedisClient?
+    private let replicaID: String
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    private struct State {
+        var localUntil: ContinuousClock.Instant?
+        var replicas: Int
+        var lastHeartbeat: ContinuousClock.Instant?
+        var firstHeartbeat: ContinuousClock.Instant?
+        var local = LocalWindows()
+        var localPauseUntil: [UpstreamCallKind: ContinuousClock.Instant] = [:]
+        var mode: Mode = .redis
+    }
+
+    public init(redis: RedisClient?, configuration: RateLimiterConfiguration = .init(), replicaID: String = UUID().uuidString, logger: Logger = Logger(label: "ratelimit")) {
+        self.redis = redis
+        self.configuration = configuration
+        self.replicaID = replicaID
+        self.logger = logger
+        self.state = Mutex(State(replicas: max(1, configuration.assumedReplicaCount), mode: redis == nil ? .local(replicas: 1) : .redis))
+    }
+
+    /// Where decisions are made right now.
+    public var mode: Mode { state.withLock { $0.mode } }
+
+    /// Waits for a slot in every bucket `kind` belongs to. Throws `RateLimitExceeded` (with how
+    /// long to wait) without waiting when the next slot is past `deadline`.
+    @discardableResult
+    public func acquire(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> RateLimitGrant {
+        while true {
+            let decision = await decide(kind, priority)
+            guard case .wait(let wait) = decision else {
+                if case .granted(let grant) = decision { return grant }
+                preconditionFailure()
+            }
+            let jitter = Duration.milliseconds(Int64.random(in: 0...max(0, configuration.waitJitter.milliseconds)))
+            let wake = ContinuousClock.now + wait + jitter
+            if wake > deadline {
+                throw RateLimitExceeded(kind: kind, retryAfter: wait)
+            }
+            try await Task.sleep(until: wake, clock: .continuous)
+        }
+    }
+
+    /// Reads HubSpot's answer: a 429, or `X-HubSpot-RateLimit-Remaining: 0`, pauses the bucket
+    /// for the whole fleet for the interval HubSpot states.
+    public func observe(kind: UpstreamCallKind, status: Int, remaining: Int?, interval: Duration?) async {
+        guard status == 429 || remaining == 0 else { return }
+        let pause = interval ?? (kind == .search ? .seconds(1) : .seconds(10))
+        logger.warning("HubSpot says the budget is spent; pausing the bucket", metadata: [
+            "bucket": "\(kind)", "status": "\(status)", "pauseMs": "\(pause.milliseconds)",
+        ])
+        state.withLock { $0.localPauseUntil[kind] = .now + pause }
+        if let redis {
+            _ = try? await redis.set(.init(pauseKey(kind)), "1", expiration: .milliseconds(Int(max(1, pause.milliseconds))), timeout: configuration.redisTimeout)
+        }
+    }
+
+    // MARK: Decisions
+
+    private enum Decision {
+        case granted(RateLimitGrant)
+        case wait(Duration)
+    }
+
+    private func decide(_ kind: UpstreamCallKind, _ priority: CallPriority) async -> Decision {
+        if let redis, useRedisNow() {
+            do {
+                try await heartbeatIfDue(redis)
+                let decision = try await decideInRedis(redis, kind, priority)
+                backOnRedis()
+                return decision
+            } catch {
+                fallBack(after: error)
+            }
+        }
+        return decideLocally(kind, priority)
+    }
+
+    private func useRedisNow() -> Bool {
+        state.withLock { state in
+            guard let until = state.localUntil else { return true }
+            return ContinuousClock.now >= until
+        }
+    }
+
+    private func backOnRedis() {
+        let changed: Bool = state.withLock { state in
+            defer { state.localUntil = nil; state.mode = .redis }
+            return state.mode != .redis
+        }
+        if changed { logger.notice("rate limiter back on Redis") }
+    }
+
+    private func fallBack(after error: any Error) {
+        let (changed, replicas): (Bool, Int) = state.withLock { state in
+            state.localUntil = .now + configuration.redisRetryInterval
+            let mode = Mode.local(replicas: state.replicas)
+            defer { state.mode = mode }
+            return (state.mode != mode, state.replicas)
+        }
+        if changed {
+            logger.warning("Redis unavailable; rate limiting locally at this replica's share", metadata: [
+                "error": "\(error)", "replicas": "\(replicas)",
+            ])
+        }
+    }
+
+    private func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority) async throws -> Decision {
+        var arguments: [RESPArgument] = []
+        let buckets = self.buckets(kind, priority)
+        arguments.append(.init(buckets.count))
+        for bucket in buckets {
+            arguments.append(.init(bucket.key))
+            arguments.append(.init(bucket.limit))
+            arguments.append(.init(bucket.windowSeconds))
+        }
+        let reply = try await redis.evaluate(Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
+        guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0], case .integer(let waitMs) = values[1] else {
+            throw RedisError.protocolError("unexpected reply of the rate-limit script: \(reply)")
+        }
+        guard granted == 1 else { return .wait(.milliseconds(max(1, waitMs))) }
+        var window: Int?
+        if values.count >= 3, case .integer(let start) = values[2] { window = Int(start) }
+        return .granted(RateLimitGrant(window: window, local: false))
+    }
+
+    private struct Bucket {
+        var key: String
+        var limit: Int
+        var windowSeconds: Int
+    }
+
+    private func buckets(_ kind: UpstreamCallKind, _ priority: CallPriority) -> [Bucket] {
+        let name = kind == .general ? "general" : "search"
+        var buckets = [Bucket(key: configuration.keyPrefix + ":" + name, limit: configuration.perSecondLimit(kind, priority), windowSeconds: 1)]
+        if configuration.dailyLimit > 0 {
+            buckets.append(Bucket(key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit, windowSeconds: 86_400))
+        }
+        return buckets
+    }
+
+    private func pauseKey(_ kind: UpstreamCallKind) -> String {
+        configuration.keyPrefix + ":" + (kind == .general ? "general" : "search") + ":pause"
+    }
+
+    /// Checks every bucket first and counts only when all have room, so a refused attempt
+    /// costs nothing. Windows come from Redis's TIME. Keys are built inside the script
+    /// (one standalone Redis; not cluster-safe by design).
+    /// ARGV: n, then per bucket: key prefix, limit, window seconds.
+    /// Returns {1, 0, start of the first bucket's window} when granted, else
+    /// {0, milliseconds until a slot may be free}.
+    static let acquireScript = RedisScript("""
+        local t = redis.call('TIME')
+        local seconds = tonumber(t[1])
+        local nowMs = seconds * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local n = tonumber(ARGV[1])
+        local keys = {}
+        local waitMs = 0
+        for i = 1, n do
+          local prefix = ARGV[2 + (i - 1) * 3]
+          local limit = tonumber(ARGV[3 + (i - 1) * 3])
+          local window = tonumber(ARGV[4 + (i - 1) * 3])
+          local start = seconds - (seconds % window)
+          local key = prefix .. ':' .. start
+          local count = tonumber(redis.call('GET', key) or '0')
+          if count >= limit then
+            local left = (start + window) * 1000 - nowMs
+            if left > waitMs then waitMs = left end
+          end
+          local paused = redis.call('PTTL', prefix .. ':pause')
+          if paused > waitMs then waitMs = paused end
+          keys[i] = {key, window}
+        end
+        if waitMs > 0 then return {0, waitMs} end
+        for i = 1, n do
+          if redis.call('INCR', keys[i][1]) == 1 then
+            redis.call('PEXPIRE', keys[i][1], keys[i][2] * 1000 + 5000)
+          end
+        end
+        return {1, 0, seconds - (seconds % tonumber(ARGV[4]))}
+        """)
+
+    // MARK: Replica count (for the fallback share)
+
+    /// Announces this replica every `replicaHeartbeatInterval` until cancelled, so idle
+    /// replicas are counted too. Run it for the replica's lifetime (the gateway's ServiceGroup).
+    public func runHeartbeats() async {
+        guard let redis else { return }
+        while !Task.isCancelled {
+            do {
+                try await heartbeat(redis)
+            } catch {
+                logger.debug("replica heartbeat failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: configuration.replicaHeartbeatInterval)
+        }
+    }
+
+    private func heartbeatIfDue(_ redis: RedisClient) async throws {
+        let due: Bool = state.withLock { state in
+            guard let last = state.lastHeartbeat else { return true }
+            return ContinuousClock.now - last >= configuration.replicaHeartbeatInterval
+        }
+        guard due else { return }
+        try await heartbeat(redis)
+    }
+
+    private func heartbeat(_ redis: RedisClient) async throws {
+        let reply = try await redis.evaluate(Self.heartbeatScript, arguments: [
+            .init(configuration.keyPrefix + ":replicas"), .init(replicaID), .init(Int(configuration.replicaTimeToLive.milliseconds)),
+        ], timeout: configuration.redisTimeout)
+        guard case .integer(let count) = reply else { return }
+        state.withLock { state in
+            let now = ContinuousClock.now
+            state.lastHeartbeat = now
+            let first = state.firstHeartbeat ?? now
+            state.firstHeartbeat = first
+            // Until every live replica had time to announce itself, the count may be low;
+            // erring high keeps the fallback under the budget.
+            let settled = now - first >= configuration.replicaTimeToLive
+            state.replicas = max(1, settled ? Int(count) : max(Int(count), configuration.assumedReplicaCount))
+        }
+    }
+
+    /// Announces this replica (scored by Redis's clock), forgets silent ones, counts the rest.
+    static let heartbeatScript = RedisScript("""
+        local t = redis.call('TIME')
+        local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZADD', ARGV[1], nowMs, ARGV[2])
+        redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', nowMs - tonumber(ARGV[3]))
+        redis.call('PEXPIRE', ARGV[1], tonumber(ARGV[3]) * 2)
+        return redis.call('ZCARD', ARGV[1])
+        """)
+
+    /// The replica count the local fallback divides the budget by (learned from Redis).
+    public var knownReplicaCount: Int { state.withLock { $0.replicas } }
+
+    // MARK: Local fallback
+
+    private func decideLocally(_ kind: UpstreamCallKind, _ priority: CallPriority) -> Decision {
+        let now = ContinuousClock.now
+        let wall = Date().timeIntervalSince1970
+        return state.withLock { state in
+            if let pause = state.localPauseUntil[kind], pause > now { return .wait(pause - now) }
+            let replicas = redis == nil ? 1 : state.replicas
+            if redis != nil { state.mode = .local(replicas: replicas) }
+            let share = Double(configuration.perSecondLimit(kind, priority)) / Double(replicas)
+            // A share under 1/s becomes one call per window of ⌈1/share⌉ seconds.
+            let windowSeconds = share >= 1 ? 1 : Int((1 / share).rounded(.up))
+            let limit = share >= 1 ? Int(share) : 1
+            if configuration.dailyLimit > 0, case .wait(let wait) = state.local.peekDaily(limit: max(1, configuration.dailyLimit / replicas), wallClock: wall) {
+                return .wait(wait)
+            }
+            let decision = state.local.take(kind, limit: limit, windowSeconds: windowSeconds, wallClock: wall)
+            if case .granted = decision, configuration.dailyLimit > 0 { state.local.day.count += 1 }
+            return decision
+        }
+    }
+
+    /// Per-replica fixed windows on the wall clock (aligned with the fleet's windows).
+    private struct LocalWindows {
+        var windows: [UpstreamCallKind: (start: Int, count: Int)] = [:]
+        var day: (start: Int, count: Int) = (0, 0)
+
+        mutating func take(_ kind: UpstreamCallKind, limit: Int, windowSeconds: Int, wallClock: Double) -> Decision {
+            let seconds = Int(wallClock)
+            let start = seconds - seconds % windowSeconds
+            var window = windows[kind] ?? (start, 0)
+            if window.start != start { window = (start, 0) }
+            guard window.count < limit else {
+                let left = Double(start + windowSeconds) - wallClock
+                return .wait(.milliseconds(Int64(max(1, left * 1000))))
+            }
+            window.count += 1
+            windows[kind] = window
+            return .granted(RateLimitGrant(window: start, local: true))
+        }
+
+        /// Whether the day has room (rolling the day over at UTC midnight); counts nothing.
+        mutating func peekDaily(limit: Int, wallClock: Double) -> Decision {
+            let seconds = Int(wallClock)
+            let start = seconds - seconds % 86_400
+            if day.start != start { day = (start, 0) }
+            guard day.count < limit else {
+                return .wait(.milliseconds(Int64(max(1, (Double(start + 86_400) - wallClock) * 1000))))
+            }
+            return .granted(RateLimitGrant(window: nil, local: true))
+        }
+    }
+}
+
+/// A slot the limiter handed out.
+public struct RateLimitGrant: Sendable {
+    /// The start (Unix seconds) of the one-second window the call was counted in.
+    public var window: Int?
+    /// Decided by this replica's local fallback instead of Redis.
+    public var local: Bool
+}
+
+/// The budget has no slot for this call before the caller's deadline.
+public struct RateLimitExceeded: Error, CustomStringConvertible, Sendable {
+    public var kind: UpstreamCallKind
+    /// How long until a slot may be free.
+    public var retryAfter: Duration
+    public var description: String {
+        "the HubSpot \(kind == .search ? "search" : "call") budget has no slot before the deadline; retry in \(retryAfter.milliseconds) ms"
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,65 @@
+@testable import GatewayCore
+import Synchronization
+import Testing
+
+@Suite struct CircuitBreakerTests {
+    func breaker(openInterval: Duration = .milliseconds(200), changes: StateLog = StateLog()) -> CircuitBreaker {
+        var configuration = CircuitBreaker.Configuration()
+        configuration.openInterval = openInterval
+        return CircuitBreaker(configuration: configuration, logger: quietLogger()) { changes.append($0) }
+    }
+
+    func call(_ breaker: CircuitBreaker, _ outcome: CircuitBreaker.Outcome) throws {
+        let permit = try breaker.permit()
+        breaker.record(outcome, for: permit)
+    }
+
+    @Test func opensAfterEnoughFailuresAtAHighEnoughRateAndThenFailsFast() throws {
+        let changes = StateLog()
+        let breaker = breaker(changes: changes)
+        for _ in 0..<6 { try call(breaker, .success) }
+        for _ in 0..<4 { try call(breaker, .failure) }
+        #expect(breaker.currentState == .closed, "4 failures are under the minimum of 5")
+        for _ in 0..<2 { try call(breaker, .failure) }  // 6 of 12 failed: 50 %
+        #expect(breaker.currentState == .open)
+        #expect(throws: CircuitOpen.self) { try breaker.permit() }
+        #expect(changes.all == [.open])
+    }
+
+    @Test func clientErrorsAndRateLimitsSayNothingAboutHubSpotsHealth() throws {
+        let breaker = breaker()
+        for _ in 0..<20 { try call(breaker, .ignored) }
+        #expect(breaker.currentState == .closed)
+    }
+
+    @Test func halfOpenProbesCloseItAgainWhenHubSpotRecovers() async throws {
+        let changes = StateLog()
+        let breaker = breaker(changes: changes)
+        for _ in 0..<5 { try call(breaker, .failure) }
+        #expect(breaker.currentState == .open)
+        try await Task.sleep(for: .milliseconds(250))
+        let first = try breaker.permit()
+        let second = try breaker.permit()
+        #expect(throws: CircuitOpen.self) { try breaker.permit() }  // only two probes at once
+        breaker.record(.success, for: first)
+        breaker.record(.success, for: second)
+        #expect(breaker.currentState == .closed)
+        #expect(changes.all == [.open, .halfOpen, .closed])
+    }
+
+    @Test func aFailedProbeOpensItAgain() async throws {
+        let breaker = breaker()
+        for _ in 0..<5 { try call(breaker, .failure) }
+        try await Task.sleep(for: .milliseconds(250))
+        try call(breaker, .failure)
+        #expect(breaker.currentState == .open)
+        #expect(throws: CircuitOpen.self) { try breaker.permit() }
+    }
+}
+
+/// State changes a breaker announced.
+final class StateLog: Sendable {
+    private let states = Mutex<[CircuitBreaker.State]>([])
+    func append(_ state: CircuitBreaker.State) { states.withLock { $0.append(state) } }
+    var all: [CircuitBreaker.State] { states.withLock { $0 } }
+}

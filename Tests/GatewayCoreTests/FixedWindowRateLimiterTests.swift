@@ -1,0 +1,170 @@
+import Foundation
+@testable import GatewayCore
+import Logging
+import RedisClient
+import Synchronization
+import Testing
+import TestSupport
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "gateway-core-test")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Three replicas' limiters sharing one real redis-server.
+struct Fleet {
+    let redis: RedisServerProcess
+    let clients: [RedisClient]
+    let limiters: [FixedWindowRateLimiter]
+
+    static func start(replicas: Int = 3, configure: (inout RateLimiterConfiguration) -> Void = { _ in }) async throws -> Fleet {
+        let redis = try RedisServerProcess()
+        var configuration = RateLimiterConfiguration()
+        configuration.keyPrefix = "test:\(UUID().uuidString)"
+        configuration.redisTimeout = .milliseconds(500)  // shared CI machines
+        configure(&configuration)
+        var clients: [RedisClient] = []
+        var limiters: [FixedWindowRateLimiter] = []
+        for index in 0..<replicas {
+            var redisConfiguration = try RedisConfiguration(url: redis.url)
+            redisConfiguration.commandTimeout = .milliseconds(500)
+            let client = RedisClient(configuration: redisConfiguration, logger: quietLogger())
+            try await client.waitUntilConnected()
+            clients.append(client)
+            limiters.append(FixedWindowRateLimiter(redis: client, configuration: configuration, replicaID: "replica-\(index)", logger: quietLogger()))
+        }
+        return Fleet(redis: redis, clients: clients, limiters: limiters)
+    }
+
+    func shutdown() async {
+        for client in clients { await client.shutdown() }
+    }
+
+    /// Every limiter is asked by `callersPerReplica` callers in a loop for `duration`; returns the
+    /// grants per Redis window.
+    func hammer(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, callersPerReplica: Int = 10, for duration: Duration) async -> [Int: Int] {
+        let counts = GrantCounts()
+        let end = ContinuousClock.now + duration
+        await withTaskGroup(of: Void.self) { group in
+            for limiter in limiters {
+                for _ in 0..<callersPerReplica {
+                    group.addTask {
+                        while ContinuousClock.now < end {
+                            guard let grant = try? await limiter.acquire(kind, priority: priority, deadline: end) else { return }
+                            let window = grant.window ?? Int(Date().timeIntervalSince1970)
+                            counts.add(window)
+                        }
+                    }
+                }
+            }
+        }
+        return counts.snapshot
+    }
+}
+
+/// Grants counted per window by many tasks.
+final class GrantCounts: Sendable {
+    private let counts = Mutex<[Int: Int]>([:])
+    func add(_ window: Int) { counts.withLock { $0[window, default: 0] += 1 } }
+    var snapshot: [Int: Int] { counts.withLock { $0 } }
+}
+
+/// The windows entirely inside the run (the first and last are partial).
+func fullWindows(_ counts: [Int: Int]) -> [Int] {
+    let windows = counts.keys.sorted()
+    guard windows.count > 2 else { return [] }
+    return windows.dropFirst().dropLast().map { counts[$0]! }
+}
+
+@Suite(.serialized) struct FixedWindowRateLimiterTests {
+    @Test func threeReplicasNeverExceedTheBudgetAndUseAlmostAllOfIt() async throws {
+        let fleet = try await Fleet.start()
+        let counts = await fleet.hammer(.general, for: .seconds(4))
+        await fleet.shutdown()
+        #expect(counts.values.allSatisfy { $0 <= 8 }, "per-window grants: \(counts.sorted { $0.key < $1.key })")
+        let full = fullWindows(counts)
+        #expect(full.count >= 2)
+        let used = Double(full.reduce(0, +)) / Double(full.count * 8)
+        #expect(used >= 0.95, "utilization \(used) of the budget under excess demand")
+    }
+
+    @Test func searchHasItsOwnSmallerBucket() async throws {
+        let fleet = try await Fleet.start()
+        let counts = await fleet.hammer(.search, for: .seconds(3))
+        await fleet.shutdown()
+        #expect(counts.values.allSatisfy { $0 <= 4 })
+        #expect(fullWindows(counts).allSatisfy { $0 >= 3 })
+    }
+
+    @Test func bulkWorkLeavesTheInteractiveReserve() async throws {
+        let fleet = try await Fleet.start()
+        let counts = await fleet.hammer(.general, priority: .bulk, for: .seconds(3))
+        await fleet.shutdown()
+        #expect(counts.values.allSatisfy { $0 <= 6 }, "bulk may use 8 − 2 per second")
+    }
+
+    @Test func aCallerWhoseDeadlineComesFirstIsToldHowLongToWait() async throws {
+        let fleet = try await Fleet.start(replicas: 1) { $0.generalPerSecond = 1 }
+        let limiter = fleet.limiters[0]
+        try await limiter.acquire(.general, deadline: .now + .seconds(5))
+        do {
+            try await limiter.acquire(.general, deadline: .now + .milliseconds(1))
+            Issue.record("a second call in a 1/s window passed with a 1 ms deadline")
+        } catch let error as RateLimitExceeded {
+            #expect(error.retryAfter > .zero && error.retryAfter <= .seconds(1))
+        }
+        // Waiting is what happens when the deadline allows it.
+        try await limiter.acquire(.general, deadline: .now + .seconds(3))
+        await fleet.shutdown()
+    }
+
+    @Test func aRefusedAttemptDoesNotConsumeBudget() async throws {
+        let fleet = try await Fleet.start(replicas: 1) { $0.generalPerSecond = 2; $0.dailyLimit = 10 }
+        let limiter = fleet.limiters[0]
+        for _ in 0..<20 { _ = try? await limiter.acquire(.general, deadline: .now) }
+        // Only granted calls counted towards the day: 2 per window, not 20.
+        let day = Int(Date().timeIntervalSince1970) / 86_400 * 86_400
+        let counted = try await fleet.clients[0].get(.init(limiter.configuration.keyPrefix + ":daily:\(day)"))
+        let value = counted.map { Int(String(decoding: $0, as: UTF8.self)) ?? -1 } ?? 0
+        #expect((1...4).contains(value), "daily count \(value)")
+        await fleet.shutdown()
+    }
+
+    @Test func hubSpotSayingTheBudgetIsSpentPausesTheWholeFleet() async throws {
+        let fleet = try await Fleet.start(replicas: 2)
+        await fleet.limiters[0].observe(kind: .general, status: 429, remaining: 0, interval: .milliseconds(1500))
+        // The other replica waits out the pause too.
+        do {
+            try await fleet.limiters[1].acquire(.general, deadline: .now + .milliseconds(500))
+            Issue.record("a paused bucket granted a call")
+        } catch let error as RateLimitExceeded {
+            #expect(error.retryAfter > .milliseconds(500))
+        }
+        await fleet.shutdown()
+    }
+
+    @Test func withoutRedisEachReplicaKeepsToItsShareAndReturnsByItself() async throws {
+        let fleet = try await Fleet.start {
+            $0.redisRetryInterval = .milliseconds(200)
+            $0.replicaHeartbeatInterval = .milliseconds(100)
+            $0.replicaTimeToLive = .seconds(1)
+            $0.assumedReplicaCount = 5
+        }
+        // Learn the replica count while Redis is up (5 assumed until every replica announced itself).
+        let heartbeats = fleet.limiters.map { limiter in Task { await limiter.runHeartbeats() } }
+        defer { heartbeats.forEach { $0.cancel() } }
+        try await Task.sleep(for: .milliseconds(1300))
+        #expect(fleet.limiters.allSatisfy { $0.knownReplicaCount == 3 }, "\(fleet.limiters.map(\.knownReplicaCount))")
+        fleet.redis.kill()
+        let counts = await fleet.hammer(.general, for: .seconds(3))
+        #expect(fleet.limiters.allSatisfy { $0.mode == .local(replicas: 3) }, "\(fleet.limiters.map(\.mode))")
+        #expect(counts.values.allSatisfy { $0 <= 8 }, "fleet-wide grants per second without Redis: \(counts.sorted { $0.key < $1.key })")
+        #expect(fullWindows(counts).allSatisfy { $0 >= 3 }, "the fallback still serves its share (2 per replica)")
+        try fleet.redis.restart()
+        try await Task.sleep(for: .seconds(2))  // the clients reconnect with backoff
+        _ = await fleet.hammer(.general, callersPerReplica: 1, for: .seconds(1))
+        #expect(fleet.limiters.allSatisfy { $0.mode == .redis })
+        await fleet.shutdown()
+    }
+}
