@@ -33,6 +33,15 @@ struct GRPCInteropServer: AsyncParsableCommand {
     @Option(help: "Seconds in-flight RPCs get to finish after SIGTERM.")
     var shutdownGraceSeconds = 10
 
+    @Option(help: "Seconds a connection may stay without streams before GOAWAY.")
+    var idleTimeoutSeconds: Double = 300
+
+    @Option(help: "Seconds after which a connection is drained with GOAWAY (0: never).")
+    var maxConnectionAgeSeconds: Double = 1800
+
+    @Option(help: "Seconds between the server's keepalive PINGs.")
+    var keepaliveSeconds: Double = 120
+
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel = "info"
 
@@ -43,6 +52,9 @@ struct GRPCInteropServer: AsyncParsableCommand {
         configuration.maxConcurrentStreams = maxConcurrentStreams
         configuration.maxReceiveMessageSize = maxReceiveMessageSize
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeoutSeconds * 1000))
+        configuration.maxConnectionAge = maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(maxConnectionAgeSeconds * 1000)) : nil
+        configuration.keepaliveInterval = .milliseconds(Int64(keepaliveSeconds * 1000))
         let transport = Nghttp2ServerTransport(configuration: configuration, logger: logger)
         let health = HealthService(servingServices: ["grpc.testing.TestService"])
         let reflection = try ReflectionService(descriptorSetsBase64: [

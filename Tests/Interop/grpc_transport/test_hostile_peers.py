@@ -194,3 +194,45 @@ def test_non_grpc_requests_get_http_errors(server):
     assert all("grpc-message" in s for s in statuses.values())
     sock.close()
     still_serves(server)
+
+
+def frames(data: bytes):
+    """(type, flags, stream id, payload) of each whole frame in `data`."""
+    offset = 0
+    while offset + 9 <= len(data):
+        length = int.from_bytes(data[offset:offset + 3], "big")
+        if offset + 9 + length > len(data):
+            return
+        yield data[offset + 3], data[offset + 4], int.from_bytes(data[offset + 5:offset + 9], "big") & 0x7FFFFFFF, data[offset + 9:offset + 9 + length]
+        offset += 9 + length
+
+
+@pytest.fixture(scope="module")
+def impatient_server():
+    from conftest import InteropServer
+
+    srv = InteropServer("--idle-timeout-seconds", "0.5", "--max-connection-age-seconds", "1", "--keepalive-seconds", "0.3")
+    yield srv
+    srv.stop()
+
+
+def test_an_idle_connection_is_pinged_then_closed_with_goaway(impatient_server):
+    sock = connect(impatient_server)
+    sock.sendall(PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # preface + empty SETTINGS
+    data = read_until_closed(sock)
+    kinds = [f[0] for f in frames(data)]
+    assert 0x6 in kinds, "the server never sent a keepalive PING"
+    assert goaway_error_code(data) == 0, "an idle close is a graceful GOAWAY (NO_ERROR)"
+
+
+def test_an_old_connection_is_drained_and_its_calls_still_finish(impatient_server):
+    """Max connection age: GOAWAY after ~1 s while a 2 s call runs; the call still completes."""
+    with grpc.insecure_channel(impatient_server.address) as channel:
+        stub = test_pb2_grpc.TestServiceStub(channel)
+        slow = messages_pb2.StreamingOutputCallRequest(
+            response_parameters=[messages_pb2.ResponseParameters(size=8, interval_us=2_000_000)]
+        )
+        responses = list(stub.StreamingOutputCall(slow, timeout=20))
+        assert [len(r.payload.body) for r in responses] == [8]
+        # The client reconnects by itself after the GOAWAY.
+        assert stub.EmptyCall(empty_pb2.Empty(), timeout=10) == empty_pb2.Empty()
