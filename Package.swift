@@ -230,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: [
-                "GatewayCore", "RedisClient", "TestSupport",
+                "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
