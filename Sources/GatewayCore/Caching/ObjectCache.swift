@@ -1,0 +1,210 @@
+import Foundation
+import HubSpotAPI
+import Logging
+import RedisClient
+import Synchronization
+
+/// A read-through cache of HubSpot objects in the Redis all replicas share.
+///
+/// Entries are keyed by object type, id, property set and the object's *version*, a counter
+/// that every write through the gateway increments (`invalidate`). A fill writes under the
+/// version it read before fetching, so a fill that raced with a write lands under an old
+/// version nobody reads any more: the old value never comes back. Entries are fresh for `ttl`
+/// and kept `staleTTL` longer for serving when HubSpot cannot be asked (breaker open, budget
+/// exhausted). Concurrent misses of one entry on one replica cost one fetch. Without Redis the
+/// cache falls back to a small in-process map.
+public final class ObjectCache: Sendable {
+    public struct Configuration: Sendable {
+        public var keyPrefix = "hubspot-gateway:cache"
+        /// How long an entry is fresh.
+        public var ttl: Duration = .seconds(300)
+        /// How much longer an entry is kept for stale-if-error serving.
+        public var staleTTL: Duration = .seconds(3600)
+        /// How long a HubSpot 404 is remembered.
+        public var notFoundTTL: Duration = .seconds(30)
+        /// Longest Redis round trip before the cache is skipped for this read.
+        public var redisTimeout: Duration = .milliseconds(50)
+        /// Entries of the in-process cache used when Redis is not available.
+        public var localCapacity = 1000
+
+        public init() {}
+    }
+
+    /// Where an answer came from.
+    public enum Source: Sendable, Equatable {
+        case cache
+        case upstream
+        /// Older than asked for, served because HubSpot could not be asked.
+        case stale
+    }
+
+    public struct Read: Sendable {
+        /// nil: HubSpot does not have the object.
+        public var object: HubSpotObject?
+        public var source: Source
+        /// Age of the data (zero when just fetched).
+        public var age: Duration
+    }
+
+    public let configuration: Configuration
+    private let redis: RedisClient?
+    private let logger: Logger
+    private let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
+    private let local: Mutex<LocalEntries>
+
+    public init(redis: RedisClient?, configuration: Configuration = .init(), logger: Logger = Logger(label: "cache")) {
+        self.redis = redis
+        self.configuration = configuration
+        self.logger = logger
+        self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
+    }
+
+    /// The object, from cache when it is at most `maxStaleness` old (nil: `ttl`; zero:
+    /// always ask HubSpot), else through `fetch` (whose answer is cached). When `fetch` fails
+    /// with an error `canServeStale` accepts, a stale entry is served instead.
+    public func read(
+        type: String, id: String, properties: [String], maxStaleness: Duration? = nil,
+        canServeStale: @Sendable (any Error) -> Bool = { _ in true },
+        fetch: @escaping @Sendable () async throws -> HubSpotObject?
+    ) async throws -> Read {
+        let freshness = min(maxStaleness ?? configuration.ttl, configuration.ttl)
+        let names = properties.sorted().joined(separator: ",")
+        let entry = await lookup(type: type, id: id, properties: names)
+        if let entry, freshness > .zero, entry.age <= (entry.notFound ? configuration.notFoundTTL : freshness) {
+            return Read(object: entry.object, source: .cache, age: entry.age)
+        }
+        let flightKey = "\(type)\u{0}\(id)\u{0}\(names)"
+        do {
+            let object = try await singleFlight(flightKey) {
+                let object = try await fetch()
+                await self.store(object, type: type, id: id, properties: names, version: entry?.version)
+                return object
+            }
+            return Read(object: object, source: .upstream, age: .zero)
+        } catch {
+            if let entry, !entry.notFound, canServeStale(error), entry.age <= configuration.ttl + configuration.staleTTL {
+                return Read(object: entry.object, source: .stale, age: entry.age)
+            }
+            throw error
+        }
+    }
+
+    /// Forgets every cached variant of an object (call after writing it through the gateway).
+    public func invalidate(type: String, id: String) async {
+        local.withLock { $0.bump(type: type, id: id) }
+        guard let redis else { return }
+        do {
+            _ = try await redis.incr(.init(versionKey(type, id)), timeout: configuration.redisTimeout)
+            _ = try await redis.expire(.init(versionKey(type, id)), seconds: Int((configuration.ttl + configuration.staleTTL).components.seconds) + 60, timeout: configuration.redisTimeout)
+        } catch {
+            logger.warning("could not invalidate a cached object in Redis", metadata: ["type": "\(type)", "id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Entries
+
+    private struct Entry {
+        var object: HubSpotObject?
+        var notFound: Bool
+        var age: Duration
+        var version: Int64
+    }
+
+    private func versionKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):version:\(type):\(id)" }
+    private func entryPrefix(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):object:\(type):\(id):" }
+
+    /// Reads the object's version and the entry under it in one round trip.
+    static let lookupScript = RedisScript("""
+        local version = redis.call('GET', KEYS[1]) or '0'
+        return {version, redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])}
+        """)
+
+    private func lookup(type: String, id: String, properties: String) async -> Entry? {
+        guard let redis else { return local.withLock { $0.get(type: type, id: id, properties: properties) } }
+        do {
+            let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id))], arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
+            guard case .array(let values) = reply, values.count == 2, case .bulkString(let versionBytes) = values[0] else { return nil }
+            let version = Int64(String(decoding: versionBytes, as: UTF8.self)) ?? 0
+            guard case .bulkString(let stored) = values[1], var entry = Self.decode(stored) else {
+                // A miss that knows the version to fill under.
+                return Entry(object: nil, notFound: false, age: .seconds(1 << 40), version: version)
+            }
+            entry.version = version
+            return entry
+        } catch {
+            logger.debug("cache lookup failed; reading through", metadata: ["error": "\(error)"])
+            return local.withLock { $0.get(type: type, id: id, properties: properties) }
+        }
+    }
+
+    private func store(_ object: HubSpotObject?, type: String, id: String, properties: String, version: Int64?) async {
+        local.withLock { $0.put(object, type: type, id: id, properties: properties) }
+        // Without a version read from Redis (no Redis, or it failed) nothing is written there.
+        guard let redis, let version, version >= 0 else { return }
+        let keep = object == nil ? configuration.notFoundTTL : configuration.ttl + configuration.staleTTL
+        do {
+            _ = try await redis.set(.init(entryPrefix(type, id) + "\(version):" + properties), .init(Self.encode(object)),
+                expiration: .milliseconds(Int(max(1, keep.milliseconds))), timeout: configuration.redisTimeout)
+        } catch {
+            logger.debug("cache fill failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `<fetched at, ms since 1970>\n<JSON object or empty for not found>`
+    private static func encode(_ object: HubSpotObject?) -> [UInt8] {
+        var bytes = Array(String(Int64(Date().timeIntervalSince1970 * 1000)).utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        if let object, let json = try? JSONEncoder().encode(object) { bytes.append(contentsOf: json) }
+        return bytes
+    }
+
+    private static func decode(_ bytes: [UInt8]) -> Entry? {
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self)) else { return nil }
+        let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - fetched))
+        let body = bytes[(newline + 1)...]
+        if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0) }
+        guard let object = try? JSONDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
+        return Entry(object: object, notFound: false, age: age, version: 0)
+    }
+
+    // MARK: Single flight
+
+    private func singleFlight(_ key: String, _ work: @escaping @Sendable () async throws -> HubSpotObject?) async throws -> HubSpotObject? {
+        let task: Task<HubSpotObject?, any Error> = inFlight.withLock { flights in
+            if let running = flights[key] { return running }
+            let task = Task { try await work() }
+            flights[key] = task
+            return task
+        }
+        defer { _ = inFlight.withLock { flights in flights[key] == task ? flights.removeValue(forKey: key) : nil } }
+        return try await task.value
+    }
+
+    // MARK: In-process fallback
+
+    private struct LocalEntries {
+        let capacity: Int
+        var entries: [String: (object: HubSpotObject?, fetched: ContinuousClock.Instant)] = [:]
+        var versions: [String: Int] = [:]
+
+        func key(_ type: String, _ id: String, _ properties: String) -> String {
+            "\(type)\u{0}\(id)\u{0}\(versions["\(type)\u{0}\(id)"] ?? 0)\u{0}\(properties)"
+        }
+
+        func get(type: String, id: String, properties: String) -> Entry? {
+            guard let hit = entries[key(type, id, properties)] else { return nil }
+            return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
+        }
+
+        mutating func put(_ object: HubSpotObject?, type: String, id: String, properties: String) {
+            if entries.count >= capacity, let victim = entries.min(by: { $0.value.fetched < $1.value.fetched })?.key {
+                entries.removeValue(forKey: victim)
+            }
+            entries[key(type, id, properties)] = (object, .now)
+        }
+
+        mutating func bump(type: String, id: String) {
+            versions["\(type)\u{0}\(id)", default: 0] += 1
+        }
+    }
+}

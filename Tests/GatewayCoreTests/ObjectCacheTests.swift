@@ -1,0 +1,146 @@
+import Foundation
+@testable import GatewayCore
+import HubSpotAPI
+import RedisClient
+import Synchronization
+import Testing
+import TestSupport
+
+/// A cache on a real redis-server, and a pretend upstream whose answers and calls the test controls.
+struct CacheRig {
+    let redis: RedisServerProcess
+    let client: RedisClient
+    let cache: ObjectCache
+    let upstream = Upstream()
+
+    static func start(configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
+        let redis = try RedisServerProcess()
+        var redisConfiguration = try RedisConfiguration(url: redis.url)
+        redisConfiguration.commandTimeout = .milliseconds(500)
+        let client = RedisClient(configuration: redisConfiguration, logger: quietLogger())
+        try await client.waitUntilConnected()
+        var configuration = ObjectCache.Configuration()
+        configuration.keyPrefix = "test:\(UUID().uuidString)"
+        configuration.redisTimeout = .milliseconds(500)
+        configure(&configuration)
+        return CacheRig(redis: redis, client: client, cache: ObjectCache(redis: client, configuration: configuration, logger: quietLogger()))
+    }
+
+    func read(_ id: String, maxStaleness: Duration? = nil) async throws -> ObjectCache.Read {
+        try await cache.read(type: "contacts", id: id, properties: ["email"], maxStaleness: maxStaleness) { try await upstream.fetch(id) }
+    }
+}
+
+/// What HubSpot would answer, with a call count and an optional failure or delay.
+final class Upstream: Sendable {
+    private let state = Mutex<(email: String, calls: Int, failing: Bool, delay: Duration)>(("a@example.com", 0, false, .zero))
+    var calls: Int { state.withLock { $0.calls } }
+    func set(email: String) { state.withLock { $0.email = email } }
+    func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
+    func delay(_ delay: Duration) { state.withLock { $0.delay = delay } }
+
+    func fetch(_ id: String) async throws -> HubSpotObject? {
+        let (email, failing, delay) = state.withLock { state in
+            state.calls += 1
+            return (state.email, state.failing, state.delay)
+        }
+        if delay > .zero { try await Task.sleep(for: delay) }
+        if failing { throw CircuitOpen(retryAfter: .seconds(1)) }
+        if id == "missing" { return nil }
+        return HubSpotObject(id: id, properties: ["email": email])
+    }
+}
+
+@Suite struct ObjectCacheTests {
+    @Test func aSecondReadIsServedFromTheSharedCache() async throws {
+        let rig = try await CacheRig.start()
+        let first = try await rig.read("1")
+        #expect(first.source == .upstream)
+        // A second cache on the same Redis (another replica) sees the entry.
+        let other = ObjectCache(redis: rig.client, configuration: rig.cache.configuration, logger: quietLogger())
+        let second = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        #expect(second.source == .cache)
+        #expect(second.object?.properties["email"] == "a@example.com")
+        #expect(rig.upstream.calls == 1)
+        await rig.client.shutdown()
+    }
+
+    @Test func zeroStalenessBypassesTheCache() async throws {
+        let rig = try await CacheRig.start()
+        _ = try await rig.read("1")
+        let fresh = try await rig.read("1", maxStaleness: .zero)
+        #expect(fresh.source == .upstream)
+        #expect(rig.upstream.calls == 2)
+        await rig.client.shutdown()
+    }
+
+    @Test func aWriteInvalidatesEveryVariant() async throws {
+        let rig = try await CacheRig.start()
+        _ = try await rig.read("1")
+        _ = try await rig.cache.read(type: "contacts", id: "1", properties: ["email", "firstname"]) { try await rig.upstream.fetch("1") }
+        rig.upstream.set(email: "b@example.com")
+        await rig.cache.invalidate(type: "contacts", id: "1")
+        #expect(try await rig.read("1").object?.properties["email"] == "b@example.com")
+        let other = try await rig.cache.read(type: "contacts", id: "1", properties: ["firstname", "email"]) { try await rig.upstream.fetch("1") }
+        #expect(other.source == .upstream)
+        await rig.client.shutdown()
+    }
+
+    @Test func aFillThatRacedWithAWriteDoesNotPutTheOldValueBack() async throws {
+        let rig = try await CacheRig.start()
+        rig.upstream.delay(.milliseconds(300))
+        async let slowFill = rig.read("1")  // fetches the old value slowly
+        try await Task.sleep(for: .milliseconds(100))
+        rig.upstream.set(email: "new@example.com")
+        await rig.cache.invalidate(type: "contacts", id: "1")  // the write lands meanwhile
+        #expect(try await slowFill.object?.properties["email"] == "a@example.com")
+        rig.upstream.delay(.zero)
+        let after = try await rig.read("1")
+        #expect(after.source == .upstream, "the raced fill must not be served")
+        #expect(after.object?.properties["email"] == "new@example.com")
+        await rig.client.shutdown()
+    }
+
+    @Test func staleEntriesAreServedWhenHubSpotCannotBeAsked() async throws {
+        let rig = try await CacheRig.start { $0.ttl = .milliseconds(200) }
+        _ = try await rig.read("1")
+        try await Task.sleep(for: .milliseconds(300))
+        rig.upstream.fail(true)
+        let stale = try await rig.read("1")
+        #expect(stale.source == .stale)
+        #expect(stale.age >= .milliseconds(200))
+        #expect(stale.object?.properties["email"] == "a@example.com")
+        // Without an entry, the failure reaches the caller.
+        await #expect(throws: CircuitOpen.self) { _ = try await rig.read("2") }
+        await rig.client.shutdown()
+    }
+
+    @Test func concurrentMissesCostOneFetch() async throws {
+        let rig = try await CacheRig.start()
+        rig.upstream.delay(.milliseconds(100))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 { group.addTask { _ = try await rig.read("7") } }
+            try await group.waitForAll()
+        }
+        #expect(rig.upstream.calls == 1)
+        await rig.client.shutdown()
+    }
+
+    @Test func notFoundIsRememberedBriefly() async throws {
+        let rig = try await CacheRig.start { $0.notFoundTTL = .milliseconds(300) }
+        #expect(try await rig.read("missing").object == nil)
+        let again = try await rig.read("missing")
+        #expect(again.object == nil && again.source == .cache)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await rig.read("missing").source == .upstream)
+        #expect(rig.upstream.calls == 2)
+        await rig.client.shutdown()
+    }
+
+    @Test func withoutRedisReadsGoThroughAndAreKeptLocally() async throws {
+        let upstream = Upstream()
+        let cache = ObjectCache(redis: nil, logger: quietLogger())
+        for _ in 0..<3 { _ = try await cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") } }
+        #expect(upstream.calls == 1)
+    }
+}
