@@ -47,7 +47,7 @@ final class Upstream: Sendable {
         if delay > .zero { try await Task.sleep(for: delay) }
         if failing { throw CircuitOpen(retryAfter: .seconds(1)) }
         if id == "missing" { return nil }
-        return HubSpotObject(id: id, properties: ["email": email])
+        return HubSpotObject(id: id, properties: ["email": email], createdAt: Date(timeIntervalSince1970: 1_700_000_000.123), updatedAt: Date())
     }
 }
 
@@ -61,6 +61,8 @@ final class Upstream: Sendable {
         let second = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
         #expect(second.source == .cache)
         #expect(second.object?.properties["email"] == "a@example.com")
+        let created = second.object?.createdAt?.timeIntervalSince1970 ?? 0
+        #expect(abs(created - 1_700_000_000.123) < 0.001, "timestamps survive the cache (to the millisecond)")
         #expect(rig.upstream.calls == 1)
         await rig.client.shutdown()
     }

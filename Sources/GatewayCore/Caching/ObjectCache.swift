@@ -154,8 +154,28 @@ public final class ObjectCache: Sendable {
     private static func encode(_ object: HubSpotObject?) -> [UInt8] {
         var bytes = Array(String(Int64(Date().timeIntervalSince1970 * 1000)).utf8)
         bytes.append(UInt8(ascii: "\n"))
-        if let object, let json = try? JSONEncoder().encode(object) { bytes.append(contentsOf: json) }
+        if let object, let json = try? entryEncoder().encode(object) { bytes.append(contentsOf: json) }
         return bytes
+    }
+
+    /// Dates as HubSpot writes them (ISO-8601 with milliseconds), which is what
+    /// `HubSpotObject`'s decoding reads back.
+    private static func entryEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        return encoder
+    }
+
+    private static func entryDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        }
+        return decoder
     }
 
     private static func decode(_ bytes: [UInt8]) -> Entry? {
@@ -163,7 +183,7 @@ public final class ObjectCache: Sendable {
         let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - fetched))
         let body = bytes[(newline + 1)...]
         if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0) }
-        guard let object = try? JSONDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
+        guard let object = try? entryDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
         return Entry(object: object, notFound: false, age: age, version: 0)
     }
 

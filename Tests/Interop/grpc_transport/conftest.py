@@ -90,6 +90,14 @@ def server():
     assert code == 0, f"grpc-interop-server exited with {code} on SIGTERM: {srv.process.stderr.read()}"
 
 
+@pytest.fixture(scope="module")
+def impatient_server():
+    """A server with second-scale idle timeout, keepalive and connection age."""
+    srv = InteropServer("--idle-timeout-seconds", "0.5", "--max-connection-age-seconds", "1", "--keepalive-seconds", "0.3")
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def channel(server):
     ch = grpc.insecure_channel(server.address)

@@ -207,15 +207,6 @@ def frames(data: bytes):
         offset += 9 + length
 
 
-@pytest.fixture(scope="module")
-def impatient_server():
-    from conftest import InteropServer
-
-    srv = InteropServer("--idle-timeout-seconds", "0.5", "--max-connection-age-seconds", "1", "--keepalive-seconds", "0.3")
-    yield srv
-    srv.stop()
-
-
 def test_an_idle_connection_is_pinged_then_closed_with_goaway(impatient_server):
     sock = connect(impatient_server)
     sock.sendall(PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # preface + empty SETTINGS
