@@ -16,7 +16,7 @@ import Testing
 
     @Test func opensAfterEnoughFailuresAtAHighEnoughRateAndThenFailsFast() throws {
         let changes = StateLog()
-        let breaker = breaker(changes: changes)
+        let breaker = breaker(openInterval: .seconds(30), changes: changes)
         for _ in 0..<6 { try call(breaker, .success) }
         for _ in 0..<4 { try call(breaker, .failure) }
         #expect(breaker.currentState == .closed, "4 failures are under the minimum of 5")

@@ -56,7 +56,7 @@ import TestSupport
     }
 
     @Test func anOutageOpensTheBreakerFailsFastAndServesStaleReads() async throws {
-        try await withUpstream(contacts: 3, configureBreaker: { $0.minimumFailures = 3; $0.openInterval = .milliseconds(500); $0.halfOpenProbes = 1 }) { upstream, ids, admin in
+        try await withUpstream(contacts: 3, configureBreaker: { $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1 }) { upstream, ids, admin in
             // Cache one object, then let it go stale (maxStaleness zero forces HubSpot).
             _ = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
             try await admin(#"{"outage": true}"#)
@@ -73,7 +73,7 @@ import TestSupport
             #expect(stale.source == .stale && stale.object?.id == ids[0])
             // HubSpot recovers: after the open interval a probe closes the breaker.
             try await admin(#"{"outage": false}"#)
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(2200))
             let fresh = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
             #expect(fresh.source == .upstream)
             #expect(upstream.breaker.currentState == .closed)

@@ -34,6 +34,17 @@ struct CacheRig {
 /// What HubSpot would answer, with a call count and an optional failure or delay.
 final class Upstream: Sendable {
     private let state = Mutex<(email: String, calls: Int, failing: Bool, delay: Duration)>(("a@example.com", 0, false, .zero))
+    /// When set, the next fetch reads its answer, signals `started`, and waits for the gate.
+    private let hold = Mutex<(gate: Gate, started: AsyncStream<Void>.Continuation)?>(nil)
+
+    /// Holds the next fetch after it has read HubSpot's answer; returns a stream that yields
+    /// once it is held, and the gate that releases it.
+    func holdNextFetch() -> (started: AsyncStream<Void>, release: Gate) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        let gate = Gate()
+        hold.withLock { $0 = (gate, continuation) }
+        return (stream, gate)
+    }
     var calls: Int { state.withLock { $0.calls } }
     func set(email: String) { state.withLock { $0.email = email } }
     func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
@@ -45,6 +56,10 @@ final class Upstream: Sendable {
             return (state.email, state.failing, state.delay)
         }
         if delay > .zero { try await Task.sleep(for: delay) }
+        if let held = hold.withLock({ held in defer { held = nil }; return held }) {
+            held.started.yield()
+            await held.gate.wait()
+        }
         if failing { throw CircuitOpen(retryAfter: .seconds(1)) }
         if id == "missing" { return nil }
         return HubSpotObject(id: id, properties: ["email": email], createdAt: Date(timeIntervalSince1970: 1_700_000_000.123), updatedAt: Date())
@@ -90,13 +105,14 @@ final class Upstream: Sendable {
 
     @Test func aFillThatRacedWithAWriteDoesNotPutTheOldValueBack() async throws {
         let rig = try await CacheRig.start()
-        rig.upstream.delay(.milliseconds(300))
-        async let slowFill = rig.read("1")  // fetches the old value slowly
-        try await Task.sleep(for: .milliseconds(100))
+        let (started, release) = rig.upstream.holdNextFetch()
+        async let slowFill = rig.read("1")  // has read the old value from "HubSpot" and is held
+        var iterator = started.makeAsyncIterator()
+        await iterator.next()
         rig.upstream.set(email: "new@example.com")
         await rig.cache.invalidate(type: "contacts", id: "1")  // the write lands meanwhile
+        release.open()
         #expect(try await slowFill.object?.properties["email"] == "a@example.com")
-        rig.upstream.delay(.zero)
         let after = try await rig.read("1")
         #expect(after.source == .upstream, "the raced fill must not be served")
         #expect(after.object?.properties["email"] == "new@example.com")
@@ -119,7 +135,7 @@ final class Upstream: Sendable {
 
     @Test func concurrentMissesCostOneFetch() async throws {
         let rig = try await CacheRig.start()
-        rig.upstream.delay(.milliseconds(100))
+        rig.upstream.delay(.milliseconds(500))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<50 { group.addTask { _ = try await rig.read("7") } }
             try await group.waitForAll()
@@ -129,11 +145,11 @@ final class Upstream: Sendable {
     }
 
     @Test func notFoundIsRememberedBriefly() async throws {
-        let rig = try await CacheRig.start { $0.notFoundTTL = .milliseconds(300) }
+        let rig = try await CacheRig.start { $0.notFoundTTL = .seconds(2) }
         #expect(try await rig.read("missing").object == nil)
         let again = try await rig.read("missing")
         #expect(again.object == nil && again.source == .cache)
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(2200))
         #expect(try await rig.read("missing").source == .upstream)
         #expect(rig.upstream.calls == 2)
         await rig.client.shutdown()
