@@ -127,18 +127,13 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let key = Mutex<ObjectIdentifier?>(nil)
                     let connection = HTTP2ServerConnection(
                         configuration: configuration,
                         logger: logger,
                         accept: { continuation.yield($0) },
-                        onClose: { [weak self] in
-                            if let id = key.withLock({ $0 }) { self?.connectionClosed(id) }
-                        }
+                        onClose: { [weak self] id in self?.connectionClosed(id) }
                     )
-                    let id = ObjectIdentifier(connection)
-                    key.withLock { $0 = id }
-                    guard self.register(id, ConnectionReference(connection: NIOLoopBound(connection, eventLoop: channel.eventLoop))) else {
+                    guard self.register(ObjectIdentifier(connection), ConnectionReference(connection: NIOLoopBound(connection, eventLoop: channel.eventLoop))) else {
                         throw ChannelError.ioOnClosedChannel  // shutting down: refuse the connection
                     }
                     try channel.pipeline.syncOperations.addHandler(connection)
@@ -192,7 +187,7 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
         for reference in connections {
             reference.eventLoop.execute {
                 // The transport's own timer below ends the grace period for every connection.
-                reference.connection.value.beginGracefulShutdown(grace: grace + .seconds(3600), reason: "server shutting down")
+                reference.connection.value.beginGracefulShutdown(grace: nil, reason: "server shutting down")
             }
         }
         finish?.finish()

@@ -89,7 +89,6 @@ public final class HubSpotUpstream: Sendable {
         switch error {
         case let error as HubSpotError: error.status >= 500 ? .failure : .ignored
         case is CurlError: .failure
-        case is CancellationError: .ignored
         default: .ignored
         }
     }

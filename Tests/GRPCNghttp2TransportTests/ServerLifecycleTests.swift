@@ -45,6 +45,19 @@ struct RunningServer {
          "http://127.0.0.1:\(port)/grpc.testing.TestService/\(method)"]
     }
 
+    /// A call in the background that sleeps `seconds` on the server before answering; returns
+    /// once its connection is open. `printed()` reads what nghttp wrote.
+    func startSleepingCall(seconds: Int) async throws -> BackgroundCall {
+        let request = Grpc_Testing_StreamingOutputCallRequest.with {
+            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = Int32(seconds * 1_000_000) }]
+        }
+        let body = try Self.requestFile(request)
+        let output = body + ".out"
+        let client = try SpawnedProcess("/usr/bin/nghttp", nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
+        for _ in 0..<200 where transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        return BackgroundCall(client: client, outputPath: output)
+    }
+
     /// Runs one call to completion and returns what nghttp printed.
     func call(_ method: String, _ message: some SwiftProtobuf.Message) async throws -> String {
         let body = try Self.requestFile(message)
@@ -52,6 +65,16 @@ struct RunningServer {
         defer { try? FileManager.default.removeItem(atPath: body); try? FileManager.default.removeItem(atPath: output) }
         _ = await SpawnedProcess.runAsync("/usr/bin/nghttp", nghttpArguments(method: method, body: body), outputPath: output)
         return String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// An nghttp call running in the background.
+struct BackgroundCall {
+    let client: SpawnedProcess
+    let outputPath: String
+
+    func printed() throws -> String {
+        String(decoding: try Data(contentsOf: URL(fileURLWithPath: outputPath)), as: UTF8.self)
     }
 }
 
@@ -79,19 +102,13 @@ struct RunningServer {
 
     @Test func gracefulShutdownLetsInFlightCallsFinishAndStopsAccepting() async throws {
         let running = try await RunningServer.start()
-        let slow = Grpc_Testing_StreamingOutputCallRequest.with {
-            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = 1_000_000 }]
-        }
-        let body = try RunningServer.requestFile(slow)
-        let output = body + ".out"
-        let client = try SpawnedProcess("/usr/bin/nghttp", running.nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
+        let call = try await running.startSleepingCall(seconds: 1)
         // Shut down while the call sleeps on the server.
-        for _ in 0..<200 where running.transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
         try await Task.sleep(for: .milliseconds(200))
         running.server.beginGracefulShutdown()
         try await running.serving.value
-        #expect(await client.exit() == 0)
-        let printed = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
+        #expect(await call.client.exit() == 0)
+        let printed = try call.printed()
         #expect(printed.contains("GOAWAY"))
         #expect(printed.contains("grpc-status: 0"), "the in-flight call finished normally")
         #expect(!SpawnedProcess.canConnect(port: running.port), "no new connections after shutdown")
@@ -99,33 +116,21 @@ struct RunningServer {
 
     @Test func callsStillRunningAfterTheGracePeriodAreCancelled() async throws {
         let running = try await RunningServer.start { $0.shutdownGracePeriod = .milliseconds(300) }
-        let stuck = Grpc_Testing_StreamingOutputCallRequest.with {
-            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = 30_000_000 }]
-        }
-        let body = try RunningServer.requestFile(stuck)
-        let output = body + ".out"
-        let client = try SpawnedProcess("/usr/bin/nghttp", running.nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
-        for _ in 0..<200 where running.transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let call = try await running.startSleepingCall(seconds: 30)
         try await Task.sleep(for: .milliseconds(200))
         running.server.beginGracefulShutdown()
         // serve() returns well before the handler's 30 s sleep would end.
         try await running.serving.value
-        _ = await client.exit()
-        let printed = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self)
-        #expect(!printed.contains("grpc-status: 0"))
+        _ = await call.client.exit()
+        #expect(!(try call.printed()).contains("grpc-status: 0"))
     }
 
     @Test func cancellingServeClosesEveryConnection() async throws {
         let running = try await RunningServer.start()
-        let stuck = Grpc_Testing_StreamingOutputCallRequest.with {
-            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = 30_000_000 }]
-        }
-        let body = try RunningServer.requestFile(stuck)
-        let client = try SpawnedProcess("/usr/bin/nghttp", running.nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: body + ".out")
-        for _ in 0..<200 where running.transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let call = try await running.startSleepingCall(seconds: 30)
         running.serving.cancel()
         _ = try? await running.serving.value
-        _ = await client.exit()
+        _ = await call.client.exit()
         for _ in 0..<500 where running.transport.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(running.transport.connectionCount == 0)
     }

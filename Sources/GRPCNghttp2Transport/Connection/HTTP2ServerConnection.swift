@@ -23,7 +23,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
 
     private let configuration: Nghttp2ServerTransportConfiguration
     private let accept: @Sendable (AcceptedStream) -> Void
-    private let onClose: @Sendable () -> Void
+    /// Told this connection's identity once it is closed.
+    private let onClose: @Sendable (ObjectIdentifier) -> Void
     private let logger: Logger
     private var session: Nghttp2Session!
     private var context: ChannelHandlerContext?
@@ -49,7 +50,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         configuration: Nghttp2ServerTransportConfiguration,
         logger: Logger,
         accept: @escaping @Sendable (AcceptedStream) -> Void,
-        onClose: @escaping @Sendable () -> Void
+        onClose: @escaping @Sendable (ObjectIdentifier) -> Void
     ) {
         self.configuration = configuration
         self.logger = logger
@@ -462,8 +463,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         }
         if let age = configuration.maxConnectionAge {
             let jitter = 1 + Double.random(in: -configuration.maxConnectionAgeJitter...configuration.maxConnectionAgeJitter)
-            let nanoseconds = Int64(Double(age.components.seconds) * 1e9 * jitter + Double(age.components.attoseconds) / 1e9 * jitter)
-            ageTask = loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(nanoseconds, 1))) { [weak self] in
+            ageTask = loop.assumeIsolated().scheduleTask(in: .init(age * jitter)) { [weak self] in
                 guard let self else { return }
                 self.beginGracefulShutdown(grace: self.configuration.maxConnectionAgeGrace, reason: "max connection age")
             }
@@ -502,8 +502,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
 
     /// GOAWAY in two steps (RFC 9113 §6.8): a notice with the maximum stream id, a PING, and
     /// when its ACK arrives, the final GOAWAY naming the last stream processed. Streams already
-    /// open finish; after `grace` the rest are cancelled.
-    func beginGracefulShutdown(grace: Duration, reason: String) {
+    /// open finish; after `grace` the rest are cancelled (nil: whoever asked ends the grace
+    /// period with `forceClose()`).
+    func beginGracefulShutdown(grace: Duration?, reason: String) {
         guard !draining, !closed, let context else { return }
         draining = true
         logger.debug("draining an HTTP/2 connection", metadata: ["reason": "\(reason)", "peer": "\(remotePeer)", "streams": "\(streams.count)"])
@@ -517,7 +518,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             self.awaitingDrainPing = false
             self.sendFinalGoAway()
         }
-        forceCloseTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(grace)) { [weak self] in self?.forceClose() }
+        if let grace {
+            forceCloseTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(grace)) { [weak self] in self?.forceClose() }
+        }
     }
 
     private func sendFinalGoAway() {
@@ -550,7 +553,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         }
         streams.removeAll()
         session?.close()
-        onClose()
+        onClose(ObjectIdentifier(self))
     }
 
     // MARK: Helpers

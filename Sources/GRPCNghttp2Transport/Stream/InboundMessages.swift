@@ -83,56 +83,48 @@ final class InboundMessages: AsyncSequence, Sendable {
     // MARK: Consumer side (the RPC's task)
 
     private func next() async throws -> Element? {
-        enum Step {
-            case part(Element, release: Bool)
-            case end(Result<Void, any Error>)
-            case wait
-        }
-        let step: Step = state.withLock { state in
-            if let part = state.parts.popFirst() {
-                var release = false
-                if case .message(let bytes) = part {
-                    state.queuedBytes -= bytes.count
-                    if state.heldWindow > 0, state.queuedBytes < highWatermark, !state.releaseScheduled {
-                        state.releaseScheduled = true
-                        release = true
-                    }
-                }
-                return .part(part, release: release)
-            }
-            if let end = state.end { return .end(end) }
-            return .wait
-        }
-        switch step {
-        case .part(let part, let release):
+        if let (result, release) = state.withLock({ take(&$0) }) {
             if release { eventLoop.execute { self.releaseWindow() } }
-            return part
-        case .end(let result):
-            try result.get()
-            return nil
-        case .wait:
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    let immediate: Result<Element?, any Error>? = state.withLock { state in
-                        if let part = state.parts.popFirst() {
-                            if case .message(let bytes) = part { state.queuedBytes -= bytes.count }
-                            return .success(part)
-                        }
-                        if let end = state.end { return end.map { nil } }
-                        if Task.isCancelled { return .failure(CancellationError()) }
-                        state.waiter = continuation
-                        return nil
-                    }
-                    if let immediate { continuation.resume(with: immediate) }
-                }
-            } onCancel: {
-                let waiter = state.withLock { state in
-                    defer { state.waiter = nil }
-                    return state.waiter
-                }
-                waiter?.resume(throwing: CancellationError())
-            }
+            return try result.get()
         }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                // A part may have arrived since the look above.
+                let taken: (Result<Element?, any Error>, release: Bool)? = state.withLock { state in
+                    if let taken = take(&state) { return taken }
+                    if Task.isCancelled { return (.failure(CancellationError()), false) }
+                    state.waiter = continuation
+                    return nil
+                }
+                guard let (result, release) = taken else { return }
+                if release { eventLoop.execute { self.releaseWindow() } }
+                continuation.resume(with: result)
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Under the lock: the next queued part or the end (nil: nothing yet), and whether reading
+    /// it brought the queue under the watermark with window held back (to be released).
+    private func take(_ state: inout State) -> (Result<Element?, any Error>, release: Bool)? {
+        if let part = state.parts.popFirst() {
+            var release = false
+            if case .message(let bytes) = part {
+                state.queuedBytes -= bytes.count
+                if state.heldWindow > 0, state.queuedBytes < highWatermark, !state.releaseScheduled {
+                    state.releaseScheduled = true
+                    release = true
+                }
+            }
+            return (.success(part), release)
+        }
+        if let end = state.end { return (end.map { nil }, false) }
+        return nil
     }
 
     private func releaseWindow() {

@@ -46,10 +46,10 @@ public final class FixedWindowRateLimiter: Sendable {
     @discardableResult
     public func acquire(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> RateLimitGrant {
         while true {
-            let decision = await decide(kind, priority)
-            guard case .wait(let wait) = decision else {
-                if case .granted(let grant) = decision { return grant }
-                preconditionFailure()
+            let wait: Duration
+            switch await decide(kind, priority) {
+            case .granted(let grant): return grant
+            case .wait(let duration): wait = duration
             }
             let jitter = Duration.milliseconds(Int64.random(in: 0...max(0, configuration.waitJitter.milliseconds)))
             let wake = ContinuousClock.now + wait + jitter

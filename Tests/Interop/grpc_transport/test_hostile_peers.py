@@ -26,6 +26,22 @@ def connect(server) -> socket.socket:
     return sock
 
 
+def h2_client(server, receive_buffer: int = 0):
+    """A socket with the HTTP/2 preface and SETTINGS sent, and its `h2` client state."""
+    sock = connect(server)
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def headers_for(method: str):
+    """REQUEST_HEADERS calling grpc.testing.TestService/`method`."""
+    return [h if h[0] != ":path" else (":path", f"/grpc.testing.TestService/{method}") for h in REQUEST_HEADERS]
+
+
 def read_until_closed(sock: socket.socket, limit: float = 10.0) -> bytes:
     """Everything the server sends until it closes the connection (or `limit` passes)."""
     data = b""
@@ -79,10 +95,7 @@ def test_an_http1_request_is_not_a_preface(server):
 
 
 def test_endless_continuation_frames_are_cut_off(server):
-    sock = connect(server)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
+    sock, conn = h2_client(server)
     block = Encoder().encode(REQUEST_HEADERS)
     first = HeadersFrame(1)
     first.data = block[:1]
@@ -103,10 +116,7 @@ def test_endless_continuation_frames_are_cut_off(server):
 
 
 def test_a_rapid_reset_flood_gets_goaway(server):
-    sock = connect(server)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
+    sock, conn = h2_client(server)
     try:
         for batch in range(40):
             for _ in range(100):
@@ -126,16 +136,11 @@ def test_a_client_that_never_reads_does_not_grow_the_server(server):
     """Asks for 64 MiB of responses on 20 streams and never reads or opens its window: the
     server must stop at the flow-control window, not buffer the rest."""
     before = server.rss_kib()
-    sock = connect(server)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
+    sock, conn = h2_client(server, receive_buffer=4096)
     request = messages_pb2.StreamingOutputCallRequest(
         response_parameters=[messages_pb2.ResponseParameters(size=1 << 20) for _ in range(64)]
     ).SerializeToString()
-    path = "/grpc.testing.TestService/StreamingOutputCall"
-    headers = [h if h[0] != ":path" else (":path", path) for h in REQUEST_HEADERS]
+    headers = headers_for("StreamingOutputCall")
     for _ in range(20):
         stream_id = conn.get_next_available_stream_id()
         conn.send_headers(stream_id, headers)
@@ -151,21 +156,16 @@ def test_a_client_that_never_reads_does_not_grow_the_server(server):
 
 def test_a_client_that_sends_headers_and_vanishes_frees_its_streams(server):
     for _ in range(5):
-        sock = connect(server)
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-        conn.initiate_connection()
+        sock, conn = h2_client(server)
         for _ in range(50):
-            conn.send_headers(conn.get_next_available_stream_id(), [h if h[0] != ":path" else (":path", "/grpc.testing.TestService/FullDuplexCall") for h in REQUEST_HEADERS])
+            conn.send_headers(conn.get_next_available_stream_id(), headers_for("FullDuplexCall"))
         sock.sendall(conn.data_to_send())
         sock.close()
     still_serves(server)
 
 
 def test_non_grpc_requests_get_http_errors(server):
-    sock = connect(server)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
+    sock, conn = h2_client(server)
     cases = {
         "GET": [(":method", "GET")],
         "json": [("content-type", "application/json")],
