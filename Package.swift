@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // MARK: System libraries (Debian: libnghttp2-dev libhiredis-dev libcurl4-openssl-dev)
@@ -93,11 +94,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        /// The one door to HubSpot: rate limiting, circuit breaking (and, next, batching and caching).
+        /// The one door to HubSpot: shared rate limit, batching, circuit breaker, cache, metrics.
         .target(
             name: "GatewayCore",
             dependencies: [
                 "HubSpotAPI", "RedisClient",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -232,6 +234,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,40 +3,80 @@ import Logging
 
 /// The single door to HubSpot: every call the gateway makes goes cache → coalescer → rate
 /// limiter → circuit breaker → `HubSpotClient`, within the caller's deadline.
+///
+/// Retries belong to the door, not the client: the client this upstream is given is used with
+/// no retries of its own, and a transient failure is retried here through the limiter (so a
+/// retry spends budget like any call) by the client's retry policy, never past the deadline.
 public final class HubSpotUpstream: Sendable {
+    public struct Configuration: Sendable {
+        /// Inputs per batch read or write (HubSpot takes at most 100).
+        public var maxBatchSize = 100
+        /// Send `objectWriteTraceId`s with batch writes so HubSpot reports bad inputs one by one;
+        /// without them a bad input fails its batch and the batch is split to find it.
+        public var useWriteTraceIds = true
+
+        public init() {}
+    }
+
+    /// The client, without retries of its own.
     public let client: HubSpotClient
     public let limiter: FixedWindowRateLimiter
     public let breaker: CircuitBreaker
     public let cache: ObjectCache
-    private let interactiveReads: BatchReadCoalescer
-    private let bulkReads: BatchReadCoalescer
+    /// How the door retries transient failures (the given client's policy).
+    public let retryPolicy: HubSpotRetryPolicy
+    private let reads: [CallPriority: BatchReadCoalescer]
+    private let writes: [CallPriority: BatchWriteCoalescer]
+    private let metrics: GatewayMetrics
     private let logger: Logger
 
-    public init(client: HubSpotClient, limiter: FixedWindowRateLimiter, breaker: CircuitBreaker, cache: ObjectCache, logger: Logger = Logger(label: "upstream")) {
-        self.client = client
+    public init(client: HubSpotClient, limiter: FixedWindowRateLimiter, breaker: CircuitBreaker, cache: ObjectCache,
+                configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "upstream")) {
+        let attempts = Attempts(client: client.retrying(by: .none), limiter: limiter, breaker: breaker,
+                                retryPolicy: client.configuration.retryPolicy, metrics: metrics, logger: logger)
+        self.client = attempts.client
         self.limiter = limiter
         self.breaker = breaker
         self.cache = cache
+        self.retryPolicy = attempts.retryPolicy
+        self.metrics = metrics
         self.logger = logger
-        func coalescer(_ priority: CallPriority) -> BatchReadCoalescer {
-            BatchReadCoalescer(admit: { deadline in
+        self.attempts = attempts
+        var reads: [CallPriority: BatchReadCoalescer] = [:]
+        var writes: [CallPriority: BatchWriteCoalescer] = [:]
+        for priority in [CallPriority.interactive, .bulk] {
+            let admit: @Sendable (ContinuousClock.Instant) async throws -> Void = { deadline in
                 try await limiter.acquire(.general, priority: priority, deadline: deadline)
-            }, fetch: { type, ids, properties, deadline in
-                try await Self.guarded(breaker) {
-                    try await client.batchRead(type, ids: ids, properties: properties, options: CallOptions(deadline: deadline))
+            }
+            reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) { type, ids, properties, deadline in
+                metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")], ids.count)
+                return try await attempts.run(.general, priority: priority, deadline: deadline, idempotent: true, admitted: true) { client, options in
+                    try await client.batchRead(type, ids: ids, properties: properties, options: options)
                 }
-            })
+            }
+            writes[priority] = BatchWriteCoalescer(maxBatchSize: configuration.maxBatchSize, useWriteTraceIds: configuration.useWriteTraceIds, admit: admit) { request, deadline in
+                metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.\(request.operation)")], request.writes.count)
+                return try await attempts.run(.general, priority: priority, deadline: deadline, idempotent: request.operation != .create, admitted: true) { client, options in
+                    try await request.send(with: client, options: options)
+                }
+            }
         }
-        interactiveReads = coalescer(.interactive)
-        bulkReads = coalescer(.bulk)
+        self.reads = reads
+        self.writes = writes
     }
 
-    /// The client observer that tells `limiter` what HubSpot's rate-limit headers say; pass it
-    /// to the `HubSpotClient` this upstream will use.
-    public static func observer(for limiter: FixedWindowRateLimiter) -> @Sendable (HubSpotExchange) -> Void {
+    private let attempts: Attempts
+
+    /// The client observer that tells `limiter` what HubSpot's rate-limit headers say and
+    /// counts every exchange; pass it to the `HubSpotClient` this upstream will use.
+    public static func observer(for limiter: FixedWindowRateLimiter, metrics: GatewayMetrics = GatewayMetrics()) -> @Sendable (HubSpotExchange) -> Void {
         { exchange in
+            let endpoint = [("endpoint", exchange.endpoint)]
+            metrics.increment(GatewayMetrics.Name.upstreamCalls, endpoint + [("status", exchange.status == 0 ? "error" : String(exchange.status))])
+            metrics.time(GatewayMetrics.Name.upstreamDuration, endpoint, exchange.duration)
             guard exchange.status == 429 || exchange.rateLimit.remaining == 0 else { return }
             let kind: UpstreamCallKind = exchange.endpoint.contains("search") ? .search : .general
+            if exchange.status == 429 { metrics.increment(GatewayMetrics.Name.upstreamRateLimited, [("bucket", kind.metricLabel)]) }
             let interval = exchange.rateLimit.intervalMilliseconds.map { Duration.milliseconds($0) }
             Task { await limiter.observe(kind: kind, status: exchange.status, remaining: exchange.rateLimit.remaining, interval: interval) }
         }
@@ -48,40 +88,48 @@ public final class HubSpotUpstream: Sendable {
         type: String, id: String, properties: [String], maxStaleness: Duration? = nil,
         priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
     ) async throws -> ObjectCache.Read {
-        let reads = priority == .interactive ? interactiveReads : bulkReads
+        let reads = reads[priority]!
         return try await cache.read(type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability) {
             try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
         }
     }
 
-    /// Any other HubSpot call, counted against `kind`'s budget and guarded by the breaker.
-    /// Objects named in `invalidating` are dropped from the cache after a write.
-    public func call<T: Sendable>(
-        _ kind: UpstreamCallKind = .general, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant,
-        invalidating objects: [(type: String, id: String)] = [],
-        _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
-    ) async throws -> T {
-        try await limiter.acquire(kind, priority: priority, deadline: deadline)
-        defer {
-            if !objects.isEmpty {
-                let cache = self.cache
-                Task { for object in objects { await cache.invalidate(type: object.type, id: object.id) } }
-            }
-        }
-        return try await Self.guarded(breaker) { try await body(client, CallOptions(deadline: deadline)) }
-    }
-
-    /// Runs one HubSpot call through the breaker and tells it how the call went.
-    static func guarded<T>(_ breaker: CircuitBreaker, _ body: () async throws -> T) async throws -> T {
-        let permit = try breaker.permit()
+    /// Creates, updates or upserts one record through a coalesced batch call, and drops the
+    /// record's cached copies. Throws HubSpot's error for this input only.
+    public func write(type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> HubSpotObject {
         do {
-            let result = try await body()
-            breaker.record(.success, for: permit)
-            return result
+            let object = try await writes[priority]!.write(type: type, write, deadline: deadline)
+            await cache.invalidate(type: type, id: object.id)
+            return object
         } catch {
-            breaker.record(outcome(of: error), for: permit)
+            // A failed update may still have landed (a timeout after HubSpot acted).
+            if case .update(let id, _) = write { await cache.invalidate(type: type, id: id) }
             throw error
         }
+    }
+
+    /// Any other HubSpot call, counted against `kind`'s budget, guarded by the breaker and
+    /// retried by the door's policy. Objects named in `invalidating` are dropped from the
+    /// cache after the call (whether it succeeded or not: a failed write may have landed).
+    public func call<T: Sendable>(
+        _ kind: UpstreamCallKind = .general, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant,
+        idempotent: Bool = true, invalidating objects: [(type: String, id: String)] = [],
+        _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
+    ) async throws -> T {
+        do {
+            let result = try await attempts.run(kind, priority: priority, deadline: deadline, idempotent: idempotent, admitted: false, body)
+            await invalidate(objects)
+            return result
+        } catch {
+            await invalidate(objects)
+            throw error
+        }
+    }
+
+    /// Drops the objects' cached copies before the write's caller hears back, so its next
+    /// read, through any replica, sees the write.
+    private func invalidate(_ objects: [(type: String, id: String)]) async {
+        for object in objects { await cache.invalidate(type: object.type, id: object.id) }
     }
 
     /// 5xx, timeouts and connection failures count against HubSpot; 4xx (429 included) do not.
@@ -99,6 +147,43 @@ public final class HubSpotUpstream: Sendable {
         case is CircuitOpen, is RateLimitExceeded, is CurlError: true
         case let error as HubSpotError: error.status >= 500 || error.status == 429
         default: false
+        }
+    }
+}
+
+/// Runs one HubSpot call: a limiter slot, the breaker's permission, the call, and retries of
+/// transient failures through the limiter again.
+private struct Attempts: Sendable {
+    let client: HubSpotClient
+    let limiter: FixedWindowRateLimiter
+    let breaker: CircuitBreaker
+    let retryPolicy: HubSpotRetryPolicy
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    /// - Parameter admitted: the first attempt already holds a limiter slot (a coalesced batch).
+    func run<T>(_ kind: UpstreamCallKind, priority: CallPriority, deadline: ContinuousClock.Instant, idempotent: Bool, admitted: Bool,
+                _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            if attempt > 1 || !admitted {
+                try await limiter.acquire(kind, priority: priority, deadline: deadline)
+            }
+            let permit = try breaker.permit()
+            do {
+                let result = try await body(client, CallOptions(deadline: deadline, idempotent: idempotent))
+                breaker.record(.success, for: permit)
+                return result
+            } catch {
+                breaker.record(HubSpotUpstream.outcome(of: error), for: permit)
+                guard case .retry(let delay) = retryPolicy.decide(after: error, attempt: attempt, idempotent: idempotent),
+                      ContinuousClock.now + delay < deadline
+                else { throw error }
+                metrics.increment(GatewayMetrics.Name.upstreamRetries, [("bucket", kind.metricLabel)])
+                logger.debug("retrying a HubSpot call through the limiter", metadata: ["attempt": "\(attempt)", "delayMs": "\(delay.milliseconds)", "error": "\(error)"])
+                try await Task.sleep(for: delay)
+            }
         }
     }
 }

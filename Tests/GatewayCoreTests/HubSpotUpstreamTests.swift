@@ -2,77 +2,149 @@ import Foundation
 @testable import GatewayCore
 import HubSpotAPI
 import HubSpotSimulator
+import MetricsTestKit
 import RedisClient
 import Testing
 import TestSupport
 
-/// The whole door against a real redis-server and an in-process hubspot-sim.
-@Suite struct HubSpotUpstreamTests {
-    func withUpstream(contacts: Int, configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
-                      _ body: (HubSpotUpstream, _ ids: [String], _ admin: @escaping @Sendable (String) async throws -> Void) async throws -> Void) async throws {
+/// One replica's door (limiter, breaker, cache, upstream) on a shared Redis and simulator.
+struct Door {
+    let upstream: HubSpotUpstream
+    let transport: CurlTransport
+}
+
+/// A real redis-server and an in-process hubspot-sim with seeded contacts, for door tests.
+struct DoorEnvironment {
+    let redisClient: RedisClient
+    let redis: RedisServerProcess
+    let simulator: SimulatorConfiguration
+    let baseURL: String
+    let keyPrefix: String
+    let ids: [String]
+    let admin: CurlTransport
+
+    static func with(contacts: Int, _ body: (DoorEnvironment) async throws -> Void) async throws {
         let redis = try RedisServerProcess()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
-        redisConfiguration.commandTimeout = .milliseconds(500)
+        redisConfiguration.commandTimeout = .seconds(2)
         let redisClient = RedisClient(configuration: redisConfiguration, logger: quietLogger())
         try await redisClient.waitUntilConnected()
-        defer { Task { await redisClient.shutdown() } }
         var simulator = SimulatorConfiguration()
         simulator.seedContacts = contacts
         simulator.dailyLimit = 0
-        try await HubSpotSimulator.withRunning(simulator, logger: quietLogger()) { _, baseURL in
-            var limits = RateLimiterConfiguration()
-            limits.keyPrefix = "test:\(UUID().uuidString)"
-            limits.redisTimeout = .milliseconds(500)
-            let limiter = FixedWindowRateLimiter(redis: redisClient, configuration: limits, logger: quietLogger())
-            var breakerConfiguration = CircuitBreaker.Configuration()
-            configureBreaker(&breakerConfiguration)
-            let transport = CurlTransport()
-            defer { transport.shutdown() }
-            var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
-            clientConfiguration.retryPolicy.maxAttempts = 1
-            let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(simulator.token)), configuration: clientConfiguration,
-                                       observer: HubSpotUpstream.observer(for: limiter))
-            var cacheConfiguration = ObjectCache.Configuration()
-            cacheConfiguration.keyPrefix = limits.keyPrefix
-            cacheConfiguration.redisTimeout = .milliseconds(500)
-            let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(configuration: breakerConfiguration, logger: quietLogger()),
-                                           cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()), logger: quietLogger())
-            let page = try await client.listObjects("contacts", limit: 100)
-            let admin: @Sendable (String) async throws -> Void = { faults in
-                let response = try await transport.send(HTTPRequest(method: .put, url: baseURL + "/_sim/faults", headers: [("Content-Type", "application/json")], body: Array(faults.utf8)), timeout: .seconds(5))
-                #expect(response.status == 200)
+        do {
+            try await HubSpotSimulator.withRunning(simulator, logger: quietLogger()) { _, baseURL in
+                let admin = CurlTransport()
+                defer { admin.shutdown() }
+                let client = HubSpotClient(transport: admin, credentials: .privateAppToken(Secret(simulator.token)), configuration: HubSpotClientConfiguration(baseURL: baseURL))
+                var ids: [String] = []
+                var after: String?
+                while contacts > 0 {
+                    let page = try await client.listObjects("contacts", limit: 100, after: after)
+                    ids += page.results.map(\.id)
+                    after = page.nextAfter
+                    if after == nil { break }
+                }
+                let environment = DoorEnvironment(redisClient: redisClient, redis: redis, simulator: simulator, baseURL: baseURL,
+                                                  keyPrefix: "test:\(UUID().uuidString)", ids: ids, admin: admin)
+                try await environment.send(.post, "/_sim/stats/reset")
+                try await body(environment)
             }
-            try await body(upstream, page.results.map(\.id), admin)
+        } catch {
+            await redisClient.shutdown()
+            throw error
         }
+        await redisClient.shutdown()
     }
 
+    /// A replica's door. `redis` is this replica's own connection (nil: the shared one).
+    func door(redis: RedisClient? = nil, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), retries: Int = 1,
+              configureLimiter: (inout RateLimiterConfiguration) -> Void = { _ in },
+              configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
+              configureUpstream: (inout HubSpotUpstream.Configuration) -> Void = { _ in }) -> Door {
+        var limits = RateLimiterConfiguration()
+        limits.keyPrefix = keyPrefix
+        limits.redisTimeout = .seconds(2)
+        configureLimiter(&limits)
+        let limiter = FixedWindowRateLimiter(redis: redis ?? redisClient, configuration: limits, replicaID: replicaID, metrics: metrics, logger: quietLogger())
+        var breakerConfiguration = CircuitBreaker.Configuration()
+        configureBreaker(&breakerConfiguration)
+        let transport = CurlTransport()
+        var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
+        clientConfiguration.retryPolicy.maxAttempts = retries
+        clientConfiguration.retryPolicy.baseDelay = .milliseconds(20)
+        let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(simulator.token)), configuration: clientConfiguration,
+                                   observer: HubSpotUpstream.observer(for: limiter, metrics: metrics))
+        var cacheConfiguration = ObjectCache.Configuration()
+        cacheConfiguration.keyPrefix = keyPrefix
+        cacheConfiguration.redisTimeout = .seconds(2)
+        var upstreamConfiguration = HubSpotUpstream.Configuration()
+        configureUpstream(&upstreamConfiguration)
+        let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: quietLogger()),
+                                       cache: ObjectCache(redis: redis ?? redisClient, configuration: cacheConfiguration, metrics: metrics, logger: quietLogger()),
+                                       configuration: upstreamConfiguration, metrics: metrics, logger: quietLogger())
+        return Door(upstream: upstream, transport: transport)
+    }
+
+    /// Calls the simulator's admin API; returns the JSON answer.
+    @discardableResult
+    func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil) async throws -> [String: Any] {
+        let response = try await admin.send(HTTPRequest(method: method, url: baseURL + path, headers: [("Content-Type", "application/json")], body: body.map { Array($0.utf8) }), timeout: .seconds(5))
+        #expect((200..<300).contains(response.status), "\(method) \(path): \(String(decoding: response.body, as: UTF8.self))")
+        return (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+    }
+
+    func faults(_ json: String) async throws { try await send(.put, "/_sim/faults", body: json) }
+
+    /// What the simulator saw: requests per wall-clock second, and how many were answered 429.
+    func perSecond() async throws -> (counts: [Int: Int], rateLimited: Int) {
+        let stats = try await send(.get, "/_sim/stats")
+        var counts: [Int: Int] = [:]
+        for entry in stats["perSecond"] as? [[String: Any]] ?? [] {
+            counts[(entry["second"] as? NSNumber)?.intValue ?? 0] = (entry["requests"] as? NSNumber)?.intValue ?? 0
+        }
+        return (counts, (stats["rateLimited"] as? NSNumber)?.intValue ?? -1)
+    }
+}
+
+/// The whole door against a real redis-server and an in-process hubspot-sim.
+@Suite struct HubSpotUpstreamTests {
     @Test func readsComeFromHubSpotOnceThenFromTheCache() async throws {
-        try await withUpstream(contacts: 3) { upstream, ids, _ in
-            let first = try await upstream.readObject(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+        try await DoorEnvironment.with(contacts: 3) { environment in
+            let door = environment.door()
+            defer { door.transport.shutdown() }
+            let ids = environment.ids
+            let first = try await door.upstream.readObject(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
             #expect(first.source == .upstream && first.object?.id == ids[0])
-            let second = try await upstream.readObject(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+            let second = try await door.upstream.readObject(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
             #expect(second.source == .cache)
         }
     }
 
     @Test func anOutageOpensTheBreakerFailsFastAndServesStaleReads() async throws {
-        try await withUpstream(contacts: 3, configureBreaker: { $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1 }) { upstream, ids, admin in
+        try await DoorEnvironment.with(contacts: 3) { environment in
+            let door = environment.door(configureBreaker: { $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1 })
+            defer { door.transport.shutdown() }
+            let upstream = door.upstream
+            let ids = environment.ids
             // Cache one object, then let it go stale (maxStaleness zero forces HubSpot).
             _ = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
-            try await admin(#"{"outage": true}"#)
+            try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<3 {
                 await #expect(throws: HubSpotError.self) {
                     _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
                 }
             }
             #expect(upstream.breaker.currentState == .open)
+            let before = try await environment.perSecond().counts.values.reduce(0, +)
             await #expect(throws: CircuitOpen.self) {
                 _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
             }
             let stale = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
             #expect(stale.source == .stale && stale.object?.id == ids[0])
+            #expect(try await environment.perSecond().counts.values.reduce(0, +) == before, "fail-fast calls never reach HubSpot")
             // HubSpot recovers: after the open interval a probe closes the breaker.
-            try await admin(#"{"outage": false}"#)
+            try await environment.faults(#"{"outage": false}"#)
             try await Task.sleep(for: .milliseconds(2200))
             let fresh = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
             #expect(fresh.source == .upstream)
@@ -80,17 +152,87 @@ import TestSupport
         }
     }
 
-    @Test func aWriteThroughTheDoorInvalidatesTheCachedObject() async throws {
-        try await withUpstream(contacts: 2) { upstream, ids, _ in
-            _ = try await upstream.readObject(type: "contacts", id: ids[0], properties: ["firstname"], deadline: .now + .seconds(5))
-            let id = ids[0]
-            _ = try await upstream.call(deadline: .now + .seconds(5), invalidating: [("contacts", id)]) { client, options in
-                try await client.updateObject("contacts", id: id, properties: ["firstname": "Renamed"], options: options)
-            }
-            try await Task.sleep(for: .milliseconds(100))  // invalidation runs right after the call
-            let read = try await upstream.readObject(type: "contacts", id: ids[0], properties: ["firstname"], deadline: .now + .seconds(5))
+    @Test func aWriteThroughTheDoorIsVisibleAtOnceThroughAnotherReplica() async throws {
+        try await DoorEnvironment.with(contacts: 2) { environment in
+            let writer = environment.door()
+            let reader = environment.door()
+            defer { writer.transport.shutdown(); reader.transport.shutdown() }
+            let id = environment.ids[0]
+            _ = try await reader.upstream.readObject(type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+            _ = try await writer.upstream.write(type: "contacts", .update(id: id, properties: ["firstname": "Renamed"]), deadline: .now + .seconds(5))
+            let read = try await reader.upstream.readObject(type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
             #expect(read.source == .upstream)
             #expect(read.object?.properties["firstname"] == "Renamed")
+            // Other calls invalidate what they name, too.
+            _ = try await writer.upstream.call(deadline: .now + .seconds(5), invalidating: [("contacts", id)]) { client, options in
+                try await client.updateObject("contacts", id: id, properties: ["firstname": "Again"], options: options)
+            }
+            let again = try await reader.upstream.readObject(type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+            #expect(again.object?.properties["firstname"] == "Again")
+        }
+    }
+
+    @Test func transientFailuresAreRetriedThroughTheLimiterWithinTheDeadline() async throws {
+        try await DoorEnvironment.with(contacts: 2) { environment in
+            let metrics = TestMetrics()
+            let door = environment.door(metrics: GatewayMetrics(factory: metrics), retries: 6, configureBreaker: { $0.minimumFailures = 100 })
+            defer { door.transport.shutdown() }
+            try await environment.faults(#"{"rules": [{"endpoint": "objects.get", "errorRate": 0.5, "errorStatuses": [503]}]}"#)
+            let id = environment.ids[0]
+            for _ in 0..<10 {
+                let object = try await door.upstream.call(deadline: .now + .seconds(20)) { client, options in
+                    try await client.getObject("contacts", id: id, options: options)
+                }
+                #expect(object.id == id)
+            }
+            let calls = metrics.counters(label: GatewayMetrics.Name.upstreamCalls).map(\.totalValue).reduce(0, +)
+            let grants = try await environment.perSecond().counts.values.reduce(0, +)
+            let retries = metrics.counters(label: GatewayMetrics.Name.upstreamRetries).map(\.totalValue).reduce(0, +)
+            #expect(retries > 0, "with half the calls failing, some were retried")
+            #expect(calls == 10 + retries, "every attempt, retries included, is one HubSpot call")
+            #expect(grants == calls, "and every one of them reached HubSpot through a limiter slot")
+        }
+    }
+
+    @Test func aRetryNeverWaitsPastTheDeadline() async throws {
+        try await DoorEnvironment.with(contacts: 1) { environment in
+            let door = environment.door(retries: 10, configureBreaker: { $0.minimumFailures = 100 })
+            defer { door.transport.shutdown() }
+            try await environment.faults(#"{"outage": true}"#)
+            let id = environment.ids[0]
+            let started = ContinuousClock.now
+            await #expect(throws: HubSpotError.self) {
+                _ = try await door.upstream.call(deadline: .now + .milliseconds(600)) { client, options in try await client.getObject("contacts", id: id, options: options) }
+            }
+            #expect(ContinuousClock.now - started < .seconds(3), "gave up near the deadline, not after ten backoffs")
+        }
+    }
+
+    @Test func metricsCountCallsRecordsPerCallCacheResultsAndBreakerState() async throws {
+        try await DoorEnvironment.with(contacts: 5) { environment in
+            let metrics = TestMetrics()
+            let door = environment.door(metrics: GatewayMetrics(factory: metrics), configureBreaker: { $0.minimumFailures = 2; $0.openInterval = .seconds(30) })
+            defer { door.transport.shutdown() }
+            let ids = environment.ids
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in ids { group.addTask { _ = try await door.upstream.readObject(type: "contacts", id: id, properties: [], deadline: .now + .seconds(5)) } }
+                try await group.waitForAll()
+            }
+            _ = try await door.upstream.readObject(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
+            #expect(try metrics.expectCounter(GatewayMetrics.Name.cacheReads, [("result", "miss")]).totalValue == 5)
+            #expect(try metrics.expectCounter(GatewayMetrics.Name.cacheReads, [("result", "hit")]).totalValue == 1)
+            let batchCalls = try metrics.expectCounter(GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.batch.read"), ("status", "200")]).totalValue
+            let records = try metrics.expectRecorder(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")]).values
+            #expect(Int64(records.count) == batchCalls && records.reduce(0, +) == 5)
+
+            try await environment.faults(#"{"outage": true}"#)
+            for _ in 0..<2 {
+                _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+            }
+            #expect(try metrics.expectCounter(GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.get"), ("status", "503")]).totalValue == 2)
+            #expect(try metrics.expectGauge(GatewayMetrics.Name.breakerState).lastValue == 2)
+            _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+            #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 1)
         }
     }
 }

@@ -16,12 +16,12 @@ struct CacheRig {
     static func start(configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
         let redis = try RedisServerProcess()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
-        redisConfiguration.commandTimeout = .milliseconds(500)
+        redisConfiguration.commandTimeout = .seconds(2)
         let client = RedisClient(configuration: redisConfiguration, logger: quietLogger())
         try await client.waitUntilConnected()
         var configuration = ObjectCache.Configuration()
         configuration.keyPrefix = "test:\(UUID().uuidString)"
-        configuration.redisTimeout = .milliseconds(500)
+        configuration.redisTimeout = .seconds(2)
         configure(&configuration)
         return CacheRig(redis: redis, client: client, cache: ObjectCache(redis: client, configuration: configuration, logger: quietLogger()))
     }

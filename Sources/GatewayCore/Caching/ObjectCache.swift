@@ -26,6 +26,9 @@ public final class ObjectCache: Sendable {
         public var redisTimeout: Duration = .milliseconds(50)
         /// Entries of the in-process cache used when Redis is not available.
         public var localCapacity = 1000
+        /// How long an in-process entry counts as fresh. Writes through other replicas cannot
+        /// invalidate it, so this bounds how stale a read can be while Redis is unreachable.
+        public var localTTL: Duration = .seconds(10)
 
         public init() {}
     }
@@ -49,11 +52,13 @@ public final class ObjectCache: Sendable {
     public let configuration: Configuration
     private let redis: RedisClient?
     private let logger: Logger
+    private let metrics: GatewayMetrics
     private let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
     private let local: Mutex<LocalEntries>
 
-    public init(redis: RedisClient?, configuration: Configuration = .init(), logger: Logger = Logger(label: "cache")) {
+    public init(redis: RedisClient?, configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "cache")) {
         self.redis = redis
+        self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
         self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
@@ -70,9 +75,13 @@ public final class ObjectCache: Sendable {
         let freshness = min(maxStaleness ?? configuration.ttl, configuration.ttl)
         let names = properties.sorted().joined(separator: ",")
         let entry = await lookup(type: type, id: id, properties: names)
-        if let entry, freshness > .zero, entry.age <= (entry.notFound ? configuration.notFoundTTL : freshness) {
+        // An in-process entry (Redis unreachable) missed other replicas' invalidations.
+        let limit = entry.map { $0.version < 0 ? min(freshness, configuration.localTTL) : freshness } ?? freshness
+        if let entry, freshness > .zero, entry.age <= (entry.notFound ? min(limit, configuration.notFoundTTL) : limit) {
+            metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "hit")])
             return Read(object: entry.object, source: .cache, age: entry.age)
         }
+        metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "miss")])
         let flightKey = "\(type)\u{0}\(id)\u{0}\(names)"
         do {
             let object = try await singleFlight(flightKey) {
@@ -83,6 +92,7 @@ public final class ObjectCache: Sendable {
             return Read(object: object, source: .upstream, age: .zero)
         } catch {
             if let entry, !entry.notFound, canServeStale(error), entry.age <= configuration.ttl + configuration.staleTTL {
+                metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "stale")])
                 return Read(object: entry.object, source: .stale, age: entry.age)
             }
             throw error
@@ -133,6 +143,7 @@ public final class ObjectCache: Sendable {
             return entry
         } catch {
             logger.debug("cache lookup failed; reading through", metadata: ["error": "\(error)"])
+            metrics.increment(GatewayMetrics.Name.redisFallbacks, [("component", "cache")])
             return local.withLock { $0.get(type: type, id: id, properties: properties) }
         }
     }

@@ -37,6 +37,7 @@ public final class CircuitBreaker: Sendable {
 
     public let configuration: Configuration
     private let logger: Logger
+    private let metrics: GatewayMetrics
     private let onStateChange: @Sendable (State) -> Void
     private let state: Mutex<Inner>
 
@@ -48,8 +49,11 @@ public final class CircuitBreaker: Sendable {
         var probeSuccesses = 0
     }
 
-    public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "breaker"), onStateChange: @escaping @Sendable (State) -> Void = { _ in }) {
+    public init(configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "breaker"),
+                onStateChange: @escaping @Sendable (State) -> Void = { _ in }) {
         self.configuration = configuration
+        self.metrics = metrics
+        metrics.gauge(GatewayMetrics.Name.breakerState, [], 0)
         self.logger = logger
         self.onStateChange = onStateChange
         self.state = Mutex(Inner())
@@ -93,6 +97,7 @@ public final class CircuitBreaker: Sendable {
             }
         }
         if let changed { announce(changed) }
+        if case .failure = result { metrics.increment(GatewayMetrics.Name.breakerRejections) }
         return try result.get()
     }
 
@@ -134,6 +139,8 @@ public final class CircuitBreaker: Sendable {
 
     private func announce(_ state: State) {
         logger.notice("circuit breaker \(state.rawValue)", metadata: ["state": "\(state.rawValue)"])
+        metrics.gauge(GatewayMetrics.Name.breakerState, [], state == .closed ? 0 : state == .halfOpen ? 1 : 2)
+        metrics.increment(GatewayMetrics.Name.breakerTransitions, [("to", state.rawValue)])
         onStateChange(state)
     }
 }

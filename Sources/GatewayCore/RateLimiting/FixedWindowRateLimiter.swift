@@ -18,6 +18,7 @@ public final class FixedWindowRateLimiter: Sendable {
     private let redis: RedisClient?
     private let replicaID: String
     private let logger: Logger
+    private let metrics: GatewayMetrics
     private let state: Mutex<State>
 
     private struct State {
@@ -28,10 +29,16 @@ public final class FixedWindowRateLimiter: Sendable {
         var local = LocalWindows()
         var localPauseUntil: [UpstreamCallKind: ContinuousClock.Instant] = [:]
         var mode: Mode = .redis
+        /// After a switch between Redis and local decisions, nothing is granted before this
+        /// wall-clock millisecond (the end of the window the switch happened in), so the
+        /// window's grants of the old mode and the new one never add up.
+        var holdUntilMs: Int64 = 0
     }
 
-    public init(redis: RedisClient?, configuration: RateLimiterConfiguration = .init(), replicaID: String = UUID().uuidString, logger: Logger = Logger(label: "ratelimit")) {
+    public init(redis: RedisClient?, configuration: RateLimiterConfiguration = .init(), replicaID: String = UUID().uuidString,
+                metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "ratelimit")) {
         self.redis = redis
+        self.metrics = metrics
         self.configuration = configuration
         self.replicaID = replicaID
         self.logger = logger
@@ -45,17 +52,25 @@ public final class FixedWindowRateLimiter: Sendable {
     /// long to wait) without waiting when the next slot is past `deadline`.
     @discardableResult
     public func acquire(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> RateLimitGrant {
+        let started = ContinuousClock.now
+        let bucket = [("bucket", kind.metricLabel)]
+        var waited = false
         while true {
             let wait: Duration
             switch await decide(kind, priority) {
-            case .granted(let grant): return grant
+            case .granted(let grant):
+                if waited { metrics.time(GatewayMetrics.Name.limiterWaitTime, bucket, .now - started) }
+                return grant
             case .wait(let duration): wait = duration
             }
             let jitter = Duration.milliseconds(Int64.random(in: 0...max(0, configuration.waitJitter.milliseconds)))
             let wake = ContinuousClock.now + wait + jitter
             if wake > deadline {
+                metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
                 throw RateLimitExceeded(kind: kind, retryAfter: wait)
             }
+            if !waited { metrics.increment(GatewayMetrics.Name.limiterWaits, bucket) }
+            waited = true
             try await Task.sleep(until: wake, clock: .continuous)
         }
     }
@@ -82,17 +97,29 @@ public final class FixedWindowRateLimiter: Sendable {
     }
 
     private func decide(_ kind: UpstreamCallKind, _ priority: CallPriority) async -> Decision {
+        if let hold = heldFor() { return .wait(hold) }
         if let redis, useRedisNow() {
             do {
                 try await heartbeatIfDue(redis)
-                let decision = try await decideInRedis(redis, kind, priority)
-                backOnRedis()
-                return decision
+                if mode != .redis {
+                    // Back from the local fallback: other replicas may still be on theirs.
+                    try await startRecovery(redis)
+                    backOnRedis()
+                    if let hold = heldFor() { return .wait(hold) }
+                }
+                return try await decideInRedis(redis, kind, priority)
             } catch {
                 fallBack(after: error)
+                if let hold = heldFor() { return .wait(hold) }
             }
         }
         return decideLocally(kind, priority)
+    }
+
+    /// How long the current switch between Redis and local decisions still holds grants back.
+    private func heldFor() -> Duration? {
+        let left = state.withLock { $0.holdUntilMs } - Self.wallMilliseconds()
+        return left > 0 ? .milliseconds(left) : nil
     }
 
     private func useRedisNow() -> Bool {
@@ -102,22 +129,44 @@ public final class FixedWindowRateLimiter: Sendable {
         }
     }
 
+    /// Milliseconds since 1970 on this replica's clock (Redis's clock decides while Redis is up).
+    static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The end of the current one-second window (search windows divide it).
+    private func windowEnd() -> Int64 {
+        let now = Self.wallMilliseconds()
+        return now - now % 1000 + 1000
+    }
+
     private func backOnRedis() {
-        let changed: Bool = state.withLock { state in
-            defer { state.localUntil = nil; state.mode = .redis }
-            return state.mode != .redis
+        state.withLock { state in
+            state.localUntil = nil
+            state.mode = .redis
+            state.holdUntilMs = max(state.holdUntilMs, windowEnd())
         }
-        if changed { logger.notice("rate limiter back on Redis") }
+        logger.notice("rate limiter back on Redis")
+        metrics.gauge(GatewayMetrics.Name.limiterLocalMode, [], 0)
+    }
+
+    /// Marks the fleet as recovering: while replicas may still decide locally, those on Redis
+    /// leave room for the local shares (see `recoveryLimit`).
+    private func startRecovery(_ redis: RedisClient) async throws {
+        _ = try await redis.set(.init(configuration.keyPrefix + ":recovering"), "1",
+                                expiration: .milliseconds(Int(max(1, configuration.recoveryPeriod.milliseconds))), timeout: configuration.redisTimeout)
     }
 
     private func fallBack(after error: any Error) {
         let (changed, replicas): (Bool, Int) = state.withLock { state in
             state.localUntil = .now + configuration.redisRetryInterval
             let mode = Mode.local(replicas: state.replicas)
+            // Grants already made in Redis this window are unknown here: start at the next one.
+            if state.mode == .redis { state.holdUntilMs = max(state.holdUntilMs, windowEnd()) }
             defer { state.mode = mode }
             return (state.mode != mode, state.replicas)
         }
         if changed {
+            metrics.gauge(GatewayMetrics.Name.limiterLocalMode, [], 1)
+            metrics.increment(GatewayMetrics.Name.redisFallbacks, [("component", "ratelimit")])
             logger.warning("Redis unavailable; rate limiting locally at this replica's share", metadata: [
                 "error": "\(error)", "replicas": "\(replicas)",
             ])
@@ -128,10 +177,13 @@ public final class FixedWindowRateLimiter: Sendable {
         var arguments: [RESPArgument] = []
         let buckets = self.buckets(kind, priority)
         arguments.append(.init(buckets.count))
+        arguments.append(.init(configuration.keyPrefix + ":recovering"))
         for bucket in buckets {
             arguments.append(.init(bucket.key))
             arguments.append(.init(bucket.limit))
-            arguments.append(.init(bucket.windowSeconds))
+            arguments.append(.init(bucket.recoveryLimit))
+            arguments.append(.init(bucket.windowMilliseconds))
+            arguments.append(.init(bucket.everyNthWindow))
         }
         let reply = try await redis.evaluate(Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
         guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0], case .integer(let waitMs) = values[1] else {
@@ -146,14 +198,24 @@ public final class FixedWindowRateLimiter: Sendable {
     private struct Bucket {
         var key: String
         var limit: Int
-        var windowSeconds: Int
+        /// The limit while replicas may still be on their local fallback.
+        var recoveryLimit: Int
+        var windowMilliseconds: Int
+        /// Only every n-th window may grant (bulk search: 2 leaves half for interactive callers).
+        var everyNthWindow: Int
     }
 
     private func buckets(_ kind: UpstreamCallKind, _ priority: CallPriority) -> [Bucket] {
-        let name = kind == .general ? "general" : "search"
-        var buckets = [Bucket(key: configuration.keyPrefix + ":" + name, limit: configuration.perSecondLimit(kind, priority), windowSeconds: 1)]
+        let replicas = state.withLock { $0.replicas }
+        let limit = configuration.perWindowLimit(kind, priority)
+        let others = Double(replicas - 1) * configuration.localShare(kind, replicas: replicas)
+        var buckets = [Bucket(key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
+                              recoveryLimit: max(0, limit - Int(others.rounded(.up))),
+                              windowMilliseconds: configuration.windowMilliseconds(kind),
+                              everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)]
         if configuration.dailyLimit > 0 {
-            buckets.append(Bucket(key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit, windowSeconds: 86_400))
+            buckets.append(Bucket(key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit, recoveryLimit: configuration.dailyLimit,
+                                  windowMilliseconds: 86_400_000, everyNthWindow: 1))
         }
         return buckets
     }
@@ -163,27 +225,38 @@ public final class FixedWindowRateLimiter: Sendable {
     }
 
     /// Checks every bucket first and counts only when all have room, so a refused attempt
-    /// costs nothing. Windows come from Redis's TIME. Keys are built inside the script
-    /// (one standalone Redis; not cluster-safe by design).
-    /// ARGV: n, then per bucket: key prefix, limit, window seconds.
-    /// Returns {1, 0, start of the first bucket's window} when granted, else
+    /// costs nothing. Windows come from Redis's TIME, in milliseconds. Keys are built inside
+    /// the script (one standalone Redis; not cluster-safe by design).
+    /// ARGV: n, the recovery marker key, then per bucket: key prefix, limit, limit while
+    /// recovering, window milliseconds, every n-th window.
+    /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free}.
     static let acquireScript = RedisScript("""
         local t = redis.call('TIME')
-        local seconds = tonumber(t[1])
-        local nowMs = seconds * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local n = tonumber(ARGV[1])
+        local recovering = redis.call('EXISTS', ARGV[2]) == 1
         local keys = {}
         local waitMs = 0
+        local firstStart = 0
         for i = 1, n do
-          local prefix = ARGV[2 + (i - 1) * 3]
-          local limit = tonumber(ARGV[3 + (i - 1) * 3])
-          local window = tonumber(ARGV[4 + (i - 1) * 3])
-          local start = seconds - (seconds % window)
+          local base = 3 + (i - 1) * 5
+          local prefix = ARGV[base]
+          local limit = tonumber(ARGV[base + 1])
+          if recovering then limit = tonumber(ARGV[base + 2]) end
+          local window = tonumber(ARGV[base + 3])
+          local nth = tonumber(ARGV[base + 4])
+          local start = nowMs - (nowMs % window)
+          if i == 1 then firstStart = start end
+          local index = math.floor(start / window)
+          if index % nth ~= 0 then
+            local left = (nth - index % nth) * window + start - nowMs
+            if left > waitMs then waitMs = left end
+          end
           local key = prefix .. ':' .. start
           local count = tonumber(redis.call('GET', key) or '0')
           if count >= limit then
-            local left = (start + window) * 1000 - nowMs
+            local left = start + window - nowMs
             if left > waitMs then waitMs = left end
           end
           local paused = redis.call('PTTL', prefix .. ':pause')
@@ -193,10 +266,10 @@ public final class FixedWindowRateLimiter: Sendable {
         if waitMs > 0 then return {0, waitMs} end
         for i = 1, n do
           if redis.call('INCR', keys[i][1]) == 1 then
-            redis.call('PEXPIRE', keys[i][1], keys[i][2] * 1000 + 5000)
+            redis.call('PEXPIRE', keys[i][1], keys[i][2] + 5000)
           end
         end
-        return {1, 0, seconds - (seconds % tonumber(ARGV[4]))}
+        return {1, 0, math.floor(firstStart / 1000)}
         """)
 
     // MARK: Replica count (for the fallback share)
@@ -258,51 +331,62 @@ public final class FixedWindowRateLimiter: Sendable {
 
     private func decideLocally(_ kind: UpstreamCallKind, _ priority: CallPriority) -> Decision {
         let now = ContinuousClock.now
-        let wall = Date().timeIntervalSince1970
+        let wall = Self.wallMilliseconds()
         return state.withLock { state in
             if let pause = state.localPauseUntil[kind], pause > now { return .wait(pause - now) }
             let replicas = redis == nil ? 1 : state.replicas
             if redis != nil { state.mode = .local(replicas: replicas) }
-            let share = Double(configuration.perSecondLimit(kind, priority)) / Double(replicas)
-            // A share under 1/s becomes one call per window of ⌈1/share⌉ seconds.
-            let windowSeconds = share >= 1 ? 1 : Int((1 / share).rounded(.up))
-            let limit = share >= 1 ? Int(share) : 1
             if configuration.dailyLimit > 0, case .wait(let wait) = state.local.peekDaily(limit: max(1, configuration.dailyLimit / replicas), wallClock: wall) {
                 return .wait(wait)
             }
-            let decision = state.local.take(kind, limit: limit, windowSeconds: windowSeconds, wallClock: wall)
+            let decision: Decision
+            switch kind {
+            case .general:
+                // This replica's share of the second; a share under 1 becomes one call per
+                // ⌈1/share⌉ seconds.
+                let share = Double(configuration.perWindowLimit(.general, priority)) / Double(replicas)
+                let windowMs = share >= 1 ? 1000 : Int64((1 / share).rounded(.up)) * 1000
+                decision = state.local.take(.general, limit: share >= 1 ? Int(share) : 1, windowMilliseconds: windowMs, wallClock: wall)
+            case .search:
+                // Spaced calls: at most one per replica in any rolling second, and no more
+                // than the replica's share on average.
+                let spacing = max(1000, Int64(configuration.windowMilliseconds(.search)) * Int64(replicas) * (priority == .bulk ? 2 : 1))
+                decision = state.local.space(.search, spacingMilliseconds: spacing, wallClock: wall)
+            }
             if case .granted = decision, configuration.dailyLimit > 0 { state.local.day.count += 1 }
             return decision
         }
     }
 
-    /// Per-replica fixed windows on the wall clock (aligned with the fleet's windows).
+    /// Per-replica windows on the wall clock (aligned with the fleet's windows).
     private struct LocalWindows {
-        var windows: [UpstreamCallKind: (start: Int, count: Int)] = [:]
-        var day: (start: Int, count: Int) = (0, 0)
+        var windows: [UpstreamCallKind: (start: Int64, count: Int)] = [:]
+        var lastGrant: [UpstreamCallKind: Int64] = [:]
+        var day: (start: Int64, count: Int) = (0, 0)
 
-        mutating func take(_ kind: UpstreamCallKind, limit: Int, windowSeconds: Int, wallClock: Double) -> Decision {
-            let seconds = Int(wallClock)
-            let start = seconds - seconds % windowSeconds
+        mutating func take(_ kind: UpstreamCallKind, limit: Int, windowMilliseconds: Int64, wallClock: Int64) -> Decision {
+            let start = wallClock - wallClock % windowMilliseconds
             var window = windows[kind] ?? (start, 0)
             if window.start != start { window = (start, 0) }
-            guard window.count < limit else {
-                let left = Double(start + windowSeconds) - wallClock
-                return .wait(.milliseconds(Int64(max(1, left * 1000))))
-            }
+            guard window.count < limit else { return .wait(.milliseconds(max(1, start + windowMilliseconds - wallClock))) }
             window.count += 1
             windows[kind] = window
-            return .granted(RateLimitGrant(window: start, local: true))
+            return .granted(RateLimitGrant(window: Int(start / 1000), local: true))
+        }
+
+        mutating func space(_ kind: UpstreamCallKind, spacingMilliseconds: Int64, wallClock: Int64) -> Decision {
+            if let last = lastGrant[kind], wallClock - last < spacingMilliseconds {
+                return .wait(.milliseconds(max(1, last + spacingMilliseconds - wallClock)))
+            }
+            lastGrant[kind] = wallClock
+            return .granted(RateLimitGrant(window: Int(wallClock / 1000), local: true))
         }
 
         /// Whether the day has room (rolling the day over at UTC midnight); counts nothing.
-        mutating func peekDaily(limit: Int, wallClock: Double) -> Decision {
-            let seconds = Int(wallClock)
-            let start = seconds - seconds % 86_400
+        mutating func peekDaily(limit: Int, wallClock: Int64) -> Decision {
+            let start = wallClock - wallClock % 86_400_000
             if day.start != start { day = (start, 0) }
-            guard day.count < limit else {
-                return .wait(.milliseconds(Int64(max(1, (Double(start + 86_400) - wallClock) * 1000))))
-            }
+            guard day.count < limit else { return .wait(.milliseconds(max(1, start + 86_400_000 - wallClock))) }
             return .granted(RateLimitGrant(window: nil, local: true))
         }
     }
@@ -324,6 +408,10 @@ public struct RateLimitExceeded: Error, CustomStringConvertible, Sendable {
     public var description: String {
         "the HubSpot \(kind == .search ? "search" : "call") budget has no slot before the deadline; retry in \(retryAfter.milliseconds) ms"
     }
+}
+
+extension UpstreamCallKind {
+    var metricLabel: String { self == .general ? "general" : "search" }
 }
 
 extension Duration {

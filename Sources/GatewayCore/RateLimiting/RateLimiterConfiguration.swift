@@ -19,8 +19,9 @@ public struct RateLimiterConfiguration: Sendable {
     public var keyPrefix = "hubspot-gateway:ratelimit"
     /// General calls per one-second window for the whole fleet (HubSpot allows ~10/s).
     public var generalPerSecond = 8
-    /// Search calls per one-second window. HubSpot allows 5/s; the default stays below that
-    /// because two fixed windows can meet inside one rolling second.
+    /// Search calls per second for the whole fleet, granted one per window of
+    /// 1000/`searchPerSecond` ms. HubSpot allows 5 in any rolling second; one call per
+    /// 250 ms window never puts more than 5 into one, where 4 per one-second window could put 8.
     public var searchPerSecond = 4
     /// Calls per UTC day for the whole fleet; 0 disables the daily bucket.
     public var dailyLimit = 250_000
@@ -41,16 +42,35 @@ public struct RateLimiterConfiguration: Sendable {
     public var replicaTimeToLive: Duration = .seconds(15)
     /// The replica count assumed for the fallback until one was learned from Redis.
     public var assumedReplicaCount = 3
+    /// After a replica comes back to Redis from its local fallback, how long the replicas on
+    /// Redis leave room for the local shares of replicas that may not be back yet.
+    public var recoveryPeriod: Duration = .seconds(3)
 
     public init() {}
 
-    /// The per-second limit of a bucket for a priority.
-    func perSecondLimit(_ kind: UpstreamCallKind, _ priority: CallPriority) -> Int {
+    /// The window length of a bucket.
+    func windowMilliseconds(_ kind: UpstreamCallKind) -> Int {
+        switch kind {
+        case .general: 1000
+        case .search: max(1, 1000 / max(1, searchPerSecond))
+        }
+    }
+
+    /// Calls per window of a bucket for a priority. Bulk search is held to every other window
+    /// instead (see the limiter), as a window holds one search call.
+    func perWindowLimit(_ kind: UpstreamCallKind, _ priority: CallPriority) -> Int {
         switch (kind, priority) {
         case (.general, .interactive): generalPerSecond
         case (.general, .bulk): max(1, generalPerSecond - interactiveReserve)
-        case (.search, .interactive): searchPerSecond
-        case (.search, .bulk): max(1, searchPerSecond - min(interactiveReserve, searchPerSecond / 2))
+        case (.search, _): 1
+        }
+    }
+
+    /// A replica's share of a bucket's calls per window while it decides locally.
+    func localShare(_ kind: UpstreamCallKind, replicas: Int) -> Double {
+        switch kind {
+        case .general: Double(generalPerSecond) / Double(max(1, replicas))
+        case .search: Double(windowMilliseconds(.search)) / Double(max(1000, windowMilliseconds(.search) * max(1, replicas)))
         }
     }
 }

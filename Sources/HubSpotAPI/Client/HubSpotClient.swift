@@ -46,7 +46,7 @@ public struct HubSpotExchange: Sendable {
 /// Typed calls to HubSpot's CRM v3 API (objects, batch, search, properties) and associations v4,
 /// over `CurlTransport`, with authentication, HubSpot's error model and retries.
 public struct HubSpotClient: Sendable {
-    public let configuration: HubSpotClientConfiguration
+    public private(set) var configuration: HubSpotClientConfiguration
     private let transport: CurlTransport
     private let authenticator: Authenticator
     private let logger: Logger
@@ -66,6 +66,14 @@ public struct HubSpotClient: Sendable {
         self.logger = logger
         self.observer = observer
         authenticator = Authenticator(credentials: credentials, transport: transport, baseURL: configuration.baseURL, timeout: configuration.requestTimeout)
+    }
+
+    /// The same client (transport, credentials, observer) retrying by `policy`; e.g. `.none`
+    /// for a caller that retries itself through a rate limiter.
+    public func retrying(by policy: HubSpotRetryPolicy) -> HubSpotClient {
+        var copy = self
+        copy.configuration.retryPolicy = policy
+        return copy
     }
 
     // MARK: Objects

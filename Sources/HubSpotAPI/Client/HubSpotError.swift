@@ -66,6 +66,37 @@ public struct HubSpotError: Error, CustomStringConvertible, Sendable {
         return id.isEmpty ? nil : String(id)
     }
 
+    /// An error made up by a caller of the client (e.g. an answer missing from a batch).
+    public init(status: Int, message: String, category: String? = nil, correlationId: String? = nil) {
+        self.status = status
+        self.message = message
+        self.category = category
+        self.correlationId = correlationId
+        errors = []
+        context = [:]
+        rateLimit = RateLimitStatus()
+    }
+
+    /// The error of one input of a batch call that HubSpot answered 207, as if that input had
+    /// been sent alone (the status follows from HubSpot's category).
+    public init(item: BatchItemError, correlationId: String?) {
+        status = switch item.category {
+        case "OBJECT_NOT_FOUND": 404
+        case "CONFLICT", "OBJECT_ALREADY_EXISTS": 409
+        case "RATE_LIMITS": 429
+        case "LOCKED": 423
+        case "INTERNAL_ERROR", "SERVICE_UNAVAILABLE": 500
+        default: 400
+        }
+        message = item.message
+        category = item.category
+        subCategory = item.subCategory
+        self.correlationId = correlationId
+        errors = item.errors ?? []
+        context = item.context ?? [:]
+        rateLimit = RateLimitStatus()
+    }
+
     init(response: HTTPResponse) {
         status = response.status
         rateLimit = RateLimitStatus(response)

@@ -1,0 +1,169 @@
+import Synchronization
+
+/// Merges concurrent single-item requests that share a key (object type and property set,
+/// say) into batch calls of at most `maxBatchSize` items.
+///
+/// The first request of a key becomes the leader: while it waits to be admitted (for a
+/// rate-limit slot), later requests join its batch; once admitted, the batch closes and goes
+/// out as one call. At low load a request is a batch of one (one call, no added latency); at
+/// high load one call serves up to `maxBatchSize` requests. A request whose caller gives up
+/// before its batch leaves is dropped from it; the others are not disturbed.
+public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Output: Sendable>: Sendable {
+    /// What to do with two waiting requests of the same identity (`identity` of `submit`).
+    public enum Merging: Sendable {
+        /// They are one input: both get its result (reads of one id).
+        case share
+        /// They never share a batch and go out in arrival order (two updates of one record).
+        case separate
+    }
+
+    /// Waits until a batch may go out (the rate limiter); throwing fails every request of the batch.
+    public typealias Admit = @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
+    /// Sends one batch after admission and answers one result per item, in order. `deadline`
+    /// is the latest of the waiting callers' deadlines.
+    public typealias Send = @Sendable (_ key: Key, _ items: [Item], _ deadline: ContinuousClock.Instant) async -> [Result<Output, any Error>]
+
+    public let maxBatchSize: Int
+    public let merging: Merging
+    private let admit: Admit
+    private let send: Send
+    private let groups = Mutex<[Key: Group]>([:])
+
+    private typealias Waiter = CheckedContinuation<Output, any Error>
+
+    private struct Entry {
+        var identity: String?
+        var item: Item
+        var waiters: [(token: Int, waiter: Waiter)]
+    }
+
+    /// The requests of one key not yet sent.
+    private struct Group {
+        var entries: [Int: Entry] = [:]
+        /// Entry numbers in arrival order.
+        var order: [Int] = []
+        /// Identity → entry number, for `.share`.
+        var shared: [String: Int] = [:]
+        var latestDeadline: ContinuousClock.Instant
+        var leaderRunning = false
+        var next = 0
+
+        mutating func remove(_ number: Int) {
+            guard let entry = entries.removeValue(forKey: number) else { return }
+            order.removeAll { $0 == number }
+            if let identity = entry.identity, shared[identity] == number { shared[identity] = nil }
+        }
+    }
+
+    public init(maxBatchSize: Int = 100, merging: Merging, admit: @escaping Admit, send: @escaping Send) {
+        precondition(maxBatchSize > 0)
+        self.maxBatchSize = maxBatchSize
+        self.merging = merging
+        self.admit = admit
+        self.send = send
+    }
+
+    /// Waits for `item`'s result from the batch it joins.
+    public func submit(_ item: Item, key: Key, identity: String?, deadline: ContinuousClock.Instant) async throws -> Output {
+        // (entry number, waiter token) once enqueued, for cancellation.
+        let ticket = Mutex<(entry: Int, token: Int)?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (waiter: Waiter) in
+                let startLeader: Bool = groups.withLock { groups in
+                    var group = groups[key] ?? Group(latestDeadline: deadline)
+                    let token = group.next
+                    group.next += 1
+                    let number: Int
+                    if merging == .share, let identity, let existing = group.shared[identity] {
+                        number = existing
+                        group.entries[existing]!.waiters.append((token, waiter))
+                    } else {
+                        number = token
+                        group.entries[number] = Entry(identity: identity, item: item, waiters: [(token, waiter)])
+                        group.order.append(number)
+                        if merging == .share, let identity { group.shared[identity] = number }
+                    }
+                    ticket.withLock { $0 = (number, token) }
+                    group.latestDeadline = max(group.latestDeadline, deadline)
+                    let start = !group.leaderRunning
+                    group.leaderRunning = true
+                    groups[key] = group
+                    return start
+                }
+                if startLeader {
+                    Task { await self.lead(key) }
+                }
+            }
+        } onCancel: {
+            // The caller gave up before its batch left: drop only its wait.
+            let waiter: Waiter? = groups.withLock { groups in
+                guard let (number, token) = ticket.withLock({ $0 }), var group = groups[key], var entry = group.entries[number],
+                      let index = entry.waiters.firstIndex(where: { $0.token == token }) else { return nil }
+                let removed = entry.waiters.remove(at: index).waiter
+                if entry.waiters.isEmpty { group.remove(number) } else { group.entries[number] = entry }
+                groups[key] = group
+                return removed
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Sends batches for a key until nothing is waiting.
+    private func lead(_ key: Key) async {
+        while true {
+            let deadline: ContinuousClock.Instant? = groups.withLock { groups in
+                guard let group = groups[key], !group.order.isEmpty else {
+                    groups[key] = nil
+                    return nil
+                }
+                return group.latestDeadline
+            }
+            guard let deadline else { return }
+            // Later requests join while the batch waits to be admitted.
+            var admission: (any Error)?
+            do { try await admit(deadline) } catch { admission = error }
+
+            let batch = groups.withLock { groups in
+                guard var group = groups[key] else { return [Entry]() }
+                let batch = takeBatch(&group)
+                if group.order.isEmpty { group.latestDeadline = .now }
+                groups[key] = group
+                return batch
+            }
+            guard !batch.isEmpty else { continue }
+            if let admission {
+                for entry in batch { for (_, waiter) in entry.waiters { waiter.resume(throwing: admission) } }
+                continue
+            }
+            let results = await send(key, batch.map(\.item), deadline)
+            for (index, entry) in batch.enumerated() {
+                let result = index < results.count ? results[index] : .failure(BatchAnswerMissing())
+                for (_, waiter) in entry.waiters { waiter.resume(with: result) }
+            }
+        }
+    }
+
+    /// Up to `maxBatchSize` entries in arrival order; with `.separate`, at most one per identity.
+    private func takeBatch(_ group: inout Group) -> [Entry] {
+        var taken: [Entry] = []
+        var takenNumbers: [Int] = []
+        var identities: Set<String> = []
+        for number in group.order where taken.count < maxBatchSize {
+            let entry = group.entries[number]!
+            if merging == .separate, let identity = entry.identity, !identities.insert(identity).inserted { continue }
+            taken.append(entry)
+            takenNumbers.append(number)
+        }
+        let gone = Set(takenNumbers)
+        group.order.removeAll { gone.contains($0) }
+        for number in takenNumbers {
+            if let identity = group.entries.removeValue(forKey: number)?.identity, group.shared[identity] == number { group.shared[identity] = nil }
+        }
+        return taken
+    }
+}
+
+/// A batch sender answered fewer results than it was given items (a bug, reported as an error).
+public struct BatchAnswerMissing: Error, CustomStringConvertible {
+    public var description: String { "the batch call gave no answer for this input" }
+}

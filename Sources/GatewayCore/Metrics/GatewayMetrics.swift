@@ -1,0 +1,63 @@
+import CoreMetrics
+
+/// The metrics of the door to HubSpot, named in one place so dashboards and alert rules have
+/// one list to read. Components record through a `GatewayMetrics` value; its factory is the
+/// process-wide one unless a test or an embedding program passes its own.
+public struct GatewayMetrics: Sendable {
+    /// Metric names (Prometheus style; `_total` and `_seconds` are added by the exporter's
+    /// conventions only where written here).
+    public enum Name {
+        /// Every HTTP exchange with HubSpot, by `endpoint` and `status` (`error` when no answer came).
+        public static let upstreamCalls = "hubspot_upstream_calls_total"
+        /// Duration of one exchange with HubSpot, by `endpoint`.
+        public static let upstreamDuration = "hubspot_upstream_call_duration_seconds"
+        /// Records (ids or inputs) carried by one batch call, by `endpoint`.
+        public static let recordsPerCall = "hubspot_upstream_records_per_call"
+        /// Attempts repeated by the door after a transient failure, by `endpoint`.
+        public static let upstreamRetries = "hubspot_upstream_retries_total"
+        /// 429s HubSpot answered, by `policy` (should stay zero: alert on any).
+        public static let upstreamRateLimited = "hubspot_upstream_rate_limited_total"
+        /// Acquires that had to wait for a later window, by `bucket`.
+        public static let limiterWaits = "gateway_ratelimit_waits_total"
+        /// Time spent waiting for a slot, by `bucket`.
+        public static let limiterWaitTime = "gateway_ratelimit_wait_seconds"
+        /// Acquires refused because the slot came after the caller's deadline, by `bucket`.
+        public static let limiterRefusals = "gateway_ratelimit_refusals_total"
+        /// 1 while the limiter decides locally because Redis is unreachable.
+        public static let limiterLocalMode = "gateway_ratelimit_redis_fallback_active"
+        /// Times a component fell back from Redis, by `component` (`ratelimit`, `cache`).
+        public static let redisFallbacks = "gateway_redis_fallbacks_total"
+        /// Circuit breaker state: 0 closed, 1 half-open, 2 open.
+        public static let breakerState = "gateway_circuit_breaker_state"
+        /// Breaker transitions, by `to`.
+        public static let breakerTransitions = "gateway_circuit_breaker_transitions_total"
+        /// Calls refused at once because the breaker is open.
+        public static let breakerRejections = "gateway_circuit_breaker_rejections_total"
+        /// Cache reads, by `result`: `hit`, `miss`, `stale` (served stale because HubSpot could not be asked).
+        public static let cacheReads = "gateway_cache_reads_total"
+    }
+
+    private let factory: any MetricsFactory
+
+    /// Records through `factory` (the process-wide `MetricsSystem.factory` by default).
+    public init(factory: (any MetricsFactory)? = nil) {
+        self.factory = factory ?? MetricsSystem.factory
+    }
+
+    func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
+        Counter(label: name, dimensions: dimensions, factory: factory).increment(by: amount)
+    }
+
+    func record(_ name: String, _ dimensions: [(String, String)] = [], _ value: Int) {
+        Recorder(label: name, dimensions: dimensions, aggregate: true, factory: factory).record(value)
+    }
+
+    func gauge(_ name: String, _ dimensions: [(String, String)] = [], _ value: Double) {
+        Gauge(label: name, dimensions: dimensions, factory: factory).record(value)
+    }
+
+    func time(_ name: String, _ dimensions: [(String, String)] = [], _ duration: Duration) {
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        Timer(label: name, dimensions: dimensions, factory: factory).recordNanoseconds(nanoseconds)
+    }
+}

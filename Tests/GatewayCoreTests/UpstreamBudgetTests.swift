@@ -1,0 +1,113 @@
+import Foundation
+@testable import GatewayCore
+import HubSpotAPI
+import RedisClient
+import Testing
+import TestSupport
+
+/// Three replicas' doors on one redis-server in front of one hubspot-sim, checked by what the
+/// simulator saw arrive in each wall-clock second.
+@Suite(.serialized) struct UpstreamBudgetTests {
+    /// Each door's own Redis connection, as separate replicas have.
+    func doors(_ environment: DoorEnvironment, configureLimiter: @escaping (inout RateLimiterConfiguration) -> Void = { _ in }) async throws -> ([Door], [RedisClient]) {
+        var doors: [Door] = []
+        var clients: [RedisClient] = []
+        for index in 0..<3 {
+            var configuration = try RedisConfiguration(url: environment.redis.url)
+            configuration.commandTimeout = .seconds(2)
+            let client = RedisClient(configuration: configuration, logger: quietLogger())
+            try await client.waitUntilConnected()
+            clients.append(client)
+            doors.append(environment.door(redis: client, replicaID: "replica-\(index)", configureLimiter: configureLimiter))
+        }
+        return (doors, clients)
+    }
+
+    /// Ten callers per door call `body` in a loop for `duration` (excess demand).
+    func hammer(_ doors: [Door], _ kind: UpstreamCallKind, for duration: Duration,
+                _ body: @escaping @Sendable (HubSpotClient, CallOptions) async throws -> Void) async {
+        let end = ContinuousClock.now + duration
+        await withTaskGroup(of: Void.self) { group in
+            for door in doors {
+                for _ in 0..<10 {
+                    group.addTask {
+                        while ContinuousClock.now < end {
+                            do { try await door.upstream.call(kind, deadline: end) { client, options in try await body(client, options) } } catch { return }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The seconds the run covered entirely (the first and last are partial).
+    func fullSeconds(_ counts: [Int: Int]) -> [Int] {
+        let seconds = counts.keys.sorted()
+        guard seconds.count > 2 else { return [] }
+        return seconds.dropFirst().dropLast().map { counts[$0]! }
+    }
+
+    @Test func hubSpotNeverSeesMoreThanTheBudgetAndAlmostAllOfItIsUsed() async throws {
+        try await DoorEnvironment.with(contacts: 3) { environment in
+            let (doors, clients) = try await doors(environment)
+            let id = environment.ids[0]
+            await hammer(doors, .general, for: .seconds(5)) { client, options in _ = try await client.getObject("contacts", id: id, options: options) }
+            let seen = try await environment.perSecond()
+            #expect(seen.rateLimited == 0)
+            #expect(seen.counts.values.allSatisfy { $0 <= 8 }, "per second at HubSpot: \(seen.counts.sorted { $0.key < $1.key })")
+            let full = fullSeconds(seen.counts)
+            #expect(full.count >= 3)
+            let used = Double(full.reduce(0, +)) / Double(max(1, full.count) * 8)
+            #expect(used >= 0.95, "utilization \(used): \(seen.counts.sorted { $0.key < $1.key })")
+            for door in doors { door.transport.shutdown() }
+            for client in clients { await client.shutdown() }
+        }
+    }
+
+    @Test func searchStaysWithinItsOwnLimit() async throws {
+        try await DoorEnvironment.with(contacts: 3) { environment in
+            let (doors, clients) = try await doors(environment)
+            await hammer(doors, .search, for: .seconds(4)) { client, options in
+                _ = try await client.search("contacts", SearchRequest(limit: 1), options: options)
+            }
+            let seen = try await environment.perSecond()
+            #expect(seen.rateLimited == 0)
+            #expect(seen.counts.values.allSatisfy { $0 <= 4 }, "search calls per second at HubSpot: \(seen.counts.sorted { $0.key < $1.key })")
+            let full = fullSeconds(seen.counts)
+            #expect(!full.isEmpty && full.allSatisfy { $0 >= 3 }, "\(seen.counts.sorted { $0.key < $1.key })")
+            for door in doors { door.transport.shutdown() }
+            for client in clients { await client.shutdown() }
+        }
+    }
+
+    @Test func withRedisKilledMidRunTheFleetStaysWithinTheBudgetAndReturnsToRedis() async throws {
+        try await DoorEnvironment.with(contacts: 3) { environment in
+            let (doors, clients) = try await doors(environment) {
+                $0.redisRetryInterval = .milliseconds(200)
+                $0.replicaHeartbeatInterval = .milliseconds(100)
+                $0.replicaTimeToLive = .seconds(1)
+            }
+            let heartbeats = doors.map { door in Task { await door.upstream.limiter.runHeartbeats() } }
+            defer { heartbeats.forEach { $0.cancel() } }
+            try await Task.sleep(for: .milliseconds(1300))
+            let id = environment.ids[0]
+            let call: @Sendable (HubSpotClient, CallOptions) async throws -> Void = { client, options in _ = try await client.getObject("contacts", id: id, options: options) }
+            async let run: Void = hammer(doors, .general, for: .seconds(7), call)
+            try await Task.sleep(for: .seconds(2))
+            environment.redis.kill()
+            try await Task.sleep(for: .seconds(3))
+            #expect(doors.allSatisfy { $0.upstream.limiter.mode == .local(replicas: 3) }, "\(doors.map(\.upstream.limiter.mode))")
+            try environment.redis.restart()
+            await run
+            let seen = try await environment.perSecond()
+            #expect(seen.rateLimited == 0)
+            #expect(seen.counts.values.allSatisfy { $0 <= 8 }, "per second at HubSpot across the outage: \(seen.counts.sorted { $0.key < $1.key })")
+            // Back on Redis once the clients reconnected.
+            try await Task.sleep(for: .seconds(1))
+            await hammer(doors, .general, for: .seconds(2), call)
+            #expect(doors.allSatisfy { $0.upstream.limiter.mode == .redis }, "\(doors.map(\.upstream.limiter.mode))")
+            for door in doors { door.transport.shutdown() }
+            for client in clients { await client.shutdown() }
+        }
+    }
+}
