@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "grpc-interop-server", targets: ["grpc-interop-server"]),
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
         .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
+        .executable(name: "gateway-core-bench", targets: ["gateway-core-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -128,6 +129,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The gateway's API contract: messages and service protocols generated from
+        /// Protos/hubspot/gateway/v1 (by scripts/gen-protos).
+        .target(
+            name: "GatewayProto",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         /// The standard gRPC interop service grpc.testing.TestService, for checking the transport
         /// against other implementations' clients.
         .target(
@@ -172,6 +185,16 @@ let package = Package(
             name: "hubspot-client-bench",
             dependencies: ["HubSpotAPI"],
             path: "Benchmarks/hubspot-client/Sources",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "gateway-core-bench",
+            dependencies: [
+                "GatewayCore", "HubSpotAPI", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/gateway-core/Sources",
             swiftSettings: swiftSettings
         ),
 

@@ -144,7 +144,7 @@ public final class HubSpotUpstream: Sendable {
     /// Errors that mean "HubSpot cannot be asked now", for which a stale read is better than none.
     static func isUnavailability(_ error: any Error) -> Bool {
         switch error {
-        case is CircuitOpen, is RateLimitExceeded, is CurlError: true
+        case is CircuitOpen, is RateLimitExceeded, is DeadlinePassed, is CurlError: true
         case let error as HubSpotError: error.status >= 500 || error.status == 429
         default: false
         }

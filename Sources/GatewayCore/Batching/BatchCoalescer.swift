@@ -34,7 +34,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     private struct Entry {
         var identity: String?
         var item: Item
-        var waiters: [(token: Int, waiter: Waiter)]
+        var waiters: [(token: Int, waiter: Waiter, deadline: ContinuousClock.Instant)]
     }
 
     /// The requests of one key not yet sent.
@@ -76,10 +76,10 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
                     let number: Int
                     if merging == .share, let identity, let existing = group.shared[identity] {
                         number = existing
-                        group.entries[existing]!.waiters.append((token, waiter))
+                        group.entries[existing]!.waiters.append((token, waiter, deadline))
                     } else {
                         number = token
-                        group.entries[number] = Entry(identity: identity, item: item, waiters: [(token, waiter)])
+                        group.entries[number] = Entry(identity: identity, item: item, waiters: [(token, waiter, deadline)])
                         group.order.append(number)
                         if merging == .share, let identity { group.shared[identity] = number }
                     }
@@ -123,44 +123,61 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
             var admission: (any Error)?
             do { try await admit(deadline) } catch { admission = error }
 
-            let batch = groups.withLock { groups in
-                guard var group = groups[key] else { return [Entry]() }
-                let batch = takeBatch(&group)
+            let (batch, expired) = groups.withLock { groups in
+                guard var group = groups[key] else { return ([Entry](), [Waiter]()) }
+                let taken = takeBatch(&group)
                 if group.order.isEmpty { group.latestDeadline = .now }
                 groups[key] = group
-                return batch
+                return taken
             }
+            for waiter in expired { waiter.resume(throwing: DeadlinePassed()) }
             guard !batch.isEmpty else { continue }
             if let admission {
-                for entry in batch { for (_, waiter) in entry.waiters { waiter.resume(throwing: admission) } }
+                for entry in batch { for (_, waiter, _) in entry.waiters { waiter.resume(throwing: admission) } }
                 continue
             }
             let results = await send(key, batch.map(\.item), deadline)
             for (index, entry) in batch.enumerated() {
                 let result = index < results.count ? results[index] : .failure(BatchAnswerMissing())
-                for (_, waiter) in entry.waiters { waiter.resume(with: result) }
+                for (_, waiter, _) in entry.waiters { waiter.resume(with: result) }
             }
         }
     }
 
-    /// Up to `maxBatchSize` entries in arrival order; with `.separate`, at most one per identity.
-    private func takeBatch(_ group: inout Group) -> [Entry] {
+    /// Up to `maxBatchSize` entries in arrival order; with `.separate`, at most one per
+    /// identity. Waiters whose deadline has passed are taken out (and returned) instead: under
+    /// overload the budget goes to callers still waiting for an answer.
+    private func takeBatch(_ group: inout Group) -> ([Entry], [Waiter]) {
+        let now = ContinuousClock.now
         var taken: [Entry] = []
-        var takenNumbers: [Int] = []
+        var gone: Set<Int> = []
+        var expired: [Waiter] = []
         var identities: Set<String> = []
         for number in group.order where taken.count < maxBatchSize {
-            let entry = group.entries[number]!
-            if merging == .separate, let identity = entry.identity, !identities.insert(identity).inserted { continue }
+            var entry = group.entries[number]!
+            if merging == .separate, let identity = entry.identity, identities.contains(identity) { continue }
+            let live = entry.waiters.filter { $0.deadline > now }
+            if live.count < entry.waiters.count {
+                expired += entry.waiters.filter { $0.deadline <= now }.map(\.waiter)
+                entry.waiters = live
+            }
+            gone.insert(number)
+            guard !live.isEmpty else { continue }
+            if let identity = entry.identity { identities.insert(identity) }
             taken.append(entry)
-            takenNumbers.append(number)
         }
-        let gone = Set(takenNumbers)
         group.order.removeAll { gone.contains($0) }
-        for number in takenNumbers {
+        for number in gone {
             if let identity = group.entries.removeValue(forKey: number)?.identity, group.shared[identity] == number { group.shared[identity] = nil }
         }
-        return taken
+        return (taken, expired)
     }
+}
+
+/// The caller's deadline passed while its request waited for a batch; it was not sent.
+public struct DeadlinePassed: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the deadline passed while the request waited for HubSpot's budget" }
 }
 
 /// A batch sender answered fewer results than it was given items (a bug, reported as an error).

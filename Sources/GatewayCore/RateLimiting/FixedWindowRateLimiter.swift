@@ -178,6 +178,7 @@ public final class FixedWindowRateLimiter: Sendable {
         let buckets = self.buckets(kind, priority)
         arguments.append(.init(buckets.count))
         arguments.append(.init(configuration.keyPrefix + ":recovering"))
+        arguments.append(.init(Int(configuration.windowEndGuard.milliseconds)))
         for bucket in buckets {
             arguments.append(.init(bucket.key))
             arguments.append(.init(bucket.limit))
@@ -227,8 +228,10 @@ public final class FixedWindowRateLimiter: Sendable {
     /// Checks every bucket first and counts only when all have room, so a refused attempt
     /// costs nothing. Windows come from Redis's TIME, in milliseconds. Keys are built inside
     /// the script (one standalone Redis; not cluster-safe by design).
-    /// ARGV: n, the recovery marker key, then per bucket: key prefix, limit, limit while
-    /// recovering, window milliseconds, every n-th window.
+    /// No call is granted in the last `guard` ms of a window, so that a call reaches HubSpot
+    /// in the second it was counted in.
+    /// ARGV: n, the recovery marker key, guard ms, then per bucket: key prefix, limit, limit
+    /// while recovering, window milliseconds, every n-th window.
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free}.
     static let acquireScript = RedisScript("""
@@ -236,11 +239,12 @@ public final class FixedWindowRateLimiter: Sendable {
         local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local n = tonumber(ARGV[1])
         local recovering = redis.call('EXISTS', ARGV[2]) == 1
+        local guard = tonumber(ARGV[3])
         local keys = {}
         local waitMs = 0
         local firstStart = 0
         for i = 1, n do
-          local base = 3 + (i - 1) * 5
+          local base = 4 + (i - 1) * 5
           local prefix = ARGV[base]
           local limit = tonumber(ARGV[base + 1])
           if recovering then limit = tonumber(ARGV[base + 2]) end
@@ -251,6 +255,10 @@ public final class FixedWindowRateLimiter: Sendable {
           local index = math.floor(start / window)
           if index % nth ~= 0 then
             local left = (nth - index % nth) * window + start - nowMs
+            if left > waitMs then waitMs = left end
+          end
+          if window < 60000 and start + window - nowMs <= guard then
+            local left = start + window - nowMs
             if left > waitMs then waitMs = left end
           end
           local key = prefix .. ':' .. start

@@ -33,6 +33,9 @@ public struct RateLimiterConfiguration: Sendable {
     /// After a Redis failure, how long the replica stays on its local limiter before it tries
     /// Redis again.
     public var redisRetryInterval: Duration = .seconds(1)
+    /// No call is granted this close to the end of a window, so the call reaches HubSpot in
+    /// the second it was counted in (covers the trip from the grant to HubSpot).
+    public var windowEndGuard: Duration = .milliseconds(25)
     /// Upper bound of the random delay added to each wait, so waiters do not stampede at the
     /// start of a window.
     public var waitJitter: Duration = .milliseconds(40)

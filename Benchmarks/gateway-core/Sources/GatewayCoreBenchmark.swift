@@ -1,0 +1,137 @@
+import Foundation
+import GatewayCore
+import HubSpotAPI
+import Logging
+import RedisClient
+import Synchronization
+
+/// Open-loop load through the door: RATE reads per second of distinct contacts (none cached)
+/// for SECONDS, against a running hubspot-sim with HubSpot's limits on, with the limiter and
+/// cache on a real Redis. Prints records per upstream call, upstream calls per second, served
+/// records per second and the latency of served reads.
+/// Usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS
+@main
+struct GatewayCoreBenchmark {
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        guard arguments.count == 7, let rate = Int(arguments[4]), let seconds = Int(arguments[5]), let deadlineSeconds = Double(arguments[6]) else {
+            print("usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS")
+            exit(2)
+        }
+        let baseURL = arguments[1]
+        let token = arguments[2]
+        let logger = { var logger = Logger(label: "gateway-core-bench"); logger.logLevel = .warning; return logger }()
+        let redisURL = arguments[3]
+        do {
+            let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
+            try await redis.waitUntilConnected()
+            let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
+            let transport = CurlTransport()
+            let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(token)),
+                                       configuration: HubSpotClientConfiguration(baseURL: baseURL), observer: HubSpotUpstream.observer(for: limiter))
+            let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger), cache: ObjectCache(redis: redis, logger: logger), logger: logger)
+            let firstId = try await client.listObjects("contacts", limit: 1).results[0].id
+            guard let first = Int(firstId) else { fatalError("simulator ids are numeric") }
+            _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
+
+            let tally = Tally()
+            let clock = ContinuousClock()
+            let start = clock.now
+            let tick = Duration.milliseconds(10)
+            let perTick = max(1, rate / 100)
+            await withDiscardingTaskGroup { group in
+                var next = start
+                var sent = 0
+                while clock.now < start + .seconds(seconds) {
+                    for _ in 0..<perTick {
+                        let id = String(first + sent)
+                        sent += 1
+                        group.addTask {
+                            let began = clock.now
+                            do {
+                                let read = try await upstream.readObject(type: "contacts", id: id, properties: ["email", "firstname"], deadline: began + .seconds(deadlineSeconds))
+                                tally.served(read.object != nil, after: clock.now - began)
+                            } catch {
+                                tally.failed(error)
+                            }
+                        }
+                    }
+                    next = next + tick
+                    try? await Task.sleep(until: next, clock: clock)
+                }
+            }
+            let elapsed = clock.now - start
+            let stats = try await client.statistics(transport, baseURL)
+            let result = tally.snapshot
+            let calls = stats.batchReads
+            // Rates over the whole run (the load and the drain of reads still waiting after it).
+            let loadSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let servedPerSecond = Double(result.found) / loadSeconds
+            let demanded = result.found + result.missing + result.failures.values.reduce(0, +)
+            print(String(format: "demand: reads=%d asked_per_s=%d achieved_per_s=%.0f duration_s=%d deadline_s=%.1f (run with the drain: %.1f s)",
+                         demanded, rate, Double(demanded) / Double(seconds), seconds, deadlineSeconds, loadSeconds))
+            print(String(format: "upstream: batch_read_calls=%d calls_per_s=%.2f max_calls_in_a_second=%d http_429=%d records_per_call=%.1f",
+                         calls, Double(calls) / loadSeconds, stats.maxPerSecond, stats.rateLimited, calls == 0 ? 0 : Double(result.found) / Double(calls)))
+            print(String(format: "served: records=%d records_per_s=%.0f of_physical_limit=%.0f%% p50_ms=%.0f p99_ms=%.0f missing=%d",
+                         result.found, servedPerSecond, 100 * servedPerSecond / 800, result.percentile(0.5), result.percentile(0.99), result.missing))
+            print("refused: " + (result.failures.isEmpty ? "none" : result.failures.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
+            transport.shutdown()
+            await redis.shutdown()
+        }
+    }
+}
+
+/// Outcomes of the reads, counted from many tasks.
+final class Tally: Sendable {
+    struct Snapshot {
+        var found = 0
+        var missing = 0
+        var latencies: [Double] = []
+        var failures: [String: Int] = [:]
+
+        func percentile(_ p: Double) -> Double {
+            let sorted = latencies.sorted()
+            return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
+        }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    func served(_ found: Bool, after duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { state in
+            if found { state.found += 1 } else { state.missing += 1 }
+            state.latencies.append(seconds)
+        }
+    }
+
+    func failed(_ error: any Error) {
+        let name = String(describing: type(of: error))
+        state.withLock { $0.failures[name, default: 0] += 1 }
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+}
+
+/// What the simulator counted.
+struct SimulatorStatistics {
+    var batchReads = 0
+    var rateLimited = 0
+    var maxPerSecond = 0
+}
+
+extension HubSpotClient {
+    func send(_ transport: CurlTransport, _ url: String) async throws -> HTTPResponse {
+        try await transport.send(HTTPRequest(method: .post, url: url, headers: [], body: nil), timeout: .seconds(5))
+    }
+
+    func statistics(_ transport: CurlTransport, _ baseURL: String) async throws -> SimulatorStatistics {
+        let response = try await transport.send(HTTPRequest(method: .get, url: baseURL + "/_sim/stats", headers: [], body: nil), timeout: .seconds(5))
+        let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:]
+        var statistics = SimulatorStatistics()
+        statistics.batchReads = ((json["byEndpoint"] as? [String: Any])?["objects.batch.read"] as? NSNumber)?.intValue ?? 0
+        statistics.rateLimited = (json["rateLimited"] as? NSNumber)?.intValue ?? 0
+        statistics.maxPerSecond = (json["maxAdmittedInAnyWallClockSecond"] as? NSNumber)?.intValue ?? 0
+        return statistics
+    }
+}
