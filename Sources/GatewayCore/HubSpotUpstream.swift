@@ -46,7 +46,7 @@ public final class HubSpotUpstream: Sendable {
         var writes: [CallPriority: BatchWriteCoalescer] = [:]
         for priority in [CallPriority.interactive, .bulk] {
             let admit: @Sendable (ContinuousClock.Instant) async throws -> Void = { deadline in
-                try await limiter.acquire(.general, priority: priority, deadline: deadline)
+                try await limiter.acquire(.general, priority: priority, paced: true, deadline: deadline)
             }
             reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) { type, ids, properties, deadline in
                 metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")], ids.count)

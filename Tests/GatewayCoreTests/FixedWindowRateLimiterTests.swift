@@ -19,7 +19,7 @@ struct Fleet {
     let limiters: [FixedWindowRateLimiter]
 
     static func start(replicas: Int = 3, configure: (inout RateLimiterConfiguration) -> Void = { _ in }) async throws -> Fleet {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.start()
         var configuration = RateLimiterConfiguration()
         configuration.keyPrefix = "test:\(UUID().uuidString)"
         configuration.redisTimeout = .seconds(2)  // shared CI machines run many tests at once on 2 cores
@@ -37,8 +37,10 @@ struct Fleet {
         return Fleet(redis: redis, clients: clients, limiters: limiters)
     }
 
+    /// Closes the clients, keeping the server alive until then (see `CacheRig.finish`).
     func shutdown() async {
         for client in clients { await client.shutdown() }
+        withExtendedLifetime(redis) {}
     }
 
     /// Every limiter is asked by `callersPerReplica` callers in a loop for `duration`; returns the
@@ -161,7 +163,7 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         #expect(fleet.limiters.allSatisfy { $0.mode == .local(replicas: 3) }, "\(fleet.limiters.map(\.mode))")
         #expect(counts.values.allSatisfy { $0 <= 8 }, "fleet-wide grants per second without Redis: \(counts.sorted { $0.key < $1.key })")
         #expect(fullWindows(counts).allSatisfy { $0 >= 3 }, "the fallback still serves its share (2 per replica)")
-        try fleet.redis.restart()
+        try await fleet.redis.restart()
         try await Task.sleep(for: .seconds(2))  // the clients reconnect with backoff
         _ = await fleet.hammer(.general, callersPerReplica: 1, for: .seconds(1))
         #expect(fleet.limiters.allSatisfy { $0.mode == .redis })

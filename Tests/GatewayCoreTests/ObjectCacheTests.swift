@@ -14,7 +14,7 @@ struct CacheRig {
     let upstream = Upstream()
 
     static func start(configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
         redisConfiguration.commandTimeout = .seconds(2)
         let client = RedisClient(configuration: redisConfiguration, logger: quietLogger())
@@ -24,6 +24,13 @@ struct CacheRig {
         configuration.redisTimeout = .seconds(2)
         configure(&configuration)
         return CacheRig(redis: redis, client: client, cache: ObjectCache(redis: client, configuration: configuration, logger: quietLogger()))
+    }
+
+    /// Closes the client, keeping the server alive until then: nothing else reads `redis`,
+    /// and the optimizer may end a field's lifetime at its last use.
+    func finish() async {
+        await client.shutdown()
+        withExtendedLifetime(redis) {}
     }
 
     func read(_ id: String, maxStaleness: Duration? = nil) async throws -> ObjectCache.Read {
@@ -79,7 +86,7 @@ final class Upstream: Sendable {
         let created = second.object?.createdAt?.timeIntervalSince1970 ?? 0
         #expect(abs(created - 1_700_000_000.123) < 0.001, "timestamps survive the cache (to the millisecond)")
         #expect(rig.upstream.calls == 1)
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func zeroStalenessBypassesTheCache() async throws {
@@ -88,7 +95,7 @@ final class Upstream: Sendable {
         let fresh = try await rig.read("1", maxStaleness: .zero)
         #expect(fresh.source == .upstream)
         #expect(rig.upstream.calls == 2)
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func aWriteInvalidatesEveryVariant() async throws {
@@ -100,7 +107,7 @@ final class Upstream: Sendable {
         #expect(try await rig.read("1").object?.properties["email"] == "b@example.com")
         let other = try await rig.cache.read(type: "contacts", id: "1", properties: ["firstname", "email"]) { try await rig.upstream.fetch("1") }
         #expect(other.source == .upstream)
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func aFillThatRacedWithAWriteDoesNotPutTheOldValueBack() async throws {
@@ -116,7 +123,7 @@ final class Upstream: Sendable {
         let after = try await rig.read("1")
         #expect(after.source == .upstream, "the raced fill must not be served")
         #expect(after.object?.properties["email"] == "new@example.com")
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func staleEntriesAreServedWhenHubSpotCannotBeAsked() async throws {
@@ -130,7 +137,7 @@ final class Upstream: Sendable {
         #expect(stale.object?.properties["email"] == "a@example.com")
         // Without an entry, the failure reaches the caller.
         await #expect(throws: CircuitOpen.self) { _ = try await rig.read("2") }
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func concurrentMissesCostOneFetch() async throws {
@@ -141,7 +148,7 @@ final class Upstream: Sendable {
             try await group.waitForAll()
         }
         #expect(rig.upstream.calls == 1)
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func notFoundIsRememberedBriefly() async throws {
@@ -152,7 +159,7 @@ final class Upstream: Sendable {
         try await Task.sleep(for: .milliseconds(2200))
         #expect(try await rig.read("missing").source == .upstream)
         #expect(rig.upstream.calls == 2)
-        await rig.client.shutdown()
+        await rig.finish()
     }
 
     @Test func withoutRedisReadsGoThroughAndAreKeptLocally() async throws {

@@ -97,7 +97,7 @@ import TestSupport
             environment.redis.kill()
             try await Task.sleep(for: .seconds(3))
             #expect(doors.allSatisfy { $0.upstream.limiter.mode == .local(replicas: 3) }, "\(doors.map(\.upstream.limiter.mode))")
-            try environment.redis.restart()
+            try await environment.redis.restart()
             await run
             let seen = try await environment.perSecond()
             #expect(seen.rateLimited == 0)

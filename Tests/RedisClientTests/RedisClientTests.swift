@@ -52,7 +52,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
 
 @Suite(.serialized) struct RedisClientTests {
     @Test func everyReplyTypeDecodes() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             #expect(try await client.send("SET", ["k", "v"]) == .simpleString("OK"))
             #expect(try await client.send("GET", ["k"]) == .bulkString(Array("v".utf8)))
@@ -72,7 +72,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func conveniencesCoverTheGatewaysCommands() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             #expect(try await client.set("a", "1", expiration: .seconds(60)))
             #expect(try await client.set("a", "2", condition: .ifNotExists) == false)
@@ -94,7 +94,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func scriptsLoadOnceAndReloadAfterFlush() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
             #expect(try await client.evaluate(script, keys: ["s"], arguments: [5]) == .integer(5))
@@ -106,7 +106,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func explicitPipelineSendsManyAndKeepsOrder() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             let commands: [[RESPArgument]] = (0..<100).map { ["SET", RESPArgument("p\($0)"), RESPArgument($0)] } + (0..<100).map { ["GET", RESPArgument("p\($0)")] } + [["LPUSH", "p0", "x"]]
             let replies = try await client.pipeline(commands)
@@ -119,7 +119,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func thousandConcurrentCallersGetTheirOwnReplies() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<1000 {
@@ -140,7 +140,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func largeAndBinaryValuesRoundTrip() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             var big = [UInt8](repeating: 0, count: 8 * 1024 * 1024)
             for index in big.indices { big[index] = UInt8(truncatingIfNeeded: index &* 31) }
@@ -154,7 +154,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func unixSocketAuthAndSelect() async throws {
-        let server = try RedisServerProcess(password: "s3cret")
+        let server = try await RedisServerProcess.start(password: "s3cret")
         var configuration = RedisConfiguration(endpoint: .unix(path: server.socketPath))
         configuration.password = "s3cret"
         configuration.database = 5
@@ -173,7 +173,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func commandsFailFastWhileDownAndRecoverAfterRestart() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         let healthChanges = Mutex<[Bool]>([])
         var configuration = try RedisConfiguration(url: server.url)
         configuration.commandTimeout = .seconds(1)
@@ -213,7 +213,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
         // Far below the 1 s command timeout: no I/O was attempted.
         #expect(clock.now - started < .milliseconds(500))
         #expect(client.health.isUp == false)
-        try server.restart()
+        try await server.restart()
         try await client.waitUntilConnected(timeout: .seconds(5))
         let (successes, failures) = await load.value
         #expect(successes > 0)
@@ -270,7 +270,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func streamsAddReadGroupAckAndClaim() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             let first = try await client.xadd("events", fields: [("type", "created"), ("id", "1")])
             _ = try await client.xadd("events", fields: [("type", "updated"), ("id", "1")], maxLength: 1000)
@@ -300,7 +300,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func publishReachesSubscribers() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
             let subscription = try await client.subscribe(to: ["changes"])
             // Wait until the subscription is registered.
@@ -323,7 +323,7 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
     }
 
     @Test func shutDownClientsRefuseCommands() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         let client = try RedisClient(url: server.url, logger: quietLogger())
         try await client.waitUntilConnected()
         await client.shutdown()

@@ -13,27 +13,49 @@ public final class RedisServerProcess: Sendable {
     public var socketPath: String { directory + "/redis.sock" }
     public var url: String { password.map { "redis://:\($0)@127.0.0.1:\(port)" } ?? "redis://127.0.0.1:\(port)" }
 
+    /// Starts a server without blocking a cooperative thread while it comes up (a blocked
+    /// thread stalls every other test's continuations: Redis replies then seem to time out).
+    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+        try await SpawnedProcess.offThePool { try RedisServerProcess(password: password) }
+    }
+
     public init(password: String? = nil) throws {
-        port = try SpawnedProcess.freePort()
         directory = try SpawnedProcess.temporaryDirectory("redis-test")
         self.password = password
-        var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock", "--save", "", "--appendonly", "no",
-            "--dir", directory, "--daemonize", "no", "--loglevel", "warning", "--logfile", directory + "/redis.log"]
-        if let password { arguments += ["--requirepass", password] }
-        process = try SpawnedProcess("/usr/bin/redis-server", arguments, readyPort: port)
+        var attempt = 0
+        while true {
+            let port = try SpawnedProcess.freePort()
+            var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock", "--save", "", "--appendonly", "no",
+                "--dir", directory, "--daemonize", "no", "--loglevel", "warning", "--logfile", directory + "/redis.log"]
+            if let password { arguments += ["--requirepass", password] }
+            do {
+                process = try SpawnedProcess("/usr/bin/redis-server", arguments, readyPort: port)
+                self.port = port
+                return
+            } catch let error as ExitedBeforeListening {
+                // The port was taken by something outside this process: another one.
+                attempt += 1
+                if attempt >= 5 { throw error }
+            }
+        }
     }
 
     deinit {
-        process.stop()
+        // The process stops (without blocking) when `process` goes; its files can go now.
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Kills the server hard, as a crash would.
     public func kill() { process.kill() }
 
-    public func restart() throws {
-        process.stop()
-        try process.start(readyPort: port)
+    /// Stops and starts the server again on the same port (off the cooperative pool).
+    public func restart() async throws {
+        let process = self.process
+        let port = self.port
+        try await SpawnedProcess.offThePool {
+            process.stop()
+            try process.start(readyPort: port)
+        }
     }
 }
 

@@ -23,7 +23,17 @@ public final class SpawnedProcess: @unchecked Sendable {
         try start(readyPort: readyPort)
     }
 
-    deinit { stop() }
+    /// Signals the process and reaps it on a thread of its own: the last reference may go on a
+    /// cooperative thread or an event loop, which must not block while the server shuts down.
+    deinit {
+        guard pid > 0 else { return }
+        let pid = self.pid
+        Foundation.kill(pid, SIGTERM)
+        Thread {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }.start()
+    }
 
     public func start(readyPort: Int) throws {
         pid = try Self.spawn(executable, arguments, quiet: false)
@@ -34,7 +44,14 @@ public final class SpawnedProcess: @unchecked Sendable {
                 pid = 0
                 throw ExitedBeforeListening(executable: executable, port: readyPort, waitStatus: status)
             }
-            if Self.canConnect(port: readyPort) { return }
+            if Self.canConnect(port: readyPort) {
+                // Whatever answered, the child must still be running for it to be the child.
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    pid = 0
+                    throw ExitedBeforeListening(executable: executable, port: readyPort, waitStatus: status)
+                }
+                return
+            }
             usleep(10_000)
         }
         stop()
@@ -69,10 +86,16 @@ public final class SpawnedProcess: @unchecked Sendable {
         await offThePool { run(executable, arguments, outputPath: outputPath) }
     }
 
-    private static func offThePool(_ body: @escaping @Sendable () -> Int32) async -> Int32 {
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: body()) }.start()
         }
+    }
+
+    /// A blocking, throwing `body` (starting a server and polling its port) on a thread of its
+    /// own (see `exit()`).
+    public static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await offThePool { Result { try body() } }.get()
     }
 
     /// Runs a short command to completion and returns its wait status; its output goes to
@@ -89,6 +112,11 @@ public final class SpawnedProcess: @unchecked Sendable {
         defer { for pointer in argv { free(pointer) } }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
+        // Only stdin/out/err go to the child: another test's sockets (a listener, say) would
+        // otherwise stay open in this server for its lifetime, holding that port.
+        for fd in Self.openDescriptors() where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let outputPath {
             posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -128,14 +156,25 @@ public final class SpawnedProcess: @unchecked Sendable {
     public func kill() { signalAndReap(SIGKILL) }
 
     /// A TCP port nothing listens on right now, and one this process has not handed out before.
+    /// A port for a server a test starts: random below the kernel's ephemeral range (a port
+    /// from that range may become the local port of some outgoing connection first), never
+    /// the same twice in this process. It is not probed by binding it: a probe's socket could
+    /// leak into a server another test spawns at that moment and hold the port. A server that
+    /// finds it taken exits, and `start` says so (`ExitedBeforeListening`); try another.
     public static func freePort() throws -> Int {
-        for _ in 0..<100 {
-            let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-            let port = channel.localAddress!.port!
-            try channel.close().wait()
+        let ephemeralStart = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } } ?? 32768
+        let range = 20_000..<max(20_001, min(ephemeralStart, 32_768))
+        for _ in 0..<1000 {
+            let port = Int.random(in: range)
             if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
         }
         throw POSIXError(.EADDRINUSE)
+    }
+
+    /// The file descriptors open in this process.
+    static func openDescriptors() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
     }
 
     public static func canConnect(port: Int) -> Bool {

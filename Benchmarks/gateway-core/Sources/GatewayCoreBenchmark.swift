@@ -9,13 +9,14 @@ import Synchronization
 /// for SECONDS, against a running hubspot-sim with HubSpot's limits on, with the limiter and
 /// cache on a real Redis. Prints records per upstream call, upstream calls per second, served
 /// records per second and the latency of served reads.
-/// Usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS
+/// Usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS SKIP
+/// (SKIP: contacts to skip, so a second run reads records the first did not cache).
 @main
 struct GatewayCoreBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        guard arguments.count == 7, let rate = Int(arguments[4]), let seconds = Int(arguments[5]), let deadlineSeconds = Double(arguments[6]) else {
-            print("usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS")
+        guard arguments.count == 8, let rate = Int(arguments[4]), let seconds = Int(arguments[5]), let deadlineSeconds = Double(arguments[6]), let skip = Int(arguments[7]) else {
+            print("usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS SKIP")
             exit(2)
         }
         let baseURL = arguments[1]
@@ -31,19 +32,22 @@ struct GatewayCoreBenchmark {
                                        configuration: HubSpotClientConfiguration(baseURL: baseURL), observer: HubSpotUpstream.observer(for: limiter))
             let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger), cache: ObjectCache(redis: redis, logger: logger), logger: logger)
             let firstId = try await client.listObjects("contacts", limit: 1).results[0].id
-            guard let first = Int(firstId) else { fatalError("simulator ids are numeric") }
+            guard let first = Int(firstId).map({ $0 + skip }) else { fatalError("simulator ids are numeric") }
             _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
 
             let tally = Tally()
             let clock = ContinuousClock()
             let start = clock.now
-            let tick = Duration.milliseconds(10)
-            let perTick = max(1, rate / 100)
+            let tick = Duration.milliseconds(5)
+            let total = rate * seconds
             await withDiscardingTaskGroup { group in
-                var next = start
                 var sent = 0
-                while clock.now < start + .seconds(seconds) {
-                    for _ in 0..<perTick {
+                var next = start
+                while sent < total {
+                    // Catch up with the schedule: reads due by now, whatever the loop's own delays.
+                    let elapsed = clock.now - start
+                    let due = min(total, Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * Double(rate)))
+                    while sent < due {
                         let id = String(first + sent)
                         sent += 1
                         group.addTask {

@@ -69,26 +69,11 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         let ticket = Mutex<(entry: Int, token: Int)?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (waiter: Waiter) in
+                // Groups are changed in place: a copy of a group with thousands of waiting
+                // requests per submit would cost O(n) each.
                 let startLeader: Bool = groups.withLock { groups in
-                    var group = groups[key] ?? Group(latestDeadline: deadline)
-                    let token = group.next
-                    group.next += 1
-                    let number: Int
-                    if merging == .share, let identity, let existing = group.shared[identity] {
-                        number = existing
-                        group.entries[existing]!.waiters.append((token, waiter, deadline))
-                    } else {
-                        number = token
-                        group.entries[number] = Entry(identity: identity, item: item, waiters: [(token, waiter, deadline)])
-                        group.order.append(number)
-                        if merging == .share, let identity { group.shared[identity] = number }
-                    }
-                    ticket.withLock { $0 = (number, token) }
-                    group.latestDeadline = max(group.latestDeadline, deadline)
-                    let start = !group.leaderRunning
-                    group.leaderRunning = true
-                    groups[key] = group
-                    return start
+                    Self.enqueue(&groups[key, default: Group(latestDeadline: deadline)], item, identity: identity, merging: merging,
+                                 waiter: waiter, deadline: deadline, ticket: ticket)
                 }
                 if startLeader {
                     Task { await self.lead(key) }
@@ -97,15 +82,39 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         } onCancel: {
             // The caller gave up before its batch left: drop only its wait.
             let waiter: Waiter? = groups.withLock { groups in
-                guard let (number, token) = ticket.withLock({ $0 }), var group = groups[key], var entry = group.entries[number],
-                      let index = entry.waiters.firstIndex(where: { $0.token == token }) else { return nil }
-                let removed = entry.waiters.remove(at: index).waiter
-                if entry.waiters.isEmpty { group.remove(number) } else { group.entries[number] = entry }
-                groups[key] = group
-                return removed
+                guard let (number, token) = ticket.withLock({ $0 }), groups[key] != nil else { return nil }
+                return Self.withdraw(&groups[key]!, number: number, token: token)
             }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+
+    private static func enqueue(_ group: inout Group, _ item: Item, identity: String?, merging: Merging, waiter: Waiter,
+                                deadline: ContinuousClock.Instant, ticket: borrowing Mutex<(entry: Int, token: Int)?>) -> Bool {
+        let token = group.next
+        group.next += 1
+        let number: Int
+        if merging == .share, let identity, let existing = group.shared[identity] {
+            number = existing
+            group.entries[existing]!.waiters.append((token, waiter, deadline))
+        } else {
+            number = token
+            group.entries[number] = Entry(identity: identity, item: item, waiters: [(token, waiter, deadline)])
+            group.order.append(number)
+            if merging == .share, let identity { group.shared[identity] = number }
+        }
+        ticket.withLock { $0 = (number, token) }
+        group.latestDeadline = max(group.latestDeadline, deadline)
+        defer { group.leaderRunning = true }
+        return !group.leaderRunning
+    }
+
+    /// Takes one waiter out of its entry (and the entry out, when it was the last).
+    private static func withdraw(_ group: inout Group, number: Int, token: Int) -> Waiter? {
+        guard let index = group.entries[number]?.waiters.firstIndex(where: { $0.token == token }) else { return nil }
+        let removed = group.entries[number]!.waiters.remove(at: index).waiter
+        if group.entries[number]!.waiters.isEmpty { group.remove(number) }
+        return removed
     }
 
     /// Sends batches for a key until nothing is waiting.
@@ -124,10 +133,9 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
             do { try await admit(deadline) } catch { admission = error }
 
             let (batch, expired) = groups.withLock { groups in
-                guard var group = groups[key] else { return ([Entry](), [Waiter]()) }
-                let taken = takeBatch(&group)
-                if group.order.isEmpty { group.latestDeadline = .now }
-                groups[key] = group
+                guard groups[key] != nil else { return ([Entry](), [Waiter]()) }
+                let taken = takeBatch(&groups[key]!)
+                if groups[key]!.order.isEmpty { groups[key]!.latestDeadline = .now }
                 return taken
             }
             for waiter in expired { waiter.resume(throwing: DeadlinePassed()) }

@@ -50,14 +50,19 @@ public final class FixedWindowRateLimiter: Sendable {
 
     /// Waits for a slot in every bucket `kind` belongs to. Throws `RateLimitExceeded` (with how
     /// long to wait) without waiting when the next slot is past `deadline`.
+    ///
+    /// A `paced` call (a coalesced batch) takes the k-th slot of a window no earlier than k/n
+    /// of the way into it, so that a busy window's calls are spread over it and each batch
+    /// collects what arrived since the last one, instead of all slots going at the window's
+    /// start to small batches. An idle window still grants at once.
     @discardableResult
-    public func acquire(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> RateLimitGrant {
+    public func acquire(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, paced: Bool = false, deadline: ContinuousClock.Instant) async throws -> RateLimitGrant {
         let started = ContinuousClock.now
         let bucket = [("bucket", kind.metricLabel)]
         var waited = false
         while true {
             let wait: Duration
-            switch await decide(kind, priority) {
+            switch await decide(kind, priority, paced: paced) {
             case .granted(let grant):
                 if waited { metrics.time(GatewayMetrics.Name.limiterWaitTime, bucket, .now - started) }
                 return grant
@@ -96,7 +101,7 @@ public final class FixedWindowRateLimiter: Sendable {
         case wait(Duration)
     }
 
-    private func decide(_ kind: UpstreamCallKind, _ priority: CallPriority) async -> Decision {
+    private func decide(_ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool) async -> Decision {
         if let hold = heldFor() { return .wait(hold) }
         if let redis, useRedisNow() {
             do {
@@ -107,7 +112,7 @@ public final class FixedWindowRateLimiter: Sendable {
                     backOnRedis()
                     if let hold = heldFor() { return .wait(hold) }
                 }
-                return try await decideInRedis(redis, kind, priority)
+                return try await decideInRedis(redis, kind, priority, paced: paced)
             } catch {
                 fallBack(after: error)
                 if let hold = heldFor() { return .wait(hold) }
@@ -173,12 +178,13 @@ public final class FixedWindowRateLimiter: Sendable {
         }
     }
 
-    private func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority) async throws -> Decision {
+    private func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool) async throws -> Decision {
         var arguments: [RESPArgument] = []
         let buckets = self.buckets(kind, priority)
         arguments.append(.init(buckets.count))
         arguments.append(.init(configuration.keyPrefix + ":recovering"))
         arguments.append(.init(Int(configuration.windowEndGuard.milliseconds)))
+        arguments.append(.init(paced ? 1 : 0))
         for bucket in buckets {
             arguments.append(.init(bucket.key))
             arguments.append(.init(bucket.limit))
@@ -230,8 +236,10 @@ public final class FixedWindowRateLimiter: Sendable {
     /// the script (one standalone Redis; not cluster-safe by design).
     /// No call is granted in the last `guard` ms of a window, so that a call reaches HubSpot
     /// in the second it was counted in.
-    /// ARGV: n, the recovery marker key, guard ms, then per bucket: key prefix, limit, limit
-    /// while recovering, window milliseconds, every n-th window.
+    /// A paced call takes the k-th slot (k from 0) of the first bucket's window no earlier than
+    /// k × window / limit into it.
+    /// ARGV: n, the recovery marker key, guard ms, paced (0/1), then per bucket: key prefix,
+    /// limit, limit while recovering, window milliseconds, every n-th window.
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free}.
     static let acquireScript = RedisScript("""
@@ -240,11 +248,12 @@ public final class FixedWindowRateLimiter: Sendable {
         local n = tonumber(ARGV[1])
         local recovering = redis.call('EXISTS', ARGV[2]) == 1
         local guard = tonumber(ARGV[3])
+        local paced = ARGV[4] == '1'
         local keys = {}
         local waitMs = 0
         local firstStart = 0
         for i = 1, n do
-          local base = 4 + (i - 1) * 5
+          local base = 5 + (i - 1) * 5
           local prefix = ARGV[base]
           local limit = tonumber(ARGV[base + 1])
           if recovering then limit = tonumber(ARGV[base + 2]) end
@@ -266,6 +275,9 @@ public final class FixedWindowRateLimiter: Sendable {
           if count >= limit then
             local left = start + window - nowMs
             if left > waitMs then waitMs = left end
+          elseif paced and i == 1 and limit > 0 then
+            local earliest = start + math.floor(count * window / limit)
+            if earliest - nowMs > waitMs then waitMs = earliest - nowMs end
           end
           local paused = redis.call('PTTL', prefix .. ':pause')
           if paused > waitMs then waitMs = paused end
