@@ -141,6 +141,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The gateway's gRPC services on GatewayCore: caller authentication, validation,
+        /// error mapping, and the Contacts/Deals/Objects/Associations/Admin handlers.
+        .target(
+            name: "GatewayAPI",
+            dependencies: [
+                "GatewayCore", "GatewayProto", "HubSpotAPI", "WebhookSignature",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         /// The standard gRPC interop service grpc.testing.TestService, for checking the transport
         /// against other implementations' clients.
         .target(
@@ -258,6 +272,17 @@ let package = Package(
                 "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayAPITests",
+            dependencies: [
+                "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

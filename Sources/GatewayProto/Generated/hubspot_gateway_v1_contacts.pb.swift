@@ -293,7 +293,7 @@ public nonisolated struct Hubspot_Gateway_V1_UpdateContactRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// `id` names the contact; only the fields set (non-empty) and `properties` change.
+  /// `id` names the contact; only the fields set (non-empty) and `properties` change; `properties_to_clear` are emptied.
   public var contact: Hubspot_Gateway_V1_Contact {
     get {_contact ?? Hubspot_Gateway_V1_Contact()}
     set {_contact = newValue}
@@ -304,7 +304,7 @@ public nonisolated struct Hubspot_Gateway_V1_UpdateContactRequest: Sendable {
   public mutating func clearContact() {self._contact = nil}
 
   /// Properties to clear.
-  public var clearProperties_p: [String] = []
+  public var propertiesToClear: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -910,7 +910,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateContactResponse: SwiftProtobuf.Me
 
 nonisolated extension Hubspot_Gateway_V1_UpdateContactRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateContactRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contact\0\u{3}clear_properties\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contact\0\u{3}properties_to_clear\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -919,7 +919,7 @@ nonisolated extension Hubspot_Gateway_V1_UpdateContactRequest: SwiftProtobuf.Mes
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
-      case 2: try { try decoder.decodeRepeatedStringField(value: &self.clearProperties_p) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.propertiesToClear) }()
       default: break
       }
     }
@@ -933,15 +933,15 @@ nonisolated extension Hubspot_Gateway_V1_UpdateContactRequest: SwiftProtobuf.Mes
     try { if let v = self._contact {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    if !self.clearProperties_p.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.clearProperties_p, fieldNumber: 2)
+    if !self.propertiesToClear.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.propertiesToClear, fieldNumber: 2)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_UpdateContactRequest, rhs: Hubspot_Gateway_V1_UpdateContactRequest) -> Bool {
     if lhs._contact != rhs._contact {return false}
-    if lhs.clearProperties_p != rhs.clearProperties_p {return false}
+    if lhs.propertiesToClear != rhs.propertiesToClear {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

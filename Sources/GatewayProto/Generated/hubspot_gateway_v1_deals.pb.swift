@@ -284,7 +284,7 @@ public nonisolated struct Hubspot_Gateway_V1_UpdateDealRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// `id` names the deal; only the fields set and `properties` change.
+  /// `id` names the deal; only the fields set and `properties` change; `properties_to_clear` are emptied.
   public var deal: Hubspot_Gateway_V1_Deal {
     get {_deal ?? Hubspot_Gateway_V1_Deal()}
     set {_deal = newValue}
@@ -294,7 +294,7 @@ public nonisolated struct Hubspot_Gateway_V1_UpdateDealRequest: Sendable {
   /// Clears the value of `deal`. Subsequent reads from it will return its default value.
   public mutating func clearDeal() {self._deal = nil}
 
-  public var clearProperties_p: [String] = []
+  public var propertiesToClear: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -863,7 +863,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealResponse: SwiftProtobuf.Messa
 
 nonisolated extension Hubspot_Gateway_V1_UpdateDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateDealRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}clear_properties\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}properties_to_clear\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -872,7 +872,7 @@ nonisolated extension Hubspot_Gateway_V1_UpdateDealRequest: SwiftProtobuf.Messag
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._deal) }()
-      case 2: try { try decoder.decodeRepeatedStringField(value: &self.clearProperties_p) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.propertiesToClear) }()
       default: break
       }
     }
@@ -886,15 +886,15 @@ nonisolated extension Hubspot_Gateway_V1_UpdateDealRequest: SwiftProtobuf.Messag
     try { if let v = self._deal {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    if !self.clearProperties_p.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.clearProperties_p, fieldNumber: 2)
+    if !self.propertiesToClear.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.propertiesToClear, fieldNumber: 2)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_UpdateDealRequest, rhs: Hubspot_Gateway_V1_UpdateDealRequest) -> Bool {
     if lhs._deal != rhs._deal {return false}
-    if lhs.clearProperties_p != rhs.clearProperties_p {return false}
+    if lhs.propertiesToClear != rhs.propertiesToClear {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

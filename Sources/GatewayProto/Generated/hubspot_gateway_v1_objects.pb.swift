@@ -308,7 +308,7 @@ public nonisolated struct Hubspot_Gateway_V1_UpdateObjectRequest: Sendable {
 
   public var properties: Dictionary<String,String> = [:]
 
-  public var clearProperties_p: [String] = []
+  public var propertiesToClear: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -965,7 +965,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateObjectResponse: SwiftProtobuf.Mes
 
 nonisolated extension Hubspot_Gateway_V1_UpdateObjectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateObjectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}id\0\u{1}properties\0\u{3}clear_properties\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}id\0\u{1}properties\0\u{3}properties_to_clear\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -976,7 +976,7 @@ nonisolated extension Hubspot_Gateway_V1_UpdateObjectRequest: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
-      case 4: try { try decoder.decodeRepeatedStringField(value: &self.clearProperties_p) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.propertiesToClear) }()
       default: break
       }
     }
@@ -992,8 +992,8 @@ nonisolated extension Hubspot_Gateway_V1_UpdateObjectRequest: SwiftProtobuf.Mess
     if !self.properties.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 3)
     }
-    if !self.clearProperties_p.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.clearProperties_p, fieldNumber: 4)
+    if !self.propertiesToClear.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.propertiesToClear, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1002,7 +1002,7 @@ nonisolated extension Hubspot_Gateway_V1_UpdateObjectRequest: SwiftProtobuf.Mess
     if lhs.objectType != rhs.objectType {return false}
     if lhs.id != rhs.id {return false}
     if lhs.properties != rhs.properties {return false}
-    if lhs.clearProperties_p != rhs.clearProperties_p {return false}
+    if lhs.propertiesToClear != rhs.propertiesToClear {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

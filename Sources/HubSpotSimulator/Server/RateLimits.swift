@@ -53,6 +53,8 @@ final class HubSpotRateLimits: Sendable {
     struct Decision: Sendable {
         var refusedBy: RateLimitPolicy?
         var headers: [(String, String)]
+        /// The time the decision was made at (never earlier than an earlier decision's).
+        var at: Int64 = 0
     }
 
     private struct State: Sendable {
@@ -62,6 +64,9 @@ final class HubSpotRateLimits: Sendable {
         var day: Int64 = -1
         var dailyUsed = 0
         var refusals = 0
+        /// The latest decision time: requests stamped on arrival reach the lock out of order,
+        /// and the rolling windows need their times in order to count exactly.
+        var clock: Int64 = 0
     }
 
     private let state: Mutex<State>
@@ -93,8 +98,18 @@ final class HubSpotRateLimits: Sendable {
 
     /// Admits or refuses one request and returns the `X-HubSpot-RateLimit-*` headers to send.
     /// Search responses carry no rate-limit headers, as on HubSpot.
-    func admit(isSearch: Bool, now: Int64) -> Decision {
+    func admit(isSearch: Bool, now arrivedAt: Int64) -> Decision {
         state.withLock { state in
+            let now = max(arrivedAt, state.clock)
+            state.clock = now
+            var decision = decide(&state, isSearch: isSearch, now: now)
+            decision.at = now
+            return decision
+        }
+    }
+
+    private func decide(_ state: inout State, isSearch: Bool, now: Int64) -> Decision {
+        do {
             let settings = state.settings
             let day = (now + settings.dailyResetOffsetMilliseconds) / 86_400_000
             if day != state.day {

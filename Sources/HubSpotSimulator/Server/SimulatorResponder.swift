@@ -14,7 +14,7 @@ struct SimulatorResponder: HTTPResponder {
     let core: SimulatorCore
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let arrivedAt = Timestamps.now()
+        var arrivedAt = Timestamps.now()
         let path = request.uri.path
         let query = APIRequest.parseQuery(Substring(request.uri.query ?? ""))
         if path == "/_sim" || path.hasPrefix("/_sim/") {
@@ -68,6 +68,8 @@ struct SimulatorResponder: HTTPResponder {
         }
 
         let decision = core.limits.admit(isSearch: route.isSearch, now: arrivedAt)
+        // From here on the request counts at the time it was admitted (what the limits saw).
+        arrivedAt = decision.at
         if let policy = decision.refusedBy {
             var reply = HubSpotErrorBody.rateLimited(policy: policy).reply
             reply.headers += decision.headers

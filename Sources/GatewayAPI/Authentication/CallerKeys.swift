@@ -1,0 +1,103 @@
+import Foundation
+import WebhookSignature
+
+/// What a calling service may do.
+public enum CallerScope: String, Sendable, CaseIterable {
+    case read = "crm.read"
+    case write = "crm.write"
+    case admin = "admin"
+}
+
+/// An authenticated calling service.
+public struct Caller: Sendable, Equatable {
+    /// The service's name, as configured with its key (labels logs and metrics).
+    public var service: String
+    public var scopes: Set<CallerScope>
+}
+
+/// The keys of the services allowed to call the gateway: per service, the SHA-256 of its key
+/// and its scopes. Only hashes are held, and a presented key is compared with every entry in
+/// constant time, so neither the keys nor their position can be learned from timing.
+///
+/// Text form, one service per line (`#` starts a comment):
+/// `orders sha256:5e88…42 crm.read,crm.write`
+public struct CallerKeys: Sendable {
+    struct Entry: Sendable {
+        var service: String
+        var keyHash: [UInt8]
+        var scopes: Set<CallerScope>
+    }
+
+    private let entries: [Entry]
+
+    public var services: [String] { entries.map(\.service) }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Parses the text form; errors name the line and what is wrong with it.
+    public init(parsing text: String) throws(CallerKeysError) {
+        var entries: [Entry] = []
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard !line.isEmpty else { continue }
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard fields.count == 3 else {
+                throw CallerKeysError(line: number + 1, problem: "expected `<service> sha256:<64 hex digits> <scopes>`, found \(fields.count) fields")
+            }
+            guard fields[1].hasPrefix("sha256:"), let hash = Self.hexBytes(String(fields[1].dropFirst(7))), hash.count == 32 else {
+                throw CallerKeysError(line: number + 1, problem: "the key hash must be `sha256:` and 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`)")
+            }
+            var scopes: Set<CallerScope> = []
+            for name in fields[2].split(separator: ",") {
+                guard let scope = CallerScope(rawValue: String(name)) else {
+                    throw CallerKeysError(line: number + 1, problem: "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                scopes.insert(scope)
+            }
+            guard !entries.contains(where: { $0.service == fields[0] }) else {
+                throw CallerKeysError(line: number + 1, problem: "service `\(fields[0])` is listed twice")
+            }
+            entries.append(Entry(service: fields[0], keyHash: hash, scopes: scopes))
+        }
+        self.entries = entries
+    }
+
+    /// One service with a key given in clear (sandbox mode prints it for developers).
+    public init(service: String, key: String, scopes: Set<CallerScope>) {
+        entries = [Entry(service: service, keyHash: SHA256.hash(Array(key.utf8)), scopes: scopes)]
+    }
+
+    /// The caller whose key this is, or nil.
+    public func caller(presenting key: String) -> Caller? {
+        let hash = SHA256.hash(Array(key.utf8))
+        var found: Entry?
+        for entry in entries where constantTimeEquals(entry.keyHash, hash) && found == nil {
+            found = entry
+        }
+        return found.map { Caller(service: $0.service, scopes: $0.scopes) }
+    }
+
+    /// The text-form line for a service and key.
+    public static func line(service: String, key: String, scopes: [CallerScope]) -> String {
+        "\(service) sha256:\(hexString(SHA256.hash(Array(key.utf8)))) \(scopes.map(\.rawValue).joined(separator: ","))"
+    }
+
+    private static func hexBytes(_ text: String) -> [UInt8]? {
+        guard text.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}
+
+/// A caller-keys file or variable that cannot be read.
+public struct CallerKeysError: Error, CustomStringConvertible {
+    public var line: Int
+    public var problem: String
+    public var description: String { "caller keys, line \(line): \(problem)" }
+}

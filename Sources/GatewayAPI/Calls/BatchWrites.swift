@@ -1,0 +1,72 @@
+import GatewayCore
+import GatewayProto
+import GRPCCore
+import HubSpotAPI
+import SwiftProtobuf
+
+/// A batch-write RPC as single writes through the write coalescer: HubSpot sees them merged
+/// with other callers' writes, and each input gets its own result.
+enum BatchWrites {
+    static func run(_ writes: [ObjectWrite], type: String, upstream: HubSpotUpstream, priority: CallPriority, deadline: ContinuousClock.Instant) async -> [Result<HubSpotObject, any Error>] {
+        await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
+            for (index, write) in writes.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await upstream.write(type: type, write, priority: priority, deadline: deadline))) }
+                    catch { return (index, .failure(error)) }
+                }
+            }
+            var results = [Result<HubSpotObject, any Error>?](repeating: nil, count: writes.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+    }
+
+    /// One input's failure as the API's `BatchError`.
+    static func error(index: Int, _ error: any Error, subject: String) -> Hubspot_Gateway_V1_BatchError {
+        let rpc = GatewayErrors.rpcError(error, subject: subject)
+        return .with {
+            $0.index = Int32(index)
+            $0.code = Int32(rpc.code.rawValue)
+            $0.message = rpc.message
+            $0.propertyName = rpc.metadata[stringValues: GatewayErrors.Key.property].first(where: { _ in true }) ?? ""
+            $0.existingID = rpc.metadata[stringValues: GatewayErrors.Key.existingId].first(where: { _ in true }) ?? ""
+        }
+    }
+}
+
+/// The API's association targets as HubSpot's association inputs.
+enum AssociationTranslation {
+    static func input(_ target: Hubspot_Gateway_V1_AssociationTarget, field: String, from: String) throws(RPCError) -> AssociationInput {
+        try InputValidation.objectType(target.objectType, field: field + ".object_type")
+        try InputValidation.id(target.objectID, field: field + ".object_id")
+        var types: [AssociationSpec] = []
+        for (index, type) in target.types.enumerated() {
+            types.append(try spec(type, field: "\(field).types[\(index)]"))
+        }
+        if types.isEmpty {
+            guard let typeId = defaultTypeIds[from]?[target.objectType] else {
+                throw InputValidation.invalid("\(field): no default association from \(from) to \(target.objectType); give its types")
+            }
+            types = [AssociationSpec(.hubspotDefined, typeId)]
+        }
+        return AssociationInput(toId: target.objectID, types: types)
+    }
+
+    static func spec(_ type: Hubspot_Gateway_V1_AssociationType, field: String) throws(RPCError) -> AssociationSpec {
+        guard type.typeID > 0 else { throw InputValidation.invalid("\(field).type_id must be positive") }
+        switch type.category {
+        case .hubspotDefined: return AssociationSpec(.hubspotDefined, Int(type.typeID))
+        case .userDefined: return AssociationSpec(.userDefined, Int(type.typeID))
+        case .integratorDefined: return AssociationSpec(.integratorDefined, Int(type.typeID))
+        case .unspecified, .UNRECOGNIZED: throw InputValidation.invalid("\(field).category must be set")
+        }
+    }
+
+    /// HubSpot's default (unlabelled) association type ids between standard objects.
+    static let defaultTypeIds: [String: [String: Int]] = [
+        "contacts": ["companies": 279, "deals": 4, "tickets": 15],
+        "companies": ["contacts": 280, "deals": 342, "tickets": 340],
+        "deals": ["contacts": 3, "companies": 341, "tickets": 27],
+        "tickets": ["contacts": 16, "companies": 339, "deals": 28],
+    ]
+}

@@ -1,0 +1,58 @@
+import GRPCCore
+
+/// Checks of request fields made before any HubSpot call, each failing with INVALID_ARGUMENT
+/// and a message that names the field.
+enum InputValidation {
+    /// HubSpot's batch maximum.
+    static let maxBatchSize = 100
+    /// HubSpot's search caps.
+    static let maxFilterGroups = 5
+    static let maxFiltersPerGroup = 6
+    static let maxFilters = 18
+    static let maxSearchPageSize = 200
+    static let maxPageSize = 100
+
+    static func invalid(_ message: String) -> RPCError { RPCError(code: .invalidArgument, message: message) }
+
+    /// A record id: HubSpot's are decimal numbers.
+    static func id(_ value: String, field: String) throws(RPCError) {
+        guard !value.isEmpty else { throw invalid("\(field) is required") }
+        guard value.count <= 20, value.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw invalid("\(field) must be a HubSpot record id (digits), got \"\(value.prefix(40))\"") }
+    }
+
+    /// An object type: a standard name (`contacts`), a custom one (`p123_cars`) or an id (`2-123`).
+    static func objectType(_ value: String, field: String = "object_type") throws(RPCError) {
+        guard !value.isEmpty else { throw invalid("\(field) is required") }
+        let allowed = value.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" }
+        guard allowed, value.count <= 100 else { throw invalid("\(field) \"\(value.prefix(40))\" is not an object type name (letters, digits, _ and -)") }
+    }
+
+    /// A property name: HubSpot's are lower-case letters, digits and underscores.
+    static func propertyName(_ value: String, field: String) throws(RPCError) {
+        let allowed = !value.isEmpty && value.count <= 100 && value.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" }
+        guard allowed else { throw invalid("\(field) \"\(value.prefix(40))\" is not a HubSpot property name (lower-case letters, digits and _)") }
+    }
+
+    static func propertyNames<S: Sequence>(_ values: S, field: String) throws(RPCError) where S.Element == String {
+        for value in values { try propertyName(value, field: field) }
+    }
+
+    /// A plausible email address (HubSpot decides the rest).
+    static func email(_ value: String, field: String) throws(RPCError) {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        let plausible = parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && value.count <= 254 && !value.contains(where: { $0.isWhitespace || $0 == "," || $0 == "<" || $0 == ">" })
+        guard plausible else { throw invalid("\(field) \"\(value.prefix(60))\" is not an email address") }
+    }
+
+    static func batch(_ count: Int, field: String) throws(RPCError) {
+        guard count > 0 else { throw invalid("\(field) is empty") }
+        guard count <= maxBatchSize else { throw invalid("\(field) has \(count) entries; HubSpot takes at most \(maxBatchSize) per batch — split the request") }
+    }
+
+    static func pageSize(_ value: Int32, search: Bool = false) throws(RPCError) -> Int {
+        let limit = search ? maxSearchPageSize : maxPageSize
+        guard value >= 0, value <= limit else { throw invalid("page.page_size must be between 0 and \(limit), got \(value)") }
+        return value == 0 ? 10 : Int(value)
+    }
+}

@@ -1,0 +1,66 @@
+import GatewayProto
+import GRPCCore
+import HubSpotAPI
+
+/// The API's typed search query as HubSpot's search request, checked against HubSpot's caps.
+enum SearchTranslation {
+    static func request(_ query: Hubspot_Gateway_V1_SearchQuery, page: Hubspot_Gateway_V1_PageRequest, properties: [String]) throws(RPCError) -> SearchRequest {
+        guard query.filterGroups.count <= InputValidation.maxFilterGroups else {
+            throw InputValidation.invalid("query.filter_groups has \(query.filterGroups.count) groups; HubSpot allows at most \(InputValidation.maxFilterGroups)")
+        }
+        var total = 0
+        var groups: [FilterGroup] = []
+        for (groupIndex, group) in query.filterGroups.enumerated() {
+            guard group.filters.count <= InputValidation.maxFiltersPerGroup else {
+                throw InputValidation.invalid("query.filter_groups[\(groupIndex)] has \(group.filters.count) filters; HubSpot allows at most \(InputValidation.maxFiltersPerGroup) per group")
+            }
+            total += group.filters.count
+            var filters: [Filter] = []
+            for (filterIndex, filter) in group.filters.enumerated() {
+                let field = "query.filter_groups[\(groupIndex)].filters[\(filterIndex)]"
+                try InputValidation.propertyName(filter.propertyName, field: field + ".property_name")
+                let op = try self.operator(filter.operator, field: field)
+                switch op {
+                case .between where filter.value.isEmpty || filter.highValue.isEmpty:
+                    throw InputValidation.invalid("\(field): BETWEEN needs value and high_value")
+                case .in where filter.values.isEmpty, .notIn where filter.values.isEmpty:
+                    throw InputValidation.invalid("\(field): IN and NOT_IN need values")
+                default: break
+                }
+                filters.append(Filter(filter.propertyName, op, value: filter.value.isEmpty ? nil : filter.value,
+                                      highValue: filter.highValue.isEmpty ? nil : filter.highValue, values: filter.values.isEmpty ? nil : filter.values))
+            }
+            groups.append(FilterGroup(filters))
+        }
+        guard total <= InputValidation.maxFilters else {
+            throw InputValidation.invalid("query has \(total) filters in all; HubSpot allows at most \(InputValidation.maxFilters)")
+        }
+        var sorts: [Sort] = []
+        for (index, sort) in query.sorts.enumerated() {
+            try InputValidation.propertyName(sort.propertyName, field: "query.sorts[\(index)].property_name")
+            sorts.append(Sort(sort.propertyName, sort.direction == .descending ? .descending : .ascending))
+        }
+        let limit = try InputValidation.pageSize(page.pageSize, search: true)
+        return SearchRequest(filterGroups: groups, sorts: sorts, query: query.query.isEmpty ? nil : query.query, properties: properties,
+                             limit: limit, after: page.cursor.isEmpty ? nil : page.cursor)
+    }
+
+    private static func `operator`(_ value: Hubspot_Gateway_V1_FilterOperator, field: String) throws(RPCError) -> Filter.Operator {
+        switch value {
+        case .eq: .eq
+        case .neq: .neq
+        case .lt: .lt
+        case .lte: .lte
+        case .gt: .gt
+        case .gte: .gte
+        case .between: .between
+        case .in: .in
+        case .notIn: .notIn
+        case .hasProperty: .hasProperty
+        case .notHasProperty: .notHasProperty
+        case .containsToken: .containsToken
+        case .notContainsToken: .notContainsToken
+        case .unspecified, .UNRECOGNIZED: throw InputValidation.invalid("\(field).operator must be set")
+        }
+    }
+}
