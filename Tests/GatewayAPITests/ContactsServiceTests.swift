@@ -23,8 +23,10 @@ func quietLogger() -> Logger {
 struct ContactsRig {
     static let writerKey = "writer-key-0123456789"
     static let readerKey = "reader-key-0123456789"
+    static let adminKey = "admin-key-0123456789"
 
     let client: Hubspot_Gateway_V1_ContactsService.Client<InProcessTransport.Client>
+    let admin: Hubspot_Gateway_V1_AdminService.Client<InProcessTransport.Client>
     let ids: [String]
 
     static func with(contacts: Int = 5, generalPerSecond: Int = 8, _ body: (ContactsRig) async throws -> Void) async throws {
@@ -56,15 +58,16 @@ struct ContactsRig {
                     # service key-hash scopes
                     orders \(CallerKeys.line(service: "orders", key: writerKey, scopes: [.read, .write]).split(separator: " ")[1]) crm.read,crm.write
                     analytics \(CallerKeys.line(service: "analytics", key: readerKey, scopes: [.read]).split(separator: " ")[1]) crm.read
+                    ops \(CallerKeys.line(service: "ops", key: adminKey, scopes: [.admin]).split(separator: " ")[1]) admin
                     """)
                 let inProcess = InProcessTransport()
-                let server = GRPCServer(transport: inProcess.server, services: [ContactsService(upstream: upstream)],
+                let server = GRPCServer(transport: inProcess.server, services: [ContactsService(upstream: upstream), AdminService(upstream: upstream, redisConfigured: true)],
                                         interceptors: [CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)
                 try await withGRPCClient(transport: inProcess.client) { grpc in
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await server.serve() }
-                        try await body(ContactsRig(client: .init(wrapping: grpc), ids: ids))
+                        try await body(ContactsRig(client: .init(wrapping: grpc), admin: .init(wrapping: grpc), ids: ids))
                         server.beginGracefulShutdown()
                     }
                 }
@@ -203,6 +206,25 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
                 let wait = refused?.metadata[stringValues: GatewayErrors.Key.retryAfterMilliseconds].first(where: { _ in true }).flatMap(Int.init)
                 #expect(wait.map { $0 > 0 && $0 <= 1000 } == true)
             }
+        }
+    }
+}
+
+@Suite struct AdminServiceTests {
+    @Test func anOperatorSeesBudgetBreakerCacheAndRedis() async throws {
+        try await ContactsRig.with { rig in
+            let request = Hubspot_Gateway_V1_GetContactRequest.with { $0.id = rig.ids[0] }
+            _ = try await rig.client.getContact(request, metadata: ContactsRig.metadata())
+            _ = try await rig.client.getContact(request, metadata: ContactsRig.metadata())
+            let status = try await rig.admin.getStatus(.init(), metadata: ContactsRig.metadata(key: ContactsRig.adminKey))
+            #expect(status.breaker == .closed && status.redis == .up)
+            #expect(status.cacheHitRatio == 0.5, "one miss, one hit")
+            let daily = status.budget.first { $0.bucket == "daily" }
+            #expect(daily.map { $0.used == 1 && $0.limit == 250_000 } == true, "one HubSpot call (the miss) went through the door today: \(status.budget)")
+            #expect(status.budget.contains { $0.bucket == "general" && $0.limit == 8 })
+            #expect(!status.replicaID.isEmpty)
+            let denied = await rpcError { _ = try await rig.admin.getStatus(.init(), metadata: ContactsRig.metadata()) }
+            #expect(denied?.code == .permissionDenied)
         }
     }
 }

@@ -55,6 +55,13 @@ public final class ObjectCache: Sendable {
     private let metrics: GatewayMetrics
     private let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
     private let local: Mutex<LocalEntries>
+    private let outcomes = Mutex<(hits: Int, misses: Int)>((0, 0))
+
+    /// Hits ÷ (hits + misses) on this replica since it started (nil before the first read).
+    public var hitRatio: Double? {
+        let (hits, misses) = outcomes.withLock { $0 }
+        return hits + misses == 0 ? nil : Double(hits) / Double(hits + misses)
+    }
 
     public init(redis: RedisClient?, configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "cache")) {
         self.redis = redis
@@ -79,9 +86,11 @@ public final class ObjectCache: Sendable {
         let limit = entry.map { $0.version < 0 ? min(freshness, configuration.localTTL) : freshness } ?? freshness
         if let entry, freshness > .zero, entry.age <= (entry.notFound ? min(limit, configuration.notFoundTTL) : limit) {
             metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "hit")])
+            outcomes.withLock { $0.hits += 1 }
             return Read(object: entry.object, source: .cache, age: entry.age)
         }
         metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "miss")])
+        outcomes.withLock { $0.misses += 1 }
         let flightKey = "\(type)\u{0}\(id)\u{0}\(names)"
         do {
             let object = try await singleFlight(flightKey) {
