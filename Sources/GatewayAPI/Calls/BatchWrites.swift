@@ -21,6 +21,23 @@ enum BatchWrites {
         }
     }
 
+    /// Per-input results as the API's messages (an empty message for a failed input, so the
+    /// list stays in input order) and `BatchError`s by index.
+    static func split<Message: SwiftProtobuf.Message>(_ results: [Result<HubSpotObject, any Error>], subject: String,
+                                                     _ convert: (HubSpotObject) -> Message) -> ([Message], [Hubspot_Gateway_V1_BatchError]) {
+        var messages: [Message] = []
+        var errors: [Hubspot_Gateway_V1_BatchError] = []
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let object): messages.append(convert(object))
+            case .failure(let failure):
+                messages.append(Message())
+                errors.append(error(index: index, failure, subject: "\(subject)[\(index)]"))
+            }
+        }
+        return (messages, errors)
+    }
+
     /// One input's failure as the API's `BatchError`.
     static func error(index: Int, _ error: any Error, subject: String) -> Hubspot_Gateway_V1_BatchError {
         let rpc = GatewayErrors.rpcError(error, subject: subject)

@@ -45,6 +45,13 @@ enum InputValidation {
         guard plausible else { throw invalid("\(field) \"\(value.prefix(60))\" is not an email address") }
     }
 
+    /// Adds `names` as properties to clear (nil values), refusing an update that changes nothing.
+    static func clear(_ names: [String], into properties: inout [String: String?]) throws(RPCError) {
+        try propertyNames(names, field: "properties_to_clear")
+        for name in names { properties[name] = .some(nil) }
+        guard !properties.isEmpty else { throw invalid("nothing to update: set a field, properties or properties_to_clear") }
+    }
+
     static func batch(_ count: Int, field: String) throws(RPCError) {
         guard count > 0 else { throw invalid("\(field) is empty") }
         guard count <= maxBatchSize else { throw invalid("\(field) has \(count) entries; HubSpot takes at most \(maxBatchSize) per batch — split the request") }

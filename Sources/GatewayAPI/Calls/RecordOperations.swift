@@ -1,0 +1,113 @@
+import GatewayCore
+import GatewayProto
+import GRPCCore
+import HubSpotAPI
+
+/// The record operations every CRM service shares (any object type), on `HubSpotUpstream`:
+/// inputs checked, the caller's deadline and priority applied, errors mapped to gRPC statuses.
+struct RecordOperations: Sendable {
+    let upstream: HubSpotUpstream
+    /// The deadline of calls that carry no `grpc-timeout`.
+    let defaultTimeout: Duration
+
+    func context(_ metadata: Metadata) -> CallContext { CallContext(metadata: metadata, defaultTimeout: defaultTimeout) }
+
+    func mapped<T>(_ subject: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw GatewayErrors.rpcError(error, subject: subject) }
+    }
+
+    /// One record through the shared cache; NOT_FOUND when HubSpot does not have it.
+    func get(_ type: String, id: String, properties: [String], readOptions: Hubspot_Gateway_V1_ReadOptions, subject: String, _ metadata: Metadata) async throws -> (HubSpotObject, ObjectCache.Read) {
+        let call = context(metadata)
+        try InputValidation.id(id, field: "id")
+        let read = try await mapped(subject) {
+            try await upstream.readObject(type: type, id: id, properties: properties, maxStaleness: readOptions.maxStalenessDuration, priority: call.priority, deadline: call.deadline)
+        }
+        guard let object = read.object else { throw RPCError(code: .notFound, message: "\(subject) not found in HubSpot") }
+        return (object, read)
+    }
+
+    /// One record by a unique property, straight from HubSpot (the cache is keyed by id).
+    func get(_ type: String, uniqueProperty: String, value: String, properties: [String], subject: String, _ metadata: Metadata) async throws -> HubSpotObject {
+        let call = context(metadata)
+        return try await mapped(subject) {
+            try await upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
+                try await client.getObject(type, id: value, properties: properties, idProperty: uniqueProperty, options: options)
+            }
+        }
+    }
+
+    func list(_ type: String, page: Hubspot_Gateway_V1_PageRequest, properties: [String], _ metadata: Metadata) async throws -> ObjectPage {
+        let call = context(metadata)
+        let limit = try InputValidation.pageSize(page.pageSize)
+        let cursor = page.cursor
+        return try await mapped("the \(type) list") {
+            try await upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
+                try await client.listObjects(type, limit: limit, after: cursor.isEmpty ? nil : cursor, properties: properties, options: options)
+            }
+        }
+    }
+
+    func search(_ type: String, query: Hubspot_Gateway_V1_SearchQuery, page: Hubspot_Gateway_V1_PageRequest, properties: [String], _ metadata: Metadata) async throws -> SearchPage {
+        let call = context(metadata)
+        let request = try SearchTranslation.request(query, page: page, properties: properties)
+        return try await mapped("the \(type) search") {
+            try await upstream.call(.search, priority: call.priority, deadline: call.deadline) { client, options in
+                try await client.search(type, request, options: options)
+            }
+        }
+    }
+
+    func write(_ type: String, _ write: ObjectWrite, subject: String, _ metadata: Metadata) async throws -> HubSpotObject {
+        let call = context(metadata)
+        return try await mapped(subject) { try await upstream.write(type: type, write, priority: call.priority, deadline: call.deadline) }
+    }
+
+    func archive(_ type: String, id: String, subject: String, _ metadata: Metadata) async throws {
+        let call = context(metadata)
+        try InputValidation.id(id, field: "id")
+        try await mapped(subject) {
+            try await upstream.call(priority: call.priority, deadline: call.deadline, invalidating: [(type, id)]) { client, options in
+                try await client.archiveObject(type, id: id, options: options)
+            }
+        }
+    }
+
+    /// Every id through the read coalescer (one HubSpot call for the misses, shared with other
+    /// callers); nil for ids HubSpot does not have, in the order asked.
+    func batchGet(_ type: String, ids: [String], properties: [String], readOptions: Hubspot_Gateway_V1_ReadOptions, _ metadata: Metadata) async throws -> [HubSpotObject?] {
+        let call = context(metadata)
+        try InputValidation.batch(ids.count, field: "ids")
+        for (index, id) in ids.enumerated() { try InputValidation.id(id, field: "ids[\(index)]") }
+        let staleness = readOptions.maxStalenessDuration
+        return try await mapped("the \(type)") {
+            try await withThrowingTaskGroup(of: (Int, HubSpotObject?).self) { group in
+                for (index, id) in ids.enumerated() {
+                    group.addTask {
+                        (index, try await upstream.readObject(type: type, id: id, properties: properties, maxStaleness: staleness, priority: call.priority, deadline: call.deadline).object)
+                    }
+                }
+                var objects = [HubSpotObject?](repeating: nil, count: ids.count)
+                for try await (index, object) in group { objects[index] = object }
+                return objects
+            }
+        }
+    }
+
+    /// Every input through the write coalescer; one result per input.
+    func batchWrite(_ type: String, _ writes: [ObjectWrite], _ metadata: Metadata) async -> [Result<HubSpotObject, any Error>] {
+        let call = context(metadata)
+        return await BatchWrites.run(writes, type: type, upstream: upstream, priority: call.priority, deadline: call.deadline)
+    }
+
+    func batchArchive(_ type: String, ids: [String], _ metadata: Metadata) async throws {
+        let call = context(metadata)
+        try InputValidation.batch(ids.count, field: "ids")
+        for (index, id) in ids.enumerated() { try InputValidation.id(id, field: "ids[\(index)]") }
+        try await mapped("the \(type)") {
+            try await upstream.call(priority: call.priority, deadline: call.deadline, invalidating: ids.map { (type, $0) }) { client, options in
+                try await client.batchArchive(type, ids: ids, options: options)
+            }
+        }
+    }
+}

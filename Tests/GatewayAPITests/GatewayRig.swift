@@ -1,0 +1,107 @@
+import Foundation
+import GatewayAPI
+import GatewayCore
+import GatewayProto
+import GRPCCore
+import GRPCInProcessTransport
+import HubSpotAPI
+import HubSpotSimulator
+import Logging
+import RedisClient
+import SwiftProtobuf
+import Testing
+import TestSupport
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "gateway-api-test")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// The gateway services behind the caller-authentication interceptor, served in-process over
+/// GRPCCore, on a real redis-server and an in-process hubspot-sim.
+struct GatewayRig {
+    static let writerKey = "writer-key-0123456789"
+    static let readerKey = "reader-key-0123456789"
+    static let adminKey = "admin-key-0123456789"
+
+    let client: Hubspot_Gateway_V1_ContactsService.Client<InProcessTransport.Client>
+    let admin: Hubspot_Gateway_V1_AdminService.Client<InProcessTransport.Client>
+    let deals: Hubspot_Gateway_V1_DealsService.Client<InProcessTransport.Client>
+    let objects: Hubspot_Gateway_V1_ObjectsService.Client<InProcessTransport.Client>
+    let associations: Hubspot_Gateway_V1_AssociationsService.Client<InProcessTransport.Client>
+    let ids: [String]
+
+    static func with(contacts: Int = 5, generalPerSecond: Int = 8, _ body: (GatewayRig) async throws -> Void) async throws {
+        let redis = try await RedisServerProcess.start()
+        var redisConfiguration = try RedisConfiguration(url: redis.url)
+        redisConfiguration.commandTimeout = .seconds(2)
+        let redisClient = RedisClient(configuration: redisConfiguration, logger: quietLogger())
+        try await redisClient.waitUntilConnected()
+        var simulator = SimulatorConfiguration()
+        simulator.seedContacts = contacts
+        simulator.dailyLimit = 0
+        do {
+            try await HubSpotSimulator.withRunning(simulator, logger: quietLogger()) { _, baseURL in
+                var limits = RateLimiterConfiguration()
+                limits.keyPrefix = "test:\(UUID().uuidString)"
+                limits.redisTimeout = .seconds(2)
+                limits.generalPerSecond = generalPerSecond
+                let limiter = FixedWindowRateLimiter(redis: redisClient, configuration: limits, logger: quietLogger())
+                let transport = CurlTransport()
+                defer { transport.shutdown() }
+                let hubspot = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
+                                            configuration: HubSpotClientConfiguration(baseURL: baseURL), observer: HubSpotUpstream.observer(for: limiter))
+                var cacheConfiguration = ObjectCache.Configuration()
+                cacheConfiguration.keyPrefix = limits.keyPrefix
+                cacheConfiguration.redisTimeout = .seconds(2)
+                let upstream = HubSpotUpstream(client: hubspot, limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
+                                               cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()), logger: quietLogger())
+                let keys = try CallerKeys(parsing: """
+                    # service key-hash scopes
+                    orders \(CallerKeys.line(service: "orders", key: writerKey, scopes: [.read, .write]).split(separator: " ")[1]) crm.read,crm.write
+                    analytics \(CallerKeys.line(service: "analytics", key: readerKey, scopes: [.read]).split(separator: " ")[1]) crm.read
+                    ops \(CallerKeys.line(service: "ops", key: adminKey, scopes: [.admin]).split(separator: " ")[1]) admin
+                    """)
+                let inProcess = InProcessTransport()
+                let server = GRPCServer(transport: inProcess.server, services: [ContactsService(upstream: upstream), AdminService(upstream: upstream, redisConfigured: true), DealsService(upstream: upstream),
+                                                   ObjectsService(upstream: upstream), AssociationsService(upstream: upstream)],
+                                        interceptors: [CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
+                let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)
+                try await withGRPCClient(transport: inProcess.client) { grpc in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        group.addTask { try await server.serve() }
+                        try await body(GatewayRig(client: .init(wrapping: grpc), admin: .init(wrapping: grpc), deals: .init(wrapping: grpc),
+                                                   objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids))
+                        server.beginGracefulShutdown()
+                    }
+                }
+            }
+        } catch {
+            await redisClient.shutdown()
+            throw error
+        }
+        await redisClient.shutdown()
+        withExtendedLifetime(redis) {}
+    }
+
+    static func metadata(key: String? = writerKey, bulk: Bool = false) -> Metadata {
+        var metadata = Metadata()
+        if let key { metadata.addString("Bearer \(key)", forKey: "authorization") }
+        if bulk { metadata.addString("bulk", forKey: "x-gateway-priority") }
+        return metadata
+    }
+}
+
+/// The RPC error a call threw.
+func rpcError(_ body: () async throws -> Void) async -> RPCError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        Issue.record("not an RPCError: \(error)")
+        return nil
+    }
+}
