@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "GRPCStandardServices", targets: ["GRPCStandardServices"]),
         .library(name: "GRPCInteropTesting", targets: ["GRPCInteropTesting"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
+        .executable(name: "hubspot-gateway", targets: ["hubspot-gateway"]),
         .executable(name: "grpc-interop-server", targets: ["grpc-interop-server"]),
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
         .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: System libraries (Debian: libnghttp2-dev libhiredis-dev libcurl4-openssl-dev)
@@ -118,11 +120,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        /// grpc.health.v1 and grpc.reflection.v1 (generated code in Generated/ by scripts/gen-protos).
+        /// grpc.health.v1 and grpc.reflection.v1 (generated code in Generated/ by scripts/gen-protos),
+        /// and GRPCServerService (a GRPCServer in a ServiceGroup, draining on SIGTERM).
         .target(
             name: "GRPCStandardServices",
             dependencies: [
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -176,6 +180,22 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "hubspot-gateway",
+            dependencies: [
+                "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "RedisClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

@@ -82,18 +82,3 @@ struct GRPCInteropServer: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-/// Runs a GRPCServer as a lifecycle service: graceful shutdown marks health NOT_SERVING first.
-struct GRPCServerService: Service {
-    let server: GRPCServer<Nghttp2ServerTransport>
-    let health: HealthService
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: {
-            health.beginShutdown()
-            server.beginGracefulShutdown()
-        }
-    }
-}

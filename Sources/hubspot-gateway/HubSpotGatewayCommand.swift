@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import GatewayAPI
+import GatewayCore
+import Logging
+
+/// The gateway's command line. Every option can also be set as `HUBSPOT_GATEWAY_<OPTION>`.
+@main
+struct HubSpotGatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hubspot-gateway",
+        abstract: "The company's one door to HubSpot: gRPC API, shared rate limit, cache, circuit breaker.",
+        discussion: "Every option can also be given as an environment variable HUBSPOT_GATEWAY_<OPTION> (e.g. HUBSPOT_GATEWAY_REDIS_URL); the command line wins."
+    )
+
+    // MARK: HubSpot
+    @Option(help: "HubSpot private-app token (prefer HUBSPOT_GATEWAY_HUBSPOT_TOKEN).")
+    var hubspotToken: String?
+    @Option(help: "OAuth client id (with --hubspot-client-secret and --hubspot-refresh-token instead of a token).")
+    var hubspotClientId: String?
+    @Option(help: "OAuth client secret.")
+    var hubspotClientSecret: String?
+    @Option(help: "OAuth refresh token of the installing account.")
+    var hubspotRefreshToken: String?
+    @Option(help: "HubSpot API base URL.")
+    var hubspotBaseUrl = "https://api.hubapi.com"
+    @Option(help: "Longest single HTTP exchange with HubSpot, seconds.")
+    var hubspotRequestTimeoutSeconds: Double = 30
+
+    // MARK: Redis
+    @Option(help: "Redis URL shared by all replicas (redis://[:password@]host:port[/db]); without one each replica limits and caches alone.")
+    var redisUrl: String?
+    @Option(help: "Longest Redis round trip of the limiter and the cache before falling back, milliseconds.")
+    var redisTimeoutMilliseconds = 50
+
+    // MARK: Serving
+    @Option(help: "Address the gRPC and HTTP servers listen on.")
+    var host = "0.0.0.0"
+    @Option(help: "gRPC port (0 picks a free one and prints it).")
+    var grpcPort = 50051
+    @Option(help: "HTTP port for /healthz, /readyz and /metrics (0 picks a free one).")
+    var httpPort = 8080
+    @Option(help: "Deadline of calls that send no grpc-timeout, seconds.")
+    var defaultTimeoutSeconds: Double = 10
+    @Option(help: "Seconds in-flight RPCs get to finish after SIGTERM.")
+    var shutdownGraceSeconds: Double = 25
+    @Option(help: "Seconds after which a client connection is drained with GOAWAY, so clients rebalance (0: never).")
+    var maxConnectionAgeSeconds: Double = 1800
+
+    // MARK: Callers
+    @Option(help: "File of caller keys: one `service sha256:<hex> scopes` line per calling service.")
+    var callerKeysFile: String?
+    @Option(help: "Caller keys in the same form, lines separated by newlines or ';' (prefer HUBSPOT_GATEWAY_CALLER_KEYS).")
+    var callerKeys: String?
+
+    // MARK: Budget
+    @Option(help: "Fleet-wide general HubSpot calls per second.")
+    var generalPerSecond = 8
+    @Option(help: "Fleet-wide search calls per second.")
+    var searchPerSecond = 4
+    @Option(help: "Fleet-wide HubSpot calls per UTC day (0: no daily budget).")
+    var dailyLimit = 250_000
+    @Option(help: "General calls per second bulk callers may never take.")
+    var interactiveReserve = 2
+
+    // MARK: Cache
+    @Option(help: "Seconds a cached record is fresh.")
+    var cacheTtlSeconds: Double = 300
+    @Option(help: "Seconds a record is kept beyond its freshness, for serving while HubSpot is unavailable.")
+    var cacheStaleSeconds: Double = 3600
+    @Option(help: "Seconds a HubSpot 404 is remembered.")
+    var cacheNotFoundSeconds: Double = 30
+
+    // MARK: Breaker
+    @Option(help: "Failures in the breaker's window before it may open.")
+    var breakerMinimumFailures = 5
+    @Option(help: "Share of failed calls in the window that opens the breaker (0–1).")
+    var breakerFailureRate = 0.5
+    @Option(help: "Breaker window, seconds.")
+    var breakerWindowSeconds: Double = 10
+    @Option(help: "Seconds the breaker stays open before probing.")
+    var breakerOpenSeconds: Double = 5
+
+    // MARK: Development
+    @Flag(help: "Run HubSpot's simulator in-process with demo data (no HubSpot credentials needed); prints a development caller key.")
+    var sandbox = false
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
+    var logLevel = "info"
+
+    static let optionNames = [
+        "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url", "hubspot-request-timeout-seconds",
+        "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds", "shutdown-grace-seconds",
+        "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second", "daily-limit",
+        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "breaker-minimum-failures",
+        "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level",
+    ]
+
+    static func main() async {
+        let arguments = EnvironmentArguments.merge(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
+                                                   options: optionNames, flags: ["sandbox"])
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    func validate() throws {
+        guard sandbox || hubspotToken != nil || (hubspotClientId != nil && hubspotClientSecret != nil && hubspotRefreshToken != nil) else {
+            throw ValidationError("""
+                no HubSpot credentials: set HUBSPOT_GATEWAY_HUBSPOT_TOKEN (a private-app token), or the OAuth trio \
+                HUBSPOT_GATEWAY_HUBSPOT_CLIENT_ID / _CLIENT_SECRET / _REFRESH_TOKEN — or run with --sandbox to try the gateway \
+                against a built-in HubSpot simulator
+                """)
+        }
+        guard sandbox || callerKeysFile != nil || callerKeys != nil else {
+            throw ValidationError("no caller keys: set HUBSPOT_GATEWAY_CALLER_KEYS_FILE (or _CALLER_KEYS) with one `service sha256:<hex> scopes` line per calling service")
+        }
+        guard (0...1).contains(breakerFailureRate) else { throw ValidationError("--breaker-failure-rate must be between 0 and 1") }
+        guard generalPerSecond > 0, searchPerSecond > 0 else { throw ValidationError("--general-per-second and --search-per-second must be positive") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "hubspot-gateway")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        try await GatewayServer(options: self, logger: logger).run()
+    }
+}

@@ -1,0 +1,97 @@
+"""Starts the real `hubspot-gateway` executable (sandbox mode: its built-in HubSpot simulator)
+for Python's grpcio, with stubs compiled from Protos/hubspot by grpcio-tools."""
+import importlib.resources
+import os
+import pathlib
+import subprocess
+import tempfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def _compile_protos() -> pathlib.Path:
+    from grpc_tools import protoc
+
+    out = pathlib.Path(tempfile.mkdtemp(prefix="gateway-py-"))
+    protos = ROOT / "Protos"
+    well_known = importlib.resources.files("grpc_tools") / "_proto"
+    files = sorted(str(p.relative_to(protos)) for p in (protos / "hubspot" / "gateway" / "v1").glob("*.proto"))
+    rc = protoc.main(["protoc", f"-I{protos}", f"-I{well_known}", f"--python_out={out}", f"--grpc_python_out={out}", *files])
+    assert rc == 0, "grpcio-tools could not compile Protos/hubspot"
+    return out
+
+
+# The generated modules live in package `hubspot.gateway.v1`; HubSpot's own SDK owns the
+# top-level `hubspot` package, so extend its search path instead of shadowing it.
+import hubspot  # noqa: E402
+
+hubspot.__path__.append(str(_compile_protos() / "hubspot"))
+
+
+def gateway_binary() -> str:
+    binary = os.environ.get("HUBSPOT_GATEWAY_BIN") or str(ROOT / ".build" / "debug" / "hubspot-gateway")
+    if not os.path.exists(binary):
+        pytest.exit(f"hubspot-gateway not built at {binary}; run `swift build --product hubspot-gateway` or set HUBSPOT_GATEWAY_BIN", 2)
+    return binary
+
+
+class Gateway:
+    """One running gateway: its gRPC address, HTTP port and (sandbox) development key."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.process = subprocess.Popen(
+            [gateway_binary(), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--log-level", "warning", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+        )
+        self.key = None
+        self.grpc_port = self.http_port = None
+        while self.grpc_port is None or self.http_port is None:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"gateway did not start: {self.process.stderr.read()}")
+            line = line.strip()
+            if line.startswith("authorization: Bearer "):
+                self.key = line.rsplit(" ", 1)[1]
+            elif line.startswith("hubspot-gateway grpc listening on "):
+                self.grpc_port = int(line.rsplit(" ", 1)[1])
+            elif line.startswith("hubspot-gateway http listening on "):
+                self.http_port = int(line.rsplit(" ", 1)[1])
+        self.address = f"127.0.0.1:{self.grpc_port}"
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return -9
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    gateway = Gateway("--sandbox")
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def gateway_bin():
+    return gateway_binary()
+
+
+@pytest.fixture
+def start_gateway():
+    """Starts gateways with the given arguments; stops whatever is left at the end."""
+    started = []
+
+    def start(*args: str, env: dict | None = None) -> Gateway:
+        gateway = Gateway(*args, env=env)
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        if gateway.process.poll() is None:
+            gateway.stop()

@@ -1,0 +1,85 @@
+"""The gateway executable in sandbox mode, called by grpcio with stubs compiled from Protos/."""
+import subprocess
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, contacts_pb2, contacts_pb2_grpc
+
+
+def call_metadata(gateway):
+    return (("authorization", f"Bearer {gateway.key}"),)
+
+
+def test_a_contact_is_created_read_back_and_found_in_the_cache(sandbox):
+    with grpc.insecure_channel(sandbox.address) as channel:
+        contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+        created = contacts.CreateContact(
+            contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(email="py@example.com", first_name="Py")),
+            metadata=call_metadata(sandbox), timeout=10)
+        assert created.contact.id and created.contact.first_name == "Py"
+        first = contacts.GetContact(contacts_pb2.GetContactRequest(id=created.contact.id), metadata=call_metadata(sandbox), timeout=10)
+        second = contacts.GetContact(contacts_pb2.GetContactRequest(id=created.contact.id), metadata=call_metadata(sandbox), timeout=10)
+        assert first.contact.email == "py@example.com"
+        assert first.freshness.source in (2, 1)  # DATA_SOURCE_HUBSPOT (or cached by the create's read-back)
+        assert second.freshness.source == 1  # DATA_SOURCE_CACHE
+        listed = contacts.ListContacts(contacts_pb2.ListContactsRequest(), metadata=call_metadata(sandbox), timeout=10)
+        assert len(listed.contacts) == 10 and listed.page.next_cursor
+
+
+def test_calls_without_a_key_are_unauthenticated_and_bad_input_is_invalid(sandbox):
+    with grpc.insecure_channel(sandbox.address) as channel:
+        contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as missing:
+            contacts.GetContact(contacts_pb2.GetContactRequest(id="1"), timeout=10)
+        assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as bad:
+            contacts.GetContact(contacts_pb2.GetContactRequest(email="nope"), metadata=call_metadata(sandbox), timeout=10)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "email" in bad.value.details()
+
+
+def test_health_needs_no_key_and_admin_reports_the_gateway(sandbox):
+    with grpc.insecure_channel(sandbox.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = health.Check(health_pb2.HealthCheckRequest(service="hubspot.gateway.v1.ContactsService"), timeout=10)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        status = admin_pb2_grpc.AdminServiceStub(channel).GetStatus(admin_pb2.GetStatusRequest(), metadata=call_metadata(sandbox), timeout=10)
+        assert status.redis == admin_pb2.REDIS_STATUS_NOT_CONFIGURED
+        assert status.breaker == admin_pb2.BREAKER_STATE_CLOSED
+
+
+def test_http_endpoints_answer(sandbox):
+    base = f"http://127.0.0.1:{sandbox.http_port}"
+    assert urllib.request.urlopen(base + "/healthz", timeout=5).status == 200
+    assert urllib.request.urlopen(base + "/readyz", timeout=5).status == 200
+    metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    assert "hubspot_upstream_calls_total" in metrics
+
+
+def test_without_credentials_the_gateway_refuses_to_start_and_says_why(gateway_bin):
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("HUBSPOT_GATEWAY_")}
+    result = subprocess.run([gateway_bin], capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode != 0
+    assert "no HubSpot credentials" in result.stderr and "--sandbox" in result.stderr
+
+
+def test_settings_come_from_the_environment_too(start_gateway):
+    # No --sandbox on the command line: the environment alone turns it on.
+    gateway = start_gateway(env={"HUBSPOT_GATEWAY_SANDBOX": "true"})
+    with grpc.insecure_channel(gateway.address) as channel:
+        status = admin_pb2_grpc.AdminServiceStub(channel).GetStatus(admin_pb2.GetStatusRequest(), metadata=call_metadata(gateway), timeout=10)
+    assert status.replica_id
+
+
+def test_sigterm_drains_an_in_flight_call_and_exits_zero(start_gateway):
+    gateway = start_gateway("--sandbox")
+    with grpc.insecure_channel(gateway.address) as channel:
+        contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+        future = contacts.ListContacts.future(contacts_pb2.ListContactsRequest(), metadata=call_metadata(gateway), timeout=20)
+        gateway.process.terminate()
+        reply = future.result()
+        assert len(reply.contacts) == 10
+    assert gateway.process.wait(timeout=40) == 0
