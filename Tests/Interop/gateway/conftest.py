@@ -1,7 +1,14 @@
 """Starts the real `hubspot-gateway` executable (sandbox mode: its built-in HubSpot simulator)
 for Python's grpcio, with stubs compiled from Protos/hubspot by grpcio-tools."""
+import hashlib
 import importlib.resources
+import json
 import os
+import random
+import shutil
+import socket
+import time
+import urllib.request
 import pathlib
 import subprocess
 import tempfile
@@ -95,3 +102,63 @@ def start_gateway():
     for gateway in started:
         if gateway.process.poll() is None:
             gateway.stop()
+
+
+def _binary(variable: str, name: str) -> str:
+    binary = os.environ.get(variable) or str(ROOT / ".build" / "debug" / name)
+    if not os.path.exists(binary):
+        pytest.exit(f"{name} not built at {binary}; run `swift build --product {name}` or set {variable}", 2)
+    return binary
+
+
+class Fleet:
+    """Three gateways sharing one redis-server, in front of one hubspot-sim (HubSpot's limits
+    on), with caller keys for a writer, a reader and an operator."""
+
+    KEYS = {"orders": ("orders-key-0001", "crm.read,crm.write"), "analytics": ("analytics-key-0001", "crm.read"), "ops": ("ops-key-0001", "admin")}
+
+    def __init__(self, replicas: int = 3):
+        self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
+        self.redis_port = random.randint(20000, 30000)
+        self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                       "--dir", self.dir, "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.sim = subprocess.Popen([_binary("HUBSPOT_SIM_BIN", "hubspot-sim"), "--port", "0", "--seed", "400", "--daily-limit", "0", "--log-level", "warning"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.sim.stdout.readline().strip()
+        assert line.startswith("hubspot-sim listening on "), line
+        self.sim_url = line.rsplit(" ", 1)[1]
+        keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}" for name, (key, scopes) in self.KEYS.items())
+        env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
+        self.gateways = [Gateway("--hubspot-base-url", self.sim_url, "--redis-url", f"redis://127.0.0.1:{self.redis_port}",
+                                 "--redis-timeout-milliseconds", "500", env=env) for _ in range(replicas)]
+
+    def metadata(self, caller: str = "orders"):
+        return (("authorization", f"Bearer {self.KEYS[caller][0]}"),)
+
+    def sim_admin(self, method: str, path: str):
+        request = urllib.request.Request(self.sim_url + path, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+
+    def stop(self):
+        codes = [gateway.stop() for gateway in self.gateways]
+        self.sim.terminate()
+        self.redis.terminate()
+        self.sim.wait(timeout=20)
+        self.redis.wait(timeout=20)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return codes
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    started = Fleet()
+    yield started
+    assert started.stop() == [0, 0, 0], "every replica drains and exits 0 on SIGTERM"

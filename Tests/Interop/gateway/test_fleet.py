@@ -1,0 +1,97 @@
+"""Three hubspot-gateway processes, one redis-server, one hubspot-sim, many grpcio callers."""
+import concurrent.futures
+
+import grpc
+import pytest
+
+from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
+
+
+def contact_ids(fleet, count):
+    with grpc.insecure_channel(fleet.gateways[0].address) as channel:
+        stub = contacts_pb2_grpc.ContactsServiceStub(channel)
+        ids, cursor = [], ""
+        while len(ids) < count:
+            page = stub.ListContacts(contacts_pb2.ListContactsRequest(page=common_pb2.PageRequest(page_size=100, cursor=cursor)),
+                                     metadata=fleet.metadata(), timeout=30)
+            ids += [contact.id for contact in page.contacts]
+            cursor = page.page.next_cursor
+            if not cursor:
+                break
+        return ids[:count]
+
+
+def test_many_callers_on_three_replicas_get_correct_answers_within_hubspots_limits(fleet):
+    ids = contact_ids(fleet, 300)
+    fleet.sim_admin("POST", "/_sim/stats/reset")
+    channels = [grpc.insecure_channel(gateway.address) for gateway in fleet.gateways]
+    stubs = [contacts_pb2_grpc.ContactsServiceStub(channel) for channel in channels]
+
+    def read(index):
+        stub = stubs[index % len(stubs)]
+        contact_id = ids[index % len(ids)]
+        reply = stub.GetContact(contacts_pb2.GetContactRequest(id=contact_id), metadata=fleet.metadata("analytics"), timeout=30)
+        return contact_id, reply.contact.id, reply.contact.email
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=48) as pool:
+        results = list(pool.map(read, range(900)))
+    for asked, got, email in results:
+        assert asked == got and email
+    stats = fleet.sim_admin("GET", "/_sim/stats")
+    assert stats["rateLimited"] == 0, "no 429 ever reaches HubSpot's side"
+    assert stats["maxAdmittedInAnyWallClockSecond"] <= 8, stats["perSecond"]
+    batch_reads = stats["byEndpoint"].get("objects.batch.read", 0)
+    assert batch_reads < 300 / 10, f"300 distinct contacts read through {batch_reads} batch calls"
+    for channel in channels:
+        channel.close()
+
+
+def test_a_write_through_one_replica_is_visible_through_the_others(fleet):
+    ids = contact_ids(fleet, 1)
+    stubs = [contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(gateway.address)) for gateway in fleet.gateways]
+    for stub in stubs[1:]:
+        stub.GetContact(contacts_pb2.GetContactRequest(id=ids[0]), metadata=fleet.metadata(), timeout=30)  # cached there
+    stubs[0].UpdateContact(contacts_pb2.UpdateContactRequest(contact=contacts_pb2.Contact(id=ids[0], first_name="Rewritten")),
+                           metadata=fleet.metadata(), timeout=30)
+    for stub in stubs[1:]:
+        reply = stub.GetContact(contacts_pb2.GetContactRequest(id=ids[0]), metadata=fleet.metadata(), timeout=30)
+        assert reply.contact.first_name == "Rewritten"
+
+
+def test_auth_failures_and_bad_input(fleet):
+    with grpc.insecure_channel(fleet.gateways[1].address) as channel:
+        stub = contacts_pb2_grpc.ContactsServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as denied:
+            stub.CreateContact(contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(email="x@example.com")),
+                               metadata=fleet.metadata("analytics"), timeout=10)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.RpcError) as unknown:
+            stub.GetContact(contacts_pb2.GetContactRequest(id="1"), metadata=(("authorization", "Bearer wrong"),), timeout=10)
+        assert unknown.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as bad:
+            stub.BatchGetContacts(contacts_pb2.BatchGetContactsRequest(ids=[str(i) for i in range(101)]), metadata=fleet.metadata(), timeout=10)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_deadline_shorter_than_the_wait_for_budget_is_refused_in_time(fleet):
+    channels = [grpc.insecure_channel(gateway.address) for gateway in fleet.gateways]
+    stubs = [contacts_pb2_grpc.ContactsServiceStub(channel) for channel in channels]
+
+    def search(index):
+        # Search calls are not cached or coalesced: 30 of them need ~8 s of search budget.
+        stub = stubs[index % len(stubs)]
+        try:
+            stub.SearchContacts(contacts_pb2.SearchContactsRequest(), metadata=fleet.metadata(), timeout=0.5)
+            return "ok"
+        except grpc.RpcError as error:
+            return error.code()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
+        outcomes = list(pool.map(search, range(30)))
+    refused = [o for o in outcomes if o != "ok"]
+    assert refused, "30 searches at once cannot all fit a 4/s search budget within 0.5 s"
+    assert set(refused) <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.DEADLINE_EXCEEDED}, outcomes
+    status = admin_pb2_grpc.AdminServiceStub(channels[0]).GetStatus(admin_pb2.GetStatusRequest(), metadata=fleet.metadata("ops"), timeout=10)
+    assert status.redis == admin_pb2.REDIS_STATUS_UP and status.replicas == 3
+    for channel in channels:
+        channel.close()
