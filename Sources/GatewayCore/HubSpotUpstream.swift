@@ -25,6 +25,7 @@ public final class HubSpotUpstream: Sendable {
     public let cache: ObjectCache
     /// How the door retries transient failures (the given client's policy).
     public let retryPolicy: HubSpotRetryPolicy
+    private let attempts: Attempts
     private let reads: [CallPriority: BatchReadCoalescer]
     private let writes: [CallPriority: BatchWriteCoalescer]
     private let metrics: GatewayMetrics
@@ -64,8 +65,6 @@ public final class HubSpotUpstream: Sendable {
         self.reads = reads
         self.writes = writes
     }
-
-    private let attempts: Attempts
 
     /// The client observer that tells `limiter` what HubSpot's rate-limit headers say and
     /// counts every exchange; pass it to the `HubSpotClient` this upstream will use.

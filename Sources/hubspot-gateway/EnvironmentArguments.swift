@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every `--flag` can also come from the environment as `HUBSPOT_GATEWAY_FLAG` (upper case,
 /// dashes as underscores); a flag on the command line wins. Secrets (the HubSpot token, caller
 /// keys) are best given this way, from a Kubernetes Secret.
@@ -20,11 +22,5 @@ enum EnvironmentArguments {
 
     static func variable(_ name: String) -> String {
         prefix + name.uppercased().replacingOccurrences(of: "-", with: "_")
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

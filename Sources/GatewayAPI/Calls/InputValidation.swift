@@ -45,6 +45,24 @@ enum InputValidation {
         guard plausible else { throw invalid("\(field) \"\(value.prefix(60))\" is not an email address") }
     }
 
+    /// The properties to read: a service's typed ones plus the checked extra ones, once each.
+    static func requestedProperties(_ extra: [String], typed: [String]) throws(RPCError) -> [String] {
+        try propertyNames(extra, field: "properties")
+        return Array(Set(typed + extra)).sorted()
+    }
+
+    /// The properties a typed message writes: its `properties` map (names checked) plus the
+    /// typed fields that are set. A property given both ways must agree.
+    static func writeProperties(_ extra: [String: String], typed: [(name: String, value: String)], field: String) throws(RPCError) -> [String: String?] {
+        try propertyNames(extra.keys, field: "\(field).properties")
+        var properties: [String: String?] = extra.mapValues { $0 }
+        for (name, value) in typed where !value.isEmpty {
+            if let other = properties[name], other != value { throw invalid("\(field) sets \(name) twice with different values") }
+            properties[name] = value
+        }
+        return properties
+    }
+
     /// Adds `names` as properties to clear (nil values), refusing an update that changes nothing.
     static func clear(_ names: [String], into properties: inout [String: String?]) throws(RPCError) {
         try propertyNames(names, field: "properties_to_clear")

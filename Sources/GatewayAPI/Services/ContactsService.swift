@@ -21,8 +21,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     }
 
     private func properties(_ extra: [String]) throws(RPCError) -> [String] {
-        try InputValidation.propertyNames(extra, field: "properties")
-        return Array(Set(Self.typedProperties + extra)).sorted()
+        try InputValidation.requestedProperties(extra, typed: Self.typedProperties)
     }
 
     public func getContact(request: ServerRequest<Hubspot_Gateway_V1_GetContactRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_GetContactResponse> {
@@ -144,16 +143,10 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     /// The HubSpot properties a contact message sets (typed fields that are non-empty, plus
     /// `properties`). A property named twice must agree.
     static func writeProperties(_ contact: Hubspot_Gateway_V1_Contact, field: String) throws(RPCError) -> [String: String?] {
-        var properties: [String: String?] = [:]
-        try InputValidation.propertyNames(contact.properties.keys, field: "\(field).properties")
-        for (name, value) in contact.properties { properties[name] = value }
-        let typed = [("email", contact.email), ("firstname", contact.firstName), ("lastname", contact.lastName), ("lifecyclestage", contact.lifecycleStage)]
-        for (name, value) in typed where !value.isEmpty {
-            if let other = properties[name], other != value { throw InputValidation.invalid("\(field) sets \(name) twice with different values") }
-            properties[name] = value
-        }
         if !contact.email.isEmpty { try InputValidation.email(contact.email, field: "\(field).email") }
-        return properties
+        return try InputValidation.writeProperties(contact.properties, typed: [
+            ("email", contact.email), ("firstname", contact.firstName), ("lastname", contact.lastName), ("lifecyclestage", contact.lifecycleStage),
+        ], field: field)
     }
 }
 

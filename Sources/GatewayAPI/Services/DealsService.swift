@@ -21,8 +21,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     }
 
     private func properties(_ extra: [String]) throws(RPCError) -> [String] {
-        try InputValidation.propertyNames(extra, field: "properties")
-        return Array(Set(Self.typedProperties + extra)).sorted()
+        try InputValidation.requestedProperties(extra, typed: Self.typedProperties)
     }
 
     public func getDeal(request: ServerRequest<Hubspot_Gateway_V1_GetDealRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_GetDealResponse> {
@@ -126,24 +125,16 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
 
     /// The HubSpot properties a deal message sets. `amount` must be a decimal number.
     static func writeProperties(_ deal: Deal, field: String) throws(RPCError) -> [String: String?] {
-        var properties: [String: String?] = [:]
-        try InputValidation.propertyNames(deal.properties.keys, field: "\(field).properties")
-        for (name, value) in deal.properties { properties[name] = value }
         if !deal.amount.isEmpty {
             guard Decimal(string: deal.amount, locale: Locale(identifier: "en_US_POSIX")) != nil,
                   deal.amount.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" }) else {
                 throw InputValidation.invalid("\(field).amount \"\(deal.amount.prefix(40))\" is not a decimal number (e.g. \"1250.50\")")
             }
         }
-        var typed = [("dealname", deal.name), ("amount", deal.amount), ("dealstage", deal.stage), ("pipeline", deal.pipeline)]
-        if deal.hasCloseDate {
-            typed.append(("closedate", deal.closeDate.date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))))
-        }
-        for (name, value) in typed where !value.isEmpty {
-            if let other = properties[name], other != value { throw InputValidation.invalid("\(field) sets \(name) twice with different values") }
-            properties[name] = value
-        }
-        return properties
+        let closeDate = deal.hasCloseDate ? deal.closeDate.date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) : ""
+        return try InputValidation.writeProperties(deal.properties, typed: [
+            ("dealname", deal.name), ("amount", deal.amount), ("dealstage", deal.stage), ("pipeline", deal.pipeline), ("closedate", closeDate),
+        ], field: field)
     }
 }
 
