@@ -62,6 +62,12 @@ let package = Package(
         // MARK: Libraries
         .target(name: "WebhookSignature", swiftSettings: swiftSettings),
         .target(name: "JSONCore", swiftSettings: swiftSettings),
+        /// swift-log handler writing one JSON object per line, with secrets redacted.
+        .target(
+            name: "JSONLogging",
+            dependencies: ["JSONCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HubSpotSimulator",
             dependencies: [
@@ -188,7 +194,7 @@ let package = Package(
         .executableTarget(
             name: "hubspot-gateway",
             dependencies: [
-                "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "RedisClient",
+                "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -296,12 +302,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "JSONLoggingTests",
+            dependencies: ["JSONCore", "JSONLogging", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatewayAPITests",
             dependencies: [
                 "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings

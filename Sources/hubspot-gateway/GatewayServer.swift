@@ -122,7 +122,10 @@ struct GatewayServer {
             ContactsService(upstream: upstream, defaultTimeout: timeout), DealsService(upstream: upstream, defaultTimeout: timeout),
             ObjectsService(upstream: upstream, defaultTimeout: timeout), AssociationsService(upstream: upstream, defaultTimeout: timeout),
             AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
-        ], interceptors: [CallerAuthenticationInterceptor(keys: keys, logger: logger)])
+        ], interceptors: [
+            RequestObservationInterceptor(accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors, logger: logger),
+            CallerAuthenticationInterceptor(keys: keys, logger: logger),
+        ])
 
         // HTTP: health, readiness, metrics
         let router = Router()

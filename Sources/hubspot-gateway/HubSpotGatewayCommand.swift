@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewayAPI
 import GatewayCore
+import JSONLogging
 import Logging
 
 /// The gateway's command line. Every option can also be set as `HUBSPOT_GATEWAY_<OPTION>`.
@@ -86,13 +87,17 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var sandbox = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel = "info"
+    @Option(help: "Log line format: json (one object per line, for log collectors) or text.")
+    var logFormat = "json"
+    @Option(help: "Which finished RPCs get an access-log line: all, errors (status other than OK) or off.")
+    var accessLog = "errors"
 
     static let optionNames = [
         "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url", "hubspot-request-timeout-seconds",
         "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds", "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second", "daily-limit",
         "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "breaker-minimum-failures",
-        "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level",
+        "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format", "access-log",
     ]
 
     static func main() async {
@@ -122,12 +127,23 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             throw ValidationError("no caller keys: set HUBSPOT_GATEWAY_CALLER_KEYS_FILE (or _CALLER_KEYS) with one `service sha256:<hex> scopes` line per calling service")
         }
         guard (0...1).contains(breakerFailureRate) else { throw ValidationError("--breaker-failure-rate must be between 0 and 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))") }
+        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
+        guard RequestObservationInterceptor.AccessLog(rawValue: accessLog) != nil else { throw ValidationError("--access-log must be all, errors or off") }
         guard generalPerSecond > 0, searchPerSecond > 0 else { throw ValidationError("--general-per-second and --search-per-second must be positive") }
     }
 
     func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let secrets = [hubspotToken, hubspotClientSecret, hubspotRefreshToken].compactMap { $0 }
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label, redacting: secrets) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         var logger = Logger(label: "hubspot-gateway")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = level
         try await GatewayServer(options: self, logger: logger).run()
     }
 }

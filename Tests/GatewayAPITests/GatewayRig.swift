@@ -7,8 +7,10 @@ import GRPCInProcessTransport
 import HubSpotAPI
 import HubSpotSimulator
 import Logging
+import MetricsTestKit
 import RedisClient
 import SwiftProtobuf
+import Synchronization
 import Testing
 import TestSupport
 
@@ -31,8 +33,11 @@ struct GatewayRig {
     let objects: Hubspot_Gateway_V1_ObjectsService.Client<InProcessTransport.Client>
     let associations: Hubspot_Gateway_V1_AssociationsService.Client<InProcessTransport.Client>
     let ids: [String]
+    /// What the request-observation interceptor recorded.
+    let requestMetrics: TestMetrics
+    let accessLog: CapturedLog
 
-    static func with(contacts: Int = 5, generalPerSecond: Int = 8, _ body: (GatewayRig) async throws -> Void) async throws {
+    static func with(contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off, _ body: (GatewayRig) async throws -> Void) async throws {
         let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
         redisConfiguration.commandTimeout = .seconds(2)
@@ -63,16 +68,20 @@ struct GatewayRig {
                     analytics \(CallerKeys.line(service: "analytics", key: readerKey, scopes: [.read]).split(separator: " ")[1]) crm.read
                     ops \(CallerKeys.line(service: "ops", key: adminKey, scopes: [.admin]).split(separator: " ")[1]) admin
                     """)
+                let requestMetrics = TestMetrics()
+                let captured = CapturedLog()
+                let observation = RequestObservationInterceptor(accessLog: accessLog, logger: captured.logger, metricsFactory: requestMetrics)
                 let inProcess = InProcessTransport()
                 let server = GRPCServer(transport: inProcess.server, services: [ContactsService(upstream: upstream), AdminService(upstream: upstream, redisConfigured: true), DealsService(upstream: upstream),
                                                    ObjectsService(upstream: upstream), AssociationsService(upstream: upstream)],
-                                        interceptors: [CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
+                                        interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)
                 try await withGRPCClient(transport: inProcess.client) { grpc in
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await server.serve() }
                         try await body(GatewayRig(client: .init(wrapping: grpc), admin: .init(wrapping: grpc), deals: .init(wrapping: grpc),
-                                                   objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids))
+                                                   objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids,
+                                                   requestMetrics: requestMetrics, accessLog: captured))
                         server.beginGracefulShutdown()
                     }
                 }
@@ -103,5 +112,35 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
     } catch {
         Issue.record("not an RPCError: \(error)")
         return nil
+    }
+}
+
+/// A logger whose events are kept for the test to read.
+final class CapturedLog: Sendable {
+    struct Event: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: Logger.Metadata
+    }
+
+    private let events = Mutex<[Event]>([])
+    var all: [Event] { events.withLock { $0 } }
+
+    var logger: Logger {
+        Logger(label: "captured") { _ in Handler(log: self) }
+    }
+
+    private struct Handler: LogHandler {
+        let log: CapturedLog
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            log.events.withLock { $0.append(Event(level: event.level, message: "\(event.message)", metadata: merged)) }
+        }
     }
 }

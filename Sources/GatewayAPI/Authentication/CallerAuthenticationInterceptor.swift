@@ -33,6 +33,7 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
             logger.notice("rejected an unknown caller key", metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
             return StreamingServerResponse(error: RPCError(code: .unauthenticated, message: "unknown caller key (check the key your service was given; it is compared by its SHA-256)"))
         }
+        ObservedRequest.current?.record(caller: caller.service)
         let needed = Self.scope(of: context.descriptor)
         guard caller.scopes.contains(needed) else {
             return StreamingServerResponse(error: RPCError(code: .permissionDenied,

@@ -48,16 +48,19 @@ class Gateway:
     """One running gateway: its gRPC address, HTTP port and (sandbox) development key."""
 
     def __init__(self, *args: str, env: dict | None = None):
+        # Logs go to a file, not a pipe nobody reads: a full pipe would stall the gateway.
+        self.log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [gateway_binary(), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--log-level", "warning", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env={**os.environ, **(env or {})},
         )
         self.key = None
         self.grpc_port = self.http_port = None
         while self.grpc_port is None or self.http_port is None:
             line = self.process.stdout.readline()
             if not line:
-                raise RuntimeError(f"gateway did not start: {self.process.stderr.read()}")
+                self.process.wait(timeout=10)
+                raise RuntimeError(f"gateway did not start: {self.log_text()}")
             line = line.strip()
             if line.startswith("authorization: Bearer "):
                 self.key = line.rsplit(" ", 1)[1]
@@ -66,6 +69,13 @@ class Gateway:
             elif line.startswith("hubspot-gateway http listening on "):
                 self.http_port = int(line.rsplit(" ", 1)[1])
         self.address = f"127.0.0.1:{self.grpc_port}"
+
+    def log_text(self) -> str:
+        return pathlib.Path(self.log.name).read_text()
+
+    def log_lines(self) -> list[dict]:
+        """The gateway's log so far, one JSON object per line."""
+        return [json.loads(line) for line in self.log_text().splitlines() if line.strip()]
 
     def stop(self) -> int:
         self.process.terminate()

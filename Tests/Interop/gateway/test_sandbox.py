@@ -92,3 +92,38 @@ def test_sigterm_drains_the_in_flight_calls_and_exits_zero(start_gateway):
         replies = [future.result() for future in futures]
         assert all(len(reply.contacts) == 10 for reply in replies)
     assert gateway.process.wait(timeout=40) == 0
+
+
+def test_logs_are_json_lines_naming_the_request_the_caller_and_the_status(start_gateway):
+    gateway = start_gateway("--sandbox", "--log-level", "info", "--access-log", "all")
+    with grpc.insecure_channel(gateway.address) as channel:
+        contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+        _, call = contacts.ListContacts.with_call(contacts_pb2.ListContactsRequest(),
+                                                  metadata=call_metadata(gateway) + (("x-request-id", "py-list-1"),), timeout=10)
+        assert ("x-request-id", "py-list-1") in call.initial_metadata()
+        with pytest.raises(grpc.RpcError) as missing:
+            contacts.GetContact(contacts_pb2.GetContactRequest(id="999999999"), metadata=call_metadata(gateway), timeout=10)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    gateway.stop()
+    lines = gateway.log_lines()  # every line parses as JSON
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    listed = [line for line in lines if line.get("request_id") == "py-list-1"]
+    assert len(listed) == 1
+    assert listed[0]["caller"] == "sandbox-developer" and listed[0]["code"] == "ok"
+    assert listed[0]["method"] == "hubspot.gateway.v1.ContactsService/ListContacts" and listed[0]["duration_ms"] >= 0
+    failed = [line for line in lines if line.get("code") == "not_found"]
+    assert len(failed) == 1 and "not found" in failed[0]["error"] and len(failed[0]["request_id"]) == 16
+    assert gateway.key not in gateway.log_text()
+
+
+def test_metrics_count_rpcs_by_method_status_and_caller(sandbox):
+    with grpc.insecure_channel(sandbox.address) as channel:
+        contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+        with pytest.raises(grpc.RpcError):
+            contacts.GetContact(contacts_pb2.GetContactRequest(id="1"), timeout=10)
+        contacts.ListContacts(contacts_pb2.ListContactsRequest(), metadata=call_metadata(sandbox), timeout=10)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{sandbox.http_port}/metrics", timeout=5).read().decode()
+    samples = [line for line in text.splitlines() if line.startswith("gateway_grpc_requests_total{")]
+    assert any('method="hubspot.gateway.v1.ContactsService/GetContact"' in line and 'code="unauthenticated"' in line and 'caller="none"' in line for line in samples)
+    assert any('method="hubspot.gateway.v1.ContactsService/ListContacts"' in line and 'code="ok"' in line and 'caller="sandbox-developer"' in line for line in samples)
+    assert "gateway_grpc_request_duration_seconds" in text and "gateway_grpc_requests_in_flight" in text

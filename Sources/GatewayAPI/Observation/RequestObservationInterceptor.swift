@@ -1,0 +1,224 @@
+import CoreMetrics
+import GRPCCore
+import Logging
+import Synchronization
+
+/// Counts, times and logs every RPC by method, final status and calling service, and gives each
+/// one a request id (the caller's `x-request-id`, or a new one) that is returned in the response
+/// metadata and written in the access log. Install it first (outermost), so that calls refused
+/// by authentication are observed too.
+public struct RequestObservationInterceptor: ServerInterceptor {
+    /// Which finished RPCs get an access-log line.
+    public enum AccessLog: String, Sendable, CaseIterable {
+        /// Every RPC.
+        case all
+        /// RPCs that ended with a status other than OK.
+        case errors
+        /// None (metrics only).
+        case off
+    }
+
+    /// Metric names (Prometheus style).
+    public enum Name {
+        /// Finished RPCs, by `method`, `code` (gRPC status name) and `caller` (service name).
+        public static let requests = "gateway_grpc_requests_total"
+        /// Time from the call's arrival to its final status, by `method` and `caller`.
+        public static let duration = "gateway_grpc_request_duration_seconds"
+        /// RPCs being handled now, by `method` (the HPA's per-pod scaling signal).
+        public static let inFlight = "gateway_grpc_requests_in_flight"
+    }
+
+    /// Metadata key carrying the request id, both ways.
+    public static let requestIdKey = "x-request-id"
+    /// The caller label of RPCs that presented no valid key (and of health and reflection).
+    public static let anonymousCaller = "none"
+
+    private let accessLog: AccessLog
+    private let logger: Logger
+    private let handles: MetricHandles
+
+    public init(accessLog: AccessLog = .errors, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
+        self.accessLog = accessLog
+        self.logger = logger
+        self.handles = MetricHandles(factory: metricsFactory ?? MetricsSystem.factory)
+    }
+
+    public func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        let started = ContinuousClock.now
+        let method = context.descriptor.fullyQualifiedMethod
+        let requestId = Self.requestId(from: request.metadata)
+        let observed = ObservedRequest()
+        let inFlight = handles.inFlight(method: method)
+        inFlight.increment()
+        let finish: @Sendable (RPCError.Code?, RPCError?) -> Void = { code, error in
+            inFlight.decrement()
+            self.finish(method: method, requestId: requestId, caller: observed.caller, code: code, error: error, started: started, peer: context.remotePeer)
+        }
+        let response: StreamingServerResponse<Output>
+        do {
+            response = try await ObservedRequest.$current.withValue(observed) { try await next(request, context) }
+        } catch {
+            let rpcError = Self.rpcError(error)
+            finish(rpcError.code, rpcError)
+            throw error
+        }
+        switch response.accepted {
+        case .failure(var error):
+            finish(error.code, error)
+            error.metadata.replaceOrAddString(requestId, forKey: Self.requestIdKey)
+            return StreamingServerResponse(accepted: .failure(error))
+        case .success(var contents):
+            let producer = contents.producer
+            contents.metadata.replaceOrAddString(requestId, forKey: Self.requestIdKey)
+            contents.producer = { writer in
+                do {
+                    let trailers = try await producer(writer)
+                    finish(nil, nil)
+                    return trailers
+                } catch {
+                    let rpcError = Self.rpcError(error)
+                    finish(rpcError.code, rpcError)
+                    throw error
+                }
+            }
+            return StreamingServerResponse(accepted: .success(contents))
+        }
+    }
+
+    /// `code` nil means OK.
+    private func finish(method: String, requestId: String, caller: String?, code: RPCError.Code?, error: RPCError?, started: ContinuousClock.Instant, peer: String) {
+        let elapsed = ContinuousClock.now - started
+        let caller = caller ?? Self.anonymousCaller
+        let codeName = code.map(Self.name(of:)) ?? "ok"
+        handles.requests(method: method, code: codeName, caller: caller).increment()
+        handles.duration(method: method, caller: caller).recordNanoseconds(elapsed.nanoseconds)
+        guard accessLog == .all || (accessLog == .errors && code != nil) else { return }
+        var metadata: Logger.Metadata = [
+            "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
+            "code": .string(codeName), "duration_ms": .stringConvertible(Double(elapsed.nanoseconds / 1000) / 1000), "peer": .string(peer),
+        ]
+        if let error {
+            metadata["error"] = .string(error.message)
+            if let correlation = error.metadata[stringValues: GatewayErrors.Key.correlationId].first(where: { _ in true }) {
+                metadata["hubspot_correlation_id"] = .string(correlation)
+            }
+        }
+        let level: Logger.Level = switch code {
+        case .internalError?, .unknown?, .dataLoss?: .error
+        case .unavailable?: .warning
+        default: .info
+        }
+        logger.log(level: level, "rpc finished", metadata: metadata)
+    }
+
+    static func requestId(from metadata: Metadata) -> String {
+        if let given = metadata[stringValues: requestIdKey].first(where: { _ in true }),
+           !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return given
+        }
+        let bits = UInt64.random(in: .min ... .max)
+        let hex = String(bits, radix: 16)
+        return String(repeating: "0", count: 16 - hex.utf8.count) + hex
+    }
+
+    static func rpcError(_ error: any Error) -> RPCError {
+        if let error = error as? RPCError { return error }
+        if let convertible = error as? any RPCErrorConvertible { return RPCError(convertible) }
+        return RPCError(code: .unknown, message: "\(error)")
+    }
+
+    /// The status name as gRPC writes it (`NOT_FOUND`), lower-cased for labels (`not_found`).
+    static func name(of code: RPCError.Code) -> String {
+        switch code {
+        case .cancelled: "cancelled"
+        case .unknown: "unknown"
+        case .invalidArgument: "invalid_argument"
+        case .deadlineExceeded: "deadline_exceeded"
+        case .notFound: "not_found"
+        case .alreadyExists: "already_exists"
+        case .permissionDenied: "permission_denied"
+        case .resourceExhausted: "resource_exhausted"
+        case .failedPrecondition: "failed_precondition"
+        case .aborted: "aborted"
+        case .outOfRange: "out_of_range"
+        case .unimplemented: "unimplemented"
+        case .internalError: "internal"
+        case .unavailable: "unavailable"
+        case .dataLoss: "data_loss"
+        case .unauthenticated: "unauthenticated"
+        default: "code_\(code.rawValue)"
+        }
+    }
+}
+
+/// What the observation interceptor learns about an RPC from the interceptors inside it: today
+/// the calling service, which `CallerAuthenticationInterceptor` records once the key is checked.
+public final class ObservedRequest: Sendable {
+    private let state = Mutex<String?>(nil)
+
+    public init() {}
+
+    /// The calling service's name, once authenticated.
+    public var caller: String? { state.withLock { $0 } }
+
+    public func record(caller: String) { state.withLock { $0 = caller } }
+
+    /// The RPC being observed (set by `RequestObservationInterceptor`).
+    @TaskLocal public static var current: ObservedRequest?
+}
+
+/// Metric handles by label set, made once: building a handle goes through the factory's locked
+/// registry, which is too slow to repeat on every RPC.
+private final class MetricHandles: Sendable {
+    private struct Key: Hashable {
+        let method: String
+        let code: String
+        let caller: String
+    }
+
+    private let factory: any MetricsFactory
+    private let requests = Mutex<[Key: Counter]>([:])
+    private let durations = Mutex<[Key: Timer]>([:])
+    private let inFlight = Mutex<[String: Meter]>([:])
+
+    init(factory: any MetricsFactory) { self.factory = factory }
+
+    func requests(method: String, code: String, caller: String) -> Counter {
+        let key = Key(method: method, code: code, caller: caller)
+        return requests.withLock { handles in
+            if let handle = handles[key] { return handle }
+            let handle = Counter(label: RequestObservationInterceptor.Name.requests, dimensions: [("method", method), ("code", code), ("caller", caller)], factory: factory)
+            handles[key] = handle
+            return handle
+        }
+    }
+
+    func duration(method: String, caller: String) -> Timer {
+        let key = Key(method: method, code: "", caller: caller)
+        return durations.withLock { handles in
+            if let handle = handles[key] { return handle }
+            let handle = Timer(label: RequestObservationInterceptor.Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory)
+            handles[key] = handle
+            return handle
+        }
+    }
+
+    func inFlight(method: String) -> Meter {
+        inFlight.withLock { handles in
+            if let handle = handles[method] { return handle }
+            let handle = Meter(label: RequestObservationInterceptor.Name.inFlight, dimensions: [("method", method)], factory: factory)
+            handles[method] = handle
+            return handle
+        }
+    }
+}
+
+extension Duration {
+    fileprivate var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}
