@@ -334,3 +334,15 @@ let package = Package(
         ),
     ]
 )
+
+// Container builds (the Dockerfile) copy only what the product needs: with
+// HUBSPOT_GATEWAY_PRODUCT_ONLY set, the manifest leaves out the tests, their support code and
+// the benchmarks, whose folders are not in the image's build context.
+if Context.environment["HUBSPOT_GATEWAY_PRODUCT_ONLY"] != nil {
+    let productOnly = { (target: Target) in
+        target.type != .test && target.name != "TestSupport" && !(target.path ?? "").hasPrefix("Benchmarks/")
+    }
+    let removed = Set(package.targets.filter { !productOnly($0) }.map(\.name))
+    package.targets.removeAll { removed.contains($0.name) }
+    package.products.removeAll { product in product.name.hasSuffix("-bench") }
+}

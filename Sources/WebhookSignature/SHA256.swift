@@ -132,6 +132,7 @@ public func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Ele
 }
 
 /// Compares two byte strings in time that depends only on their lengths, not their contents.
+@inlinable
 public func constantTimeEquals<A: Collection, B: Collection>(_ lhs: A, _ rhs: B) -> Bool
 where A.Element == UInt8, B.Element == UInt8 {
     guard lhs.count == rhs.count else { return false }

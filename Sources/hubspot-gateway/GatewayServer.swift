@@ -129,13 +129,16 @@ struct GatewayServer {
 
         // HTTP: health, readiness, metrics
         let router = Router()
+        router.add(middleware: MetricsMiddleware())
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
             let problem = readiness.problem(redis: redis, limiter: limiter)
             return Response(status: problem == nil ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: (problem ?? "ready") + "\n")))
         }
+        let scrapeTime = ScrapeTimeMetrics(limiter: limiter)
         router.get("metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            await scrapeTime.update()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         let http = Application(router: router, configuration: .init(address: .hostname(options.host, port: options.httpPort), serverName: "hubspot-gateway"),
                                onServerRunning: { channel in

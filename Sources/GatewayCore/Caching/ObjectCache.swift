@@ -55,6 +55,9 @@ public final class ObjectCache: Sendable {
     private let metrics: GatewayMetrics
     private let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
     private let local: Mutex<LocalEntries>
+    /// Objects already decoded from Redis entries, by entry key: a hot entry is read from Redis
+    /// (so versions stay authoritative) but its JSON is decoded once, not on every hit.
+    private let decoded: Mutex<DecodedEntries>
     private let outcomes = Mutex<(hits: Int, misses: Int)>((0, 0))
 
     /// Hits ÷ (hits + misses) on this replica since it started (nil before the first read).
@@ -69,6 +72,7 @@ public final class ObjectCache: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
+        self.decoded = Mutex(DecodedEntries(capacity: configuration.localCapacity))
     }
 
     /// The object, from cache when it is at most `maxStaleness` old (nil: `ttl`; zero:
@@ -144,7 +148,7 @@ public final class ObjectCache: Sendable {
             let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id))], arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
             guard case .array(let values) = reply, values.count == 2, case .bulkString(let versionBytes) = values[0] else { return nil }
             let version = Int64(String(decoding: versionBytes, as: UTF8.self)) ?? 0
-            guard case .bulkString(let stored) = values[1], var entry = Self.decode(stored) else {
+            guard case .bulkString(let stored) = values[1], var entry = decode(stored, key: entryPrefix(type, id) + "\(version):" + properties) else {
                 // A miss that knows the version to fill under.
                 return Entry(object: nil, notFound: false, age: .seconds(1 << 40), version: version)
             }
@@ -198,12 +202,17 @@ public final class ObjectCache: Sendable {
         return decoder
     }
 
-    private static func decode(_ bytes: [UInt8]) -> Entry? {
+    private func decode(_ bytes: [UInt8], key: String) -> Entry? {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self)) else { return nil }
         let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - fetched))
         let body = bytes[(newline + 1)...]
         if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0) }
-        guard let object = try? entryDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
+        // The same key, fetch time and length: the same fill, already decoded.
+        if let known = decoded.withLock({ $0.get(key, fetched: fetched, length: bytes.count) }) {
+            return Entry(object: known, notFound: false, age: age, version: 0)
+        }
+        guard let object = try? Self.entryDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
+        decoded.withLock { $0.put(key, fetched: fetched, length: bytes.count, object: object) }
         return Entry(object: object, notFound: false, age: age, version: 0)
     }
 
@@ -218,6 +227,23 @@ public final class ObjectCache: Sendable {
         }
         defer { _ = inFlight.withLock { flights in flights[key] == task ? flights.removeValue(forKey: key) : nil } }
         return try await task.value
+    }
+
+    private struct DecodedEntries {
+        let capacity: Int
+        var entries: [String: (fetched: Int64, length: Int, object: HubSpotObject)] = [:]
+
+        func get(_ key: String, fetched: Int64, length: Int) -> HubSpotObject? {
+            guard let entry = entries[key], entry.fetched == fetched, entry.length == length else { return nil }
+            return entry.object
+        }
+
+        mutating func put(_ key: String, fetched: Int64, length: Int, object: HubSpotObject) {
+            if entries.count >= capacity, entries[key] == nil, let victim = entries.min(by: { $0.value.fetched < $1.value.fetched })?.key {
+                entries.removeValue(forKey: victim)
+            }
+            entries[key] = (fetched, length, object)
+        }
     }
 
     // MARK: In-process fallback

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GatewayCore
+import Metrics
+
+/// Gauges read when Prometheus scrapes `/metrics`: the process's own figures, under the names
+/// every Prometheus client library uses, and the fleet's HubSpot budget use, read from Redis
+/// (the same on every replica; alert on its `max`).
+struct ScrapeTimeMetrics: Sendable {
+    enum Name {
+        static let residentMemory = "process_resident_memory_bytes"
+        static let cpuSeconds = "process_cpu_seconds_total"
+        static let openFileDescriptors = "process_open_fds"
+        static let startTime = "process_start_time_seconds"
+        /// Fleet-wide calls counted in the current window of `bucket` (`general`, `search`, `daily`).
+        static let budgetUsed = "gateway_ratelimit_budget_used"
+        /// The limit of that window.
+        static let budgetLimit = "gateway_ratelimit_budget_limit"
+    }
+
+    let limiter: FixedWindowRateLimiter
+    private let started = Date().timeIntervalSince1970
+
+    init(limiter: FixedWindowRateLimiter) {
+        self.limiter = limiter
+    }
+
+    func update() async {
+        Gauge(label: Name.startTime).record(started)
+        if let figures = ProcessFigures.read() {
+            Gauge(label: Name.residentMemory).record(figures.residentBytes)
+            Gauge(label: Name.cpuSeconds).record(figures.cpuSeconds)
+            Gauge(label: Name.openFileDescriptors).record(figures.openFileDescriptors)
+        }
+        for usage in await limiter.usage() {
+            Gauge(label: Name.budgetUsed, dimensions: [("bucket", usage.bucket)]).record(usage.used)
+            Gauge(label: Name.budgetLimit, dimensions: [("bucket", usage.bucket)]).record(usage.limit)
+        }
+    }
+}
+
+/// This process's memory, CPU time and open descriptors, from /proc/self (Linux only).
+struct ProcessFigures {
+    var residentBytes: Int
+    var cpuSeconds: Double
+    var openFileDescriptors: Int
+
+    static func read() -> ProcessFigures? {
+        #if os(Linux)
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return nil }
+        // Fields after "pid (comm)": state is field 3; utime 14, stime 15, rss 24 (pages).
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 21, let userTicks = Double(fields[11]), let systemTicks = Double(fields[12]), let pages = Int(fields[21]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        return ProcessFigures(residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))), cpuSeconds: (userTicks + systemTicks) / ticks,
+                              openFileDescriptors: descriptors)
+        #else
+        return nil
+        #endif
+    }
+}
