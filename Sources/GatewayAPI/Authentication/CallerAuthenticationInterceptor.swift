@@ -28,8 +28,7 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
             return StreamingServerResponse(error: RPCError(code: .unauthenticated,
                 message: "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"))
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = keys.caller(presenting: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        guard let presented = Self.bearerKey(in: header), let caller = keys.caller(presenting: presented) else {
             logger.notice("rejected an unknown caller key", metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
             return StreamingServerResponse(error: RPCError(code: .unauthenticated, message: "unknown caller key (check the key your service was given; it is compared by its SHA-256)"))
         }
@@ -41,6 +40,19 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         }
         // Unary handlers run inside `next`, so the task-local reaches them.
         return try await Caller.$current.withValue(caller) { try await next(request, context) }
+    }
+
+    /// The key of an `authorization: Bearer <key>` value (scheme case-insensitive, surrounding
+    /// spaces ignored); nil for any other form. Plain UTF-8 work: this runs on every call.
+    static func bearerKey(in header: String) -> String? {
+        var bytes = Substring(header).utf8[...]
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count, zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+              bytes[bytes.index(bytes.startIndex, offsetBy: scheme.count)] == UInt8(ascii: " ") else { return nil }
+        bytes = bytes.dropFirst(scheme.count + 1)
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        return bytes.isEmpty ? nil : String(Substring(bytes))
     }
 
     /// The scope a method needs: the Admin service needs `admin`; Get/List/Search/BatchGet
