@@ -98,15 +98,17 @@ run_gateway() {
       --hubspot-base-url "http://127.0.0.1:$sim_port" --redis-url "redis://127.0.0.1:$redis_port" --log-level warning > "$work/gateway.out" 2>&1 &
   local server=$!
   for _ in $(seq 200); do grep -q "grpc listening" "$work/gateway.out" 2>/dev/null && grep -q "http listening" "$work/gateway.out" && break; sleep 0.05; done
+  local idle; idle=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
   local result; result=$(load gateway /hubspot.gateway.v1.ContactsService/GetContact "$work/get-contact.bin" -H "authorization: Bearer $key")
   local ok; ok=$(ok_get_contacts)
   local hits; hits=$(curl -sf "http://127.0.0.1:$http_port/metrics" | awk '/^gateway_cache_reads_total\{result="hit"\}/ {print $2}')
+  local peak; peak=$(awk '/^VmHWM/ {print $2}' "/proc/$server/status")
   kill -TERM "$server"; wait "$server" || true
   set -- $result
   if [ "$ok" -lt $(($4 + 20000)) ]; then
     echo "gateway-api: gateway: h2load counted $4 responses but the gateway ended only $ok GetContact RPCs with OK" >&2; exit 1
   fi
-  echo "$result $hits"
+  echo "$result $hits $((idle / 1024)) $((peak / 1024))"
 }
 
 lines=()
@@ -122,7 +124,7 @@ mkdir -p Benchmarks/results
   printf '%-8s %-5s %12s %9s %9s\n' service round "req/s" "p50 ms" "p99 ms"
   for line in "${lines[@]}"; do
     set -- $line
-    printf '%-8s %-5s %12.0f %9s %9s   (%s responses, all grpc-status 0%s)\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:+; cache hits $7}"
+    printf '%-8s %-5s %12.0f %9s %9s   (%s responses, all grpc-status 0%s)\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:+; cache hits $7; RSS idle $8 MB, peak $9 MB}"
   done
   for service in echo gateway; do
     printf '%s ' "$service"; printf '%s\n' "${lines[@]}" | awk -v t="$service" '$1==t {s+=$3; n++} END {printf "mean %.0f req/s\n", s/n}'
