@@ -94,6 +94,7 @@ struct GatewayServer {
         cacheConfiguration.staleTTL = .milliseconds(Int64(options.cacheStaleSeconds * 1000))
         cacheConfiguration.notFoundTTL = .milliseconds(Int64(options.cacheNotFoundSeconds * 1000))
         cacheConfiguration.redisTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
+        cacheConfiguration.nearTTL = .milliseconds(Int64(options.cacheNearTtlSeconds * 1000))
 
         let readiness = Readiness()
         let observe = HubSpotUpstream.observer(for: limiter, metrics: metrics)
@@ -105,8 +106,9 @@ struct GatewayServer {
             observe(exchange)
             readiness.observe(status: exchange.status)
         }
+        let cache = ObjectCache(redis: redis, configuration: cacheConfiguration, metrics: metrics, logger: logger)
         let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: logger),
-                                       cache: ObjectCache(redis: redis, configuration: cacheConfiguration, metrics: metrics, logger: logger), metrics: metrics, logger: logger)
+                                       cache: cache, metrics: metrics, logger: logger)
 
         // gRPC
         let timeout = Duration.milliseconds(Int64(options.defaultTimeoutSeconds * 1000))
@@ -151,6 +153,7 @@ struct GatewayServer {
                 .init(service: GRPCServerService(server: server, health: health), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: http),
                 .init(service: heartbeats, successTerminationBehavior: .ignore),  // ends at once without Redis
+                .init(service: InvalidationListenerService(cache: cache), successTerminationBehavior: .ignore),  // likewise
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -188,6 +191,15 @@ final class Readiness: Sendable {
         if credentialsRejected.withLock({ $0 }) { return "HubSpot rejected the gateway's credentials" }
         if let redis, !redis.health.isUp, limiter.mode == .redis { return "Redis unreachable and the local fallback not yet active" }
         return nil
+    }
+}
+
+/// The cache's invalidation listener, which keeps the near cache coherent across replicas.
+struct InvalidationListenerService: Service {
+    let cache: ObjectCache
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await cache.runInvalidationListener() }
     }
 }
 

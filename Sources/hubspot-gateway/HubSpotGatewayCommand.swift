@@ -71,6 +71,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var cacheStaleSeconds: Double = 3600
     @Option(help: "Seconds a HubSpot 404 is remembered.")
     var cacheNotFoundSeconds: Double = 30
+    @Option(help: "Seconds a replica serves a hot record from memory without asking Redis, while it hears other replicas' invalidations (0: always ask Redis).")
+    var cacheNearTtlSeconds: Double = 5
 
     // MARK: Breaker
     @Option(help: "Failures in the breaker's window before it may open.")
@@ -96,7 +98,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url", "hubspot-request-timeout-seconds",
         "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds", "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second", "daily-limit",
-        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "breaker-minimum-failures",
+        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "cache-near-ttl-seconds", "breaker-minimum-failures",
         "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format", "access-log",
     ]
 

@@ -1,6 +1,7 @@
 import Foundation
 @testable import GatewayCore
 import HubSpotAPI
+import MetricsTestKit
 import RedisClient
 import Synchronization
 import Testing
@@ -12,6 +13,11 @@ struct CacheRig {
     let client: RedisClient
     let cache: ObjectCache
     let upstream = Upstream()
+
+    /// Another replica's cache on the same Redis and configuration.
+    func replica(metrics: GatewayMetrics = GatewayMetrics()) -> ObjectCache {
+        ObjectCache(redis: client, configuration: cache.configuration, metrics: metrics, logger: quietLogger())
+    }
 
     static func start(configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
         let redis = try await RedisServerProcess.start()
@@ -167,5 +173,107 @@ final class Upstream: Sendable {
         let cache = ObjectCache(redis: nil, logger: quietLogger())
         for _ in 0..<3 { _ = try await cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") } }
         #expect(upstream.calls == 1)
+    }
+
+    // MARK: Near cache
+
+    /// Runs the caches' invalidation listeners and waits until each hears its own probe.
+    private func listening(_ caches: [ObjectCache], _ body: () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for cache in caches { group.addTask { await cache.runInvalidationListener() } }
+            try await eventually("every cache hears invalidations") { caches.allSatisfy(\.isListening) }
+            try await body()
+            group.cancelAll()
+        }
+    }
+
+    private func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + limit
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("not within \(limit): \(what)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func nearHits(_ metrics: TestMetrics) -> Int64 {
+        metrics.counters(label: GatewayMetrics.Name.cacheNearHits).map(\.totalValue).reduce(0, +)
+    }
+
+    @Test func hotEntriesAreServedFromMemoryAndAnotherReplicasWriteReachesThem() async throws {
+        let rig = try await CacheRig.start()
+        let metrics = TestMetrics()
+        let a = rig.replica(metrics: GatewayMetrics(factory: metrics))
+        let b = rig.replica()
+        let read = { (cache: ObjectCache, staleness: Duration?) in
+            try await cache.read(type: "contacts", id: "1", properties: ["email"], maxStaleness: staleness) { try await rig.upstream.fetch("1") }
+        }
+        try await listening([a, b]) {
+            #expect(try await read(a, nil).source == .upstream)
+            let hot = try await read(a, nil)
+            #expect(hot.source == .cache && hot.object?.properties["email"] == "a@example.com")
+            #expect(nearHits(metrics) == 1, "the second read did not ask Redis")
+            // Reads that accept less staleness than nearTTL always ask Redis.
+            #expect(try await read(a, .seconds(1)).source == .cache)
+            #expect(nearHits(metrics) == 1)
+
+            // A write through replica b: a's copy goes as soon as the message arrives.
+            rig.upstream.set(email: "b@example.com")
+            await b.invalidate(type: "contacts", id: "1")
+            try await eventually("replica a reads the write made through replica b") {
+                try await read(a, nil).object?.properties["email"] == "b@example.com"
+            }
+            #expect(rig.upstream.calls == 2, "one fetch after the write, by whichever replica read first")
+        }
+        await rig.finish()
+    }
+
+    @Test func theNearCacheIsOffAndEmptiedWhileTheSubscriptionIsDown() async throws {
+        let rig = try await CacheRig.start()
+        let metrics = TestMetrics()
+        let a = rig.replica(metrics: GatewayMetrics(factory: metrics))
+        let read: @Sendable () async throws -> ObjectCache.Read = { try await a.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") } }
+        try await listening([a]) {
+            _ = try await read()
+            _ = try await read()
+            #expect(nearHits(metrics) == 1)
+            // Redis drops the subscription: messages could be missed from now on.
+            _ = try await rig.client.send("CLIENT", ["KILL", "TYPE", "pubsub"])
+            try await eventually("the near cache turns off") { !a.isListening }
+            rig.upstream.set(email: "missed@example.com")
+            try await rig.client.incr(.init("\(rig.cache.configuration.keyPrefix):version:contacts:1"))  // a write whose message nobody heard
+            let meanwhile = try await read()
+            #expect(nearHits(metrics) == 1, "no read is served from memory while deaf")
+            #expect(meanwhile.object?.properties["email"] == "missed@example.com")
+            // It resubscribes by itself and starts empty.
+            try await eventually("the near cache turns back on") { a.isListening }
+            _ = try await read()
+            _ = try await read()
+            #expect(nearHits(metrics) == 2)
+        }
+        await rig.finish()
+    }
+
+    @Test func aReadThatOverlapsAnInvalidationIsNotKeptInMemory() async throws {
+        let rig = try await CacheRig.start()
+        let metrics = TestMetrics()
+        let a = rig.replica(metrics: GatewayMetrics(factory: metrics))
+        let read: @Sendable () async throws -> ObjectCache.Read = { try await a.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") } }
+        try await listening([a]) {
+            let (started, release) = rig.upstream.holdNextFetch()
+            async let slow = read()  // fetched the old value and is held
+            var iterator = started.makeAsyncIterator()
+            await iterator.next()
+            rig.upstream.set(email: "new@example.com")
+            await a.invalidate(type: "contacts", id: "1")
+            release.open()
+            #expect(try await slow.object?.properties["email"] == "a@example.com")
+            let after = try await read()
+            #expect(after.object?.properties["email"] == "new@example.com")
+            #expect(nearHits(metrics) == 0, "the overlapping read was not kept")
+        }
+        await rig.finish()
     }
 }

@@ -13,6 +13,12 @@ import Synchronization
 /// and kept `staleTTL` longer for serving when HubSpot cannot be asked (breaker open, budget
 /// exhausted). Concurrent misses of one entry on one replica cost one fetch. Without Redis the
 /// cache falls back to a small in-process map.
+///
+/// While `runInvalidationListener()` runs, that in-process map is also a *near cache* in front
+/// of Redis: every invalidation is published through Redis pub/sub, each replica drops its
+/// copies when the message arrives, and hot entries are served for up to `nearTTL` without a
+/// Redis round trip. Whenever the subscription is down the near cache is off and emptied, so
+/// missed messages cannot leave old copies behind.
 public final class ObjectCache: Sendable {
     public struct Configuration: Sendable {
         public var keyPrefix = "hubspot-gateway:cache"
@@ -29,6 +35,12 @@ public final class ObjectCache: Sendable {
         /// How long an in-process entry counts as fresh. Writes through other replicas cannot
         /// invalidate it, so this bounds how stale a read can be while Redis is unreachable.
         public var localTTL: Duration = .seconds(10)
+        /// How long a replica serves an entry from memory without asking Redis, while it hears
+        /// the other replicas' invalidations (zero: never). A write through another replica
+        /// reaches this replica's memory as fast as Redis pub/sub delivers (milliseconds);
+        /// this bounds the damage if a message were lost while the subscription looked up.
+        /// Reads whose `maxStaleness` is below it always ask Redis.
+        public var nearTTL: Duration = .seconds(5)
 
         public init() {}
     }
@@ -85,7 +97,21 @@ public final class ObjectCache: Sendable {
     ) async throws -> Read {
         let freshness = min(maxStaleness ?? configuration.ttl, configuration.ttl)
         let names = properties.sorted().joined(separator: ",")
+        if redis != nil, freshness > .zero, configuration.nearTTL > .zero, freshness >= configuration.nearTTL,
+           let near = local.withLock({ $0.near(type: type, id: id, properties: names, within: configuration.nearTTL) }),
+           near.age <= (near.notFound ? min(freshness, configuration.notFoundTTL) : freshness) {
+            metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "hit")])
+            metrics.increment(GatewayMetrics.Name.cacheNearHits)
+            outcomes.withLock { $0.hits += 1 }
+            return Read(object: near.object, source: .cache, age: near.age)
+        }
+        // The in-process version before asking Redis: an invalidation heard meanwhile makes
+        // whatever this read brings back unusable for the near cache.
+        let nearVersion = local.withLock { $0.nearVersion(type: type, id: id) }
         let entry = await lookup(type: type, id: id, properties: names)
+        if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
+            local.withLock { $0.keep(entry.object, type: type, id: id, properties: names, age: entry.age, atVersion: nearVersion) }
+        }
         // An in-process entry (Redis unreachable) missed other replicas' invalidations.
         let limit = entry.map { $0.version < 0 ? min(freshness, configuration.localTTL) : freshness } ?? freshness
         if let entry, freshness > .zero, entry.age <= (entry.notFound ? min(limit, configuration.notFoundTTL) : limit) {
@@ -99,7 +125,7 @@ public final class ObjectCache: Sendable {
         do {
             let object = try await singleFlight(flightKey) {
                 let object = try await fetch()
-                await self.store(object, type: type, id: id, properties: names, version: entry?.version)
+                await self.store(object, type: type, id: id, properties: names, version: entry?.version, nearVersion: nearVersion)
                 return object
             }
             return Read(object: object, source: .upstream, age: .zero)
@@ -119,9 +145,64 @@ public final class ObjectCache: Sendable {
         do {
             _ = try await redis.incr(.init(versionKey(type, id)), timeout: configuration.redisTimeout)
             _ = try await redis.expire(.init(versionKey(type, id)), seconds: Int((configuration.ttl + configuration.staleTTL).components.seconds) + 60, timeout: configuration.redisTimeout)
+            // After the version moved: a replica that drops its copy and asks Redis again finds the new one.
+            _ = try await redis.publish(.init(invalidationChannel), .init(Self.invalidationMessage(type: type, id: id)), timeout: configuration.redisTimeout)
         } catch {
             logger.warning("could not invalidate a cached object in Redis", metadata: ["type": "\(type)", "id": "\(id)", "error": "\(error)"])
         }
+    }
+
+    // MARK: Near cache
+
+    /// The pub/sub channel invalidations are published on.
+    var invalidationChannel: String { "\(configuration.keyPrefix):invalidations" }
+
+    static func invalidationMessage(type: String, id: String) -> [UInt8] { Array("\(type)\u{0}\(id)".utf8) }
+
+    /// Whether this replica hears invalidations now (the near cache is on).
+    public var isListening: Bool { local.withLock { $0.listening } }
+
+    /// Listens for invalidations published by every replica (this one included) and keeps the
+    /// near cache on while it hears them; resubscribes after Redis comes back. Runs until
+    /// cancelled; returns at once without Redis or with `nearTTL` zero.
+    public func runInvalidationListener() async {
+        guard let redis, configuration.nearTTL > .zero else { return }
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let subscription = try await redis.subscribe(to: [invalidationChannel])
+                // SUBSCRIBE is sent without waiting for Redis: the near cache turns on only once
+                // a probe published after it comes back, proving that messages arrive.
+                let probe = Array("probe\u{0}\(UUID().uuidString)".utf8)
+                let prober = Task {
+                    while !Task.isCancelled, !self.isListening {
+                        _ = try? await redis.publish(.init(self.invalidationChannel), .init(probe), timeout: self.configuration.redisTimeout)
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                defer { prober.cancel() }
+                for try await message in subscription.messages {
+                    if message.payload == probe {
+                        if local.withLock({ $0.startListening() }) {
+                            failures = 0
+                            logger.debug("near cache on: hearing invalidations")
+                        }
+                    } else if let separator = message.payload.firstIndex(of: 0) {
+                        let type = String(decoding: message.payload[..<separator], as: UTF8.self)
+                        let id = String(decoding: message.payload[(separator + 1)...], as: UTF8.self)
+                        local.withLock { $0.bump(type: type, id: id) }
+                    }
+                }
+                await subscription.close()
+            } catch {
+                if failures == 0 { logger.notice("near cache off: the invalidation subscription failed", metadata: ["error": "\(error)"]) }
+            }
+            local.withLock { $0.stopListening() }
+            failures += 1
+            if Task.isCancelled { break }
+            try? await Task.sleep(for: .milliseconds(Int64(min(5000, 100 << min(failures, 6))) ) * Double.random(in: 0.5...1))
+        }
+        local.withLock { $0.stopListening() }
     }
 
     // MARK: Entries
@@ -161,8 +242,8 @@ public final class ObjectCache: Sendable {
         }
     }
 
-    private func store(_ object: HubSpotObject?, type: String, id: String, properties: String, version: Int64?) async {
-        local.withLock { $0.put(object, type: type, id: id, properties: properties) }
+    private func store(_ object: HubSpotObject?, type: String, id: String, properties: String, version: Int64?, nearVersion: Int) async {
+        local.withLock { $0.keep(object, type: type, id: id, properties: properties, age: .zero, atVersion: nearVersion) }
         // Without a version read from Redis (no Redis, or it failed) nothing is written there.
         guard let redis, let version, version >= 0 else { return }
         let keep = object == nil ? configuration.notFoundTTL : configuration.ttl + configuration.staleTTL
@@ -248,29 +329,61 @@ public final class ObjectCache: Sendable {
 
     // MARK: In-process fallback
 
+    /// The in-process entries: the fallback cache without Redis, and the near cache while
+    /// invalidations are heard. Keys carry the object's in-process version, which every
+    /// invalidation (local or heard) bumps.
     private struct LocalEntries {
         let capacity: Int
-        var entries: [String: (object: HubSpotObject?, fetched: ContinuousClock.Instant)] = [:]
+        var entries: [String: (object: HubSpotObject?, fetched: ContinuousClock.Instant, stored: ContinuousClock.Instant)] = [:]
         var versions: [String: Int] = [:]
+        /// Invalidations are heard (the near cache may serve).
+        var listening = false
 
-        func key(_ type: String, _ id: String, _ properties: String) -> String {
-            "\(type)\u{0}\(id)\u{0}\(versions["\(type)\u{0}\(id)"] ?? 0)\u{0}\(properties)"
+        func key(_ type: String, _ id: String, _ version: Int, _ properties: String) -> String {
+            "\(type)\u{0}\(id)\u{0}\(version)\u{0}\(properties)"
         }
 
+        func nearVersion(type: String, id: String) -> Int { versions["\(type)\u{0}\(id)"] ?? 0 }
+
+        /// The fallback read (Redis unreachable): any entry under the current version.
         func get(type: String, id: String, properties: String) -> Entry? {
-            guard let hit = entries[key(type, id, properties)] else { return nil }
+            guard let hit = entries[key(type, id, nearVersion(type: type, id: id), properties)] else { return nil }
             return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
         }
 
-        mutating func put(_ object: HubSpotObject?, type: String, id: String, properties: String) {
-            if entries.count >= capacity, let victim = entries.min(by: { $0.value.fetched < $1.value.fetched })?.key {
+        /// The near read: only while listening, and only entries kept within `within`.
+        func near(type: String, id: String, properties: String, within: Duration) -> Entry? {
+            guard listening, let hit = entries[key(type, id, nearVersion(type: type, id: id), properties)], .now - hit.stored <= within else { return nil }
+            return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
+        }
+
+        /// Keeps a copy `age` old, unless the object was invalidated since `atVersion` was read.
+        mutating func keep(_ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, atVersion: Int) {
+            guard nearVersion(type: type, id: id) == atVersion else { return }
+            let key = key(type, id, atVersion, properties)
+            if entries.count >= capacity, entries[key] == nil, let victim = entries.first?.key {
                 entries.removeValue(forKey: victim)
             }
-            entries[key(type, id, properties)] = (object, .now)
+            let now = ContinuousClock.now
+            entries[key] = (object, now - age, now)
         }
 
         mutating func bump(type: String, id: String) {
             versions["\(type)\u{0}\(id)", default: 0] += 1
+        }
+
+        /// Turns the near cache on; true when it was off. What was kept while off may have
+        /// missed invalidations, so it goes.
+        mutating func startListening() -> Bool {
+            guard !listening else { return false }
+            entries.removeAll(keepingCapacity: true)
+            listening = true
+            return true
+        }
+
+        mutating func stopListening() {
+            if listening { entries.removeAll(keepingCapacity: true) }
+            listening = false
         }
     }
 }

@@ -36,6 +36,8 @@ public struct GatewayMetrics: Sendable {
         public static let breakerRejections = "gateway_circuit_breaker_rejections_total"
         /// Cache reads, by `result`: `hit`, `miss`, `stale` (served stale because HubSpot could not be asked).
         public static let cacheReads = "gateway_cache_reads_total"
+        /// Cache hits served from this replica's memory without asking Redis (the near cache).
+        public static let cacheNearHits = "gateway_cache_near_hits_total"
     }
 
     private let factory: any MetricsFactory
