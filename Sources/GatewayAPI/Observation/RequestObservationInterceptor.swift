@@ -94,8 +94,9 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         let elapsed = ContinuousClock.now - started
         let caller = caller ?? Self.anonymousCaller
         let codeName = code.map(Self.name(of:)) ?? "ok"
-        handles.requests(method: method, code: codeName, caller: caller).increment()
-        handles.duration(method: method, caller: caller).recordNanoseconds(elapsed.nanoseconds)
+        let (requests, duration) = handles.finished(method: method, code: codeName, caller: caller)
+        requests.increment()
+        duration.recordNanoseconds(elapsed.nanoseconds)
         guard accessLog == .all || (accessLog == .errors && code != nil) else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
@@ -120,9 +121,15 @@ public struct RequestObservationInterceptor: ServerInterceptor {
            !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
-        let bits = UInt64.random(in: .min ... .max)
-        let hex = String(bits, radix: 16)
-        return String(repeating: "0", count: 16 - hex.utf8.count) + hex
+        var bits = UInt64.random(in: .min ... .max)
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in (0..<16).reversed() {
+                buffer[index] = digits.utf8Start[Int(bits & 0xf)]
+                bits >>= 4
+            }
+            return 16
+        }
     }
 
     static func rpcError(_ error: any Error) -> RPCError {
@@ -181,27 +188,18 @@ private final class MetricHandles: Sendable {
     }
 
     private let factory: any MetricsFactory
-    private let requests = Mutex<[Key: Counter]>([:])
-    private let durations = Mutex<[Key: Timer]>([:])
+    private let finished = Mutex<[Key: (Counter, Timer)]>([:])
     private let inFlight = Mutex<[String: Meter]>([:])
 
     init(factory: any MetricsFactory) { self.factory = factory }
 
-    func requests(method: String, code: String, caller: String) -> Counter {
+    /// The request counter for method, code and caller, and the duration timer for method and caller.
+    func finished(method: String, code: String, caller: String) -> (Counter, Timer) {
         let key = Key(method: method, code: code, caller: caller)
-        return requests.withLock { handles in
+        return finished.withLock { handles in
             if let handle = handles[key] { return handle }
-            let handle = Counter(label: RequestObservationInterceptor.Name.requests, dimensions: [("method", method), ("code", code), ("caller", caller)], factory: factory)
-            handles[key] = handle
-            return handle
-        }
-    }
-
-    func duration(method: String, caller: String) -> Timer {
-        let key = Key(method: method, code: "", caller: caller)
-        return durations.withLock { handles in
-            if let handle = handles[key] { return handle }
-            let handle = Timer(label: RequestObservationInterceptor.Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory)
+            let handle = (Counter(label: RequestObservationInterceptor.Name.requests, dimensions: [("method", method), ("code", code), ("caller", caller)], factory: factory),
+                          Timer(label: RequestObservationInterceptor.Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory))
             handles[key] = handle
             return handle
         }
