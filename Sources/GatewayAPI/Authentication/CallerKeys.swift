@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WebhookSignature
 
 /// What a calling service may do.
@@ -19,8 +20,13 @@ public struct Caller: Sendable, Equatable {
 /// and its scopes. Only hashes are held, and a presented key is compared with every entry in
 /// constant time, so neither the keys nor their position can be learned from timing.
 ///
-/// Text form, one service per line (`#` starts a comment):
+/// Text form, one key per line (`#` starts a comment); a service may have several keys, which
+/// is how keys are rotated without downtime:
 /// `orders sha256:5e88…42 crm.read,crm.write`
+///
+/// Keys that matched are remembered (up to `recentCapacity`), so a service's repeated calls
+/// skip the hashing. The memo is a hash table whose hash function is seeded per process, so its
+/// timing reveals nothing about keys an attacker does not already hold.
 public struct CallerKeys: Sendable {
     struct Entry: Sendable {
         var service: String
@@ -29,8 +35,15 @@ public struct CallerKeys: Sendable {
     }
 
     private let entries: [Entry]
+    private let recent = RecentKeys()
+    /// Matched keys remembered at most; the memo starts over when full.
+    static let recentCapacity = 256
 
-    public var services: [String] { entries.map(\.service) }
+    /// The configured services, each once.
+    public var services: [String] {
+        var seen = Set<String>()
+        return entries.map(\.service).filter { seen.insert($0).inserted }
+    }
     public var isEmpty: Bool { entries.isEmpty }
 
     /// Parses the text form; errors name the line and what is wrong with it.
@@ -53,8 +66,8 @@ public struct CallerKeys: Sendable {
                 }
                 scopes.insert(scope)
             }
-            guard !entries.contains(where: { $0.service == fields[0] }) else {
-                throw CallerKeysError(line: number + 1, problem: "service `\(fields[0])` is listed twice")
+            guard !entries.contains(where: { $0.keyHash == hash }) else {
+                throw CallerKeysError(line: number + 1, problem: "this key hash is listed twice")
             }
             entries.append(Entry(service: fields[0], keyHash: hash, scopes: scopes))
         }
@@ -68,12 +81,16 @@ public struct CallerKeys: Sendable {
 
     /// The caller whose key this is, or nil.
     public func caller(presenting key: String) -> Caller? {
+        if let known = recent.caller(for: key) { return known }
         let hash = SHA256.hash(Array(key.utf8))
         var found: Entry?
         for entry in entries where constantTimeEquals(entry.keyHash, hash) && found == nil {
             found = entry
         }
-        return found.map { Caller(service: $0.service, scopes: $0.scopes) }
+        guard let found else { return nil }
+        let caller = Caller(service: found.service, scopes: found.scopes)
+        recent.remember(key, as: caller, capacity: Self.recentCapacity)
+        return caller
     }
 
     /// The text-form line for a service and key.
@@ -100,4 +117,18 @@ public struct CallerKeysError: Error, CustomStringConvertible {
     public var line: Int
     public var problem: String
     public var description: String { "caller keys, line \(line): \(problem)" }
+}
+
+/// Keys that matched an entry, and whose they are.
+private final class RecentKeys: Sendable {
+    private let callers = Mutex<[String: Caller]>([:])
+
+    func caller(for key: String) -> Caller? { callers.withLock { $0[key] } }
+
+    func remember(_ key: String, as caller: Caller, capacity: Int) {
+        callers.withLock { callers in
+            if callers.count >= capacity { callers.removeAll() }
+            callers[key] = caller
+        }
+    }
 }
