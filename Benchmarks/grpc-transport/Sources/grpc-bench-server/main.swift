@@ -3,29 +3,6 @@ import GRPCCore
 import GRPCInteropTesting
 import GRPCNIOTransportHTTP2Posix
 import GRPCNghttp2Transport
-import Synchronization
-
-/// Counts how RPCs ended, so the benchmark can check h2load's responses were grpc-status 0
-/// (h2load itself only sees the HTTP status).
-final class StatusCounter: ServerInterceptor {
-    let ok = Atomic<Int>(0)
-    let failed = Atomic<Int>(0)
-
-    func intercept<Input: Sendable, Output: Sendable>(
-        request: StreamingServerRequest<Input>,
-        context: ServerContext,
-        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
-    ) async throws -> StreamingServerResponse<Output> {
-        do {
-            let response = try await next(request, context)
-            if case .failure = response.accepted { failed.add(1, ordering: .relaxed) } else { ok.add(1, ordering: .relaxed) }
-            return response
-        } catch {
-            failed.add(1, ordering: .relaxed)
-            throw error
-        }
-    }
-}
 
 // usage: grpc-bench-server nghttp2|nio PORT
 let arguments = CommandLine.arguments
@@ -33,7 +10,7 @@ guard arguments.count == 3, let port = Int(arguments[2]), ["nghttp2", "nio"].con
     FileHandle.standardError.write(Data("usage: grpc-bench-server nghttp2|nio PORT\n".utf8))
     exit(2)
 }
-let counter = StatusCounter()
+let counter = StatusCountingInterceptor()
 signal(SIGTERM, SIG_IGN)
 
 func serve<Transport: ServerTransport>(_ transport: Transport) async throws {
@@ -57,4 +34,4 @@ if arguments[1] == "nghttp2" {
         config: .defaults { $0.http2.maxConcurrentStreams = 1000 }
     ))
 }
-FileHandle.standardOutput.write(Data("rpcs ok=\(counter.ok.load(ordering: .relaxed)) failed=\(counter.failed.load(ordering: .relaxed))\n".utf8))
+FileHandle.standardOutput.write(Data("rpcs ok=\(counter.ok) failed=\(counter.failed)\n".utf8))
