@@ -19,7 +19,8 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 RUN swift build -c release --static-swift-stdlib --product hubspot-gateway \
-    && install -D -m 0755 "$(swift build -c release --show-bin-path)/hubspot-gateway" /out/hubspot-gateway
+    && install -D -m 0755 "$(swift build -c release --show-bin-path)/hubspot-gateway" /out/hubspot-gateway \
+    && strip /out/hubspot-gateway
 
 FROM ${RUNTIME_IMAGE}
 # hadolint ignore=DL3008
