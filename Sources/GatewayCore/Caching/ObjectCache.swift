@@ -67,9 +67,6 @@ public final class ObjectCache: Sendable {
     private let metrics: GatewayMetrics
     private let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
     private let local: Mutex<LocalEntries>
-    /// Objects already decoded from Redis entries, by entry key: a hot entry is read from Redis
-    /// (so versions stay authoritative) but its JSON is decoded once, not on every hit.
-    private let decoded: Mutex<DecodedEntries>
     private let outcomes = Mutex<(hits: Int, misses: Int)>((0, 0))
 
     /// Hits ÷ (hits + misses) on this replica since it started (nil before the first read).
@@ -84,7 +81,6 @@ public final class ObjectCache: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
-        self.decoded = Mutex(DecodedEntries(capacity: configuration.localCapacity))
     }
 
     /// The object, from cache when it is at most `maxStaleness` old (nil: `ttl`; zero:
@@ -110,7 +106,7 @@ public final class ObjectCache: Sendable {
         let nearVersion = local.withLock { $0.nearVersion(type: type, id: id) }
         let entry = await lookup(type: type, id: id, properties: names)
         if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
-            local.withLock { $0.keep(entry.object, type: type, id: id, properties: names, age: entry.age, atVersion: nearVersion) }
+            local.withLock { $0.keep(entry.object, type: type, id: id, properties: names, age: entry.age, atVersion: nearVersion, fill: entry.fill) }
         }
         // An in-process entry (Redis unreachable) missed other replicas' invalidations.
         let limit = entry.map { $0.version < 0 ? min(freshness, configuration.localTTL) : freshness } ?? freshness
@@ -212,6 +208,15 @@ public final class ObjectCache: Sendable {
         var notFound: Bool
         var age: Duration
         var version: Int64
+        /// Which Redis fill this came from (nil: not read from Redis).
+        var fill: Fill? = nil
+    }
+
+    /// A fill written to Redis, told apart by its fetch time and size: an in-process copy of the
+    /// same fill needs no second JSON decoding.
+    private struct Fill: Equatable {
+        var fetched: Int64
+        var length: Int
     }
 
     private func versionKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):version:\(type):\(id)" }
@@ -229,7 +234,7 @@ public final class ObjectCache: Sendable {
             let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id))], arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
             guard case .array(let values) = reply, values.count == 2, case .bulkString(let versionBytes) = values[0] else { return nil }
             let version = Int64(String(decoding: versionBytes, as: UTF8.self)) ?? 0
-            guard case .bulkString(let stored) = values[1], var entry = decode(stored, key: entryPrefix(type, id) + "\(version):" + properties) else {
+            guard case .bulkString(let stored) = values[1], var entry = decode(stored, type: type, id: id, properties: properties) else {
                 // A miss that knows the version to fill under.
                 return Entry(object: nil, notFound: false, age: .seconds(1 << 40), version: version)
             }
@@ -243,7 +248,7 @@ public final class ObjectCache: Sendable {
     }
 
     private func store(_ object: HubSpotObject?, type: String, id: String, properties: String, version: Int64?, nearVersion: Int) async {
-        local.withLock { $0.keep(object, type: type, id: id, properties: properties, age: .zero, atVersion: nearVersion) }
+        local.withLock { $0.keep(object, type: type, id: id, properties: properties, age: .zero, atVersion: nearVersion, fill: nil) }
         // Without a version read from Redis (no Redis, or it failed) nothing is written there.
         guard let redis, let version, version >= 0 else { return }
         let keep = object == nil ? configuration.notFoundTTL : configuration.ttl + configuration.staleTTL
@@ -283,18 +288,19 @@ public final class ObjectCache: Sendable {
         return decoder
     }
 
-    private func decode(_ bytes: [UInt8], key: String) -> Entry? {
+    /// The entry stored in Redis; its JSON is decoded only when no in-process copy of the same
+    /// fill exists (a hot entry is read from Redis on every hit while the near cache is off).
+    private func decode(_ bytes: [UInt8], type: String, id: String, properties: String) -> Entry? {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self)) else { return nil }
         let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - fetched))
+        let fill = Fill(fetched: fetched, length: bytes.count)
         let body = bytes[(newline + 1)...]
-        if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0) }
-        // The same key, fetch time and length: the same fill, already decoded.
-        if let known = decoded.withLock({ $0.get(key, fetched: fetched, length: bytes.count) }) {
-            return Entry(object: known, notFound: false, age: age, version: 0)
+        if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0, fill: fill) }
+        if let known = local.withLock({ $0.object(type: type, id: id, properties: properties, from: fill) }) {
+            return Entry(object: known, notFound: false, age: age, version: 0, fill: fill)
         }
         guard let object = try? Self.entryDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
-        decoded.withLock { $0.put(key, fetched: fetched, length: bytes.count, object: object) }
-        return Entry(object: object, notFound: false, age: age, version: 0)
+        return Entry(object: object, notFound: false, age: age, version: 0, fill: fill)
     }
 
     // MARK: Single flight
@@ -310,23 +316,6 @@ public final class ObjectCache: Sendable {
         return try await task.value
     }
 
-    private struct DecodedEntries {
-        let capacity: Int
-        var entries: [String: (fetched: Int64, length: Int, object: HubSpotObject)] = [:]
-
-        func get(_ key: String, fetched: Int64, length: Int) -> HubSpotObject? {
-            guard let entry = entries[key], entry.fetched == fetched, entry.length == length else { return nil }
-            return entry.object
-        }
-
-        mutating func put(_ key: String, fetched: Int64, length: Int, object: HubSpotObject) {
-            if entries.count >= capacity, entries[key] == nil, let victim = entries.min(by: { $0.value.fetched < $1.value.fetched })?.key {
-                entries.removeValue(forKey: victim)
-            }
-            entries[key] = (fetched, length, object)
-        }
-    }
-
     // MARK: In-process fallback
 
     /// The in-process entries: the fallback cache without Redis, and the near cache while
@@ -334,7 +323,7 @@ public final class ObjectCache: Sendable {
     /// invalidation (local or heard) bumps.
     private struct LocalEntries {
         let capacity: Int
-        var entries: [String: (object: HubSpotObject?, fetched: ContinuousClock.Instant, stored: ContinuousClock.Instant)] = [:]
+        var entries: [String: (object: HubSpotObject?, fetched: ContinuousClock.Instant, stored: ContinuousClock.Instant, fill: Fill?)] = [:]
         var versions: [String: Int] = [:]
         /// Invalidations are heard (the near cache may serve).
         var listening = false
@@ -357,15 +346,21 @@ public final class ObjectCache: Sendable {
             return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
         }
 
+        /// The object of the current copy when it came from `fill`.
+        func object(type: String, id: String, properties: String, from fill: Fill) -> HubSpotObject? {
+            guard let hit = entries[key(type, id, nearVersion(type: type, id: id), properties)], hit.fill == fill else { return nil }
+            return hit.object
+        }
+
         /// Keeps a copy `age` old, unless the object was invalidated since `atVersion` was read.
-        mutating func keep(_ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, atVersion: Int) {
+        mutating func keep(_ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, atVersion: Int, fill: Fill?) {
             guard nearVersion(type: type, id: id) == atVersion else { return }
             let key = key(type, id, atVersion, properties)
             if entries.count >= capacity, entries[key] == nil, let victim = entries.first?.key {
                 entries.removeValue(forKey: victim)
             }
             let now = ContinuousClock.now
-            entries[key] = (object, now - age, now)
+            entries[key] = (object, now - age, now, fill)
         }
 
         mutating func bump(type: String, id: String) {
