@@ -1,4 +1,5 @@
 import CoreMetrics
+import GatewayCore
 import GRPCCore
 import Logging
 import Synchronization
@@ -35,12 +36,14 @@ public struct RequestObservationInterceptor: ServerInterceptor {
 
     private let accessLog: AccessLog
     private let logger: Logger
-    private let handles: MetricHandles
+    private let factory: any MetricsFactory
+    private let finishedHandles = MetricHandleCache<FinishedKey, FinishedHandles>()
+    private let inFlightHandles = MetricHandleCache<String, Meter>()
 
     public init(accessLog: AccessLog = .errors, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
         self.accessLog = accessLog
         self.logger = logger
-        self.handles = MetricHandles(factory: metricsFactory ?? MetricsSystem.factory)
+        self.factory = metricsFactory ?? MetricsSystem.factory
     }
 
     public func intercept<Input: Sendable, Output: Sendable>(
@@ -52,7 +55,9 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         let method = context.descriptor.fullyQualifiedMethod
         let requestId = Self.requestId(from: request.metadata)
         let observed = ObservedRequest()
-        let inFlight = handles.inFlight(method: method)
+        let inFlight = inFlightHandles.handles(for: method) {
+            Meter(label: Name.inFlight, dimensions: [("method", method)], factory: factory)
+        }
         inFlight.increment()
         let finish: @Sendable (RPCError.Code?, RPCError?) -> Void = { code, error in
             inFlight.decrement()
@@ -94,13 +99,16 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         let elapsed = ContinuousClock.now - started
         let caller = caller ?? Self.anonymousCaller
         let codeName = code.map(Self.name(of:)) ?? "ok"
-        let (requests, duration) = handles.finished(method: method, code: codeName, caller: caller)
-        requests.increment()
-        duration.recordNanoseconds(elapsed.nanoseconds)
+        let finished = finishedHandles.handles(for: FinishedKey(method: method, code: codeName, caller: caller)) {
+            FinishedHandles(requests: Counter(label: Name.requests, dimensions: [("method", method), ("code", codeName), ("caller", caller)], factory: factory),
+                            duration: Timer(label: Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory))
+        }
+        finished.requests.increment()
+        finished.duration.record(elapsed)
         guard accessLog == .all || (accessLog == .errors && code != nil) else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
-            "code": .string(codeName), "duration_ms": .stringConvertible(Double(elapsed.nanoseconds / 1000) / 1000), "peer": .string(peer),
+            "code": .string(codeName), "duration_ms": .stringConvertible(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000), "peer": .string(peer),
         ]
         if let error {
             metadata["error"] = .string(error.message)
@@ -178,45 +186,14 @@ public final class ObservedRequest: Sendable {
     @TaskLocal public static var current: ObservedRequest?
 }
 
-/// Metric handles by label set, made once: building a handle goes through the factory's locked
-/// registry, which is too slow to repeat on every RPC.
-private final class MetricHandles: Sendable {
-    private struct Key: Hashable {
-        let method: String
-        let code: String
-        let caller: String
-    }
-
-    private let factory: any MetricsFactory
-    private let finished = Mutex<[Key: (Counter, Timer)]>([:])
-    private let inFlight = Mutex<[String: Meter]>([:])
-
-    init(factory: any MetricsFactory) { self.factory = factory }
-
-    /// The request counter for method, code and caller, and the duration timer for method and caller.
-    func finished(method: String, code: String, caller: String) -> (Counter, Timer) {
-        let key = Key(method: method, code: code, caller: caller)
-        return finished.withLock { handles in
-            if let handle = handles[key] { return handle }
-            let handle = (Counter(label: RequestObservationInterceptor.Name.requests, dimensions: [("method", method), ("code", code), ("caller", caller)], factory: factory),
-                          Timer(label: RequestObservationInterceptor.Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory))
-            handles[key] = handle
-            return handle
-        }
-    }
-
-    func inFlight(method: String) -> Meter {
-        inFlight.withLock { handles in
-            if let handle = handles[method] { return handle }
-            let handle = Meter(label: RequestObservationInterceptor.Name.inFlight, dimensions: [("method", method)], factory: factory)
-            handles[method] = handle
-            return handle
-        }
-    }
+/// The labels of a finished RPC's metrics, and their handles.
+private struct FinishedKey: Hashable, Sendable {
+    let method: String
+    let code: String
+    let caller: String
 }
 
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
+private struct FinishedHandles: Sendable {
+    let requests: Counter
+    let duration: Timer
 }

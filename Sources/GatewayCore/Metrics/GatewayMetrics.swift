@@ -1,5 +1,4 @@
 import CoreMetrics
-import Synchronization
 
 /// The metrics of the door to HubSpot, named in one place so dashboards and alert rules have
 /// one list to read. Components record through a `GatewayMetrics` value; its factory is the
@@ -41,7 +40,7 @@ public struct GatewayMetrics: Sendable {
     }
 
     private let factory: any MetricsFactory
-    private let counters = CounterHandles()
+    private let counters = MetricHandleCache<String, Counter>()
 
     /// Records through `factory` (the process-wide `MetricsSystem.factory` by default).
     public init(factory: (any MetricsFactory)? = nil) {
@@ -49,7 +48,9 @@ public struct GatewayMetrics: Sendable {
     }
 
     func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
-        counters.counter(name, dimensions, factory: factory).increment(by: amount)
+        var key = name
+        for (label, value) in dimensions { key += "\u{0}\(label)=\(value)" }
+        counters.handles(for: key) { Counter(label: name, dimensions: dimensions, factory: factory) }.increment(by: amount)
     }
 
     func record(_ name: String, _ dimensions: [(String, String)] = [], _ value: Int) {
@@ -61,24 +62,6 @@ public struct GatewayMetrics: Sendable {
     }
 
     func time(_ name: String, _ dimensions: [(String, String)] = [], _ duration: Duration) {
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        Timer(label: name, dimensions: dimensions, factory: factory).recordNanoseconds(nanoseconds)
-    }
-}
-
-/// Counters by name and labels, made once: making one goes through the factory's locked
-/// registry, and some (cache hits) count every read.
-private final class CounterHandles: Sendable {
-    private let handles = Mutex<[String: Counter]>([:])
-
-    func counter(_ name: String, _ dimensions: [(String, String)], factory: any MetricsFactory) -> Counter {
-        var key = name
-        for (label, value) in dimensions { key += "\u{0}\(label)=\(value)" }
-        return handles.withLock { handles in
-            if let counter = handles[key] { return counter }
-            let counter = Counter(label: name, dimensions: dimensions, factory: factory)
-            handles[key] = counter
-            return counter
-        }
+        Timer(label: name, dimensions: dimensions, factory: factory).record(duration)
     }
 }
