@@ -37,11 +37,15 @@ import hubspot  # noqa: E402
 hubspot.__path__.append(str(_compile_protos() / "hubspot"))
 
 
-def gateway_binary() -> str:
-    binary = os.environ.get("HUBSPOT_GATEWAY_BIN") or str(ROOT / ".build" / "debug" / "hubspot-gateway")
+def _binary(variable: str, name: str) -> str:
+    binary = os.environ.get(variable) or str(ROOT / ".build" / "debug" / name)
     if not os.path.exists(binary):
-        pytest.exit(f"hubspot-gateway not built at {binary}; run `swift build --product hubspot-gateway` or set HUBSPOT_GATEWAY_BIN", 2)
+        pytest.exit(f"{name} not built at {binary}; run `swift build --product {name}` or set {variable}", 2)
     return binary
+
+
+def gateway_binary() -> str:
+    return _binary("HUBSPOT_GATEWAY_BIN", "hubspot-gateway")
 
 
 class Gateway:
@@ -112,13 +116,6 @@ def start_gateway():
     for gateway in started:
         if gateway.process.poll() is None:
             gateway.stop()
-
-
-def _binary(variable: str, name: str) -> str:
-    binary = os.environ.get(variable) or str(ROOT / ".build" / "debug" / name)
-    if not os.path.exists(binary):
-        pytest.exit(f"{name} not built at {binary}; run `swift build --product {name}` or set {variable}", 2)
-    return binary
 
 
 class Fleet:
