@@ -1,6 +1,9 @@
 """Renders the kustomizations under k8s/ and checks manifests against the Kubernetes API schema
 offline, with the models of the official Python client (generated from that schema)."""
+import functools
 import pathlib
+import re
+import shutil
 import subprocess
 
 import yaml
@@ -10,8 +13,25 @@ from kubernetes.client import models
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+KUSTOMIZE_HELP = ("these checks need kubectl with kustomize v4 or later on PATH (machines of this project's kind "
+                  "ship Google's `kubectl` package; Debian's kubernetes-client has kustomize v2, which cannot read "
+                  "`resources:` folders or `patches:`)")
+
+
+@functools.cache
+def _kustomize_major() -> int | None:
+    if shutil.which("kubectl") is None:
+        return None
+    version = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True, timeout=60).stdout
+    found = re.search(r"Kustomize Version: v(\d+)", version)
+    return int(found.group(1)) if found else None
+
+
 def render(path: str) -> list[dict]:
     """`kubectl kustomize` of a folder under the repository, as a list of objects."""
+    major = _kustomize_major()
+    assert major is not None and major >= 4, f"kubectl kustomize {path}: {KUSTOMIZE_HELP}; found: " + (
+        "no kubectl" if shutil.which("kubectl") is None else f"kustomize v{major}" if major else "a kubectl without kustomize")
     result = subprocess.run(["kubectl", "kustomize", str(ROOT / path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"kubectl kustomize {path} failed:\n{result.stderr}"
     return [document for document in yaml.safe_load_all(result.stdout) if document]
