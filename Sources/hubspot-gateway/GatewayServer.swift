@@ -154,6 +154,7 @@ struct GatewayServer {
                 .init(service: http),
                 .init(service: heartbeats, successTerminationBehavior: .ignore),  // ends at once without Redis
                 .init(service: InvalidationListenerService(cache: cache), successTerminationBehavior: .ignore),  // likewise
+                .init(service: PendingInvalidationService(cache: cache), successTerminationBehavior: .ignore),  // likewise
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -168,7 +169,12 @@ struct GatewayServer {
             "hubspot": "\(options.sandbox ? "sandbox simulator" : baseURL)", "redis": "\(redis == nil ? "none (local limiter and cache)" : "configured")",
             "callers": "\(keys.services.joined(separator: ","))", "credentials": "\(credentials)",
         ])
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await redis?.shutdown()
+            throw error
+        }
         await redis?.shutdown()
     }
 }
@@ -200,6 +206,16 @@ struct InvalidationListenerService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await cache.runInvalidationListener() }
+    }
+}
+
+/// Retries the cache invalidations a Redis outage held back, so writes acknowledged during
+/// it are not followed by reads of old entries once Redis is back.
+struct PendingInvalidationService: Service {
+    let cache: ObjectCache
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await cache.runPendingInvalidations() }
     }
 }
 

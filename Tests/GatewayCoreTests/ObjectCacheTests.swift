@@ -19,8 +19,8 @@ struct CacheRig {
         ObjectCache(redis: client, configuration: cache.configuration, metrics: metrics, logger: quietLogger())
     }
 
-    static func start(configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
-        let redis = try await RedisServerProcess.start()
+    static func start(persistent: Bool = false, configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
+        let redis = try await RedisServerProcess.start(persistent: persistent)
         var redisConfiguration = try RedisConfiguration(url: redis.url)
         redisConfiguration.commandTimeout = .seconds(2)
         let client = RedisClient(configuration: redisConfiguration, logger: quietLogger())
@@ -274,6 +274,125 @@ final class Upstream: Sendable {
             #expect(after.object?.properties["email"] == "new@example.com")
             #expect(nearHits(metrics) == 0, "the overlapping read was not kept")
         }
+        await rig.finish()
+    }
+
+    // MARK: Bounded memory
+
+    @Test func aMillionInvalidationsOfDistinctIdsLeaveTheInProcessMemoryFlat() async throws {
+        var configuration = ObjectCache.Configuration()
+        configuration.localCapacity = 1000
+        let cache = ObjectCache(redis: nil, configuration: configuration, logger: quietLogger())
+        let upstream = Upstream()
+        for id in 0..<2000 { _ = try await cache.read(type: "contacts", id: "\(id)", properties: []) { try await upstream.fetch("\(id)") } }
+        let filled = cache.localFootprint
+        #expect(filled.entries == 1000 && filled.objects == 1000, "copies are held up to the capacity")
+        for id in 0..<1_000_000 { await cache.invalidate(type: "contacts", id: "other-\(id)") }
+        let after = cache.localFootprint
+        #expect(after.invalidations <= 10_000, "remembered invalidations are bounded (\(after.invalidations))")
+        #expect(after.entries <= 1000 && after.objects <= 1000)
+        // Invalidating what is held drops it, and its bookkeeping with it.
+        for id in 0..<2000 { await cache.invalidate(type: "contacts", id: "\(id)") }
+        #expect(cache.localFootprint.entries == 0 && cache.localFootprint.objects == 0)
+    }
+
+    @Test func aReadThatStartedBeforeForgottenInvalidationsIsNotKept() async throws {
+        // A read overlapping more invalidations than are remembered cannot tell whether its
+        // object was among them: it is not kept.
+        var configuration = ObjectCache.Configuration()
+        configuration.localCapacity = 10
+        let cache = ObjectCache(redis: nil, configuration: configuration, logger: quietLogger())
+        let upstream = Upstream()
+        let (started, release) = upstream.holdNextFetch()
+        async let slow = cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") }
+        var iterator = started.makeAsyncIterator()
+        await iterator.next()
+        await cache.invalidate(type: "contacts", id: "1")
+        for id in 0..<20_000 { await cache.invalidate(type: "contacts", id: "other-\(id)") }
+        release.open()
+        _ = try await slow
+        _ = try await cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") }
+        #expect(upstream.calls == 2, "the overlapping read was kept")
+    }
+
+    @Test func aHotKeySurvivesAScanOfColdKeys() async throws {
+        var configuration = ObjectCache.Configuration()
+        configuration.localCapacity = 100
+        let cache = ObjectCache(redis: nil, configuration: configuration, logger: quietLogger())
+        let hot = Upstream(), cold = Upstream()
+        for id in 0..<5000 {
+            if id % 20 == 0 { _ = try await cache.read(type: "contacts", id: "hot", properties: []) { try await hot.fetch("hot") } }
+            _ = try await cache.read(type: "contacts", id: "cold-\(id)", properties: []) { try await cold.fetch("cold-\(id)") }
+        }
+        #expect(hot.calls == 1, "the hot key was evicted by the scan (\(hot.calls) fetches)")
+        #expect(cold.calls == 5000)
+        #expect(cache.localFootprint.entries == 100)
+    }
+
+    // MARK: Writes across a Redis outage
+
+    /// A write acknowledged while Redis is down: its invalidation cannot be made then, and the
+    /// entry of the old value is still in Redis when it comes back (`persistent`) — or gone.
+    private func writeDuringOutage(persistent: Bool) async throws {
+        let rig = try await CacheRig.start(persistent: persistent)
+        let other = rig.replica()
+        #expect(try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }.source == .upstream)
+        rig.redis.kill()
+        rig.upstream.set(email: "written-during-outage@example.com")
+        await rig.cache.invalidate(type: "contacts", id: "1")  // the write was acknowledged
+        #expect(rig.cache.pendingInvalidationCount == 1)
+        // This replica does not serve the old value while Redis is down…
+        #expect(try await rig.read("1").object?.properties["email"] == "written-during-outage@example.com")
+        try await rig.redis.startAgain()
+        try await eventually("the client reconnects") { (try? await rig.client.send("PING")) != nil }
+        // …nor after it is back: the kept invalidation is made before any Redis entry is used.
+        #expect(try await rig.read("1").object?.properties["email"] == "written-during-outage@example.com")
+        #expect(rig.cache.pendingInvalidationCount == 0)
+        // And every other replica sees the write too.
+        let seen = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        #expect(seen.object?.properties["email"] == "written-during-outage@example.com")
+        await rig.finish()
+    }
+
+    @Test func aWriteDuringARedisOutageIsSeenAfterRedisComesBackWithItsData() async throws {
+        try await writeDuringOutage(persistent: true)
+    }
+
+    @Test func aWriteDuringARedisOutageIsSeenAfterRedisComesBackEmpty() async throws {
+        try await writeDuringOutage(persistent: false)
+    }
+
+    @Test func theRetryLoopMakesKeptInvalidationsWithoutAnyRead() async throws {
+        let rig = try await CacheRig.start(persistent: true) { $0.pendingInvalidationRetryInterval = .milliseconds(20) }
+        let other = rig.replica()
+        _ = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        rig.redis.kill()
+        rig.upstream.set(email: "new@example.com")
+        await rig.cache.invalidate(type: "contacts", id: "1")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await rig.cache.runPendingInvalidations() }
+            try await rig.redis.startAgain()
+            try await eventually("the kept invalidation is made") { rig.cache.pendingInvalidationCount == 0 }
+            group.cancelAll()
+        }
+        let seen = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        #expect(seen.source == .upstream && seen.object?.properties["email"] == "new@example.com")
+        await rig.finish()
+    }
+
+    @Test func tooManyKeptInvalidationsFenceTheWholeCache() async throws {
+        let rig = try await CacheRig.start(persistent: true) { $0.pendingInvalidationCapacity = 3 }
+        let other = rig.replica()
+        for id in ["1", "2"] { _ = try await other.read(type: "contacts", id: id, properties: ["email"]) { try await rig.upstream.fetch(id) } }
+        rig.redis.kill()
+        for id in 10..<20 { await rig.cache.invalidate(type: "contacts", id: "\(id)") }
+        try await rig.redis.startAgain()
+        try await eventually("the client reconnects") { (try? await rig.client.send("PING")) != nil }
+        await rig.cache.invalidate(type: "contacts", id: "20")  // flushes what was kept first
+        #expect(rig.cache.pendingInvalidationCount == 0)
+        let calls = rig.upstream.calls
+        for id in ["1", "2"] { #expect(try await other.read(type: "contacts", id: id, properties: ["email"]) { try await rig.upstream.fetch(id) }.source == .upstream) }
+        #expect(rig.upstream.calls == calls + 2, "entries from before the fence are not served")
         await rig.finish()
     }
 }

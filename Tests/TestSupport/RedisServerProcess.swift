@@ -15,17 +15,19 @@ public final class RedisServerProcess: Sendable {
 
     /// Starts a server without blocking a cooperative thread while it comes up (a blocked
     /// thread stalls every other test's continuations: Redis replies then seem to time out).
-    public static func start(password: String? = nil) async throws -> RedisServerProcess {
-        try await SpawnedProcess.offThePool { try RedisServerProcess(password: password) }
+    /// - Parameter persistent: keep every write in an append-only file synced at once (as
+    ///   `k8s/` runs Redis, with the strictest fsync), so a killed server restarts with its data.
+    public static func start(password: String? = nil, persistent: Bool = false) async throws -> RedisServerProcess {
+        try await SpawnedProcess.offThePool { try RedisServerProcess(password: password, persistent: persistent) }
     }
 
-    public init(password: String? = nil) throws {
+    public init(password: String? = nil, persistent: Bool = false) throws {
         directory = try SpawnedProcess.temporaryDirectory("redis-test")
         self.password = password
         var attempt = 0
         while true {
             let port = try SpawnedProcess.freePort()
-            var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock", "--save", "", "--appendonly", "no",
+            var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock", "--save", "", "--appendonly", persistent ? "yes" : "no", "--appendfsync", "always",
                 "--dir", directory, "--daemonize", "no", "--loglevel", "warning", "--logfile", directory + "/redis.log"]
             if let password { arguments += ["--requirepass", password] }
             do {
@@ -47,6 +49,14 @@ public final class RedisServerProcess: Sendable {
 
     /// Kills the server hard, as a crash would.
     public func kill() { process.kill() }
+
+    /// Starts the server again on the same port after `kill()`, with whatever it had persisted
+    /// (nothing unless started `persistent`).
+    public func startAgain() async throws {
+        let process = self.process
+        let port = self.port
+        try await SpawnedProcess.offThePool { try process.start(readyPort: port) }
+    }
 
     /// Stops and starts the server again on the same port (off the cooperative pool).
     public func restart() async throws {

@@ -41,6 +41,13 @@ public final class ObjectCache: Sendable {
         /// this bounds the damage if a message were lost while the subscription looked up.
         /// Reads whose `maxStaleness` is below it always ask Redis.
         public var nearTTL: Duration = .seconds(5)
+        /// Invalidations that could not be made in Redis (it was unreachable) are kept and
+        /// retried this often until they land, so a write acknowledged during an outage is
+        /// not followed by reads of the old entry once Redis is back.
+        public var pendingInvalidationRetryInterval: Duration = .milliseconds(100)
+        /// Most objects whose invalidation is kept for retrying; past it the whole cache is
+        /// fenced instead (a new cache generation: every entry is refetched once).
+        public var pendingInvalidationCapacity = 100_000
 
         public init() {}
     }
@@ -68,6 +75,7 @@ public final class ObjectCache: Sendable {
     private let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
     private let local: Mutex<LocalEntries>
     private let outcomes = Mutex<(hits: Int, misses: Int)>((0, 0))
+    private let pending: Mutex<PendingInvalidations>
 
     /// Hits ÷ (hits + misses) on this replica since it started (nil before the first read).
     public var hitRatio: Double? {
@@ -81,6 +89,7 @@ public final class ObjectCache: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
+        self.pending = Mutex(PendingInvalidations(capacity: configuration.pendingInvalidationCapacity))
     }
 
     /// The object, from cache when it is at most `maxStaleness` old (nil: `ttl`; zero:
@@ -103,10 +112,10 @@ public final class ObjectCache: Sendable {
         }
         // The in-process version before asking Redis: an invalidation heard meanwhile makes
         // whatever this read brings back unusable for the near cache.
-        let nearVersion = local.withLock { $0.nearVersion(type: type, id: id) }
+        let ticket = local.withLock { $0.ticket() }
         let entry = await lookup(type: type, id: id, properties: names)
         if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
-            local.withLock { $0.keep(entry.object, type: type, id: id, properties: names, age: entry.age, atVersion: nearVersion, fill: entry.fill) }
+            local.withLock { $0.keep(entry.object, type: type, id: id, properties: names, age: entry.age, ticket: ticket, fill: entry.fill) }
         }
         // An in-process entry (Redis unreachable) missed other replicas' invalidations.
         let limit = entry.map { $0.version < 0 ? min(freshness, configuration.localTTL) : freshness } ?? freshness
@@ -121,7 +130,7 @@ public final class ObjectCache: Sendable {
         do {
             let object = try await singleFlight(flightKey) {
                 let object = try await fetch()
-                await self.store(object, type: type, id: id, properties: names, version: entry?.version, nearVersion: nearVersion)
+                await self.store(object, type: type, id: id, properties: names, at: entry.map { ($0.generation, $0.version) }, ticket: ticket)
                 return object
             }
             return Read(object: object, source: .upstream, age: .zero)
@@ -135,17 +144,90 @@ public final class ObjectCache: Sendable {
     }
 
     /// Forgets every cached variant of an object (call after writing it through the gateway).
+    /// When Redis cannot be reached the invalidation is kept and made as soon as it can be;
+    /// until then this replica serves no Redis entry of the object.
     public func invalidate(type: String, id: String) async {
         local.withLock { $0.bump(type: type, id: id) }
         guard let redis else { return }
         do {
-            _ = try await redis.incr(.init(versionKey(type, id)), timeout: configuration.redisTimeout)
-            _ = try await redis.expire(.init(versionKey(type, id)), seconds: Int((configuration.ttl + configuration.staleTTL).components.seconds) + 60, timeout: configuration.redisTimeout)
-            // After the version moved: a replica that drops its copy and asks Redis again finds the new one.
-            _ = try await redis.publish(.init(invalidationChannel), .init(Self.invalidationMessage(type: type, id: id)), timeout: configuration.redisTimeout)
+            try await flushPendingInvalidations(redis)
+            try await invalidateInRedis(redis, type: type, id: id)
         } catch {
-            logger.warning("could not invalidate a cached object in Redis", metadata: ["type": "\(type)", "id": "\(id)", "error": "\(error)"])
+            let count = pending.withLock { $0.add(LocalEntries.objectKey(type, id)) }
+            metrics.gauge(GatewayMetrics.Name.cachePendingInvalidations, [], Double(count))
+            logger.warning("could not invalidate a cached object in Redis; kept to retry", metadata: [
+                "type": "\(type)", "id": "\(id)", "pending": "\(count)", "error": "\(error)",
+            ])
         }
+    }
+
+    private func invalidateInRedis(_ redis: RedisClient, type: String, id: String) async throws {
+        _ = try await redis.incr(.init(versionKey(type, id)), timeout: configuration.redisTimeout)
+        _ = try await redis.expire(.init(versionKey(type, id)), seconds: Int((configuration.ttl + configuration.staleTTL).components.seconds) + 60, timeout: configuration.redisTimeout)
+        // After the version moved: a replica that drops its copy and asks Redis again finds the new one.
+        _ = try await redis.publish(.init(invalidationChannel), .init(Self.invalidationMessage(type: type, id: id)), timeout: configuration.redisTimeout)
+    }
+
+    // MARK: Invalidations kept through a Redis outage
+
+    /// Objects whose invalidation has not reached Redis yet (and whether there were too many
+    /// to remember one by one).
+    private struct PendingInvalidations {
+        let capacity: Int
+        var objects: Set<String> = []
+        /// More than `capacity` were pending: the whole cache is fenced instead.
+        var overflowed = false
+
+        var isEmpty: Bool { objects.isEmpty && !overflowed }
+        var count: Int { overflowed ? capacity : objects.count }
+
+        mutating func add(_ objectKey: String) -> Int {
+            if !overflowed {
+                objects.insert(objectKey)
+                if objects.count > capacity {
+                    objects.removeAll()
+                    overflowed = true
+                }
+            }
+            return count
+        }
+
+        func blocks(_ objectKey: String) -> Bool { overflowed || objects.contains(objectKey) }
+    }
+
+    /// How many invalidations wait for Redis on this replica.
+    public var pendingInvalidationCount: Int { pending.withLock { $0.count } }
+
+    /// Makes the kept invalidations in Redis; throws (keeping the rest) when Redis fails.
+    private func flushPendingInvalidations(_ redis: RedisClient) async throws {
+        let (objects, overflowed) = pending.withLock { ($0.objects, $0.overflowed) }
+        if overflowed {
+            // Too many to name: every entry of the old generation is abandoned.
+            _ = try await redis.incr(.init(generationKey), timeout: configuration.redisTimeout)
+            _ = try await redis.publish(.init(invalidationChannel), .init(Self.everythingMessage), timeout: configuration.redisTimeout)
+            pending.withLock { $0.overflowed = false }
+            logger.notice("cache fenced: too many invalidations were kept through a Redis outage")
+        }
+        for objectKey in objects {
+            guard let separator = objectKey.firstIndex(of: "\u{0}") else { continue }
+            try await invalidateInRedis(redis, type: String(objectKey[..<separator]), id: String(objectKey[objectKey.index(after: separator)...]))
+            pending.withLock { _ = $0.objects.remove(objectKey) }
+        }
+        if !objects.isEmpty || overflowed {
+            logger.notice("invalidations kept through a Redis outage are made", metadata: ["count": "\(objects.count)"])
+            metrics.gauge(GatewayMetrics.Name.cachePendingInvalidations, [], Double(pending.withLock { $0.count }))
+        }
+    }
+
+    /// Retries invalidations kept through a Redis outage every `pendingInvalidationRetryInterval`
+    /// until cancelled, and once more when cancelled. Returns at once without Redis.
+    public func runPendingInvalidations() async {
+        guard let redis else { return }
+        while !Task.isCancelled {
+            if !pending.withLock({ $0.isEmpty }) { try? await flushPendingInvalidations(redis) }
+            try? await Task.sleep(for: configuration.pendingInvalidationRetryInterval)
+        }
+        if !pending.withLock({ $0.isEmpty }) { try? await flushPendingInvalidations(redis) }
     }
 
     // MARK: Near cache
@@ -154,6 +236,14 @@ public final class ObjectCache: Sendable {
     var invalidationChannel: String { "\(configuration.keyPrefix):invalidations" }
 
     static func invalidationMessage(type: String, id: String) -> [UInt8] { Array("\(type)\u{0}\(id)".utf8) }
+    /// Published when the cache generation moves: every replica drops all its copies.
+    static let everythingMessage = Array("*".utf8)
+
+    /// Sizes of the in-process bookkeeping: copies held, objects with copies, invalidations
+    /// remembered. Each is bounded whatever the fleet invalidates.
+    var localFootprint: (entries: Int, objects: Int, invalidations: Int) {
+        local.withLock { ($0.entries.count, $0.copies.count, $0.invalidations.count) }
+    }
 
     /// Whether this replica hears invalidations now (the near cache is on).
     public var isListening: Bool { local.withLock { $0.listening } }
@@ -183,6 +273,8 @@ public final class ObjectCache: Sendable {
                             failures = 0
                             logger.debug("near cache on: hearing invalidations")
                         }
+                    } else if message.payload == Self.everythingMessage {
+                        local.withLock { $0.removeAll() }
                     } else if let separator = message.payload.firstIndex(of: 0) {
                         let type = String(decoding: message.payload[..<separator], as: UTF8.self)
                         let id = String(decoding: message.payload[(separator + 1)...], as: UTF8.self)
@@ -208,6 +300,8 @@ public final class ObjectCache: Sendable {
         var notFound: Bool
         var age: Duration
         var version: Int64
+        /// The cache generation the entry was read under (with `version`, where a fill goes).
+        var generation = "0"
         /// Which Redis fill this came from (nil: not read from Redis).
         var fill: Fill? = nil
     }
@@ -220,25 +314,40 @@ public final class ObjectCache: Sendable {
     }
 
     private func versionKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):version:\(type):\(id)" }
+    /// The cache generation, moved when invalidations were lost track of (see `PendingInvalidations`).
+    private var generationKey: String { "\(configuration.keyPrefix):generation" }
     private func entryPrefix(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):object:\(type):\(id):" }
 
-    /// Reads the object's version and the entry under it in one round trip.
+    /// Reads the cache generation, the object's version and the entry under both in one round trip.
     static let lookupScript = RedisScript("""
+        local generation = redis.call('GET', KEYS[2]) or '0'
         local version = redis.call('GET', KEYS[1]) or '0'
-        return {version, redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])}
+        return {version, redis.call('GET', ARGV[1] .. generation .. ':' .. version .. ':' .. ARGV[2]), generation}
         """)
 
     private func lookup(type: String, id: String, properties: String) async -> Entry? {
         guard let redis else { return local.withLock { $0.get(type: type, id: id, properties: properties) } }
         do {
-            let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id))], arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
-            guard case .array(let values) = reply, values.count == 2, case .bulkString(let versionBytes) = values[0] else { return nil }
+            if !pending.withLock({ $0.isEmpty }) {
+                do {
+                    try await flushPendingInvalidations(redis)
+                } catch {
+                    // Redis's entry of an object written during the outage may be older than the write.
+                    if pending.withLock({ $0.blocks(LocalEntries.objectKey(type, id)) }) { return nil }
+                }
+            }
+            let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id)), .init(generationKey)],
+                                                 arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
+            guard case .array(let values) = reply, values.count == 3, case .bulkString(let versionBytes) = values[0],
+                  case .bulkString(let generationBytes) = values[2] else { return nil }
             let version = Int64(String(decoding: versionBytes, as: UTF8.self)) ?? 0
+            let generation = String(decoding: generationBytes, as: UTF8.self)
             guard case .bulkString(let stored) = values[1], var entry = decode(stored, type: type, id: id, properties: properties) else {
                 // A miss that knows the version to fill under.
-                return Entry(object: nil, notFound: false, age: .seconds(1 << 40), version: version)
+                return Entry(object: nil, notFound: false, age: .seconds(1 << 40), version: version, generation: generation)
             }
             entry.version = version
+            entry.generation = generation
             return entry
         } catch {
             logger.debug("cache lookup failed; reading through", metadata: ["error": "\(error)"])
@@ -247,13 +356,13 @@ public final class ObjectCache: Sendable {
         }
     }
 
-    private func store(_ object: HubSpotObject?, type: String, id: String, properties: String, version: Int64?, nearVersion: Int) async {
-        local.withLock { $0.keep(object, type: type, id: id, properties: properties, age: .zero, atVersion: nearVersion, fill: nil) }
+    private func store(_ object: HubSpotObject?, type: String, id: String, properties: String, at slot: (generation: String, version: Int64)?, ticket: UInt64) async {
+        local.withLock { $0.keep(object, type: type, id: id, properties: properties, age: .zero, ticket: ticket, fill: nil) }
         // Without a version read from Redis (no Redis, or it failed) nothing is written there.
-        guard let redis, let version, version >= 0 else { return }
+        guard let redis, let slot, slot.version >= 0 else { return }
         let keep = object == nil ? configuration.notFoundTTL : configuration.ttl + configuration.staleTTL
         do {
-            _ = try await redis.set(.init(entryPrefix(type, id) + "\(version):" + properties), .init(Self.encode(object)),
+            _ = try await redis.set(.init(entryPrefix(type, id) + "\(slot.generation):\(slot.version):" + properties), .init(Self.encode(object)),
                 expiration: .milliseconds(Int(max(1, keep.milliseconds))), timeout: configuration.redisTimeout)
         } catch {
             logger.debug("cache fill failed", metadata: ["error": "\(error)"])
@@ -319,65 +428,106 @@ public final class ObjectCache: Sendable {
     // MARK: In-process fallback
 
     /// The in-process entries: the fallback cache without Redis, and the near cache while
-    /// invalidations are heard. Keys carry the object's in-process version, which every
-    /// invalidation (local or heard) bumps.
+    /// invalidations are heard. Both are bounded: entries by `capacity` (least recently used
+    /// go first), and the memory of invalidations by `invalidationMemory`.
     private struct LocalEntries {
-        let capacity: Int
-        var entries: [String: (object: HubSpotObject?, fetched: ContinuousClock.Instant, stored: ContinuousClock.Instant, fill: Fill?)] = [:]
-        var versions: [String: Int] = [:]
+        struct Copy {
+            var object: HubSpotObject?
+            var fetched: ContinuousClock.Instant
+            var stored: ContinuousClock.Instant
+            var fill: Fill?
+            /// `type\0id`, to find the object's other copies.
+            var objectKey: String
+        }
+
+        /// How many recent invalidations are remembered for reads that overlap them.
+        static func invalidationMemory(capacity: Int) -> Int { max(10_000, capacity * 10) }
+
+        var entries: LRUMap<String, Copy>
+        /// Keys of each object's copies (one per property set), so an invalidation drops all.
+        var copies: [String: [String]] = [:]
+        /// Sequence number of each recent invalidation, by `type\0id`.
+        var invalidations: LRUMap<String, UInt64>
+        /// The latest invalidation counted (a read's ticket).
+        var sequence: UInt64 = 0
+        /// The newest invalidation forgotten: an object not remembered may have been
+        /// invalidated as late as this.
+        var forgotten: UInt64 = 0
         /// Invalidations are heard (the near cache may serve).
         var listening = false
 
-        func key(_ type: String, _ id: String, _ version: Int, _ properties: String) -> String {
-            "\(type)\u{0}\(id)\u{0}\(version)\u{0}\(properties)"
+        init(capacity: Int) {
+            entries = LRUMap(capacity: max(1, capacity))
+            invalidations = LRUMap(capacity: Self.invalidationMemory(capacity: capacity))
         }
 
-        func nearVersion(type: String, id: String) -> Int { versions["\(type)\u{0}\(id)"] ?? 0 }
+        func key(_ objectKey: String, _ properties: String) -> String { objectKey + "\u{0}" + properties }
+        static func objectKey(_ type: String, _ id: String) -> String { "\(type)\u{0}\(id)" }
 
-        /// The fallback read (Redis unreachable): any entry under the current version.
-        func get(type: String, id: String, properties: String) -> Entry? {
-            guard let hit = entries[key(type, id, nearVersion(type: type, id: id), properties)] else { return nil }
+        /// Taken before a read: the copy it brings back is kept only if the object was not
+        /// invalidated after this.
+        func ticket() -> UInt64 { sequence }
+
+        /// The fallback read (Redis unreachable).
+        mutating func get(type: String, id: String, properties: String) -> Entry? {
+            guard let hit = entries.get(key(Self.objectKey(type, id), properties)) else { return nil }
             return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
         }
 
         /// The near read: only while listening, and only entries kept within `within`.
-        func near(type: String, id: String, properties: String, within: Duration) -> Entry? {
-            guard listening, let hit = entries[key(type, id, nearVersion(type: type, id: id), properties)], .now - hit.stored <= within else { return nil }
+        mutating func near(type: String, id: String, properties: String, within: Duration) -> Entry? {
+            guard listening, let hit = entries.get(key(Self.objectKey(type, id), properties)), .now - hit.stored <= within else { return nil }
             return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
         }
 
         /// The object of the current copy when it came from `fill`.
-        func object(type: String, id: String, properties: String, from fill: Fill) -> HubSpotObject? {
-            guard let hit = entries[key(type, id, nearVersion(type: type, id: id), properties)], hit.fill == fill else { return nil }
+        mutating func object(type: String, id: String, properties: String, from fill: Fill) -> HubSpotObject? {
+            guard let hit = entries.get(key(Self.objectKey(type, id), properties)), hit.fill == fill else { return nil }
             return hit.object
         }
 
-        /// Keeps a copy `age` old, unless the object was invalidated since `atVersion` was read.
-        mutating func keep(_ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, atVersion: Int, fill: Fill?) {
-            guard nearVersion(type: type, id: id) == atVersion else { return }
-            let key = key(type, id, atVersion, properties)
-            if entries.count >= capacity, entries[key] == nil, let victim = entries.first?.key {
-                entries.removeValue(forKey: victim)
-            }
+        /// Keeps a copy `age` old, unless the object was invalidated after `ticket` was taken.
+        mutating func keep(_ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, ticket: UInt64, fill: Fill?) {
+            let objectKey = Self.objectKey(type, id)
+            guard (invalidations.peek(objectKey) ?? forgotten) <= ticket else { return }
+            let key = key(objectKey, properties)
             let now = ContinuousClock.now
-            entries[key] = (object, now - age, now, fill)
+            let isNew = entries.peek(key) == nil
+            if let evicted = entries.set(key, Copy(object: object, fetched: now - age, stored: now, fill: fill, objectKey: objectKey)) {
+                forget(evicted.key, of: evicted.value.objectKey)
+            }
+            if isNew { copies[objectKey, default: []].append(key) }
         }
 
         mutating func bump(type: String, id: String) {
-            versions["\(type)\u{0}\(id)", default: 0] += 1
+            let objectKey = Self.objectKey(type, id)
+            sequence += 1
+            if let evicted = invalidations.set(objectKey, sequence) { forgotten = max(forgotten, evicted.value) }
+            for key in copies.removeValue(forKey: objectKey) ?? [] { entries.remove(key) }
+        }
+
+        private mutating func forget(_ key: String, of objectKey: String) {
+            guard var keys = copies[objectKey] else { return }
+            keys.removeAll { $0 == key }
+            copies[objectKey] = keys.isEmpty ? nil : keys
+        }
+
+        mutating func removeAll() {
+            entries.removeAll()
+            copies.removeAll(keepingCapacity: true)
         }
 
         /// Turns the near cache on; true when it was off. What was kept while off may have
         /// missed invalidations, so it goes.
         mutating func startListening() -> Bool {
             guard !listening else { return false }
-            entries.removeAll(keepingCapacity: true)
+            removeAll()
             listening = true
             return true
         }
 
         mutating func stopListening() {
-            if listening { entries.removeAll(keepingCapacity: true) }
+            if listening { removeAll() }
             listening = false
         }
     }
