@@ -47,6 +47,7 @@ public final class HubSpotUpstream: Sendable {
         var writes: [CallPriority: BatchWriteCoalescer] = [:]
         for priority in [CallPriority.interactive, .bulk] {
             let admit: @Sendable (ContinuousClock.Instant) async throws -> Void = { deadline in
+                try breaker.refuseIfOpen()
                 try await limiter.acquire(.general, priority: priority, paced: true, deadline: deadline)
             }
             reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) { type, ids, properties, deadline in
@@ -88,14 +89,16 @@ public final class HubSpotUpstream: Sendable {
         priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
     ) async throws -> ObjectCache.Read {
         let reads = reads[priority]!
-        return try await cache.read(type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability) {
-            try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
+        return try await cache.read(type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability) { [breaker] in
+            try breaker.refuseIfOpen()
+            return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
         }
     }
 
     /// Creates, updates or upserts one record through a coalesced batch call, and drops the
     /// record's cached copies. Throws HubSpot's error for this input only.
     public func write(type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> HubSpotObject {
+        try breaker.refuseIfOpen()
         do {
             let object = try await writes[priority]!.write(type: type, write, deadline: deadline)
             await cache.invalidate(type: type, id: object.id)
@@ -167,6 +170,8 @@ private struct Attempts: Sendable {
         while true {
             attempt += 1
             if attempt > 1 || !admitted {
+                // An open breaker refuses before the call waits for (and spends) budget.
+                try breaker.refuseIfOpen()
                 try await limiter.acquire(kind, priority: priority, deadline: deadline)
             }
             let permit = try breaker.permit()

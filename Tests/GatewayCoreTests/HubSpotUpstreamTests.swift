@@ -238,4 +238,38 @@ struct DoorEnvironment {
             #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 1)
         }
     }
+
+    @Test func anOpenBreakerRefusesBeforeWaitingForOrSpendingBudget() async throws {
+        try await DoorEnvironment.with(contacts: 3) { environment in
+            let metrics = TestMetrics()
+            let door = environment.door(metrics: GatewayMetrics(factory: metrics), configureLimiter: { $0.generalPerSecond = 2 },
+                                        configureBreaker: { $0.minimumFailures = 2; $0.openInterval = .seconds(30) })
+            defer { door.transport.shutdown() }
+            let upstream = door.upstream
+            let ids = environment.ids
+            try await environment.faults(#"{"outage": true}"#)
+            for _ in 0..<2 {
+                _ = try? await upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+            }
+            #expect(upstream.breaker.currentState == .open)
+            let waitsBefore = metrics.counters(label: GatewayMetrics.Name.limiterWaits).map(\.totalValue).reduce(0, +)
+            let usedBefore = await upstream.limiter.usage().first { $0.bucket == "daily" }?.used
+            // Every kind of call is refused by the breaker itself, never after queueing for budget
+            // (the budget of 2 a second would make 12 calls wait for seconds).
+            for _ in 0..<4 {
+                await #expect(throws: CircuitOpen.self) {
+                    _ = try await upstream.call(deadline: .now + .seconds(10)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+                }
+                await #expect(throws: CircuitOpen.self) {
+                    _ = try await upstream.readObject(type: "contacts", id: ids[2], properties: [], deadline: .now + .seconds(10))
+                }
+                await #expect(throws: CircuitOpen.self) {
+                    _ = try await upstream.write(type: "contacts", .update(id: ids[2], properties: ["email": "x@example.com"]), deadline: .now + .seconds(10))
+                }
+            }
+            #expect(metrics.counters(label: GatewayMetrics.Name.limiterWaits).map(\.totalValue).reduce(0, +) == waitsBefore, "refused calls waited for budget")
+            #expect(await upstream.limiter.usage().first { $0.bucket == "daily" }?.used == usedBefore, "refused calls spent budget")
+            #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 12)
+        }
+    }
 }

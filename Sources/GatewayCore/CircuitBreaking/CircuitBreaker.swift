@@ -101,6 +101,28 @@ public final class CircuitBreaker: Sendable {
         return try result.get()
     }
 
+    /// Throws `CircuitOpen` at once when `permit()` would refuse now, without taking a permit:
+    /// asked before a call waits for budget, so that while HubSpot is down callers are answered
+    /// in microseconds and spend none of the fleet's budget.
+    public func refuseIfOpen() throws(CircuitOpen) {
+        let now = ContinuousClock.now
+        let refusal: CircuitOpen? = state.withLock { inner in
+            switch inner.state {
+            case .closed:
+                return nil
+            case .open:
+                let elapsed = now - (inner.openedAt ?? now)
+                return elapsed >= configuration.openInterval ? nil : CircuitOpen(retryAfter: configuration.openInterval - elapsed)
+            case .halfOpen:
+                return inner.probesInFlight < configuration.halfOpenProbes ? nil : CircuitOpen(retryAfter: .milliseconds(200))
+            }
+        }
+        if let refusal {
+            metrics.increment(GatewayMetrics.Name.breakerRejections)
+            throw refusal
+        }
+    }
+
     /// Reports how a permitted call ended.
     public func record(_ outcome: Outcome, for permit: Permit) {
         let now = ContinuousClock.now

@@ -186,6 +186,7 @@ public final class FixedWindowRateLimiter: Sendable {
         arguments.append(.init(configuration.keyPrefix + ":recovering"))
         arguments.append(.init(Int(configuration.windowEndGuard.milliseconds)))
         arguments.append(.init(paced ? 1 : 0))
+        arguments.append(.init(configuration.keyPrefix + ":incarnation"))
         for bucket in buckets {
             arguments.append(.init(bucket.key))
             arguments.append(.init(bucket.limit))
@@ -239,8 +240,13 @@ public final class FixedWindowRateLimiter: Sendable {
     /// in the second it was counted in.
     /// A paced call takes the k-th slot (k from 0) of the first bucket's window no earlier than
     /// k × window / limit into it.
-    /// ARGV: n, the recovery marker key, guard ms, paced (0/1), then per bucket: key prefix,
-    /// limit, limit while recovering, window milliseconds, every n-th window.
+    /// A Redis that lost its data (restarted empty, failed over to an empty replica) no longer
+    /// knows what the fleet spent in the current window, while HubSpot does: the first call
+    /// that finds the incarnation marker missing sets it and marks the current short windows
+    /// full, so counting starts again at the next window. (The day's count is lost with the
+    /// data; that is the one harm, see docs/operations.md.)
+    /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, then
+    /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th window.
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free}.
     static let acquireScript = RedisScript("""
@@ -250,11 +256,24 @@ public final class FixedWindowRateLimiter: Sendable {
         local recovering = redis.call('EXISTS', ARGV[2]) == 1
         local guard = tonumber(ARGV[3])
         local paced = ARGV[4] == '1'
+        if redis.call('SET', ARGV[5], nowMs, 'NX') then
+          local waitMs = 0
+          for i = 1, n do
+            local base = 6 + (i - 1) * 5
+            local window = tonumber(ARGV[base + 3])
+            if window < 60000 then
+              local start = nowMs - (nowMs % window)
+              redis.call('SET', ARGV[base] .. ':' .. start, ARGV[base + 1], 'PX', window + 5000)
+              if start + window - nowMs > waitMs then waitMs = start + window - nowMs end
+            end
+          end
+          return {0, math.max(1, waitMs)}
+        end
         local keys = {}
         local waitMs = 0
         local firstStart = 0
         for i = 1, n do
-          local base = 5 + (i - 1) * 5
+          local base = 6 + (i - 1) * 5
           local prefix = ARGV[base]
           local limit = tonumber(ARGV[base + 1])
           if recovering then limit = tonumber(ARGV[base + 2]) end
@@ -322,27 +341,33 @@ public final class FixedWindowRateLimiter: Sendable {
         let reply = try await redis.evaluate(Self.heartbeatScript, arguments: [
             .init(configuration.keyPrefix + ":replicas"), .init(replicaID), .init(Int(configuration.replicaTimeToLive.milliseconds)),
         ], timeout: configuration.redisTimeout)
-        guard case .integer(let count) = reply else { return }
+        guard case .array(let values) = reply, values.count == 2, case .integer(let count) = values[0], case .integer(let fresh) = values[1] else { return }
         state.withLock { state in
             let now = ContinuousClock.now
             state.lastHeartbeat = now
+            // A set that did not exist (the fleet's first replica, or a Redis that lost its
+            // data) starts the count again: the other replicas have not announced themselves.
+            if fresh == 1 { state.firstHeartbeat = now }
             let first = state.firstHeartbeat ?? now
             state.firstHeartbeat = first
             // Until every live replica had time to announce itself, the count may be low;
-            // erring high keeps the fallback under the budget.
+            // erring high (what was known before, at least the assumed count) keeps the
+            // fallback and the recovery limit under the budget.
             let settled = now - first >= configuration.replicaTimeToLive
-            state.replicas = max(1, settled ? Int(count) : max(Int(count), configuration.assumedReplicaCount))
+            state.replicas = max(1, settled ? Int(count) : max(Int(count), state.replicas, configuration.assumedReplicaCount))
         }
     }
 
     /// Announces this replica (scored by Redis's clock), forgets silent ones, counts the rest.
+    /// Returns {count, 1 if the set was new}.
     static let heartbeatScript = RedisScript("""
         local t = redis.call('TIME')
         local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local fresh = redis.call('EXISTS', ARGV[1]) == 0 and 1 or 0
         redis.call('ZADD', ARGV[1], nowMs, ARGV[2])
         redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', nowMs - tonumber(ARGV[3]))
         redis.call('PEXPIRE', ARGV[1], tonumber(ARGV[3]) * 2)
-        return redis.call('ZCARD', ARGV[1])
+        return {redis.call('ZCARD', ARGV[1]), fresh}
         """)
 
     /// How much of a bucket the fleet has used, for operators.
