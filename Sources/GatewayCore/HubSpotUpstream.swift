@@ -96,7 +96,8 @@ public final class HubSpotUpstream: Sendable {
     }
 
     /// Creates, updates or upserts one record through a coalesced batch call, and drops the
-    /// record's cached copies. Throws HubSpot's error for this input only.
+    /// record's cached copies. Throws HubSpot's error for this input only, or
+    /// `WriteOutcomeUnknown` when the request may have been applied although it failed.
     public func write(type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> HubSpotObject {
         try breaker.refuseIfOpen()
         do {
@@ -106,13 +107,15 @@ public final class HubSpotUpstream: Sendable {
         } catch {
             // A failed update may still have landed (a timeout after HubSpot acted).
             if case .update(let id, _) = write { await cache.invalidate(type: type, id: id) }
-            throw error
+            throw Self.writeError(error)
         }
     }
 
     /// Any other HubSpot call, counted against `kind`'s budget, guarded by the breaker and
     /// retried by the door's policy. Objects named in `invalidating` are dropped from the
-    /// cache after the call (whether it succeeded or not: a failed write may have landed).
+    /// cache after the call (whether it succeeded or not: a failed write may have landed); a
+    /// call that names them is a write, and fails with `WriteOutcomeUnknown` when it may have
+    /// been applied.
     public func call<T: Sendable>(
         _ kind: UpstreamCallKind = .general, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant,
         idempotent: Bool = true, invalidating objects: [(type: String, id: String)] = [],
@@ -124,7 +127,25 @@ public final class HubSpotUpstream: Sendable {
             return result
         } catch {
             await invalidate(objects)
-            throw error
+            throw objects.isEmpty ? error : Self.writeError(error)
+        }
+    }
+
+    /// A write's failure as the caller must see it: `WriteOutcomeUnknown` when the request may
+    /// have reached HubSpot and been applied, else the error itself.
+    static func writeError(_ error: any Error) -> any Error {
+        mayHaveBeenApplied(error) ? WriteOutcomeUnknown(underlying: error) : error
+    }
+
+    /// Whether a failed request may still have been applied by HubSpot: it was sent (or may
+    /// have been) and no answer said it was refused. A server error (5xx) is such an answer
+    /// only in name: HubSpot may have committed before failing.
+    static func mayHaveBeenApplied(_ error: any Error) -> Bool {
+        switch error {
+        case let error as HubSpotError: error.status >= 500
+        case let error as CurlError: !error.requestCertainlyNotSent
+        case let error as HubSpotClientError: if case .deadlineExceeded = error { true } else { false }
+        default: false
         }
     }
 
@@ -140,6 +161,15 @@ public final class HubSpotUpstream: Sendable {
         case let error as HubSpotError: error.status >= 500 ? .failure : .ignored
         case is CurlError: .failure
         default: .ignored
+        }
+    }
+
+    /// HubSpot refused the gateway's own credentials (not the caller's).
+    static func rejectsCredentials(_ error: any Error) -> Bool {
+        switch error {
+        case let error as HubSpotError: error.status == 401 || error.status == 403
+        case let error as HubSpotClientError: if case .oauthRefreshFailed = error { true } else { false }
+        default: false
         }
     }
 
@@ -181,6 +211,7 @@ private struct Attempts: Sendable {
                 return result
             } catch {
                 breaker.record(HubSpotUpstream.outcome(of: error), for: permit)
+                if HubSpotUpstream.rejectsCredentials(error) { metrics.increment(GatewayMetrics.Name.credentialsRejected) }
                 guard case .retry(let delay) = retryPolicy.decide(after: error, attempt: attempt, idempotent: idempotent),
                       ContinuousClock.now + delay < deadline
                 else { throw error }

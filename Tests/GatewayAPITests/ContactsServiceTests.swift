@@ -119,4 +119,40 @@ import TestSupport
             }
         }
     }
+
+    @Test func aWriteWhoseAnswerWasLostIsUnknownNotUnavailable() async throws {
+        // HubSpot applies the create but answers after the gateway's request timeout: the
+        // caller must not be told UNAVAILABLE (which clients retry, duplicating the contact).
+        try await GatewayRig.with(hubspotRequestTimeout: .milliseconds(300)) { rig in
+            try await rig.faults(#"{"rules": [{"endpoint": "objects.batch.create", "latency": "900"}]}"#)
+            let error = await rpcError {
+                _ = try await rig.client.createContact(.with { $0.contact.email = "landed@example.com" }, metadata: GatewayRig.metadata())
+            }
+            #expect(error?.code == .unknown, "\(String(describing: error))")
+            #expect(error?.message.contains("may or may not have applied") == true, "\(String(describing: error))")
+            #expect(error?.metadata[stringValues: GatewayErrors.Key.writeOutcome].first(where: { _ in true }) == "unknown")
+            try await rig.faults(#"{"rules": []}"#)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await rig.answeredOK("objects.batch.create") == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            // It had landed: the duplicate a blind retry would make is refused by HubSpot here
+            // (email is unique), which proves the first create was applied.
+            let retry = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "landed@example.com" }, metadata: GatewayRig.metadata()) }
+            #expect(retry?.code == .alreadyExists)
+        }
+    }
+
+    @Test func aWriteThatCertainlyDidNotReachHubSpotIsUnavailable() async throws {
+        try await GatewayRig.with { rig in
+            try await rig.faults(#"{"outage": true}"#)
+            // The simulator answers 503 for everything; the breaker opens after enough of them,
+            // and its refusals certainly did not reach HubSpot.
+            var codes: [RPCError.Code?] = []
+            for index in 0..<8 {
+                let error = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "x\(index)@example.com" }, metadata: GatewayRig.metadata()) }
+                codes.append(error?.code)
+            }
+            #expect(codes.first == .unknown, "a 5xx answer does not say the write was not applied: \(codes)")
+            #expect(codes.last == .unavailable, "the open breaker's refusal is UNAVAILABLE: \(codes)")
+        }
+    }
 }

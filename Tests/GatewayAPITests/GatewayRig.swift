@@ -33,11 +33,15 @@ struct GatewayRig {
     let objects: Hubspot_Gateway_V1_ObjectsService.Client<InProcessTransport.Client>
     let associations: Hubspot_Gateway_V1_AssociationsService.Client<InProcessTransport.Client>
     let ids: [String]
+    /// The simulator's address and an HTTP client for its admin API (`/_sim/...`).
+    let simulatorURL: String
+    let simulatorAdmin: CurlTransport
     /// What the request-observation interceptor recorded.
     let requestMetrics: TestMetrics
     let accessLog: CapturedLog
 
-    static func with(contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off, _ body: (GatewayRig) async throws -> Void) async throws {
+    static func with(contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
+                     hubspotRequestTimeout: Duration = .seconds(30), _ body: (GatewayRig) async throws -> Void) async throws {
         let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
         redisConfiguration.commandTimeout = .seconds(2)
@@ -55,8 +59,10 @@ struct GatewayRig {
                 let limiter = FixedWindowRateLimiter(redis: redisClient, configuration: limits, logger: quietLogger())
                 let transport = CurlTransport()
                 defer { transport.shutdown() }
+                var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
+                clientConfiguration.requestTimeout = hubspotRequestTimeout
                 let hubspot = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
-                                            configuration: HubSpotClientConfiguration(baseURL: baseURL), observer: HubSpotUpstream.observer(for: limiter))
+                                            configuration: clientConfiguration, observer: HubSpotUpstream.observer(for: limiter))
                 var cacheConfiguration = ObjectCache.Configuration()
                 cacheConfiguration.keyPrefix = limits.keyPrefix
                 cacheConfiguration.redisTimeout = .seconds(2)
@@ -81,6 +87,7 @@ struct GatewayRig {
                         group.addTask { try await server.serve() }
                         try await body(GatewayRig(client: .init(wrapping: grpc), admin: .init(wrapping: grpc), deals: .init(wrapping: grpc),
                                                    objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids,
+                                                   simulatorURL: baseURL, simulatorAdmin: transport,
                                                    requestMetrics: requestMetrics, accessLog: captured))
                         server.beginGracefulShutdown()
                     }
@@ -92,6 +99,21 @@ struct GatewayRig {
         }
         await redisClient.shutdown()
         withExtendedLifetime(redis) {}
+    }
+
+    /// Sets the simulator's faults (`{"rules": [...]}` or `{"outage": true}`).
+    func faults(_ json: String) async throws {
+        let response = try await simulatorAdmin.send(HTTPRequest(method: .put, url: simulatorURL + "/_sim/faults", headers: [("Content-Type", "application/json")],
+                                                                 body: Array(json.utf8)), timeout: .seconds(5))
+        #expect(response.status == 200, "faults: \(String(decoding: response.body, as: UTF8.self))")
+    }
+
+    /// How many requests to `endpoint` the simulator has answered with a 2xx.
+    func answeredOK(_ endpoint: String) async throws -> Int {
+        let response = try await simulatorAdmin.send(HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
+        let stats = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let statuses = (stats?["byEndpointAndStatus"] as? [String: Any])?[endpoint] as? [String: Any] ?? [:]
+        return statuses.filter { $0.key.hasPrefix("2") }.compactMap { ($0.value as? NSNumber)?.intValue }.reduce(0, +)
     }
 
     static func metadata(key: String? = writerKey, bulk: Bool = false) -> Metadata {

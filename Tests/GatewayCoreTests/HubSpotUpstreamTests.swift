@@ -58,7 +58,7 @@ struct DoorEnvironment {
     }
 
     /// A replica's door. `redis` is this replica's own connection (nil: the shared one).
-    func door(redis: RedisClient? = nil, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), retries: Int = 1,
+    func door(redis: RedisClient? = nil, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), retries: Int = 1, token: String? = nil,
               configureLimiter: (inout RateLimiterConfiguration) -> Void = { _ in },
               configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
               configureUpstream: (inout HubSpotUpstream.Configuration) -> Void = { _ in }) -> Door {
@@ -73,7 +73,7 @@ struct DoorEnvironment {
         var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
         clientConfiguration.retryPolicy.maxAttempts = retries
         clientConfiguration.retryPolicy.baseDelay = .milliseconds(20)
-        let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(simulator.token)), configuration: clientConfiguration,
+        let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(token ?? simulator.token)), configuration: clientConfiguration,
                                    observer: HubSpotUpstream.observer(for: limiter, metrics: metrics))
         var cacheConfiguration = ObjectCache.Configuration()
         cacheConfiguration.keyPrefix = keyPrefix
@@ -270,6 +270,22 @@ struct DoorEnvironment {
             #expect(metrics.counters(label: GatewayMetrics.Name.limiterWaits).map(\.totalValue).reduce(0, +) == waitsBefore, "refused calls waited for budget")
             #expect(await upstream.limiter.usage().first { $0.bucket == "daily" }?.used == usedBefore, "refused calls spent budget")
             #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 12)
+        }
+    }
+
+    @Test func rejectedGatewayCredentialsAreCountedThroughTheInjectedMetrics() async throws {
+        try await DoorEnvironment.with(contacts: 1) { environment in
+            let metrics = TestMetrics()
+            let door = environment.door(metrics: GatewayMetrics(factory: metrics), token: "pat-na1-not-the-right-token")
+            defer { door.transport.shutdown() }
+            await #expect(throws: HubSpotError.self) {
+                _ = try await door.upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: environment.ids[0], options: options) }
+            }
+            await #expect(throws: HubSpotError.self) {
+                _ = try await door.upstream.readObject(type: "contacts", id: environment.ids[0], properties: [], deadline: .now + .seconds(5))
+            }
+            let rejected = try metrics.expectCounter(GatewayMetrics.Name.credentialsRejected)
+            #expect(rejected.totalValue == 2)
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import CoreMetrics
 import GatewayCore
 import GRPCCore
 import HubSpotAPI
@@ -13,10 +12,9 @@ public enum GatewayErrors {
         public static let correlationId = "x-hubspot-correlation-id"
         public static let property = "x-hubspot-property"
         public static let existingId = "x-existing-id"
+        /// `unknown` on writes that may or may not have been applied.
+        public static let writeOutcome = "x-write-outcome"
     }
-
-    /// Counted when HubSpot rejects the gateway's own credentials (alert on any).
-    public static let credentialsRejectedMetric = "gateway_hubspot_credentials_rejected_total"
 
     /// The RPC error for `error`; `subject` names what was asked for ("contact 123").
     public static func rpcError(_ error: any Error, subject: String) -> RPCError {
@@ -38,7 +36,6 @@ public enum GatewayErrors {
                 if let property { metadata.addString(property, forKey: Key.property) }
                 return RPCError(code: .invalidArgument, message: "HubSpot refused \(subject): \(error.message)", metadata: metadata)
             case 401, 403:
-                Counter(label: credentialsRejectedMetric).increment()
                 return RPCError(code: .unavailable, message: "HubSpot rejected the gateway's own credentials (\(error.status)); the gateway's operators must check its HubSpot token or OAuth settings", metadata: metadata)
             case 429:
                 if let wait = error.retryAfter { metadata.addString(String(wait.milliseconds), forKey: Key.retryAfterMilliseconds) }
@@ -52,6 +49,12 @@ public enum GatewayErrors {
         case let error as CircuitOpen:
             metadata.addString(String(error.retryAfter.milliseconds), forKey: Key.retryAfterMilliseconds)
             return RPCError(code: .unavailable, message: "\(error)", metadata: metadata)
+        case let error as WriteOutcomeUnknown:
+            // Not UNAVAILABLE: clients (and gRPC retry policies) retry that, and a retried
+            // create that had landed is a duplicate.
+            if let correlation = (error.underlying as? HubSpotError)?.correlationId { metadata.addString(correlation, forKey: Key.correlationId) }
+            metadata.addString("unknown", forKey: Key.writeOutcome)
+            return RPCError(code: .unknown, message: "the outcome of \(subject) is unknown: \(error)", metadata: metadata)
         case is CurlError:
             return RPCError(code: .unavailable, message: "HubSpot could not be reached: \(error)")
         case is DeadlinePassed:
@@ -61,7 +64,6 @@ public enum GatewayErrors {
             case .deadlineExceeded: return RPCError(code: .deadlineExceeded, message: "the deadline passed before HubSpot answered \(subject)")
             case .invalidArgument(let message): return RPCError(code: .invalidArgument, message: message)
             case .oauthRefreshFailed:
-                Counter(label: credentialsRejectedMetric).increment()
                 return RPCError(code: .unavailable, message: "the gateway could not refresh its HubSpot OAuth token; its operators must check its OAuth settings")
             case .undecodableResponse: return RPCError(code: .internalError, message: "\(error)")
             }
