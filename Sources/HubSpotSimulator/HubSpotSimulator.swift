@@ -11,7 +11,8 @@ import Synchronization
 /// it bound with `listeningPort()`.
 public final class HubSpotSimulator: Service, Sendable {
     let core: SimulatorCore
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    /// The bound port, or why the server never listened; and who waits for either.
+    private let listening = Mutex<(outcome: Result<Int, any Error>?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
 
     public init(configuration: SimulatorConfiguration, logger: Logger = Logger(label: "hubspot-sim")) throws(SimulatorConfigurationError) {
         core = try SimulatorCore(configuration: configuration, logger: logger)
@@ -20,16 +21,26 @@ public final class HubSpotSimulator: Service, Sendable {
     /// The configuration it runs with.
     public var configuration: SimulatorConfiguration { core.configuration }
 
-    /// Waits until the server listens and returns its port.
-    public func listeningPort() async -> Int {
-        await withCheckedContinuation { continuation in
-            let port = listening.withLock { state -> Int? in
-                if let port = state.port { return port }
+    /// Waits until the server listens and returns its port; throws why it could not listen
+    /// (the port taken, say) if `run()` failed first.
+    public func listeningPort() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome = listening.withLock { state -> Result<Int, any Error>? in
+                if let outcome = state.outcome { return outcome }
                 state.waiters.append(continuation)
                 return nil
             }
-            if let port { continuation.resume(returning: port) }
+            if let outcome { continuation.resume(with: outcome) }
         }
+    }
+
+    private func settle(_ outcome: Result<Int, any Error>) {
+        let waiters = listening.withLock { state in
+            if state.outcome == nil { state.outcome = outcome }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(with: outcome) }
     }
 
     public func run() async throws {
@@ -41,22 +52,23 @@ public final class HubSpotSimulator: Service, Sendable {
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? 0
                 core.baseURL.withLock { $0 = "http://\(core.configuration.host):\(port)" }
-                let waiters = self.listening.withLock { state in
-                    state.port = port
-                    defer { state.waiters = [] }
-                    return state.waiters
-                }
-                for waiter in waiters { waiter.resume(returning: port) }
+                self.settle(.success(port))
             },
             logger: core.logger
         )
-        try await withThrowingDiscardingTaskGroup { group in
-            if let webhooks = core.webhooks {
-                group.addTask { await cancelWhenGracefulShutdown { await webhooks.run() } }
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                if let webhooks = core.webhooks {
+                    group.addTask { await cancelWhenGracefulShutdown { await webhooks.run() } }
+                }
+                try await application.run()
+                group.cancelAll()
             }
-            try await application.run()
-            group.cancelAll()
+        } catch {
+            settle(.failure(error))  // no effect once it listened
+            throw error
         }
+        settle(.failure(CancellationError()))  // ended before it ever listened
     }
 }
 
@@ -71,7 +83,13 @@ extension HubSpotSimulator {
         let simulator = try HubSpotSimulator(configuration: configuration, logger: logger)
         let group = ServiceGroup(services: [simulator], logger: logger)
         let server = Task { try await group.run() }
-        let port = await simulator.listeningPort()
+        let port: Int
+        do {
+            port = try await simulator.listeningPort()
+        } catch {
+            _ = try? await server.value
+            throw error
+        }
         let result: Result<T, any Error>
         do {
             result = .success(try await body(simulator, "http://\(configuration.host):\(port)"))

@@ -182,7 +182,7 @@ struct HubSpotSimCommand: AsyncParsableCommand {
             logger: logger
         )
         let announce = Task {
-            let port = await simulator.listeningPort()
+            guard let port = try? await simulator.listeningPort() else { return }  // run() reports why
             FileHandle.standardOutput.write(Data("hubspot-sim listening on http://\(host):\(port)\n".utf8))
         }
         defer { announce.cancel() }

@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotSimulator
+import Logging
 import Testing
 
 @Suite struct FaultTests {
@@ -44,6 +45,50 @@ import Testing
             let reply = try await sim.get("/crm/v3/objects/contacts")
             #expect(reply.status == 200)
             #expect(clock.now - start >= .milliseconds(200))
+        }
+    }
+
+    @Test func aDelayedRequestIsCountedInTheSecondItArrivedIn() async throws {
+        // With the rolling limit at 2 per 10 s, a request delayed by a latency fault must count
+        // when it arrived: a second request that arrives during the delay sees one already used.
+        try await SimulatorHarness.with({ configuration in
+            configuration.burstLimit = 2
+            var rule = FaultRule()
+            rule.endpoint = "objects.list"
+            rule.latency = .fixed(milliseconds: 1500)
+            configuration.faults.rules = [rule]
+        }) { sim in
+            // Arrive early in a second so that the delay certainly ends in a later one.
+            while Int(Date().timeIntervalSince1970 * 1000) % 1000 > 300 { try await Task.sleep(for: .milliseconds(5)) }
+            let arrival = Int(Date().timeIntervalSince1970)
+            async let delayed = sim.get("/crm/v3/objects/contacts")
+            // Wait until the delayed request has been admitted (the limits say one is used).
+            var used = 0
+            for _ in 0..<200 where used == 0 {
+                used = (try await sim.request("GET", "/_sim/limits", authorized: false).object["burstUsed"] as? Int) ?? 0
+                if used == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(used == 1, "the delayed request was not counted on arrival")
+            #expect(try await sim.get("/crm/v3/objects/contacts/1").status == 404)
+            #expect(try await sim.get("/crm/v3/objects/contacts/1").status == 429, "two admitted already: the third is over the limit")
+            #expect(try await delayed.status == 200)
+            let perSecond = try await sim.stats()["perSecond"] as? [[String: Any]] ?? []
+            let list = perSecond.first { ($0["second"] as? Int) == arrival }
+            #expect((list?["requests"] as? Int ?? 0) >= 1, "the delayed request counts in its arrival second \(arrival): \(perSecond)")
+            #expect(!perSecond.contains { ($0["second"] as? Int ?? 0) > arrival + 1 }, "nothing counts at release: \(perSecond)")
+        }
+    }
+
+    @Test func aSimulatorThatCannotBindFailsInsteadOfWaitingForever() async throws {
+        try await SimulatorHarness.with { first in
+            let port = Int(first.baseURL.split(separator: ":").last!)!
+            var configuration = SimulatorConfiguration()
+            configuration.port = port
+            var logger = Logger(label: "hubspot-sim-test")
+            logger.logLevel = .critical
+            await #expect(throws: (any Error).self) {
+                try await HubSpotSimulator.withRunning(configuration, logger: logger) { _, _ in Issue.record("the second simulator claims to listen") }
+            }
         }
     }
 

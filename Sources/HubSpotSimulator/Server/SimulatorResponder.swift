@@ -30,29 +30,17 @@ struct SimulatorResponder: HTTPResponder {
         let matched = APIRoute.match(apiRequest)
         let endpoint = (try? matched.get().name) ?? "unknown"
 
-        // Faults first: an outage or a dropped connection happens before HubSpot looks at anything.
+        // An outage answers before HubSpot looks at anything.
         let faults = core.faults.withLock { $0 }
         if faults.outage {
             return record(HubSpotErrorBody.serverError(503).reply, endpoint, arrivedAt, correlationId)
         }
         let rules = faults.rules.filter { $0.applies(to: endpoint) }
-        var slowBody: FaultRule?
-        var generator = SystemRandomNumberGenerator()
-        for rule in rules {
-            let delay = rule.latency.sample(using: &generator)
-            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
-            if rule.dropRate > 0, Double.random(in: 0..<1) < rule.dropRate {
-                core.statistics.record(endpoint: endpoint, status: 0, arrivedAt: arrivedAt)
-                context.channel.close(promise: nil)
-                throw SimulatedConnectionDrop()
-            }
-            if rule.errorRate > 0, Double.random(in: 0..<1) < rule.errorRate, let status = rule.errorStatuses.randomElement() {
-                return record(HubSpotErrorBody.serverError(status).reply, endpoint, arrivedAt, correlationId)
-            }
-            if rule.slowBodyChunkDelay != nil { slowBody = rule }
-        }
 
         if apiRequest.method == "POST", path == "/oauth/v1/token" || path == "/oauth/v3/token" {
+            if let reply = try await applyFaults(rules, endpoint: "oauth.token", arrivedAt: arrivedAt, correlationId: correlationId, context: context)?.reply {
+                return reply
+            }
             var mutableRequest = request
             let body = (try? await mutableRequest.collectBody(upTo: 64 * 1024)).map { Array(buffer: $0) } ?? []
             let form = APIRequest.parseQuery(Substring(String(decoding: body, as: UTF8.self)))
@@ -67,14 +55,19 @@ struct SimulatorResponder: HTTPResponder {
         case .failure(let error): return record(error.reply, endpoint, arrivedAt, correlationId)
         }
 
+        // HubSpot counts a request when it arrives; latency, drops and server errors come after
+        // (a slow answer is still counted in the second the request arrived in).
         let decision = core.limits.admit(isSearch: route.isSearch, now: arrivedAt)
         // From here on the request counts at the time it was admitted (what the limits saw).
         arrivedAt = decision.at
+        let faulted = try await applyFaults(rules, endpoint: endpoint, arrivedAt: arrivedAt, correlationId: correlationId, context: context)
+        if let reply = faulted?.reply { return reply }
         if let policy = decision.refusedBy {
             var reply = HubSpotErrorBody.rateLimited(policy: policy).reply
             reply.headers += decision.headers
             return record(reply, endpoint, arrivedAt, correlationId)
         }
+        let slowBody = faulted?.slowBody
 
         var mutableRequest = request
         do {
@@ -92,6 +85,29 @@ struct SimulatorResponder: HTTPResponder {
         }
         reply.headers += decision.headers
         return record(reply, endpoint, arrivedAt, correlationId, slowBody: slowBody)
+    }
+
+    /// Applies the fault rules: waits out their latency, then drops the connection (throws) or
+    /// answers with a server error (`reply`); else says which rule slows the body, if any.
+    private func applyFaults(_ rules: [FaultRule], endpoint: String, arrivedAt: Int64, correlationId: String,
+                             context: Context) async throws -> (reply: Response?, slowBody: FaultRule?)? {
+        guard !rules.isEmpty else { return nil }
+        var slowBody: FaultRule?
+        var generator = SystemRandomNumberGenerator()
+        for rule in rules {
+            let delay = rule.latency.sample(using: &generator)
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+            if rule.dropRate > 0, Double.random(in: 0..<1) < rule.dropRate {
+                core.statistics.record(endpoint: endpoint, status: 0, arrivedAt: arrivedAt)
+                context.channel.close(promise: nil)
+                throw SimulatedConnectionDrop()
+            }
+            if rule.errorRate > 0, Double.random(in: 0..<1) < rule.errorRate, let status = rule.errorStatuses.randomElement() {
+                return (record(HubSpotErrorBody.serverError(status).reply, endpoint, arrivedAt, correlationId), nil)
+            }
+            if rule.slowBodyChunkDelay != nil { slowBody = rule }
+        }
+        return (nil, slowBody)
     }
 
     private func record(_ reply: APIReply, _ endpoint: String, _ arrivedAt: Int64, _ correlationId: String, slowBody: FaultRule? = nil) -> Response {
