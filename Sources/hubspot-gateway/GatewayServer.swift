@@ -125,7 +125,8 @@ struct GatewayServer {
             ObjectsService(upstream: upstream, defaultTimeout: timeout), AssociationsService(upstream: upstream, defaultTimeout: timeout),
             AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
         ], interceptors: [
-            RequestObservationInterceptor(accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors, logger: logger),
+            RequestObservationInterceptor(accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors, logger: logger,
+                                          isClientFault: { $0 is MalformedRequest }),
             CallerAuthenticationInterceptor(keys: keys, logger: logger),
         ])
 

@@ -131,6 +131,10 @@ import TestSupport
             #expect(error?.code == .unknown, "\(String(describing: error))")
             #expect(error?.message.contains("may or may not have applied") == true, "\(String(describing: error))")
             #expect(error?.metadata[stringValues: GatewayErrors.Key.writeOutcome].first(where: { _ in true }) == "unknown")
+            // Counted apart from the gateway's own failures (the internal-errors alert subtracts it).
+            let unknown = try rig.requestMetrics.expectCounter(RequestObservationInterceptor.Name.writeOutcomesUnknown,
+                                                               [("method", "hubspot.gateway.v1.ContactsService/CreateContact")])
+            #expect(unknown.totalValue == 1)
             try await rig.faults(#"{"rules": []}"#)
             let deadline = ContinuousClock.now + .seconds(10)
             while try await rig.answeredOK("objects.batch.create") == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }

@@ -173,10 +173,15 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
         guard let stream = streams[streamID] else { return true }
         stream.headerBytes += name.count + value.count + 32
-        if stream.headerBytes > configuration.maxHeaderListSize { return false }
-        if stream.requestStarted { return true }  // request trailers carry nothing gRPC uses
+        // Past the limit nothing more is kept; the request is refused once its headers end.
+        if stream.headerBytes > configuration.maxHeaderListSize || stream.requestStarted { return true }  // request trailers carry nothing gRPC uses
         stream.requestHeaders.append(HeaderField(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         return true
+    }
+
+    func sessionDidReceiveInvalidHeader(streamID: Int32, name: UnsafeRawBufferPointer) {
+        guard let stream = streams[streamID], !stream.requestStarted, stream.invalidHeader == nil else { return }
+        stream.invalidHeader = String(decoding: name.prefix(64), as: UTF8.self)
     }
 
     func sessionDidReceiveHeaders(streamID: Int32, isTrailers: Bool, endStream: Bool) {
@@ -294,6 +299,16 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         idleTask = nil
         let headers = stream.requestHeaders
         stream.requestHeaders = []
+        if stream.headerBytes > configuration.maxHeaderListSize {
+            return refuse(stream, http: 200, .resourceExhausted,
+                          "request metadata of \(stream.headerBytes) bytes (names + values + 32 per field) exceeds the server's limit of \(configuration.maxHeaderListSize) bytes")
+        }
+        if let name = stream.invalidHeader {
+            let reason = "its value has leading or trailing whitespace or a character HTTP/2 forbids (RFC 9113 §8.2.1)"
+            return name == "authorization"
+                ? refuse(stream, http: 200, .unauthenticated, "malformed credentials: the authorization header is not valid: \(reason)")
+                : refuse(stream, http: 200, .invalidArgument, "request header '\(name)' is not valid: \(reason)")
+        }
 
         var method = "", path = "", contentType = "", te = "", encoding = ""
         var metadata = Metadata()
@@ -305,6 +320,13 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             case "content-type": contentType = field.value
             case "te": te = field.value
             case "grpc-encoding": encoding = field.value
+            case "grpc-timeout":
+                // GRPCCore would ignore a malformed one (no deadline at all); refuse it as the
+                // gRPC spec and grpc-go do.
+                guard GRPCHeaders.isValidTimeout(field.value) else {
+                    return refuse(stream, http: 200, .invalidArgument, "malformed grpc-timeout '\(field.value.prefix(32))': expected 1 to 8 digits and a unit (H, M, S, m, u, n)")
+                }
+                metadata.addString(field.value, forKey: "grpc-timeout")
             default:
                 if GRPCHeaders.isTransportHeader(field.name) { continue }
                 if !GRPCHeaders.add(name: field.name, value: field.value, to: &metadata) {
@@ -358,7 +380,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         stream.clientHalfClosed = true
         guard !stream.discardingInbound else { return }
         if stream.received.readableBytes > 0 {
-            failRequest(stream, RPCError(code: .internalError, message: "the request ended inside a message (\(stream.received.readableBytes) bytes left over)"))
+            failRequest(stream, RPCError(code: .internalError, message: "the request ended inside a message (\(stream.received.readableBytes) bytes left over)",
+                                         cause: MalformedRequest()))
         } else {
             stream.inbound?.finish()
         }
@@ -370,7 +393,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             let flag = stream.received.getInteger(at: stream.received.readerIndex, as: UInt8.self)!
             let length = Int(stream.received.getInteger(at: stream.received.readerIndex + 1, as: UInt32.self)!)
             if flag & 1 != 0 {
-                return failRequest(stream, RPCError(code: .internalError, message: "a compressed message arrived but no grpc-encoding was negotiated"))
+                return failRequest(stream, RPCError(code: .internalError, message: "a compressed message arrived but no grpc-encoding was negotiated", cause: MalformedRequest()))
             }
             if length > configuration.maxReceiveMessageSize {
                 return failRequest(stream, RPCError(code: .resourceExhausted, message: "request message of \(length) bytes exceeds the limit of \(configuration.maxReceiveMessageSize) bytes"))
@@ -585,6 +608,8 @@ final class ServerStream {
     let id: Int32
     var requestHeaders: [HeaderField] = []
     var headerBytes = 0
+    /// The first request header field nghttp2 found invalid (its name).
+    var invalidHeader: String?
     var requestStarted = false
     var clientHalfClosed = false
     var discardingInbound = false

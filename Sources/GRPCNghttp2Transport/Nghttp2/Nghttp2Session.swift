@@ -8,6 +8,10 @@ protocol Nghttp2SessionDelegate: AnyObject {
     func sessionDidBeginRequest(streamID: Int32)
     /// One header field of a request or its trailers. Returning false resets the stream.
     func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool
+    /// A header field whose value (or name) HTTP/2 forbids, e.g. with leading or trailing
+    /// whitespace (RFC 9113 §8.2.1). nghttp2 ignores the field; the stream goes on so that the
+    /// request can be refused with a status that says what was wrong.
+    func sessionDidReceiveInvalidHeader(streamID: Int32, name: UnsafeRawBufferPointer)
     /// The end of a header block; `endStream` when the client also half-closed.
     func sessionDidReceiveHeaders(streamID: Int32, isTrailers: Bool, endStream: Bool)
     /// DATA payload (padding removed) of a stream.
@@ -77,6 +81,7 @@ final class Nghttp2Session {
         defer { nghttp2_session_callbacks_del(callbacks) }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
         nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+        nghttp2_session_callbacks_set_on_invalid_header_callback(callbacks, onInvalidHeader)
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameReceive)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
@@ -224,6 +229,11 @@ final class Nghttp2Session {
             ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
 
+    fileprivate func invalidHeader(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeRawBufferPointer) -> Int32 {
+        delegate.sessionDidReceiveInvalidHeader(streamID: frame.pointee.hd.stream_id, name: name)
+        return 0  // ignore the field; keep the stream
+    }
+
     fileprivate func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         let header = frame.pointee.hd
         let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
@@ -325,6 +335,10 @@ private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, user
 
 private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
     owner(userData).header(frame!, UnsafeRawBufferPointer(start: name, count: nameLength), UnsafeRawBufferPointer(start: value, count: valueLength))
+}
+
+private let onInvalidHeader: nghttp2_on_invalid_header_callback = { _, frame, name, nameLength, _, _, _, userData in
+    owner(userData).invalidHeader(frame!, UnsafeRawBufferPointer(start: name, count: nameLength))
 }
 
 private let onFrameReceive: nghttp2_on_frame_recv_callback = { _, frame, userData in

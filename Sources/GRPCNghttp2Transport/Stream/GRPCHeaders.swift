@@ -9,6 +9,14 @@ enum GRPCHeaders {
             || name == "grpc-encoding" || name == "grpc-accept-encoding"
     }
 
+    /// Whether `value` is a `grpc-timeout` as the spec writes it: 1 to 8 ASCII digits, then
+    /// one unit of H, M, S, m, u or n.
+    static func isValidTimeout(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard (2...9).contains(bytes.count), let unit = bytes.last, Array("HMSmun".utf8).contains(unit) else { return false }
+        return bytes.dropLast().allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
     /// Adds one request header to `metadata`; false when a `-bin` value is not base64.
     static func add(name: String, value: String, to metadata: inout Metadata) -> Bool {
         if name.hasSuffix("-bin") {

@@ -54,7 +54,7 @@ public enum GatewayErrors {
             // create that had landed is a duplicate.
             if let correlation = (error.underlying as? HubSpotError)?.correlationId { metadata.addString(correlation, forKey: Key.correlationId) }
             metadata.addString("unknown", forKey: Key.writeOutcome)
-            return RPCError(code: .unknown, message: "the outcome of \(subject) is unknown: \(error)", metadata: metadata)
+            return RPCError(code: .unknown, message: "the outcome of \(subject) is unknown: \(error)", metadata: metadata, cause: error)
         case is CurlError:
             return RPCError(code: .unavailable, message: "HubSpot could not be reached: \(error)")
         case is DeadlinePassed:

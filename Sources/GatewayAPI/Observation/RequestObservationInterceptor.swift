@@ -27,6 +27,12 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         public static let duration = "gateway_grpc_request_duration_seconds"
         /// RPCs being handled now, by `method` (the HPA's per-pod scaling signal).
         public static let inFlight = "gateway_grpc_requests_in_flight"
+        /// RPCs that failed because the client broke the protocol (counted in `requests` too,
+        /// usually as `internal`, as gRPC names them), by `method`.
+        public static let malformedRequests = "gateway_grpc_malformed_requests_total"
+        /// Writes that ended `unknown` because HubSpot may or may not have applied them
+        /// (counted in `requests` too), by `method`.
+        public static let writeOutcomesUnknown = "gateway_grpc_write_outcomes_unknown_total"
     }
 
     /// Metadata key carrying the request id, both ways.
@@ -39,11 +45,29 @@ public struct RequestObservationInterceptor: ServerInterceptor {
     private let factory: any MetricsFactory
     private let finishedHandles = MetricHandleCache<FinishedKey, FinishedHandles>()
     private let inFlightHandles = MetricHandleCache<String, Meter>()
+    private let isClientFault: @Sendable (any Error) -> Bool
 
-    public init(accessLog: AccessLog = .errors, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
+    /// - Parameter isClientFault: whether a failed RPC's `RPCError.cause` says the client broke
+    ///   the protocol (the transport's `MalformedRequest`): logged below error and counted apart.
+    public init(accessLog: AccessLog = .errors, logger: Logger, metricsFactory: (any MetricsFactory)? = nil,
+                isClientFault: @escaping @Sendable (any Error) -> Bool = { _ in false }) {
         self.accessLog = accessLog
         self.logger = logger
         self.factory = metricsFactory ?? MetricsSystem.factory
+        self.isClientFault = isClientFault
+    }
+
+    /// Whose fault a failure is, when it is not the gateway's own.
+    private enum Fault {
+        case client
+        case outcomeUnknown
+    }
+
+    private func fault(of error: RPCError?) -> Fault? {
+        guard let cause = error?.cause else { return nil }
+        if isClientFault(cause) { return .client }
+        if cause is WriteOutcomeUnknown { return .outcomeUnknown }
+        return nil
     }
 
     public func intercept<Input: Sendable, Output: Sendable>(
@@ -105,6 +129,12 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         }
         finished.requests.increment()
         finished.duration.record(elapsed)
+        let fault = fault(of: error)
+        switch fault {
+        case .client?: Counter(label: Name.malformedRequests, dimensions: [("method", method)], factory: factory).increment()
+        case .outcomeUnknown?: Counter(label: Name.writeOutcomesUnknown, dimensions: [("method", method)], factory: factory).increment()
+        case nil: break
+        }
         guard accessLog == .all || (accessLog == .errors && code != nil) else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
@@ -116,9 +146,11 @@ public struct RequestObservationInterceptor: ServerInterceptor {
                 metadata["hubspot_correlation_id"] = .string(correlation)
             }
         }
-        let level: Logger.Level = switch code {
-        case .internalError?, .unknown?, .dataLoss?: .error
-        case .unavailable?: .warning
+        let level: Logger.Level = switch (code, fault) {
+        case (_, .client?): .notice
+        case (_, .outcomeUnknown?): .warning
+        case (.internalError?, _), (.unknown?, _), (.dataLoss?, _): .error
+        case (.unavailable?, _): .warning
         default: .info
         }
         logger.log(level: level, "rpc finished", metadata: metadata)

@@ -127,3 +127,46 @@ def test_metrics_count_rpcs_by_method_status_and_caller(sandbox):
     assert any('method="hubspot.gateway.v1.ContactsService/GetContact"' in line and 'code="unauthenticated"' in line and 'caller="none"' in line for line in samples)
     assert any('method="hubspot.gateway.v1.ContactsService/ListContacts"' in line and 'code="ok"' in line and 'caller="sandbox-developer"' in line for line in samples)
     assert "gateway_grpc_request_duration_seconds" in text and "gateway_grpc_requests_in_flight" in text
+
+
+def test_a_truncated_request_is_the_clients_fault_not_an_internal_error_of_ours(start_gateway):
+    """A request whose stream ends inside a message: INTERNAL to the client (as gRPC names
+    framing errors), but logged below error and counted apart from the gateway's own failures."""
+    import socket
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    gateway = start_gateway("--sandbox", "--log-level", "info", "--access-log", "errors")
+    sock = socket.create_connection(("127.0.0.1", gateway.grpc_port), timeout=10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    stream_id = conn.get_next_available_stream_id()
+    conn.send_headers(stream_id, [
+        (":method", "POST"), (":scheme", "http"), (":path", "/hubspot.gateway.v1.ContactsService/GetContact"),
+        (":authority", "localhost"), ("content-type", "application/grpc"), ("te", "trailers"),
+        ("authorization", f"Bearer {gateway.key}"),
+    ])
+    # A frame header announcing 100 bytes, then 3 of them and the end of the stream.
+    conn.send_data(stream_id, b"\x00\x00\x00\x00\x64" + b"\x0a\x01\x31", end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status = None
+    sock.settimeout(10)
+    while status is None:
+        data = sock.recv(65536)
+        assert data, "the gateway closed the connection"
+        for event in conn.receive_data(data):
+            headers = getattr(event, "headers", None)
+            if isinstance(event, (h2.events.TrailersReceived, h2.events.ResponseReceived)) and headers:
+                status = dict((k.decode(), v.decode()) for k, v in headers).get("grpc-status", status)
+        sock.sendall(conn.data_to_send())
+    sock.close()
+    assert status == str(grpc.StatusCode.INTERNAL.value[0])
+    text = urllib.request.urlopen(f"http://127.0.0.1:{gateway.http_port}/metrics", timeout=5).read().decode()
+    counted = [line for line in text.splitlines() if line.startswith("gateway_grpc_malformed_requests_total{")]
+    assert counted and counted[0].endswith(" 1"), counted
+    gateway.stop()
+    lines = [line for line in gateway.log_lines() if line.get("code") == "internal"]
+    assert len(lines) == 1 and lines[0]["level"] not in ("error", "critical"), lines
+    assert "ended inside a message" in lines[0]["error"]

@@ -227,3 +227,81 @@ def test_an_old_connection_is_drained_and_its_calls_still_finish(impatient_serve
         assert [len(r.payload.body) for r in responses] == [8]
         # The client reconnects by itself after the GOAWAY.
         assert stub.EmptyCall(empty_pb2.Empty(), timeout=10) == empty_pb2.Empty()
+
+
+def responses_to(server, header_lists: dict[str, list], validate: bool = True) -> dict[str, dict]:
+    """Sends each header list on a stream of one connection; returns what each stream got:
+    the response (trailers-only) headers, or {"reset": code} when the server reset it."""
+    sock = connect(server)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=validate, normalize_outbound_headers=validate))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    stream_of = {}
+    for name, headers in header_lists.items():
+        stream_id = conn.get_next_available_stream_id()
+        stream_of[stream_id] = name
+        conn.send_headers(stream_id, headers, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    answers: dict[str, dict] = {}
+    sock.settimeout(5)
+    while len(answers) < len(header_lists):
+        data = sock.recv(65536)
+        assert data, f"the server closed the connection; answered so far: {answers}"
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                answers[stream_of[event.stream_id]] = {k.decode(): v.decode() for k, v in event.headers}
+            elif isinstance(event, h2.events.StreamReset) and stream_of.get(event.stream_id) not in answers:
+                answers[stream_of[event.stream_id]] = {"reset": int(event.error_code)}
+        sock.sendall(conn.data_to_send())
+    sock.close()
+    return answers
+
+
+def test_oversized_metadata_is_resource_exhausted_not_a_reset(server):
+    """A 20 KiB value, or 300 entries, is over the 16 KiB header list limit: RESOURCE_EXHAUSTED
+    with a message, as a trailers-only response, not a stream reset (INTERNAL at the client)."""
+    answers = responses_to(server, {
+        "big value": REQUEST_HEADERS + [("x-big", "v" * 20 * 1024)],
+        "many entries": REQUEST_HEADERS + [(f"x-entry-{i}", "value-" + "x" * 40) for i in range(300)],
+        "fine": REQUEST_HEADERS + [("x-small", "ok")],
+    })
+    for name in ("big value", "many entries"):
+        assert answers[name].get("grpc-status") == str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]), (name, answers[name])
+        assert "exceeds the server's limit" in answers[name].get("grpc-message", "").replace("%20", " "), answers[name]
+    assert answers["fine"].get(":status") == "200" and "reset" not in answers["fine"]
+    still_serves(server)
+
+
+def test_oversized_metadata_through_grpcio_is_resource_exhausted(stub):
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.EmptyCall(empty_pb2.Empty(), metadata=[("x-big", "v" * 20 * 1024)], timeout=10)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+    assert "limit" in refused.value.details()
+
+
+def test_a_field_value_with_trailing_whitespace_is_refused_with_a_status(server):
+    """HTTP/2 forbids leading/trailing whitespace in field values: a credential with it is a bad
+    credential (UNAUTHENTICATED), any other such field INVALID_ARGUMENT; never a stream reset."""
+    answers = responses_to(server, {
+        "authorization": REQUEST_HEADERS + [("authorization", "Bearer ")],
+        "other": REQUEST_HEADERS + [("x-note", " padded ")],
+    }, validate=False)
+    assert answers["authorization"].get("grpc-status") == str(grpc.StatusCode.UNAUTHENTICATED.value[0]), answers
+    assert "authorization" in answers["authorization"].get("grpc-message", ""), answers
+    assert answers["other"].get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), answers
+    still_serves(server)
+
+
+def test_a_malformed_grpc_timeout_is_refused(server):
+    answers = responses_to(server, {
+        "words": REQUEST_HEADERS + [("grpc-timeout", "soon")],
+        "too many digits": REQUEST_HEADERS + [("grpc-timeout", "123456789S")],
+        "no unit": REQUEST_HEADERS + [("grpc-timeout", "100")],
+        "valid": REQUEST_HEADERS + [("grpc-timeout", "5S")],
+    })
+    for name in ("words", "too many digits", "no unit"):
+        assert answers[name].get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), (name, answers[name])
+        assert "grpc-timeout" in answers[name].get("grpc-message", ""), answers[name]
+    assert answers["valid"].get("grpc-status", "0") == "0" or answers["valid"].get(":status") == "200"
+    assert "reset" not in answers["valid"]
