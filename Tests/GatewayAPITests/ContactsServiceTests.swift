@@ -9,6 +9,7 @@ import HubSpotSimulator
 import Logging
 import RedisClient
 import SwiftProtobuf
+import MetricsTestKit
 import Testing
 import TestSupport
 
