@@ -35,7 +35,8 @@ public struct SimulatorConfiguration: Sendable {
     public var maxListLimitWithHistory: Int = 50
     /// Records to seed at start (contacts; companies and deals in proportion); 0 = none.
     public var seedContacts: Int = 0
-    /// Seed of the pseudo-random generator behind seeded data.
+    /// Seed of the pseudo-random generators behind seeded data and fault decisions (latency
+    /// samples, drops, errors), so a run with the same requests in the same order repeats.
     public var seedValue: UInt64 = 42
     /// Faults and latency at start-up; the admin API can replace them at run time.
     public var faults = FaultConfiguration()
@@ -47,12 +48,6 @@ public struct SimulatorConfiguration: Sendable {
     public var statisticsCapacity: Int = 200_000
 
     public init() {}
-
-    /// Replaces the search caps (HubSpot's are 5 groups, 6 filters each, 18 in all, limit 200,
-    /// 3,000-character bodies and 10,000 results).
-    public mutating func setSearchLimits(groups: Int = 5, filtersPerGroup: Int = 6, filters: Int = 18, limit: Int = 200, bodyCharacters: Int = 3000, results: Int = 10_000) {
-        searchLimits = .init(maxGroups: groups, maxFiltersPerGroup: filtersPerGroup, maxFilters: filters, maxLimit: limit, maxBodyCharacters: bodyCharacters, maxResults: results)
-    }
 }
 
 /// Where and how the simulator delivers webhooks.

@@ -77,12 +77,13 @@ import Testing
         try await writer.write(.metadata([:]))
         try await writer.write(.message(Array(repeating: 0, count: 50)))  // 55 framed bytes: under the watermark
         let blocked = Task { try await writer.write(.message(Array(repeating: 0, count: 50))) }  // 110 > 100
-        try await Task.sleep(for: .milliseconds(50))
+        while !writer.hasWaitingWriter { await Task.yield() }
         let taken = writer.takeParts()
         #expect(taken.parts.count == 3)
         writer.didSend(30)  // 80 left: still above a quarter of the watermark
-        try await Task.sleep(for: .milliseconds(20))
+        #expect(writer.hasWaitingWriter, "the writer must still wait with 80 of 100 bytes untaken")
         writer.didSend(60)  // 20 left: the writer goes on
+        #expect(!writer.hasWaitingWriter)
         try await blocked.value
     }
 

@@ -66,4 +66,23 @@ import TestSupport
             #expect(badType?.code == .invalidArgument)
         }
     }
+
+    @Test func anUpsertByANonUniquePropertyIsRefusedNamingTheUniqueOnes() async throws {
+        try await GatewayRig.with { rig in
+            let refused = await rpcError {
+                _ = try await rig.objects.upsertObject(.with {
+                    $0.objectType = "companies"; $0.idProperty = "domain"; $0.idValue = "acme.example"; $0.properties = ["name": "Acme"]
+                }, metadata: GatewayRig.metadata())
+            }
+            #expect(refused?.code == .invalidArgument)
+            #expect(refused?.message.contains("id_property 'domain' is not a unique property of companies") == true, "\(String(describing: refused))")
+            #expect(refused?.message.contains("for companies: none yet") == true, "the simulator's companies have no unique property")
+            #expect(refused?.metadata[stringValues: GatewayErrors.Key.property].first(where: { _ in true }) == "id_property")
+            // Contacts are upserted by email, which is unique: that works.
+            let upserted = try await rig.objects.upsertObject(.with {
+                $0.objectType = "contacts"; $0.idProperty = "email"; $0.idValue = "unique@example.com"; $0.properties = ["firstname": "Una"]
+            }, metadata: GatewayRig.metadata())
+            #expect(upserted.created)
+        }
+    }
 }

@@ -46,6 +46,9 @@ final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
         self.drain = drain
     }
 
+    /// Whether a write waits for nghttp2 to take bytes (tests).
+    var hasWaitingWriter: Bool { state.withLock { $0.waiter != nil } }
+
     // MARK: Writer side (the RPC's task)
 
     func write(_ element: Element) async throws {

@@ -3,8 +3,8 @@ import Logging
 
 /// Admits an RPC only with `authorization: Bearer <key>` of a configured calling service that
 /// has the scope the method needs (reads: `crm.read`; writes: `crm.write`; the Admin service:
-/// `admin`). Health checks and server reflection need no key. The caller is available to the
-/// handler as `Caller.current`.
+/// `admin`). Health checks and server reflection need no key. The caller's service name is
+/// recorded for the observation interceptor (metrics and access log).
 public struct CallerAuthenticationInterceptor: ServerInterceptor {
     public let keys: CallerKeys
     private let logger: Logger
@@ -37,8 +37,7 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
             return StreamingServerResponse(error: RPCError(code: .permissionDenied,
                 message: "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs"))
         }
-        // Unary handlers run inside `next`, so the task-local reaches them.
-        return try await Caller.$current.withValue(caller) { try await next(request, context) }
+        return try await next(request, context)
     }
 
     /// The key of an `authorization: Bearer <key>` value (scheme case-insensitive, surrounding
@@ -63,7 +62,3 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
     }
 }
 
-extension Caller {
-    /// The caller of the RPC being handled (set by `CallerAuthenticationInterceptor`).
-    @TaskLocal public static var current: Caller?
-}

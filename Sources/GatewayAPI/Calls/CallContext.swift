@@ -3,10 +3,8 @@ import GatewayProto
 import GRPCCore
 import SwiftProtobuf
 
-/// What every handler needs to know about the call it serves: who calls, until when, and at
-/// which priority.
+/// What every handler needs to know about the call it serves: until when, and at which priority.
 public struct CallContext: Sendable {
-    public var caller: Caller?
     /// From the caller's `grpc-timeout`, or now + the default deadline when it sent none.
     public var deadline: ContinuousClock.Instant
     /// `x-gateway-priority: bulk` marks batch jobs and syncs, which only get the budget
@@ -14,7 +12,6 @@ public struct CallContext: Sendable {
     public var priority: CallPriority
 
     public init(metadata: Metadata, defaultTimeout: Duration, now: ContinuousClock.Instant = .now) {
-        caller = Caller.current
         let timeout = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }).flatMap(Self.parseTimeout)
         deadline = now + (timeout ?? defaultTimeout)
         let priorityValue = metadata[stringValues: "x-gateway-priority"].first(where: { _ in true })?.lowercased()

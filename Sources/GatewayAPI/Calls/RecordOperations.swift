@@ -30,10 +30,31 @@ struct RecordOperations: Sendable {
     /// One record by a unique property, straight from HubSpot (the cache is keyed by id).
     func get(_ type: String, uniqueProperty: String, value: String, properties: [String], subject: String, _ metadata: Metadata) async throws -> HubSpotObject {
         let call = context(metadata)
-        return try await mapped(subject) {
-            try await upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.getObject(type, id: value, properties: properties, idProperty: uniqueProperty, options: options)
+        return try await explainingIdProperty(type, uniqueProperty, call) {
+            try await mapped(subject) {
+                try await upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
+                    try await client.getObject(type, id: value, properties: properties, idProperty: uniqueProperty, options: options)
+                }
             }
+        }
+    }
+
+    /// Runs `body`; when HubSpot refuses it as invalid and `idProperty` is not a unique
+    /// property of `type` (HubSpot reads and upserts only by those: `domain` of companies is
+    /// not one), the error says so and names the type's unique properties. That costs one
+    /// properties call, on this error path only.
+    func explainingIdProperty<T>(_ type: String, _ idProperty: String, _ call: CallContext, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RPCError where error.code == .invalidArgument {
+            guard let definitions = try? await upstream.call(priority: call.priority, deadline: call.deadline, { client, options in
+                try await client.properties(of: type, options: options)
+            }), !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true }) else { throw error }
+            let names = definitions.filter { $0.hasUniqueValue == true }.map(\.name)
+            let unique = names.isEmpty ? "none yet; create a custom property with unique values" : names.joined(separator: ", ")
+            var metadata = error.metadata
+            metadata.replaceOrAddString("id_property", forKey: GatewayErrors.Key.property)
+            throw RPCError(code: .invalidArgument, message: "id_property '\(idProperty)' is not a unique property of \(type): HubSpot looks records up and upserts them only by a unique property (for \(type): \(unique)); HubSpot said: \(error.message)", metadata: metadata)
         }
     }
 
@@ -60,7 +81,12 @@ struct RecordOperations: Sendable {
 
     func write(_ type: String, _ write: ObjectWrite, subject: String, _ metadata: Metadata) async throws -> HubSpotObject {
         let call = context(metadata)
-        return try await mapped(subject) { try await upstream.write(type: type, write, priority: call.priority, deadline: call.deadline) }
+        guard case .upsert(let idProperty, _, _) = write else {
+            return try await mapped(subject) { try await upstream.write(type: type, write, priority: call.priority, deadline: call.deadline) }
+        }
+        return try await explainingIdProperty(type, idProperty, call) {
+            try await mapped(subject) { try await upstream.write(type: type, write, priority: call.priority, deadline: call.deadline) }
+        }
     }
 
     func archive(_ type: String, id: String, subject: String, _ metadata: Metadata) async throws {

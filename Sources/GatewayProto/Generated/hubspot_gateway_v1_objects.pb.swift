@@ -343,7 +343,9 @@ public nonisolated struct Hubspot_Gateway_V1_UpsertObjectRequest: Sendable {
 
   public var objectType: String = String()
 
-  /// A unique property (e.g. "email", "domain") and its value.
+  /// A property whose values HubSpot keeps unique for the type (e.g. "email" of contacts, or a
+  /// custom property marked unique) and its value. Not "domain": HubSpot does not keep company
+  /// domains unique, and refuses upserts by it (the error lists the type's unique properties).
   public var idProperty: String = String()
 
   public var idValue: String = String()

@@ -23,12 +23,6 @@ struct AssociationType: Sendable, Hashable {
     var label: String?
 }
 
-/// One object's associations to one other type, as read from the store.
-struct AssociationList: Sendable {
-    var toType: ObjectTypeDefinition
-    var items: [(toId: Int64, types: [AssociationType])]
-}
-
 /// A record plus what a renderer needs besides it.
 struct ObjectSnapshot: Sendable {
     var object: StoredObject

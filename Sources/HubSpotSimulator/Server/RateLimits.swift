@@ -30,12 +30,6 @@ struct RollingWindowCounter: Sendable {
         count += 1
         return true
     }
-
-    /// Milliseconds until the oldest admission leaves the window.
-    mutating func millisecondsUntilFree(at now: Int64) -> Int64 {
-        guard used(at: now) >= capacity, count > 0 else { return 0 }
-        return ring[head] + windowMilliseconds - now
-    }
 }
 
 /// HubSpot's limits for one app and account: the rolling burst window, the daily budget and the

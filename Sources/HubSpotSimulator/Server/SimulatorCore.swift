@@ -10,6 +10,8 @@ final class SimulatorCore: Sendable {
     let store: ObjectStore
     let limits: HubSpotRateLimits
     let faults: Mutex<FaultConfiguration>
+    /// Draws of the fault rules, seeded by `seedValue`.
+    let faultRandom: Mutex<SplitMix64>
     let statistics: RequestStatistics
     let webhooks: WebhookDispatcher?
     let logger: Logger
@@ -30,6 +32,7 @@ final class SimulatorCore: Sendable {
         store = ObjectStore(schema: ObjectSchema(customTypes: configuration.customObjectTypes), portalId: configuration.portalId)
         limits = HubSpotRateLimits(Self.limitSettings(configuration))
         faults = Mutex(configuration.faults)
+        faultRandom = Mutex(SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17))
         statistics = RequestStatistics(capacity: configuration.statisticsCapacity)
         webhooks = try configuration.webhook.map { config throws(SimulatorConfigurationError) in
             try WebhookDispatcher(configuration: config, portalId: configuration.portalId, appId: configuration.appId, logger: logger)
@@ -67,6 +70,7 @@ final class SimulatorCore: Sendable {
         statistics.reset()
         limits.reconfigure(Self.limitSettings(configuration))
         faults.withLock { $0 = configuration.faults }
+        faultRandom.withLock { $0 = SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17) }
     }
 
     var admin: AdminAPI { AdminAPI(core: self) }

@@ -93,16 +93,18 @@ struct SimulatorResponder: HTTPResponder {
                              context: Context) async throws -> (reply: Response?, slowBody: FaultRule?)? {
         guard !rules.isEmpty else { return nil }
         var slowBody: FaultRule?
-        var generator = SystemRandomNumberGenerator()
         for rule in rules {
-            let delay = rule.latency.sample(using: &generator)
+            // Every draw of a rule at once, from the seeded generator.
+            let (delay, drop, error) = core.faultRandom.withLock { random in
+                (rule.latency.sample(using: &random), Double.random(in: 0..<1, using: &random), Double.random(in: 0..<1, using: &random))
+            }
             if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
-            if rule.dropRate > 0, Double.random(in: 0..<1) < rule.dropRate {
+            if rule.dropRate > 0, drop < rule.dropRate {
                 core.statistics.record(endpoint: endpoint, status: 0, arrivedAt: arrivedAt)
                 context.channel.close(promise: nil)
                 throw SimulatedConnectionDrop()
             }
-            if rule.errorRate > 0, Double.random(in: 0..<1) < rule.errorRate, let status = rule.errorStatuses.randomElement() {
+            if rule.errorRate > 0, error < rule.errorRate, let status = rule.errorStatuses.isEmpty ? nil : rule.errorStatuses[Int(error / rule.errorRate * Double(rule.errorStatuses.count)) % rule.errorStatuses.count] {
                 return (record(HubSpotErrorBody.serverError(status).reply, endpoint, arrivedAt, correlationId), nil)
             }
             if rule.slowBodyChunkDelay != nil { slowBody = rule }
