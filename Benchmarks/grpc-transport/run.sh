@@ -15,7 +15,11 @@ streams="${STREAMS:-100}"
 rounds="${ROUNDS:-2}"
 port="${PORT:-50190}"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; kill "${server:-0}" 2>/dev/null || true' EXIT
+# run_one runs in a command substitution (a subshell): its server's pid reaches this shell only
+# through a file. (An earlier `kill "${server:-0}"` here was `kill 0` — SIGTERM to the whole
+# process group, this script included — which made a successful run exit 143.)
+stop_server() { [ -s "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null; rm -f "$work/server.pid"; }
+trap 'stop_server || true; rm -rf "$work"' EXIT
 
 swift build -c release 2>&1 | tail -1
 bin="$(swift build -c release --show-bin-path)/grpc-bench-server"
@@ -36,12 +40,14 @@ run_one() {  # run_one TRANSPORT ROUND
   local transport=$1 round=$2
   "$bin" "$transport" "$port" > "$work/server.out" 2>&1 &
   server=$!
+  echo "$server" > "$work/server.pid"
   for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && break; sleep 0.05; done
   local args=(-c "$connections" -m "$streams" -t 1 -H "content-type: application/grpc" -H "te: trailers" -d "$work/request.bin"
     "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall")
   h2load -n 20000 "${args[@]}" > /dev/null  # warm-up
   h2load -n "$requests" --log-file="$work/latency.log" "${args[@]}" > "$work/h2load.out"
   kill -TERM "$server"; wait "$server" || true
+  rm -f "$work/server.pid"
   local rps succeeded ok
   rps=$(grep -oE '[0-9.]+ req/s' "$work/h2load.out" | awk '{print $1}')
   succeeded=$(grep -oE '[0-9]+ succeeded' "$work/h2load.out" | awk '{print $1}')

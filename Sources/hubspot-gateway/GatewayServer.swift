@@ -95,6 +95,8 @@ struct GatewayServer {
         cacheConfiguration.notFoundTTL = .milliseconds(Int64(options.cacheNotFoundSeconds * 1000))
         cacheConfiguration.redisTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
         cacheConfiguration.nearTTL = .milliseconds(Int64(options.cacheNearTtlSeconds * 1000))
+        cacheConfiguration.pendingInvalidationRetryInterval = .milliseconds(Int64(max(1, options.cachePendingRetryMilliseconds)))
+        cacheConfiguration.pendingInvalidationCapacity = max(1, options.cachePendingCapacity)
 
         let readiness = Readiness()
         let observe = HubSpotUpstream.observer(for: limiter, metrics: metrics)

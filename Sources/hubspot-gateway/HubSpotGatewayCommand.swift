@@ -73,6 +73,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var cacheNotFoundSeconds: Double = 30
     @Option(help: "Seconds a replica serves a hot record from memory without asking Redis, while it hears other replicas' invalidations (0: always ask Redis).")
     var cacheNearTtlSeconds: Double = 5
+    @Option(help: "Milliseconds between retries of cache invalidations Redis could not take (writes acknowledged during a Redis outage); until one lands, this replica serves no Redis entry of that record.")
+    var cachePendingRetryMilliseconds: Int = 100
+    @Option(help: "Most records whose invalidation a replica keeps through a Redis outage; past it the whole cache is fenced (a new generation, every entry refetched once).")
+    var cachePendingCapacity: Int = 100_000
 
     // MARK: Breaker
     @Option(help: "Failures in the breaker's window before it may open.")
@@ -98,7 +102,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url", "hubspot-request-timeout-seconds",
         "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds", "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second", "daily-limit",
-        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "cache-near-ttl-seconds", "breaker-minimum-failures",
+        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
+        "cache-pending-capacity", "breaker-minimum-failures",
         "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format", "access-log",
     ]
 
