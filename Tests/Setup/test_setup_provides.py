@@ -99,24 +99,19 @@ def system_files() -> dict[str, str]:
 def unprovided(packages: list[str], files: dict[str, str], commands: dict[str, str]) -> list[str]:
     """What the project uses that none of `packages` (with their dependencies) provides."""
     installed = closure(tuple(packages))
+    # (what, where it is on this machine or None, what is missing when it is not there)
+    needs = [(f"{path} (read by {user})", path if pathlib.Path(path).exists() else None, "is not on this machine")
+             for path, user in sorted(files.items())]
+    needs += [(f"command {command} (used by {user})", shutil.which(command), "is not on PATH")
+              for command, user in sorted(commands.items())]
     problems: list[str] = []
-    for path, user in sorted(files.items()):
-        if not pathlib.Path(path).exists():
-            problems.append(f"{path} (read by {user}) is not on this machine")
-            continue
-        shipped_by = owners(pathlib.Path(path))
-        if not shipped_by & installed:
-            problems.append(f"{path} (read by {user}) comes from {', '.join(sorted(shipped_by)) or 'no package'}, "
-                            "which scripts/setup does not install")
-    for command, user in sorted(commands.items()):
-        found = shutil.which(command)
+    for what, found, absent in needs:
         if found is None:
-            problems.append(f"command {command} (used by {user}) is not on PATH")
+            problems.append(f"{what} {absent}")
             continue
         shipped_by = owners(pathlib.Path(found))
         if not shipped_by & installed:
-            problems.append(f"command {command} (used by {user}) comes from {', '.join(sorted(shipped_by)) or 'no package'}, "
-                            "which scripts/setup does not install")
+            problems.append(f"{what} comes from {', '.join(sorted(shipped_by)) or 'no package'}, which scripts/setup does not install")
     return problems
 
 
