@@ -70,6 +70,7 @@ load() {  # load NAME PATH REQUEST_FILE [HEADER…] -> "rps p50 p99 succeeded"
   local args=(-c "$connections" -m "$streams" -t 1 -H "content-type: application/grpc" -H "te: trailers" "$@" -d "$data"
     "http://127.0.0.1:$grpc_port$path")
   h2load -n 20000 "${args[@]}" > /dev/null  # warm-up
+  rm -f "$work/$name.log"  # h2load appends to --log-file: each run's percentiles from its own requests only
   h2load -n "$requests" --log-file="$work/$name.log" "${args[@]}" > "$work/$name.out"
   local rps succeeded
   rps=$(grep -oE '[0-9.]+ req/s' "$work/$name.out" | awk '{print $1}')

@@ -45,7 +45,12 @@ run_one() {  # run_one TRANSPORT ROUND
   local args=(-c "$connections" -m "$streams" -t 1 -H "content-type: application/grpc" -H "te: trailers" -d "$work/request.bin"
     "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall")
   h2load -n 20000 "${args[@]}" > /dev/null  # warm-up
+  # h2load appends to --log-file: a file of its own per run, or every later run's percentiles
+  # would include the earlier runs' requests (which once made the nghttp2 rounds after a nio
+  # round report nio's p99; Benchmarks/README.md).
+  rm -f "$work/latency.log"
   h2load -n "$requests" --log-file="$work/latency.log" "${args[@]}" > "$work/h2load.out"
+  [ "$(wc -l < "$work/latency.log")" -eq "$requests" ] || { echo "grpc-transport: the latency log does not hold this run's $requests requests" >&2; exit 1; }
   kill -TERM "$server"; wait "$server" || true
   rm -f "$work/server.pid"
   local rps succeeded ok
@@ -57,7 +62,7 @@ run_one() {  # run_one TRANSPORT ROUND
     echo "grpc-transport: $transport: h2load counted $succeeded responses but the server ended $ok RPCs with OK and $failed with an error" >&2
     exit 1
   fi
-  echo "$transport $round $rps $(percentile "$work/latency.log" 50) $(percentile "$work/latency.log" 99) $succeeded"
+  echo "$transport $round $rps $(percentile "$work/latency.log" 50) $(percentile "$work/latency.log" 99) $succeeded $(percentile "$work/latency.log" 100)"
 }
 
 lines=()
@@ -73,10 +78,10 @@ mkdir -p ../results
 {
   echo "# gRPC unary UnaryCall (32-byte payloads) — $(date -u +%FT%TZ), $(nproc) cores, h2load -c $connections -m $streams -t 1, $requests requests per run, after 20,000 warm-up"
   echo "command: scripts/bench grpc-transport"
-  printf '%-8s %-5s %12s %9s %9s\n' transport round "req/s" "p50 ms" "p99 ms"
+  printf '%-8s %-5s %12s %9s %9s %9s\n' transport round "req/s" "p50 ms" "p99 ms" "max ms"
   for line in "${lines[@]}"; do
     set -- $line
-    printf '%-8s %-5s %12.0f %9s %9s   (%s responses, all grpc-status 0)\n' "$1" "$2" "$3" "$4" "$5" "$6"
+    printf '%-8s %-5s %12.0f %9s %9s %9s   (%s responses, all grpc-status 0)\n' "$1" "$2" "$3" "$4" "$5" "$7" "$6"
   done
   for transport in nghttp2 nio; do
     printf '%s ' "$transport"; printf '%s\n' "${lines[@]}" | awk -v t="$transport" '$1==t {s+=$3; n++} END {printf "mean %.0f req/s\n", s/n}'
