@@ -34,6 +34,10 @@ struct Fleet {
             clients.append(client)
             limiters.append(FixedWindowRateLimiter(redis: client, configuration: configuration, replicaID: "replica-\(index)", logger: quietLogger()))
         }
+        // A fleet that has been running on this Redis: the first call would otherwise find it
+        // new and hold the current window (see `redisRestartedEmpty…`), which measurements of
+        // whole windows do not want.
+        try await clients[0].send("SET", [.init(configuration.keyPrefix + ":incarnation"), "0"])
         return Fleet(redis: redis, clients: clients, limiters: limiters)
     }
 
@@ -124,14 +128,12 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
     @Test func aRefusedAttemptDoesNotConsumeBudget() async throws {
         let fleet = try await Fleet.start(replicas: 1) { $0.generalPerSecond = 2; $0.dailyLimit = 10 }
         let limiter = fleet.limiters[0]
-        // The fleet's first call finds Redis new and waits for the next window; then 20 attempts.
-        try await limiter.acquire(.general, deadline: .now + .seconds(3))
         for _ in 0..<20 { _ = try? await limiter.acquire(.general, deadline: .now) }
-        // Only granted calls counted towards the day: 2 per window, not 21.
+        // Only granted calls counted towards the day: 2 per window, not 20.
         let day = Int(Date().timeIntervalSince1970) / 86_400 * 86_400
         let counted = try await fleet.clients[0].get(.init(limiter.configuration.keyPrefix + ":daily:\(day * 1000)"))
         let value = counted.map { Int(String(decoding: $0, as: UTF8.self)) ?? -1 } ?? 0
-        #expect((2...5).contains(value), "daily count \(value)")
+        #expect((1...4).contains(value), "daily count \(value)")
         await fleet.shutdown()
     }
 
@@ -179,7 +181,6 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         let fleet = try await Fleet.start(persistent: persistent)
         let counts = GrantCounts()
         var exercised = false
-        counts.add(try await fleet.limiters[0].acquire(.general, deadline: .now + .seconds(3)).window ?? -1)
         for _ in 0..<5 where !exercised {
             // Start at the beginning of a window nothing was granted in yet, spend it, restart Redis.
             let window = FixedWindowRateLimiter.wallMilliseconds() / 1000 + 1

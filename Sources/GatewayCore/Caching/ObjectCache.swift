@@ -150,7 +150,6 @@ public final class ObjectCache: Sendable {
         local.withLock { $0.bump(type: type, id: id) }
         guard let redis else { return }
         do {
-            try await flushPendingInvalidations(redis)
             try await invalidateInRedis(redis, type: type, id: id)
         } catch {
             let count = pending.withLock { $0.add(LocalEntries.objectKey(type, id)) }
@@ -171,10 +170,12 @@ public final class ObjectCache: Sendable {
     // MARK: Invalidations kept through a Redis outage
 
     /// Objects whose invalidation has not reached Redis yet (and whether there were too many
-    /// to remember one by one).
+    /// to remember one by one). Each carries the number of the latest failed attempt, so a
+    /// retry that raced with a newer failure does not forget the newer one.
     private struct PendingInvalidations {
         let capacity: Int
-        var objects: Set<String> = []
+        var objects: [String: UInt64] = [:]
+        var attempts: UInt64 = 0
         /// More than `capacity` were pending: the whole cache is fenced instead.
         var overflowed = false
 
@@ -182,8 +183,9 @@ public final class ObjectCache: Sendable {
         var count: Int { overflowed ? capacity : objects.count }
 
         mutating func add(_ objectKey: String) -> Int {
+            attempts += 1
             if !overflowed {
-                objects.insert(objectKey)
+                objects[objectKey] = attempts
                 if objects.count > capacity {
                     objects.removeAll()
                     overflowed = true
@@ -192,15 +194,23 @@ public final class ObjectCache: Sendable {
             return count
         }
 
-        func blocks(_ objectKey: String) -> Bool { overflowed || objects.contains(objectKey) }
+        /// Forgets the object's pending invalidation if no newer one failed since `attempt`.
+        mutating func made(_ objectKey: String, attempt: UInt64) {
+            if objects[objectKey] == attempt { objects.removeValue(forKey: objectKey) }
+        }
+
+        func blocks(_ objectKey: String) -> Bool { overflowed || objects[objectKey] != nil }
     }
 
     /// How many invalidations wait for Redis on this replica.
     public var pendingInvalidationCount: Int { pending.withLock { $0.count } }
 
-    /// Makes the kept invalidations in Redis; throws (keeping the rest) when Redis fails.
-    private func flushPendingInvalidations(_ redis: RedisClient) async throws {
-        let (objects, overflowed) = pending.withLock { ($0.objects, $0.overflowed) }
+    /// Makes the kept invalidations in Redis (only `objectKey`'s, when given); throws, keeping
+    /// what is left, when Redis fails. The fence of an overflow always goes first.
+    private func flushPendingInvalidations(_ redis: RedisClient, only objectKey: String? = nil) async throws {
+        let (objects, overflowed) = pending.withLock { state in
+            (objectKey.map { key in state.objects[key].map { [key: $0] } ?? [:] } ?? state.objects, state.overflowed)
+        }
         if overflowed {
             // Too many to name: every entry of the old generation is abandoned.
             _ = try await redis.incr(.init(generationKey), timeout: configuration.redisTimeout)
@@ -208,10 +218,10 @@ public final class ObjectCache: Sendable {
             pending.withLock { $0.overflowed = false }
             logger.notice("cache fenced: too many invalidations were kept through a Redis outage")
         }
-        for objectKey in objects {
-            guard let separator = objectKey.firstIndex(of: "\u{0}") else { continue }
-            try await invalidateInRedis(redis, type: String(objectKey[..<separator]), id: String(objectKey[objectKey.index(after: separator)...]))
-            pending.withLock { _ = $0.objects.remove(objectKey) }
+        for (key, attempt) in objects {
+            guard let separator = key.firstIndex(of: "\u{0}") else { continue }
+            try await invalidateInRedis(redis, type: String(key[..<separator]), id: String(key[key.index(after: separator)...]))
+            pending.withLock { $0.made(key, attempt: attempt) }
         }
         if !objects.isEmpty || overflowed {
             logger.notice("invalidations kept through a Redis outage are made", metadata: ["count": "\(objects.count)"])
@@ -328,13 +338,11 @@ public final class ObjectCache: Sendable {
     private func lookup(type: String, id: String, properties: String) async -> Entry? {
         guard let redis else { return local.withLock { $0.get(type: type, id: id, properties: properties) } }
         do {
-            if !pending.withLock({ $0.isEmpty }) {
-                do {
-                    try await flushPendingInvalidations(redis)
-                } catch {
-                    // Redis's entry of an object written during the outage may be older than the write.
-                    if pending.withLock({ $0.blocks(LocalEntries.objectKey(type, id)) }) { return nil }
-                }
+            // Redis's entry of an object written during an outage may be older than the write:
+            // make that invalidation first (the retry loop makes the others), or skip Redis.
+            let objectKey = LocalEntries.objectKey(type, id)
+            if pending.withLock({ $0.blocks(objectKey) }) {
+                do { try await flushPendingInvalidations(redis, only: objectKey) } catch { return nil }
             }
             let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id)), .init(generationKey)],
                                                  arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)

@@ -46,14 +46,20 @@ struct SimulatorResponder: HTTPResponder {
             let form = APIRequest.parseQuery(Substring(String(decoding: body, as: UTF8.self)))
             return record(core.issueToken(form: form, now: arrivedAt), "oauth.token", arrivedAt, correlationId)
         }
+        // Refused before the limits count it: the faults still apply to the answer.
+        var refusal: APIReply?
         if let failure = core.authenticationFailure(request.headers[.authorization], now: arrivedAt) {
-            return record(failure.reply, endpoint, arrivedAt, correlationId)
+            refusal = failure.reply
+        } else if case .failure(let error) = matched {
+            refusal = error.reply
         }
-        let route: APIRoute
-        switch matched {
-        case .success(let found): route = found
-        case .failure(let error): return record(error.reply, endpoint, arrivedAt, correlationId)
+        if let refusal {
+            if let reply = try await applyFaults(rules, endpoint: endpoint, arrivedAt: arrivedAt, correlationId: correlationId, context: context)?.reply {
+                return reply
+            }
+            return record(refusal, endpoint, arrivedAt, correlationId)
         }
+        guard case .success(let route) = matched else { return record(HubSpotErrorBody.serverError(500).reply, endpoint, arrivedAt, correlationId) }  // not reached: a failed match is refused above
 
         // HubSpot counts a request when it arrives; latency, drops and server errors come after
         // (a slow answer is still counted in the second the request arrived in).
