@@ -114,7 +114,14 @@ final class WebhookReceiver: Sendable {
                 _ = try await sim.createContact(["email": "retry@b.co"])
                 let events = try await waitFor(receiver, events: 1)
                 #expect(events.count == 1)
-                let stats = try await sim.request("GET", "/_sim/webhooks", authorized: false).object
+                // The receiver has the events before the dispatcher has read its answer and
+                // counted the delivery: wait for the count, not for time.
+                var stats = try await sim.request("GET", "/_sim/webhooks", authorized: false).object
+                let deadline = ContinuousClock.now + .seconds(10)
+                while stats["deliveries"] as? Int != 1, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                    stats = try await sim.request("GET", "/_sim/webhooks", authorized: false).object
+                }
                 #expect(stats["failedAttempts"] as? Int == 2)
                 #expect(stats["deliveries"] as? Int == 1)
             }
