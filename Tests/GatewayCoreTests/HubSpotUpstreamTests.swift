@@ -47,6 +47,9 @@ struct DoorEnvironment {
                 }
                 let environment = DoorEnvironment(redisClient: redisClient, redis: redis, simulator: simulator, baseURL: baseURL,
                                                   keyPrefix: "test:\(UUID().uuidString)", ids: ids, admin: admin)
+                // A Redis this fleet has been using: the first call would otherwise find it new and
+                // hold the current second (what a Redis that lost its data gets).
+                try await redisClient.send("SET", [.init(environment.keyPrefix + ":incarnation"), "0"])
                 try await environment.send(.post, "/_sim/stats/reset")
                 try await body(environment)
             }
