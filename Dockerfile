@@ -9,7 +9,7 @@ FROM ${SWIFT_IMAGE} AS build
 # Versions come with the Debian release of the base image; pinning them would break each point release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends pkg-config libnghttp2-dev libhiredis-dev libcurl4-openssl-dev \
+    && apt-get install -y --no-install-recommends pkg-config libnghttp2-dev libhiredis-dev libcurl4-openssl-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 # The manifest without test and benchmark targets (their folders are not in the context).
@@ -25,7 +25,7 @@ RUN swift build -c release --static-swift-stdlib --product hubspot-gateway \
 FROM ${RUNTIME_IMAGE}
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libhiredis0.14 libnghttp2-14 \
+    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libhiredis0.14 libnghttp2-14 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin gateway
 COPY --from=build /out/hubspot-gateway /usr/local/bin/hubspot-gateway

@@ -39,7 +39,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // MARK: System libraries (Debian: libnghttp2-dev libhiredis-dev libcurl4-openssl-dev)
+        // MARK: System libraries (Debian: libnghttp2-dev libhiredis-dev libcurl4-openssl-dev libssl-dev)
         .systemLibrary(
             name: "CNghttp2",
             pkgConfig: "libnghttp2",
@@ -55,12 +55,17 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
         /// Typed, non-variadic wrappers around curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt,
         /// which Swift cannot call directly because they are C variadics.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // MARK: Libraries
-        .target(name: "WebhookSignature", swiftSettings: swiftSettings),
+        .target(name: "WebhookSignature", dependencies: ["CLibcrypto"], swiftSettings: swiftSettings),
         .target(name: "JSONCore", swiftSettings: swiftSettings),
         /// swift-log handler writing one JSON object per line, with secrets redacted.
         .target(
