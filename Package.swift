@@ -65,7 +65,9 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // MARK: Libraries
-        .target(name: "WebhookSignature", dependencies: ["CLibcrypto"], swiftSettings: swiftSettings),
+        /// `Duration` in milliseconds, written once for every module.
+        .target(name: "TimeConversions", swiftSettings: swiftSettings),
+        .target(name: "WebhookSignature", dependencies: ["CLibcrypto", "TimeConversions"], swiftSettings: swiftSettings),
         .target(name: "JSONCore", swiftSettings: swiftSettings),
         /// swift-log handler writing one JSON object per line, with secrets redacted.
         .target(
@@ -76,7 +78,7 @@ let package = Package(
         .target(
             name: "HubSpotSimulator",
             dependencies: [
-                "JSONCore", "WebhookSignature",
+                "JSONCore", "WebhookSignature", "TimeConversions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,7 +93,7 @@ let package = Package(
         .target(
             name: "HubSpotAPI",
             dependencies: [
-                "CCurl", "CCurlShim", "JSONCore",
+                "CCurl", "CCurlShim", "JSONCore", "TimeConversions",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -100,7 +102,7 @@ let package = Package(
         .target(
             name: "RedisClient",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "TimeConversions",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -112,7 +114,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "HubSpotAPI", "RedisClient",
+                "HubSpotAPI", "RedisClient", "TimeConversions",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -161,7 +163,7 @@ let package = Package(
         .target(
             name: "GatewayAPI",
             dependencies: [
-                "GatewayCore", "GatewayProto", "HubSpotAPI", "WebhookSignature",
+                "GatewayCore", "GatewayProto", "HubSpotAPI", "WebhookSignature", "TimeConversions",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),

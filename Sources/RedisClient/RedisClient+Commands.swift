@@ -1,3 +1,5 @@
+import TimeConversions
+
 /// The commands the gateway uses, typed.
 extension RedisClient {
     /// How SET expires its key.
@@ -113,7 +115,7 @@ extension RedisClient {
     public func xread(_ stream: RESPArgument, after id: String, count: Int? = nil, block: Duration? = nil, timeout: Duration? = nil) async throws -> [StreamEntry] {
         var arguments: [RESPArgument] = []
         if let count { arguments += ["COUNT", RESPArgument(count)] }
-        if let block { arguments += ["BLOCK", RESPArgument(Int(block.components.seconds * 1000 + block.components.attoseconds / 1_000_000_000_000_000))] }
+        if let block { arguments += ["BLOCK", RESPArgument(block.milliseconds)] }
         arguments += ["STREAMS", stream, RESPArgument(id)]
         return try await readStreams("XREAD", arguments, block: block, timeout: timeout)
     }
@@ -122,7 +124,7 @@ extension RedisClient {
     public func xreadgroup(group: String, consumer: String, _ stream: RESPArgument, after id: String = ">", count: Int? = nil, block: Duration? = nil, timeout: Duration? = nil) async throws -> [StreamEntry] {
         var arguments: [RESPArgument] = ["GROUP", RESPArgument(group), RESPArgument(consumer)]
         if let count { arguments += ["COUNT", RESPArgument(count)] }
-        if let block { arguments += ["BLOCK", RESPArgument(Int(block.components.seconds * 1000 + block.components.attoseconds / 1_000_000_000_000_000))] }
+        if let block { arguments += ["BLOCK", RESPArgument(block.milliseconds)] }
         arguments += ["STREAMS", stream, RESPArgument(id)]
         return try await readStreams("XREADGROUP", arguments, block: block, timeout: timeout)
     }
@@ -137,7 +139,7 @@ extension RedisClient {
     /// for the next call and the claimed entries.
     public func xautoclaim(_ stream: RESPArgument, group: String, consumer: String, minIdle: Duration, start: String = "0-0", count: Int? = nil, timeout: Duration? = nil) async throws -> (next: String, entries: [StreamEntry]) {
         var arguments: [RESPArgument] = [stream, RESPArgument(group), RESPArgument(consumer),
-            RESPArgument(Int(minIdle.components.seconds * 1000 + minIdle.components.attoseconds / 1_000_000_000_000_000)), RESPArgument(start)]
+            RESPArgument(minIdle.milliseconds), RESPArgument(start)]
         if let count { arguments += ["COUNT", RESPArgument(count)] }
         guard let parts = try await send("XAUTOCLAIM", arguments, timeout: timeout).array, parts.count >= 2 else {
             throw RedisError.protocolError("XAUTOCLAIM answered an unexpected shape")

@@ -1,4 +1,5 @@
 import Foundation
+import TimeConversions
 
 /// HubSpot's webhook request signatures (v1, v2 and v3), for signing (the simulator) and
 /// verifying (the gateway's webhook receiver).
@@ -55,7 +56,7 @@ public enum HubSpotWebhookSignature {
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard let timestamp, let milliseconds = Int64(timestamp) else { throw .missingOrInvalidTimestamp }
         let age = Int64(now.timeIntervalSince1970 * 1000) - milliseconds
-        let maxAgeMilliseconds = maxAge.components.seconds * 1000 + maxAge.components.attoseconds / 1_000_000_000_000_000
+        let maxAgeMilliseconds = maxAge.milliseconds
         if age > maxAgeMilliseconds { throw .timestampTooOld(ageMilliseconds: age) }
         let expected = v3(clientSecret: clientSecret, method: method, uri: uri, body: body, timestampMilliseconds: milliseconds)
         guard constantTimeEquals(Array(expected.utf8), Array(signature.utf8)) else { throw .signatureMismatch }

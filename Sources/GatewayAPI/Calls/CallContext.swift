@@ -2,6 +2,7 @@ import GatewayCore
 import GatewayProto
 import GRPCCore
 import SwiftProtobuf
+import TimeConversions
 
 /// What every handler needs to know about the call it serves: until when, and at which priority.
 public struct CallContext: Sendable {
@@ -49,7 +50,7 @@ extension Hubspot_Gateway_V1_Freshness {
         case .upstream: .hubspot
         case .stale: .staleCache
         }
-        let milliseconds = read.age.components.seconds * 1000 + read.age.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = read.age.milliseconds
         age = Google_Protobuf_Duration(seconds: milliseconds / 1000, nanos: Int32(milliseconds % 1000) * 1_000_000)
     }
 }

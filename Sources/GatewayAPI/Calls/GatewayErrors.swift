@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GRPCCore
 import HubSpotAPI
+import TimeConversions
 
 /// Turns what went wrong on the way to HubSpot into the gRPC status a caller can act on, with
 /// HubSpot's correlation id and (for budget refusals) the retry delay in trailing metadata.
@@ -81,8 +82,4 @@ func propertyNamed(in message: String) -> String? {
     guard message.hasPrefix("Property values were not valid"), let range = message.range(of: "\"name\":\"") else { return nil }
     let name = message[range.upperBound...].prefix { $0 != "\"" }
     return name.isEmpty ? nil : String(name)
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -3,6 +3,7 @@ import GatewayCore
 import GRPCCore
 import Logging
 import Synchronization
+import TimeConversions
 
 /// Counts, times and logs every RPC by method, final status and calling service, and gives each
 /// one a request id (the caller's `x-request-id`, or a new one) that is returned in the response
@@ -138,7 +139,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         guard accessLog == .all || (accessLog == .errors && code != nil) else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
-            "code": .string(codeName), "duration_ms": .stringConvertible(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000), "peer": .string(peer),
+            "code": .string(codeName), "duration_ms": .stringConvertible(elapsed.fractionalMilliseconds), "peer": .string(peer),
         ]
         if let error {
             metadata["error"] = .string(error.message)

@@ -3,6 +3,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
+import TimeConversions
 
 /// A read-through cache of HubSpot objects in the Redis all replicas share.
 ///

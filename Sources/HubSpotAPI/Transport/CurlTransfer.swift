@@ -1,6 +1,7 @@
 import CCurl
 import CCurlShim
 import Foundation
+import TimeConversions
 
 /// One curl easy handle and the error buffer curl writes into. Lives on the loop thread only.
 final class EasyHandle {
@@ -62,9 +63,9 @@ final class CurlTransfer {
         check(ccurl_easy_setopt_string(easy, CURLOPT_URL, request.url))
         check(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
         check(ccurl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, UnsafeMutableRawPointer(bitPattern: UInt(id))))
-        let timeoutMilliseconds = max(1, timeout.milliseconds)
+        let timeoutMilliseconds = Int(max(1, timeout.milliseconds))
         check(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutMilliseconds))
-        check(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMilliseconds, max(1, configuration.connectTimeout.milliseconds))))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMilliseconds, Int(max(1, configuration.connectTimeout.milliseconds)))))
         check(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, configuration.preferHTTP2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)))
         check(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
         check(ccurl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
@@ -177,11 +178,4 @@ private let curlHeaderCallback: @convention(c) (UnsafeMutablePointer<CChar>?, In
     let length = size * count
     Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().headerLine(UnsafeRawBufferPointer(start: data, count: length))
     return length
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int {
-        Int(components.seconds) * 1000 + Int(components.attoseconds / 1_000_000_000_000_000)
-    }
 }

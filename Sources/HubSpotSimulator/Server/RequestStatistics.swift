@@ -1,4 +1,5 @@
 import Synchronization
+import TimeConversions
 
 /// What arrived at the simulator: counts per endpoint, per status and per wall-clock second,
 /// plus a bounded log of arrival times for sliding-window checks

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import WebhookSignature
 import JSONCore
+import TimeConversions
 
 /// The shared parts of one running simulator: state, limits, faults, statistics, webhooks.
 final class SimulatorCore: Sendable {
@@ -128,11 +129,5 @@ final class SimulatorCore: Sendable {
             for key in tokens.keys { tokens[key] = now - 1000 }
             return tokens.count
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -149,7 +149,7 @@ final class WebhookDispatcher: Sendable {
     private func post(body: [UInt8], headers: [(String, String)]) async -> Int? {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Int.self)
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.timeout.components.seconds) * 1_000_000_000 + configuration.timeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount(configuration.timeout)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelInitializer { channel in

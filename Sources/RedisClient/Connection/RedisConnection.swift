@@ -10,7 +10,7 @@ final class RedisConnection: Sendable {
     /// Connects, then authenticates and selects the database.
     static func connect(_ configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -48,8 +48,7 @@ final class RedisConnection: Sendable {
         var bytes = channel.allocator.buffer(capacity: 64 * commands.count)
         for command in commands { RESPCommandEncoder.encode(command, into: &bytes) }
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
-        let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        channel.writeAndFlush(RedisOutbound(bytes: bytes, replyCount: commands.count, promise: promise, timeout: .nanoseconds(nanoseconds))).whenFailure { _ in
+        channel.writeAndFlush(RedisOutbound(bytes: bytes, replyCount: commands.count, promise: promise, timeout: TimeAmount(timeout))).whenFailure { _ in
             // The channel was closed before the handler saw the write (a no-op otherwise).
             promise.fail(RedisError.connectionClosed)
         }

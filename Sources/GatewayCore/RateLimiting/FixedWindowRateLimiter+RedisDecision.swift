@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import RedisClient
+import Synchronization
+import TimeConversions
+
+/// The fleet-wide decision: one Lua script on Redis's clock counts every bucket at once.
+extension FixedWindowRateLimiter {
+    func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool) async throws -> Decision {
+        var arguments: [RESPArgument] = []
+        let buckets = self.buckets(kind, priority)
+        arguments.append(.init(buckets.count))
+        arguments.append(.init(configuration.keyPrefix + ":recovering"))
+        arguments.append(.init(Int(configuration.windowEndGuard.milliseconds)))
+        arguments.append(.init(paced ? 1 : 0))
+        arguments.append(.init(configuration.keyPrefix + ":incarnation"))
+        for bucket in buckets {
+            arguments.append(.init(bucket.key))
+            arguments.append(.init(bucket.limit))
+            arguments.append(.init(bucket.recoveryLimit))
+            arguments.append(.init(bucket.windowMilliseconds))
+            arguments.append(.init(bucket.everyNthWindow))
+        }
+        let reply = try await redis.evaluate(Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
+        guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0], case .integer(let waitMs) = values[1] else {
+            throw RedisError.protocolError("unexpected reply of the rate-limit script: \(reply)")
+        }
+        guard granted == 1 else { return .wait(.milliseconds(max(1, waitMs))) }
+        var window: Int?
+        if values.count >= 3, case .integer(let start) = values[2] { window = Int(start) }
+        return .granted(RateLimitGrant(window: window, local: false))
+    }
+
+    struct Bucket {
+        var key: String
+        var limit: Int
+        /// The limit while replicas may still be on their local fallback.
+        var recoveryLimit: Int
+        var windowMilliseconds: Int
+        /// Only every n-th window may grant (bulk search: 2 leaves half for interactive callers).
+        var everyNthWindow: Int
+    }
+
+    func buckets(_ kind: UpstreamCallKind, _ priority: CallPriority) -> [Bucket] {
+        let replicas = state.withLock { $0.replicas }
+        let limit = configuration.perWindowLimit(kind, priority)
+        let others = Double(replicas - 1) * configuration.localShare(kind, replicas: replicas)
+        var buckets = [Bucket(key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
+                              recoveryLimit: max(0, limit - Int(others.rounded(.up))),
+                              windowMilliseconds: configuration.windowMilliseconds(kind),
+                              everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)]
+        if configuration.dailyLimit > 0 {
+            buckets.append(Bucket(key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit, recoveryLimit: configuration.dailyLimit,
+                                  windowMilliseconds: 86_400_000, everyNthWindow: 1))
+        }
+        return buckets
+    }
+
+    func pauseKey(_ kind: UpstreamCallKind) -> String {
+        configuration.keyPrefix + ":" + (kind == .general ? "general" : "search") + ":pause"
+    }
+
+    /// Checks every bucket first and counts only when all have room, so a refused attempt
+    /// costs nothing. Windows come from Redis's TIME, in milliseconds. Keys are built inside
+    /// the script (one standalone Redis; not cluster-safe by design).
+    /// No call is granted in the last `guard` ms of a window, so that a call reaches HubSpot
+    /// in the second it was counted in.
+    /// A paced call takes the k-th slot (k from 0) of the first bucket's window no earlier than
+    /// k × window / limit into it.
+    /// A Redis that lost its data (restarted empty, failed over to an empty replica) no longer
+    /// knows what the fleet spent in the current window, while HubSpot does: the first call
+    /// that finds the incarnation marker missing sets it and marks the current short windows
+    /// full, so counting starts again at the next window. (The day's count is lost with the
+    /// data; that is the one harm, see docs/operations.md.)
+    /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, then
+    /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th window.
+    /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
+    /// {0, milliseconds until a slot may be free}.
+    static let acquireScript = RedisScript("""
+        local t = redis.call('TIME')
+        local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local n = tonumber(ARGV[1])
+        local recovering = redis.call('EXISTS', ARGV[2]) == 1
+        local guard = tonumber(ARGV[3])
+        local paced = ARGV[4] == '1'
+        if redis.call('SET', ARGV[5], nowMs, 'NX') then
+          local waitMs = 0
+          for i = 1, n do
+            local base = 6 + (i - 1) * 5
+            local window = tonumber(ARGV[base + 3])
+            if window < 60000 then
+              local start = nowMs - (nowMs % window)
+              redis.call('SET', ARGV[base] .. ':' .. start, ARGV[base + 1], 'PX', window + 5000)
+              if start + window - nowMs > waitMs then waitMs = start + window - nowMs end
+            end
+          end
+          return {0, math.max(1, waitMs)}
+        end
+        local keys = {}
+        local waitMs = 0
+        local firstStart = 0
+        for i = 1, n do
+          local base = 6 + (i - 1) * 5
+          local prefix = ARGV[base]
+          local limit = tonumber(ARGV[base + 1])
+          if recovering then limit = tonumber(ARGV[base + 2]) end
+          local window = tonumber(ARGV[base + 3])
+          local nth = tonumber(ARGV[base + 4])
+          local start = nowMs - (nowMs % window)
+          if i == 1 then firstStart = start end
+          local index = math.floor(start / window)
+          if index % nth ~= 0 then
+            local left = (nth - index % nth) * window + start - nowMs
+            if left > waitMs then waitMs = left end
+          end
+          if window < 60000 and start + window - nowMs <= guard then
+            local left = start + window - nowMs
+            if left > waitMs then waitMs = left end
+          end
+          local key = prefix .. ':' .. start
+          local count = tonumber(redis.call('GET', key) or '0')
+          if count >= limit then
+            local left = start + window - nowMs
+            if left > waitMs then waitMs = left end
+          elseif paced and i == 1 and limit > 0 then
+            local earliest = start + math.floor(count * window / limit)
+            if earliest - nowMs > waitMs then waitMs = earliest - nowMs end
+          end
+          local paused = redis.call('PTTL', prefix .. ':pause')
+          if paused > waitMs then waitMs = paused end
+          keys[i] = {key, window}
+        end
+        if waitMs > 0 then return {0, waitMs} end
+        for i = 1, n do
+          if redis.call('INCR', keys[i][1]) == 1 then
+            redis.call('PEXPIRE', keys[i][1], keys[i][2] + 5000)
+          end
+        end
+        return {1, 0, math.floor(firstStart / 1000)}
+        """)
+}
