@@ -131,7 +131,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
                 throw InputValidation.invalid("\(field).amount \"\(deal.amount.prefix(40))\" is not a decimal number (e.g. \"1250.50\")")
             }
         }
-        let closeDate = deal.hasCloseDate ? deal.closeDate.date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) : ""
+        let closeDate = deal.hasCloseDate ? HubSpotTimestamp.format(deal.closeDate.date) : ""
         return try InputValidation.writeProperties(deal.properties, typed: [
             ("dealname", deal.name), ("amount", deal.amount), ("dealstage", deal.stage), ("pipeline", deal.pipeline), ("closedate", closeDate),
         ], field: field)
@@ -157,6 +157,6 @@ extension Hubspot_Gateway_V1_Deal {
     /// HubSpot writes dates as ISO-8601 (with or without milliseconds) or epoch milliseconds.
     static func parseDate(_ text: String) -> Date? {
         if let milliseconds = Int64(text) { return Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
-        return (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+        return HubSpotTimestamp.parse(text)
     }
 }

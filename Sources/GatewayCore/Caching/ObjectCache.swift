@@ -382,29 +382,23 @@ public final class ObjectCache: Sendable {
     private static func encode(_ object: HubSpotObject?) -> [UInt8] {
         var bytes = Array(String(Int64(Date().timeIntervalSince1970 * 1000)).utf8)
         bytes.append(UInt8(ascii: "\n"))
-        if let object, let json = try? entryEncoder().encode(object) { bytes.append(contentsOf: json) }
+        if let object, let json = try? entryEncoder.encode(object) { bytes.append(contentsOf: json) }
         return bytes
     }
 
     /// Dates as HubSpot writes them (ISO-8601 with milliseconds), which is what
-    /// `HubSpotObject`'s decoding reads back.
-    private static func entryEncoder() -> JSONEncoder {
+    /// `HubSpotObject`'s decoding reads back. Made once: JSON coders are not cheap to build.
+    private static let entryEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            try container.encode(HubSpotTimestamp.format(date))
         }
         return encoder
-    }
+    }()
 
-    private static func entryDecoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        }
-        return decoder
-    }
+    /// `HubSpotObject` decodes its own timestamps; no date strategy is needed.
+    private static let entryDecoder = JSONDecoder()
 
     /// The entry stored in Redis; its JSON is decoded only when no in-process copy of the same
     /// fill exists (a hot entry is read from Redis on every hit while the near cache is off).
@@ -417,7 +411,7 @@ public final class ObjectCache: Sendable {
         if let known = local.withLock({ $0.object(type: type, id: id, properties: properties, from: fill) }) {
             return Entry(object: known, notFound: false, age: age, version: 0, fill: fill)
         }
-        guard let object = try? Self.entryDecoder().decode(HubSpotObject.self, from: Data(body)) else { return nil }
+        guard let object = try? Self.entryDecoder.decode(HubSpotObject.self, from: Data(body)) else { return nil }
         return Entry(object: object, notFound: false, age: age, version: 0, fill: fill)
     }
 

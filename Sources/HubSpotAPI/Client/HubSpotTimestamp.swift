@@ -1,10 +1,23 @@
 import Foundation
 
-/// Parses HubSpot's timestamps (`2019-10-30T03:30:17.883Z`) without a formatter: this runs for
-/// every record the gateway reads, and Foundation's ISO-8601 parsing costs microseconds each.
-enum HubSpotTimestamp {
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, or nil for any other shape.
-    static func parse(_ text: String) -> Date? {
+/// HubSpot's timestamps (`2019-10-30T03:30:17.883Z`), read and written in one place. Parsing takes a
+/// path without a formatter first: it runs for every record read, and Foundation's costs microseconds.
+public enum HubSpotTimestamp {
+    /// HubSpot's timestamps (ISO-8601 in UTC, with or without a fraction of a second, or any
+    /// other offset Foundation reads), or nil when `text` is none.
+    public static func parse(_ text: String) -> Date? {
+        if let date = parseUTC(text) { return date }
+        return (try? Date(text, strategy: withFraction)) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+    }
+
+    /// ISO-8601 with milliseconds, as HubSpot writes timestamps (`2026-01-01T00:00:00.000Z`).
+    public static func format(_ date: Date) -> String { date.formatted(withFraction) }
+
+    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// The fast path, without Foundation: `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, or nil for any
+    /// other shape (this runs for every timestamp of every record read).
+    static func parseUTC(_ text: String) -> Date? {
         var text = text
         return text.withUTF8 { b -> Date? in
             guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[b.count - 1] == 0x5A else { return nil }

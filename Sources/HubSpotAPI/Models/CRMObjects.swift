@@ -36,7 +36,7 @@ public struct HubSpotObject: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         func date(_ key: CodingKeys) throws -> Date? {
             guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
-            if let date = HubSpotTimestamp.parse(text) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) { return date }
+            if let date = HubSpotTimestamp.parse(text) { return date }
             throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")
         }
         id = try container.decode(String.self, forKey: .id)

@@ -37,7 +37,7 @@ extension JSONValue {
             if isNull { return nil }
             throw JSONShapeError("\(what) is a \(typeName), not a timestamp")
         }
-        if let date = HubSpotTimestamp.parse(text) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) { return date }
+        if let date = HubSpotTimestamp.parse(text) { return date }
         throw JSONShapeError("\(what) is not an ISO-8601 timestamp: \(text)")
     }
 }
