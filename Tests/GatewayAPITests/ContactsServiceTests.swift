@@ -63,7 +63,7 @@ import TestSupport
                 _ = try await rig.client.createContact(.with { $0.contact.email = "stage@example.com"; $0.contact.lifecycleStage = "no-such-stage" }, metadata: GatewayRig.metadata())
             }
             #expect(stage?.code == .invalidArgument)
-            #expect(stage?.metadata[stringValues: GatewayErrors.Key.property].first(where: { _ in true }) == "lifecyclestage")
+            #expect(stage?.metadata.firstString(GatewayErrors.Key.property) == "lifecyclestage")
         }
     }
 
@@ -78,7 +78,7 @@ import TestSupport
             #expect(read.contact.lastName == "Lovelace" && read.freshness.source == .hubspot, "the write dropped the cached copy")
             let duplicate = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "ada@example.com" }, metadata: GatewayRig.metadata()) }
             #expect(duplicate?.code == .alreadyExists)
-            #expect(duplicate?.metadata[stringValues: GatewayErrors.Key.existingId].first(where: { _ in true }) == id)
+            #expect(duplicate?.metadata.firstString(GatewayErrors.Key.existingId) == id)
             let upserted = try await rig.client.upsertContact(.with { $0.contact.email = "ADA@example.com"; $0.contact.firstName = "Augusta" }, metadata: GatewayRig.metadata())
             #expect(upserted.contact.id == id && !upserted.created)
             let fresh = try await rig.client.upsertContact(.with { $0.contact.email = "grace@example.com" }, metadata: GatewayRig.metadata())
@@ -115,7 +115,7 @@ import TestSupport
             // Either the gateway's refusal (with the wait) or, if the clock ran out first, the deadline.
             #expect(refused?.code == .resourceExhausted || refused?.code == .deadlineExceeded)
             if refused?.code == .resourceExhausted {
-                let wait = refused?.metadata[stringValues: GatewayErrors.Key.retryAfterMilliseconds].first(where: { _ in true }).flatMap(Int.init)
+                let wait = refused?.metadata.firstString(GatewayErrors.Key.retryAfterMilliseconds).flatMap(Int.init)
                 #expect(wait.map { $0 > 0 && $0 <= 1000 } == true)
             }
         }
@@ -131,7 +131,7 @@ import TestSupport
             }
             #expect(error?.code == .unknown, "\(String(describing: error))")
             #expect(error?.message.contains("may or may not have applied") == true, "\(String(describing: error))")
-            #expect(error?.metadata[stringValues: GatewayErrors.Key.writeOutcome].first(where: { _ in true }) == "unknown")
+            #expect(error?.metadata.firstString(GatewayErrors.Key.writeOutcome) == "unknown")
             // Counted apart from the gateway's own failures (the internal-errors alert subtracts it).
             let unknown = try rig.requestMetrics.expectCounter(RequestObservationInterceptor.Name.writeOutcomesUnknown,
                                                                [("method", "hubspot.gateway.v1.ContactsService/CreateContact")])

@@ -77,7 +77,7 @@ import TestSupport
             #expect(refused?.code == .invalidArgument)
             #expect(refused?.message.contains("id_property 'domain' is not a unique property of companies") == true, "\(String(describing: refused))")
             #expect(refused?.message.contains("for companies: none yet") == true, "the simulator's companies have no unique property")
-            #expect(refused?.metadata[stringValues: GatewayErrors.Key.property].first(where: { _ in true }) == "id_property")
+            #expect(refused?.metadata.firstString(GatewayErrors.Key.property) == "id_property")
             // Contacts are upserted by email, which is unique: that works.
             let upserted = try await rig.objects.upsertObject(.with {
                 $0.objectType = "contacts"; $0.idProperty = "email"; $0.idValue = "unique@example.com"; $0.properties = ["firstname": "Una"]

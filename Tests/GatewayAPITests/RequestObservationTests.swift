@@ -41,16 +41,16 @@ import Testing
             var metadata = GatewayRig.metadata()
             metadata.addString("order-7781-fetch", forKey: "x-request-id")
             let given = try await rig.client.getContact(.with { $0.id = rig.ids[0] }, metadata: metadata) { response in
-                response.metadata[stringValues: "x-request-id"].first(where: { _ in true })
+                response.metadata.firstString("x-request-id")
             }
             #expect(given == "order-7781-fetch")
             let made = try await rig.client.getContact(.with { $0.id = rig.ids[0] }, metadata: GatewayRig.metadata()) { response in
-                response.metadata[stringValues: "x-request-id"].first(where: { _ in true })
+                response.metadata.firstString("x-request-id")
             }
             #expect(made?.count == 16)
             // Refused calls carry it too, in the trailers-only response.
             let refused = await rpcError { _ = try await rig.client.getContact(.with { $0.id = rig.ids[0] }) }
-            #expect(refused?.metadata[stringValues: "x-request-id"].first(where: { _ in true })?.count == 16)
+            #expect(refused?.metadata.firstString("x-request-id")?.count == 16)
         }
     }
 
@@ -74,7 +74,7 @@ import Testing
             #expect(line.metadata["code"] == "invalid_argument")
             #expect(line.metadata["duration_ms"] != nil)
             #expect(line.metadata["error"]?.description.contains("lifecyclestage") == true)
-            let correlation = refused?.metadata[stringValues: GatewayErrors.Key.correlationId].first(where: { _ in true })
+            let correlation = refused?.metadata.firstString(GatewayErrors.Key.correlationId)
             #expect(correlation != nil)
             #expect(line.metadata["hubspot_correlation_id"]?.description == correlation)
         }

@@ -23,7 +23,7 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         if service.hasPrefix("grpc.health.") || service.hasPrefix("grpc.reflection.") {
             return try await next(request, context)
         }
-        guard let header = request.metadata[stringValues: "authorization"].first(where: { _ in true }) else {
+        guard let header = request.metadata.firstString("authorization") else {
             return StreamingServerResponse(error: RPCError(code: .unauthenticated,
                 message: "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"))
         }

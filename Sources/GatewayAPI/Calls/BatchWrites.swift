@@ -45,8 +45,8 @@ enum BatchWrites {
             $0.index = Int32(index)
             $0.code = Int32(rpc.code.rawValue)
             $0.message = rpc.message
-            $0.propertyName = rpc.metadata[stringValues: GatewayErrors.Key.property].first(where: { _ in true }) ?? ""
-            $0.existingID = rpc.metadata[stringValues: GatewayErrors.Key.existingId].first(where: { _ in true }) ?? ""
+            $0.propertyName = rpc.metadata.firstString(GatewayErrors.Key.property) ?? ""
+            $0.existingID = rpc.metadata.firstString(GatewayErrors.Key.existingId) ?? ""
         }
     }
 }

@@ -13,9 +13,9 @@ public struct CallContext: Sendable {
     public var priority: CallPriority
 
     public init(metadata: Metadata, defaultTimeout: Duration, now: ContinuousClock.Instant = .now) {
-        let timeout = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }).flatMap(Self.parseTimeout)
+        let timeout = metadata.firstString("grpc-timeout").flatMap(Self.parseTimeout)
         deadline = now + (timeout ?? defaultTimeout)
-        let priorityValue = metadata[stringValues: "x-gateway-priority"].first(where: { _ in true })?.lowercased()
+        let priorityValue = metadata.firstString("x-gateway-priority")?.lowercased()
         priority = priorityValue == "bulk" ? .bulk : .interactive
     }
 

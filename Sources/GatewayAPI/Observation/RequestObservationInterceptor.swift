@@ -143,7 +143,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         ]
         if let error {
             metadata["error"] = .string(error.message)
-            if let correlation = error.metadata[stringValues: GatewayErrors.Key.correlationId].first(where: { _ in true }) {
+            if let correlation = error.metadata.firstString(GatewayErrors.Key.correlationId) {
                 metadata["hubspot_correlation_id"] = .string(correlation)
             }
         }
@@ -158,7 +158,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
     }
 
     static func requestId(from metadata: Metadata) -> String {
-        if let given = metadata[stringValues: requestIdKey].first(where: { _ in true }),
+        if let given = metadata.firstString(requestIdKey),
            !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
