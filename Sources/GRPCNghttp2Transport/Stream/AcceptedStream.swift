@@ -1,0 +1,13 @@
+import CNghttp2
+import GRPCCore
+import Logging
+import NIOCore
+
+/// A new RPC handed from a connection to the transport's listen loop.
+struct AcceptedStream: Sendable {
+    var descriptor: MethodDescriptor
+    var inbound: InboundMessages
+    var writer: ResponseWriter
+    var remotePeer: String
+    var localPeer: String
+}
