@@ -9,11 +9,17 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
 
     public init() {}
 
-    public func emptyCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws -> ServerResponse<Grpc_Testing_Empty> {
-        ServerResponse(message: Grpc_Testing_Empty(), metadata: Self.initialEcho(request.metadata), trailingMetadata: Self.trailingEcho(request.metadata))
+    public func emptyCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws
+        -> ServerResponse<Grpc_Testing_Empty>
+    {
+        ServerResponse(
+            message: Grpc_Testing_Empty(), metadata: Self.initialEcho(request.metadata),
+            trailingMetadata: Self.trailingEcho(request.metadata))
     }
 
-    public func unaryCall(request: ServerRequest<Grpc_Testing_SimpleRequest>, context: ServerContext) async throws -> ServerResponse<Grpc_Testing_SimpleResponse> {
+    public func unaryCall(request: ServerRequest<Grpc_Testing_SimpleRequest>, context: ServerContext) async throws
+        -> ServerResponse<Grpc_Testing_SimpleResponse>
+    {
         let message = request.message
         try Self.failIfAsked(message.hasResponseStatus ? message.responseStatus : nil, metadata: request.metadata)
         guard message.responseSize >= 0 else {
@@ -23,10 +29,14 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
             $0.payload = Self.payload(size: Int(message.responseSize))
             if message.fillServerID { $0.serverID = "grpc-interop-server" }
         }
-        return ServerResponse(message: response, metadata: Self.initialEcho(request.metadata), trailingMetadata: Self.trailingEcho(request.metadata))
+        return ServerResponse(
+            message: response, metadata: Self.initialEcho(request.metadata),
+            trailingMetadata: Self.trailingEcho(request.metadata))
     }
 
-    public func cacheableUnaryCall(request: ServerRequest<Grpc_Testing_SimpleRequest>, context: ServerContext) async throws -> ServerResponse<Grpc_Testing_SimpleResponse> {
+    public func cacheableUnaryCall(request: ServerRequest<Grpc_Testing_SimpleRequest>, context: ServerContext)
+        async throws -> ServerResponse<Grpc_Testing_SimpleResponse>
+    {
         try await unaryCall(request: request, context: context)
     }
 
@@ -87,13 +97,19 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
         }
     }
 
-    public func unimplementedCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws -> ServerResponse<Grpc_Testing_Empty> {
-        throw RPCError(code: .unimplemented, message: "grpc.testing.TestService/UnimplementedCall is not implemented, on purpose")
+    public func unimplementedCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws
+        -> ServerResponse<Grpc_Testing_Empty>
+    {
+        throw RPCError(
+            code: .unimplemented, message: "grpc.testing.TestService/UnimplementedCall is not implemented, on purpose")
     }
 
     // MARK: Helpers
 
-    private static func respond(to message: Grpc_Testing_StreamingOutputCallRequest, with writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>) async throws {
+    private static func respond(
+        to message: Grpc_Testing_StreamingOutputCallRequest,
+        with writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>
+    ) async throws {
         for parameters in message.responseParameters {
             guard parameters.size >= 0, parameters.intervalUs >= 0 else {
                 throw RPCError(code: .invalidArgument, message: "size and interval_us must not be negative")
@@ -113,7 +129,8 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
     private static func failIfAsked(_ status: Grpc_Testing_EchoStatus?, metadata: Metadata) throws {
         guard let status, status.code != 0 else { return }
         guard let code = Status.Code(rawValue: Int(status.code)).flatMap(RPCError.Code.init) else {
-            throw RPCError(code: .invalidArgument, message: "response_status.code \(status.code) is not a gRPC status code")
+            throw RPCError(
+                code: .invalidArgument, message: "response_status.code \(status.code) is not a gRPC status code")
         }
         throw RPCError(code: code, message: status.message, metadata: trailingEcho(metadata))
     }

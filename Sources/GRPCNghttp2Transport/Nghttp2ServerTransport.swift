@@ -77,7 +77,9 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
         } catch {
             address.fail(error)
             continuation.finish()
-            throw RuntimeError(code: .transportError, message: "could not listen on \(configuration.host):\(configuration.port): \(error)", cause: error)
+            throw RuntimeError(
+                code: .transportError,
+                message: "could not listen on \(configuration.host):\(configuration.port): \(error)", cause: error)
         }
         address.succeed(channel.localAddress!)
         let stopNow: Bool = state.withLock { state in
@@ -133,7 +135,11 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
                         accept: { continuation.yield($0) },
                         onClose: { [weak self] id in self?.connectionClosed(id) }
                     )
-                    guard self.register(ObjectIdentifier(connection), ConnectionReference(connection: NIOLoopBound(connection, eventLoop: channel.eventLoop))) else {
+                    guard
+                        self.register(
+                            ObjectIdentifier(connection),
+                            ConnectionReference(connection: NIOLoopBound(connection, eventLoop: channel.eventLoop)))
+                    else {
                         throw ChannelError.ioOnClosedChannel  // shutting down: refuse the connection
                     }
                     try channel.pipeline.syncOperations.addHandler(connection)
@@ -177,11 +183,13 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
     /// Stops accepting connections, sends GOAWAY on every connection, lets in-flight RPCs
     /// finish, and cancels what is still running after `shutdownGracePeriod`.
     public func beginGracefulShutdown() {
-        let (channel, connections, finish): ((any Channel)?, [ConnectionReference], AsyncStream<AcceptedStream>.Continuation?) = state.withLock { state in
-            state.shuttingDown = true
-            if state.serverChannel == nil { state.serverChannelClosed = true }
-            return (state.serverChannel, Array(state.connections.values), finishIfDrained(&state))
-        }
+        let (channel, connections, finish):
+            ((any Channel)?, [ConnectionReference], AsyncStream<AcceptedStream>.Continuation?) = state.withLock {
+                state in
+                state.shuttingDown = true
+                if state.serverChannel == nil { state.serverChannelClosed = true }
+                return (state.serverChannel, Array(state.connections.values), finishIfDrained(&state))
+            }
         channel?.close(promise: nil)
         let grace = configuration.shutdownGracePeriod
         for reference in connections {
@@ -206,11 +214,13 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
     }
 
     private func closeAbruptly() {
-        let (channel, connections, accepted): ((any Channel)?, [ConnectionReference], AsyncStream<AcceptedStream>.Continuation?) = state.withLock { state in
-            state.shuttingDown = true
-            defer { state.accepted = nil }
-            return (state.serverChannel, Array(state.connections.values), state.accepted)
-        }
+        let (channel, connections, accepted):
+            ((any Channel)?, [ConnectionReference], AsyncStream<AcceptedStream>.Continuation?) = state.withLock {
+                state in
+                state.shuttingDown = true
+                defer { state.accepted = nil }
+                return (state.serverChannel, Array(state.connections.values), state.accepted)
+            }
         channel?.close(promise: nil)
         for reference in connections {
             reference.eventLoop.execute { reference.connection.value.forceClose() }

@@ -32,10 +32,14 @@ public final class HubSpotUpstream: Sendable {
     private let metrics: GatewayMetrics
     private let logger: Logger
 
-    public init(client: HubSpotClient, limiter: FixedWindowRateLimiter, breaker: CircuitBreaker, cache: ObjectCache,
-                configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "upstream")) {
-        let attempts = Attempts(client: client.retrying(by: .none), limiter: limiter, breaker: breaker,
-                                retryPolicy: client.configuration.retryPolicy, metrics: metrics, logger: logger)
+    public init(
+        client: HubSpotClient, limiter: FixedWindowRateLimiter, breaker: CircuitBreaker, cache: ObjectCache,
+        configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(),
+        logger: Logger = Logger(label: "upstream")
+    ) {
+        let attempts = Attempts(
+            client: client.retrying(by: .none), limiter: limiter, breaker: breaker,
+            retryPolicy: client.configuration.retryPolicy, metrics: metrics, logger: logger)
         self.client = attempts.client
         self.limiter = limiter
         self.breaker = breaker
@@ -51,15 +55,25 @@ public final class HubSpotUpstream: Sendable {
                 try breaker.refuseIfOpen()
                 try await limiter.acquire(.general, priority: priority, paced: true, deadline: deadline)
             }
-            reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) { type, ids, properties, deadline in
+            reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) {
+                type, ids, properties, deadline in
                 metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")], ids.count)
-                return try await attempts.run(.general, priority: priority, deadline: deadline, idempotent: true, admitted: true) { client, options in
+                return try await attempts.run(
+                    .general, priority: priority, deadline: deadline, idempotent: true, admitted: true
+                ) { client, options in
                     try await client.batchRead(type, ids: ids, properties: properties, options: options)
                 }
             }
-            writes[priority] = BatchWriteCoalescer(maxBatchSize: configuration.maxBatchSize, useWriteTraceIds: configuration.useWriteTraceIds, admit: admit) { request, deadline in
-                metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.\(request.operation)")], request.writes.count)
-                return try await attempts.run(.general, priority: priority, deadline: deadline, idempotent: request.operation != .create, admitted: true) { client, options in
+            writes[priority] = BatchWriteCoalescer(
+                maxBatchSize: configuration.maxBatchSize, useWriteTraceIds: configuration.useWriteTraceIds, admit: admit
+            ) { request, deadline in
+                metrics.record(
+                    GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.\(request.operation)")],
+                    request.writes.count)
+                return try await attempts.run(
+                    .general, priority: priority, deadline: deadline, idempotent: request.operation != .create,
+                    admitted: true
+                ) { client, options in
                     try await request.send(with: client, options: options)
                 }
             }
@@ -70,16 +84,25 @@ public final class HubSpotUpstream: Sendable {
 
     /// The client observer that tells `limiter` what HubSpot's rate-limit headers say and
     /// counts every exchange; pass it to the `HubSpotClient` this upstream will use.
-    public static func observer(for limiter: FixedWindowRateLimiter, metrics: GatewayMetrics = GatewayMetrics()) -> @Sendable (HubSpotExchange) -> Void {
+    public static func observer(for limiter: FixedWindowRateLimiter, metrics: GatewayMetrics = GatewayMetrics())
+        -> @Sendable (HubSpotExchange) -> Void
+    {
         { exchange in
             let endpoint = [("endpoint", exchange.endpoint)]
-            metrics.increment(GatewayMetrics.Name.upstreamCalls, endpoint + [("status", exchange.status == 0 ? "error" : String(exchange.status))])
+            metrics.increment(
+                GatewayMetrics.Name.upstreamCalls,
+                endpoint + [("status", exchange.status == 0 ? "error" : String(exchange.status))])
             metrics.time(GatewayMetrics.Name.upstreamDuration, endpoint, exchange.duration)
             guard exchange.status == 429 || exchange.rateLimit.remaining == 0 else { return }
             let kind: UpstreamCallKind = exchange.endpoint.contains("search") ? .search : .general
-            if exchange.status == 429 { metrics.increment(GatewayMetrics.Name.upstreamRateLimited, [("bucket", kind.metricLabel)]) }
+            if exchange.status == 429 {
+                metrics.increment(GatewayMetrics.Name.upstreamRateLimited, [("bucket", kind.metricLabel)])
+            }
             let interval = exchange.rateLimit.intervalMilliseconds.map { Duration.milliseconds($0) }
-            Task { await limiter.observe(kind: kind, status: exchange.status, remaining: exchange.rateLimit.remaining, interval: interval) }
+            Task {
+                await limiter.observe(
+                    kind: kind, status: exchange.status, remaining: exchange.rateLimit.remaining, interval: interval)
+            }
         }
     }
 
@@ -90,7 +113,9 @@ public final class HubSpotUpstream: Sendable {
         priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
     ) async throws -> ObjectCache.Read {
         let reads = reads[priority]!
-        return try await cache.read(type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability) { [breaker] in
+        return try await cache.read(
+            type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability
+        ) { [breaker] in
             try breaker.refuseIfOpen()
             return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
         }
@@ -99,7 +124,9 @@ public final class HubSpotUpstream: Sendable {
     /// Creates, updates or upserts one record through a coalesced batch call, and drops the
     /// record's cached copies. Throws HubSpot's error for this input only, or
     /// `WriteOutcomeUnknown` when the request may have been applied although it failed.
-    public func write(type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) async throws -> HubSpotObject {
+    public func write(
+        type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
+    ) async throws -> HubSpotObject {
         try breaker.refuseIfOpen()
         do {
             let object = try await writes[priority]!.write(type: type, write, deadline: deadline)
@@ -123,7 +150,8 @@ public final class HubSpotUpstream: Sendable {
         _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
     ) async throws -> T {
         do {
-            let result = try await attempts.run(kind, priority: priority, deadline: deadline, idempotent: idempotent, admitted: false, body)
+            let result = try await attempts.run(
+                kind, priority: priority, deadline: deadline, idempotent: idempotent, admitted: false, body)
             await invalidate(objects)
             return result
         } catch {
@@ -195,8 +223,11 @@ private struct Attempts: Sendable {
     let logger: Logger
 
     /// - Parameter admitted: the first attempt already holds a limiter slot (a coalesced batch).
-    func run<T>(_ kind: UpstreamCallKind, priority: CallPriority, deadline: ContinuousClock.Instant, idempotent: Bool, admitted: Bool,
-                _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T) async throws -> T {
+    func run<T>(
+        _ kind: UpstreamCallKind, priority: CallPriority, deadline: ContinuousClock.Instant, idempotent: Bool,
+        admitted: Bool,
+        _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
+    ) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -212,12 +243,17 @@ private struct Attempts: Sendable {
                 return result
             } catch {
                 breaker.record(HubSpotUpstream.outcome(of: error), for: permit)
-                if HubSpotUpstream.rejectsCredentials(error) { metrics.increment(GatewayMetrics.Name.credentialsRejected) }
-                guard case .retry(let delay) = retryPolicy.decide(after: error, attempt: attempt, idempotent: idempotent),
-                      ContinuousClock.now + delay < deadline
+                if HubSpotUpstream.rejectsCredentials(error) {
+                    metrics.increment(GatewayMetrics.Name.credentialsRejected)
+                }
+                guard
+                    case .retry(let delay) = retryPolicy.decide(after: error, attempt: attempt, idempotent: idempotent),
+                    ContinuousClock.now + delay < deadline
                 else { throw error }
                 metrics.increment(GatewayMetrics.Name.upstreamRetries, [("bucket", kind.metricLabel)])
-                logger.debug("retrying a HubSpot call through the limiter", metadata: ["attempt": "\(attempt)", "delayMs": "\(delay.milliseconds)", "error": "\(error)"])
+                logger.debug(
+                    "retrying a HubSpot call through the limiter",
+                    metadata: ["attempt": "\(attempt)", "delayMs": "\(delay.milliseconds)", "error": "\(error)"])
                 try await Task.sleep(for: delay)
             }
         }

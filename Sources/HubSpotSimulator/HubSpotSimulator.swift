@@ -12,9 +12,12 @@ import Synchronization
 public final class HubSpotSimulator: Service, Sendable {
     let core: SimulatorCore
     /// The bound port, or why the server never listened; and who waits for either.
-    private let listening = Mutex<(outcome: Result<Int, any Error>?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
+    private let listening = Mutex<(outcome: Result<Int, any Error>?, waiters: [CheckedContinuation<Int, any Error>])>(
+        (nil, []))
 
-    public init(configuration: SimulatorConfiguration, logger: Logger = Logger(label: "hubspot-sim")) throws(SimulatorConfigurationError) {
+    public init(configuration: SimulatorConfiguration, logger: Logger = Logger(label: "hubspot-sim"))
+        throws(SimulatorConfigurationError)
+    {
         core = try SimulatorCore(configuration: configuration, logger: logger)
     }
 
@@ -48,7 +51,8 @@ public final class HubSpotSimulator: Service, Sendable {
         let application = Application(
             responder: SimulatorResponder(core: core),
             server: .http1(configuration: .init(idleTimeout: .seconds(120))),
-            configuration: ApplicationConfiguration(address: .hostname(core.configuration.host, port: core.configuration.port), serverName: "hubspot-sim"),
+            configuration: ApplicationConfiguration(
+                address: .hostname(core.configuration.host, port: core.configuration.port), serverName: "hubspot-sim"),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? 0
                 core.baseURL.withLock { $0 = "http://\(core.configuration.host):\(port)" }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
-private let systemWrite = Glibc.write
+    import Glibc
+    private let systemWrite = Glibc.write
 #elseif canImport(Darwin)
-import Darwin
-private let systemWrite = Darwin.write
+    import Darwin
+    private let systemWrite = Darwin.write
 #endif
 import JSONCore
 import Logging
@@ -23,11 +23,15 @@ public struct JSONLogHandler: LogHandler {
 
     /// Writes to standard error.
     public init(label: String, redacting secrets: [String] = [], metadataProvider: Logger.MetadataProvider? = nil) {
-        self.init(label: label, redacting: secrets, metadataProvider: metadataProvider, output: JSONLogHandler.standardError)
+        self.init(
+            label: label, redacting: secrets, metadataProvider: metadataProvider, output: JSONLogHandler.standardError)
     }
 
     /// Hands every line (with its newline) to `output`.
-    public init(label: String, redacting secrets: [String] = [], metadataProvider: Logger.MetadataProvider? = nil, output: @escaping @Sendable ([UInt8]) -> Void) {
+    public init(
+        label: String, redacting secrets: [String] = [], metadataProvider: Logger.MetadataProvider? = nil,
+        output: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.label = label
         // Short strings would redact ordinary words; a secret worth the name is longer.
         self.secrets = secrets.filter { $0.utf8.count >= 8 }

@@ -19,7 +19,10 @@ extension RedisClient {
 
     /// SET with options; false when NX/XX kept it from being set.
     @discardableResult
-    public func set(_ key: RESPArgument, _ value: RESPArgument, expiration: Expiration? = nil, condition: SetCondition = .always, timeout: Duration? = nil) async throws -> Bool {
+    public func set(
+        _ key: RESPArgument, _ value: RESPArgument, expiration: Expiration? = nil, condition: SetCondition = .always,
+        timeout: Duration? = nil
+    ) async throws -> Bool {
         var arguments = [key, value]
         switch expiration {
         case .seconds(let s)?: arguments += ["EX", RESPArgument(s)]
@@ -41,7 +44,9 @@ extension RedisClient {
     }
 
     public func incr(_ key: RESPArgument, timeout: Duration? = nil) async throws -> Int64 {
-        guard let value = try await send("INCR", [key], timeout: timeout).integer else { throw RedisError.protocolError("INCR did not answer an integer") }
+        guard let value = try await send("INCR", [key], timeout: timeout).integer else {
+            throw RedisError.protocolError("INCR did not answer an integer")
+        }
         return value
     }
 
@@ -61,7 +66,9 @@ extension RedisClient {
 
     /// HSET; returns how many fields were new.
     @discardableResult
-    public func hset(_ key: RESPArgument, fields: [(RESPArgument, RESPArgument)], timeout: Duration? = nil) async throws -> Int {
+    public func hset(_ key: RESPArgument, fields: [(RESPArgument, RESPArgument)], timeout: Duration? = nil) async throws
+        -> Int
+    {
         Int(try await send("HSET", [key] + fields.flatMap { [$0.0, $0.1] }, timeout: timeout).integer ?? 0)
     }
 
@@ -72,7 +79,8 @@ extension RedisClient {
 
     /// PUBLISH; returns how many subscribers received it.
     @discardableResult
-    public func publish(_ channel: RESPArgument, _ message: RESPArgument, timeout: Duration? = nil) async throws -> Int {
+    public func publish(_ channel: RESPArgument, _ message: RESPArgument, timeout: Duration? = nil) async throws -> Int
+    {
         Int(try await send("PUBLISH", [channel, message], timeout: timeout).integer ?? 0)
     }
 
@@ -101,18 +109,24 @@ extension RedisClient {
     }
 
     /// XADD with `*` ids (optionally capped with `MAXLEN ~ n`); returns the new id.
-    public func xadd(_ stream: RESPArgument, fields: [(RESPArgument, RESPArgument)], maxLength: Int? = nil, timeout: Duration? = nil) async throws -> String {
+    public func xadd(
+        _ stream: RESPArgument, fields: [(RESPArgument, RESPArgument)], maxLength: Int? = nil, timeout: Duration? = nil
+    ) async throws -> String {
         var arguments = [stream]
         if let maxLength { arguments += ["MAXLEN", "~", RESPArgument(maxLength)] }
         arguments.append("*")
         arguments += fields.flatMap { [$0.0, $0.1] }
-        guard let id = try await send("XADD", arguments, timeout: timeout).string else { throw RedisError.protocolError("XADD did not answer an id") }
+        guard let id = try await send("XADD", arguments, timeout: timeout).string else {
+            throw RedisError.protocolError("XADD did not answer an id")
+        }
         return id
     }
 
     /// XREAD from one stream after `id` (`0` for the start, `$` for new entries only). With
     /// `block`, it waits up to that long on a connection of its own, so the pool never stalls.
-    public func xread(_ stream: RESPArgument, after id: String, count: Int? = nil, block: Duration? = nil, timeout: Duration? = nil) async throws -> [StreamEntry] {
+    public func xread(
+        _ stream: RESPArgument, after id: String, count: Int? = nil, block: Duration? = nil, timeout: Duration? = nil
+    ) async throws -> [StreamEntry] {
         var arguments: [RESPArgument] = []
         if let count { arguments += ["COUNT", RESPArgument(count)] }
         if let block { arguments += ["BLOCK", RESPArgument(block.milliseconds)] }
@@ -121,7 +135,10 @@ extension RedisClient {
     }
 
     /// XREADGROUP for one stream (`>` for never-delivered entries).
-    public func xreadgroup(group: String, consumer: String, _ stream: RESPArgument, after id: String = ">", count: Int? = nil, block: Duration? = nil, timeout: Duration? = nil) async throws -> [StreamEntry] {
+    public func xreadgroup(
+        group: String, consumer: String, _ stream: RESPArgument, after id: String = ">", count: Int? = nil,
+        block: Duration? = nil, timeout: Duration? = nil
+    ) async throws -> [StreamEntry] {
         var arguments: [RESPArgument] = ["GROUP", RESPArgument(group), RESPArgument(consumer)]
         if let count { arguments += ["COUNT", RESPArgument(count)] }
         if let block { arguments += ["BLOCK", RESPArgument(block.milliseconds)] }
@@ -131,15 +148,23 @@ extension RedisClient {
 
     /// XACK; returns how many entries were acknowledged.
     @discardableResult
-    public func xack(_ stream: RESPArgument, group: String, ids: [String], timeout: Duration? = nil) async throws -> Int {
-        Int(try await send("XACK", [stream, RESPArgument(group)] + ids.map { RESPArgument($0) }, timeout: timeout).integer ?? 0)
+    public func xack(_ stream: RESPArgument, group: String, ids: [String], timeout: Duration? = nil) async throws -> Int
+    {
+        Int(
+            try await send("XACK", [stream, RESPArgument(group)] + ids.map { RESPArgument($0) }, timeout: timeout)
+                .integer ?? 0)
     }
 
     /// XAUTOCLAIM: entries pending longer than `minIdle` move to `consumer`. Returns the cursor
     /// for the next call and the claimed entries.
-    public func xautoclaim(_ stream: RESPArgument, group: String, consumer: String, minIdle: Duration, start: String = "0-0", count: Int? = nil, timeout: Duration? = nil) async throws -> (next: String, entries: [StreamEntry]) {
-        var arguments: [RESPArgument] = [stream, RESPArgument(group), RESPArgument(consumer),
-            RESPArgument(minIdle.milliseconds), RESPArgument(start)]
+    public func xautoclaim(
+        _ stream: RESPArgument, group: String, consumer: String, minIdle: Duration, start: String = "0-0",
+        count: Int? = nil, timeout: Duration? = nil
+    ) async throws -> (next: String, entries: [StreamEntry]) {
+        var arguments: [RESPArgument] = [
+            stream, RESPArgument(group), RESPArgument(consumer),
+            RESPArgument(minIdle.milliseconds), RESPArgument(start),
+        ]
         if let count { arguments += ["COUNT", RESPArgument(count)] }
         guard let parts = try await send("XAUTOCLAIM", arguments, timeout: timeout).array, parts.count >= 2 else {
             throw RedisError.protocolError("XAUTOCLAIM answered an unexpected shape")
@@ -148,15 +173,20 @@ extension RedisClient {
     }
 
     /// XGROUP CREATE … MKSTREAM, ignoring "group already exists".
-    public func createGroup(_ stream: RESPArgument, group: String, startAt id: String = "$", timeout: Duration? = nil) async throws {
+    public func createGroup(_ stream: RESPArgument, group: String, startAt id: String = "$", timeout: Duration? = nil)
+        async throws
+    {
         do {
-            try await send("XGROUP", ["CREATE", stream, RESPArgument(group), RESPArgument(id), "MKSTREAM"], timeout: timeout)
+            try await send(
+                "XGROUP", ["CREATE", stream, RESPArgument(group), RESPArgument(id), "MKSTREAM"], timeout: timeout)
         } catch let error as RedisServerError where error.message.hasPrefix("BUSYGROUP") {
             return
         }
     }
 
-    private func readStreams(_ command: String, _ arguments: [RESPArgument], block: Duration?, timeout: Duration?) async throws -> [StreamEntry] {
+    private func readStreams(_ command: String, _ arguments: [RESPArgument], block: Duration?, timeout: Duration?)
+        async throws -> [StreamEntry]
+    {
         let reply: RESPValue
         if let block {
             let wait = (timeout ?? configuration.commandTimeout) + block

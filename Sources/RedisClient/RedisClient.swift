@@ -38,7 +38,10 @@ public final class RedisClient: Sendable {
 
     /// Starts connecting at once; commands issued before a connection is up fail fast with
     /// `notConnected` (use `waitUntilConnected` at start-up if that matters).
-    public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "redis"), onHealthChange: (@Sendable (RedisHealth) -> Void)? = nil) {
+    public init(
+        configuration: RedisConfiguration, logger: Logger = Logger(label: "redis"),
+        onHealthChange: (@Sendable (RedisHealth) -> Void)? = nil
+    ) {
         self.configuration = configuration
         self.logger = logger
         self.onHealthChange = onHealthChange
@@ -65,7 +68,8 @@ public final class RedisClient: Sendable {
     /// The current health.
     public var health: RedisHealth {
         let connected = slots.filter { $0.connection != nil }.count
-        return RedisHealth(isUp: connected > 0, connectedConnections: connected, lastError: slots.compactMap(\.lastError).first)
+        return RedisHealth(
+            isUp: connected > 0, connectedConnections: connected, lastError: slots.compactMap(\.lastError).first)
     }
 
     /// Waits until at least one connection is up, or throws `notConnected` after `timeout`.
@@ -83,7 +87,9 @@ public final class RedisClient: Sendable {
 
     /// Sends one command; an error reply is thrown as `RedisServerError`.
     @discardableResult
-    public func send(_ name: String, _ arguments: [RESPArgument] = [], timeout: Duration? = nil) async throws -> RESPValue {
+    public func send(_ name: String, _ arguments: [RESPArgument] = [], timeout: Duration? = nil) async throws
+        -> RESPValue
+    {
         let reply = try await pipeline([[RESPArgument(name)] + arguments], timeout: timeout)[0]
         if case .error(let error) = reply { throw error }
         return reply
@@ -94,7 +100,8 @@ public final class RedisClient: Sendable {
     public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         let connection = try pickConnection()
-        return try await connection.send(commands.map { $0.map(\.bytes) }, timeout: timeout ?? configuration.commandTimeout)
+        return try await connection.send(
+            commands.map { $0.map(\.bytes) }, timeout: timeout ?? configuration.commandTimeout)
     }
 
     private func pickConnection() throws(RedisError) -> RedisConnection {
@@ -127,7 +134,9 @@ public final class RedisClient: Sendable {
 
     /// Runs a Lua script with EVALSHA, loading it (SCRIPT LOAD) the first time and again when
     /// Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
-    public func evaluate(_ script: RedisScript, keys: [RESPArgument] = [], arguments: [RESPArgument] = [], timeout: Duration? = nil) async throws -> RESPValue {
+    public func evaluate(
+        _ script: RedisScript, keys: [RESPArgument] = [], arguments: [RESPArgument] = [], timeout: Duration? = nil
+    ) async throws -> RESPValue {
         let sha: String
         if let known = scripts.withLock({ $0[script.source] }) {
             sha = known
@@ -135,10 +144,12 @@ public final class RedisClient: Sendable {
             sha = try await load(script, timeout: timeout)
         }
         do {
-            return try await send("EVALSHA", [RESPArgument(sha), RESPArgument(keys.count)] + keys + arguments, timeout: timeout)
+            return try await send(
+                "EVALSHA", [RESPArgument(sha), RESPArgument(keys.count)] + keys + arguments, timeout: timeout)
         } catch let error as RedisServerError where error.kind == .noScript {
             let reloaded = try await load(script, timeout: timeout)
-            return try await send("EVALSHA", [RESPArgument(reloaded), RESPArgument(keys.count)] + keys + arguments, timeout: timeout)
+            return try await send(
+                "EVALSHA", [RESPArgument(reloaded), RESPArgument(keys.count)] + keys + arguments, timeout: timeout)
         }
     }
 
@@ -194,7 +205,9 @@ public final class RedisClient: Sendable {
             }
             if Task.isCancelled { break }
             // Full jitter over an exponential ceiling, so replicas do not reconnect in step.
-            let ceiling = min(configuration.maxReconnectDelay, configuration.reconnectBaseDelay * (1 << min(max(failures - 1, 0), 16)))
+            let ceiling = min(
+                configuration.maxReconnectDelay, configuration.reconnectBaseDelay * (1 << min(max(failures - 1, 0), 16))
+            )
             try? await Task.sleep(for: ceiling * Double.random(in: 0.5...1))
         }
         if let connection = slot.connection { await connection.close() }

@@ -27,17 +27,23 @@ public struct RedisConfiguration: Sendable {
         if url.hasPrefix("unix://") {
             let rest = url.dropFirst("unix://".count)
             let parts = rest.split(separator: "?", maxSplits: 1)
-            guard let path = parts.first, path.hasPrefix("/") else { throw .invalidURL("unix URLs need an absolute socket path: unix:///path/to/redis.sock") }
+            guard let path = parts.first, path.hasPrefix("/") else {
+                throw .invalidURL("unix URLs need an absolute socket path: unix:///path/to/redis.sock")
+            }
             self.init(endpoint: .unix(path: String(path)))
             if parts.count == 2 {
                 for pair in parts[1].split(separator: "&") where pair.hasPrefix("db=") {
-                    guard let db = Int(pair.dropFirst(3)), db >= 0 else { throw .invalidURL("db must be a non-negative integer") }
+                    guard let db = Int(pair.dropFirst(3)), db >= 0 else {
+                        throw .invalidURL("db must be a non-negative integer")
+                    }
                     database = db
                 }
             }
             return
         }
-        guard url.hasPrefix("redis://") else { throw .invalidURL("use redis://host:port/db or unix:///path (got \(url.prefix(8))…)") }
+        guard url.hasPrefix("redis://") else {
+            throw .invalidURL("use redis://host:port/db or unix:///path (got \(url.prefix(8))…)")
+        }
         var rest = Substring(url.dropFirst("redis://".count))
         var username: String?
         var password: String?
@@ -70,7 +76,9 @@ public struct RedisConfiguration: Sendable {
         self.password = password
         let db = path.dropFirst()
         if !db.isEmpty {
-            guard let number = Int(db), number >= 0 else { throw .invalidURL("the database must be a non-negative integer, was \(db)") }
+            guard let number = Int(db), number >= 0 else {
+                throw .invalidURL("the database must be a non-negative integer, was \(db)")
+            }
             database = number
         }
     }
@@ -79,7 +87,9 @@ public struct RedisConfiguration: Sendable {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
-            if byte == UInt8(ascii: "%"), bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+            if byte == UInt8(ascii: "%"), bytes.count >= 2,
+                let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+            {
                 out.append(value)
                 bytes = bytes.dropFirst(2)
             } else {

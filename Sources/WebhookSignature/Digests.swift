@@ -35,8 +35,10 @@ public enum HMACSHA256 {
             input.withUnsafeBytes { message in
                 mac.withUnsafeMutableBufferPointer { out in
                     // A non-nil key pointer even for an empty key (HMAC treats nil as "reuse").
-                    HMAC(EVP_sha256(), key.baseAddress ?? UnsafeRawPointer(out.baseAddress!), Int32(key.count),
-                         message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count, out.baseAddress, &length)
+                    HMAC(
+                        EVP_sha256(), key.baseAddress ?? UnsafeRawPointer(out.baseAddress!), Int32(key.count),
+                        message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count, out.baseAddress,
+                        &length)
                 }
             }
         }
@@ -65,7 +67,9 @@ where A.Element == UInt8, B.Element == UInt8 {
         l.isEmpty || CRYPTO_memcmp(l.baseAddress, r.baseAddress, l.count) == 0
     }
     // Arrays and other contiguous collections without a copy.
-    if let result = lhs.withContiguousStorageIfAvailable({ l in rhs.withContiguousStorageIfAvailable { r in equal(l, r) } }), let result {
+    if let result = lhs.withContiguousStorageIfAvailable({ l in
+        rhs.withContiguousStorageIfAvailable { r in equal(l, r) }
+    }), let result {
         return result
     }
     return Array(lhs).withUnsafeBufferPointer { l in Array(rhs).withUnsafeBufferPointer { r in equal(l, r) } }

@@ -14,7 +14,9 @@ public enum HubSpotWebhookSignature {
     ]
 
     /// The v3 signature (`X-HubSpot-Signature-v3`) of a request.
-    public static func v3(clientSecret: String, method: String, uri: String, body: [UInt8], timestampMilliseconds: Int64) -> String {
+    public static func v3(
+        clientSecret: String, method: String, uri: String, body: [UInt8], timestampMilliseconds: Int64
+    ) -> String {
         var message = Array(method.utf8)
         message += Array(decodeV3URI(uri).utf8)
         message += body
@@ -58,7 +60,8 @@ public enum HubSpotWebhookSignature {
         let age = Int64(now.timeIntervalSince1970 * 1000) - milliseconds
         let maxAgeMilliseconds = maxAge.milliseconds
         if age > maxAgeMilliseconds { throw .timestampTooOld(ageMilliseconds: age) }
-        let expected = v3(clientSecret: clientSecret, method: method, uri: uri, body: body, timestampMilliseconds: milliseconds)
+        let expected = v3(
+            clientSecret: clientSecret, method: method, uri: uri, body: body, timestampMilliseconds: milliseconds)
         guard constantTimeEquals(Array(expected.utf8), Array(signature.utf8)) else { throw .signatureMismatch }
     }
 

@@ -53,22 +53,31 @@ struct GRPCInteropServer: AsyncParsableCommand {
         configuration.maxReceiveMessageSize = maxReceiveMessageSize
         configuration.shutdownGracePeriod = .seconds(shutdownGraceSeconds)
         configuration.idleTimeout = .milliseconds(Int64(idleTimeoutSeconds * 1000))
-        configuration.maxConnectionAge = maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(maxConnectionAgeSeconds * 1000)) : nil
+        configuration.maxConnectionAge =
+            maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(maxConnectionAgeSeconds * 1000)) : nil
         configuration.keepaliveInterval = .milliseconds(Int64(keepaliveSeconds * 1000))
         let transport = Nghttp2ServerTransport(configuration: configuration, logger: logger)
         let health = HealthService(servingServices: ["grpc.testing.TestService"])
-        let reflection = try ReflectionService(descriptorSetsBase64: [
-            GRPCInteropTestingDescriptors.fileDescriptorSetBase64,
-            GRPCStandardServicesDescriptors.fileDescriptorSetBase64,
-        ], services: [
-            "grpc.testing.TestService", "grpc.health.v1.Health",
-            "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
-        ])
+        let reflection = try ReflectionService(
+            descriptorSetsBase64: [
+                GRPCInteropTestingDescriptors.fileDescriptorSetBase64,
+                GRPCStandardServicesDescriptors.fileDescriptorSetBase64,
+            ],
+            services: [
+                "grpc.testing.TestService", "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+            ])
         let statuses = StatusCountingInterceptor()
-        let server = GRPCServer(transport: transport, services: [TestService(), health, reflection, reflection.v1alpha], interceptors: [statuses])
+        let server = GRPCServer(
+            transport: transport, services: [TestService(), health, reflection, reflection.v1alpha],
+            interceptors: [statuses])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: GRPCServerService(server: server, health: health), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [
+                    .init(
+                        service: GRPCServerService(server: server, health: health),
+                        successTerminationBehavior: .gracefullyShutdownGroup)
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -76,12 +85,15 @@ struct GRPCInteropServer: AsyncParsableCommand {
         let announce = Task {
             if let address = try? await transport.listeningAddress {
                 // Unbuffered: test harnesses read this line from a pipe to learn the port.
-                FileHandle.standardOutput.write(Data("grpc-interop-server listening on \(address.ipAddress ?? host):\(address.port ?? port)\n".utf8))
+                FileHandle.standardOutput.write(
+                    Data("grpc-interop-server listening on \(address.ipAddress ?? host):\(address.port ?? port)\n".utf8)
+                )
             }
         }
         defer { announce.cancel() }
         try await group.run()
         // Benchmarks compare this with what their load generator counted.
-        FileHandle.standardOutput.write(Data("grpc-interop-server served ok=\(statuses.ok) failed=\(statuses.failed)\n".utf8))
+        FileHandle.standardOutput.write(
+            Data("grpc-interop-server served ok=\(statuses.ok) failed=\(statuses.failed)\n".utf8))
     }
 }

@@ -8,14 +8,18 @@ enum EnvironmentArguments {
 
     /// `arguments` plus a `--name value` (or `--name` for set boolean flags) for every option
     /// in `options` that the environment sets and the arguments do not.
-    static func merge(_ arguments: [String], environment: [String: String], options: [String], flags: [String]) -> [String] {
+    static func merge(_ arguments: [String], environment: [String: String], options: [String], flags: [String])
+        -> [String]
+    {
         var merged = arguments
         func given(_ name: String) -> Bool { arguments.contains { $0 == "--\(name)" || $0.hasPrefix("--\(name)=") } }
         for name in options where !given(name) {
             if let value = environment[variable(name)] { merged += ["--\(name)", value] }
         }
         for name in flags where !given(name) {
-            if let value = environment[variable(name)]?.lowercased(), ["1", "true", "yes"].contains(value) { merged.append("--\(name)") }
+            if let value = environment[variable(name)]?.lowercased(), ["1", "true", "yes"].contains(value) {
+                merged.append("--\(name)")
+            }
         }
         return merged
     }

@@ -34,15 +34,18 @@ struct GatewayServer {
             var quiet = logger
             quiet.logLevel = .warning
             try await HubSpotSimulator.withRunning(simulator, logger: quiet) { _, baseURL in
-                try await serve(baseURL: baseURL, credentials: .privateAppToken(Secret(simulator.token)), registry: registry)
+                try await serve(
+                    baseURL: baseURL, credentials: .privateAppToken(Secret(simulator.token)), registry: registry)
             }
         } else {
             let credentials: HubSpotCredentials
             if let token = options.hubspotToken {
                 credentials = .privateAppToken(Secret(token))
             } else {
-                credentials = .oauth(OAuthCredentials(clientId: options.hubspotClientId!, clientSecret: Secret(options.hubspotClientSecret!),
-                                                      refreshToken: Secret(options.hubspotRefreshToken!)))
+                credentials = .oauth(
+                    OAuthCredentials(
+                        clientId: options.hubspotClientId!, clientSecret: Secret(options.hubspotClientSecret!),
+                        refreshToken: Secret(options.hubspotRefreshToken!)))
             }
             try await serve(baseURL: options.hubspotBaseUrl, credentials: credentials, registry: registry)
         }
@@ -61,15 +64,19 @@ struct GatewayServer {
         }
         // Sandbox without keys: one development key, printed for the developer.
         let key = "dev-" + UUID().uuidString.lowercased()
-        FileHandle.standardOutput.write(Data("""
-            hubspot-gateway sandbox: development caller key (scopes crm.read, crm.write, admin):
-              authorization: Bearer \(key)
+        FileHandle.standardOutput.write(
+            Data(
+                """
+                hubspot-gateway sandbox: development caller key (scopes crm.read, crm.write, admin):
+                  authorization: Bearer \(key)
 
-            """.utf8))
+                """.utf8))
         return CallerKeys(service: "sandbox-developer", key: key, scopes: [.read, .write, .admin])
     }
 
-    private func serve(baseURL: String, credentials: HubSpotCredentials, registry: PrometheusCollectorRegistry) async throws {
+    private func serve(baseURL: String, credentials: HubSpotCredentials, registry: PrometheusCollectorRegistry)
+        async throws
+    {
         let keys = try callerKeys()
         let metrics = GatewayMetrics()
         let redis: RedisClient? = try options.redisUrl.map { url in
@@ -95,7 +102,8 @@ struct GatewayServer {
         cacheConfiguration.notFoundTTL = .milliseconds(Int64(options.cacheNotFoundSeconds * 1000))
         cacheConfiguration.redisTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
         cacheConfiguration.nearTTL = .milliseconds(Int64(options.cacheNearTtlSeconds * 1000))
-        cacheConfiguration.pendingInvalidationRetryInterval = .milliseconds(Int64(max(1, options.cachePendingRetryMilliseconds)))
+        cacheConfiguration.pendingInvalidationRetryInterval = .milliseconds(
+            Int64(max(1, options.cachePendingRetryMilliseconds)))
         cacheConfiguration.pendingInvalidationCapacity = max(1, options.cachePendingCapacity)
 
         let readiness = Readiness()
@@ -104,33 +112,53 @@ struct GatewayServer {
         defer { transport.shutdown() }
         var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
         clientConfiguration.requestTimeout = .milliseconds(Int64(options.hubspotRequestTimeoutSeconds * 1000))
-        let client = HubSpotClient(transport: transport, credentials: credentials, configuration: clientConfiguration, logger: logger) { exchange in
+        let client = HubSpotClient(
+            transport: transport, credentials: credentials, configuration: clientConfiguration, logger: logger
+        ) { exchange in
             observe(exchange)
             readiness.observe(status: exchange.status)
         }
         let cache = ObjectCache(redis: redis, configuration: cacheConfiguration, metrics: metrics, logger: logger)
-        let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: logger),
-                                       cache: cache, metrics: metrics, logger: logger)
+        let upstream = HubSpotUpstream(
+            client: client, limiter: limiter,
+            breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: logger),
+            cache: cache, metrics: metrics, logger: logger)
 
         // gRPC
         let timeout = Duration.milliseconds(Int64(options.defaultTimeoutSeconds * 1000))
         var grpcConfiguration = Nghttp2ServerTransportConfiguration(host: options.host, port: options.grpcPort)
         grpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
-        grpcConfiguration.maxConnectionAge = options.maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(options.maxConnectionAgeSeconds * 1000)) : nil
+        grpcConfiguration.maxConnectionAge =
+            options.maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(options.maxConnectionAgeSeconds * 1000)) : nil
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
-        let serviceNames = ["ContactsService", "DealsService", "ObjectsService", "AssociationsService", "AdminService"].map { "hubspot.gateway.v1." + $0 }
+        let serviceNames = ["ContactsService", "DealsService", "ObjectsService", "AssociationsService", "AdminService"]
+            .map { "hubspot.gateway.v1." + $0 }
         let health = HealthService(servingServices: serviceNames)
-        let reflection = try ReflectionService(descriptorSetsBase64: [GatewayProtoDescriptors.fileDescriptorSetBase64, GRPCStandardServicesDescriptors.fileDescriptorSetBase64],
-                                               services: serviceNames + ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"])
-        let server = GRPCServer(transport: grpcTransport, services: [
-            ContactsService(upstream: upstream, defaultTimeout: timeout), DealsService(upstream: upstream, defaultTimeout: timeout),
-            ObjectsService(upstream: upstream, defaultTimeout: timeout), AssociationsService(upstream: upstream, defaultTimeout: timeout),
-            AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
-        ], interceptors: [
-            RequestObservationInterceptor(accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors, logger: logger,
-                                          isClientFault: { $0 is MalformedRequest }),
-            CallerAuthenticationInterceptor(keys: keys, logger: logger),
-        ])
+        let reflection = try ReflectionService(
+            descriptorSetsBase64: [
+                GatewayProtoDescriptors.fileDescriptorSetBase64,
+                GRPCStandardServicesDescriptors.fileDescriptorSetBase64,
+            ],
+            services: serviceNames + [
+                "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ])
+        let server = GRPCServer(
+            transport: grpcTransport,
+            services: [
+                ContactsService(upstream: upstream, defaultTimeout: timeout),
+                DealsService(upstream: upstream, defaultTimeout: timeout),
+                ObjectsService(upstream: upstream, defaultTimeout: timeout),
+                AssociationsService(upstream: upstream, defaultTimeout: timeout),
+                AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
+            ],
+            interceptors: [
+                RequestObservationInterceptor(
+                    accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors,
+                    logger: logger,
+                    isClientFault: { $0 is MalformedRequest }),
+                CallerAuthenticationInterceptor(keys: keys, logger: logger),
+            ])
 
         // HTTP: health, readiness, metrics
         let router = Router()
@@ -138,40 +166,56 @@ struct GatewayServer {
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
             let problem = readiness.problem(redis: redis, limiter: limiter)
-            return Response(status: problem == nil ? .ok : .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: (problem ?? "ready") + "\n")))
+            return Response(
+                status: problem == nil ? .ok : .serviceUnavailable,
+                body: .init(byteBuffer: ByteBuffer(string: (problem ?? "ready") + "\n")))
         }
         let scrapeTime = ScrapeTimeMetrics(limiter: limiter)
         router.get("metrics") { _, _ -> Response in
             await scrapeTime.update()
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        let http = Application(router: router, configuration: .init(address: .hostname(options.host, port: options.httpPort), serverName: "hubspot-gateway"),
-                               onServerRunning: { channel in
-                                   FileHandle.standardOutput.write(Data("hubspot-gateway http listening on \(channel.localAddress?.port ?? 0)\n".utf8))
-                               }, logger: logger)
+        let http = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(options.host, port: options.httpPort), serverName: "hubspot-gateway"),
+            onServerRunning: { channel in
+                FileHandle.standardOutput.write(
+                    Data("hubspot-gateway http listening on \(channel.localAddress?.port ?? 0)\n".utf8))
+            }, logger: logger)
 
         let heartbeats = HeartbeatService(limiter: limiter)
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: GRPCServerService(server: server, health: health), successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: http),
-                .init(service: heartbeats, successTerminationBehavior: .ignore),  // ends at once without Redis
-                .init(service: InvalidationListenerService(cache: cache), successTerminationBehavior: .ignore),  // likewise
-                .init(service: PendingInvalidationService(cache: cache), successTerminationBehavior: .ignore),  // likewise
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(
+                        service: GRPCServerService(server: server, health: health),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: http),
+                    // These three end at once without Redis.
+                    .init(service: heartbeats, successTerminationBehavior: .ignore),
+                    .init(service: InvalidationListenerService(cache: cache), successTerminationBehavior: .ignore),
+                    .init(service: PendingInvalidationService(cache: cache), successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
         let announce = Task {
             if let address = try? await grpcTransport.listeningAddress {
-                FileHandle.standardOutput.write(Data("hubspot-gateway grpc listening on \(address.port ?? options.grpcPort)\n".utf8))
+                FileHandle.standardOutput.write(
+                    Data("hubspot-gateway grpc listening on \(address.port ?? options.grpcPort)\n".utf8))
             }
         }
         defer { announce.cancel() }
-        logger.info("hubspot-gateway starting", metadata: [
-            "hubspot": "\(options.sandbox ? "sandbox simulator" : baseURL)", "redis": "\(redis == nil ? "none (local limiter and cache)" : "configured")",
-            "callers": "\(keys.services.joined(separator: ","))", "credentials": "\(credentials)",
-        ])
+        logger.info(
+            "hubspot-gateway starting",
+            metadata: [
+                "hubspot": "\(options.sandbox ? "sandbox simulator" : baseURL)",
+                "redis": "\(redis == nil ? "none (local limiter and cache)" : "configured")",
+                "callers": "\(keys.services.joined(separator: ","))", "credentials": "\(credentials)",
+            ])
         do {
             try await group.run()
         } catch {
@@ -198,7 +242,9 @@ final class Readiness: Sendable {
     /// nil when ready, else what is wrong.
     func problem(redis: RedisClient?, limiter: FixedWindowRateLimiter) -> String? {
         if credentialsRejected.withLock({ $0 }) { return "HubSpot rejected the gateway's credentials" }
-        if let redis, !redis.health.isUp, limiter.mode == .redis { return "Redis unreachable and the local fallback not yet active" }
+        if let redis, !redis.health.isUp, limiter.mode == .redis {
+            return "Redis unreachable and the local fallback not yet active"
+        }
         return nil
     }
 }

@@ -11,7 +11,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hubspot-gateway",
         abstract: "The company's one door to HubSpot: gRPC API, shared rate limit, cache, circuit breaker.",
-        discussion: "Every option can also be given as an environment variable HUBSPOT_GATEWAY_<OPTION> (e.g. HUBSPOT_GATEWAY_REDIS_URL); the command line wins."
+        discussion:
+            "Every option can also be given as an environment variable HUBSPOT_GATEWAY_<OPTION> (e.g. HUBSPOT_GATEWAY_REDIS_URL); the command line wins."
     )
 
     // MARK: HubSpot
@@ -29,7 +30,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var hubspotRequestTimeoutSeconds: Double = 30
 
     // MARK: Redis
-    @Option(help: "Redis URL shared by all replicas (redis://[:password@]host:port[/db]); without one each replica limits and caches alone.")
+    @Option(
+        help:
+            "Redis URL shared by all replicas (redis://[:password@]host:port[/db]); without one each replica limits and caches alone."
+    )
     var redisUrl: String?
     @Option(help: "Longest Redis round trip of the limiter and the cache before falling back, milliseconds.")
     var redisTimeoutMilliseconds = 50
@@ -51,7 +55,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     // MARK: Callers
     @Option(help: "File of caller keys: one `service sha256:<hex> scopes` line per calling service.")
     var callerKeysFile: String?
-    @Option(help: "Caller keys in the same form, lines separated by newlines or ';' (prefer HUBSPOT_GATEWAY_CALLER_KEYS).")
+    @Option(
+        help: "Caller keys in the same form, lines separated by newlines or ';' (prefer HUBSPOT_GATEWAY_CALLER_KEYS).")
     var callerKeys: String?
 
     // MARK: Budget
@@ -71,11 +76,20 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var cacheStaleSeconds: Double = 3600
     @Option(help: "Seconds a HubSpot 404 is remembered.")
     var cacheNotFoundSeconds: Double = 30
-    @Option(help: "Seconds a replica serves a hot record from memory without asking Redis, while it hears other replicas' invalidations (0: always ask Redis).")
+    @Option(
+        help:
+            "Seconds a replica serves a hot record from memory without asking Redis, while it hears other replicas' invalidations (0: always ask Redis)."
+    )
     var cacheNearTtlSeconds: Double = 5
-    @Option(help: "Milliseconds between retries of cache invalidations Redis could not take (writes acknowledged during a Redis outage); until one lands, this replica serves no Redis entry of that record.")
+    @Option(
+        help:
+            "Milliseconds between retries of cache invalidations Redis could not take (writes acknowledged during a Redis outage); until one lands, this replica serves no Redis entry of that record."
+    )
     var cachePendingRetryMilliseconds: Int = 100
-    @Option(help: "Most records whose invalidation a replica keeps through a Redis outage; past it the whole cache is fenced (a new generation, every entry refetched once).")
+    @Option(
+        help:
+            "Most records whose invalidation a replica keeps through a Redis outage; past it the whole cache is fenced (a new generation, every entry refetched once)."
+    )
     var cachePendingCapacity: Int = 100_000
 
     // MARK: Breaker
@@ -89,7 +103,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var breakerOpenSeconds: Double = 5
 
     // MARK: Development
-    @Flag(help: "Run HubSpot's simulator in-process with demo data (no HubSpot credentials needed); prints a development caller key.")
+    @Flag(
+        help:
+            "Run HubSpot's simulator in-process with demo data (no HubSpot credentials needed); prints a development caller key."
+    )
     var sandbox = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel = "info"
@@ -99,17 +116,23 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var accessLog = "errors"
 
     static let optionNames = [
-        "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url", "hubspot-request-timeout-seconds",
-        "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds", "shutdown-grace-seconds",
-        "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second", "daily-limit",
-        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds", "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
+        "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url",
+        "hubspot-request-timeout-seconds",
+        "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds",
+        "shutdown-grace-seconds",
+        "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second",
+        "daily-limit",
+        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds",
+        "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
         "cache-pending-capacity", "breaker-minimum-failures",
-        "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format", "access-log",
+        "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format",
+        "access-log",
     ]
 
     static func main() async {
-        let arguments = EnvironmentArguments.merge(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
-                                                   options: optionNames, flags: ["sandbox"])
+        let arguments = EnvironmentArguments.merge(
+            Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
+            options: optionNames, flags: ["sandbox"])
         do {
             var command = try parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {
@@ -123,21 +146,36 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard sandbox || hubspotToken != nil || (hubspotClientId != nil && hubspotClientSecret != nil && hubspotRefreshToken != nil) else {
-            throw ValidationError("""
+        guard
+            sandbox || hubspotToken != nil
+                || (hubspotClientId != nil && hubspotClientSecret != nil && hubspotRefreshToken != nil)
+        else {
+            throw ValidationError(
+                """
                 no HubSpot credentials: set HUBSPOT_GATEWAY_HUBSPOT_TOKEN (a private-app token), or the OAuth trio \
                 HUBSPOT_GATEWAY_HUBSPOT_CLIENT_ID / _CLIENT_SECRET / _REFRESH_TOKEN — or run with --sandbox to try the gateway \
                 against a built-in HubSpot simulator
                 """)
         }
         guard sandbox || callerKeysFile != nil || callerKeys != nil else {
-            throw ValidationError("no caller keys: set HUBSPOT_GATEWAY_CALLER_KEYS_FILE (or _CALLER_KEYS) with one `service sha256:<hex> scopes` line per calling service")
+            throw ValidationError(
+                "no caller keys: set HUBSPOT_GATEWAY_CALLER_KEYS_FILE (or _CALLER_KEYS) with one `service sha256:<hex> scopes` line per calling service"
+            )
         }
-        guard (0...1).contains(breakerFailureRate) else { throw ValidationError("--breaker-failure-rate must be between 0 and 1") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))") }
+        guard (0...1).contains(breakerFailureRate) else {
+            throw ValidationError("--breaker-failure-rate must be between 0 and 1")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
-        guard RequestObservationInterceptor.AccessLog(rawValue: accessLog) != nil else { throw ValidationError("--access-log must be all, errors or off") }
-        guard generalPerSecond > 0, searchPerSecond > 0 else { throw ValidationError("--general-per-second and --search-per-second must be positive") }
+        guard RequestObservationInterceptor.AccessLog(rawValue: accessLog) != nil else {
+            throw ValidationError("--access-log must be all, errors or off")
+        }
+        guard generalPerSecond > 0, searchPerSecond > 0 else {
+            throw ValidationError("--general-per-second and --search-per-second must be positive")
+        }
     }
 
     func run() async throws {
@@ -145,7 +183,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         let secrets = [hubspotToken, hubspotClientSecret, hubspotRefreshToken].compactMap { $0 }
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label, redacting: secrets) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                json ? JSONLogHandler(label: label, redacting: secrets) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import GatewayCore
@@ -49,17 +49,21 @@ struct ProcessFigures {
 
     static func read() -> ProcessFigures? {
         #if os(Linux)
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-              let end = stat.lastIndex(of: ")") else { return nil }
-        // Fields after "pid (comm)": state is field 3; utime 14, stime 15, rss 24 (pages).
-        let fields = stat[stat.index(after: end)...].split(separator: " ")
-        guard fields.count > 21, let userTicks = Double(fields[11]), let systemTicks = Double(fields[12]), let pages = Int(fields[21]) else { return nil }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
-        return ProcessFigures(residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))), cpuSeconds: (userTicks + systemTicks) / ticks,
-                              openFileDescriptors: descriptors)
+            guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { return nil }
+            // Fields after "pid (comm)": state is field 3; utime 14, stime 15, rss 24 (pages).
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            guard fields.count > 21, let userTicks = Double(fields[11]), let systemTicks = Double(fields[12]),
+                let pages = Int(fields[21])
+            else { return nil }
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+            return ProcessFigures(
+                residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))), cpuSeconds: (userTicks + systemTicks) / ticks,
+                openFileDescriptors: descriptors)
         #else
-        return nil
+            return nil
         #endif
     }
 }

@@ -36,7 +36,10 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Seed of the pseudo-random generator behind --seed data.")
     var seedValue: UInt64 = 42
 
-    @Option(help: "Requests allowed per rolling burst interval (HubSpot Free/Starter 100, Pro/Enterprise 190; 0 = unlimited).")
+    @Option(
+        help:
+            "Requests allowed per rolling burst interval (HubSpot Free/Starter 100, Pro/Enterprise 190; 0 = unlimited)."
+    )
     var burstLimit = 100
 
     @Option(help: "Length of the rolling burst window in milliseconds.")
@@ -72,7 +75,9 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Flag(help: "Start in a full outage: every API request is answered 503.")
     var outage = false
 
-    @Option(name: .customLong("custom-object"), help: "Declare a custom object type, e.g. cars:vin!,make,year:number (! = unique). Repeatable.")
+    @Option(
+        name: .customLong("custom-object"),
+        help: "Declare a custom object type, e.g. cars:vin!,make,year:number (! = unique). Repeatable.")
     var customObjects: [String] = []
 
     @Option(help: "Deliver webhooks for API changes to this http:// URL.")
@@ -141,7 +146,8 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.faults.outage = outage
         if let webhookURL {
             guard let secret = webhookSecret ?? environment["HUBSPOT_SIM_WEBHOOK_SECRET"], !secret.isEmpty else {
-                throw ValidationError("--webhook-url needs a client secret: --webhook-secret or HUBSPOT_SIM_WEBHOOK_SECRET")
+                throw ValidationError(
+                    "--webhook-url needs a client secret: --webhook-secret or HUBSPOT_SIM_WEBHOOK_SECRET")
             }
             var webhook = WebhookConfiguration(targetURL: webhookURL, clientSecret: secret)
             webhook.batchInterval = .milliseconds(max(1, webhookBatchMs))
@@ -151,7 +157,9 @@ struct HubSpotSimCommand: AsyncParsableCommand {
             guard let secret = oauthClientSecret ?? environment["HUBSPOT_SIM_OAUTH_CLIENT_SECRET"],
                 let refresh = oauthRefreshToken ?? environment["HUBSPOT_SIM_OAUTH_REFRESH_TOKEN"]
             else {
-                throw ValidationError("--oauth-client-id needs --oauth-client-secret and --oauth-refresh-token (or their environment variables)")
+                throw ValidationError(
+                    "--oauth-client-id needs --oauth-client-secret and --oauth-refresh-token (or their environment variables)"
+                )
             }
             var oauth = OAuthConfiguration(clientId: oauthClientId, clientSecret: secret, refreshToken: refresh)
             oauth.accessTokenLifetime = .seconds(max(1, oauthTokenLifetimeS))

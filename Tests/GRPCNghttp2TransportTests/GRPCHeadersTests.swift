@@ -36,10 +36,12 @@ import Testing
         metadata.addString("abc", forKey: "x-correlation-id")
         metadata.addString("evil", forKey: "content-type")
         metadata.addBinary([0xFF], forKey: "x-blob-bin")
-        let fields = GRPCHeaders.trailers(status: Status(code: .notFound, message: "no contact 42"), metadata: metadata, trailersOnly: false)
+        let fields = GRPCHeaders.trailers(
+            status: Status(code: .notFound, message: "no contact 42"), metadata: metadata, trailersOnly: false)
         let pairs = fields.map { "\($0.name)=\($0.value)" }
         #expect(pairs == ["grpc-status=5", "grpc-message=no contact 42", "x-correlation-id=abc", "x-blob-bin=/w"])
-        let trailersOnly = GRPCHeaders.trailers(status: Status(code: .ok, message: ""), metadata: [:], trailersOnly: true)
+        let trailersOnly = GRPCHeaders.trailers(
+            status: Status(code: .ok, message: ""), metadata: [:], trailersOnly: true)
         #expect(trailersOnly.map(\.name) == [":status", "content-type", "grpc-status"])
     }
 

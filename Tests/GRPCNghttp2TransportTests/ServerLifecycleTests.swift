@@ -17,7 +17,9 @@ struct RunningServer {
     let serving: Task<Void, any Error>
     let port: Int
 
-    static func start(configure: (inout Nghttp2ServerTransportConfiguration) -> Void = { _ in }) async throws -> RunningServer {
+    static func start(configure: (inout Nghttp2ServerTransportConfiguration) -> Void = { _ in }) async throws
+        -> RunningServer
+    {
         var configuration = Nghttp2ServerTransportConfiguration(host: "127.0.0.1", port: 0)
         configure(&configuration)
         var logger = Logger(label: "transport-test")
@@ -35,25 +37,33 @@ struct RunningServer {
         var framed: [UInt8] = [0]
         withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { framed.append(contentsOf: $0) }
         framed.append(contentsOf: bytes)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-request-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-request-\(UUID().uuidString)")
+            .path
         try Data(framed).write(to: URL(fileURLWithPath: path))
         return path
     }
 
     func nghttpArguments(method: String, body: String) -> [String] {
-        ["-v", "-H", ":method: POST", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body,
-         "http://127.0.0.1:\(port)/grpc.testing.TestService/\(method)"]
+        [
+            "-v", "-H", ":method: POST", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", body,
+            "http://127.0.0.1:\(port)/grpc.testing.TestService/\(method)",
+        ]
     }
 
     /// A call in the background that sleeps `seconds` on the server before answering; returns
     /// once its connection is open. `printed()` reads what nghttp wrote.
     func startSleepingCall(seconds: Int) async throws -> BackgroundCall {
         let request = Grpc_Testing_StreamingOutputCallRequest.with {
-            $0.responseParameters = [.with { $0.size = 10; $0.intervalUs = Int32(seconds * 1_000_000) }]
+            $0.responseParameters = [
+                .with {
+                    $0.size = 10; $0.intervalUs = Int32(seconds * 1_000_000)
+                }
+            ]
         }
         let body = try Self.requestFile(request)
         let output = body + ".out"
-        let client = try SpawnedProcess("/usr/bin/nghttp", nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
+        let client = try SpawnedProcess(
+            "/usr/bin/nghttp", nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
         for _ in 0..<200 where transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
         return BackgroundCall(client: client, outputPath: output)
     }
@@ -63,7 +73,8 @@ struct RunningServer {
         let body = try Self.requestFile(message)
         let output = body + ".out"
         defer { try? FileManager.default.removeItem(atPath: body); try? FileManager.default.removeItem(atPath: output) }
-        _ = await SpawnedProcess.runAsync("/usr/bin/nghttp", nghttpArguments(method: method, body: body), outputPath: output)
+        _ = await SpawnedProcess.runAsync(
+            "/usr/bin/nghttp", nghttpArguments(method: method, body: body), outputPath: output)
         return String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data(), as: UTF8.self)
     }
 }

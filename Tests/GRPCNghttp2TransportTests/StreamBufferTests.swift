@@ -33,18 +33,24 @@ import Testing
     }
 
     @Test func aFailureFollowsThePartsAlreadyQueued() async throws {
-        let inbound = InboundMessages(highWatermark: 1 << 16, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) { _ in }
+        let inbound = InboundMessages(highWatermark: 1 << 16, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {
+            _ in
+        }
         inbound.append(.metadata(["caller": "orders"]))
         inbound.fail(RPCError(code: .resourceExhausted, message: "too big"))
         inbound.append(.message([1]))  // ignored: the sequence has ended
         var iterator = inbound.makeAsyncIterator()
-        guard case .metadata(let metadata)? = try await iterator.next() else { Issue.record("expected metadata first"); return }
+        guard case .metadata(let metadata)? = try await iterator.next() else {
+            Issue.record("expected metadata first"); return
+        }
         #expect(Array(metadata[stringValues: "caller"]) == ["orders"])
         await #expect(throws: RPCError.self) { _ = try await iterator.next() }
     }
 
     @Test func aWaitingReaderWakesForPartsAndForTheEnd() async throws {
-        let inbound = InboundMessages(highWatermark: 1 << 16, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) { _ in }
+        let inbound = InboundMessages(highWatermark: 1 << 16, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {
+            _ in
+        }
         let reader = Task {
             var parts = 0
             for try await _ in inbound { parts += 1 }
@@ -58,7 +64,9 @@ import Testing
     }
 
     @Test func cancellingAWaitingReaderEndsItsWait() async throws {
-        let inbound = InboundMessages(highWatermark: 1 << 16, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) { _ in }
+        let inbound = InboundMessages(highWatermark: 1 << 16, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {
+            _ in
+        }
         let reader = Task {
             var iterator = inbound.makeAsyncIterator()
             return try await iterator.next()
@@ -73,7 +81,9 @@ import Testing
     @Test func aWriterWaitsWhileTheClientHasNotTakenItsBytes() async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let drains = Mutex(0)
-        let writer = ResponseWriter(highWatermark: 100, maxMessageSize: 1 << 20, eventLoop: loop) { drains.withLock { $0 += 1 } }
+        let writer = ResponseWriter(highWatermark: 100, maxMessageSize: 1 << 20, eventLoop: loop) {
+            drains.withLock { $0 += 1 }
+        }
         try await writer.write(.metadata([:]))
         try await writer.write(.message(Array(repeating: 0, count: 50)))  // 55 framed bytes: under the watermark
         let blocked = Task { try await writer.write(.message(Array(repeating: 0, count: 50))) }  // 110 > 100
@@ -88,7 +98,9 @@ import Testing
     }
 
     @Test func closingTheStreamFailsWritesAndCancelsTheRPC() async throws {
-        let writer = ResponseWriter(highWatermark: 10, maxMessageSize: 1 << 20, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {}
+        let writer = ResponseWriter(
+            highWatermark: 10, maxMessageSize: 1 << 20, eventLoop: MultiThreadedEventLoopGroup.singleton.next()
+        ) {}
         let blocked = Task { try await writer.write(.message(Array(repeating: 0, count: 64))) }
         try await Task.sleep(for: .milliseconds(20))
         await withServerContextRPCCancellationHandle { handle in
@@ -101,7 +113,9 @@ import Testing
     }
 
     @Test func anOversizedResponseMessageIsResourceExhausted() async throws {
-        let writer = ResponseWriter(highWatermark: 1 << 16, maxMessageSize: 8, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {}
+        let writer = ResponseWriter(
+            highWatermark: 1 << 16, maxMessageSize: 8, eventLoop: MultiThreadedEventLoopGroup.singleton.next()
+        ) {}
         do {
             try await writer.write(.message(Array(repeating: 0, count: 9)))
             Issue.record("a 9-byte message passed an 8-byte limit")

@@ -22,7 +22,9 @@ import TestSupport
             #expect(status.breaker == .closed && status.redis == .up)
             #expect(status.cacheHitRatio == 0.5, "one miss, one hit")
             let daily = status.budget.first { $0.bucket == "daily" }
-            #expect(daily.map { $0.used == 1 && $0.limit == 250_000 } == true, "one HubSpot call (the miss) went through the door today: \(status.budget)")
+            #expect(
+                daily.map { $0.used == 1 && $0.limit == 250_000 } == true,
+                "one HubSpot call (the miss) went through the door today: \(status.budget)")
             #expect(status.budget.contains { $0.bucket == "general" && $0.limit == 8 })
             #expect(!status.replicaID.isEmpty)
             let denied = await rpcError { _ = try await rig.admin.getStatus(.init(), metadata: GatewayRig.metadata()) }

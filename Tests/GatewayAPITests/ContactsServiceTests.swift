@@ -16,17 +16,28 @@ import TestSupport
 @Suite struct ContactsServiceTests {
     @Test func aContactIsReadFromHubSpotOnceThenFromTheCacheAndSaysSo() async throws {
         try await GatewayRig.with { rig in
-            let request = Hubspot_Gateway_V1_GetContactRequest.with { $0.id = rig.ids[0]; $0.properties = ["phone"] }
+            let request = Hubspot_Gateway_V1_GetContactRequest.with {
+                $0.id = rig.ids[0]; $0.properties = ["phone"]
+            }
             let first = try await rig.client.getContact(request, metadata: GatewayRig.metadata())
-            #expect(first.contact.id == rig.ids[0] && !first.contact.email.isEmpty && first.contact.properties["phone"] != nil)
+            #expect(
+                first.contact.id == rig.ids[0] && !first.contact.email.isEmpty
+                    && first.contact.properties["phone"] != nil)
             #expect(first.freshness.source == .hubspot)
-            let second = try await rig.client.getContact(request, metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
+            let second = try await rig.client.getContact(
+                request, metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
             #expect(second.freshness.source == .cache && second.contact == first.contact)
-            let fresh = try await rig.client.getContact(.with { $0.id = rig.ids[0]; $0.readOptions.maxStaleness = .init(seconds: 0) }, metadata: GatewayRig.metadata())
+            let fresh = try await rig.client.getContact(
+                .with {
+                    $0.id = rig.ids[0]; $0.readOptions.maxStaleness = .init(seconds: 0)
+                }, metadata: GatewayRig.metadata())
             #expect(fresh.freshness.source == .hubspot, "zero staleness bypasses the cache")
-            let byEmail = try await rig.client.getContact(.with { $0.email = first.contact.email }, metadata: GatewayRig.metadata())
+            let byEmail = try await rig.client.getContact(
+                .with { $0.email = first.contact.email }, metadata: GatewayRig.metadata())
             #expect(byEmail.contact.id == rig.ids[0])
-            let missing = await rpcError { _ = try await rig.client.getContact(.with { $0.id = "999999999" }, metadata: GatewayRig.metadata()) }
+            let missing = await rpcError {
+                _ = try await rig.client.getContact(.with { $0.id = "999999999" }, metadata: GatewayRig.metadata())
+            }
             #expect(missing?.code == .notFound)
         }
     }
@@ -34,10 +45,17 @@ import TestSupport
     @Test func callsWithoutAKnownKeyOrTheRightScopeAreRefused() async throws {
         try await GatewayRig.with { rig in
             let get = Hubspot_Gateway_V1_GetContactRequest.with { $0.id = rig.ids[0] }
-            #expect(await rpcError { _ = try await rig.client.getContact(get, metadata: GatewayRig.metadata(key: nil)) }?.code == .unauthenticated)
-            #expect(await rpcError { _ = try await rig.client.getContact(get, metadata: GatewayRig.metadata(key: "not-a-key")) }?.code == .unauthenticated)
+            #expect(
+                await rpcError { _ = try await rig.client.getContact(get, metadata: GatewayRig.metadata(key: nil)) }?
+                    .code == .unauthenticated)
+            #expect(
+                await rpcError {
+                    _ = try await rig.client.getContact(get, metadata: GatewayRig.metadata(key: "not-a-key"))
+                }?.code == .unauthenticated)
             let denied = await rpcError {
-                _ = try await rig.client.createContact(.with { $0.contact.email = "new@example.com" }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
+                _ = try await rig.client.createContact(
+                    .with { $0.contact.email = "new@example.com" },
+                    metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
             }
             #expect(denied?.code == .permissionDenied && denied?.message.contains("crm.write") == true)
         }
@@ -45,22 +63,42 @@ import TestSupport
 
     @Test func badInputIsRefusedWithTheFieldNamed() async throws {
         try await GatewayRig.with { rig in
-            let email = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "not an email" }, metadata: GatewayRig.metadata()) }
+            let email = await rpcError {
+                _ = try await rig.client.createContact(
+                    .with { $0.contact.email = "not an email" }, metadata: GatewayRig.metadata())
+            }
             #expect(email?.code == .invalidArgument && email?.message.contains("contact.email") == true)
-            let id = await rpcError { _ = try await rig.client.getContact(.with { $0.id = "12a" }, metadata: GatewayRig.metadata()) }
+            let id = await rpcError {
+                _ = try await rig.client.getContact(.with { $0.id = "12a" }, metadata: GatewayRig.metadata())
+            }
             #expect(id?.code == .invalidArgument)
             let batch = await rpcError {
-                _ = try await rig.client.batchGetContacts(.with { $0.ids = (0..<101).map { String(1000 + $0) } }, metadata: GatewayRig.metadata())
+                _ = try await rig.client.batchGetContacts(
+                    .with { $0.ids = (0..<101).map { String(1000 + $0) } }, metadata: GatewayRig.metadata())
             }
             #expect(batch?.code == .invalidArgument && batch?.message.contains("at most 100") == true)
             let search = await rpcError {
-                _ = try await rig.client.searchContacts(.with { $0.query.filterGroups = (0..<6).map { _ in .with { $0.filters = [.with { $0.propertyName = "email"; $0.operator = .hasProperty }] } } },
-                                                        metadata: GatewayRig.metadata())
+                _ = try await rig.client.searchContacts(
+                    .with {
+                        $0.query.filterGroups = (0..<6).map { _ in
+                            .with {
+                                $0.filters = [
+                                    .with {
+                                        $0.propertyName = "email"; $0.operator = .hasProperty
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                    metadata: GatewayRig.metadata())
             }
             #expect(search?.code == .invalidArgument && search?.message.contains("at most 5") == true)
             // HubSpot's own validation comes back as INVALID_ARGUMENT with the property named.
             let stage = await rpcError {
-                _ = try await rig.client.createContact(.with { $0.contact.email = "stage@example.com"; $0.contact.lifecycleStage = "no-such-stage" }, metadata: GatewayRig.metadata())
+                _ = try await rig.client.createContact(
+                    .with {
+                        $0.contact.email = "stage@example.com"; $0.contact.lifecycleStage = "no-such-stage"
+                    }, metadata: GatewayRig.metadata())
             }
             #expect(stage?.code == .invalidArgument)
             #expect(stage?.metadata.firstString(GatewayErrors.Key.property) == "lifecyclestage")
@@ -69,37 +107,57 @@ import TestSupport
 
     @Test func writesAreVisibleAtOnceAndDuplicatesNameTheExistingRecord() async throws {
         try await GatewayRig.with { rig in
-            let created = try await rig.client.createContact(.with { $0.contact.email = "ada@example.com"; $0.contact.firstName = "Ada" }, metadata: GatewayRig.metadata())
+            let created = try await rig.client.createContact(
+                .with {
+                    $0.contact.email = "ada@example.com"; $0.contact.firstName = "Ada"
+                }, metadata: GatewayRig.metadata())
             let id = created.contact.id
             #expect(!id.isEmpty && created.contact.firstName == "Ada")
             _ = try await rig.client.getContact(.with { $0.id = id }, metadata: GatewayRig.metadata())  // now cached
-            _ = try await rig.client.updateContact(.with { $0.contact.id = id; $0.contact.lastName = "Lovelace" }, metadata: GatewayRig.metadata())
+            _ = try await rig.client.updateContact(
+                .with {
+                    $0.contact.id = id; $0.contact.lastName = "Lovelace"
+                }, metadata: GatewayRig.metadata())
             let read = try await rig.client.getContact(.with { $0.id = id }, metadata: GatewayRig.metadata())
-            #expect(read.contact.lastName == "Lovelace" && read.freshness.source == .hubspot, "the write dropped the cached copy")
-            let duplicate = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "ada@example.com" }, metadata: GatewayRig.metadata()) }
+            #expect(
+                read.contact.lastName == "Lovelace" && read.freshness.source == .hubspot,
+                "the write dropped the cached copy")
+            let duplicate = await rpcError {
+                _ = try await rig.client.createContact(
+                    .with { $0.contact.email = "ada@example.com" }, metadata: GatewayRig.metadata())
+            }
             #expect(duplicate?.code == .alreadyExists)
             #expect(duplicate?.metadata.firstString(GatewayErrors.Key.existingId) == id)
-            let upserted = try await rig.client.upsertContact(.with { $0.contact.email = "ADA@example.com"; $0.contact.firstName = "Augusta" }, metadata: GatewayRig.metadata())
+            let upserted = try await rig.client.upsertContact(
+                .with {
+                    $0.contact.email = "ADA@example.com"; $0.contact.firstName = "Augusta"
+                }, metadata: GatewayRig.metadata())
             #expect(upserted.contact.id == id && !upserted.created)
-            let fresh = try await rig.client.upsertContact(.with { $0.contact.email = "grace@example.com" }, metadata: GatewayRig.metadata())
+            let fresh = try await rig.client.upsertContact(
+                .with { $0.contact.email = "grace@example.com" }, metadata: GatewayRig.metadata())
             #expect(fresh.created && fresh.contact.id != id)
         }
     }
 
     @Test func aBatchWriteAnswersPerInput() async throws {
         try await GatewayRig.with { rig in
-            let response = try await rig.client.batchCreateContacts(.with {
-                $0.contacts = [
-                    .with { $0.email = "one@example.com" },
-                    .with { $0.email = "two@example.com"; $0.lifecycleStage = "no-such-stage" },
-                    .with { $0.email = "three@example.com" },
-                ]
-            }, metadata: GatewayRig.metadata())
+            let response = try await rig.client.batchCreateContacts(
+                .with {
+                    $0.contacts = [
+                        .with { $0.email = "one@example.com" },
+                        .with {
+                            $0.email = "two@example.com"; $0.lifecycleStage = "no-such-stage"
+                        },
+                        .with { $0.email = "three@example.com" },
+                    ]
+                }, metadata: GatewayRig.metadata())
             #expect(response.contacts.count == 3)
-            #expect(response.contacts[0].email == "one@example.com" && response.contacts[2].email == "three@example.com")
+            #expect(
+                response.contacts[0].email == "one@example.com" && response.contacts[2].email == "three@example.com")
             #expect(response.errors.map(\.index) == [1])
             #expect(response.errors.first?.code == Int32(RPCError.Code.invalidArgument.rawValue))
-            let batch = try await rig.client.batchGetContacts(.with { $0.ids = [response.contacts[0].id, "999999999"] }, metadata: GatewayRig.metadata())
+            let batch = try await rig.client.batchGetContacts(
+                .with { $0.ids = [response.contacts[0].id, "999999999"] }, metadata: GatewayRig.metadata())
             #expect(batch.contacts.map(\.email) == ["one@example.com"] && batch.missingIds == ["999999999"])
         }
     }
@@ -127,21 +185,28 @@ import TestSupport
         try await GatewayRig.with(hubspotRequestTimeout: .milliseconds(300)) { rig in
             try await rig.faults(#"{"rules": [{"endpoint": "objects.batch.create", "latency": "900"}]}"#)
             let error = await rpcError {
-                _ = try await rig.client.createContact(.with { $0.contact.email = "landed@example.com" }, metadata: GatewayRig.metadata())
+                _ = try await rig.client.createContact(
+                    .with { $0.contact.email = "landed@example.com" }, metadata: GatewayRig.metadata())
             }
             #expect(error?.code == .unknown, "\(String(describing: error))")
             #expect(error?.message.contains("may or may not have applied") == true, "\(String(describing: error))")
             #expect(error?.metadata.firstString(GatewayErrors.Key.writeOutcome) == "unknown")
             // Counted apart from the gateway's own failures (the internal-errors alert subtracts it).
-            let unknown = try rig.requestMetrics.expectCounter(RequestObservationInterceptor.Name.writeOutcomesUnknown,
-                                                               [("method", "hubspot.gateway.v1.ContactsService/CreateContact")])
+            let unknown = try rig.requestMetrics.expectCounter(
+                RequestObservationInterceptor.Name.writeOutcomesUnknown,
+                [("method", "hubspot.gateway.v1.ContactsService/CreateContact")])
             #expect(unknown.totalValue == 1)
             try await rig.faults(#"{"rules": []}"#)
             let deadline = ContinuousClock.now + .seconds(10)
-            while try await rig.answeredOK("objects.batch.create") == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            while try await rig.answeredOK("objects.batch.create") == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             // It had landed: the duplicate a blind retry would make is refused by HubSpot here
             // (email is unique), which proves the first create was applied.
-            let retry = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "landed@example.com" }, metadata: GatewayRig.metadata()) }
+            let retry = await rpcError {
+                _ = try await rig.client.createContact(
+                    .with { $0.contact.email = "landed@example.com" }, metadata: GatewayRig.metadata())
+            }
             #expect(retry?.code == .alreadyExists)
         }
     }
@@ -153,7 +218,10 @@ import TestSupport
             // and its refusals certainly did not reach HubSpot.
             var codes: [RPCError.Code?] = []
             for index in 0..<8 {
-                let error = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "x\(index)@example.com" }, metadata: GatewayRig.metadata()) }
+                let error = await rpcError {
+                    _ = try await rig.client.createContact(
+                        .with { $0.contact.email = "x\(index)@example.com" }, metadata: GatewayRig.metadata())
+                }
                 codes.append(error?.code)
             }
             #expect(codes.first == .unknown, "a 5xx answer does not say the write was not applied: \(codes)")

@@ -40,8 +40,10 @@ struct GatewayRig {
     let requestMetrics: TestMetrics
     let accessLog: CapturedLog
 
-    static func with(contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
-                     hubspotRequestTimeout: Duration = .seconds(30), _ body: (GatewayRig) async throws -> Void) async throws {
+    static func with(
+        contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
+        hubspotRequestTimeout: Duration = .seconds(30), _ body: (GatewayRig) async throws -> Void
+    ) async throws {
         let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
         redisConfiguration.commandTimeout = .seconds(2)
@@ -61,34 +63,47 @@ struct GatewayRig {
                 defer { transport.shutdown() }
                 var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
                 clientConfiguration.requestTimeout = hubspotRequestTimeout
-                let hubspot = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
-                                            configuration: clientConfiguration, observer: HubSpotUpstream.observer(for: limiter))
+                let hubspot = HubSpotClient(
+                    transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
+                    configuration: clientConfiguration, observer: HubSpotUpstream.observer(for: limiter))
                 var cacheConfiguration = ObjectCache.Configuration()
                 cacheConfiguration.keyPrefix = limits.keyPrefix
                 cacheConfiguration.redisTimeout = .seconds(2)
-                let upstream = HubSpotUpstream(client: hubspot, limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
-                                               cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()), logger: quietLogger())
-                let keys = try CallerKeys(parsing: """
-                    # service key-hash scopes
-                    orders \(CallerKeys.line(service: "orders", key: writerKey, scopes: [.read, .write]).split(separator: " ")[1]) crm.read,crm.write
-                    analytics \(CallerKeys.line(service: "analytics", key: readerKey, scopes: [.read]).split(separator: " ")[1]) crm.read
-                    ops \(CallerKeys.line(service: "ops", key: adminKey, scopes: [.admin]).split(separator: " ")[1]) admin
-                    """)
+                let upstream = HubSpotUpstream(
+                    client: hubspot, limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
+                    cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()),
+                    logger: quietLogger())
+                let keys = try CallerKeys(
+                    parsing: """
+                        # service key-hash scopes
+                        orders \(CallerKeys.line(service: "orders", key: writerKey, scopes: [.read, .write]).split(separator: " ")[1]) crm.read,crm.write
+                        analytics \(CallerKeys.line(service: "analytics", key: readerKey, scopes: [.read]).split(separator: " ")[1]) crm.read
+                        ops \(CallerKeys.line(service: "ops", key: adminKey, scopes: [.admin]).split(separator: " ")[1]) admin
+                        """)
                 let requestMetrics = TestMetrics()
                 let captured = CapturedLog()
-                let observation = RequestObservationInterceptor(accessLog: accessLog, logger: captured.logger, metricsFactory: requestMetrics)
+                let observation = RequestObservationInterceptor(
+                    accessLog: accessLog, logger: captured.logger, metricsFactory: requestMetrics)
                 let inProcess = InProcessTransport()
-                let server = GRPCServer(transport: inProcess.server, services: [ContactsService(upstream: upstream), AdminService(upstream: upstream, redisConfigured: true), DealsService(upstream: upstream),
-                                                   ObjectsService(upstream: upstream), AssociationsService(upstream: upstream)],
-                                        interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
+                let server = GRPCServer(
+                    transport: inProcess.server,
+                    services: [
+                        ContactsService(upstream: upstream), AdminService(upstream: upstream, redisConfigured: true),
+                        DealsService(upstream: upstream),
+                        ObjectsService(upstream: upstream), AssociationsService(upstream: upstream),
+                    ],
+                    interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)
                 try await withGRPCClient(transport: inProcess.client) { grpc in
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await server.serve() }
-                        try await body(GatewayRig(client: .init(wrapping: grpc), admin: .init(wrapping: grpc), deals: .init(wrapping: grpc),
-                                                   objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids,
-                                                   simulatorURL: baseURL, simulatorAdmin: transport,
-                                                   requestMetrics: requestMetrics, accessLog: captured))
+                        try await body(
+                            GatewayRig(
+                                client: .init(wrapping: grpc), admin: .init(wrapping: grpc),
+                                deals: .init(wrapping: grpc),
+                                objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids,
+                                simulatorURL: baseURL, simulatorAdmin: transport,
+                                requestMetrics: requestMetrics, accessLog: captured))
                         server.beginGracefulShutdown()
                     }
                 }
@@ -103,14 +118,17 @@ struct GatewayRig {
 
     /// Sets the simulator's faults (`{"rules": [...]}` or `{"outage": true}`).
     func faults(_ json: String) async throws {
-        let response = try await simulatorAdmin.send(HTTPRequest(method: .put, url: simulatorURL + "/_sim/faults", headers: [("Content-Type", "application/json")],
-                                                                 body: Array(json.utf8)), timeout: .seconds(5))
+        let response = try await simulatorAdmin.send(
+            HTTPRequest(
+                method: .put, url: simulatorURL + "/_sim/faults", headers: [("Content-Type", "application/json")],
+                body: Array(json.utf8)), timeout: .seconds(5))
         #expect(response.status == 200, "faults: \(String(decoding: response.body, as: UTF8.self))")
     }
 
     /// How many requests to `endpoint` the simulator has answered with a 2xx.
     func answeredOK(_ endpoint: String) async throws -> Int {
-        let response = try await simulatorAdmin.send(HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
+        let response = try await simulatorAdmin.send(
+            HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
         let stats = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         let statuses = (stats?["byEndpointAndStatus"] as? [String: Any])?[endpoint] as? [String: Any] ?? [:]
         return statuses.filter { $0.key.hasPrefix("2") }.compactMap { ($0.value as? NSNumber)?.intValue }.reduce(0, +)

@@ -12,22 +12,45 @@ import Testing
     @Test func everyRPCIsCountedByMethodStatusAndCallingServiceAndTimed() async throws {
         try await GatewayRig.with { rig in
             _ = try await rig.client.getContact(.with { $0.id = rig.ids[0] }, metadata: GatewayRig.metadata())
-            _ = try await rig.client.getContact(.with { $0.id = rig.ids[1] }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
-            let missing = await rpcError { _ = try await rig.client.getContact(.with { $0.id = "999999999" }, metadata: GatewayRig.metadata()) }
+            _ = try await rig.client.getContact(
+                .with { $0.id = rig.ids[1] }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
+            let missing = await rpcError {
+                _ = try await rig.client.getContact(.with { $0.id = "999999999" }, metadata: GatewayRig.metadata())
+            }
             #expect(missing?.code == .notFound)
             let anonymous = await rpcError { _ = try await rig.client.getContact(.with { $0.id = rig.ids[0] }) }
             #expect(anonymous?.code == .unauthenticated)
-            let denied = await rpcError { _ = try await rig.client.createContact(.with { $0.contact.email = "x@example.com" }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey)) }
+            let denied = await rpcError {
+                _ = try await rig.client.createContact(
+                    .with { $0.contact.email = "x@example.com" },
+                    metadata: GatewayRig.metadata(key: GatewayRig.readerKey))
+            }
             #expect(denied?.code == .permissionDenied)
 
             let metrics = rig.requestMetrics
             let name = RequestObservationInterceptor.Name.requests
-            #expect(try metrics.expectCounter(name, [("method", method), ("code", "ok"), ("caller", "orders")]).totalValue == 1)
-            #expect(try metrics.expectCounter(name, [("method", method), ("code", "ok"), ("caller", "analytics")]).totalValue == 1)
-            #expect(try metrics.expectCounter(name, [("method", method), ("code", "not_found"), ("caller", "orders")]).totalValue == 1)
-            #expect(try metrics.expectCounter(name, [("method", method), ("code", "unauthenticated"), ("caller", "none")]).totalValue == 1)
-            #expect(try metrics.expectCounter(name, [("method", "hubspot.gateway.v1.ContactsService/CreateContact"), ("code", "permission_denied"), ("caller", "analytics")]).totalValue == 1)
-            let timer = try metrics.expectTimer(RequestObservationInterceptor.Name.duration, [("method", method), ("caller", "orders")])
+            #expect(
+                try metrics.expectCounter(name, [("method", method), ("code", "ok"), ("caller", "orders")]).totalValue
+                    == 1)
+            #expect(
+                try metrics.expectCounter(name, [("method", method), ("code", "ok"), ("caller", "analytics")])
+                    .totalValue == 1)
+            #expect(
+                try metrics.expectCounter(name, [("method", method), ("code", "not_found"), ("caller", "orders")])
+                    .totalValue == 1)
+            #expect(
+                try metrics.expectCounter(name, [("method", method), ("code", "unauthenticated"), ("caller", "none")])
+                    .totalValue == 1)
+            #expect(
+                try metrics.expectCounter(
+                    name,
+                    [
+                        ("method", "hubspot.gateway.v1.ContactsService/CreateContact"), ("code", "permission_denied"),
+                        ("caller", "analytics"),
+                    ]
+                ).totalValue == 1)
+            let timer = try metrics.expectTimer(
+                RequestObservationInterceptor.Name.duration, [("method", method), ("caller", "orders")])
             #expect(timer.values.count == 2 && timer.values.allSatisfy { $0 > 0 })
             // Nothing is left counted as in flight once every call has finished.
             let inFlight = try metrics.expectMeter(RequestObservationInterceptor.Name.inFlight, [("method", method)])
@@ -44,7 +67,8 @@ import Testing
                 response.metadata.firstString("x-request-id")
             }
             #expect(given == "order-7781-fetch")
-            let made = try await rig.client.getContact(.with { $0.id = rig.ids[0] }, metadata: GatewayRig.metadata()) { response in
+            let made = try await rig.client.getContact(.with { $0.id = rig.ids[0] }, metadata: GatewayRig.metadata()) {
+                response in
                 response.metadata.firstString("x-request-id")
             }
             #expect(made?.count == 16)
@@ -60,7 +84,10 @@ import Testing
             metadata.addString("req-stage-1", forKey: "x-request-id")
             _ = try await rig.client.getContact(.with { $0.id = rig.ids[0] }, metadata: GatewayRig.metadata())
             let refused = await rpcError {
-                _ = try await rig.client.createContact(.with { $0.contact.email = "stage@example.com"; $0.contact.lifecycleStage = "no-such-stage" }, metadata: metadata)
+                _ = try await rig.client.createContact(
+                    .with {
+                        $0.contact.email = "stage@example.com"; $0.contact.lifecycleStage = "no-such-stage"
+                    }, metadata: metadata)
             }
             #expect(refused?.code == .invalidArgument)
 

@@ -7,7 +7,9 @@ import Synchronization
 import Testing
 
 /// A simulator with `contacts` seeded contacts, a client, and the ids of the contacts.
-func withSeededSimulator<T: Sendable>(contacts: Int, _ body: (_ client: HubSpotClient, _ ids: [String]) async throws -> T) async throws -> T {
+func withSeededSimulator<T: Sendable>(
+    contacts: Int, _ body: (_ client: HubSpotClient, _ ids: [String]) async throws -> T
+) async throws -> T {
     var configuration = SimulatorConfiguration()
     configuration.seedContacts = contacts
     configuration.dailyLimit = 0
@@ -17,7 +19,9 @@ func withSeededSimulator<T: Sendable>(contacts: Int, _ body: (_ client: HubSpotC
         defer { transport.shutdown() }
         var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
         clientConfiguration.requestTimeout = .seconds(10)
-        let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(configuration.token)), configuration: clientConfiguration)
+        let client = HubSpotClient(
+            transport: transport, credentials: .privateAppToken(Secret(configuration.token)),
+            configuration: clientConfiguration)
         var ids: [String] = []
         var after: String?
         repeat {
@@ -37,17 +41,21 @@ final class CallLog: Sendable {
 }
 
 @Suite struct BatchReadCoalescerTests {
-    func coalescer(_ client: HubSpotClient, log: CallLog, admit: @escaping BatchReadCoalescer.Admit = { _ in }) -> BatchReadCoalescer {
+    func coalescer(_ client: HubSpotClient, log: CallLog, admit: @escaping BatchReadCoalescer.Admit = { _ in })
+        -> BatchReadCoalescer
+    {
         BatchReadCoalescer(admit: admit) { type, ids, properties, deadline in
             log.record(ids.count)
-            return try await client.batchRead(type, ids: ids, properties: properties, options: CallOptions(deadline: deadline))
+            return try await client.batchRead(
+                type, ids: ids, properties: properties, options: CallOptions(deadline: deadline))
         }
     }
 
     @Test func oneReadCostsOneCall() async throws {
         try await withSeededSimulator(contacts: 5) { client, ids in
             let log = CallLog()
-            let object = try await coalescer(client, log: log).read(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+            let object = try await coalescer(client, log: log).read(
+                type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
             #expect(object?.id == ids[0])
             #expect(object?.properties["email"] != nil)
             #expect(log.all == [1])
@@ -60,11 +68,15 @@ final class CallLog: Sendable {
             let log = CallLog()
             // A real limiter (no Redis: this replica's own 8/s) admits the batches.
             let limiter = FixedWindowRateLimiter(redis: nil, logger: quietLogger())
-            let coalescer = coalescer(client, log: log) { deadline in try await limiter.acquire(.general, deadline: deadline) }
+            let coalescer = coalescer(client, log: log) { deadline in
+                try await limiter.acquire(.general, deadline: deadline)
+            }
             let found = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for id in ids {
                     group.addTask {
-                        try await coalescer.read(type: "contacts", id: id, properties: ["email", "firstname"], deadline: .now + .seconds(20))?.id == id
+                        try await coalescer.read(
+                            type: "contacts", id: id, properties: ["email", "firstname"], deadline: .now + .seconds(20))?
+                            .id == id
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -82,7 +94,8 @@ final class CallLog: Sendable {
             let coalescer = coalescer(client, log: log) { _ in await gate.wait() }
             async let a = coalescer.read(type: "contacts", id: ids[1], properties: [], deadline: .now + .seconds(5))
             async let b = coalescer.read(type: "contacts", id: ids[1], properties: [], deadline: .now + .seconds(5))
-            async let missing = coalescer.read(type: "contacts", id: "999999999", properties: [], deadline: .now + .seconds(5))
+            async let missing = coalescer.read(
+                type: "contacts", id: "999999999", properties: [], deadline: .now + .seconds(5))
             try await Task.sleep(for: .milliseconds(100))
             gate.open()
             let (first, second, none) = try await (a, b, missing)
@@ -97,7 +110,9 @@ final class CallLog: Sendable {
             let log = CallLog()
             let gate = Gate()
             let coalescer = coalescer(client, log: log) { _ in await gate.wait() }
-            let abandoned = Task { try await coalescer.read(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5)) }
+            let abandoned = Task {
+                try await coalescer.read(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
+            }
             async let kept = coalescer.read(type: "contacts", id: ids[2], properties: [], deadline: .now + .seconds(5))
             try await Task.sleep(for: .milliseconds(100))
             abandoned.cancel()

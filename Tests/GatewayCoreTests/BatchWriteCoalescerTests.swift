@@ -6,7 +6,10 @@ import Testing
 
 /// Batch writes against an in-process hubspot-sim.
 @Suite struct BatchWriteCoalescerTests {
-    func coalescer(_ client: HubSpotClient, log: CallLog, traceIds: Bool = true, admit: @escaping BatchWriteCoalescer.Admit = { _ in }) -> BatchWriteCoalescer {
+    func coalescer(
+        _ client: HubSpotClient, log: CallLog, traceIds: Bool = true,
+        admit: @escaping BatchWriteCoalescer.Admit = { _ in }
+    ) -> BatchWriteCoalescer {
         BatchWriteCoalescer(useWriteTraceIds: traceIds, admit: admit) { request, deadline in
             log.record(request.writes.count)
             return try await request.send(with: client, options: CallOptions(deadline: deadline))
@@ -15,13 +18,21 @@ import Testing
 
     /// Creates `count` contacts concurrently (admission held until all joined); the input at
     /// each index of `bad` has an invalid email.
-    func createConcurrently(_ coalescer: BatchWriteCoalescer, count: Int, bad: Set<Int>, gate: Gate, tag: String = UUID().uuidString.prefix(8).lowercased())
-        async -> [Result<HubSpotObject, any Error>] {
+    func createConcurrently(
+        _ coalescer: BatchWriteCoalescer, count: Int, bad: Set<Int>, gate: Gate,
+        tag: String = UUID().uuidString.prefix(8).lowercased()
+    )
+        async -> [Result<HubSpotObject, any Error>]
+    {
         await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
             for index in 0..<count {
                 group.addTask {
                     let email = bad.contains(index) ? "not-an-email-\(index)" : "writer\(index)-\(tag)@example.com"
-                    let result = await outcome { try await coalescer.write(type: "contacts", .create(properties: ["email": email, "firstname": "W\(index)"]), deadline: .now + .seconds(20)) }
+                    let result = await outcome {
+                        try await coalescer.write(
+                            type: "contacts", .create(properties: ["email": email, "firstname": "W\(index)"]),
+                            deadline: .now + .seconds(20))
+                    }
                     return (index, result)
                 }
             }
@@ -37,7 +48,8 @@ import Testing
         try await withSeededSimulator(contacts: 0) { client, _ in
             let log = CallLog()
             let gate = Gate()
-            let results = await createConcurrently(coalescer(client, log: log) { _ in await gate.wait() }, count: 250, bad: [], gate: gate)
+            let results = await createConcurrently(
+                coalescer(client, log: log) { _ in await gate.wait() }, count: 250, bad: [], gate: gate)
             #expect(log.all == [100, 100, 50])
             for (index, result) in results.enumerated() {
                 let object = try result.get()
@@ -51,12 +63,15 @@ import Testing
         try await withSeededSimulator(contacts: 0) { client, _ in
             let log = CallLog()
             let gate = Gate()
-            let results = await createConcurrently(coalescer(client, log: log) { _ in await gate.wait() }, count: 40, bad: [17], gate: gate)
+            let results = await createConcurrently(
+                coalescer(client, log: log) { _ in await gate.wait() }, count: 40, bad: [17], gate: gate)
             #expect(log.all == [40])
             for (index, result) in results.enumerated() {
                 if index == 17 {
                     #expect(throws: HubSpotError.self) { try result.get() }
-                    if case .failure(let error as HubSpotError) = result { #expect(error.status == 400 && error.message.contains("not-an-email-17")) }
+                    if case .failure(let error as HubSpotError) = result {
+                        #expect(error.status == 400 && error.message.contains("not-an-email-17"))
+                    }
                 } else {
                     #expect((try? result.get())?.properties["firstname"] == "W\(index)")
                 }
@@ -68,7 +83,9 @@ import Testing
         try await withSeededSimulator(contacts: 0) { client, _ in
             let log = CallLog()
             let gate = Gate()
-            let results = await createConcurrently(coalescer(client, log: log, traceIds: false) { _ in await gate.wait() }, count: 64, bad: [45], gate: gate)
+            let results = await createConcurrently(
+                coalescer(client, log: log, traceIds: false) { _ in await gate.wait() }, count: 64, bad: [45],
+                gate: gate)
             // 1 whole batch + at most 2 calls per halving (6 halvings of 64), and only 1 where the
             // left half went through (the right one is then known bad and not sent).
             #expect(log.all.count <= 13, "calls: \(log.all)")
@@ -88,8 +105,18 @@ import Testing
             let results = await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
                 for index in 0..<32 {
                     // Inputs 3 and 20 carry the same invalid email: identical error messages.
-                    let email = index == 3 || index == 20 ? "broken" : "dup\(index)-\(UUID().uuidString.prefix(6))@example.com"
-                    group.addTask { (index, await outcome { try await writer.write(type: "contacts", .create(properties: ["email": email]), deadline: .now + .seconds(10)) }) }
+                    let email =
+                        index == 3 || index == 20 ? "broken" : "dup\(index)-\(UUID().uuidString.prefix(6))@example.com"
+                    group.addTask {
+                        (
+                            index,
+                            await outcome {
+                                try await writer.write(
+                                    type: "contacts", .create(properties: ["email": email]),
+                                    deadline: .now + .seconds(10))
+                            }
+                        )
+                    }
                 }
                 try? await Task.sleep(for: .milliseconds(300))
                 gate.open()
@@ -107,14 +134,25 @@ import Testing
             let writer = coalescer(client, log: log, traceIds: false) { _ in await gate.wait() }
             let results = await withTaskGroup(of: Result<HubSpotObject, any Error>.self) { group in
                 for index in 0..<16 {
-                    group.addTask { await outcome { try await writer.write(type: "contacts", .create(properties: ["email": "x\(index)@example.com", "no_such_property": "1"]), deadline: .now + .seconds(10)) } }
+                    group.addTask {
+                        await outcome {
+                            try await writer.write(
+                                type: "contacts",
+                                .create(properties: ["email": "x\(index)@example.com", "no_such_property": "1"]),
+                                deadline: .now + .seconds(10))
+                        }
+                    }
                 }
                 try? await Task.sleep(for: .milliseconds(300))
                 gate.open()
                 return await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(results.allSatisfy { if case .failure(let error as HubSpotError) = $0 { error.status == 400 } else { false } })
-            #expect(log.all == [16, 8, 8, 4, 4, 4, 4], "the whole batch, its halves and quarters, not one call per input")
+            #expect(
+                results.allSatisfy {
+                    if case .failure(let error as HubSpotError) = $0 { error.status == 400 } else { false }
+                })
+            #expect(
+                log.all == [16, 8, 8, 4, 4, 4, 4], "the whole batch, its halves and quarters, not one call per input")
         }
     }
 
@@ -123,10 +161,16 @@ import Testing
             let log = CallLog()
             let gate = Gate()
             let writer = coalescer(client, log: log) { _ in await gate.wait() }
-            async let first = writer.write(type: "contacts", .update(id: ids[0], properties: ["firstname": "First"]), deadline: .now + .seconds(10))
+            async let first = writer.write(
+                type: "contacts", .update(id: ids[0], properties: ["firstname": "First"]), deadline: .now + .seconds(10)
+            )
             try await Task.sleep(for: .milliseconds(50))
-            async let other = writer.write(type: "contacts", .update(id: ids[1], properties: ["firstname": "Other"]), deadline: .now + .seconds(10))
-            async let second = writer.write(type: "contacts", .update(id: ids[0], properties: ["firstname": "Second"]), deadline: .now + .seconds(10))
+            async let other = writer.write(
+                type: "contacts", .update(id: ids[1], properties: ["firstname": "Other"]), deadline: .now + .seconds(10)
+            )
+            async let second = writer.write(
+                type: "contacts", .update(id: ids[0], properties: ["firstname": "Second"]),
+                deadline: .now + .seconds(10))
             try await Task.sleep(for: .milliseconds(200))
             gate.open()
             let (a, b, c) = try await (first, other, second)
@@ -142,9 +186,16 @@ import Testing
             let log = CallLog()
             let gate = Gate()
             let writer = coalescer(client, log: log) { _ in await gate.wait() }
-            let existing = try await client.createObject("contacts", properties: ["email": "known@example.com", "firstname": "Old"])
-            async let updated = writer.write(type: "contacts", .upsert(idProperty: "email", value: "Known@example.com", properties: ["firstname": "New"]), deadline: .now + .seconds(10))
-            async let created = writer.write(type: "contacts", .upsert(idProperty: "email", value: "fresh@example.com", properties: ["firstname": "Fresh"]), deadline: .now + .seconds(10))
+            let existing = try await client.createObject(
+                "contacts", properties: ["email": "known@example.com", "firstname": "Old"])
+            async let updated = writer.write(
+                type: "contacts",
+                .upsert(idProperty: "email", value: "Known@example.com", properties: ["firstname": "New"]),
+                deadline: .now + .seconds(10))
+            async let created = writer.write(
+                type: "contacts",
+                .upsert(idProperty: "email", value: "fresh@example.com", properties: ["firstname": "Fresh"]),
+                deadline: .now + .seconds(10))
             try await Task.sleep(for: .milliseconds(200))
             gate.open()
             let (u, c) = try await (updated, created)

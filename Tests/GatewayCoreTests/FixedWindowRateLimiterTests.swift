@@ -18,7 +18,9 @@ struct Fleet {
     let clients: [RedisClient]
     let limiters: [FixedWindowRateLimiter]
 
-    static func start(replicas: Int = 3, persistent: Bool = false, configure: (inout RateLimiterConfiguration) -> Void = { _ in }) async throws -> Fleet {
+    static func start(
+        replicas: Int = 3, persistent: Bool = false, configure: (inout RateLimiterConfiguration) -> Void = { _ in }
+    ) async throws -> Fleet {
         let redis = try await RedisServerProcess.start(persistent: persistent)
         var configuration = RateLimiterConfiguration()
         configuration.keyPrefix = "test:\(UUID().uuidString)"
@@ -32,7 +34,9 @@ struct Fleet {
             let client = RedisClient(configuration: redisConfiguration, logger: quietLogger())
             try await client.waitUntilConnected()
             clients.append(client)
-            limiters.append(FixedWindowRateLimiter(redis: client, configuration: configuration, replicaID: "replica-\(index)", logger: quietLogger()))
+            limiters.append(
+                FixedWindowRateLimiter(
+                    redis: client, configuration: configuration, replicaID: "replica-\(index)", logger: quietLogger()))
         }
         // A fleet that has been running on this Redis: the first call would otherwise find it
         // new and hold the current window (see `redisRestartedEmpty…`), which measurements of
@@ -49,7 +53,10 @@ struct Fleet {
 
     /// Every limiter is asked by `callersPerReplica` callers in a loop for `duration`; returns the
     /// grants per Redis window.
-    func hammer(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, callersPerReplica: Int = 10, for duration: Duration) async -> [Int: Int] {
+    func hammer(
+        _ kind: UpstreamCallKind, priority: CallPriority = .interactive, callersPerReplica: Int = 10,
+        for duration: Duration
+    ) async -> [Int: Int] {
         let counts = GrantCounts()
         let end = ContinuousClock.now + duration
         await withTaskGroup(of: Void.self) { group in
@@ -57,7 +64,9 @@ struct Fleet {
                 for _ in 0..<callersPerReplica {
                     group.addTask {
                         while ContinuousClock.now < end {
-                            guard let grant = try? await limiter.acquire(kind, priority: priority, deadline: end) else { return }
+                            guard let grant = try? await limiter.acquire(kind, priority: priority, deadline: end) else {
+                                return
+                            }
                             let window = grant.window ?? Int(Date().timeIntervalSince1970)
                             counts.add(window)
                         }
@@ -126,7 +135,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
     }
 
     @Test func aRefusedAttemptDoesNotConsumeBudget() async throws {
-        let fleet = try await Fleet.start(replicas: 1) { $0.generalPerSecond = 2; $0.dailyLimit = 10 }
+        let fleet = try await Fleet.start(replicas: 1) {
+            $0.generalPerSecond = 2; $0.dailyLimit = 10
+        }
         let limiter = fleet.limiters[0]
         for _ in 0..<20 { _ = try? await limiter.acquire(.general, deadline: .now) }
         // Only granted calls counted towards the day: 2 per window, not 20.
@@ -165,7 +176,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         fleet.redis.kill()
         let counts = await fleet.hammer(.general, for: .seconds(3))
         #expect(fleet.limiters.allSatisfy { $0.mode == .local(replicas: 3) }, "\(fleet.limiters.map(\.mode))")
-        #expect(counts.values.allSatisfy { $0 <= 8 }, "fleet-wide grants per second without Redis: \(counts.sorted { $0.key < $1.key })")
+        #expect(
+            counts.values.allSatisfy { $0 <= 8 },
+            "fleet-wide grants per second without Redis: \(counts.sorted { $0.key < $1.key })")
         #expect(fullWindows(counts).allSatisfy { $0 >= 3 }, "the fallback still serves its share (2 per replica)")
         try await fleet.redis.restart()
         try await Task.sleep(for: .seconds(2))  // the clients reconnect with backoff
@@ -184,7 +197,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         for _ in 0..<5 where !exercised {
             // Start at the beginning of a window nothing was granted in yet, spend it, restart Redis.
             let window = FixedWindowRateLimiter.wallMilliseconds() / 1000 + 1
-            while FixedWindowRateLimiter.wallMilliseconds() < window * 1000 { try await Task.sleep(for: .milliseconds(2)) }
+            while FixedWindowRateLimiter.wallMilliseconds() < window * 1000 {
+                try await Task.sleep(for: .milliseconds(2))
+            }
             for _ in 0..<8 {
                 let grant = try await fleet.limiters[0].acquire(.general, deadline: .now + .seconds(3))
                 counts.add(grant.window ?? -1)
@@ -199,7 +214,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for limiter in fleet.limiters {
                     group.addTask {
-                        for _ in 0..<4 { counts.add(try await limiter.acquire(.general, deadline: .now + .seconds(3)).window ?? -1) }
+                        for _ in 0..<4 {
+                            counts.add(try await limiter.acquire(.general, deadline: .now + .seconds(3)).window ?? -1)
+                        }
                     }
                 }
                 try await group.waitForAll()
@@ -207,7 +224,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         }
         await fleet.shutdown()
         #expect(exercised, "Redis never restarted within one window")
-        #expect(counts.snapshot.values.allSatisfy { $0 <= 8 }, "grants per window across a Redis restart: \(counts.snapshot.sorted { $0.key < $1.key })")
+        #expect(
+            counts.snapshot.values.allSatisfy { $0 <= 8 },
+            "grants per window across a Redis restart: \(counts.snapshot.sorted { $0.key < $1.key })")
     }
 
     @Test func redisRestartedEmptyWithinAWindowDoesNotRestartItsCount() async throws {

@@ -36,7 +36,9 @@ struct DoorEnvironment {
             try await HubSpotSimulator.withRunning(simulator, logger: quietLogger()) { _, baseURL in
                 let admin = CurlTransport()
                 defer { admin.shutdown() }
-                let client = HubSpotClient(transport: admin, credentials: .privateAppToken(Secret(simulator.token)), configuration: HubSpotClientConfiguration(baseURL: baseURL))
+                let client = HubSpotClient(
+                    transport: admin, credentials: .privateAppToken(Secret(simulator.token)),
+                    configuration: HubSpotClientConfiguration(baseURL: baseURL))
                 var ids: [String] = []
                 var after: String?
                 while contacts > 0 {
@@ -45,8 +47,9 @@ struct DoorEnvironment {
                     after = page.nextAfter
                     if after == nil { break }
                 }
-                let environment = DoorEnvironment(redisClient: redisClient, redis: redis, simulator: simulator, baseURL: baseURL,
-                                                  keyPrefix: "test:\(UUID().uuidString)", ids: ids, admin: admin)
+                let environment = DoorEnvironment(
+                    redisClient: redisClient, redis: redis, simulator: simulator, baseURL: baseURL,
+                    keyPrefix: "test:\(UUID().uuidString)", ids: ids, admin: admin)
                 // A Redis this fleet has been using: the first call would otherwise find it new and
                 // hold the current second (what a Redis that lost its data gets).
                 try await redisClient.send("SET", [.init(environment.keyPrefix + ":incarnation"), "0"])
@@ -61,39 +64,54 @@ struct DoorEnvironment {
     }
 
     /// A replica's door. `redis` is this replica's own connection (nil: the shared one).
-    func door(redis: RedisClient? = nil, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), retries: Int = 1, token: String? = nil,
-              configureLimiter: (inout RateLimiterConfiguration) -> Void = { _ in },
-              configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
-              configureUpstream: (inout HubSpotUpstream.Configuration) -> Void = { _ in }) -> Door {
+    func door(
+        redis: RedisClient? = nil, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(),
+        retries: Int = 1, token: String? = nil,
+        configureLimiter: (inout RateLimiterConfiguration) -> Void = { _ in },
+        configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
+        configureUpstream: (inout HubSpotUpstream.Configuration) -> Void = { _ in }
+    ) -> Door {
         var limits = RateLimiterConfiguration()
         limits.keyPrefix = keyPrefix
         limits.redisTimeout = .seconds(2)
         configureLimiter(&limits)
-        let limiter = FixedWindowRateLimiter(redis: redis ?? redisClient, configuration: limits, replicaID: replicaID, metrics: metrics, logger: quietLogger())
+        let limiter = FixedWindowRateLimiter(
+            redis: redis ?? redisClient, configuration: limits, replicaID: replicaID, metrics: metrics,
+            logger: quietLogger())
         var breakerConfiguration = CircuitBreaker.Configuration()
         configureBreaker(&breakerConfiguration)
         let transport = CurlTransport()
         var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
         clientConfiguration.retryPolicy.maxAttempts = retries
         clientConfiguration.retryPolicy.baseDelay = .milliseconds(20)
-        let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(token ?? simulator.token)), configuration: clientConfiguration,
-                                   observer: HubSpotUpstream.observer(for: limiter, metrics: metrics))
+        let client = HubSpotClient(
+            transport: transport, credentials: .privateAppToken(Secret(token ?? simulator.token)),
+            configuration: clientConfiguration,
+            observer: HubSpotUpstream.observer(for: limiter, metrics: metrics))
         var cacheConfiguration = ObjectCache.Configuration()
         cacheConfiguration.keyPrefix = keyPrefix
         cacheConfiguration.redisTimeout = .seconds(2)
         var upstreamConfiguration = HubSpotUpstream.Configuration()
         configureUpstream(&upstreamConfiguration)
-        let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: quietLogger()),
-                                       cache: ObjectCache(redis: redis ?? redisClient, configuration: cacheConfiguration, metrics: metrics, logger: quietLogger()),
-                                       configuration: upstreamConfiguration, metrics: metrics, logger: quietLogger())
+        let upstream = HubSpotUpstream(
+            client: client, limiter: limiter,
+            breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: quietLogger()),
+            cache: ObjectCache(
+                redis: redis ?? redisClient, configuration: cacheConfiguration, metrics: metrics, logger: quietLogger()),
+            configuration: upstreamConfiguration, metrics: metrics, logger: quietLogger())
         return Door(upstream: upstream, transport: transport)
     }
 
     /// Calls the simulator's admin API; returns the JSON answer.
     @discardableResult
     func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil) async throws -> [String: Any] {
-        let response = try await admin.send(HTTPRequest(method: method, url: baseURL + path, headers: [("Content-Type", "application/json")], body: body.map { Array($0.utf8) }), timeout: .seconds(5))
-        #expect((200..<300).contains(response.status), "\(method) \(path): \(String(decoding: response.body, as: UTF8.self))")
+        let response = try await admin.send(
+            HTTPRequest(
+                method: method, url: baseURL + path, headers: [("Content-Type", "application/json")],
+                body: body.map { Array($0.utf8) }), timeout: .seconds(5))
+        #expect(
+            (200..<300).contains(response.status),
+            "\(method) \(path): \(String(decoding: response.body, as: UTF8.self))")
         return (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
     }
 
@@ -117,39 +135,52 @@ struct DoorEnvironment {
             let door = environment.door()
             defer { door.transport.shutdown() }
             let ids = environment.ids
-            let first = try await door.upstream.readObject(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+            let first = try await door.upstream.readObject(
+                type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
             #expect(first.source == .upstream && first.object?.id == ids[0])
-            let second = try await door.upstream.readObject(type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+            let second = try await door.upstream.readObject(
+                type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
             #expect(second.source == .cache)
         }
     }
 
     @Test func anOutageOpensTheBreakerFailsFastAndServesStaleReads() async throws {
         try await DoorEnvironment.with(contacts: 3) { environment in
-            let door = environment.door(configureBreaker: { $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1 })
+            let door = environment.door(configureBreaker: {
+                $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1
+            })
             defer { door.transport.shutdown() }
             let upstream = door.upstream
             let ids = environment.ids
             // Cache one object, then let it go stale (maxStaleness zero forces HubSpot).
-            _ = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
+            _ = try await upstream.readObject(
+                type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
             try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<3 {
                 await #expect(throws: HubSpotError.self) {
-                    _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+                    _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in
+                        try await client.getObject("contacts", id: ids[1], options: options)
+                    }
                 }
             }
             #expect(upstream.breaker.currentState == .open)
             let before = try await environment.perSecond().counts.values.reduce(0, +)
             await #expect(throws: CircuitOpen.self) {
-                _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+                _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in
+                    try await client.getObject("contacts", id: ids[1], options: options)
+                }
             }
-            let stale = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
+            let stale = try await upstream.readObject(
+                type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
             #expect(stale.source == .stale && stale.object?.id == ids[0])
-            #expect(try await environment.perSecond().counts.values.reduce(0, +) == before, "fail-fast calls never reach HubSpot")
+            #expect(
+                try await environment.perSecond().counts.values.reduce(0, +) == before,
+                "fail-fast calls never reach HubSpot")
             // HubSpot recovers: after the open interval a probe closes the breaker.
             try await environment.faults(#"{"outage": false}"#)
             try await Task.sleep(for: .milliseconds(2200))
-            let fresh = try await upstream.readObject(type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
+            let fresh = try await upstream.readObject(
+                type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
             #expect(fresh.source == .upstream)
             #expect(upstream.breaker.currentState == .closed)
         }
@@ -161,16 +192,21 @@ struct DoorEnvironment {
             let reader = environment.door()
             defer { writer.transport.shutdown(); reader.transport.shutdown() }
             let id = environment.ids[0]
-            _ = try await reader.upstream.readObject(type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
-            _ = try await writer.upstream.write(type: "contacts", .update(id: id, properties: ["firstname": "Renamed"]), deadline: .now + .seconds(5))
-            let read = try await reader.upstream.readObject(type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+            _ = try await reader.upstream.readObject(
+                type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+            _ = try await writer.upstream.write(
+                type: "contacts", .update(id: id, properties: ["firstname": "Renamed"]), deadline: .now + .seconds(5))
+            let read = try await reader.upstream.readObject(
+                type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
             #expect(read.source == .upstream)
             #expect(read.object?.properties["firstname"] == "Renamed")
             // Other calls invalidate what they name, too.
-            _ = try await writer.upstream.call(deadline: .now + .seconds(5), invalidating: [("contacts", id)]) { client, options in
+            _ = try await writer.upstream.call(deadline: .now + .seconds(5), invalidating: [("contacts", id)]) {
+                client, options in
                 try await client.updateObject("contacts", id: id, properties: ["firstname": "Again"], options: options)
             }
-            let again = try await reader.upstream.readObject(type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+            let again = try await reader.upstream.readObject(
+                type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
             #expect(again.object?.properties["firstname"] == "Again")
         }
     }
@@ -180,9 +216,11 @@ struct DoorEnvironment {
             let metrics = TestMetrics()
             // 30 % of calls fail: 20 calls see some failures (all succeed first time with p = 0.7^20 < 0.1 %),
             // and none exhausts 8 retries (p = 20 × 0.3^9 < 0.1 %).
-            let door = environment.door(metrics: GatewayMetrics(factory: metrics), retries: 8, configureBreaker: { $0.minimumFailures = 100 })
+            let door = environment.door(
+                metrics: GatewayMetrics(factory: metrics), retries: 8, configureBreaker: { $0.minimumFailures = 100 })
             defer { door.transport.shutdown() }
-            try await environment.faults(#"{"rules": [{"endpoint": "objects.get", "errorRate": 0.3, "errorStatuses": [503]}]}"#)
+            try await environment.faults(
+                #"{"rules": [{"endpoint": "objects.get", "errorRate": 0.3, "errorStatuses": [503]}]}"#)
             let id = environment.ids[0]
             for _ in 0..<20 {
                 let object = try await door.upstream.call(deadline: .now + .seconds(20)) { client, options in
@@ -208,7 +246,9 @@ struct DoorEnvironment {
             let started = ContinuousClock.now
             // HubSpot's 503, the limiter's refusal or the client's deadline, whichever comes first.
             await #expect(throws: (any Error).self) {
-                _ = try await door.upstream.call(deadline: .now + .milliseconds(600)) { client, options in try await client.getObject("contacts", id: id, options: options) }
+                _ = try await door.upstream.call(deadline: .now + .milliseconds(600)) { client, options in
+                    try await client.getObject("contacts", id: id, options: options)
+                }
             }
             #expect(ContinuousClock.now - started < .seconds(3), "gave up near the deadline, not after ten backoffs")
         }
@@ -217,27 +257,48 @@ struct DoorEnvironment {
     @Test func metricsCountCallsRecordsPerCallCacheResultsAndBreakerState() async throws {
         try await DoorEnvironment.with(contacts: 5) { environment in
             let metrics = TestMetrics()
-            let door = environment.door(metrics: GatewayMetrics(factory: metrics), configureBreaker: { $0.minimumFailures = 2; $0.openInterval = .seconds(30) })
+            let door = environment.door(
+                metrics: GatewayMetrics(factory: metrics),
+                configureBreaker: {
+                    $0.minimumFailures = 2; $0.openInterval = .seconds(30)
+                })
             defer { door.transport.shutdown() }
             let ids = environment.ids
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for id in ids { group.addTask { _ = try await door.upstream.readObject(type: "contacts", id: id, properties: [], deadline: .now + .seconds(5)) } }
+                for id in ids {
+                    group.addTask {
+                        _ = try await door.upstream.readObject(
+                            type: "contacts", id: id, properties: [], deadline: .now + .seconds(5))
+                    }
+                }
                 try await group.waitForAll()
             }
-            _ = try await door.upstream.readObject(type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
+            _ = try await door.upstream.readObject(
+                type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
             #expect(try metrics.expectCounter(GatewayMetrics.Name.cacheReads, [("result", "miss")]).totalValue == 5)
             #expect(try metrics.expectCounter(GatewayMetrics.Name.cacheReads, [("result", "hit")]).totalValue == 1)
-            let batchCalls = try metrics.expectCounter(GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.batch.read"), ("status", "200")]).totalValue
-            let records = try metrics.expectRecorder(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")]).values
+            let batchCalls = try metrics.expectCounter(
+                GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.batch.read"), ("status", "200")]
+            ).totalValue
+            let records = try metrics.expectRecorder(
+                GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")]
+            ).values
             #expect(Int64(records.count) == batchCalls && records.reduce(0, +) == 5)
 
             try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<2 {
-                _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+                _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in
+                    try await client.getObject("contacts", id: ids[1], options: options)
+                }
             }
-            #expect(try metrics.expectCounter(GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.get"), ("status", "503")]).totalValue == 2)
+            #expect(
+                try metrics.expectCounter(
+                    GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.get"), ("status", "503")]
+                ).totalValue == 2)
             #expect(try metrics.expectGauge(GatewayMetrics.Name.breakerState).lastValue == 2)
-            _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+            _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in
+                try await client.getObject("contacts", id: ids[1], options: options)
+            }
             #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 1)
         }
     }
@@ -245,14 +306,19 @@ struct DoorEnvironment {
     @Test func anOpenBreakerRefusesBeforeWaitingForOrSpendingBudget() async throws {
         try await DoorEnvironment.with(contacts: 3) { environment in
             let metrics = TestMetrics()
-            let door = environment.door(metrics: GatewayMetrics(factory: metrics), configureLimiter: { $0.generalPerSecond = 2 },
-                                        configureBreaker: { $0.minimumFailures = 2; $0.openInterval = .seconds(30) })
+            let door = environment.door(
+                metrics: GatewayMetrics(factory: metrics), configureLimiter: { $0.generalPerSecond = 2 },
+                configureBreaker: {
+                    $0.minimumFailures = 2; $0.openInterval = .seconds(30)
+                })
             defer { door.transport.shutdown() }
             let upstream = door.upstream
             let ids = environment.ids
             try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<2 {
-                _ = try? await upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+                _ = try? await upstream.call(deadline: .now + .seconds(5)) { client, options in
+                    try await client.getObject("contacts", id: ids[1], options: options)
+                }
             }
             #expect(upstream.breaker.currentState == .open)
             let waitsBefore = metrics.counters(label: GatewayMetrics.Name.limiterWaits).map(\.totalValue).reduce(0, +)
@@ -261,17 +327,26 @@ struct DoorEnvironment {
             // (the budget of 2 a second would make 12 calls wait for seconds).
             for _ in 0..<4 {
                 await #expect(throws: CircuitOpen.self) {
-                    _ = try await upstream.call(deadline: .now + .seconds(10)) { client, options in try await client.getObject("contacts", id: ids[1], options: options) }
+                    _ = try await upstream.call(deadline: .now + .seconds(10)) { client, options in
+                        try await client.getObject("contacts", id: ids[1], options: options)
+                    }
                 }
                 await #expect(throws: CircuitOpen.self) {
-                    _ = try await upstream.readObject(type: "contacts", id: ids[2], properties: [], deadline: .now + .seconds(10))
+                    _ = try await upstream.readObject(
+                        type: "contacts", id: ids[2], properties: [], deadline: .now + .seconds(10))
                 }
                 await #expect(throws: CircuitOpen.self) {
-                    _ = try await upstream.write(type: "contacts", .update(id: ids[2], properties: ["email": "x@example.com"]), deadline: .now + .seconds(10))
+                    _ = try await upstream.write(
+                        type: "contacts", .update(id: ids[2], properties: ["email": "x@example.com"]),
+                        deadline: .now + .seconds(10))
                 }
             }
-            #expect(metrics.counters(label: GatewayMetrics.Name.limiterWaits).map(\.totalValue).reduce(0, +) == waitsBefore, "refused calls waited for budget")
-            #expect(await upstream.limiter.usage().first { $0.bucket == "daily" }?.used == usedBefore, "refused calls spent budget")
+            #expect(
+                metrics.counters(label: GatewayMetrics.Name.limiterWaits).map(\.totalValue).reduce(0, +) == waitsBefore,
+                "refused calls waited for budget")
+            #expect(
+                await upstream.limiter.usage().first { $0.bucket == "daily" }?.used == usedBefore,
+                "refused calls spent budget")
             #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 12)
         }
     }
@@ -282,10 +357,13 @@ struct DoorEnvironment {
             let door = environment.door(metrics: GatewayMetrics(factory: metrics), token: "pat-na1-not-the-right-token")
             defer { door.transport.shutdown() }
             await #expect(throws: HubSpotError.self) {
-                _ = try await door.upstream.call(deadline: .now + .seconds(5)) { client, options in try await client.getObject("contacts", id: environment.ids[0], options: options) }
+                _ = try await door.upstream.call(deadline: .now + .seconds(5)) { client, options in
+                    try await client.getObject("contacts", id: environment.ids[0], options: options)
+                }
             }
             await #expect(throws: HubSpotError.self) {
-                _ = try await door.upstream.readObject(type: "contacts", id: environment.ids[0], properties: [], deadline: .now + .seconds(5))
+                _ = try await door.upstream.readObject(
+                    type: "contacts", id: environment.ids[0], properties: [], deadline: .now + .seconds(5))
             }
             let rejected = try metrics.expectCounter(GatewayMetrics.Name.credentialsRejected)
             #expect(rejected.totalValue == 2)

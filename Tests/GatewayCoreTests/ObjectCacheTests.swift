@@ -19,7 +19,9 @@ struct CacheRig {
         ObjectCache(redis: client, configuration: cache.configuration, metrics: metrics, logger: quietLogger())
     }
 
-    static func start(persistent: Bool = false, configure: (inout ObjectCache.Configuration) -> Void = { _ in }) async throws -> CacheRig {
+    static func start(persistent: Bool = false, configure: (inout ObjectCache.Configuration) -> Void = { _ in })
+        async throws -> CacheRig
+    {
         let redis = try await RedisServerProcess.start(persistent: persistent)
         var redisConfiguration = try RedisConfiguration(url: redis.url)
         redisConfiguration.commandTimeout = .seconds(2)
@@ -29,7 +31,9 @@ struct CacheRig {
         configuration.keyPrefix = "test:\(UUID().uuidString)"
         configuration.redisTimeout = .seconds(2)
         configure(&configuration)
-        return CacheRig(redis: redis, client: client, cache: ObjectCache(redis: client, configuration: configuration, logger: quietLogger()))
+        return CacheRig(
+            redis: redis, client: client,
+            cache: ObjectCache(redis: client, configuration: configuration, logger: quietLogger()))
     }
 
     /// Closes the client, keeping the server alive until then: nothing else reads `redis`,
@@ -40,13 +44,16 @@ struct CacheRig {
     }
 
     func read(_ id: String, maxStaleness: Duration? = nil) async throws -> ObjectCache.Read {
-        try await cache.read(type: "contacts", id: id, properties: ["email"], maxStaleness: maxStaleness) { try await upstream.fetch(id) }
+        try await cache.read(type: "contacts", id: id, properties: ["email"], maxStaleness: maxStaleness) {
+            try await upstream.fetch(id)
+        }
     }
 }
 
 /// What HubSpot would answer, with a call count and an optional failure or delay.
 final class Upstream: Sendable {
-    private let state = Mutex<(email: String, calls: Int, failing: Bool, delay: Duration)>(("a@example.com", 0, false, .zero))
+    private let state = Mutex<(email: String, calls: Int, failing: Bool, delay: Duration)>(
+        ("a@example.com", 0, false, .zero))
     /// When set, the next fetch reads its answer, signals `started`, and waits for the gate.
     private let hold = Mutex<(gate: Gate, started: AsyncStream<Void>.Continuation)?>(nil)
 
@@ -69,13 +76,17 @@ final class Upstream: Sendable {
             return (state.email, state.failing, state.delay)
         }
         if delay > .zero { try await Task.sleep(for: delay) }
-        if let held = hold.withLock({ held in defer { held = nil }; return held }) {
+        if let held = hold.withLock({ held in
+            defer { held = nil }; return held
+        }) {
             held.started.yield()
             await held.gate.wait()
         }
         if failing { throw CircuitOpen(retryAfter: .seconds(1)) }
         if id == "missing" { return nil }
-        return HubSpotObject(id: id, properties: ["email": email], createdAt: Date(timeIntervalSince1970: 1_700_000_000.123), updatedAt: Date())
+        return HubSpotObject(
+            id: id, properties: ["email": email], createdAt: Date(timeIntervalSince1970: 1_700_000_000.123),
+            updatedAt: Date())
     }
 }
 
@@ -86,7 +97,9 @@ final class Upstream: Sendable {
         #expect(first.source == .upstream)
         // A second cache on the same Redis (another replica) sees the entry.
         let other = ObjectCache(redis: rig.client, configuration: rig.cache.configuration, logger: quietLogger())
-        let second = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        let second = try await other.read(type: "contacts", id: "1", properties: ["email"]) {
+            try await rig.upstream.fetch("1")
+        }
         #expect(second.source == .cache)
         #expect(second.object?.properties["email"] == "a@example.com")
         let created = second.object?.createdAt?.timeIntervalSince1970 ?? 0
@@ -107,11 +120,15 @@ final class Upstream: Sendable {
     @Test func aWriteInvalidatesEveryVariant() async throws {
         let rig = try await CacheRig.start()
         _ = try await rig.read("1")
-        _ = try await rig.cache.read(type: "contacts", id: "1", properties: ["email", "firstname"]) { try await rig.upstream.fetch("1") }
+        _ = try await rig.cache.read(type: "contacts", id: "1", properties: ["email", "firstname"]) {
+            try await rig.upstream.fetch("1")
+        }
         rig.upstream.set(email: "b@example.com")
         await rig.cache.invalidate(type: "contacts", id: "1")
         #expect(try await rig.read("1").object?.properties["email"] == "b@example.com")
-        let other = try await rig.cache.read(type: "contacts", id: "1", properties: ["firstname", "email"]) { try await rig.upstream.fetch("1") }
+        let other = try await rig.cache.read(type: "contacts", id: "1", properties: ["firstname", "email"]) {
+            try await rig.upstream.fetch("1")
+        }
         #expect(other.source == .upstream)
         await rig.finish()
     }
@@ -171,7 +188,9 @@ final class Upstream: Sendable {
     @Test func withoutRedisReadsGoThroughAndAreKeptLocally() async throws {
         let upstream = Upstream()
         let cache = ObjectCache(redis: nil, logger: quietLogger())
-        for _ in 0..<3 { _ = try await cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") } }
+        for _ in 0..<3 {
+            _ = try await cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") }
+        }
         #expect(upstream.calls == 1)
     }
 
@@ -187,7 +206,9 @@ final class Upstream: Sendable {
         }
     }
 
-    private func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    private func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool)
+        async throws
+    {
         let deadline = ContinuousClock.now + limit
         while try await !condition() {
             guard ContinuousClock.now < deadline else {
@@ -208,7 +229,9 @@ final class Upstream: Sendable {
         let a = rig.replica(metrics: GatewayMetrics(factory: metrics))
         let b = rig.replica()
         let read = { (cache: ObjectCache, staleness: Duration?) in
-            try await cache.read(type: "contacts", id: "1", properties: ["email"], maxStaleness: staleness) { try await rig.upstream.fetch("1") }
+            try await cache.read(type: "contacts", id: "1", properties: ["email"], maxStaleness: staleness) {
+                try await rig.upstream.fetch("1")
+            }
         }
         try await listening([a, b]) {
             #expect(try await read(a, nil).source == .upstream)
@@ -234,7 +257,9 @@ final class Upstream: Sendable {
         let rig = try await CacheRig.start()
         let metrics = TestMetrics()
         let a = rig.replica(metrics: GatewayMetrics(factory: metrics))
-        let read: @Sendable () async throws -> ObjectCache.Read = { try await a.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") } }
+        let read: @Sendable () async throws -> ObjectCache.Read = {
+            try await a.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        }
         try await listening([a]) {
             _ = try await read()
             _ = try await read()
@@ -243,7 +268,8 @@ final class Upstream: Sendable {
             _ = try await rig.client.send("CLIENT", ["KILL", "TYPE", "pubsub"])
             try await eventually("the near cache turns off") { !a.isListening }
             rig.upstream.set(email: "missed@example.com")
-            try await rig.client.incr(.init("\(rig.cache.configuration.keyPrefix):version:contacts:1"))  // a write whose message nobody heard
+            // A write whose message nobody heard.
+            try await rig.client.incr(.init("\(rig.cache.configuration.keyPrefix):version:contacts:1"))
             let meanwhile = try await read()
             #expect(nearHits(metrics) == 1, "no read is served from memory while deaf")
             #expect(meanwhile.object?.properties["email"] == "missed@example.com")
@@ -260,7 +286,9 @@ final class Upstream: Sendable {
         let rig = try await CacheRig.start()
         let metrics = TestMetrics()
         let a = rig.replica(metrics: GatewayMetrics(factory: metrics))
-        let read: @Sendable () async throws -> ObjectCache.Read = { try await a.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") } }
+        let read: @Sendable () async throws -> ObjectCache.Read = {
+            try await a.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        }
         try await listening([a]) {
             let (started, release) = rig.upstream.holdNextFetch()
             async let slow = read()  // fetched the old value and is held
@@ -284,7 +312,11 @@ final class Upstream: Sendable {
         configuration.localCapacity = 1000
         let cache = ObjectCache(redis: nil, configuration: configuration, logger: quietLogger())
         let upstream = Upstream()
-        for id in 0..<2000 { _ = try await cache.read(type: "contacts", id: "\(id)", properties: []) { try await upstream.fetch("\(id)") } }
+        for id in 0..<2000 {
+            _ = try await cache.read(type: "contacts", id: "\(id)", properties: []) {
+                try await upstream.fetch("\(id)")
+            }
+        }
         let filled = cache.localFootprint
         #expect(filled.entries == 1000 && filled.objects == 1000, "copies are held up to the capacity")
         for id in 0..<1_000_000 { await cache.invalidate(type: "contacts", id: "other-\(id)") }
@@ -321,8 +353,12 @@ final class Upstream: Sendable {
         let cache = ObjectCache(redis: nil, configuration: configuration, logger: quietLogger())
         let hot = Upstream(), cold = Upstream()
         for id in 0..<5000 {
-            if id % 20 == 0 { _ = try await cache.read(type: "contacts", id: "hot", properties: []) { try await hot.fetch("hot") } }
-            _ = try await cache.read(type: "contacts", id: "cold-\(id)", properties: []) { try await cold.fetch("cold-\(id)") }
+            if id % 20 == 0 {
+                _ = try await cache.read(type: "contacts", id: "hot", properties: []) { try await hot.fetch("hot") }
+            }
+            _ = try await cache.read(type: "contacts", id: "cold-\(id)", properties: []) {
+                try await cold.fetch("cold-\(id)")
+            }
         }
         #expect(hot.calls == 1, "the hot key was evicted by the scan (\(hot.calls) fetches)")
         #expect(cold.calls == 5000)
@@ -336,7 +372,9 @@ final class Upstream: Sendable {
     private func writeDuringOutage(persistent: Bool) async throws {
         let rig = try await CacheRig.start(persistent: persistent)
         let other = rig.replica()
-        #expect(try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }.source == .upstream)
+        #expect(
+            try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+                .source == .upstream)
         rig.redis.kill()
         rig.upstream.set(email: "written-during-outage@example.com")
         await rig.cache.invalidate(type: "contacts", id: "1")  // the write was acknowledged
@@ -349,7 +387,9 @@ final class Upstream: Sendable {
         #expect(try await rig.read("1").object?.properties["email"] == "written-during-outage@example.com")
         #expect(rig.cache.pendingInvalidationCount == 0)
         // And every other replica sees the write too.
-        let seen = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        let seen = try await other.read(type: "contacts", id: "1", properties: ["email"]) {
+            try await rig.upstream.fetch("1")
+        }
         #expect(seen.object?.properties["email"] == "written-during-outage@example.com")
         await rig.finish()
     }
@@ -375,15 +415,23 @@ final class Upstream: Sendable {
             try await eventually("the kept invalidation is made") { rig.cache.pendingInvalidationCount == 0 }
             group.cancelAll()
         }
-        let seen = try await other.read(type: "contacts", id: "1", properties: ["email"]) { try await rig.upstream.fetch("1") }
+        let seen = try await other.read(type: "contacts", id: "1", properties: ["email"]) {
+            try await rig.upstream.fetch("1")
+        }
         #expect(seen.source == .upstream && seen.object?.properties["email"] == "new@example.com")
         await rig.finish()
     }
 
     @Test func tooManyKeptInvalidationsFenceTheWholeCache() async throws {
-        let rig = try await CacheRig.start(persistent: true) { $0.pendingInvalidationCapacity = 3; $0.pendingInvalidationRetryInterval = .milliseconds(20) }
+        let rig = try await CacheRig.start(persistent: true) {
+            $0.pendingInvalidationCapacity = 3; $0.pendingInvalidationRetryInterval = .milliseconds(20)
+        }
         let other = rig.replica()
-        for id in ["1", "2"] { _ = try await other.read(type: "contacts", id: id, properties: ["email"]) { try await rig.upstream.fetch(id) } }
+        for id in ["1", "2"] {
+            _ = try await other.read(type: "contacts", id: id, properties: ["email"]) {
+                try await rig.upstream.fetch(id)
+            }
+        }
         rig.redis.kill()
         for id in 10..<20 { await rig.cache.invalidate(type: "contacts", id: "\(id)") }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -393,7 +441,12 @@ final class Upstream: Sendable {
             group.cancelAll()
         }
         let calls = rig.upstream.calls
-        for id in ["1", "2"] { #expect(try await other.read(type: "contacts", id: id, properties: ["email"]) { try await rig.upstream.fetch(id) }.source == .upstream) }
+        for id in ["1", "2"] {
+            #expect(
+                try await other.read(type: "contacts", id: id, properties: ["email"]) {
+                    try await rig.upstream.fetch(id)
+                }.source == .upstream)
+        }
         #expect(rig.upstream.calls == calls + 2, "entries from before the fence are not served")
         await rig.finish()
     }

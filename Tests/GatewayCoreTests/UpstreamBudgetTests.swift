@@ -9,7 +9,9 @@ import TestSupport
 /// simulator saw arrive in each wall-clock second.
 @Suite(.serialized) struct UpstreamBudgetTests {
     /// Each door's own Redis connection, as separate replicas have.
-    func doors(_ environment: DoorEnvironment, configureLimiter: @escaping (inout RateLimiterConfiguration) -> Void = { _ in }) async throws -> ([Door], [RedisClient]) {
+    func doors(
+        _ environment: DoorEnvironment, configureLimiter: @escaping (inout RateLimiterConfiguration) -> Void = { _ in }
+    ) async throws -> ([Door], [RedisClient]) {
         var doors: [Door] = []
         var clients: [RedisClient] = []
         for index in 0..<3 {
@@ -18,21 +20,28 @@ import TestSupport
             let client = RedisClient(configuration: configuration, logger: quietLogger())
             try await client.waitUntilConnected()
             clients.append(client)
-            doors.append(environment.door(redis: client, replicaID: "replica-\(index)", configureLimiter: configureLimiter))
+            doors.append(
+                environment.door(redis: client, replicaID: "replica-\(index)", configureLimiter: configureLimiter))
         }
         return (doors, clients)
     }
 
     /// Ten callers per door call `body` in a loop for `duration` (excess demand).
-    func hammer(_ doors: [Door], _ kind: UpstreamCallKind, for duration: Duration,
-                _ body: @escaping @Sendable (HubSpotClient, CallOptions) async throws -> Void) async {
+    func hammer(
+        _ doors: [Door], _ kind: UpstreamCallKind, for duration: Duration,
+        _ body: @escaping @Sendable (HubSpotClient, CallOptions) async throws -> Void
+    ) async {
         let end = ContinuousClock.now + duration
         await withTaskGroup(of: Void.self) { group in
             for door in doors {
                 for _ in 0..<10 {
                     group.addTask {
                         while ContinuousClock.now < end {
-                            do { try await door.upstream.call(kind, deadline: end) { client, options in try await body(client, options) } } catch { return }
+                            do {
+                                try await door.upstream.call(kind, deadline: end) { client, options in
+                                    try await body(client, options)
+                                }
+                            } catch { return }
                         }
                     }
                 }
@@ -51,10 +60,14 @@ import TestSupport
         try await DoorEnvironment.with(contacts: 3) { environment in
             let (doors, clients) = try await doors(environment)
             let id = environment.ids[0]
-            await hammer(doors, .general, for: .seconds(5)) { client, options in _ = try await client.getObject("contacts", id: id, options: options) }
+            await hammer(doors, .general, for: .seconds(5)) { client, options in
+                _ = try await client.getObject("contacts", id: id, options: options)
+            }
             let seen = try await environment.perSecond()
             #expect(seen.rateLimited == 0)
-            #expect(seen.counts.values.allSatisfy { $0 <= 8 }, "per second at HubSpot: \(seen.counts.sorted { $0.key < $1.key })")
+            #expect(
+                seen.counts.values.allSatisfy { $0 <= 8 },
+                "per second at HubSpot: \(seen.counts.sorted { $0.key < $1.key })")
             let full = fullSeconds(seen.counts)
             #expect(full.count >= 3)
             let used = Double(full.reduce(0, +)) / Double(max(1, full.count) * 8)
@@ -72,7 +85,9 @@ import TestSupport
             }
             let seen = try await environment.perSecond()
             #expect(seen.rateLimited == 0)
-            #expect(seen.counts.values.allSatisfy { $0 <= 4 }, "search calls per second at HubSpot: \(seen.counts.sorted { $0.key < $1.key })")
+            #expect(
+                seen.counts.values.allSatisfy { $0 <= 4 },
+                "search calls per second at HubSpot: \(seen.counts.sorted { $0.key < $1.key })")
             let full = fullSeconds(seen.counts)
             #expect(!full.isEmpty && full.allSatisfy { $0 >= 3 }, "\(seen.counts.sorted { $0.key < $1.key })")
             for door in doors { door.transport.shutdown() }
@@ -91,17 +106,23 @@ import TestSupport
             defer { heartbeats.forEach { $0.cancel() } }
             try await Task.sleep(for: .milliseconds(1300))
             let id = environment.ids[0]
-            let call: @Sendable (HubSpotClient, CallOptions) async throws -> Void = { client, options in _ = try await client.getObject("contacts", id: id, options: options) }
+            let call: @Sendable (HubSpotClient, CallOptions) async throws -> Void = { client, options in
+                _ = try await client.getObject("contacts", id: id, options: options)
+            }
             async let run: Void = hammer(doors, .general, for: .seconds(7), call)
             try await Task.sleep(for: .seconds(2))
             environment.redis.kill()
             try await Task.sleep(for: .seconds(3))
-            #expect(doors.allSatisfy { $0.upstream.limiter.mode == .local(replicas: 3) }, "\(doors.map(\.upstream.limiter.mode))")
+            #expect(
+                doors.allSatisfy { $0.upstream.limiter.mode == .local(replicas: 3) },
+                "\(doors.map(\.upstream.limiter.mode))")
             try await environment.redis.restart()
             await run
             let seen = try await environment.perSecond()
             #expect(seen.rateLimited == 0)
-            #expect(seen.counts.values.allSatisfy { $0 <= 8 }, "per second at HubSpot across the outage: \(seen.counts.sorted { $0.key < $1.key })")
+            #expect(
+                seen.counts.values.allSatisfy { $0 <= 8 },
+                "per second at HubSpot across the outage: \(seen.counts.sorted { $0.key < $1.key })")
             // Back on Redis once the clients reconnected.
             try await Task.sleep(for: .seconds(1))
             await hammer(doors, .general, for: .seconds(2), call)

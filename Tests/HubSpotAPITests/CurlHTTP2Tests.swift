@@ -14,15 +14,23 @@ final class HTTP2FileServer: Sendable {
 
     init() throws {
         directory = try SpawnedProcess.temporaryDirectory("h2-test")
-        let openssl = SpawnedProcess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        let openssl = SpawnedProcess.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
         guard openssl == 0 else { throw POSIXError(.EIO) }
         try FileManager.default.createDirectory(atPath: directory + "/htdocs", withIntermediateDirectories: true)
         try Data("hello over h2\n".utf8).write(to: URL(fileURLWithPath: directory + "/htdocs/hello.txt"))
         port = try SpawnedProcess.freePort()
-        process = try SpawnedProcess("/usr/sbin/nghttpd", ["--htdocs=" + directory + "/htdocs", "--address=127.0.0.1", String(port),
-            directory + "/key.pem", directory + "/cert.pem"], readyPort: port)
+        process = try SpawnedProcess(
+            "/usr/sbin/nghttpd",
+            [
+                "--htdocs=" + directory + "/htdocs", "--address=127.0.0.1", String(port),
+                directory + "/key.pem", directory + "/cert.pem",
+            ], readyPort: port)
     }
 
     deinit {
@@ -45,7 +53,9 @@ final class HTTP2FileServer: Sendable {
         #expect(first.status == 200)
         #expect(first.httpVersion == "2")
         try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
-            for _ in 0..<50 { group.addTask { try await transport.send(HTTPRequest(method: .get, url: url), timeout: .seconds(10)) } }
+            for _ in 0..<50 {
+                group.addTask { try await transport.send(HTTPRequest(method: .get, url: url), timeout: .seconds(10)) }
+            }
             for try await response in group {
                 #expect(response.status == 200)
                 #expect(response.httpVersion == "2")
@@ -61,7 +71,8 @@ final class HTTP2FileServer: Sendable {
         let transport = CurlTransport()
         defer { transport.shutdown() }
         do {
-            _ = try await transport.send(HTTPRequest(method: .get, url: "https://localhost:\(server.port)/hello.txt"), timeout: .seconds(10))
+            _ = try await transport.send(
+                HTTPRequest(method: .get, url: "https://localhost:\(server.port)/hello.txt"), timeout: .seconds(10))
             Issue.record("a self-signed certificate must not be trusted by default")
         } catch let error as CurlError {
             #expect(error.code == 60)

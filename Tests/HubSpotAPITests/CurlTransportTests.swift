@@ -26,7 +26,9 @@ func withSimulator<T: Sendable>(
         defer { transport.shutdown() }
         try await withSimulator({ $0.seedContacts = 3 }) { baseURL, token in
             let response = try await transport.send(
-                HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts?limit=2", headers: [("Authorization", "Bearer \(token)")]),
+                HTTPRequest(
+                    method: .get, url: baseURL + "/crm/v3/objects/contacts?limit=2",
+                    headers: [("Authorization", "Bearer \(token)")]),
                 timeout: .seconds(5))
             #expect(response.status == 200)
             #expect(response.header("x-hubspot-correlation-id")?.count == 36)
@@ -40,17 +42,25 @@ func withSimulator<T: Sendable>(
         defer { transport.shutdown() }
         try await withSimulator { baseURL, token in
             let auth = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
-            let created = try await transport.send(HTTPRequest(method: .post, url: baseURL + "/crm/v3/objects/contacts", headers: auth,
-                body: Array(#"{"properties":{"email":"t@b.co"}}"#.utf8)), timeout: .seconds(5))
+            let created = try await transport.send(
+                HTTPRequest(
+                    method: .post, url: baseURL + "/crm/v3/objects/contacts", headers: auth,
+                    body: Array(#"{"properties":{"email":"t@b.co"}}"#.utf8)), timeout: .seconds(5))
             #expect(created.status == 201)
-            let patched = try await transport.send(HTTPRequest(method: .patch, url: baseURL + "/crm/v3/objects/contacts/t@b.co?idProperty=email", headers: auth,
-                body: Array(#"{"properties":{"firstname":"T"}}"#.utf8)), timeout: .seconds(5))
+            let patched = try await transport.send(
+                HTTPRequest(
+                    method: .patch, url: baseURL + "/crm/v3/objects/contacts/t@b.co?idProperty=email", headers: auth,
+                    body: Array(#"{"properties":{"firstname":"T"}}"#.utf8)), timeout: .seconds(5))
             #expect(patched.status == 200)
             #expect(String(decoding: patched.body, as: UTF8.self).contains(#""firstname":"T""#))
-            let deleted = try await transport.send(HTTPRequest(method: .delete, url: baseURL + "/crm/v3/objects/contacts/1001", headers: auth), timeout: .seconds(5))
+            let deleted = try await transport.send(
+                HTTPRequest(method: .delete, url: baseURL + "/crm/v3/objects/contacts/1001", headers: auth),
+                timeout: .seconds(5))
             #expect(deleted.status == 204)
             #expect(deleted.body.isEmpty)
-            let emptyPost = try await transport.send(HTTPRequest(method: .post, url: baseURL + "/crm/v3/objects/contacts/search", headers: auth), timeout: .seconds(5))
+            let emptyPost = try await transport.send(
+                HTTPRequest(method: .post, url: baseURL + "/crm/v3/objects/contacts/search", headers: auth),
+                timeout: .seconds(5))
             #expect(emptyPost.status == 400)
         }
     }
@@ -65,8 +75,11 @@ func withSimulator<T: Sendable>(
                 for index in 0..<1000 {
                     group.addTask {
                         let id = 1011 + index % 50
-                        return try await transport.send(HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts/\(id)",
-                            headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30)).status
+                        return try await transport.send(
+                            HTTPRequest(
+                                method: .get, url: baseURL + "/crm/v3/objects/contacts/\(id)",
+                                headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30)
+                        ).status
                     }
                 }
                 var statuses: [Int: Int] = [:]
@@ -91,8 +104,10 @@ func withSimulator<T: Sendable>(
         }) { baseURL, token in
             let clock = ContinuousClock()
             let task = Task {
-                try await transport.send(HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts",
-                    headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30))
+                try await transport.send(
+                    HTTPRequest(
+                        method: .get, url: baseURL + "/crm/v3/objects/contacts",
+                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30))
             }
             try await Task.sleep(for: .milliseconds(200))
             let cancelledAt = clock.now
@@ -134,7 +149,8 @@ func withSimulator<T: Sendable>(
             configuration.faults.rules = [rule]
         }) { baseURL, _ in
             do {
-                _ = try await transport.send(HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts"), timeout: .milliseconds(300))
+                _ = try await transport.send(
+                    HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts"), timeout: .milliseconds(300))
                 Issue.record("a slow answer must time out")
             } catch let error as CurlError {
                 #expect(error.isTimeout)
@@ -152,7 +168,10 @@ func withSimulator<T: Sendable>(
             configuration.faults.rules = [rule]
         }) { baseURL, token in
             do {
-                _ = try await transport.send(HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts", headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(5))
+                _ = try await transport.send(
+                    HTTPRequest(
+                        method: .get, url: baseURL + "/crm/v3/objects/contacts",
+                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(5))
                 Issue.record("a dropped connection must fail")
             } catch let error as CurlError {
                 #expect(error.isConnectionFailure)
@@ -168,7 +187,10 @@ func withSimulator<T: Sendable>(
         defer { transport.shutdown() }
         try await withSimulator({ $0.seedContacts = 30 }) { baseURL, token in
             await #expect(throws: CurlTransportError.responseTooLarge(limit: 1024)) {
-                try await transport.send(HTTPRequest(method: .get, url: baseURL + "/crm/v3/objects/contacts?limit=30", headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(5))
+                try await transport.send(
+                    HTTPRequest(
+                        method: .get, url: baseURL + "/crm/v3/objects/contacts?limit=30",
+                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(5))
             }
         }
         #expect(transport.statistics.inFlight == 0)
@@ -178,7 +200,9 @@ func withSimulator<T: Sendable>(
         let transport = CurlTransport()
         defer { transport.shutdown() }
         await #expect(throws: CurlTransportError.self) {
-            try await transport.send(HTTPRequest(method: .get, url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: b")]), timeout: .seconds(1))
+            try await transport.send(
+                HTTPRequest(method: .get, url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: b")]),
+                timeout: .seconds(1))
         }
     }
 

@@ -7,7 +7,8 @@ import Testing
     func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
 
     @Test func recordsDecodeEveryDocumentedFieldAndIgnoreUnknownOnes() throws {
-        let json = try parse(#"""
+        let json = try parse(
+            #"""
             {"id":"7","properties":{"email":"a@b.co","phone":null,"n":"3"},"createdAt":"2019-10-30T03:30:17.883Z",
              "updatedAt":"2019-10-30T03:30:18Z","archived":false,"somethingNew":{"x":[1]},
              "propertiesWithHistory":{"email":[{"value":"a@b.co","timestamp":"2019-10-30T03:30:17.883Z","sourceType":"API","sourceId":null}]},
@@ -20,11 +21,14 @@ import Testing
         #expect(record.updatedAt == Date(timeIntervalSince1970: 1_572_406_218))
         #expect(record.archived == false)
         #expect(record.propertiesWithHistory?["email"]?.first?.sourceType == "API")
-        #expect(record.associations?["companies"]?.results.first == AssociationIds.Item(id: "9", type: "contact_to_company"))
+        #expect(
+            record.associations?["companies"]?.results.first == AssociationIds.Item(id: "9", type: "contact_to_company")
+        )
     }
 
     @Test func fastAndFoundationDecodingAgree() throws {
-        let text = #"{"id":"1","properties":{"a":"x","b":null},"createdAt":"2024-02-29T23:59:59.999Z","updatedAt":"2024-03-01T00:00:00.000Z","archived":true,"archivedAt":"2024-03-02T10:00:00Z"}"#
+        let text =
+            #"{"id":"1","properties":{"a":"x","b":null},"createdAt":"2024-02-29T23:59:59.999Z","updatedAt":"2024-03-01T00:00:00.000Z","archived":true,"archivedAt":"2024-03-02T10:00:00Z"}"#
         let fast = try HubSpotObject(json: parse(text))
         let foundation = try JSONCoding.decoder.decode(HubSpotObject.self, from: Data(text.utf8))
         #expect(fast == foundation)
@@ -39,7 +43,8 @@ import Testing
     }
 
     @Test func pagesReadTheirCursor() throws {
-        let page = try ObjectPage(json: parse(#"{"results":[{"id":"1","properties":{}}],"paging":{"next":{"after":"2","link":"x"}}}"#))
+        let page = try ObjectPage(
+            json: parse(#"{"results":[{"id":"1","properties":{}}],"paging":{"next":{"after":"2","link":"x"}}}"#))
         #expect(page.results.map(\.id) == ["1"])
         #expect(page.nextAfter == "2")
         let search = try SearchPage(json: parse(#"{"total":5,"results":[],"paging":{"next":{"after":10}}}"#))
@@ -53,13 +58,18 @@ import Testing
         // An offset is not the fast path's shape; Foundation reads it.
         #expect(HubSpotTimestamp.parseUTC("2000-03-01T12:00:00+01:00") == nil)
         #expect(HubSpotTimestamp.parse("2000-03-01T12:00:00+01:00") == Date(timeIntervalSince1970: 951_908_400))
-        #expect(HubSpotTimestamp.parse(HubSpotTimestamp.format(Date(timeIntervalSince1970: 951_912_000.25))) == Date(timeIntervalSince1970: 951_912_000.25))
+        #expect(
+            HubSpotTimestamp.parse(HubSpotTimestamp.format(Date(timeIntervalSince1970: 951_912_000.25)))
+                == Date(timeIntervalSince1970: 951_912_000.25))
         #expect(HubSpotTimestamp.parse("2000-13-01T12:00:00Z") == nil)
         #expect(HubSpotTimestamp.parse("garbage") == nil)
     }
 
     @Test func errorBodiesThatAreNotJSONStillGiveAMessage() {
-        let error = HubSpotError(response: HTTPResponse(status: 502, headers: [("X-HubSpot-Correlation-Id", "c-1")], body: Array("<html>Bad Gateway</html>".utf8)))
+        let error = HubSpotError(
+            response: HTTPResponse(
+                status: 502, headers: [("X-HubSpot-Correlation-Id", "c-1")],
+                body: Array("<html>Bad Gateway</html>".utf8)))
         #expect(error.status == 502)
         #expect(error.message == "<html>Bad Gateway</html>")
         #expect(error.correlationId == "c-1")

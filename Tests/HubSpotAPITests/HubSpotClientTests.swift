@@ -5,12 +5,19 @@ import Synchronization
 import Testing
 
 /// A client on a fresh transport, pointed at `baseURL`.
-func makeClient(_ baseURL: String, token: String, retry: HubSpotRetryPolicy = HubSpotRetryPolicy(), observer: (@Sendable (HubSpotExchange) -> Void)? = nil) -> (HubSpotClient, CurlTransport) {
+func makeClient(
+    _ baseURL: String, token: String, retry: HubSpotRetryPolicy = HubSpotRetryPolicy(),
+    observer: (@Sendable (HubSpotExchange) -> Void)? = nil
+) -> (HubSpotClient, CurlTransport) {
     let transport = CurlTransport()
     var configuration = HubSpotClientConfiguration(baseURL: baseURL)
     configuration.retryPolicy = retry
     configuration.requestTimeout = .seconds(10)
-    return (HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(token)), configuration: configuration, observer: observer), transport)
+    return (
+        HubSpotClient(
+            transport: transport, credentials: .privateAppToken(Secret(token)), configuration: configuration,
+            observer: observer), transport
+    )
 }
 
 /// Runs `body` with a client against a fresh simulator.
@@ -36,7 +43,8 @@ func withClient(
             #expect(fetched.properties == ["email": "c@b.co", "phone": String?.none])
             let byEmail = try await client.getObject("contacts", id: "c@b.co", idProperty: "email")
             #expect(byEmail.id == created.id)
-            let updated = try await client.updateObject("contacts", id: created.id, properties: ["lastname": "Lee", "firstname": String?.none])
+            let updated = try await client.updateObject(
+                "contacts", id: created.id, properties: ["lastname": "Lee", "firstname": String?.none])
             #expect(updated["lastname"] == "Lee")
             #expect(updated["firstname"] == nil)
             #expect(updated.updatedAt! >= updated.createdAt!)
@@ -84,7 +92,8 @@ func withClient(
             var ids: [String] = []
             var after: String?
             repeat {
-                let page = try await client.listObjects("contacts", limit: 50, after: after, properties: ["email"], associations: ["companies"])
+                let page = try await client.listObjects(
+                    "contacts", limit: 50, after: after, properties: ["email"], associations: ["companies"])
                 ids += page.results.map(\.id)
                 #expect(page.results.allSatisfy { $0.associations?["companies"]?.results.isEmpty == false })
                 after = page.nextAfter
@@ -96,7 +105,8 @@ func withClient(
 
     @Test func batchCallsReportPartialFailures() async throws {
         try await withClient { client, _ in
-            let created = try await client.batchCreate("contacts", inputs: (0..<3).map { BatchCreateInput(properties: ["email": "b\($0)@b.co"]) })
+            let created = try await client.batchCreate(
+                "contacts", inputs: (0..<3).map { BatchCreateInput(properties: ["email": "b\($0)@b.co"]) })
             #expect(created.httpStatus == 201)
             #expect(created.results.count == 3)
             let ids = created.results.map(\.id)
@@ -104,20 +114,28 @@ func withClient(
             #expect(read.httpStatus == 207)
             #expect(Set(read.results.map(\.id)) == Set(ids))
             #expect(read.errors.first?.context?["ids"] == ["999999"])
-            let partial = try await client.batchCreate("contacts", inputs: [
-                BatchCreateInput(properties: ["email": "b0@b.co"], objectWriteTraceId: "dup"),
-                BatchCreateInput(properties: ["email": "fresh@b.co"], objectWriteTraceId: "ok"),
-            ])
+            let partial = try await client.batchCreate(
+                "contacts",
+                inputs: [
+                    BatchCreateInput(properties: ["email": "b0@b.co"], objectWriteTraceId: "dup"),
+                    BatchCreateInput(properties: ["email": "fresh@b.co"], objectWriteTraceId: "ok"),
+                ])
             #expect(partial.httpStatus == 207)
             #expect(partial.results.map { $0["email"] } == ["fresh@b.co"])
             #expect(partial.errors.first?.context?["objectWriteTraceId"] == ["dup"])
-            let updated = try await client.batchUpdate("contacts", inputs: ids.map { BatchUpdateInput(id: $0, properties: ["firstname": "U"]) })
+            let updated = try await client.batchUpdate(
+                "contacts", inputs: ids.map { BatchUpdateInput(id: $0, properties: ["firstname": "U"]) })
             #expect(updated.results.allSatisfy { $0["firstname"] == "U" })
-            let upserted = try await client.batchUpsert("contacts", inputs: [
-                BatchUpdateInput(id: "b1@b.co", properties: ["lastname": "Old"], idProperty: "email"),
-                BatchUpdateInput(id: "new@b.co", properties: ["lastname": "New"], idProperty: "email"),
-            ])
-            #expect(Dictionary(uniqueKeysWithValues: upserted.results.map { ($0["email"] ?? "", $0.new) }) == ["b1@b.co": false, "new@b.co": true])
+            let upserted = try await client.batchUpsert(
+                "contacts",
+                inputs: [
+                    BatchUpdateInput(id: "b1@b.co", properties: ["lastname": "Old"], idProperty: "email"),
+                    BatchUpdateInput(id: "new@b.co", properties: ["lastname": "New"], idProperty: "email"),
+                ])
+            #expect(
+                Dictionary(uniqueKeysWithValues: upserted.results.map { ($0["email"] ?? "", $0.new) }) == [
+                    "b1@b.co": false, "new@b.co": true,
+                ])
             try await client.batchArchive("contacts", ids: ids)
             #expect(try await client.batchRead("contacts", ids: ids).results.isEmpty)
         }
@@ -126,9 +144,12 @@ func withClient(
     @Test func searchWithFiltersSortsAndPaging() async throws {
         try await withClient { client, _ in
             for (index, stage) in ["lead", "customer", "lead", "lead"].enumerated() {
-                _ = try await client.createObject("contacts", properties: ["email": "s\(index)@b.co", "firstname": "N\(index)", "lifecyclestage": stage])
+                _ = try await client.createObject(
+                    "contacts",
+                    properties: ["email": "s\(index)@b.co", "firstname": "N\(index)", "lifecyclestage": stage])
             }
-            let request = SearchRequest(filterGroups: [FilterGroup([Filter("lifecyclestage", .eq, value: "lead")])],
+            let request = SearchRequest(
+                filterGroups: [FilterGroup([Filter("lifecyclestage", .eq, value: "lead")])],
                 sorts: [Sort("firstname", .descending)], properties: ["firstname"], limit: 2)
             let first = try await client.search("contacts", request)
             #expect(first.total == 3)
@@ -144,20 +165,28 @@ func withClient(
             let contact = try await client.createObject("contacts", properties: ["email": "a@b.co"])
             let company = try await client.createObject("companies", properties: ["name": "Acme"])
             try await client.associateDefault(from: "contacts", id: contact.id, to: "companies", toId: company.id)
-            let labels = try await client.associate(from: "contacts", id: contact.id, to: "companies", toId: company.id, types: [AssociationSpec(.hubspotDefined, 1)])
+            let labels = try await client.associate(
+                from: "contacts", id: contact.id, to: "companies", toId: company.id,
+                types: [AssociationSpec(.hubspotDefined, 1)])
             #expect(labels.labels == ["Primary"])
             let page = try await client.listAssociations(from: "contacts", id: contact.id, to: "companies")
             #expect(page.results.map(\.toObjectId) == [company.id])
             #expect(page.results.first?.associationTypes.map(\.typeId).sorted() == [1, 279])
-            let batch = try await client.batchReadAssociations(from: "companies", to: "contacts", ids: [company.id, "31337"])
+            let batch = try await client.batchReadAssociations(
+                from: "companies", to: "contacts", ids: [company.id, "31337"])
             #expect(batch.httpStatus == 207)
             #expect(batch.results.first?.to.map(\.toObjectId) == [contact.id])
             try await client.removeAssociations(from: "contacts", id: contact.id, to: "companies", toId: company.id)
-            #expect(try await client.listAssociations(from: "contacts", id: contact.id, to: "companies").results.isEmpty)
+            #expect(
+                try await client.listAssociations(from: "contacts", id: contact.id, to: "companies").results.isEmpty)
             let properties = try await client.properties(of: "contacts")
             #expect(properties.first { $0.name == "email" }?.hasUniqueValue == true)
-            let deal = try await client.createObject("deals", properties: ["dealname": "D"], associations: [AssociationInput(toId: contact.id, types: [AssociationSpec(.hubspotDefined, 3)])])
-            #expect(try await client.getObject("deals", id: deal.id, associations: ["contacts"]).associations?["contacts"]?.results.map(\.id) == [contact.id])
+            let deal = try await client.createObject(
+                "deals", properties: ["dealname": "D"],
+                associations: [AssociationInput(toId: contact.id, types: [AssociationSpec(.hubspotDefined, 3)])])
+            #expect(
+                try await client.getObject("deals", id: deal.id, associations: ["contacts"]).associations?["contacts"]?
+                    .results.map(\.id) == [contact.id])
         }
     }
 
@@ -171,7 +200,9 @@ func withClient(
 
 @Suite struct HubSpotClientRetryTests {
     @Test func tenSecondlyRateLimitIsWaitedOutAndRetried() async throws {
-        try await withClient({ $0.burstLimit = 2; $0.burstInterval = .seconds(3) }) { client, baseURL in
+        try await withClient({
+            $0.burstLimit = 2; $0.burstInterval = .seconds(3)
+        }) { client, baseURL in
             // Three calls against a limit of two per 3 s: the third gets a 429, waits the
             // interval HubSpot names (3,000 ms, not the 10 s default), and succeeds.
             for _ in 0..<3 { _ = try await client.listObjects("contacts", limit: 1) }
@@ -200,12 +231,14 @@ func withClient(
         var retry = HubSpotRetryPolicy()
         retry.baseDelay = .milliseconds(20)
         retry.maxAttempts = 30
-        try await withClient({ configuration in
-            var rule = FaultRule(endpoint: "objects.list")
-            rule.errorRate = 0.5
-            rule.errorStatuses = [503]
-            configuration.faults.rules = [rule]
-        }, retry: retry) { client, baseURL in
+        try await withClient(
+            { configuration in
+                var rule = FaultRule(endpoint: "objects.list")
+                rule.errorRate = 0.5
+                rule.errorStatuses = [503]
+                configuration.faults.rules = [rule]
+            }, retry: retry
+        ) { client, baseURL in
             for _ in 0..<10 { _ = try await client.listObjects("contacts", limit: 1) }
             let statuses = try await adminStats(baseURL)["byStatus"] as? [String: Int]
             #expect(statuses?["200"] == 10)
@@ -215,17 +248,22 @@ func withClient(
     @Test func createsAreNotRetriedAfterA5xxUnlessIdempotent() async throws {
         var retry = HubSpotRetryPolicy()
         retry.baseDelay = .milliseconds(10)
-        try await withClient({ configuration in
-            var rule = FaultRule(endpoint: "objects.create")
-            rule.errorRate = 1
-            rule.errorStatuses = [502]
-            configuration.faults.rules = [rule]
-        }, retry: retry) { client, baseURL in
-            await #expect(throws: HubSpotError.self) { try await client.createObject("contacts", properties: ["email": "x@b.co"]) }
+        try await withClient(
+            { configuration in
+                var rule = FaultRule(endpoint: "objects.create")
+                rule.errorRate = 1
+                rule.errorStatuses = [502]
+                configuration.faults.rules = [rule]
+            }, retry: retry
+        ) { client, baseURL in
+            await #expect(throws: HubSpotError.self) {
+                try await client.createObject("contacts", properties: ["email": "x@b.co"])
+            }
             let afterPlainCreate = try await adminStats(baseURL)["total"] as? Int
             #expect(afterPlainCreate == 1)
             await #expect(throws: HubSpotError.self) {
-                try await client.createObject("contacts", properties: ["email": "x@b.co"], options: CallOptions(idempotent: true))
+                try await client.createObject(
+                    "contacts", properties: ["email": "x@b.co"], options: CallOptions(idempotent: true))
             }
             let afterIdempotentCreate = try await adminStats(baseURL)["total"] as? Int
             #expect(afterIdempotentCreate == 1 + retry.maxAttempts)
@@ -236,26 +274,33 @@ func withClient(
         var retry = HubSpotRetryPolicy()
         retry.baseDelay = .milliseconds(10)
         retry.maxAttempts = 40
-        try await withClient({ configuration in
-            var rule = FaultRule(endpoint: "objects.list")
-            rule.dropRate = 0.5
-            configuration.faults.rules = [rule]
-            configuration.seedValue = 3  // fault draws repeat: this seed drops some of the first calls
-        }, retry: retry) { client, baseURL in
+        try await withClient(
+            { configuration in
+                var rule = FaultRule(endpoint: "objects.list")
+                rule.dropRate = 0.5
+                configuration.faults.rules = [rule]
+                configuration.seedValue = 3  // fault draws repeat: this seed drops some of the first calls
+            }, retry: retry
+        ) { client, baseURL in
             for _ in 0..<5 { _ = try await client.listObjects("contacts", limit: 1) }
-            let statuses = (try await adminStats(baseURL)["byEndpointAndStatus"] as? [String: Any])?["objects.list"] as? [String: Int] ?? [:]
+            let statuses =
+                (try await adminStats(baseURL)["byEndpointAndStatus"] as? [String: Any])?["objects.list"]
+                as? [String: Int] ?? [:]
             #expect(statuses["200"] == 5, "every call succeeded in the end: \(statuses)")
             #expect((statuses["0"] ?? 0) >= 1, "connections were dropped and the reads retried: \(statuses)")
         }
     }
 
     @Test func retriesNeverWaitPastTheDeadline() async throws {
-        try await withClient({ $0.burstLimit = 1; $0.burstInterval = .seconds(60) }) { client, baseURL in
+        try await withClient({
+            $0.burstLimit = 1; $0.burstInterval = .seconds(60)
+        }) { client, baseURL in
             _ = try await client.listObjects("contacts", limit: 1)
             let clock = ContinuousClock()
             let start = clock.now
             do {
-                _ = try await client.listObjects("contacts", limit: 1, options: CallOptions(deadline: clock.now + .seconds(2)))
+                _ = try await client.listObjects(
+                    "contacts", limit: 1, options: CallOptions(deadline: clock.now + .seconds(2)))
                 Issue.record("a 60-second wait cannot fit a 2-second deadline")
             } catch let error as HubSpotError {
                 #expect(error.policyName == "TEN_SECONDLY_ROLLING")
@@ -267,14 +312,17 @@ func withClient(
     }
 
     @Test func timeoutsBecomeCurlErrorsWithinTheDeadline() async throws {
-        try await withClient({ configuration in
-            var rule = FaultRule()
-            rule.latency = .fixed(milliseconds: 1500)
-            configuration.faults.rules = [rule]
-        }, retry: .none) { client, _ in
+        try await withClient(
+            { configuration in
+                var rule = FaultRule()
+                rule.latency = .fixed(milliseconds: 1500)
+                configuration.faults.rules = [rule]
+            }, retry: .none
+        ) { client, _ in
             let clock = ContinuousClock()
             do {
-                _ = try await client.listObjects("contacts", options: CallOptions(deadline: clock.now + .milliseconds(300)))
+                _ = try await client.listObjects(
+                    "contacts", options: CallOptions(deadline: clock.now + .milliseconds(300)))
                 Issue.record("must time out")
             } catch let error as CurlError {
                 #expect(error.isTimeout)
@@ -299,9 +347,13 @@ func withClient(
         let policy = HubSpotRetryPolicy()
         let connectRefused = CurlError(code: 7, message: "refused")
         let received = CurlError(code: 56, message: "reset")
-        #expect(policy.decide(after: connectRefused, attempt: 1, idempotent: false, jitter: 1) == .retry(after: .milliseconds(200)))
+        #expect(
+            policy.decide(after: connectRefused, attempt: 1, idempotent: false, jitter: 1)
+                == .retry(after: .milliseconds(200)))
         #expect(policy.decide(after: received, attempt: 1, idempotent: false) == .fail)
-        #expect(policy.decide(after: received, attempt: 2, idempotent: true, jitter: 1) == .retry(after: .milliseconds(400)))
+        #expect(
+            policy.decide(after: received, attempt: 2, idempotent: true, jitter: 1) == .retry(after: .milliseconds(400))
+        )
         #expect(policy.decide(after: received, attempt: 4, idempotent: true) == .fail)
         #expect(policy.backoff(attempt: 20, jitter: 1, floor: .zero) == .seconds(10))
     }
@@ -328,7 +380,8 @@ func withClient(
         let credentials = HubSpotCredentials.privateAppToken(Secret("pat-na1-very-secret"))
         #expect(!"\(credentials)".contains("very-secret"))
         #expect(!String(reflecting: Secret("pat-na1-very-secret")).contains("very-secret"))
-        let oauth = HubSpotCredentials.oauth(OAuthCredentials(clientId: "app", clientSecret: Secret("s3cr3t"), refreshToken: Secret("r3fr3sh")))
+        let oauth = HubSpotCredentials.oauth(
+            OAuthCredentials(clientId: "app", clientSecret: Secret("s3cr3t"), refreshToken: Secret("r3fr3sh")))
         #expect(!"\(oauth)".contains("s3cr3t"))
         #expect(!"\(oauth)".contains("r3fr3sh"))
     }
@@ -336,12 +389,16 @@ func withClient(
     /// A simulator that issues OAuth tokens for app-1 / refresh-1, and a client presenting `refreshToken`.
     func withOAuthClient(refreshToken: String, _ body: (HubSpotClient, String) async throws -> Void) async throws {
         try await withSimulator({ configuration in
-            configuration.oauth = OAuthConfiguration(clientId: "app-1", clientSecret: "client-secret", refreshToken: "refresh-1")
+            configuration.oauth = OAuthConfiguration(
+                clientId: "app-1", clientSecret: "client-secret", refreshToken: "refresh-1")
         }) { baseURL, _ in
             let transport = CurlTransport()
             defer { transport.shutdown() }
-            let client = HubSpotClient(transport: transport,
-                credentials: .oauth(OAuthCredentials(clientId: "app-1", clientSecret: Secret("client-secret"), refreshToken: Secret(refreshToken))),
+            let client = HubSpotClient(
+                transport: transport,
+                credentials: .oauth(
+                    OAuthCredentials(
+                        clientId: "app-1", clientSecret: Secret("client-secret"), refreshToken: Secret(refreshToken))),
                 configuration: HubSpotClientConfiguration(baseURL: baseURL))
             try await body(client, baseURL)
         }
@@ -379,7 +436,9 @@ func withClient(
     @Test func everyExchangeIsReportedWithRateLimitHeaders() async throws {
         try await withSimulator({ $0.burstLimit = 50 }) { baseURL, token in
             let seen = Mutex<[HubSpotExchange]>([])
-            let (client, transport) = makeClient(baseURL, token: token) { exchange in seen.withLock { $0.append(exchange) } }
+            let (client, transport) = makeClient(baseURL, token: token) { exchange in
+                seen.withLock { $0.append(exchange) }
+            }
             defer { transport.shutdown() }
             _ = try await client.listObjects("contacts", limit: 1)
             _ = try? await client.getObject("contacts", id: "1")
@@ -398,7 +457,8 @@ func withClient(
 func adminRequest(_ baseURL: String, _ method: String, _ path: String) async throws -> [String: Any] {
     let transport = CurlTransport()
     defer { transport.shutdown() }
-    let response = try await transport.send(HTTPRequest(method: method == "POST" ? .post : .get, url: baseURL + path), timeout: .seconds(5))
+    let response = try await transport.send(
+        HTTPRequest(method: method == "POST" ? .post : .get, url: baseURL + path), timeout: .seconds(5))
     return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
 }
 

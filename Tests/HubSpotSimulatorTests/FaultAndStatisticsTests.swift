@@ -6,7 +6,8 @@ import Testing
 @Suite struct FaultTests {
     @Test func outageAnswers503UntilLifted() async throws {
         try await SimulatorHarness.with { sim in
-            #expect(try await sim.request("PUT", "/_sim/faults", json: ["outage": true], authorized: false).status == 200)
+            #expect(
+                try await sim.request("PUT", "/_sim/faults", json: ["outage": true], authorized: false).status == 200)
             let down = try await sim.get("/crm/v3/objects/contacts")
             #expect(down.status == 503)
             #expect(down.object["status"] as? String == "error")
@@ -28,7 +29,9 @@ import Testing
 
     @Test func droppedConnectionsGiveTheClientATransportError() async throws {
         try await SimulatorHarness.with { sim in
-            _ = try await sim.request("PUT", "/_sim/faults", json: ["rules": [["endpoint": "objects.get", "dropRate": 1.0]]], authorized: false)
+            _ = try await sim.request(
+                "PUT", "/_sim/faults", json: ["rules": [["endpoint": "objects.get", "dropRate": 1.0]]],
+                authorized: false)
             await #expect(throws: (any Error).self) { try await sim.get("/crm/v3/objects/contacts/1") }
             #expect(try await sim.get("/crm/v3/objects/contacts").status == 200)
         }
@@ -65,17 +68,24 @@ import Testing
             // Wait until the delayed request has been admitted (the limits say one is used).
             var used = 0
             for _ in 0..<200 where used == 0 {
-                used = (try await sim.request("GET", "/_sim/limits", authorized: false).object["burstUsed"] as? Int) ?? 0
+                used =
+                    (try await sim.request("GET", "/_sim/limits", authorized: false).object["burstUsed"] as? Int) ?? 0
                 if used == 0 { try await Task.sleep(for: .milliseconds(5)) }
             }
             #expect(used == 1, "the delayed request was not counted on arrival")
             #expect(try await sim.get("/crm/v3/objects/contacts/1").status == 404)
-            #expect(try await sim.get("/crm/v3/objects/contacts/1").status == 429, "two admitted already: the third is over the limit")
+            #expect(
+                try await sim.get("/crm/v3/objects/contacts/1").status == 429,
+                "two admitted already: the third is over the limit")
             #expect(try await delayed.status == 200)
             let perSecond = try await sim.stats()["perSecond"] as? [[String: Any]] ?? []
             let list = perSecond.first { ($0["second"] as? Int) == arrival }
-            #expect((list?["requests"] as? Int ?? 0) >= 1, "the delayed request counts in its arrival second \(arrival): \(perSecond)")
-            #expect(!perSecond.contains { ($0["second"] as? Int ?? 0) > arrival + 1 }, "nothing counts at release: \(perSecond)")
+            #expect(
+                (list?["requests"] as? Int ?? 0) >= 1,
+                "the delayed request counts in its arrival second \(arrival): \(perSecond)")
+            #expect(
+                !perSecond.contains { ($0["second"] as? Int ?? 0) > arrival + 1 },
+                "nothing counts at release: \(perSecond)")
         }
     }
 
@@ -87,14 +97,18 @@ import Testing
             var logger = Logger(label: "hubspot-sim-test")
             logger.logLevel = .critical
             await #expect(throws: (any Error).self) {
-                try await HubSpotSimulator.withRunning(configuration, logger: logger) { _, _ in Issue.record("the second simulator claims to listen") }
+                try await HubSpotSimulator.withRunning(configuration, logger: logger) { _, _ in
+                    Issue.record("the second simulator claims to listen")
+                }
             }
         }
     }
 
     @Test func slowBodiesArriveWhole() async throws {
         try await SimulatorHarness.with({ $0.seedContacts = 10 }) { sim in
-            _ = try await sim.request("PUT", "/_sim/faults", json: ["rules": [["slowBodyChunkDelayMs": 2, "slowBodyChunkBytes": 256]]], authorized: false)
+            _ = try await sim.request(
+                "PUT", "/_sim/faults", json: ["rules": [["slowBodyChunkDelayMs": 2, "slowBodyChunkBytes": 256]]],
+                authorized: false)
             let reply = try await sim.get("/crm/v3/objects/contacts?limit=10")
             #expect(reply.status == 200)
             #expect(reply.results.count == 10)
@@ -103,9 +117,11 @@ import Testing
 
     @Test func badFaultDocumentsAreRefused() async throws {
         try await SimulatorHarness.with { sim in
-            let badRate = try await sim.request("PUT", "/_sim/faults", json: ["rules": [["errorRate": 2]]], authorized: false)
+            let badRate = try await sim.request(
+                "PUT", "/_sim/faults", json: ["rules": [["errorRate": 2]]], authorized: false)
             #expect(badRate.status == 400)
-            let badLatency = try await sim.request("PUT", "/_sim/faults", json: ["rules": [["latency": "soon"]]], authorized: false)
+            let badLatency = try await sim.request(
+                "PUT", "/_sim/faults", json: ["rules": [["latency": "soon"]]], authorized: false)
             #expect(badLatency.status == 400)
             #expect(badLatency.message.contains("latency"))
         }
@@ -149,11 +165,14 @@ import Testing
 
     @Test func limitsCanBeChangedAtRunTime() async throws {
         try await SimulatorHarness.with { sim in
-            let limits = try await sim.request("PUT", "/_sim/limits", json: ["burstLimit": 1, "burstIntervalMs": 60000], authorized: false)
+            let limits = try await sim.request(
+                "PUT", "/_sim/limits", json: ["burstLimit": 1, "burstIntervalMs": 60000], authorized: false)
             #expect(limits.object["burstLimit"] as? Int == 1)
             #expect(try await sim.get("/crm/v3/objects/contacts").status == 200)
             #expect(try await sim.get("/crm/v3/objects/contacts").status == 429)
-            #expect(try await sim.request("PUT", "/_sim/limits", json: ["burstIntervalMs": 0], authorized: false).status == 400)
+            #expect(
+                try await sim.request("PUT", "/_sim/limits", json: ["burstIntervalMs": 0], authorized: false).status
+                    == 400)
         }
     }
 }
@@ -161,9 +180,14 @@ import Testing
 @Suite struct SeedTests {
     @Test func sameSeedGivesTheSameDataAndAnotherSeedDiffers() async throws {
         func snapshot(_ seedValue: UInt64) async throws -> String {
-            try await SimulatorHarness.with({ $0.seedContacts = 25; $0.seedValue = seedValue }) { sim in
-                let contacts = try await sim.get("/crm/v3/objects/contacts?limit=100&properties=email,firstname,lastname,lifecyclestage&associations=companies")
-                let deals = try await sim.get("/crm/v3/objects/deals?limit=100&properties=dealname,amount,dealstage&associations=contacts")
+            try await SimulatorHarness.with({
+                $0.seedContacts = 25; $0.seedValue = seedValue
+            }) { sim in
+                let contacts = try await sim.get(
+                    "/crm/v3/objects/contacts?limit=100&properties=email,firstname,lastname,lifecyclestage&associations=companies"
+                )
+                let deals = try await sim.get(
+                    "/crm/v3/objects/deals?limit=100&properties=dealname,amount,dealstage&associations=contacts")
                 #expect(contacts.results.count == 25)
                 #expect(deals.results.count == 12)
                 #expect(try await sim.get("/crm/v3/objects/companies").results.count == 5)

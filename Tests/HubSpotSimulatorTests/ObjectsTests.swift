@@ -5,7 +5,8 @@ import Testing
 @Suite struct ObjectsTests {
     @Test func createThenGetReturnsTheRecordWithMaintainedProperties() async throws {
         try await SimulatorHarness.with { sim in
-            let created = try await sim.post("/crm/v3/objects/contacts", ["properties": ["email": "Ada@Example.com", "firstname": "Ada"]])
+            let created = try await sim.post(
+                "/crm/v3/objects/contacts", ["properties": ["email": "Ada@Example.com", "firstname": "Ada"]])
             #expect(created.status == 201)
             let id = try #require(created.object["id"] as? String)
             #expect(created.object.properties["hs_object_id"] as? String == id)
@@ -17,7 +18,10 @@ import Testing
             #expect(fetched.status == 200)
             let properties = fetched.object.properties
             // Default contact properties, unset ones as null.
-            #expect(Set(properties.keys) == ["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"])
+            #expect(
+                Set(properties.keys) == [
+                    "createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname",
+                ])
             #expect(properties["lastname"] is NSNull)
             #expect(properties["firstname"] as? String == "Ada")
         }
@@ -26,7 +30,8 @@ import Testing
     @Test func requestedPropertiesShowUnsetAsNullAndOmitUnknownOnes() async throws {
         try await SimulatorHarness.with { sim in
             let id = try await sim.createContact(["email": "a@b.co"])
-            let reply = try await sim.get("/crm/v3/objects/contacts/\(id)?properties=email,phone&properties=nonexistent")
+            let reply = try await sim.get(
+                "/crm/v3/objects/contacts/\(id)?properties=email,phone&properties=nonexistent")
             #expect(reply.object.properties.keys.sorted() == ["email", "phone"])
             #expect(reply.object.properties["phone"] is NSNull)
         }
@@ -36,7 +41,8 @@ import Testing
         try await SimulatorHarness.with { sim in
             let id = try await sim.createContact(["email": "h@b.co", "firstname": "Old"])
             try await Task.sleep(for: .milliseconds(5))
-            let updated = try await sim.request("PATCH", "/crm/v3/objects/contacts/\(id)", json: ["properties": ["firstname": "New"]])
+            let updated = try await sim.request(
+                "PATCH", "/crm/v3/objects/contacts/\(id)", json: ["properties": ["firstname": "New"]])
             #expect(updated.status == 200)
             #expect(updated.object.properties["firstname"] as? String == "New")
             #expect((updated.object["updatedAt"] as? String ?? "") > (updated.object["createdAt"] as? String ?? ""))
@@ -52,8 +58,12 @@ import Testing
             let reply = try await sim.get("/crm/v3/objects/contacts/BY@email.co?idProperty=email")
             #expect(reply.object["id"] as? String == id)
             // SDKs percent-encode the path segment.
-            #expect(try await sim.get("/crm/v3/objects/contacts/by%40email.co?idProperty=email").object["id"] as? String == id)
-            let patched = try await sim.request("PATCH", "/crm/v3/objects/contacts/by@email.co?idProperty=email", json: ["properties": ["lastname": "X"]])
+            #expect(
+                try await sim.get("/crm/v3/objects/contacts/by%40email.co?idProperty=email").object["id"] as? String
+                    == id)
+            let patched = try await sim.request(
+                "PATCH", "/crm/v3/objects/contacts/by@email.co?idProperty=email",
+                json: ["properties": ["lastname": "X"]])
             #expect(patched.object["id"] as? String == id)
             let notUnique = try await sim.get("/crm/v3/objects/contacts/x?idProperty=firstname")
             #expect(notUnique.status == 400)
@@ -91,7 +101,8 @@ import Testing
 
     @Test func invalidPropertiesAreRejectedWithHubSpotsValidationBody() async throws {
         try await SimulatorHarness.with { sim in
-            let reply = try await sim.post("/crm/v3/objects/deals", ["properties": ["dealname": "x", "nope": "1", "amount": "ten"]])
+            let reply = try await sim.post(
+                "/crm/v3/objects/deals", ["properties": ["dealname": "x", "nope": "1", "amount": "ten"]])
             #expect(reply.status == 400)
             #expect(reply.category == "VALIDATION_ERROR")
             #expect(reply.message.hasPrefix("Property values were not valid: "))
@@ -107,9 +118,11 @@ import Testing
 
     @Test func readOnlyAndEnumerationAndEmailValuesAreChecked() async throws {
         try await SimulatorHarness.with { sim in
-            let readOnly = try await sim.post("/crm/v3/objects/contacts", ["properties": ["email": "r@b.co", "hs_object_id": "5"]])
+            let readOnly = try await sim.post(
+                "/crm/v3/objects/contacts", ["properties": ["email": "r@b.co", "hs_object_id": "5"]])
             #expect(readOnly.message.contains("READ_ONLY_VALUE"))
-            let option = try await sim.post("/crm/v3/objects/contacts", ["properties": ["email": "r@b.co", "lifecyclestage": "boss"]])
+            let option = try await sim.post(
+                "/crm/v3/objects/contacts", ["properties": ["email": "r@b.co", "lifecyclestage": "boss"]])
             #expect(option.message.contains("INVALID_OPTION"))
             let email = try await sim.post("/crm/v3/objects/contacts", ["properties": ["email": "not-an-email"]])
             #expect(email.message.contains("INVALID_EMAIL"))
@@ -124,7 +137,8 @@ import Testing
             var seen: [String] = []
             var after: String?
             repeat {
-                let reply = try await sim.get("/crm/v3/objects/contacts?limit=10" + (after.map { "&after=\($0)" } ?? ""))
+                let reply = try await sim.get(
+                    "/crm/v3/objects/contacts?limit=10" + (after.map { "&after=\($0)" } ?? ""))
                 #expect(reply.status == 200)
                 seen += reply.results.compactMap { $0["id"] as? String }
                 after = ((reply.object["paging"] as? [String: Any])?["next"] as? [String: Any])?["after"] as? String
@@ -141,7 +155,8 @@ import Testing
         try await SimulatorHarness.with { sim in
             let primary = try await sim.createContact(["email": "p@b.co"])
             let other = try await sim.createContact(["email": "o@b.co", "phone": "123"])
-            let merged = try await sim.post("/crm/v3/objects/contacts/merge", ["primaryObjectId": primary, "objectIdToMerge": other])
+            let merged = try await sim.post(
+                "/crm/v3/objects/contacts/merge", ["primaryObjectId": primary, "objectIdToMerge": other])
             #expect(merged.status == 200)
             #expect(merged.object.properties["phone"] as? String == "123")
             #expect(merged.object.properties["hs_additional_emails"] as? String == "o@b.co")
@@ -154,9 +169,12 @@ import Testing
 
     @Test func customObjectTypesWorkByNameAndTypeId() async throws {
         try await SimulatorHarness.with({ configuration in
-            configuration.customObjectTypes = [try! ObjectTypeDefinition.parseCustom("cars:vin!,make,year:number", index: 1)]
+            configuration.customObjectTypes = [
+                try! ObjectTypeDefinition.parseCustom("cars:vin!,make,year:number", index: 1)
+            ]
         }) { sim in
-            let created = try await sim.post("/crm/v3/objects/cars", ["properties": ["vin": "V1", "make": "Saab", "year": "1991"]])
+            let created = try await sim.post(
+                "/crm/v3/objects/cars", ["properties": ["vin": "V1", "make": "Saab", "year": "1991"]])
             #expect(created.status == 201)
             let id = try #require(created.object["id"] as? String)
             #expect(try await sim.get("/crm/v3/objects/2-1/\(id)").object.properties["vin"] as? String == "V1")
@@ -182,7 +200,8 @@ import Testing
 @Suite struct BadInputTests {
     @Test func malformedJSONIsA400NamingLineAndColumn() async throws {
         try await SimulatorHarness.with { sim in
-            let reply = try await sim.request("POST", "/crm/v3/objects/contacts", raw: Data("{\"properties\": {\"email\": }".utf8))
+            let reply = try await sim.request(
+                "POST", "/crm/v3/objects/contacts", raw: Data("{\"properties\": {\"email\": }".utf8))
             #expect(reply.status == 400)
             #expect(reply.category == "VALIDATION_ERROR")
             #expect(reply.message.hasPrefix("Invalid input JSON on line 1, column 26"))
@@ -202,7 +221,9 @@ import Testing
             let array = try await sim.request("POST", "/crm/v3/objects/contacts", raw: Data("[1,2]".utf8))
             #expect(array.status == 400)
             // Numbers and booleans are accepted as property values, as HubSpot does.
-            #expect(try await sim.post("/crm/v3/objects/deals", ["properties": ["dealname": "n", "amount": 12.5]]).status == 201)
+            #expect(
+                try await sim.post("/crm/v3/objects/deals", ["properties": ["dealname": "n", "amount": 12.5]]).status
+                    == 201)
         }
     }
 
@@ -216,7 +237,8 @@ import Testing
 
     @Test func hugeBodiesAndDeepNestingAreRefusedWithoutHarm() async throws {
         try await SimulatorHarness.with({ $0.maxBodyBytes = 64 * 1024 }) { sim in
-            let huge = Data(("{\"properties\":{\"email\":\"" + String(repeating: "a", count: 200_000) + "@b.co\"}}").utf8)
+            let huge = Data(
+                ("{\"properties\":{\"email\":\"" + String(repeating: "a", count: 200_000) + "@b.co\"}}").utf8)
             let reply = try await sim.request("POST", "/crm/v3/objects/contacts", raw: huge)
             #expect(reply.status == 400)
             #expect(reply.message.contains("maximum size"))
@@ -240,8 +262,10 @@ import Testing
 
     @Test func missingOrWrongTokenIsHubSpots401() async throws {
         try await SimulatorHarness.with { sim in
-            for reply in [try await sim.request("GET", "/crm/v3/objects/contacts", authorized: false),
-                          try await sim.request("GET", "/crm/v3/objects/contacts", token: "pat-wrong")] {
+            for reply in [
+                try await sim.request("GET", "/crm/v3/objects/contacts", authorized: false),
+                try await sim.request("GET", "/crm/v3/objects/contacts", token: "pat-wrong"),
+            ] {
                 #expect(reply.status == 401)
                 #expect(reply.category == "INVALID_AUTHENTICATION")
                 #expect(reply.header("x-hubspot-auth-failure") == "401 Unauthorized")

@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct RateLimitTests {
     @Test func burstLimitAnswers429WithHubSpotsBodyAndChangesNothing() async throws {
-        try await SimulatorHarness.with({ $0.burstLimit = 5; $0.burstInterval = .seconds(10) }) { sim in
+        try await SimulatorHarness.with({
+            $0.burstLimit = 5; $0.burstInterval = .seconds(10)
+        }) { sim in
             var remaining: [String] = []
             for index in 0..<5 {
                 let reply = try await sim.post("/crm/v3/objects/contacts", ["properties": ["email": "r\(index)@b.co"]])
@@ -30,7 +32,9 @@ import Testing
     }
 
     @Test func rollingWindowAdmitsAgainOnceOldRequestsAge() async throws {
-        try await SimulatorHarness.with({ $0.burstLimit = 3; $0.burstInterval = .seconds(3) }) { sim in
+        try await SimulatorHarness.with({
+            $0.burstLimit = 3; $0.burstInterval = .seconds(3)
+        }) { sim in
             for _ in 0..<3 { #expect(try await sim.get("/crm/v3/objects/contacts").status == 200) }
             #expect(try await sim.get("/crm/v3/objects/contacts").status == 429)
             try await Task.sleep(for: .milliseconds(3100))
@@ -40,7 +44,9 @@ import Testing
 
     @Test func searchHasItsOwnSecondlyLimitAndNoRateLimitHeaders() async throws {
         // A long window keeps the test independent of how fast a loaded machine sends.
-        try await SimulatorHarness.with({ $0.searchPerSecondLimit = 2; $0.searchInterval = .seconds(30); $0.burstLimit = 100 }) { sim in
+        try await SimulatorHarness.with({
+            $0.searchPerSecondLimit = 2; $0.searchInterval = .seconds(30); $0.burstLimit = 100
+        }) { sim in
             for _ in 0..<2 {
                 let ok = try await sim.post("/crm/v3/objects/contacts/search", [:])
                 #expect(ok.status == 200)
@@ -66,7 +72,9 @@ import Testing
     }
 
     @Test func concurrentLoadNeverAdmitsMoreThanTheLimitInAnyWindow() async throws {
-        try await SimulatorHarness.with({ $0.burstLimit = 20; $0.burstInterval = .milliseconds(500) }) { sim in
+        try await SimulatorHarness.with({
+            $0.burstLimit = 20; $0.burstInterval = .milliseconds(500)
+        }) { sim in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<200 { group.addTask { try await sim.get("/crm/v3/objects/contacts").status } }
                 var statuses: [Int: Int] = [:]

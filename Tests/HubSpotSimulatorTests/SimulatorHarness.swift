@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 import HubSpotSimulator
 import Logging
@@ -51,7 +51,10 @@ struct SimulatorHarness: Sendable {
 
     /// Sends a request; `json` is serialized, `raw` is sent as is. The token is sent unless `authorized` is false.
     @discardableResult
-    func request(_ method: String, _ path: String, json: Any? = nil, raw: Data? = nil, authorized: Bool = true, token: String? = nil) async throws -> Reply {
+    func request(
+        _ method: String, _ path: String, json: Any? = nil, raw: Data? = nil, authorized: Bool = true,
+        token: String? = nil
+    ) async throws -> Reply {
         var request = URLRequest(url: URL(string: baseURL + path)!)
         request.httpMethod = method
         if authorized { request.setValue("Bearer \(token ?? self.token)", forHTTPHeaderField: "Authorization") }

@@ -27,18 +27,25 @@ final class WebhookReceiver: Sendable {
         router.post("/hooks") { request, _ -> HTTPResponse.Status in
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
-            if self.failuresLeft.withLock({ left in defer { left -= 1 }; return left > 0 }) { return .internalServerError }
+            if self.failuresLeft.withLock({ left in
+                defer { left -= 1 }; return left > 0
+            }) {
+                return .internalServerError
+            }
             self.deliveries.withLock {
-                $0.append(Delivery(body: Array(buffer: body),
-                    signature: request.headers[HTTPField.Name("X-HubSpot-Signature-v3")!],
-                    timestamp: request.headers[HTTPField.Name("X-HubSpot-Request-Timestamp")!],
-                    path: request.uri.path))
+                $0.append(
+                    Delivery(
+                        body: Array(buffer: body),
+                        signature: request.headers[HTTPField.Name("X-HubSpot-Signature-v3")!],
+                        timestamp: request.headers[HTTPField.Name("X-HubSpot-Request-Timestamp")!],
+                        path: request.uri.path))
             }
             return .noContent
         }
         var logger = Logger(label: "receiver")
         logger.logLevel = .warning
-        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        return Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { onPort($0.localAddress?.port ?? 0) }, logger: logger)
     }
 }
@@ -84,7 +91,8 @@ final class WebhookReceiver: Sendable {
                 configuration.webhook = webhook
             }) { sim in
                 let id = try await sim.createContact(["email": "w@b.co"])
-                _ = try await sim.request("PATCH", "/crm/v3/objects/contacts/\(id)", json: ["properties": ["firstname": "Wen"]])
+                _ = try await sim.request(
+                    "PATCH", "/crm/v3/objects/contacts/\(id)", json: ["properties": ["firstname": "Wen"]])
                 _ = try await sim.request("DELETE", "/crm/v3/objects/contacts/\(id)")
                 let events = try await waitFor(receiver, events: 3)
                 let types = events.compactMap { $0["subscriptionType"] as? String }
@@ -93,10 +101,15 @@ final class WebhookReceiver: Sendable {
                 let change = events.first { $0["subscriptionType"] as? String == "contact.propertyChange" }
                 #expect(change?["propertyName"] as? String == "firstname")
                 #expect(change?["propertyValue"] as? String == "Wen")
-                #expect(events.allSatisfy { ($0["objectId"] as? Int).map(String.init) == id && $0["portalId"] as? Int == 62515 })
+                #expect(
+                    events.allSatisfy {
+                        ($0["objectId"] as? Int).map(String.init) == id && $0["portalId"] as? Int == 62515
+                    })
                 for delivery in receiver.deliveries.withLock({ $0 }) {
                     #expect(throws: Never.self, "signature must verify") {
-                        try HubSpotWebhookSignature.verifyV3(clientSecret: "shh-secret", method: "POST", uri: url, body: delivery.body, signature: delivery.signature, timestamp: delivery.timestamp)
+                        try HubSpotWebhookSignature.verifyV3(
+                            clientSecret: "shh-secret", method: "POST", uri: url, body: delivery.body,
+                            signature: delivery.signature, timestamp: delivery.timestamp)
                     }
                 }
             }

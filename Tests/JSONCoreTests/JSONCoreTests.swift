@@ -29,7 +29,9 @@ import Testing
     }
 
     @Test func limitsNesting() {
-        #expect(throws: JSONParser.SyntaxError.self) { try parse(String(repeating: "[", count: 65) + String(repeating: "]", count: 65)) }
+        #expect(throws: JSONParser.SyntaxError.self) {
+            try parse(String(repeating: "[", count: 65) + String(repeating: "]", count: 65))
+        }
         #expect(throws: Never.self) { try parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) }
     }
 
@@ -40,4 +42,3 @@ import Testing
         #expect(try JSONParser.parse(writer.bytes) == value)
     }
 }
-

@@ -24,10 +24,12 @@ private final class Lines: Sendable {
         let lines = Lines()
         var logger = logger(into: lines)
         logger[metadataKey: "replica"] = "r-1"
-        logger.info("rpc finished", metadata: [
-            "method": "hubspot.gateway.v1.ContactsService/GetContact", "duration_ms": .stringConvertible(1.5),
-            "attempts": .stringConvertible(3), "tags": ["a", "b"], "caller": ["service": "orders"],
-        ])
+        logger.info(
+            "rpc finished",
+            metadata: [
+                "method": "hubspot.gateway.v1.ContactsService/GetContact", "duration_ms": .stringConvertible(1.5),
+                "attempts": .stringConvertible(3), "tags": ["a", "b"], "caller": ["service": "orders"],
+            ])
         logger.trace("below the level")
         let written = lines.all
         #expect(written.count == 1)
@@ -61,9 +63,11 @@ private final class Lines: Sendable {
     @Test func secretsAreRedactedFromMessagesAndMetadata() throws {
         let lines = Lines()
         let token = "pat-na1-0123456789abcdef"
-        logger(redacting: [token, "short"], into: lines).warning("request with Bearer \(token) failed", metadata: [
-            "header": "authorization: Bearer \(token)", "nested": ["deep": .string(token)], "note": "a short word",
-        ])
+        logger(redacting: [token, "short"], into: lines).warning(
+            "request with Bearer \(token) failed",
+            metadata: [
+                "header": "authorization: Bearer \(token)", "nested": ["deep": .string(token)], "note": "a short word",
+            ])
         let text = String(decoding: try #require(lines.all.first), as: UTF8.self)
         #expect(!text.contains(token))
         let object = try JSONParser.parse(Array(text.utf8.dropLast()))

@@ -12,7 +12,10 @@ func quietLogger() -> Logger {
 }
 
 /// A client of `server` with generous timeouts for shared CI machines unless told otherwise.
-func withClient(_ server: RedisServerProcess, configure: (inout RedisConfiguration) -> Void = { _ in }, _ body: (RedisClient) async throws -> Void) async throws {
+func withClient(
+    _ server: RedisServerProcess, configure: (inout RedisConfiguration) -> Void = { _ in },
+    _ body: (RedisClient) async throws -> Void
+) async throws {
     var configuration = try RedisConfiguration(url: server.url)
     configuration.commandTimeout = .seconds(2)
     configure(&configuration)
@@ -101,14 +104,18 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
             #expect(try await client.evaluate(script, keys: ["s"], arguments: [2]) == .integer(7))
             try await client.send("SCRIPT", ["FLUSH"])
             #expect(try await client.evaluate(script, keys: ["s"], arguments: [1]) == .integer(8))
-            await #expect(throws: RedisServerError.self) { try await client.evaluate(RedisScript("return redis.call('NOPE')")) }
+            await #expect(throws: RedisServerError.self) {
+                try await client.evaluate(RedisScript("return redis.call('NOPE')"))
+            }
         }
     }
 
     @Test func explicitPipelineSendsManyAndKeepsOrder() async throws {
         let server = try await RedisServerProcess.start()
         try await withClient(server) { client in
-            let commands: [[RESPArgument]] = (0..<100).map { ["SET", RESPArgument("p\($0)"), RESPArgument($0)] } + (0..<100).map { ["GET", RESPArgument("p\($0)")] } + [["LPUSH", "p0", "x"]]
+            let commands: [[RESPArgument]] =
+                (0..<100).map { ["SET", RESPArgument("p\($0)"), RESPArgument($0)] }
+                + (0..<100).map { ["GET", RESPArgument("p\($0)")] } + [["LPUSH", "p0", "x"]]
             let replies = try await client.pipeline(commands)
             #expect(replies.count == 201)
             #expect(replies[0..<100].allSatisfy { $0 == .simpleString("OK") })
@@ -168,7 +175,9 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
         wrong.reconnectBaseDelay = .milliseconds(10)
         let refused = RedisClient(configuration: wrong, logger: quietLogger())
         await #expect(throws: RedisError.self) { try await refused.waitUntilConnected(timeout: .milliseconds(500)) }
-        #expect(refused.health.lastError?.contains("WRONGPASS") == true || refused.health.lastError?.contains("invalid") == true)
+        #expect(
+            refused.health.lastError?.contains("WRONGPASS") == true
+                || refused.health.lastError?.contains("invalid") == true)
         await refused.shutdown()
     }
 
@@ -179,7 +188,9 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
         configuration.commandTimeout = .seconds(1)
         configuration.reconnectBaseDelay = .milliseconds(20)
         configuration.maxReconnectDelay = .milliseconds(100)
-        let client = RedisClient(configuration: configuration, logger: quietLogger()) { health in healthChanges.withLock { $0.append(health.isUp) } }
+        let client = RedisClient(configuration: configuration, logger: quietLogger()) { health in
+            healthChanges.withLock { $0.append(health.isUp) }
+        }
         try await client.waitUntilConnected()
         // Load running across the kill.
         let load = Task {
@@ -286,7 +297,8 @@ func withClient(_ server: RedisServerProcess, configure: (inout RedisConfigurati
             #expect(delivered.count == 2)
             #expect(try await client.xack("events", group: "feed", ids: [delivered[0].id]) == 1)
             try await Task.sleep(for: .milliseconds(20))
-            let (_, claimed) = try await client.xautoclaim("events", group: "feed", consumer: "b", minIdle: .milliseconds(10))
+            let (_, claimed) = try await client.xautoclaim(
+                "events", group: "feed", consumer: "b", minIdle: .milliseconds(10))
             #expect(claimed.map(\.id) == [delivered[1].id])
 
             // A blocking read waits on its own connection while the pool keeps serving.

@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-
 /// A real `redis-server` the tests start on a free port and a unix socket in a temp dir.
 public final class RedisServerProcess: Sendable {
     public let port: Int
@@ -27,8 +26,11 @@ public final class RedisServerProcess: Sendable {
         var attempt = 0
         while true {
             let port = try SpawnedProcess.freePort()
-            var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock", "--save", "", "--appendonly", persistent ? "yes" : "no", "--appendfsync", "always",
-                "--dir", directory, "--daemonize", "no", "--loglevel", "warning", "--logfile", directory + "/redis.log"]
+            var arguments = [
+                "--port", String(port), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock", "--save", "",
+                "--appendonly", persistent ? "yes" : "no", "--appendfsync", "always",
+                "--dir", directory, "--daemonize", "no", "--loglevel", "warning", "--logfile", directory + "/redis.log",
+            ]
             if let password { arguments += ["--requirepass", password] }
             do {
                 process = try SpawnedProcess("/usr/bin/redis-server", arguments, readyPort: port)

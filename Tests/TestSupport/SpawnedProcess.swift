@@ -107,7 +107,9 @@ public final class SpawnedProcess: @unchecked Sendable {
         return status
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String], quiet: Bool, outputPath: String? = nil) throws -> pid_t {
+    private static func spawn(_ executable: String, _ arguments: [String], quiet: Bool, outputPath: String? = nil)
+        throws -> pid_t
+    {
         var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var actions = posix_spawn_file_actions_t()
@@ -162,8 +164,10 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// leak into a server another test spawns at that moment and hold the port. A server that
     /// finds it taken exits, and `start` says so (`ExitedBeforeListening`); try another.
     public static func freePort() throws -> Int {
-        let ephemeralStart = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
-            .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } } ?? 32768
+        let ephemeralStart =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } }
+            ?? 32768
         let range = 20_000..<max(20_001, min(ephemeralStart, 32_768))
         for _ in 0..<1000 {
             let port = Int.random(in: range)
@@ -178,7 +182,11 @@ public final class SpawnedProcess: @unchecked Sendable {
     }
 
     public static func canConnect(port: Int) -> Bool {
-        guard let channel = try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).wait() else { return false }
+        guard
+            let channel = try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
+                host: "127.0.0.1", port: port
+            ).wait()
+        else { return false }
         try? channel.close().wait()
         return true
     }
@@ -196,5 +204,7 @@ public struct ExitedBeforeListening: Error, CustomStringConvertible {
     public var executable: String
     public var port: Int
     public var waitStatus: Int32
-    public var description: String { "\(executable) exited (wait status \(waitStatus)) before listening on port \(port)" }
+    public var description: String {
+        "\(executable) exited (wait status \(waitStatus)) before listening on port \(port)"
+    }
 }

@@ -15,22 +15,30 @@ import Synchronization
 struct GatewayCoreBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        guard arguments.count == 8, let rate = Int(arguments[4]), let seconds = Int(arguments[5]), let deadlineSeconds = Double(arguments[6]), let skip = Int(arguments[7]) else {
+        guard arguments.count == 8, let rate = Int(arguments[4]), let seconds = Int(arguments[5]),
+            let deadlineSeconds = Double(arguments[6]), let skip = Int(arguments[7])
+        else {
             print("usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS SKIP")
             exit(2)
         }
         let baseURL = arguments[1]
         let token = arguments[2]
-        let logger = { var logger = Logger(label: "gateway-core-bench"); logger.logLevel = .warning; return logger }()
+        let logger = {
+            var logger = Logger(label: "gateway-core-bench"); logger.logLevel = .warning; return logger
+        }()
         let redisURL = arguments[3]
         do {
             let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
             try await redis.waitUntilConnected()
             let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
             let transport = CurlTransport()
-            let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(token)),
-                                       configuration: HubSpotClientConfiguration(baseURL: baseURL), observer: HubSpotUpstream.observer(for: limiter))
-            let upstream = HubSpotUpstream(client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger), cache: ObjectCache(redis: redis, logger: logger), logger: logger)
+            let client = HubSpotClient(
+                transport: transport, credentials: .privateAppToken(Secret(token)),
+                configuration: HubSpotClientConfiguration(baseURL: baseURL),
+                observer: HubSpotUpstream.observer(for: limiter))
+            let upstream = HubSpotUpstream(
+                client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger),
+                cache: ObjectCache(redis: redis, logger: logger), logger: logger)
             let firstId = try await client.listObjects("contacts", limit: 1).results[0].id
             guard let first = Int(firstId).map({ $0 + skip }) else { fatalError("simulator ids are numeric") }
             _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
@@ -46,14 +54,20 @@ struct GatewayCoreBenchmark {
                 while sent < total {
                     // Catch up with the schedule: reads due by now, whatever the loop's own delays.
                     let elapsed = clock.now - start
-                    let due = min(total, Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * Double(rate)))
+                    let due = min(
+                        total,
+                        Int(
+                            (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                                * Double(rate)))
                     while sent < due {
                         let id = String(first + sent)
                         sent += 1
                         group.addTask {
                             let began = clock.now
                             do {
-                                let read = try await upstream.readObject(type: "contacts", id: id, properties: ["email", "firstname"], deadline: began + .seconds(deadlineSeconds))
+                                let read = try await upstream.readObject(
+                                    type: "contacts", id: id, properties: ["email", "firstname"],
+                                    deadline: began + .seconds(deadlineSeconds))
                                 tally.served(read.object != nil, after: clock.now - began)
                             } catch {
                                 tally.failed(error)
@@ -72,13 +86,29 @@ struct GatewayCoreBenchmark {
             let loadSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let servedPerSecond = Double(result.found) / loadSeconds
             let demanded = result.found + result.missing + result.failures.values.reduce(0, +)
-            print(String(format: "demand: reads=%d asked_per_s=%d achieved_per_s=%.0f duration_s=%d deadline_s=%.1f (run with the drain: %.1f s)",
-                         demanded, rate, Double(demanded) / Double(seconds), seconds, deadlineSeconds, loadSeconds))
-            print(String(format: "upstream: batch_read_calls=%d calls_per_s=%.2f max_calls_in_a_second=%d http_429=%d records_per_call=%.1f",
-                         calls, Double(calls) / loadSeconds, stats.maxPerSecond, stats.rateLimited, calls == 0 ? 0 : Double(result.found) / Double(calls)))
-            print(String(format: "served: records=%d records_per_s=%.0f of_physical_limit=%.0f%% p50_ms=%.0f p99_ms=%.0f missing=%d",
-                         result.found, servedPerSecond, 100 * servedPerSecond / 800, result.percentile(0.5), result.percentile(0.99), result.missing))
-            print("refused: " + (result.failures.isEmpty ? "none" : result.failures.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
+            print(
+                String(
+                    format:
+                        "demand: reads=%d asked_per_s=%d achieved_per_s=%.0f duration_s=%d deadline_s=%.1f (run with the drain: %.1f s)",
+                    demanded, rate, Double(demanded) / Double(seconds), seconds, deadlineSeconds, loadSeconds))
+            print(
+                String(
+                    format:
+                        "upstream: batch_read_calls=%d calls_per_s=%.2f max_calls_in_a_second=%d http_429=%d records_per_call=%.1f",
+                    calls, Double(calls) / loadSeconds, stats.maxPerSecond, stats.rateLimited,
+                    calls == 0 ? 0 : Double(result.found) / Double(calls)))
+            print(
+                String(
+                    format:
+                        "served: records=%d records_per_s=%.0f of_physical_limit=%.0f%% p50_ms=%.0f p99_ms=%.0f missing=%d",
+                    result.found, servedPerSecond, 100 * servedPerSecond / 800, result.percentile(0.5),
+                    result.percentile(0.99), result.missing))
+            print(
+                "refused: "
+                    + (result.failures.isEmpty
+                        ? "none"
+                        : result.failures.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                            separator: " ")))
             transport.shutdown()
             await redis.shutdown()
         }
@@ -130,10 +160,12 @@ extension HubSpotClient {
     }
 
     func statistics(_ transport: CurlTransport, _ baseURL: String) async throws -> SimulatorStatistics {
-        let response = try await transport.send(HTTPRequest(method: .get, url: baseURL + "/_sim/stats", headers: [], body: nil), timeout: .seconds(5))
+        let response = try await transport.send(
+            HTTPRequest(method: .get, url: baseURL + "/_sim/stats", headers: [], body: nil), timeout: .seconds(5))
         let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:]
         var statistics = SimulatorStatistics()
-        statistics.batchReads = ((json["byEndpoint"] as? [String: Any])?["objects.batch.read"] as? NSNumber)?.intValue ?? 0
+        statistics.batchReads =
+            ((json["byEndpoint"] as? [String: Any])?["objects.batch.read"] as? NSNumber)?.intValue ?? 0
         statistics.rateLimited = (json["rateLimited"] as? NSNumber)?.intValue ?? 0
         statistics.maxPerSecond = (json["maxAdmittedInAnyWallClockSecond"] as? NSNumber)?.intValue ?? 0
         return statistics

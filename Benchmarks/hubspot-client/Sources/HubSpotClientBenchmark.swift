@@ -20,18 +20,24 @@ struct HubSpotClientBenchmark {
         let transport = CurlTransport(configuration: transportConfiguration)
         var configuration = HubSpotClientConfiguration(baseURL: baseURL)
         configuration.retryPolicy = .none
-        let client = HubSpotClient(transport: transport, credentials: .privateAppToken(Secret(arguments[2])), configuration: configuration)
+        let client = HubSpotClient(
+            transport: transport, credentials: .privateAppToken(Secret(arguments[2])), configuration: configuration)
         rawTransport = transport
         rawBase = baseURL
         rawHeaders = [("Authorization", "Bearer \(arguments[2])")]
 
         // Warm-up: open the connections.
         try await run(client, firstId: firstId, idCount: idCount, concurrency: concurrency, duration: .seconds(1))
-        let (count, errors, latencies, elapsed) = try await run(client, firstId: firstId, idCount: idCount, concurrency: concurrency, duration: .seconds(seconds))
+        let (count, errors, latencies, elapsed) = try await run(
+            client, firstId: firstId, idCount: idCount, concurrency: concurrency, duration: .seconds(seconds))
         let sorted = latencies.sorted()
-        func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-        print(String(format: "client: requests=%d duration_s=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d",
-            count, elapsed, Double(count) / elapsed, percentile(0.5) * 1000, percentile(0.99) * 1000, errors))
+        func percentile(_ p: Double) -> Double {
+            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+        print(
+            String(
+                format: "client: requests=%d duration_s=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d",
+                count, elapsed, Double(count) / elapsed, percentile(0.5) * 1000, percentile(0.99) * 1000, errors))
 
         // Cancellation: calls to a slow endpoint, cancelled after 100 ms; time from cancel() to the task's end.
         var cancelLatencies: [Double] = []
@@ -46,9 +52,14 @@ struct HubSpotClientBenchmark {
             cancelLatencies.append(Double(took.components.attoseconds) / 1e18 + Double(took.components.seconds))
         }
         cancelLatencies.sort()
-        print(String(format: "cancel: samples=%d p50_ms=%.2f max_ms=%.2f", cancelLatencies.count, cancelLatencies[cancelLatencies.count / 2] * 1000, cancelLatencies.last! * 1000))
+        print(
+            String(
+                format: "cancel: samples=%d p50_ms=%.2f max_ms=%.2f", cancelLatencies.count,
+                cancelLatencies[cancelLatencies.count / 2] * 1000, cancelLatencies.last! * 1000))
         let statistics = transport.statistics
-        print("handles: created=\(statistics.easyHandlesCreated) alive=\(statistics.easyHandlesAlive) pooled=\(statistics.easyHandlesPooled) in_flight=\(statistics.inFlight)")
+        print(
+            "handles: created=\(statistics.easyHandlesCreated) alive=\(statistics.easyHandlesAlive) pooled=\(statistics.easyHandlesPooled) in_flight=\(statistics.inFlight)"
+        )
         transport.shutdown()
     }
 
@@ -58,7 +69,9 @@ struct HubSpotClientBenchmark {
     nonisolated(unsafe) static var rawHeaders: [(name: String, value: String)] = []
 
     @discardableResult
-    static func run(_ client: HubSpotClient, firstId: Int, idCount: Int, concurrency: Int, duration: Duration) async throws -> (Int, Int, [Double], Double) {
+    static func run(_ client: HubSpotClient, firstId: Int, idCount: Int, concurrency: Int, duration: Duration)
+        async throws -> (Int, Int, [Double], Double)
+    {
         let clock = ContinuousClock()
         let start = clock.now
         let end = start + duration
@@ -76,7 +89,10 @@ struct HubSpotClientBenchmark {
                         let began = clock.now
                         do {
                             if transportOnly {
-                                _ = try await rawTransport.send(HTTPRequest(method: .get, url: rawBase + "/crm/v3/objects/contacts/" + id, headers: rawHeaders), timeout: .seconds(30))
+                                _ = try await rawTransport.send(
+                                    HTTPRequest(
+                                        method: .get, url: rawBase + "/crm/v3/objects/contacts/" + id,
+                                        headers: rawHeaders), timeout: .seconds(30))
                             } else {
                                 _ = try await client.getObject("contacts", id: id)
                             }
@@ -99,7 +115,10 @@ struct HubSpotClientBenchmark {
                 latencies += samples
             }
             let elapsed = clock.now - start
-            return (total, errors, latencies, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            return (
+                total, errors, latencies,
+                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            )
         }
     }
 }

@@ -9,7 +9,9 @@ import RedisClient
 struct RedisClientBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        guard arguments.count == 5, let concurrency = Int(arguments[2]), let seconds = Int(arguments[3]), let depth = Int(arguments[4]) else {
+        guard arguments.count == 5, let concurrency = Int(arguments[2]), let seconds = Int(arguments[3]),
+            let depth = Int(arguments[4])
+        else {
             print("usage: redis-client-bench URL CONCURRENCY SECONDS PIPELINE")
             exit(2)
         }
@@ -30,12 +32,19 @@ struct RedisClientBenchmark {
                         var done = 0
                         var n = 0
                         while clock.now < end {
-                            let keys = (0..<depth).map { i in RESPArgument("key:\((worker * 100_000 + n + i) % 100_000)") }
+                            let keys = (0..<depth).map { i in
+                                RESPArgument("key:\((worker * 100_000 + n + i) % 100_000)")
+                            }
                             n += depth
                             if depth == 1 {
-                                if command == "SET" { try await client.set(keys[0], value) } else { _ = try await client.get(keys[0]) }
+                                if command == "SET" {
+                                    try await client.set(keys[0], value)
+                                } else {
+                                    _ = try await client.get(keys[0])
+                                }
                             } else {
-                                _ = try await client.pipeline(keys.map { command == "SET" ? ["SET", $0, value] : ["GET", $0] })
+                                _ = try await client.pipeline(
+                                    keys.map { command == "SET" ? ["SET", $0, value] : ["GET", $0] })
                             }
                             done += depth
                         }

@@ -65,15 +65,17 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         remotePeer = Self.describe(context.channel.remoteAddress)
         localPeer = Self.describe(context.channel.localAddress)
         do {
-            session = try Nghttp2Session(delegate: self, settings: Nghttp2SessionSettings(
-                maxConcurrentStreams: configuration.maxConcurrentStreams,
-                initialStreamWindowSize: configuration.initialStreamWindowSize,
-                connectionWindowSize: configuration.connectionWindowSize,
-                maxFrameSize: configuration.maxFrameSize,
-                maxHeaderListSize: configuration.maxHeaderListSize,
-                streamResetBurst: configuration.streamResetBurst,
-                streamResetRatePerSecond: configuration.streamResetRatePerSecond,
-                maxContinuations: configuration.maxContinuations))
+            session = try Nghttp2Session(
+                delegate: self,
+                settings: Nghttp2SessionSettings(
+                    maxConcurrentStreams: configuration.maxConcurrentStreams,
+                    initialStreamWindowSize: configuration.initialStreamWindowSize,
+                    connectionWindowSize: configuration.connectionWindowSize,
+                    maxFrameSize: configuration.maxFrameSize,
+                    maxHeaderListSize: configuration.maxHeaderListSize,
+                    streamResetBurst: configuration.streamResetBurst,
+                    streamResetRatePerSecond: configuration.streamResetRatePerSecond,
+                    maxContinuations: configuration.maxContinuations))
         } catch {
             logger.error("could not create an HTTP/2 session", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -100,7 +102,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             try buffer.withUnsafeReadableBytes { bytes throws(Nghttp2Error) in try session.receive(bytes) }
         } catch {
             // A bad preface, a flood, or similar: nghttp2 queued a GOAWAY if it could.
-            logger.debug("closing an HTTP/2 connection after a protocol error", metadata: ["error": "\(error)", "peer": "\(remotePeer)"])
+            logger.debug(
+                "closing an HTTP/2 connection after a protocol error",
+                metadata: ["error": "\(error)", "peer": "\(remotePeer)"])
             processEvents()
             flush()
             context.close(promise: nil)
@@ -174,8 +178,10 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         guard let stream = streams[streamID] else { return true }
         stream.headerBytes += name.count + value.count + 32
         // Past the limit nothing more is kept; the request is refused once its headers end.
-        if stream.headerBytes > configuration.maxHeaderListSize || stream.requestStarted { return true }  // request trailers carry nothing gRPC uses
-        stream.requestHeaders.append(HeaderField(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        // Request trailers carry nothing gRPC uses.
+        if stream.headerBytes > configuration.maxHeaderListSize || stream.requestStarted { return true }
+        stream.requestHeaders.append(
+            HeaderField(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         return true
     }
 
@@ -274,7 +280,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         case .closed(let id, let errorCode):
             guard let stream = streams.removeValue(forKey: id) else { return }
             if !stream.responseEnded {
-                let error = RPCError(code: .cancelled, message: "the client reset the stream (HTTP/2 error code \(errorCode))")
+                let error = RPCError(
+                    code: .cancelled, message: "the client reset the stream (HTTP/2 error code \(errorCode))")
                 stream.inbound?.fail(error)
                 stream.writer?.close(with: error)
             } else {
@@ -300,13 +307,17 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         let headers = stream.requestHeaders
         stream.requestHeaders = []
         if stream.headerBytes > configuration.maxHeaderListSize {
-            return refuse(stream, http: 200, .resourceExhausted,
-                          "request metadata of \(stream.headerBytes) bytes (names + values + 32 per field) exceeds the server's limit of \(configuration.maxHeaderListSize) bytes")
+            return refuse(
+                stream, http: 200, .resourceExhausted,
+                "request metadata of \(stream.headerBytes) bytes (names + values + 32 per field) exceeds the server's limit of \(configuration.maxHeaderListSize) bytes"
+            )
         }
         if let name = stream.invalidHeader {
             let reason = "its value has leading or trailing whitespace or a character HTTP/2 forbids (RFC 9113 §8.2.1)"
             return name == "authorization"
-                ? refuse(stream, http: 200, .unauthenticated, "malformed credentials: the authorization header is not valid: \(reason)")
+                ? refuse(
+                    stream, http: 200, .unauthenticated,
+                    "malformed credentials: the authorization header is not valid: \(reason)")
                 : refuse(stream, http: 200, .invalidArgument, "request header '\(name)' is not valid: \(reason)")
         }
 
@@ -324,7 +335,10 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
                 // GRPCCore would ignore a malformed one (no deadline at all); refuse it as the
                 // gRPC spec and grpc-go do.
                 guard GRPCHeaders.isValidTimeout(field.value) else {
-                    return refuse(stream, http: 200, .invalidArgument, "malformed grpc-timeout '\(field.value.prefix(32))': expected 1 to 8 digits and a unit (H, M, S, m, u, n)")
+                    return refuse(
+                        stream, http: 200, .invalidArgument,
+                        "malformed grpc-timeout '\(field.value.prefix(32))': expected 1 to 8 digits and a unit (H, M, S, m, u, n)"
+                    )
                 }
                 metadata.addString(field.value, forKey: "grpc-timeout")
             default:
@@ -337,14 +351,21 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         guard method == "POST" else {
             return refuse(stream, http: 405, .internalError, "gRPC requires POST, not \(method)")
         }
-        guard contentType == "application/grpc" || contentType.hasPrefix("application/grpc+proto") || contentType.hasPrefix("application/grpc;") else {
-            return refuse(stream, http: 415, .internalError, "unsupported content-type '\(contentType)': expected application/grpc or application/grpc+proto")
+        guard
+            contentType == "application/grpc" || contentType.hasPrefix("application/grpc+proto")
+                || contentType.hasPrefix("application/grpc;")
+        else {
+            return refuse(
+                stream, http: 415, .internalError,
+                "unsupported content-type '\(contentType)': expected application/grpc or application/grpc+proto")
         }
         guard te == "trailers" else {
             return refuse(stream, http: 400, .internalError, "the te: trailers header is missing")
         }
         guard encoding.isEmpty || encoding == "identity" else {
-            return refuse(stream, http: 200, .unimplemented, "message encoding '\(encoding)' is not supported (identity only)", extra: [HeaderField("grpc-accept-encoding", "identity")])
+            return refuse(
+                stream, http: 200, .unimplemented, "message encoding '\(encoding)' is not supported (identity only)",
+                extra: [HeaderField("grpc-accept-encoding", "identity")])
         }
         guard let descriptor = Self.methodDescriptor(path: path) else {
             return refuse(stream, http: 200, .unimplemented, "malformed method path '\(path)'")
@@ -358,21 +379,30 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         let inbound = InboundMessages(highWatermark: configuration.streamBufferSize, eventLoop: loop) { held in
             connection.value.releaseWindow(streamID: id, count: held)
         }
-        let writer = ResponseWriter(highWatermark: configuration.streamBufferSize, maxMessageSize: configuration.maxSendMessageSize, eventLoop: loop) {
+        let writer = ResponseWriter(
+            highWatermark: configuration.streamBufferSize, maxMessageSize: configuration.maxSendMessageSize,
+            eventLoop: loop
+        ) {
             connection.value.drainWriter(streamID: id)
         }
         stream.inbound = inbound
         stream.writer = writer
         inbound.append(.metadata(metadata))
         if endStream { inbound.finish() }
-        accept(AcceptedStream(descriptor: descriptor, inbound: inbound, writer: writer, remotePeer: remotePeer, localPeer: localPeer))
+        accept(
+            AcceptedStream(
+                descriptor: descriptor, inbound: inbound, writer: writer, remotePeer: remotePeer, localPeer: localPeer))
     }
 
     /// Answers a request that is not a valid gRPC call without involving GRPCCore.
-    private func refuse(_ stream: ServerStream, http: Int, _ code: Status.Code, _ message: String, extra: [HeaderField] = []) {
+    private func refuse(
+        _ stream: ServerStream, http: Int, _ code: Status.Code, _ message: String, extra: [HeaderField] = []
+    ) {
         stream.discardingInbound = true
         stream.received.clear()
-        session.submitResponse(streamID: stream.id, headers: GRPCHeaders.refusal(httpStatus: http, code: code, message: message) + extra, hasBody: false)
+        session.submitResponse(
+            streamID: stream.id, headers: GRPCHeaders.refusal(httpStatus: http, code: code, message: message) + extra,
+            hasBody: false)
     }
 
     private func endOfRequest(_ id: Int32) {
@@ -380,8 +410,12 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         stream.clientHalfClosed = true
         guard !stream.discardingInbound else { return }
         if stream.received.readableBytes > 0 {
-            failRequest(stream, RPCError(code: .internalError, message: "the request ended inside a message (\(stream.received.readableBytes) bytes left over)",
-                                         cause: MalformedRequest()))
+            failRequest(
+                stream,
+                RPCError(
+                    code: .internalError,
+                    message: "the request ended inside a message (\(stream.received.readableBytes) bytes left over)",
+                    cause: MalformedRequest()))
         } else {
             stream.inbound?.finish()
         }
@@ -393,10 +427,21 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             let flag = stream.received.getInteger(at: stream.received.readerIndex, as: UInt8.self)!
             let length = Int(stream.received.getInteger(at: stream.received.readerIndex + 1, as: UInt32.self)!)
             if flag & 1 != 0 {
-                return failRequest(stream, RPCError(code: .internalError, message: "a compressed message arrived but no grpc-encoding was negotiated", cause: MalformedRequest()))
+                return failRequest(
+                    stream,
+                    RPCError(
+                        code: .internalError,
+                        message: "a compressed message arrived but no grpc-encoding was negotiated",
+                        cause: MalformedRequest()))
             }
             if length > configuration.maxReceiveMessageSize {
-                return failRequest(stream, RPCError(code: .resourceExhausted, message: "request message of \(length) bytes exceeds the limit of \(configuration.maxReceiveMessageSize) bytes"))
+                return failRequest(
+                    stream,
+                    RPCError(
+                        code: .resourceExhausted,
+                        message:
+                            "request message of \(length) bytes exceeds the limit of \(configuration.maxReceiveMessageSize) bytes"
+                    ))
             }
             guard stream.received.readableBytes >= 5 + length else { break }
             stream.received.moveReaderIndex(forwardBy: 5)
@@ -449,10 +494,14 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
                 switch stream.response {
                 case .idle:
                     stream.response = .ended
-                    session.submitResponse(streamID: streamID, headers: GRPCHeaders.trailers(status: status, metadata: metadata, trailersOnly: true), hasBody: false)
+                    session.submitResponse(
+                        streamID: streamID,
+                        headers: GRPCHeaders.trailers(status: status, metadata: metadata, trailersOnly: true),
+                        hasBody: false)
                 case .streaming:
                     stream.response = .ended
-                    stream.pendingTrailers = GRPCHeaders.trailers(status: status, metadata: metadata, trailersOnly: false)
+                    stream.pendingTrailers = GRPCHeaders.trailers(
+                        status: status, metadata: metadata, trailersOnly: false)
                     wake = true
                 case .ended:
                     continue
@@ -479,16 +528,22 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     private func scheduleTimers(context: ChannelHandlerContext) {
         let loop = context.eventLoop
         if configuration.idleTimeout > .zero {
-            idleTask = loop.assumeIsolated().scheduleTask(in: .init(configuration.idleTimeout)) { [weak self] in self?.idleTimeoutFired() }
+            idleTask = loop.assumeIsolated().scheduleTask(in: .init(configuration.idleTimeout)) { [weak self] in
+                self?.idleTimeoutFired()
+            }
         }
         if configuration.keepaliveInterval > .zero {
-            keepaliveTask = loop.assumeIsolated().scheduleTask(in: .init(configuration.keepaliveInterval)) { [weak self] in self?.keepaliveFired() }
+            keepaliveTask = loop.assumeIsolated().scheduleTask(in: .init(configuration.keepaliveInterval)) {
+                [weak self] in self?.keepaliveFired()
+            }
         }
         if let age = configuration.maxConnectionAge {
-            let jitter = 1 + Double.random(in: -configuration.maxConnectionAgeJitter...configuration.maxConnectionAgeJitter)
+            let jitter =
+                1 + Double.random(in: -configuration.maxConnectionAgeJitter...configuration.maxConnectionAgeJitter)
             ageTask = loop.assumeIsolated().scheduleTask(in: .init(age * jitter)) { [weak self] in
                 guard let self else { return }
-                self.beginGracefulShutdown(grace: self.configuration.maxConnectionAgeGrace, reason: "max connection age")
+                self.beginGracefulShutdown(
+                    grace: self.configuration.maxConnectionAgeGrace, reason: "max connection age")
             }
         }
     }
@@ -499,7 +554,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             return
         }
         guard configuration.idleTimeout > .zero, let context, idleTask == nil else { return }
-        idleTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.idleTimeout)) { [weak self] in self?.idleTimeoutFired() }
+        idleTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.idleTimeout)) {
+            [weak self] in self?.idleTimeoutFired()
+        }
     }
 
     private func idleTimeoutFired() {
@@ -514,13 +571,19 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             keepalivePingOutstanding = true
             session.ping()
             scheduleFlush()
-            keepaliveTimeoutTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.keepaliveTimeout)) { [weak self] in
+            keepaliveTimeoutTask = context.eventLoop.assumeIsolated().scheduleTask(
+                in: .init(configuration.keepaliveTimeout)
+            ) { [weak self] in
                 guard let self, self.keepalivePingOutstanding else { return }
-                self.logger.debug("closing an HTTP/2 connection whose peer did not answer a PING", metadata: ["peer": "\(self.remotePeer)"])
+                self.logger.debug(
+                    "closing an HTTP/2 connection whose peer did not answer a PING",
+                    metadata: ["peer": "\(self.remotePeer)"])
                 self.forceClose()
             }
         }
-        keepaliveTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.keepaliveInterval)) { [weak self] in self?.keepaliveFired() }
+        keepaliveTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(configuration.keepaliveInterval)) {
+            [weak self] in self?.keepaliveFired()
+        }
     }
 
     /// GOAWAY in two steps (RFC 9113 §6.8): a notice with the maximum stream id, a PING, and
@@ -530,7 +593,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     func beginGracefulShutdown(grace: Duration?, reason: String) {
         guard !draining, !closed, let context else { return }
         draining = true
-        logger.debug("draining an HTTP/2 connection", metadata: ["reason": "\(reason)", "peer": "\(remotePeer)", "streams": "\(streams.count)"])
+        logger.debug(
+            "draining an HTTP/2 connection",
+            metadata: ["reason": "\(reason)", "peer": "\(remotePeer)", "streams": "\(streams.count)"])
         session.submitShutdownNotice()
         session.ping()
         awaitingDrainPing = true
@@ -542,7 +607,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             self.sendFinalGoAway()
         }
         if let grace {
-            forceCloseTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(grace)) { [weak self] in self?.forceClose() }
+            forceCloseTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(grace)) { [weak self] in
+                self?.forceClose()
+            }
         }
     }
 
@@ -588,7 +655,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         let service = trimmed[..<slash]
         let method = trimmed[trimmed.index(after: slash)...]
         guard !service.isEmpty, !method.isEmpty, !method.contains("/") else { return nil }
-        return MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: String(service)), method: String(method))
+        return MethodDescriptor(
+            service: ServiceDescriptor(fullyQualifiedService: String(service)), method: String(method))
     }
 
     static func describe(_ address: SocketAddress?) -> String {

@@ -92,7 +92,8 @@ final class Nghttp2Session {
         defer { nghttp2_option_del(option) }
         // Windows are released as the application consumes messages (back-pressure).
         nghttp2_option_set_no_auto_window_update(option, 1)
-        nghttp2_option_set_stream_reset_rate_limit(option, UInt64(settings.streamResetBurst), UInt64(settings.streamResetRatePerSecond))
+        nghttp2_option_set_stream_reset_rate_limit(
+            option, UInt64(settings.streamResetBurst), UInt64(settings.streamResetRatePerSecond))
         nghttp2_option_set_max_continuations(option, settings.maxContinuations)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_outbound_ack(option, 1000)
@@ -104,15 +105,23 @@ final class Nghttp2Session {
         session = created
 
         var entries = [
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(settings.maxConcurrentStreams)),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialStreamWindowSize)),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: UInt32(settings.maxFrameSize)),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxHeaderListSize)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                value: UInt32(settings.maxConcurrentStreams)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                value: UInt32(settings.initialStreamWindowSize)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: UInt32(settings.maxFrameSize)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+                value: UInt32(settings.maxHeaderListSize)),
         ]
         let submitted = nghttp2_submit_settings(created, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         guard submitted == 0 else { throw Nghttp2Error(code: submitted) }
         if settings.connectionWindowSize > 65_535 {
-            nghttp2_session_set_local_window_size(created, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.connectionWindowSize))
+            nghttp2_session_set_local_window_size(
+                created, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.connectionWindowSize))
         }
     }
 
@@ -163,7 +172,8 @@ final class Nghttp2Session {
         guard let session else { return false }
         return withHeaderFields(headers) { nva, count in
             if hasBody {
-                var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: readResponseBody)
+                var provider = nghttp2_data_provider(
+                    source: nghttp2_data_source(ptr: nil), read_callback: readResponseBody)
                 return nghttp2_submit_response(session, streamID, nva, count, &provider) == 0
             }
             return nghttp2_submit_response(session, streamID, nva, count, nil) == 0
@@ -210,7 +220,8 @@ final class Nghttp2Session {
         let last = nghttp2_session_get_last_proc_stream_id(session)
         var bytes = Array(message.utf8)
         _ = bytes.withUnsafeMutableBufferPointer { buffer in
-            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, buffer.baseAddress, buffer.count)
+            nghttp2_submit_goaway(
+                session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, buffer.baseAddress, buffer.count)
         }
     }
 
@@ -224,7 +235,9 @@ final class Nghttp2Session {
         return 0
     }
 
-    fileprivate func header(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Int32 {
+    fileprivate func header(
+        _ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
+    ) -> Int32 {
         delegate.sessionDidReceiveHeader(streamID: frame.pointee.hd.stream_id, name: name, value: value)
             ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
     }
@@ -273,7 +286,9 @@ final class Nghttp2Session {
         return 0
     }
 
-    fileprivate func readBody(_ streamID: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ flags: UnsafeMutablePointer<UInt32>) -> Int {
+    fileprivate func readBody(
+        _ streamID: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ flags: UnsafeMutablePointer<UInt32>
+    ) -> Int {
         switch delegate.sessionReadResponseBody(streamID: streamID, into: buffer) {
         case .bytes(let count):
             return count
@@ -317,7 +332,9 @@ private func withHeaderFields<R>(_ fields: [HeaderField], _ body: (UnsafePointer
     return storage.withUnsafeMutableBufferPointer { buffer in
         let base = buffer.baseAddress!
         let nva = ranges.map { range in
-            nghttp2_nv(name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            nghttp2_nv(
+                name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3,
+                flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
         }
         return nva.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
     }
@@ -334,7 +351,9 @@ private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, user
 }
 
 private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
-    owner(userData).header(frame!, UnsafeRawBufferPointer(start: name, count: nameLength), UnsafeRawBufferPointer(start: value, count: valueLength))
+    owner(userData).header(
+        frame!, UnsafeRawBufferPointer(start: name, count: nameLength),
+        UnsafeRawBufferPointer(start: value, count: valueLength))
 }
 
 private let onInvalidHeader: nghttp2_on_invalid_header_callback = { _, frame, name, nameLength, _, _, _, userData in

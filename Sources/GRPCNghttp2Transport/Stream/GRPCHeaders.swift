@@ -13,7 +13,9 @@ enum GRPCHeaders {
     /// one unit of H, M, S, m, u or n.
     static func isValidTimeout(_ value: String) -> Bool {
         let bytes = Array(value.utf8)
-        guard (2...9).contains(bytes.count), let unit = bytes.last, Array("HMSmun".utf8).contains(unit) else { return false }
+        guard (2...9).contains(bytes.count), let unit = bytes.last, Array("HMSmun".utf8).contains(unit) else {
+            return false
+        }
         return bytes.dropLast().allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
@@ -33,7 +35,9 @@ enum GRPCHeaders {
     static func fields(for metadata: Metadata, into fields: inout [HeaderField]) {
         for (key, value) in metadata {
             let name = key.lowercased()
-            if isTransportHeader(name) || name == "grpc-status" || name == "grpc-message" || name == "grpc-timeout" { continue }
+            if isTransportHeader(name) || name == "grpc-status" || name == "grpc-message" || name == "grpc-timeout" {
+                continue
+            }
             switch value {
             case .string(let string):
                 fields.append(HeaderField(name, string))

@@ -58,11 +58,18 @@ final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
     func write(contentsOf elements: some Sequence<Element>) async throws {
         let outcome: WriteOutcome = state.withLock { state in
             if let error = state.closedWith { return .fail(error) }
-            if state.completion != nil { return .fail(RPCError(code: .internalError, message: "write after the response was finished")) }
+            if state.completion != nil {
+                return .fail(RPCError(code: .internalError, message: "write after the response was finished"))
+            }
             for element in elements {
                 if case .message(let bytes) = element {
                     if bytes.count > maxMessageSize {
-                        return .fail(RPCError(code: .resourceExhausted, message: "response message of \(bytes.count) bytes exceeds the limit of \(maxMessageSize) bytes"))
+                        return .fail(
+                            RPCError(
+                                code: .resourceExhausted,
+                                message:
+                                    "response message of \(bytes.count) bytes exceeds the limit of \(maxMessageSize) bytes"
+                            ))
                     }
                     state.unsentBytes += bytes.count + 5
                 }
@@ -142,13 +149,14 @@ final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
 
     /// The stream is gone before the response ended: writes fail and the RPC is cancelled.
     func close(with error: any Error) {
-        let (waiter, handle): (CheckedContinuation<Void, any Error>?, ServerContext.RPCCancellationHandle?) = state.withLock { state in
-            guard state.closedWith == nil else { return (nil, nil) }
-            state.closedWith = error
-            state.cancelled = true
-            defer { state.waiter = nil }
-            return (state.waiter, state.cancellation)
-        }
+        let (waiter, handle): (CheckedContinuation<Void, any Error>?, ServerContext.RPCCancellationHandle?) =
+            state.withLock { state in
+                guard state.closedWith == nil else { return (nil, nil) }
+                state.closedWith = error
+                state.cancelled = true
+                defer { state.waiter = nil }
+                return (state.waiter, state.cancellation)
+            }
         waiter?.resume(throwing: error)
         handle?.cancel()
     }

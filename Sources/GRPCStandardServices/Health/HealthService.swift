@@ -53,7 +53,9 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
         }
     }
 
-    public func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse {
+    public func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws
+        -> Grpc_Health_V1_HealthCheckResponse
+    {
         guard let status = state.withLock({ $0.statuses[request.service] }) else {
             throw RPCError(code: .notFound, message: "unknown service '\(request.service)'")
         }
@@ -65,7 +67,8 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
         response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
         context: ServerContext
     ) async throws {
-        let (updates, continuation) = AsyncStream.makeStream(of: ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
+        let (updates, continuation) = AsyncStream.makeStream(
+            of: ServingStatus.self, bufferingPolicy: .bufferingNewest(1))
         let id: Int? = state.withLock { state in
             let current = state.statuses[request.service] ?? .serviceUnknown
             continuation.yield(current)

@@ -41,13 +41,17 @@ public final class ReflectionService: Grpc_Reflection_V1_ServerReflection.Simple
                         let name = scope + message.name
                         symbols[name] = file.name
                         for nested in message.enumType { symbols[name + "." + nested.name] = file.name }
-                        for field in message.extension { extensions[Self.trimDot(field.extendee), default: [:]][field.number] = file.name }
+                        for field in message.extension {
+                            extensions[Self.trimDot(field.extendee), default: [:]][field.number] = file.name
+                        }
                         addMessages(message.nestedType, scope: name + ".")
                     }
                 }
                 addMessages(file.messageType, scope: prefix)
                 for enumType in file.enumType { symbols[prefix + enumType.name] = file.name }
-                for field in file.extension { extensions[Self.trimDot(field.extendee), default: [:]][field.number] = file.name }
+                for field in file.extension {
+                    extensions[Self.trimDot(field.extendee), default: [:]][field.number] = file.name
+                }
                 for service in file.service {
                     let name = prefix + service.name
                     symbols[name] = file.name
@@ -101,7 +105,8 @@ public final class ReflectionService: Grpc_Reflection_V1_ServerReflection.Simple
             if let file = extensions[Self.trimDot(request.containingType)]?[request.extensionNumber] {
                 response.fileDescriptorResponse = fileResponse(file)
             } else {
-                response.errorResponse = notFound("extension \(request.extensionNumber) of '\(request.containingType)' is not known")
+                response.errorResponse = notFound(
+                    "extension \(request.extensionNumber) of '\(request.containingType)' is not known")
             }
         case .allExtensionNumbersOfType(let type):
             let name = Self.trimDot(type)

@@ -24,18 +24,32 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
             return try await next(request, context)
         }
         guard let header = request.metadata.firstString("authorization") else {
-            return StreamingServerResponse(error: RPCError(code: .unauthenticated,
-                message: "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"))
+            return StreamingServerResponse(
+                error: RPCError(
+                    code: .unauthenticated,
+                    message:
+                        "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"
+                ))
         }
         guard let presented = Self.bearerKey(in: header), let caller = keys.caller(presenting: presented) else {
-            logger.notice("rejected an unknown caller key", metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
-            return StreamingServerResponse(error: RPCError(code: .unauthenticated, message: "unknown caller key (check the key your service was given; it is compared by its SHA-256)"))
+            logger.notice(
+                "rejected an unknown caller key",
+                metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
+            return StreamingServerResponse(
+                error: RPCError(
+                    code: .unauthenticated,
+                    message: "unknown caller key (check the key your service was given; it is compared by its SHA-256)")
+            )
         }
         ObservedRequest.current?.record(caller: caller.service)
         let needed = Self.scope(of: context.descriptor)
         guard caller.scopes.contains(needed) else {
-            return StreamingServerResponse(error: RPCError(code: .permissionDenied,
-                message: "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs"))
+            return StreamingServerResponse(
+                error: RPCError(
+                    code: .permissionDenied,
+                    message:
+                        "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs"
+                ))
         }
         return try await next(request, context)
     }
@@ -46,10 +60,15 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         var bytes = Substring(header).utf8[...]
         let scheme = "bearer".utf8
         guard bytes.count > scheme.count, zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
-              bytes[bytes.index(bytes.startIndex, offsetBy: scheme.count)] == UInt8(ascii: " ") else { return nil }
+            bytes[bytes.index(bytes.startIndex, offsetBy: scheme.count)] == UInt8(ascii: " ")
+        else { return nil }
         bytes = bytes.dropFirst(scheme.count + 1)
-        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
-        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            bytes = bytes.dropFirst()
+        }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
+            bytes = bytes.dropLast()
+        }
         return bytes.isEmpty ? nil : String(Substring(bytes))
     }
 
@@ -61,4 +80,3 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         return readPrefixes.contains(where: { method.method.hasPrefix($0) }) ? .read : .write
     }
 }
-

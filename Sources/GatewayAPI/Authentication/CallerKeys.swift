@@ -50,19 +50,31 @@ public struct CallerKeys: Sendable {
     public init(parsing text: String) throws(CallerKeysError) {
         var entries: [Entry] = []
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+            let line =
+                rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
+                .trimmingCharacters(in: .whitespaces) ?? ""
             guard !line.isEmpty else { continue }
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard fields.count == 3 else {
-                throw CallerKeysError(line: number + 1, problem: "expected `<service> sha256:<64 hex digits> <scopes>`, found \(fields.count) fields")
+                throw CallerKeysError(
+                    line: number + 1,
+                    problem: "expected `<service> sha256:<64 hex digits> <scopes>`, found \(fields.count) fields")
             }
-            guard fields[1].hasPrefix("sha256:"), let hash = Self.hexBytes(String(fields[1].dropFirst(7))), hash.count == 32 else {
-                throw CallerKeysError(line: number + 1, problem: "the key hash must be `sha256:` and 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`)")
+            guard fields[1].hasPrefix("sha256:"), let hash = Self.hexBytes(String(fields[1].dropFirst(7))),
+                hash.count == 32
+            else {
+                throw CallerKeysError(
+                    line: number + 1,
+                    problem: "the key hash must be `sha256:` and 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`)")
             }
             var scopes: Set<CallerScope> = []
             for name in fields[2].split(separator: ",") {
                 guard let scope = CallerScope(rawValue: String(name)) else {
-                    throw CallerKeysError(line: number + 1, problem: "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    throw CallerKeysError(
+                        line: number + 1,
+                        problem:
+                            "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
                 }
                 scopes.insert(scope)
             }

@@ -7,12 +7,20 @@ import SwiftProtobuf
 /// A batch-write RPC as single writes through the write coalescer: HubSpot sees them merged
 /// with other callers' writes, and each input gets its own result.
 enum BatchWrites {
-    static func run(_ writes: [ObjectWrite], type: String, upstream: HubSpotUpstream, priority: CallPriority, deadline: ContinuousClock.Instant) async -> [Result<HubSpotObject, any Error>] {
+    static func run(
+        _ writes: [ObjectWrite], type: String, upstream: HubSpotUpstream, priority: CallPriority,
+        deadline: ContinuousClock.Instant
+    ) async -> [Result<HubSpotObject, any Error>] {
         await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
             for (index, write) in writes.enumerated() {
                 group.addTask {
-                    do { return (index, .success(try await upstream.write(type: type, write, priority: priority, deadline: deadline))) }
-                    catch { return (index, .failure(error)) }
+                    do {
+                        return (
+                            index,
+                            .success(
+                                try await upstream.write(type: type, write, priority: priority, deadline: deadline))
+                        )
+                    } catch { return (index, .failure(error)) }
                 }
             }
             var results = [Result<HubSpotObject, any Error>?](repeating: nil, count: writes.count)
@@ -23,8 +31,10 @@ enum BatchWrites {
 
     /// Per-input results as the API's messages (an empty message for a failed input, so the
     /// list stays in input order) and `BatchError`s by index.
-    static func split<Message: SwiftProtobuf.Message>(_ results: [Result<HubSpotObject, any Error>], subject: String,
-                                                     _ convert: (HubSpotObject) -> Message) -> ([Message], [Hubspot_Gateway_V1_BatchError]) {
+    static func split<Message: SwiftProtobuf.Message>(
+        _ results: [Result<HubSpotObject, any Error>], subject: String,
+        _ convert: (HubSpotObject) -> Message
+    ) -> ([Message], [Hubspot_Gateway_V1_BatchError]) {
         var messages: [Message] = []
         var errors: [Hubspot_Gateway_V1_BatchError] = []
         for (index, result) in results.enumerated() {
@@ -53,7 +63,9 @@ enum BatchWrites {
 
 /// The API's association targets as HubSpot's association inputs.
 enum AssociationTranslation {
-    static func input(_ target: Hubspot_Gateway_V1_AssociationTarget, field: String, from: String) throws(RPCError) -> AssociationInput {
+    static func input(_ target: Hubspot_Gateway_V1_AssociationTarget, field: String, from: String) throws(RPCError)
+        -> AssociationInput
+    {
         try InputValidation.objectType(target.objectType, field: field + ".object_type")
         try InputValidation.id(target.objectID, field: field + ".object_id")
         var types: [AssociationSpec] = []
@@ -62,7 +74,8 @@ enum AssociationTranslation {
         }
         if types.isEmpty {
             guard let typeId = defaultTypeIds[from]?[target.objectType] else {
-                throw InputValidation.invalid("\(field): no default association from \(from) to \(target.objectType); give its types")
+                throw InputValidation.invalid(
+                    "\(field): no default association from \(from) to \(target.objectType); give its types")
             }
             types = [AssociationSpec(.hubspotDefined, typeId)]
         }

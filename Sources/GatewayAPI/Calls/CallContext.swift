@@ -45,11 +45,12 @@ extension Hubspot_Gateway_V1_ReadOptions {
 extension Hubspot_Gateway_V1_Freshness {
     init(_ read: ObjectCache.Read) {
         self.init()
-        source = switch read.source {
-        case .cache: .cache
-        case .upstream: .hubspot
-        case .stale: .staleCache
-        }
+        source =
+            switch read.source {
+            case .cache: .cache
+            case .upstream: .hubspot
+            case .stale: .staleCache
+            }
         let milliseconds = read.age.milliseconds
         age = Google_Protobuf_Duration(seconds: milliseconds / 1000, nanos: Int32(milliseconds % 1000) * 1_000_000)
     }

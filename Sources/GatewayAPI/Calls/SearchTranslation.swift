@@ -4,15 +4,21 @@ import HubSpotAPI
 
 /// The API's typed search query as HubSpot's search request, checked against HubSpot's caps.
 enum SearchTranslation {
-    static func request(_ query: Hubspot_Gateway_V1_SearchQuery, page: Hubspot_Gateway_V1_PageRequest, properties: [String]) throws(RPCError) -> SearchRequest {
+    static func request(
+        _ query: Hubspot_Gateway_V1_SearchQuery, page: Hubspot_Gateway_V1_PageRequest, properties: [String]
+    ) throws(RPCError) -> SearchRequest {
         guard query.filterGroups.count <= InputValidation.maxFilterGroups else {
-            throw InputValidation.invalid("query.filter_groups has \(query.filterGroups.count) groups; HubSpot allows at most \(InputValidation.maxFilterGroups)")
+            throw InputValidation.invalid(
+                "query.filter_groups has \(query.filterGroups.count) groups; HubSpot allows at most \(InputValidation.maxFilterGroups)"
+            )
         }
         var total = 0
         var groups: [FilterGroup] = []
         for (groupIndex, group) in query.filterGroups.enumerated() {
             guard group.filters.count <= InputValidation.maxFiltersPerGroup else {
-                throw InputValidation.invalid("query.filter_groups[\(groupIndex)] has \(group.filters.count) filters; HubSpot allows at most \(InputValidation.maxFiltersPerGroup) per group")
+                throw InputValidation.invalid(
+                    "query.filter_groups[\(groupIndex)] has \(group.filters.count) filters; HubSpot allows at most \(InputValidation.maxFiltersPerGroup) per group"
+                )
             }
             total += group.filters.count
             var filters: [Filter] = []
@@ -27,13 +33,17 @@ enum SearchTranslation {
                     throw InputValidation.invalid("\(field): IN and NOT_IN need values")
                 default: break
                 }
-                filters.append(Filter(filter.propertyName, op, value: filter.value.isEmpty ? nil : filter.value,
-                                      highValue: filter.highValue.isEmpty ? nil : filter.highValue, values: filter.values.isEmpty ? nil : filter.values))
+                filters.append(
+                    Filter(
+                        filter.propertyName, op, value: filter.value.isEmpty ? nil : filter.value,
+                        highValue: filter.highValue.isEmpty ? nil : filter.highValue,
+                        values: filter.values.isEmpty ? nil : filter.values))
             }
             groups.append(FilterGroup(filters))
         }
         guard total <= InputValidation.maxFilters else {
-            throw InputValidation.invalid("query has \(total) filters in all; HubSpot allows at most \(InputValidation.maxFilters)")
+            throw InputValidation.invalid(
+                "query has \(total) filters in all; HubSpot allows at most \(InputValidation.maxFilters)")
         }
         var sorts: [Sort] = []
         for (index, sort) in query.sorts.enumerated() {
@@ -41,11 +51,14 @@ enum SearchTranslation {
             sorts.append(Sort(sort.propertyName, sort.direction == .descending ? .descending : .ascending))
         }
         let limit = try InputValidation.pageSize(page.pageSize, search: true)
-        return SearchRequest(filterGroups: groups, sorts: sorts, query: query.query.isEmpty ? nil : query.query, properties: properties,
-                             limit: limit, after: page.cursor.isEmpty ? nil : page.cursor)
+        return SearchRequest(
+            filterGroups: groups, sorts: sorts, query: query.query.isEmpty ? nil : query.query, properties: properties,
+            limit: limit, after: page.cursor.isEmpty ? nil : page.cursor)
     }
 
-    private static func `operator`(_ value: Hubspot_Gateway_V1_FilterOperator, field: String) throws(RPCError) -> Filter.Operator {
+    private static func `operator`(_ value: Hubspot_Gateway_V1_FilterOperator, field: String) throws(RPCError)
+        -> Filter.Operator
+    {
         switch value {
         case .eq: .eq
         case .neq: .neq

@@ -50,8 +50,10 @@ public struct RequestObservationInterceptor: ServerInterceptor {
 
     /// - Parameter isClientFault: whether a failed RPC's `RPCError.cause` says the client broke
     ///   the protocol (the transport's `MalformedRequest`): logged below error and counted apart.
-    public init(accessLog: AccessLog = .errors, logger: Logger, metricsFactory: (any MetricsFactory)? = nil,
-                isClientFault: @escaping @Sendable (any Error) -> Bool = { _ in false }) {
+    public init(
+        accessLog: AccessLog = .errors, logger: Logger, metricsFactory: (any MetricsFactory)? = nil,
+        isClientFault: @escaping @Sendable (any Error) -> Bool = { _ in false }
+    ) {
         self.accessLog = accessLog
         self.logger = logger
         self.factory = metricsFactory ?? MetricsSystem.factory
@@ -86,7 +88,9 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         inFlight.increment()
         let finish: @Sendable (RPCError.Code?, RPCError?) -> Void = { code, error in
             inFlight.decrement()
-            self.finish(method: method, requestId: requestId, caller: observed.caller, code: code, error: error, started: started, peer: context.remotePeer)
+            self.finish(
+                method: method, requestId: requestId, caller: observed.caller, code: code, error: error,
+                started: started, peer: context.remotePeer)
         }
         let response: StreamingServerResponse<Output>
         do {
@@ -120,26 +124,36 @@ public struct RequestObservationInterceptor: ServerInterceptor {
     }
 
     /// `code` nil means OK.
-    private func finish(method: String, requestId: String, caller: String?, code: RPCError.Code?, error: RPCError?, started: ContinuousClock.Instant, peer: String) {
+    private func finish(
+        method: String, requestId: String, caller: String?, code: RPCError.Code?, error: RPCError?,
+        started: ContinuousClock.Instant, peer: String
+    ) {
         let elapsed = ContinuousClock.now - started
         let caller = caller ?? Self.anonymousCaller
         let codeName = code.map(Self.name(of:)) ?? "ok"
         let finished = finishedHandles.handles(for: FinishedKey(method: method, code: codeName, caller: caller)) {
-            FinishedHandles(requests: Counter(label: Name.requests, dimensions: [("method", method), ("code", codeName), ("caller", caller)], factory: factory),
-                            duration: Timer(label: Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory))
+            FinishedHandles(
+                requests: Counter(
+                    label: Name.requests, dimensions: [("method", method), ("code", codeName), ("caller", caller)],
+                    factory: factory),
+                duration: Timer(
+                    label: Name.duration, dimensions: [("method", method), ("caller", caller)], factory: factory))
         }
         finished.requests.increment()
         finished.duration.record(elapsed)
         let fault = fault(of: error)
         switch fault {
-        case .client?: Counter(label: Name.malformedRequests, dimensions: [("method", method)], factory: factory).increment()
-        case .outcomeUnknown?: Counter(label: Name.writeOutcomesUnknown, dimensions: [("method", method)], factory: factory).increment()
+        case .client?:
+            Counter(label: Name.malformedRequests, dimensions: [("method", method)], factory: factory).increment()
+        case .outcomeUnknown?:
+            Counter(label: Name.writeOutcomesUnknown, dimensions: [("method", method)], factory: factory).increment()
         case nil: break
         }
         guard accessLog == .all || (accessLog == .errors && code != nil) else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
-            "code": .string(codeName), "duration_ms": .stringConvertible(elapsed.fractionalMilliseconds), "peer": .string(peer),
+            "code": .string(codeName), "duration_ms": .stringConvertible(elapsed.fractionalMilliseconds),
+            "peer": .string(peer),
         ]
         if let error {
             metadata["error"] = .string(error.message)
@@ -147,19 +161,21 @@ public struct RequestObservationInterceptor: ServerInterceptor {
                 metadata["hubspot_correlation_id"] = .string(correlation)
             }
         }
-        let level: Logger.Level = switch (code, fault) {
-        case (_, .client?): .notice
-        case (_, .outcomeUnknown?): .warning
-        case (.internalError?, _), (.unknown?, _), (.dataLoss?, _): .error
-        case (.unavailable?, _): .warning
-        default: .info
-        }
+        let level: Logger.Level =
+            switch (code, fault) {
+            case (_, .client?): .notice
+            case (_, .outcomeUnknown?): .warning
+            case (.internalError?, _), (.unknown?, _), (.dataLoss?, _): .error
+            case (.unavailable?, _): .warning
+            default: .info
+            }
         logger.log(level: level, "rpc finished", metadata: metadata)
     }
 
     static func requestId(from metadata: Metadata) -> String {
         if let given = metadata.firstString(requestIdKey),
-           !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        {
             return given
         }
         var bits = UInt64.random(in: .min ... .max)

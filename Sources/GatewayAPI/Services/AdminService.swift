@@ -15,22 +15,31 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
         self.redisConfigured = redisConfigured
     }
 
-    public func getStatus(request: ServerRequest<Hubspot_Gateway_V1_GetStatusRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_GetStatusResponse> {
+    public func getStatus(request: ServerRequest<Hubspot_Gateway_V1_GetStatusRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_GetStatusResponse>
+    {
         let limiter = upstream.limiter
         let usage = await limiter.usage()
         let uptime = ContinuousClock.now - started
-        return ServerResponse(message: .with { status in
-            status.budget = usage.map { bucket in .with { $0.bucket = bucket.bucket; $0.used = Int64(bucket.used); $0.limit = Int64(bucket.limit) } }
-            status.breaker = switch upstream.breaker.currentState {
-            case .closed: .closed
-            case .halfOpen: .halfOpen
-            case .open: .open
-            }
-            status.cacheHitRatio = upstream.cache.hitRatio ?? 0
-            status.redis = !redisConfigured ? .notConfigured : limiter.mode == .redis ? .up : .fallback
-            status.replicas = Int32(limiter.knownReplicaCount)
-            status.uptime = Google_Protobuf_Duration(seconds: uptime.components.seconds, nanos: Int32(uptime.components.attoseconds / 1_000_000_000))
-            status.replicaID = limiter.replicaID
-        })
+        return ServerResponse(
+            message: .with { status in
+                status.budget = usage.map { bucket in
+                    .with {
+                        $0.bucket = bucket.bucket; $0.used = Int64(bucket.used); $0.limit = Int64(bucket.limit)
+                    }
+                }
+                status.breaker =
+                    switch upstream.breaker.currentState {
+                    case .closed: .closed
+                    case .halfOpen: .halfOpen
+                    case .open: .open
+                    }
+                status.cacheHitRatio = upstream.cache.hitRatio ?? 0
+                status.redis = !redisConfigured ? .notConfigured : limiter.mode == .redis ? .up : .fallback
+                status.replicas = Int32(limiter.knownReplicaCount)
+                status.uptime = Google_Protobuf_Duration(
+                    seconds: uptime.components.seconds, nanos: Int32(uptime.components.attoseconds / 1_000_000_000))
+                status.replicaID = limiter.replicaID
+            })
     }
 }

@@ -18,66 +18,92 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         try InputValidation.id(ref.id, field: field + ".id")
     }
 
-    public func associate(request: ServerRequest<Hubspot_Gateway_V1_AssociateRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_AssociateResponse> {
+    public func associate(request: ServerRequest<Hubspot_Gateway_V1_AssociateRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_AssociateResponse>
+    {
         let message = request.message
         try check(message.from, field: "from")
         try check(message.to, field: "to")
         var given: [AssociationSpec] = []
-        for (index, type) in message.types.enumerated() { given.append(try AssociationTranslation.spec(type, field: "types[\(index)]")) }
+        for (index, type) in message.types.enumerated() {
+            given.append(try AssociationTranslation.spec(type, field: "types[\(index)]"))
+        }
         let specs = given
         let call = records.context(request.metadata)
         let (from, to) = (message.from, message.to)
         // Associations change what a record read with associations shows: drop both records.
         try await records.mapped("the association \(from.objectType) \(from.id) → \(to.objectType) \(to.id)") {
-            try await records.upstream.call(priority: call.priority, deadline: call.deadline, invalidating: [(from.objectType, from.id), (to.objectType, to.id)]) { client, options in
+            try await records.upstream.call(
+                priority: call.priority, deadline: call.deadline,
+                invalidating: [(from.objectType, from.id), (to.objectType, to.id)]
+            ) { client, options in
                 if specs.isEmpty {
-                    try await client.associateDefault(from: from.objectType, id: from.id, to: to.objectType, toId: to.id, options: options)
+                    try await client.associateDefault(
+                        from: from.objectType, id: from.id, to: to.objectType, toId: to.id, options: options)
                 } else {
-                    try await client.associate(from: from.objectType, id: from.id, to: to.objectType, toId: to.id, types: specs, options: options)
+                    try await client.associate(
+                        from: from.objectType, id: from.id, to: to.objectType, toId: to.id, types: specs,
+                        options: options)
                 }
             }
         }
         // The types now between the two records.
         let page = try await records.mapped("the associations of \(from.objectType) \(from.id)") {
             try await records.upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.listAssociations(from: from.objectType, id: from.id, to: to.objectType, options: options)
+                try await client.listAssociations(
+                    from: from.objectType, id: from.id, to: to.objectType, options: options)
             }
         }
         let types = page.results.first { $0.toObjectId == to.id }?.associationTypes ?? []
         return ServerResponse(message: .with { $0.types = types.map(Hubspot_Gateway_V1_AssociationType.init) })
     }
 
-    public func listAssociations(request: ServerRequest<Hubspot_Gateway_V1_ListAssociationsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ListAssociationsResponse> {
+    public func listAssociations(
+        request: ServerRequest<Hubspot_Gateway_V1_ListAssociationsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_ListAssociationsResponse> {
         let message = request.message
         try check(message.from, field: "from")
         try InputValidation.objectType(message.toObjectType, field: "to_object_type")
-        guard message.page.pageSize >= 0, message.page.pageSize <= 500 else { throw InputValidation.invalid("page.page_size must be between 0 and 500") }
+        guard message.page.pageSize >= 0, message.page.pageSize <= 500 else {
+            throw InputValidation.invalid("page.page_size must be between 0 and 500")
+        }
         let limit = message.page.pageSize == 0 ? 100 : Int(message.page.pageSize)
         let call = records.context(request.metadata)
         let cursor = message.page.cursor
         let page = try await records.mapped("the associations of \(message.from.objectType) \(message.from.id)") {
             try await records.upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.listAssociations(from: message.from.objectType, id: message.from.id, to: message.toObjectType, limit: limit,
-                                                  after: cursor.isEmpty ? nil : cursor, options: options)
+                try await client.listAssociations(
+                    from: message.from.objectType, id: message.from.id, to: message.toObjectType, limit: limit,
+                    after: cursor.isEmpty ? nil : cursor, options: options)
             }
         }
-        return ServerResponse(message: .with {
-            $0.associations = page.results.map { associated in
-                .with { $0.toObjectID = associated.toObjectId; $0.types = associated.associationTypes.map(Hubspot_Gateway_V1_AssociationType.init) }
-            }
-            $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
-        })
+        return ServerResponse(
+            message: .with {
+                $0.associations = page.results.map { associated in
+                    .with {
+                        $0.toObjectID = associated.toObjectId;
+                        $0.types = associated.associationTypes.map(Hubspot_Gateway_V1_AssociationType.init)
+                    }
+                }
+                $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+            })
     }
 
-    public func removeAssociation(request: ServerRequest<Hubspot_Gateway_V1_RemoveAssociationRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_RemoveAssociationResponse> {
+    public func removeAssociation(
+        request: ServerRequest<Hubspot_Gateway_V1_RemoveAssociationRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_RemoveAssociationResponse> {
         let message = request.message
         try check(message.from, field: "from")
         try check(message.to, field: "to")
         let call = records.context(request.metadata)
         let (from, to) = (message.from, message.to)
         try await records.mapped("the association \(from.objectType) \(from.id) → \(to.objectType) \(to.id)") {
-            try await records.upstream.call(priority: call.priority, deadline: call.deadline, invalidating: [(from.objectType, from.id), (to.objectType, to.id)]) { client, options in
-                try await client.removeAssociations(from: from.objectType, id: from.id, to: to.objectType, toId: to.id, options: options)
+            try await records.upstream.call(
+                priority: call.priority, deadline: call.deadline,
+                invalidating: [(from.objectType, from.id), (to.objectType, to.id)]
+            ) { client, options in
+                try await client.removeAssociations(
+                    from: from.objectType, id: from.id, to: to.objectType, toId: to.id, options: options)
             }
         }
         return ServerResponse(message: .init())
@@ -87,11 +113,12 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
 extension Hubspot_Gateway_V1_AssociationType {
     init(_ type: HubSpotAPI.AssociationType) {
         self.init()
-        category = switch type.category {
-        case .hubspotDefined: .hubspotDefined
-        case .userDefined: .userDefined
-        case .integratorDefined: .integratorDefined
-        }
+        category =
+            switch type.category {
+            case .hubspotDefined: .hubspotDefined
+            case .userDefined: .userDefined
+            case .integratorDefined: .integratorDefined
+            }
         typeID = Int32(type.typeId)
         label = type.label ?? ""
     }

@@ -24,116 +24,186 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
         try InputValidation.requestedProperties(extra, typed: Self.typedProperties)
     }
 
-    public func getContact(request: ServerRequest<Hubspot_Gateway_V1_GetContactRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_GetContactResponse> {
+    public func getContact(request: ServerRequest<Hubspot_Gateway_V1_GetContactRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_GetContactResponse>
+    {
         let message = request.message
         let properties = try properties(message.properties)
         switch message.key {
         case .id(let id):
-            let (object, read) = try await records.get(Self.type, id: id, properties: properties, readOptions: message.readOptions, subject: "contact \(id)", request.metadata)
-            return ServerResponse(message: .with { $0.contact = Contact(object); $0.freshness = .init(read) })
+            let (object, read) = try await records.get(
+                Self.type, id: id, properties: properties, readOptions: message.readOptions, subject: "contact \(id)",
+                request.metadata)
+            return ServerResponse(
+                message: .with {
+                    $0.contact = Contact(object); $0.freshness = .init(read)
+                })
         case .email(let email):
             try InputValidation.email(email, field: "email")
-            let object = try await records.get(Self.type, uniqueProperty: "email", value: email, properties: properties, subject: "contact with email \(email)", request.metadata)
-            return ServerResponse(message: .with { $0.contact = Contact(object); $0.freshness = .with { $0.source = .hubspot } })
+            let object = try await records.get(
+                Self.type, uniqueProperty: "email", value: email, properties: properties,
+                subject: "contact with email \(email)", request.metadata)
+            return ServerResponse(
+                message: .with {
+                    $0.contact = Contact(object); $0.freshness = .with { $0.source = .hubspot }
+                })
         case nil:
             throw InputValidation.invalid("one of id or email is required")
         }
     }
 
-    public func listContacts(request: ServerRequest<Hubspot_Gateway_V1_ListContactsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ListContactsResponse> {
-        let page = try await records.list(Self.type, page: request.message.page, properties: try properties(request.message.properties), request.metadata)
-        return ServerResponse(message: .with {
-            $0.contacts = page.results.map(Contact.init)
-            $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
-        })
+    public func listContacts(request: ServerRequest<Hubspot_Gateway_V1_ListContactsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ListContactsResponse>
+    {
+        let page = try await records.list(
+            Self.type, page: request.message.page, properties: try properties(request.message.properties),
+            request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.contacts = page.results.map(Contact.init)
+                $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+            })
     }
 
-    public func searchContacts(request: ServerRequest<Hubspot_Gateway_V1_SearchContactsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_SearchContactsResponse> {
-        let page = try await records.search(Self.type, query: request.message.query, page: request.message.page, properties: try properties(request.message.properties), request.metadata)
-        return ServerResponse(message: .with {
-            $0.contacts = page.results.map(Contact.init)
-            $0.page = .with { $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total) }
-        })
+    public func searchContacts(request: ServerRequest<Hubspot_Gateway_V1_SearchContactsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_SearchContactsResponse>
+    {
+        let page = try await records.search(
+            Self.type, query: request.message.query, page: request.message.page,
+            properties: try properties(request.message.properties), request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.contacts = page.results.map(Contact.init)
+                $0.page = .with {
+                    $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total)
+                }
+            })
     }
 
-    public func createContact(request: ServerRequest<Hubspot_Gateway_V1_CreateContactRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_CreateContactResponse> {
+    public func createContact(request: ServerRequest<Hubspot_Gateway_V1_CreateContactRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_CreateContactResponse>
+    {
         let contact = request.message.contact
-        guard contact.id.isEmpty else { throw InputValidation.invalid("contact.id must be empty on create (HubSpot assigns it)") }
+        guard contact.id.isEmpty else {
+            throw InputValidation.invalid("contact.id must be empty on create (HubSpot assigns it)")
+        }
         let properties = try Self.writeProperties(contact, field: "contact")
         var associations: [AssociationInput] = []
         for (index, target) in request.message.associations.enumerated() {
-            associations.append(try AssociationTranslation.input(target, field: "associations[\(index)]", from: Self.type))
+            associations.append(
+                try AssociationTranslation.input(target, field: "associations[\(index)]", from: Self.type))
         }
-        let written = try await records.write(Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations), subject: "the new contact", request.metadata)
+        let written = try await records.write(
+            Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations),
+            subject: "the new contact", request.metadata)
         return ServerResponse(message: .with { $0.contact = Contact(written) })
     }
 
-    public func updateContact(request: ServerRequest<Hubspot_Gateway_V1_UpdateContactRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateContactResponse> {
+    public func updateContact(request: ServerRequest<Hubspot_Gateway_V1_UpdateContactRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateContactResponse>
+    {
         let contact = request.message.contact
         try InputValidation.id(contact.id, field: "contact.id")
         var properties = try Self.writeProperties(contact, field: "contact")
         try InputValidation.clear(request.message.propertiesToClear, into: &properties)
-        let written = try await records.write(Self.type, .update(id: contact.id, properties: properties), subject: "contact \(contact.id)", request.metadata)
+        let written = try await records.write(
+            Self.type, .update(id: contact.id, properties: properties), subject: "contact \(contact.id)",
+            request.metadata)
         return ServerResponse(message: .with { $0.contact = Contact(written) })
     }
 
-    public func upsertContact(request: ServerRequest<Hubspot_Gateway_V1_UpsertContactRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_UpsertContactResponse> {
+    public func upsertContact(request: ServerRequest<Hubspot_Gateway_V1_UpsertContactRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_UpsertContactResponse>
+    {
         let contact = request.message.contact
         try InputValidation.email(contact.email, field: "contact.email")
         let properties = try Self.writeProperties(contact, field: "contact")
-        let written = try await records.write(Self.type, .upsert(idProperty: "email", value: contact.email, properties: properties), subject: "contact \(contact.email)", request.metadata)
-        return ServerResponse(message: .with { $0.contact = Contact(written); $0.created = written.new ?? false })
+        let written = try await records.write(
+            Self.type, .upsert(idProperty: "email", value: contact.email, properties: properties),
+            subject: "contact \(contact.email)", request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.contact = Contact(written); $0.created = written.new ?? false
+            })
     }
 
-    public func archiveContact(request: ServerRequest<Hubspot_Gateway_V1_ArchiveContactRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse> {
-        try await records.archive(Self.type, id: request.message.id, subject: "contact \(request.message.id)", request.metadata)
+    public func archiveContact(request: ServerRequest<Hubspot_Gateway_V1_ArchiveContactRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse>
+    {
+        try await records.archive(
+            Self.type, id: request.message.id, subject: "contact \(request.message.id)", request.metadata)
         return ServerResponse(message: .init())
     }
 
-    public func batchGetContacts(request: ServerRequest<Hubspot_Gateway_V1_BatchGetContactsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetContactsResponse> {
+    public func batchGetContacts(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchGetContactsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetContactsResponse> {
         let message = request.message
-        let objects = try await records.batchGet(Self.type, ids: message.ids, properties: try properties(message.properties), readOptions: message.readOptions, request.metadata)
-        return ServerResponse(message: .with { response in
-            for (index, object) in objects.enumerated() {
-                if let object { response.contacts.append(Contact(object)) } else { response.missingIds.append(message.ids[index]) }
-            }
-        })
+        let objects = try await records.batchGet(
+            Self.type, ids: message.ids, properties: try properties(message.properties),
+            readOptions: message.readOptions, request.metadata)
+        return ServerResponse(
+            message: .with { response in
+                for (index, object) in objects.enumerated() {
+                    if let object {
+                        response.contacts.append(Contact(object))
+                    } else {
+                        response.missingIds.append(message.ids[index])
+                    }
+                }
+            })
     }
 
-    public func batchCreateContacts(request: ServerRequest<Hubspot_Gateway_V1_BatchCreateContactsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
+    public func batchCreateContacts(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchCreateContactsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
         let contacts = request.message.contacts
         try InputValidation.batch(contacts.count, field: "contacts")
         var writes: [ObjectWrite] = []
         for (index, contact) in contacts.enumerated() {
-            guard contact.id.isEmpty else { throw InputValidation.invalid("contacts[\(index)].id must be empty on create") }
-            writes.append(.create(properties: try Self.writeProperties(contact, field: "contacts[\(index)]").compactMapValues { $0 }))
+            guard contact.id.isEmpty else {
+                throw InputValidation.invalid("contacts[\(index)].id must be empty on create")
+            }
+            writes.append(
+                .create(
+                    properties: try Self.writeProperties(contact, field: "contacts[\(index)]").compactMapValues { $0 }))
         }
         return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    public func batchUpdateContacts(request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateContactsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
+    public func batchUpdateContacts(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateContactsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
         let contacts = request.message.contacts
         try InputValidation.batch(contacts.count, field: "contacts")
         var writes: [ObjectWrite] = []
         for (index, contact) in contacts.enumerated() {
             try InputValidation.id(contact.id, field: "contacts[\(index)].id")
-            writes.append(.update(id: contact.id, properties: try Self.writeProperties(contact, field: "contacts[\(index)]")))
+            writes.append(
+                .update(id: contact.id, properties: try Self.writeProperties(contact, field: "contacts[\(index)]")))
         }
         return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    public func batchUpsertContacts(request: ServerRequest<Hubspot_Gateway_V1_BatchUpsertContactsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
+    public func batchUpsertContacts(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchUpsertContactsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
         let contacts = request.message.contacts
         try InputValidation.batch(contacts.count, field: "contacts")
         var writes: [ObjectWrite] = []
         for (index, contact) in contacts.enumerated() {
             try InputValidation.email(contact.email, field: "contacts[\(index)].email")
-            writes.append(.upsert(idProperty: "email", value: contact.email, properties: try Self.writeProperties(contact, field: "contacts[\(index)]")))
+            writes.append(
+                .upsert(
+                    idProperty: "email", value: contact.email,
+                    properties: try Self.writeProperties(contact, field: "contacts[\(index)]")))
         }
         return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    private func batchWrite(_ writes: [ObjectWrite], _ metadata: Metadata) async -> Hubspot_Gateway_V1_BatchWriteContactsResponse {
+    private func batchWrite(_ writes: [ObjectWrite], _ metadata: Metadata) async
+        -> Hubspot_Gateway_V1_BatchWriteContactsResponse
+    {
         let results = await records.batchWrite(Self.type, writes, metadata)
         var response = Hubspot_Gateway_V1_BatchWriteContactsResponse()
         (response.contacts, response.errors) = BatchWrites.split(results, subject: "contacts", Contact.init)
@@ -142,11 +212,16 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
 
     /// The HubSpot properties a contact message sets (typed fields that are non-empty, plus
     /// `properties`). A property named twice must agree.
-    static func writeProperties(_ contact: Hubspot_Gateway_V1_Contact, field: String) throws(RPCError) -> [String: String?] {
+    static func writeProperties(_ contact: Hubspot_Gateway_V1_Contact, field: String) throws(RPCError) -> [String:
+        String?]
+    {
         if !contact.email.isEmpty { try InputValidation.email(contact.email, field: "\(field).email") }
-        return try InputValidation.writeProperties(contact.properties, typed: [
-            ("email", contact.email), ("firstname", contact.firstName), ("lastname", contact.lastName), ("lifecyclestage", contact.lifecycleStage),
-        ], field: field)
+        return try InputValidation.writeProperties(
+            contact.properties,
+            typed: [
+                ("email", contact.email), ("firstname", contact.firstName), ("lastname", contact.lastName),
+                ("lifecyclestage", contact.lifecycleStage),
+            ], field: field)
     }
 }
 

@@ -24,88 +24,146 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         try InputValidation.requestedProperties(extra, typed: Self.typedProperties)
     }
 
-    public func getDeal(request: ServerRequest<Hubspot_Gateway_V1_GetDealRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_GetDealResponse> {
+    public func getDeal(request: ServerRequest<Hubspot_Gateway_V1_GetDealRequest>, context: ServerContext) async throws
+        -> ServerResponse<Hubspot_Gateway_V1_GetDealResponse>
+    {
         let message = request.message
-        let (object, read) = try await records.get(Self.type, id: message.id, properties: try properties(message.properties), readOptions: message.readOptions, subject: "deal \(message.id)", request.metadata)
-        return ServerResponse(message: .with { $0.deal = Deal(object); $0.freshness = .init(read) })
+        let (object, read) = try await records.get(
+            Self.type, id: message.id, properties: try properties(message.properties), readOptions: message.readOptions,
+            subject: "deal \(message.id)", request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.deal = Deal(object); $0.freshness = .init(read)
+            })
     }
 
-    public func listDeals(request: ServerRequest<Hubspot_Gateway_V1_ListDealsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ListDealsResponse> {
-        let page = try await records.list(Self.type, page: request.message.page, properties: try properties(request.message.properties), request.metadata)
-        return ServerResponse(message: .with { $0.deals = page.results.map(Deal.init); $0.page = .with { $0.nextCursor = page.nextAfter ?? "" } })
+    public func listDeals(request: ServerRequest<Hubspot_Gateway_V1_ListDealsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ListDealsResponse>
+    {
+        let page = try await records.list(
+            Self.type, page: request.message.page, properties: try properties(request.message.properties),
+            request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.deals = page.results.map(Deal.init); $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+            })
     }
 
-    public func searchDeals(request: ServerRequest<Hubspot_Gateway_V1_SearchDealsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_SearchDealsResponse> {
-        let page = try await records.search(Self.type, query: request.message.query, page: request.message.page, properties: try properties(request.message.properties), request.metadata)
-        return ServerResponse(message: .with {
-            $0.deals = page.results.map(Deal.init)
-            $0.page = .with { $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total) }
-        })
+    public func searchDeals(request: ServerRequest<Hubspot_Gateway_V1_SearchDealsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_SearchDealsResponse>
+    {
+        let page = try await records.search(
+            Self.type, query: request.message.query, page: request.message.page,
+            properties: try properties(request.message.properties), request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.deals = page.results.map(Deal.init)
+                $0.page = .with {
+                    $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total)
+                }
+            })
     }
 
-    public func createDeal(request: ServerRequest<Hubspot_Gateway_V1_CreateDealRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_CreateDealResponse> {
+    public func createDeal(request: ServerRequest<Hubspot_Gateway_V1_CreateDealRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_CreateDealResponse>
+    {
         let message = request.message
-        guard message.deal.id.isEmpty else { throw InputValidation.invalid("deal.id must be empty on create (HubSpot assigns it)") }
+        guard message.deal.id.isEmpty else {
+            throw InputValidation.invalid("deal.id must be empty on create (HubSpot assigns it)")
+        }
         guard !message.deal.name.isEmpty else { throw InputValidation.invalid("deal.name is required") }
         let properties = try Self.writeProperties(message.deal, field: "deal")
         var associations: [AssociationInput] = []
         for (index, id) in message.contactIds.enumerated() {
-            associations.append(try AssociationTranslation.input(.with { $0.objectType = "contacts"; $0.objectID = id }, field: "contact_ids[\(index)]", from: Self.type))
+            associations.append(
+                try AssociationTranslation.input(
+                    .with {
+                        $0.objectType = "contacts"; $0.objectID = id
+                    }, field: "contact_ids[\(index)]", from: Self.type))
         }
         for (index, id) in message.companyIds.enumerated() {
-            associations.append(try AssociationTranslation.input(.with { $0.objectType = "companies"; $0.objectID = id }, field: "company_ids[\(index)]", from: Self.type))
+            associations.append(
+                try AssociationTranslation.input(
+                    .with {
+                        $0.objectType = "companies"; $0.objectID = id
+                    }, field: "company_ids[\(index)]", from: Self.type))
         }
-        let written = try await records.write(Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations), subject: "the new deal", request.metadata)
+        let written = try await records.write(
+            Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations),
+            subject: "the new deal", request.metadata)
         return ServerResponse(message: .with { $0.deal = Deal(written) })
     }
 
-    public func updateDeal(request: ServerRequest<Hubspot_Gateway_V1_UpdateDealRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateDealResponse> {
+    public func updateDeal(request: ServerRequest<Hubspot_Gateway_V1_UpdateDealRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateDealResponse>
+    {
         let deal = request.message.deal
         try InputValidation.id(deal.id, field: "deal.id")
         var properties = try Self.writeProperties(deal, field: "deal")
         try InputValidation.clear(request.message.propertiesToClear, into: &properties)
-        let written = try await records.write(Self.type, .update(id: deal.id, properties: properties), subject: "deal \(deal.id)", request.metadata)
+        let written = try await records.write(
+            Self.type, .update(id: deal.id, properties: properties), subject: "deal \(deal.id)", request.metadata)
         return ServerResponse(message: .with { $0.deal = Deal(written) })
     }
 
-    public func moveDealStage(request: ServerRequest<Hubspot_Gateway_V1_MoveDealStageRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_MoveDealStageResponse> {
+    public func moveDealStage(request: ServerRequest<Hubspot_Gateway_V1_MoveDealStageRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_MoveDealStageResponse>
+    {
         let message = request.message
         try InputValidation.id(message.id, field: "id")
         guard !message.stage.isEmpty else { throw InputValidation.invalid("stage is required") }
         var properties: [String: String?] = ["dealstage": message.stage]
         if !message.pipeline.isEmpty { properties["pipeline"] = message.pipeline }
-        let written = try await records.write(Self.type, .update(id: message.id, properties: properties), subject: "deal \(message.id)", request.metadata)
+        let written = try await records.write(
+            Self.type, .update(id: message.id, properties: properties), subject: "deal \(message.id)", request.metadata)
         return ServerResponse(message: .with { $0.deal = Deal(written) })
     }
 
-    public func archiveDeal(request: ServerRequest<Hubspot_Gateway_V1_ArchiveDealRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ArchiveDealResponse> {
-        try await records.archive(Self.type, id: request.message.id, subject: "deal \(request.message.id)", request.metadata)
+    public func archiveDeal(request: ServerRequest<Hubspot_Gateway_V1_ArchiveDealRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ArchiveDealResponse>
+    {
+        try await records.archive(
+            Self.type, id: request.message.id, subject: "deal \(request.message.id)", request.metadata)
         return ServerResponse(message: .init())
     }
 
-    public func batchGetDeals(request: ServerRequest<Hubspot_Gateway_V1_BatchGetDealsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetDealsResponse> {
+    public func batchGetDeals(request: ServerRequest<Hubspot_Gateway_V1_BatchGetDealsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetDealsResponse>
+    {
         let message = request.message
-        let objects = try await records.batchGet(Self.type, ids: message.ids, properties: try properties(message.properties), readOptions: message.readOptions, request.metadata)
-        return ServerResponse(message: .with { response in
-            for (index, object) in objects.enumerated() {
-                if let object { response.deals.append(Deal(object)) } else { response.missingIds.append(message.ids[index]) }
-            }
-        })
+        let objects = try await records.batchGet(
+            Self.type, ids: message.ids, properties: try properties(message.properties),
+            readOptions: message.readOptions, request.metadata)
+        return ServerResponse(
+            message: .with { response in
+                for (index, object) in objects.enumerated() {
+                    if let object {
+                        response.deals.append(Deal(object))
+                    } else {
+                        response.missingIds.append(message.ids[index])
+                    }
+                }
+            })
     }
 
-    public func batchCreateDeals(request: ServerRequest<Hubspot_Gateway_V1_BatchCreateDealsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
+    public func batchCreateDeals(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchCreateDealsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
         let deals = request.message.deals
         try InputValidation.batch(deals.count, field: "deals")
         var writes: [ObjectWrite] = []
         for (index, deal) in deals.enumerated() {
             guard deal.id.isEmpty else { throw InputValidation.invalid("deals[\(index)].id must be empty on create") }
             guard !deal.name.isEmpty else { throw InputValidation.invalid("deals[\(index)].name is required") }
-            writes.append(.create(properties: try Self.writeProperties(deal, field: "deals[\(index)]").compactMapValues { $0 }))
+            writes.append(
+                .create(properties: try Self.writeProperties(deal, field: "deals[\(index)]").compactMapValues { $0 }))
         }
         return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    public func batchUpdateDeals(request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateDealsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
+    public func batchUpdateDeals(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateDealsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
         let deals = request.message.deals
         try InputValidation.batch(deals.count, field: "deals")
         var writes: [ObjectWrite] = []
@@ -116,7 +174,9 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    private func batchWrite(_ writes: [ObjectWrite], _ metadata: Metadata) async -> Hubspot_Gateway_V1_BatchWriteDealsResponse {
+    private func batchWrite(_ writes: [ObjectWrite], _ metadata: Metadata) async
+        -> Hubspot_Gateway_V1_BatchWriteDealsResponse
+    {
         let results = await records.batchWrite(Self.type, writes, metadata)
         var response = Hubspot_Gateway_V1_BatchWriteDealsResponse()
         (response.deals, response.errors) = BatchWrites.split(results, subject: "deals", Deal.init)
@@ -127,14 +187,19 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     static func writeProperties(_ deal: Deal, field: String) throws(RPCError) -> [String: String?] {
         if !deal.amount.isEmpty {
             guard Decimal(string: deal.amount, locale: Locale(identifier: "en_US_POSIX")) != nil,
-                  deal.amount.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" }) else {
-                throw InputValidation.invalid("\(field).amount \"\(deal.amount.prefix(40))\" is not a decimal number (e.g. \"1250.50\")")
+                deal.amount.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
+            else {
+                throw InputValidation.invalid(
+                    "\(field).amount \"\(deal.amount.prefix(40))\" is not a decimal number (e.g. \"1250.50\")")
             }
         }
         let closeDate = deal.hasCloseDate ? HubSpotTimestamp.format(deal.closeDate.date) : ""
-        return try InputValidation.writeProperties(deal.properties, typed: [
-            ("dealname", deal.name), ("amount", deal.amount), ("dealstage", deal.stage), ("pipeline", deal.pipeline), ("closedate", closeDate),
-        ], field: field)
+        return try InputValidation.writeProperties(
+            deal.properties,
+            typed: [
+                ("dealname", deal.name), ("amount", deal.amount), ("dealstage", deal.stage),
+                ("pipeline", deal.pipeline), ("closedate", closeDate),
+            ], field: field)
     }
 }
 
@@ -147,7 +212,9 @@ extension Hubspot_Gateway_V1_Deal {
         amount = object["amount"] ?? ""
         stage = object["dealstage"] ?? ""
         pipeline = object["pipeline"] ?? ""
-        if let text = object["closedate"], let date = Self.parseDate(text) { closeDate = Google_Protobuf_Timestamp(date: date) }
+        if let text = object["closedate"], let date = Self.parseDate(text) {
+            closeDate = Google_Protobuf_Timestamp(date: date)
+        }
         for (name, value) in object.properties where !DealsService.typedProperties.contains(name) {
             if let value { properties[name] = value }
         }

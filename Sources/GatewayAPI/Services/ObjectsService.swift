@@ -22,86 +22,145 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         return properties.sorted()
     }
 
-    public func getObject(request: ServerRequest<Hubspot_Gateway_V1_GetObjectRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_GetObjectResponse> {
+    public func getObject(request: ServerRequest<Hubspot_Gateway_V1_GetObjectRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_GetObjectResponse>
+    {
         let message = request.message
         let properties = try checked(message.objectType, message.properties)
         if message.idProperty.isEmpty {
-            let (object, read) = try await records.get(message.objectType, id: message.id, properties: properties, readOptions: message.readOptions,
-                                                       subject: "\(message.objectType) \(message.id)", request.metadata)
-            return ServerResponse(message: .with { $0.object = CrmObject(object); $0.freshness = .init(read) })
+            let (object, read) = try await records.get(
+                message.objectType, id: message.id, properties: properties, readOptions: message.readOptions,
+                subject: "\(message.objectType) \(message.id)", request.metadata)
+            return ServerResponse(
+                message: .with {
+                    $0.object = CrmObject(object); $0.freshness = .init(read)
+                })
         }
         try InputValidation.propertyName(message.idProperty, field: "id_property")
         guard !message.id.isEmpty else { throw InputValidation.invalid("id is required (the value of id_property)") }
-        let object = try await records.get(message.objectType, uniqueProperty: message.idProperty, value: message.id, properties: properties,
-                                           subject: "\(message.objectType) with \(message.idProperty) \(message.id)", request.metadata)
-        return ServerResponse(message: .with { $0.object = CrmObject(object); $0.freshness = .with { $0.source = .hubspot } })
+        let object = try await records.get(
+            message.objectType, uniqueProperty: message.idProperty, value: message.id, properties: properties,
+            subject: "\(message.objectType) with \(message.idProperty) \(message.id)", request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.object = CrmObject(object); $0.freshness = .with { $0.source = .hubspot }
+            })
     }
 
-    public func batchGetObjects(request: ServerRequest<Hubspot_Gateway_V1_BatchGetObjectsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetObjectsResponse> {
+    public func batchGetObjects(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchGetObjectsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetObjectsResponse> {
         let message = request.message
         let properties = try checked(message.objectType, message.properties)
-        let objects = try await records.batchGet(message.objectType, ids: message.ids, properties: properties, readOptions: message.readOptions, request.metadata)
-        return ServerResponse(message: .with { response in
-            for (index, object) in objects.enumerated() {
-                if let object { response.objects.append(CrmObject(object)) } else { response.missingIds.append(message.ids[index]) }
-            }
-        })
+        let objects = try await records.batchGet(
+            message.objectType, ids: message.ids, properties: properties, readOptions: message.readOptions,
+            request.metadata)
+        return ServerResponse(
+            message: .with { response in
+                for (index, object) in objects.enumerated() {
+                    if let object {
+                        response.objects.append(CrmObject(object))
+                    } else {
+                        response.missingIds.append(message.ids[index])
+                    }
+                }
+            })
     }
 
-    public func listObjects(request: ServerRequest<Hubspot_Gateway_V1_ListObjectsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ListObjectsResponse> {
+    public func listObjects(request: ServerRequest<Hubspot_Gateway_V1_ListObjectsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ListObjectsResponse>
+    {
         let message = request.message
-        let page = try await records.list(message.objectType, page: message.page, properties: try checked(message.objectType, message.properties), request.metadata)
-        return ServerResponse(message: .with { $0.objects = page.results.map(CrmObject.init); $0.page = .with { $0.nextCursor = page.nextAfter ?? "" } })
+        let page = try await records.list(
+            message.objectType, page: message.page, properties: try checked(message.objectType, message.properties),
+            request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.objects = page.results.map(CrmObject.init); $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+            })
     }
 
-    public func searchObjects(request: ServerRequest<Hubspot_Gateway_V1_SearchObjectsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_SearchObjectsResponse> {
+    public func searchObjects(request: ServerRequest<Hubspot_Gateway_V1_SearchObjectsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_SearchObjectsResponse>
+    {
         let message = request.message
-        let page = try await records.search(message.objectType, query: message.query, page: message.page, properties: try checked(message.objectType, message.properties), request.metadata)
-        return ServerResponse(message: .with {
-            $0.objects = page.results.map(CrmObject.init)
-            $0.page = .with { $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total) }
-        })
+        let page = try await records.search(
+            message.objectType, query: message.query, page: message.page,
+            properties: try checked(message.objectType, message.properties), request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.objects = page.results.map(CrmObject.init)
+                $0.page = .with {
+                    $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total)
+                }
+            })
     }
 
-    public func createObject(request: ServerRequest<Hubspot_Gateway_V1_CreateObjectRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_CreateObjectResponse> {
+    public func createObject(request: ServerRequest<Hubspot_Gateway_V1_CreateObjectRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_CreateObjectResponse>
+    {
         let message = request.message
         _ = try checked(message.objectType, Array(message.properties.keys))
-        guard !message.properties.isEmpty else { throw InputValidation.invalid("properties is empty: a record needs at least one") }
+        guard !message.properties.isEmpty else {
+            throw InputValidation.invalid("properties is empty: a record needs at least one")
+        }
         var associations: [AssociationInput] = []
         for (index, target) in message.associations.enumerated() {
-            associations.append(try AssociationTranslation.input(target, field: "associations[\(index)]", from: message.objectType))
+            associations.append(
+                try AssociationTranslation.input(target, field: "associations[\(index)]", from: message.objectType))
         }
-        let written = try await records.write(message.objectType, .create(properties: message.properties, associations: associations), subject: "the new \(message.objectType) record", request.metadata)
+        let written = try await records.write(
+            message.objectType, .create(properties: message.properties, associations: associations),
+            subject: "the new \(message.objectType) record", request.metadata)
         return ServerResponse(message: .with { $0.object = CrmObject(written) })
     }
 
-    public func updateObject(request: ServerRequest<Hubspot_Gateway_V1_UpdateObjectRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateObjectResponse> {
+    public func updateObject(request: ServerRequest<Hubspot_Gateway_V1_UpdateObjectRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateObjectResponse>
+    {
         let message = request.message
         _ = try checked(message.objectType, Array(message.properties.keys))
         try InputValidation.id(message.id, field: "id")
         var properties = message.properties.mapValues { Optional($0) }
         try InputValidation.clear(message.propertiesToClear, into: &properties)
-        let written = try await records.write(message.objectType, .update(id: message.id, properties: properties), subject: "\(message.objectType) \(message.id)", request.metadata)
+        let written = try await records.write(
+            message.objectType, .update(id: message.id, properties: properties),
+            subject: "\(message.objectType) \(message.id)", request.metadata)
         return ServerResponse(message: .with { $0.object = CrmObject(written) })
     }
 
-    public func upsertObject(request: ServerRequest<Hubspot_Gateway_V1_UpsertObjectRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_UpsertObjectResponse> {
+    public func upsertObject(request: ServerRequest<Hubspot_Gateway_V1_UpsertObjectRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_UpsertObjectResponse>
+    {
         let message = request.message
         _ = try checked(message.objectType, Array(message.properties.keys))
         try InputValidation.propertyName(message.idProperty, field: "id_property")
         guard !message.idValue.isEmpty else { throw InputValidation.invalid("id_value is required") }
-        let written = try await records.write(message.objectType, .upsert(idProperty: message.idProperty, value: message.idValue, properties: message.properties.mapValues { Optional($0) }),
-                                              subject: "\(message.objectType) with \(message.idProperty) \(message.idValue)", request.metadata)
-        return ServerResponse(message: .with { $0.object = CrmObject(written); $0.created = written.new ?? false })
+        let written = try await records.write(
+            message.objectType,
+            .upsert(
+                idProperty: message.idProperty, value: message.idValue,
+                properties: message.properties.mapValues { Optional($0) }),
+            subject: "\(message.objectType) with \(message.idProperty) \(message.idValue)", request.metadata)
+        return ServerResponse(
+            message: .with {
+                $0.object = CrmObject(written); $0.created = written.new ?? false
+            })
     }
 
-    public func archiveObject(request: ServerRequest<Hubspot_Gateway_V1_ArchiveObjectRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_ArchiveObjectResponse> {
+    public func archiveObject(request: ServerRequest<Hubspot_Gateway_V1_ArchiveObjectRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ArchiveObjectResponse>
+    {
         try InputValidation.objectType(request.message.objectType)
-        try await records.archive(request.message.objectType, id: request.message.id, subject: "\(request.message.objectType) \(request.message.id)", request.metadata)
+        try await records.archive(
+            request.message.objectType, id: request.message.id,
+            subject: "\(request.message.objectType) \(request.message.id)", request.metadata)
         return ServerResponse(message: .init())
     }
 
-    public func batchCreateObjects(request: ServerRequest<Hubspot_Gateway_V1_BatchCreateObjectsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
+    public func batchCreateObjects(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchCreateObjectsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
         let message = request.message
         try InputValidation.objectType(message.objectType)
         try InputValidation.batch(message.inputs.count, field: "inputs")
@@ -114,7 +173,9 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         return ServerResponse(message: await batchWrite(message.objectType, writes, request.metadata))
     }
 
-    public func batchUpdateObjects(request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateObjectsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
+    public func batchUpdateObjects(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateObjectsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
         let message = request.message
         try InputValidation.objectType(message.objectType)
         try InputValidation.batch(message.inputs.count, field: "inputs")
@@ -127,13 +188,17 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         return ServerResponse(message: await batchWrite(message.objectType, writes, request.metadata))
     }
 
-    public func batchArchiveObjects(request: ServerRequest<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>, context: ServerContext) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse> {
+    public func batchArchiveObjects(
+        request: ServerRequest<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse> {
         try InputValidation.objectType(request.message.objectType)
         try await records.batchArchive(request.message.objectType, ids: request.message.ids, request.metadata)
         return ServerResponse(message: .init())
     }
 
-    private func batchWrite(_ type: String, _ writes: [ObjectWrite], _ metadata: Metadata) async -> Hubspot_Gateway_V1_BatchWriteObjectsResponse {
+    private func batchWrite(_ type: String, _ writes: [ObjectWrite], _ metadata: Metadata) async
+        -> Hubspot_Gateway_V1_BatchWriteObjectsResponse
+    {
         let results = await records.batchWrite(type, writes, metadata)
         var response = Hubspot_Gateway_V1_BatchWriteObjectsResponse()
         (response.objects, response.errors) = BatchWrites.split(results, subject: "inputs", CrmObject.init)

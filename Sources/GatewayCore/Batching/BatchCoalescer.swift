@@ -21,7 +21,10 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     public typealias Admit = @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
     /// Sends one batch after admission and answers one result per item, in order. `deadline`
     /// is the latest of the waiting callers' deadlines.
-    public typealias Send = @Sendable (_ key: Key, _ items: [Item], _ deadline: ContinuousClock.Instant) async -> [Result<Output, any Error>]
+    public typealias Send =
+        @Sendable (_ key: Key, _ items: [Item], _ deadline: ContinuousClock.Instant) async -> [Result<
+            Output, any Error
+        >]
 
     public let maxBatchSize: Int
     public let merging: Merging
@@ -64,7 +67,9 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     }
 
     /// Waits for `item`'s result from the batch it joins.
-    public func submit(_ item: Item, key: Key, identity: String?, deadline: ContinuousClock.Instant) async throws -> Output {
+    public func submit(_ item: Item, key: Key, identity: String?, deadline: ContinuousClock.Instant) async throws
+        -> Output
+    {
         // (entry number, waiter token) once enqueued, for cancellation.
         let ticket = Mutex<(entry: Int, token: Int)?>(nil)
         return try await withTaskCancellationHandler {
@@ -72,8 +77,10 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
                 // Groups are changed in place: a copy of a group with thousands of waiting
                 // requests per submit would cost O(n) each.
                 let startLeader: Bool = groups.withLock { groups in
-                    Self.enqueue(&groups[key, default: Group(latestDeadline: deadline)], item, identity: identity, merging: merging,
-                                 waiter: waiter, deadline: deadline, ticket: ticket)
+                    Self.enqueue(
+                        &groups[key, default: Group(latestDeadline: deadline)], item, identity: identity,
+                        merging: merging,
+                        waiter: waiter, deadline: deadline, ticket: ticket)
                 }
                 if startLeader {
                     Task { await self.lead(key) }
@@ -89,8 +96,10 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         }
     }
 
-    private static func enqueue(_ group: inout Group, _ item: Item, identity: String?, merging: Merging, waiter: Waiter,
-                                deadline: ContinuousClock.Instant, ticket: borrowing Mutex<(entry: Int, token: Int)?>) -> Bool {
+    private static func enqueue(
+        _ group: inout Group, _ item: Item, identity: String?, merging: Merging, waiter: Waiter,
+        deadline: ContinuousClock.Instant, ticket: borrowing Mutex<(entry: Int, token: Int)?>
+    ) -> Bool {
         let token = group.next
         group.next += 1
         let number: Int
@@ -176,7 +185,9 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         }
         group.order.removeAll { gone.contains($0) }
         for number in gone {
-            if let identity = group.entries.removeValue(forKey: number)?.identity, group.shared[identity] == number { group.shared[identity] = nil }
+            if let identity = group.entries.removeValue(forKey: number)?.identity, group.shared[identity] == number {
+                group.shared[identity] = nil
+            }
         }
         return (taken, expired)
     }

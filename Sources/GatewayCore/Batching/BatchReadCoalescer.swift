@@ -5,7 +5,9 @@ import HubSpotAPI
 public final class BatchReadCoalescer: Sendable {
     /// What the coalescer asks for one batch: the type, ids (distinct, ≤ `maxBatchSize`),
     /// properties, and the latest deadline of the readers waiting on it.
-    public typealias Fetch = @Sendable (_ type: String, _ ids: [String], _ properties: [String], _ deadline: ContinuousClock.Instant) async throws -> BatchResult
+    public typealias Fetch =
+        @Sendable (_ type: String, _ ids: [String], _ properties: [String], _ deadline: ContinuousClock.Instant)
+        async throws -> BatchResult
     /// Waits for the budget before a batch goes out (the rate limiter).
     public typealias Admit = @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
 
@@ -32,7 +34,10 @@ public final class BatchReadCoalescer: Sendable {
     }
 
     /// One object by id, or nil when HubSpot does not have it.
-    public func read(type: String, id: String, properties: [String], deadline: ContinuousClock.Instant) async throws -> HubSpotObject? {
-        try await coalescer.submit(id, key: Group(type: type, properties: properties.sorted()), identity: id, deadline: deadline)
+    public func read(type: String, id: String, properties: [String], deadline: ContinuousClock.Instant) async throws
+        -> HubSpotObject?
+    {
+        try await coalescer.submit(
+            id, key: Group(type: type, properties: properties.sorted()), identity: id, deadline: deadline)
     }
 }

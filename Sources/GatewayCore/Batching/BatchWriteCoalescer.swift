@@ -44,15 +44,22 @@ public struct BatchWriteRequest: Sendable {
         switch operation {
         case .create:
             let inputs = writes.enumerated().map { index, write -> BatchCreateInput in
-                guard case .create(let properties, let associations) = write else { preconditionFailure("mixed operations in one batch") }
-                return BatchCreateInput(properties: properties, associations: associations.isEmpty ? nil : associations, objectWriteTraceId: traceIds?[index])
+                guard case .create(let properties, let associations) = write else {
+                    preconditionFailure("mixed operations in one batch")
+                }
+                return BatchCreateInput(
+                    properties: properties, associations: associations.isEmpty ? nil : associations,
+                    objectWriteTraceId: traceIds?[index])
             }
             return try await client.batchCreate(type, inputs: inputs, options: options)
         case .update, .upsert:
             let inputs = writes.enumerated().map { index, write -> BatchUpdateInput in
                 switch write {
-                case .update(let id, let properties): BatchUpdateInput(id: id, properties: properties, objectWriteTraceId: traceIds?[index])
-                case .upsert(let idProperty, let value, let properties): BatchUpdateInput(id: value, properties: properties, idProperty: idProperty, objectWriteTraceId: traceIds?[index])
+                case .update(let id, let properties):
+                    BatchUpdateInput(id: id, properties: properties, objectWriteTraceId: traceIds?[index])
+                case .upsert(let idProperty, let value, let properties):
+                    BatchUpdateInput(
+                        id: value, properties: properties, idProperty: idProperty, objectWriteTraceId: traceIds?[index])
                 case .create: preconditionFailure("mixed operations in one batch")
                 }
             }
@@ -76,7 +83,8 @@ public final class BatchWriteCoalescer: Sendable {
     /// Waits for the budget before a batch goes out (the rate limiter).
     public typealias Admit = @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
     /// Sends one admitted batch.
-    public typealias Call = @Sendable (_ request: BatchWriteRequest, _ deadline: ContinuousClock.Instant) async throws -> BatchResult
+    public typealias Call =
+        @Sendable (_ request: BatchWriteRequest, _ deadline: ContinuousClock.Instant) async throws -> BatchResult
 
     private struct Group: Hashable, Sendable {
         var type: String
@@ -90,14 +98,18 @@ public final class BatchWriteCoalescer: Sendable {
     ///   one by one; without them a bad input fails its batch and the batch is split.
     public init(maxBatchSize: Int = 100, useWriteTraceIds: Bool = true, admit: @escaping Admit, call: @escaping Call) {
         let splitter = Splitter(admit: admit, call: call, useWriteTraceIds: useWriteTraceIds)
-        coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .separate, admit: admit) { group, writes, deadline in
+        coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .separate, admit: admit) {
+            group, writes, deadline in
             await splitter.write(group.type, group.operation, writes, deadline: deadline, admitted: true)
         }
     }
 
     /// Writes one record through a batch call and answers HubSpot's copy of it.
-    public func write(type: String, _ write: ObjectWrite, deadline: ContinuousClock.Instant) async throws -> HubSpotObject {
-        try await coalescer.submit(write, key: Group(type: type, operation: write.operation), identity: write.identity, deadline: deadline)
+    public func write(type: String, _ write: ObjectWrite, deadline: ContinuousClock.Instant) async throws
+        -> HubSpotObject
+    {
+        try await coalescer.submit(
+            write, key: Group(type: type, operation: write.operation), identity: write.identity, deadline: deadline)
     }
 }
 
@@ -126,7 +138,10 @@ private struct Splitter: Sendable {
 
     /// One result per write. The halves of a refused batch are tried level by level; a half
     /// next to a half that went through is known to fail and is split without being sent.
-    func write(_ type: String, _ operation: BatchWriteRequest.Operation, _ writes: [ObjectWrite], deadline: ContinuousClock.Instant, admitted: Bool) async -> Answers {
+    func write(
+        _ type: String, _ operation: BatchWriteRequest.Operation, _ writes: [ObjectWrite],
+        deadline: ContinuousClock.Instant, admitted: Bool
+    ) async -> Answers {
         var answers = [Result<HubSpotObject, any Error>?](repeating: nil, count: writes.count)
         func send(_ range: Range<Int>, admitted: Bool) async -> Sent {
             if !admitted {
@@ -135,7 +150,8 @@ private struct Splitter: Sendable {
             let batch = Array(writes[range])
             let traceIds = useWriteTraceIds ? batch.indices.map { "gw-\($0)" } : nil
             do {
-                let result = try await call(BatchWriteRequest(type: type, operation: operation, writes: batch, traceIds: traceIds), deadline)
+                let result = try await call(
+                    BatchWriteRequest(type: type, operation: operation, writes: batch, traceIds: traceIds), deadline)
                 return .answered(Self.match(result, batch, traceIds: traceIds))
             } catch let error as HubSpotError where Self.blamesInputs(error) {
                 return .refused(error)
@@ -145,7 +161,8 @@ private struct Splitter: Sendable {
         }
         func settle(_ range: Range<Int>, _ sent: Sent, into failing: inout [Failing]) {
             switch sent {
-            case .answered(let results): for (offset, result) in results.enumerated() { answers[range.lowerBound + offset] = result }
+            case .answered(let results):
+                for (offset, result) in results.enumerated() { answers[range.lowerBound + offset] = result }
             case .failed(let error): for index in range { answers[index] = .failure(error) }
             case .refused(let error) where range.count == 1: answers[range.lowerBound] = .failure(error)
             case .refused(let error): failing.append(Failing(range: range, error: error))
@@ -167,9 +184,15 @@ private struct Splitter: Sendable {
                 sentThisLevel += 1
                 if case .refused(let error) = leftSent, Self.alike(error, root) { refusedAlike += 1 }
                 settle(left, leftSent, into: &next)
-                if case .answered(let results) = leftSent, results.allSatisfy({ if case .success = $0 { true } else { false } }) {
+                if case .answered(let results) = leftSent,
+                    results.allSatisfy({ if case .success = $0 { true } else { false } })
+                {
                     // The bad input is on the right: known, not sent again.
-                    if right.count == 1 { answers[right.lowerBound] = .failure(node.error) } else { next.append(Failing(range: right, error: node.error)) }
+                    if right.count == 1 {
+                        answers[right.lowerBound] = .failure(node.error)
+                    } else {
+                        next.append(Failing(range: right, error: node.error))
+                    }
                     continue
                 }
                 let rightSent = await send(right, admitted: false)
@@ -199,7 +222,9 @@ private struct Splitter: Sendable {
     }
 
     /// Pairs HubSpot's results and per-input errors with the writes.
-    static func match(_ result: BatchResult, _ writes: [ObjectWrite], traceIds: [String]?) -> [Result<HubSpotObject, any Error>] {
+    static func match(_ result: BatchResult, _ writes: [ObjectWrite], traceIds: [String]?) -> [Result<
+        HubSpotObject, any Error
+    >] {
         var answers = [Result<HubSpotObject, any Error>?](repeating: nil, count: writes.count)
         var unattributed: [HubSpotError] = []
         for item in result.errors {
@@ -216,15 +241,22 @@ private struct Splitter: Sendable {
         }
         var open = writes.indices.filter { answers[$0] == nil }
         for object in result.results {
-            let index = open.first { Self.describes(object, writes[$0]) } ?? open.first { index in
-                if case .create = writes[index] { true } else { false }
-            }
+            let index =
+                open.first { Self.describes(object, writes[$0]) }
+                ?? open.first { index in
+                    if case .create = writes[index] { true } else { false }
+                }
             guard let index else { continue }
             answers[index] = .success(object)
             open.removeAll { $0 == index }
         }
         return answers.map { answer in
-            answer ?? .failure(unattributed.first ?? HubSpotError(status: 500, message: "HubSpot's batch answer did not mention this input", correlationId: result.correlationId))
+            answer
+                ?? .failure(
+                    unattributed.first
+                        ?? HubSpotError(
+                            status: 500, message: "HubSpot's batch answer did not mention this input",
+                            correlationId: result.correlationId))
         }
     }
 

@@ -58,7 +58,9 @@ extension ObjectCache {
 
         /// The near read: only while listening, and only entries kept within `within`.
         mutating func near(type: String, id: String, properties: String, within: Duration) -> Entry? {
-            guard listening, let hit = entries.get(key(Self.objectKey(type, id), properties)), .now - hit.stored <= within else { return nil }
+            guard listening, let hit = entries.get(key(Self.objectKey(type, id), properties)),
+                .now - hit.stored <= within
+            else { return nil }
             return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
         }
 
@@ -69,13 +71,18 @@ extension ObjectCache {
         }
 
         /// Keeps a copy `age` old, unless the object was invalidated after `ticket` was taken.
-        mutating func keep(_ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, ticket: UInt64, fill: Fill?) {
+        mutating func keep(
+            _ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, ticket: UInt64,
+            fill: Fill?
+        ) {
             let objectKey = Self.objectKey(type, id)
             guard (invalidations.peek(objectKey) ?? forgotten) <= ticket else { return }
             let key = key(objectKey, properties)
             let now = ContinuousClock.now
             let isNew = entries.peek(key) == nil
-            if let evicted = entries.set(key, Copy(object: object, fetched: now - age, stored: now, fill: fill, objectKey: objectKey)) {
+            if let evicted = entries.set(
+                key, Copy(object: object, fetched: now - age, stored: now, fill: fill, objectKey: objectKey))
+            {
                 forget(evicted.key, of: evicted.value.objectKey)
             }
             if isNew { copies[objectKey, default: []].append(key) }

@@ -39,7 +39,8 @@ extension ObjectCache {
                 let probe = Array("probe\u{0}\(UUID().uuidString)".utf8)
                 let prober = Task {
                     while !Task.isCancelled, !self.isListening {
-                        _ = try? await redis.publish(.init(self.invalidationChannel), .init(probe), timeout: self.configuration.redisTimeout)
+                        _ = try? await redis.publish(
+                            .init(self.invalidationChannel), .init(probe), timeout: self.configuration.redisTimeout)
                         try? await Task.sleep(for: .milliseconds(100))
                     }
                 }
@@ -60,12 +61,16 @@ extension ObjectCache {
                 }
                 await subscription.close()
             } catch {
-                if failures == 0 { logger.notice("near cache off: the invalidation subscription failed", metadata: ["error": "\(error)"]) }
+                if failures == 0 {
+                    logger.notice(
+                        "near cache off: the invalidation subscription failed", metadata: ["error": "\(error)"])
+                }
             }
             local.withLock { $0.stopListening() }
             failures += 1
             if Task.isCancelled { break }
-            try? await Task.sleep(for: .milliseconds(Int64(min(5000, 100 << min(failures, 6))) ) * Double.random(in: 0.5...1))
+            try? await Task.sleep(
+                for: .milliseconds(Int64(min(5000, 100 << min(failures, 6)))) * Double.random(in: 0.5...1))
         }
         local.withLock { $0.stopListening() }
     }

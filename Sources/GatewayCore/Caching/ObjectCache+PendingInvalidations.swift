@@ -54,13 +54,15 @@ extension ObjectCache {
         if overflowed {
             // Too many to name: every entry of the old generation is abandoned.
             _ = try await redis.incr(.init(generationKey), timeout: configuration.redisTimeout)
-            _ = try await redis.publish(.init(invalidationChannel), .init(Self.everythingMessage), timeout: configuration.redisTimeout)
+            _ = try await redis.publish(
+                .init(invalidationChannel), .init(Self.everythingMessage), timeout: configuration.redisTimeout)
             pending.withLock { $0.overflowed = false }
             logger.notice("cache fenced: too many invalidations were kept through a Redis outage")
         }
         for (key, attempt) in objects {
             guard let separator = key.firstIndex(of: "\u{0}") else { continue }
-            try await invalidateInRedis(redis, type: String(key[..<separator]), id: String(key[key.index(after: separator)...]))
+            try await invalidateInRedis(
+                redis, type: String(key[..<separator]), id: String(key[key.index(after: separator)...]))
             pending.withLock { $0.made(key, attempt: attempt) }
         }
         if !objects.isEmpty || overflowed {

@@ -33,7 +33,8 @@ extension ObjectCache {
     func entryPrefix(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):object:\(type):\(id):" }
 
     /// Reads the cache generation, the object's version and the entry under both in one round trip.
-    static let lookupScript = RedisScript("""
+    static let lookupScript = RedisScript(
+        """
         local generation = redis.call('GET', KEYS[2]) or '0'
         local version = redis.call('GET', KEYS[1]) or '0'
         return {version, redis.call('GET', ARGV[1] .. generation .. ':' .. version .. ':' .. ARGV[2]), generation}
@@ -48,15 +49,20 @@ extension ObjectCache {
             if pending.withLock({ $0.blocks(objectKey) }) {
                 do { try await flushPendingInvalidations(redis, only: objectKey) } catch { return nil }
             }
-            let reply = try await redis.evaluate(Self.lookupScript, keys: [.init(versionKey(type, id)), .init(generationKey)],
-                                                 arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
+            let reply = try await redis.evaluate(
+                Self.lookupScript, keys: [.init(versionKey(type, id)), .init(generationKey)],
+                arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
             guard case .array(let values) = reply, values.count == 3, case .bulkString(let versionBytes) = values[0],
-                  case .bulkString(let generationBytes) = values[2] else { return nil }
+                case .bulkString(let generationBytes) = values[2]
+            else { return nil }
             let version = Int64(String(decoding: versionBytes, as: UTF8.self)) ?? 0
             let generation = String(decoding: generationBytes, as: UTF8.self)
-            guard case .bulkString(let stored) = values[1], var entry = decode(stored, type: type, id: id, properties: properties) else {
+            guard case .bulkString(let stored) = values[1],
+                var entry = decode(stored, type: type, id: id, properties: properties)
+            else {
                 // A miss that knows the version to fill under.
-                return Entry(object: nil, notFound: false, age: .seconds(1 << 40), version: version, generation: generation)
+                return Entry(
+                    object: nil, notFound: false, age: .seconds(1 << 40), version: version, generation: generation)
             }
             entry.version = version
             entry.generation = generation
@@ -68,13 +74,20 @@ extension ObjectCache {
         }
     }
 
-    func store(_ object: HubSpotObject?, type: String, id: String, properties: String, at slot: (generation: String, version: Int64)?, ticket: UInt64) async {
-        local.withLock { $0.keep(object, type: type, id: id, properties: properties, age: .zero, ticket: ticket, fill: nil) }
+    func store(
+        _ object: HubSpotObject?, type: String, id: String, properties: String,
+        at slot: (generation: String, version: Int64)?, ticket: UInt64
+    ) async {
+        local.withLock {
+            $0.keep(object, type: type, id: id, properties: properties, age: .zero, ticket: ticket, fill: nil)
+        }
         // Without a version read from Redis (no Redis, or it failed) nothing is written there.
         guard let redis, let slot, slot.version >= 0 else { return }
         let keep = object == nil ? configuration.notFoundTTL : configuration.ttl + configuration.staleTTL
         do {
-            _ = try await redis.set(.init(entryPrefix(type, id) + "\(slot.generation):\(slot.version):" + properties), .init(Self.encode(object)),
+            _ = try await redis.set(
+                .init(entryPrefix(type, id) + "\(slot.generation):\(slot.version):" + properties),
+                .init(Self.encode(object)),
                 expiration: .milliseconds(Int(max(1, keep.milliseconds))), timeout: configuration.redisTimeout)
         } catch {
             logger.debug("cache fill failed", metadata: ["error": "\(error)"])
@@ -106,7 +119,9 @@ extension ObjectCache {
     /// The entry stored in Redis; its JSON is decoded only when no in-process copy of the same
     /// fill exists (a hot entry is read from Redis on every hit while the near cache is off).
     func decode(_ bytes: [UInt8], type: String, id: String, properties: String) -> Entry? {
-        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self)) else { return nil }
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")),
+            let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self))
+        else { return nil }
         let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - fetched))
         let fill = Fill(fetched: fetched, length: bytes.count)
         let body = bytes[(newline + 1)...]

@@ -9,7 +9,9 @@ import TimeConversions
 extension ObjectCache {
     // MARK: Single flight
 
-    func singleFlight(_ key: String, _ work: @escaping @Sendable () async throws -> HubSpotObject?) async throws -> HubSpotObject? {
+    func singleFlight(_ key: String, _ work: @escaping @Sendable () async throws -> HubSpotObject?) async throws
+        -> HubSpotObject?
+    {
         let task: Task<HubSpotObject?, any Error> = inFlight.withLock { flights in
             if let running = flights[key] { return running }
             let task = Task { try await work() }

@@ -84,7 +84,10 @@ public final class ObjectCache: Sendable {
         return hits + misses == 0 ? nil : Double(hits) / Double(hits + misses)
     }
 
-    public init(redis: RedisClient?, configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "cache")) {
+    public init(
+        redis: RedisClient?, configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(),
+        logger: Logger = Logger(label: "cache")
+    ) {
         self.redis = redis
         self.metrics = metrics
         self.configuration = configuration
@@ -104,8 +107,10 @@ public final class ObjectCache: Sendable {
         let freshness = min(maxStaleness ?? configuration.ttl, configuration.ttl)
         let names = properties.sorted().joined(separator: ",")
         if redis != nil, freshness > .zero, configuration.nearTTL > .zero, freshness >= configuration.nearTTL,
-           let near = local.withLock({ $0.near(type: type, id: id, properties: names, within: configuration.nearTTL) }),
-           near.age <= (near.notFound ? min(freshness, configuration.notFoundTTL) : freshness) {
+            let near = local.withLock({ $0.near(type: type, id: id, properties: names, within: configuration.nearTTL) }
+            ),
+            near.age <= (near.notFound ? min(freshness, configuration.notFoundTTL) : freshness)
+        {
             metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "hit")])
             metrics.increment(GatewayMetrics.Name.cacheNearHits)
             outcomes.withLock { $0.hits += 1 }
@@ -116,7 +121,11 @@ public final class ObjectCache: Sendable {
         let ticket = local.withLock { $0.ticket() }
         let entry = await lookup(type: type, id: id, properties: names)
         if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
-            local.withLock { $0.keep(entry.object, type: type, id: id, properties: names, age: entry.age, ticket: ticket, fill: entry.fill) }
+            local.withLock {
+                $0.keep(
+                    entry.object, type: type, id: id, properties: names, age: entry.age, ticket: ticket,
+                    fill: entry.fill)
+            }
         }
         // An in-process entry (Redis unreachable) missed other replicas' invalidations.
         let limit = entry.map { $0.version < 0 ? min(freshness, configuration.localTTL) : freshness } ?? freshness
@@ -131,12 +140,15 @@ public final class ObjectCache: Sendable {
         do {
             let object = try await singleFlight(flightKey) {
                 let object = try await fetch()
-                await self.store(object, type: type, id: id, properties: names, at: entry.map { ($0.generation, $0.version) }, ticket: ticket)
+                await self.store(
+                    object, type: type, id: id, properties: names, at: entry.map { ($0.generation, $0.version) },
+                    ticket: ticket)
                 return object
             }
             return Read(object: object, source: .upstream, age: .zero)
         } catch {
-            if let entry, !entry.notFound, canServeStale(error), entry.age <= configuration.ttl + configuration.staleTTL {
+            if let entry, !entry.notFound, canServeStale(error), entry.age <= configuration.ttl + configuration.staleTTL
+            {
                 metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "stale")])
                 return Read(object: entry.object, source: .stale, age: entry.age)
             }
@@ -155,16 +167,23 @@ public final class ObjectCache: Sendable {
         } catch {
             let count = pending.withLock { $0.add(LocalEntries.objectKey(type, id)) }
             metrics.gauge(GatewayMetrics.Name.cachePendingInvalidations, [], Double(count))
-            logger.warning("could not invalidate a cached object in Redis; kept to retry", metadata: [
-                "type": "\(type)", "id": "\(id)", "pending": "\(count)", "error": "\(error)",
-            ])
+            logger.warning(
+                "could not invalidate a cached object in Redis; kept to retry",
+                metadata: [
+                    "type": "\(type)", "id": "\(id)", "pending": "\(count)", "error": "\(error)",
+                ])
         }
     }
 
     func invalidateInRedis(_ redis: RedisClient, type: String, id: String) async throws {
         _ = try await redis.incr(.init(versionKey(type, id)), timeout: configuration.redisTimeout)
-        _ = try await redis.expire(.init(versionKey(type, id)), seconds: Int((configuration.ttl + configuration.staleTTL).components.seconds) + 60, timeout: configuration.redisTimeout)
+        _ = try await redis.expire(
+            .init(versionKey(type, id)),
+            seconds: Int((configuration.ttl + configuration.staleTTL).components.seconds) + 60,
+            timeout: configuration.redisTimeout)
         // After the version moved: a replica that drops its copy and asks Redis again finds the new one.
-        _ = try await redis.publish(.init(invalidationChannel), .init(Self.invalidationMessage(type: type, id: id)), timeout: configuration.redisTimeout)
+        _ = try await redis.publish(
+            .init(invalidationChannel), .init(Self.invalidationMessage(type: type, id: id)),
+            timeout: configuration.redisTimeout)
     }
 }

@@ -50,8 +50,11 @@ public final class CircuitBreaker: Sendable {
         var probeSuccesses = 0
     }
 
-    public init(configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "breaker"),
-                onStateChange: @escaping @Sendable (State) -> Void = { _ in }) {
+    public init(
+        configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(),
+        logger: Logger = Logger(label: "breaker"),
+        onStateChange: @escaping @Sendable (State) -> Void = { _ in }
+    ) {
         self.configuration = configuration
         self.metrics = metrics
         metrics.gauge(GatewayMetrics.Name.breakerState, [], 0)
@@ -62,7 +65,11 @@ public final class CircuitBreaker: Sendable {
 
     public var currentState: State {
         state.withLock { inner in
-            if inner.state == .open, let opened = inner.openedAt, ContinuousClock.now - opened >= configuration.openInterval { return .halfOpen }
+            if inner.state == .open, let opened = inner.openedAt,
+                ContinuousClock.now - opened >= configuration.openInterval
+            {
+                return .halfOpen
+            }
             return inner.state
         }
     }
@@ -113,9 +120,11 @@ public final class CircuitBreaker: Sendable {
                 return nil
             case .open:
                 let elapsed = now - (inner.openedAt ?? now)
-                return elapsed >= configuration.openInterval ? nil : CircuitOpen(retryAfter: configuration.openInterval - elapsed)
+                return elapsed >= configuration.openInterval
+                    ? nil : CircuitOpen(retryAfter: configuration.openInterval - elapsed)
             case .halfOpen:
-                return inner.probesInFlight < configuration.halfOpenProbes ? nil : CircuitOpen(retryAfter: .milliseconds(200))
+                return inner.probesInFlight < configuration.halfOpenProbes
+                    ? nil : CircuitOpen(retryAfter: .milliseconds(200))
             }
         }
         if let refusal {
@@ -171,5 +180,7 @@ public final class CircuitBreaker: Sendable {
 /// The breaker is open: HubSpot was failing; the call was not made.
 public struct CircuitOpen: Error, CustomStringConvertible, Sendable {
     public var retryAfter: Duration
-    public var description: String { "HubSpot is failing; calls are suspended for \(retryAfter.milliseconds) ms (circuit breaker open)" }
+    public var description: String {
+        "HubSpot is failing; calls are suspended for \(retryAfter.milliseconds) ms (circuit breaker open)"
+    }
 }

@@ -55,7 +55,8 @@ public struct GatewayMetrics: Sendable {
     func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {
         var key = name
         for (label, value) in dimensions { key += "\u{0}\(label)=\(value)" }
-        counters.handles(for: key) { Counter(label: name, dimensions: dimensions, factory: factory) }.increment(by: amount)
+        counters.handles(for: key) { Counter(label: name, dimensions: dimensions, factory: factory) }.increment(
+            by: amount)
     }
 
     func record(_ name: String, _ dimensions: [(String, String)] = [], _ value: Int) {

@@ -32,10 +32,15 @@ extension FixedWindowRateLimiter {
     }
 
     func heartbeat(_ redis: RedisClient) async throws {
-        let reply = try await redis.evaluate(Self.heartbeatScript, arguments: [
-            .init(configuration.keyPrefix + ":replicas"), .init(replicaID), .init(Int(configuration.replicaTimeToLive.milliseconds)),
-        ], timeout: configuration.redisTimeout)
-        guard case .array(let values) = reply, values.count == 2, case .integer(let count) = values[0], case .integer(let fresh) = values[1] else { return }
+        let reply = try await redis.evaluate(
+            Self.heartbeatScript,
+            arguments: [
+                .init(configuration.keyPrefix + ":replicas"), .init(replicaID),
+                .init(Int(configuration.replicaTimeToLive.milliseconds)),
+            ], timeout: configuration.redisTimeout)
+        guard case .array(let values) = reply, values.count == 2, case .integer(let count) = values[0],
+            case .integer(let fresh) = values[1]
+        else { return }
         state.withLock { state in
             let now = ContinuousClock.now
             state.lastHeartbeat = now
@@ -48,13 +53,15 @@ extension FixedWindowRateLimiter {
             // erring high (what was known before, at least the assumed count) keeps the
             // fallback and the recovery limit under the budget.
             let settled = now - first >= configuration.replicaTimeToLive
-            state.replicas = max(1, settled ? Int(count) : max(Int(count), state.replicas, configuration.assumedReplicaCount))
+            state.replicas = max(
+                1, settled ? Int(count) : max(Int(count), state.replicas, configuration.assumedReplicaCount))
         }
     }
 
     /// Announces this replica (scored by Redis's clock), forgets silent ones, counts the rest.
     /// Returns {count, 1 if the set was new}.
-    static let heartbeatScript = RedisScript("""
+    static let heartbeatScript = RedisScript(
+        """
         local t = redis.call('TIME')
         local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local fresh = redis.call('EXISTS', ARGV[1]) == 0 and 1 or 0

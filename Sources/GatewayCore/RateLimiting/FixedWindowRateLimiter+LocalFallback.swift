@@ -14,7 +14,10 @@ extension FixedWindowRateLimiter {
             if let pause = state.localPauseUntil[kind], pause > now { return .wait(pause - now) }
             let replicas = redis == nil ? 1 : state.replicas
             if redis != nil { state.mode = .local(replicas: replicas) }
-            if configuration.dailyLimit > 0, case .wait(let wait) = state.local.peekDaily(limit: max(1, configuration.dailyLimit / replicas), wallClock: wall) {
+            if configuration.dailyLimit > 0,
+                case .wait(let wait) = state.local.peekDaily(
+                    limit: max(1, configuration.dailyLimit / replicas), wallClock: wall)
+            {
                 return .wait(wait)
             }
             let decision: Decision
@@ -24,11 +27,14 @@ extension FixedWindowRateLimiter {
                 // ⌈1/share⌉ seconds.
                 let share = Double(configuration.perWindowLimit(.general, priority)) / Double(replicas)
                 let windowMs = share >= 1 ? 1000 : Int64((1 / share).rounded(.up)) * 1000
-                decision = state.local.take(.general, limit: share >= 1 ? Int(share) : 1, windowMilliseconds: windowMs, wallClock: wall)
+                decision = state.local.take(
+                    .general, limit: share >= 1 ? Int(share) : 1, windowMilliseconds: windowMs, wallClock: wall)
             case .search:
                 // Spaced calls: at most one per replica in any rolling second, and no more
                 // than the replica's share on average.
-                let spacing = max(1000, Int64(configuration.windowMilliseconds(.search)) * Int64(replicas) * (priority == .bulk ? 2 : 1))
+                let spacing = max(
+                    1000,
+                    Int64(configuration.windowMilliseconds(.search)) * Int64(replicas) * (priority == .bulk ? 2 : 1))
                 decision = state.local.space(.search, spacingMilliseconds: spacing, wallClock: wall)
             }
             if case .granted = decision, configuration.dailyLimit > 0 { state.local.day.count += 1 }
@@ -42,11 +48,15 @@ extension FixedWindowRateLimiter {
         var lastGrant: [UpstreamCallKind: Int64] = [:]
         var day: (start: Int64, count: Int) = (0, 0)
 
-        mutating func take(_ kind: UpstreamCallKind, limit: Int, windowMilliseconds: Int64, wallClock: Int64) -> Decision {
+        mutating func take(_ kind: UpstreamCallKind, limit: Int, windowMilliseconds: Int64, wallClock: Int64)
+            -> Decision
+        {
             let start = wallClock - wallClock % windowMilliseconds
             var window = windows[kind] ?? (start, 0)
             if window.start != start { window = (start, 0) }
-            guard window.count < limit else { return .wait(.milliseconds(max(1, start + windowMilliseconds - wallClock))) }
+            guard window.count < limit else {
+                return .wait(.milliseconds(max(1, start + windowMilliseconds - wallClock)))
+            }
             window.count += 1
             windows[kind] = window
             return .granted(RateLimitGrant(window: Int(start / 1000), local: true))

@@ -6,7 +6,9 @@ import TimeConversions
 
 /// The fleet-wide decision: one Lua script on Redis's clock counts every bucket at once.
 extension FixedWindowRateLimiter {
-    func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool) async throws -> Decision {
+    func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool)
+        async throws -> Decision
+    {
         var arguments: [RESPArgument] = []
         let buckets = self.buckets(kind, priority)
         arguments.append(.init(buckets.count))
@@ -21,8 +23,11 @@ extension FixedWindowRateLimiter {
             arguments.append(.init(bucket.windowMilliseconds))
             arguments.append(.init(bucket.everyNthWindow))
         }
-        let reply = try await redis.evaluate(Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
-        guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0], case .integer(let waitMs) = values[1] else {
+        let reply = try await redis.evaluate(
+            Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
+        guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0],
+            case .integer(let waitMs) = values[1]
+        else {
             throw RedisError.protocolError("unexpected reply of the rate-limit script: \(reply)")
         }
         guard granted == 1 else { return .wait(.milliseconds(max(1, waitMs))) }
@@ -45,13 +50,19 @@ extension FixedWindowRateLimiter {
         let replicas = state.withLock { $0.replicas }
         let limit = configuration.perWindowLimit(kind, priority)
         let others = Double(replicas - 1) * configuration.localShare(kind, replicas: replicas)
-        var buckets = [Bucket(key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
-                              recoveryLimit: max(0, limit - Int(others.rounded(.up))),
-                              windowMilliseconds: configuration.windowMilliseconds(kind),
-                              everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)]
+        var buckets = [
+            Bucket(
+                key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
+                recoveryLimit: max(0, limit - Int(others.rounded(.up))),
+                windowMilliseconds: configuration.windowMilliseconds(kind),
+                everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)
+        ]
         if configuration.dailyLimit > 0 {
-            buckets.append(Bucket(key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit, recoveryLimit: configuration.dailyLimit,
-                                  windowMilliseconds: 86_400_000, everyNthWindow: 1))
+            buckets.append(
+                Bucket(
+                    key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit,
+                    recoveryLimit: configuration.dailyLimit,
+                    windowMilliseconds: 86_400_000, everyNthWindow: 1))
         }
         return buckets
     }
@@ -76,7 +87,8 @@ extension FixedWindowRateLimiter {
     /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th window.
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free}.
-    static let acquireScript = RedisScript("""
+    static let acquireScript = RedisScript(
+        """
         local t = redis.call('TIME')
         local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local n = tonumber(ARGV[1])

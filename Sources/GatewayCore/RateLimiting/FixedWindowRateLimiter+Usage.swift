@@ -18,7 +18,9 @@ extension FixedWindowRateLimiter {
     public func usage() async -> [Usage] {
         guard let redis else { return [] }
         let now = Self.wallMilliseconds()
-        func key(_ bucket: String, _ windowMs: Int64) -> String { "\(configuration.keyPrefix):\(bucket):\(now - now % windowMs)" }
+        func key(_ bucket: String, _ windowMs: Int64) -> String {
+            "\(configuration.keyPrefix):\(bucket):\(now - now % windowMs)"
+        }
         var usage: [Usage] = []
         let buckets: [(String, Int64, Int)] = [
             ("general", 1000, configuration.generalPerSecond),
@@ -28,7 +30,10 @@ extension FixedWindowRateLimiter {
         for (bucket, window, limit) in buckets where limit > 0 {
             do {
                 let value = try await redis.get(.init(key(bucket, window)), timeout: configuration.redisTimeout)
-                usage.append(Usage(bucket: bucket, used: value.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0, limit: limit))
+                usage.append(
+                    Usage(
+                        bucket: bucket, used: value.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0,
+                        limit: limit))
             } catch {
                 return usage
             }

@@ -37,14 +37,18 @@ public final class FixedWindowRateLimiter: Sendable {
         var holdUntilMs: Int64 = 0
     }
 
-    public init(redis: RedisClient?, configuration: RateLimiterConfiguration = .init(), replicaID: String = UUID().uuidString,
-                metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "ratelimit")) {
+    public init(
+        redis: RedisClient?, configuration: RateLimiterConfiguration = .init(), replicaID: String = UUID().uuidString,
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "ratelimit")
+    ) {
         self.redis = redis
         self.metrics = metrics
         self.configuration = configuration
         self.replicaID = replicaID
         self.logger = logger
-        self.state = Mutex(State(replicas: max(1, configuration.assumedReplicaCount), mode: redis == nil ? .local(replicas: 1) : .redis))
+        self.state = Mutex(
+            State(
+                replicas: max(1, configuration.assumedReplicaCount), mode: redis == nil ? .local(replicas: 1) : .redis))
     }
 
     /// Where decisions are made right now.
@@ -58,7 +62,10 @@ public final class FixedWindowRateLimiter: Sendable {
     /// collects what arrived since the last one, instead of all slots going at the window's
     /// start to small batches. An idle window still grants at once.
     @discardableResult
-    public func acquire(_ kind: UpstreamCallKind, priority: CallPriority = .interactive, paced: Bool = false, deadline: ContinuousClock.Instant) async throws -> RateLimitGrant {
+    public func acquire(
+        _ kind: UpstreamCallKind, priority: CallPriority = .interactive, paced: Bool = false,
+        deadline: ContinuousClock.Instant
+    ) async throws -> RateLimitGrant {
         let started = ContinuousClock.now
         let bucket = [("bucket", kind.metricLabel)]
         var waited = false
@@ -87,12 +94,16 @@ public final class FixedWindowRateLimiter: Sendable {
     public func observe(kind: UpstreamCallKind, status: Int, remaining: Int?, interval: Duration?) async {
         guard status == 429 || remaining == 0 else { return }
         let pause = interval ?? (kind == .search ? .seconds(1) : .seconds(10))
-        logger.warning("HubSpot says the budget is spent; pausing the bucket", metadata: [
-            "bucket": "\(kind)", "status": "\(status)", "pauseMs": "\(pause.milliseconds)",
-        ])
+        logger.warning(
+            "HubSpot says the budget is spent; pausing the bucket",
+            metadata: [
+                "bucket": "\(kind)", "status": "\(status)", "pauseMs": "\(pause.milliseconds)",
+            ])
         state.withLock { $0.localPauseUntil[kind] = .now + pause }
         if let redis {
-            _ = try? await redis.set(.init(pauseKey(kind)), "1", expiration: .milliseconds(Int(max(1, pause.milliseconds))), timeout: configuration.redisTimeout)
+            _ = try? await redis.set(
+                .init(pauseKey(kind)), "1", expiration: .milliseconds(Int(max(1, pause.milliseconds))),
+                timeout: configuration.redisTimeout)
         }
     }
 
@@ -158,8 +169,10 @@ public final class FixedWindowRateLimiter: Sendable {
     /// Marks the fleet as recovering: while replicas may still decide locally, those on Redis
     /// leave room for the local shares (see `recoveryLimit`).
     func startRecovery(_ redis: RedisClient) async throws {
-        _ = try await redis.set(.init(configuration.keyPrefix + ":recovering"), "1",
-                                expiration: .milliseconds(Int(max(1, configuration.recoveryPeriod.milliseconds))), timeout: configuration.redisTimeout)
+        _ = try await redis.set(
+            .init(configuration.keyPrefix + ":recovering"), "1",
+            expiration: .milliseconds(Int(max(1, configuration.recoveryPeriod.milliseconds))),
+            timeout: configuration.redisTimeout)
     }
 
     func fallBack(after error: any Error) {
@@ -174,9 +187,11 @@ public final class FixedWindowRateLimiter: Sendable {
         if changed {
             metrics.gauge(GatewayMetrics.Name.limiterLocalMode, [], 1)
             metrics.increment(GatewayMetrics.Name.redisFallbacks, [("component", "ratelimit")])
-            logger.warning("Redis unavailable; rate limiting locally at this replica's share", metadata: [
-                "error": "\(error)", "replicas": "\(replicas)",
-            ])
+            logger.warning(
+                "Redis unavailable; rate limiting locally at this replica's share",
+                metadata: [
+                    "error": "\(error)", "replicas": "\(replicas)",
+                ])
         }
     }
 

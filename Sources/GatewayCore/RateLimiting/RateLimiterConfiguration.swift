@@ -73,7 +73,8 @@ public struct RateLimiterConfiguration: Sendable {
     func localShare(_ kind: UpstreamCallKind, replicas: Int) -> Double {
         switch kind {
         case .general: Double(generalPerSecond) / Double(max(1, replicas))
-        case .search: Double(windowMilliseconds(.search)) / Double(max(1000, windowMilliseconds(.search) * max(1, replicas)))
+        case .search:
+            Double(windowMilliseconds(.search)) / Double(max(1000, windowMilliseconds(.search) * max(1, replicas)))
         }
     }
 }

@@ -14,7 +14,8 @@ struct Authenticator: Sendable {
         case .oauth(let credentials):
             privateToken = nil
             oauth = OAuthTokenManager(credentials: credentials) {
-                try await Self.refresh(credentials, transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
+                try await Self.refresh(
+                    credentials, transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
             }
         }
     }
@@ -37,26 +38,35 @@ struct Authenticator: Sendable {
     }
 
     /// `POST /oauth/v1/token` with `grant_type=refresh_token`, form-encoded.
-    private static func refresh(_ credentials: OAuthCredentials, transport: CurlTransport, url: String, timeout: Duration) async throws -> (Secret, Duration) {
+    private static func refresh(
+        _ credentials: OAuthCredentials, transport: CurlTransport, url: String, timeout: Duration
+    ) async throws -> (Secret, Duration) {
         func field(_ name: String, _ value: String) -> String {
             "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? value)"
         }
         let form = [
             field("grant_type", "refresh_token"), field("client_id", credentials.clientId),
-            field("client_secret", credentials.clientSecret.revealed), field("refresh_token", credentials.refreshToken.revealed),
+            field("client_secret", credentials.clientSecret.revealed),
+            field("refresh_token", credentials.refreshToken.revealed),
         ].joined(separator: "&")
-        let response = try await transport.send(HTTPRequest(method: .post, url: url,
-            headers: [("Content-Type", "application/x-www-form-urlencoded;charset=utf-8"), ("Accept", "application/json")],
-            body: Array(form.utf8)), timeout: timeout)
+        let response = try await transport.send(
+            HTTPRequest(
+                method: .post, url: url,
+                headers: [
+                    ("Content-Type", "application/x-www-form-urlencoded;charset=utf-8"), ("Accept", "application/json"),
+                ],
+                body: Array(form.utf8)), timeout: timeout)
         guard response.status == 200 else {
-            throw HubSpotClientError.oauthRefreshFailed("HTTP \(response.status): \(HubSpotError(response: response).message)")
+            throw HubSpotClientError.oauthRefreshFailed(
+                "HTTP \(response.status): \(HubSpotError(response: response).message)")
         }
         struct Answer: Decodable {
             var access_token: String
             var expires_in: Int
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)) else {
-            throw HubSpotClientError.oauthRefreshFailed("the token endpoint answered without access_token and expires_in")
+            throw HubSpotClientError.oauthRefreshFailed(
+                "the token endpoint answered without access_token and expires_in")
         }
         return (Secret(answer.access_token), .seconds(answer.expires_in))
     }

@@ -20,8 +20,14 @@ extension HubSpotClient {
             for (key, value) in try json.members("batch response") {
                 switch key {
                 case "status": status = value.stringValue
-                case "results": results = try value.elements("results").map { (element: JSONValue) throws(JSONShapeError) in try HubSpotObject(json: element) }
-                case "errors": errors = try value.elements("errors").map { (element: JSONValue) throws(JSONShapeError) in try BatchItemError(json: element) }
+                case "results":
+                    results = try value.elements("results").map { (element: JSONValue) throws(JSONShapeError) in
+                        try HubSpotObject(json: element)
+                    }
+                case "errors":
+                    errors = try value.elements("errors").map { (element: JSONValue) throws(JSONShapeError) in
+                        try BatchItemError(json: element)
+                    }
                 case "startedAt": startedAt = try value.date("startedAt")
                 case "completedAt": completedAt = try value.date("completedAt")
                 default: break
@@ -32,23 +38,44 @@ extension HubSpotClient {
     struct NoBody: Encodable {}
     struct Empty: Decodable {}
 
-    func batch<Body: Encodable>(_ path: String, query: QueryItems = QueryItems(), body: Body, endpoint: String, options: CallOptions, idempotentDefault: Bool) async throws -> BatchResult {
-        let (answer, response): (BatchAnswer, HTTPResponse) = try await exchange(.post, path, query: query, body: body, endpoint: endpoint, options: options, idempotentDefault: idempotentDefault)
-        return BatchResult(status: answer.status ?? "COMPLETE", results: answer.results, errors: answer.errors ?? [], startedAt: answer.startedAt,
-            completedAt: answer.completedAt, httpStatus: response.status, correlationId: response.header("X-HubSpot-Correlation-Id"))
+    func batch<Body: Encodable>(
+        _ path: String, query: QueryItems = QueryItems(), body: Body, endpoint: String, options: CallOptions,
+        idempotentDefault: Bool
+    ) async throws -> BatchResult {
+        let (answer, response): (BatchAnswer, HTTPResponse) = try await exchange(
+            .post, path, query: query, body: body, endpoint: endpoint, options: options,
+            idempotentDefault: idempotentDefault)
+        return BatchResult(
+            status: answer.status ?? "COMPLETE", results: answer.results, errors: answer.errors ?? [],
+            startedAt: answer.startedAt,
+            completedAt: answer.completedAt, httpStatus: response.status,
+            correlationId: response.header("X-HubSpot-Correlation-Id"))
     }
 
-    func call<Answer: Decodable>(_ method: HTTPRequest.Method, _ path: String, query: QueryItems = QueryItems(), endpoint: String, options: CallOptions, idempotentDefault: Bool) async throws -> Answer {
-        try await exchange(method, path, query: query, body: Optional<NoBody>.none, endpoint: endpoint, options: options, idempotentDefault: idempotentDefault).0
+    func call<Answer: Decodable>(
+        _ method: HTTPRequest.Method, _ path: String, query: QueryItems = QueryItems(), endpoint: String,
+        options: CallOptions, idempotentDefault: Bool
+    ) async throws -> Answer {
+        try await exchange(
+            method, path, query: query, body: Optional<NoBody>.none, endpoint: endpoint, options: options,
+            idempotentDefault: idempotentDefault
+        ).0
     }
 
-    func call<Body: Encodable, Answer: Decodable>(_ method: HTTPRequest.Method, _ path: String, query: QueryItems = QueryItems(), body: Body, endpoint: String, options: CallOptions, idempotentDefault: Bool) async throws -> Answer {
-        try await exchange(method, path, query: query, body: body, endpoint: endpoint, options: options, idempotentDefault: idempotentDefault).0
+    func call<Body: Encodable, Answer: Decodable>(
+        _ method: HTTPRequest.Method, _ path: String, query: QueryItems = QueryItems(), body: Body, endpoint: String,
+        options: CallOptions, idempotentDefault: Bool
+    ) async throws -> Answer {
+        try await exchange(
+            method, path, query: query, body: body, endpoint: endpoint, options: options,
+            idempotentDefault: idempotentDefault
+        ).0
     }
 
     /// Sends with authentication and retries; decodes a 2xx body into `Answer`.
     func exchange<Body: Encodable, Answer: Decodable>(
-        _ method: HTTPRequest.Method, _ path: String, query: QueryItems, body: Body?, endpoint: String, options: CallOptions, idempotentDefault: Bool
+        _ method: HTTPRequest.Method, _ path: String, query: QueryItems, body: Body?, endpoint: String,
+        options: CallOptions, idempotentDefault: Bool
     ) async throws -> (Answer, HTTPResponse) {
         let url = configuration.baseURL + path + query.encoded
         let encodedBody = try body.map { try JSONCoding.encoder.encode($0) }.map(Array.init)
@@ -63,17 +90,26 @@ extension HubSpotClient {
             var timeout = configuration.requestTimeout
             if let deadline = options.deadline {
                 let left = clock.now.duration(to: deadline)
-                guard left > .milliseconds(1) else { throw lastError.map { HubSpotClientError.deadlineExceeded(lastError: "\($0)") } ?? HubSpotClientError.deadlineExceeded(lastError: nil) }
+                guard left > .milliseconds(1) else {
+                    throw lastError.map { HubSpotClientError.deadlineExceeded(lastError: "\($0)") }
+                        ?? HubSpotClientError.deadlineExceeded(lastError: nil)
+                }
                 timeout = min(timeout, left)
             }
             let token = try await authenticator.token()
-            var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(token.revealed)"), ("Accept", "application/json")]
+            var headers: [(name: String, value: String)] = [
+                ("Authorization", "Bearer \(token.revealed)"), ("Accept", "application/json"),
+            ]
             if encodedBody != nil { headers.append(("Content-Type", "application/json")) }
             let started = clock.now
             do {
-                let response = try await transport.send(HTTPRequest(method: method, url: url, headers: headers, body: encodedBody), timeout: timeout)
-                observer?(HubSpotExchange(endpoint: endpoint, status: response.status, duration: clock.now - started, rateLimit: RateLimitStatus(response),
-                    correlationId: response.header("X-HubSpot-Correlation-Id"), attempt: attempt))
+                let response = try await transport.send(
+                    HTTPRequest(method: method, url: url, headers: headers, body: encodedBody), timeout: timeout)
+                observer?(
+                    HubSpotExchange(
+                        endpoint: endpoint, status: response.status, duration: clock.now - started,
+                        rateLimit: RateLimitStatus(response),
+                        correlationId: response.header("X-HubSpot-Correlation-Id"), attempt: attempt))
                 if (200..<300).contains(response.status) {
                     return (try decode(Answer.self, response, endpoint: endpoint), response)
                 }
@@ -89,15 +125,25 @@ extension HubSpotClient {
                 throw error
             } catch {
                 if error is CurlError {
-                    observer?(HubSpotExchange(endpoint: endpoint, status: 0, duration: clock.now - started, rateLimit: RateLimitStatus(), correlationId: nil, attempt: attempt))
+                    observer?(
+                        HubSpotExchange(
+                            endpoint: endpoint, status: 0, duration: clock.now - started, rateLimit: RateLimitStatus(),
+                            correlationId: nil, attempt: attempt))
                 }
                 lastError = error
-                guard case .retry(let delay) = configuration.retryPolicy.decide(after: error, attempt: attempt, idempotent: idempotent) else { throw error }
+                guard
+                    case .retry(let delay) = configuration.retryPolicy.decide(
+                        after: error, attempt: attempt, idempotent: idempotent)
+                else { throw error }
                 if let deadline = options.deadline, clock.now + delay >= deadline {
                     // Waiting would pass the caller's deadline: give up now with HubSpot's answer.
                     throw error
                 }
-                logger.debug("retrying HubSpot call", metadata: ["endpoint": "\(endpoint)", "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)"])
+                logger.debug(
+                    "retrying HubSpot call",
+                    metadata: [
+                        "endpoint": "\(endpoint)", "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)",
+                    ])
                 try await Task.sleep(for: delay)
             }
         }
@@ -109,16 +155,23 @@ extension HubSpotClient {
             do {
                 return try fast.init(json: try JSONParser.parse(response.body)) as! Answer
             } catch {
-                throw HubSpotClientError.undecodableResponse(endpoint: endpoint, status: response.status, reason: "\(error)")
+                throw HubSpotClientError.undecodableResponse(
+                    endpoint: endpoint, status: response.status, reason: "\(error)")
             }
         }
         do {
             return try response.body.withUnsafeBytes { bytes in
                 // Decode straight from the response buffer, without copying it into a Data first.
-                try JSONCoding.decoder.decode(Answer.self, from: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!), count: bytes.count, deallocator: .none))
+                try JSONCoding.decoder.decode(
+                    Answer.self,
+                    from: Data(
+                        bytesNoCopy: UnsafeMutableRawPointer(
+                            mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!), count: bytes.count,
+                        deallocator: .none))
             }
         } catch {
-            throw HubSpotClientError.undecodableResponse(endpoint: endpoint, status: response.status, reason: "\(error)")
+            throw HubSpotClientError.undecodableResponse(
+                endpoint: endpoint, status: response.status, reason: "\(error)")
         }
     }
 

@@ -9,7 +9,10 @@ public struct RateLimitStatus: Sendable, Equatable {
     public var dailyMax: Int?
     public var dailyRemaining: Int?
 
-    public init(max: Int? = nil, remaining: Int? = nil, intervalMilliseconds: Int? = nil, dailyMax: Int? = nil, dailyRemaining: Int? = nil) {
+    public init(
+        max: Int? = nil, remaining: Int? = nil, intervalMilliseconds: Int? = nil, dailyMax: Int? = nil,
+        dailyRemaining: Int? = nil
+    ) {
         self.max = max
         self.remaining = remaining
         self.intervalMilliseconds = intervalMilliseconds
@@ -18,7 +21,9 @@ public struct RateLimitStatus: Sendable, Equatable {
     }
 
     init(_ response: HTTPResponse) {
-        func value(_ name: String) -> Int? { response.header(name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+        func value(_ name: String) -> Int? {
+            response.header(name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        }
         max = value("X-HubSpot-RateLimit-Max")
         remaining = value("X-HubSpot-RateLimit-Remaining")
         intervalMilliseconds = value("X-HubSpot-RateLimit-Interval-Milliseconds")
@@ -80,14 +85,15 @@ public struct HubSpotError: Error, CustomStringConvertible, Sendable {
     /// The error of one input of a batch call that HubSpot answered 207, as if that input had
     /// been sent alone (the status follows from HubSpot's category).
     public init(item: BatchItemError, correlationId: String?) {
-        status = switch item.category {
-        case "OBJECT_NOT_FOUND": 404
-        case "CONFLICT", "OBJECT_ALREADY_EXISTS": 409
-        case "RATE_LIMITS": 429
-        case "LOCKED": 423
-        case "INTERNAL_ERROR", "SERVICE_UNAVAILABLE": 500
-        default: 400
-        }
+        status =
+            switch item.category {
+            case "OBJECT_NOT_FOUND": 404
+            case "CONFLICT", "OBJECT_ALREADY_EXISTS": 409
+            case "RATE_LIMITS": 429
+            case "LOCKED": 423
+            case "INTERNAL_ERROR", "SERVICE_UNAVAILABLE": 500
+            default: 400
+            }
         message = item.message
         category = item.category
         subCategory = item.subCategory
@@ -126,7 +132,8 @@ public struct HubSpotError: Error, CustomStringConvertible, Sendable {
             if correlationId == nil { correlationId = body.correlationId }
         } else {
             // Not HubSpot's JSON (a proxy's page, an empty body): keep a readable prefix.
-            let text = String(decoding: response.body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: response.body.prefix(200), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             message = text.isEmpty ? "HTTP \(response.status) with no body" : text
         }
     }
@@ -145,7 +152,8 @@ public enum HubSpotClientError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .undecodableResponse(let endpoint, let status, let reason): "HubSpot answered \(status) on \(endpoint) with a body that could not be read: \(reason)"
+        case .undecodableResponse(let endpoint, let status, let reason):
+            "HubSpot answered \(status) on \(endpoint) with a body that could not be read: \(reason)"
         case .deadlineExceeded(let last): "deadline exceeded" + (last.map { " (last error: \($0))" } ?? "")
         case .oauthRefreshFailed(let message): "OAuth token refresh failed: \(message)"
         case .invalidArgument(let message): message

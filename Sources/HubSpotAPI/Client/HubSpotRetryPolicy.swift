@@ -31,7 +31,9 @@ public struct HubSpotRetryPolicy: Sendable {
 
     /// Decides for attempt number `attempt` (1-based) that failed with `error`. `idempotent`
     /// says whether repeating the call is harmless even if HubSpot acted on the first one.
-    public func decide(after error: any Error, attempt: Int, idempotent: Bool, jitter: Double = Double.random(in: 0...1)) -> Decision {
+    public func decide(
+        after error: any Error, attempt: Int, idempotent: Bool, jitter: Double = Double.random(in: 0...1)
+    ) -> Decision {
         guard attempt < maxAttempts else { return .fail }
         if let error = error as? HubSpotError {
             if error.status == 429 {
@@ -41,14 +43,16 @@ public struct HubSpotRetryPolicy: Sendable {
                 case "DAILY": return .fail
                 case "SECONDLY": return .retry(after: secondlyWait)
                 default:
-                    return .retry(after: error.rateLimit.intervalMilliseconds.map { .milliseconds($0) } ?? tenSecondlyWait)
+                    return .retry(
+                        after: error.rateLimit.intervalMilliseconds.map { .milliseconds($0) } ?? tenSecondlyWait)
                 }
             }
             guard retryableStatuses.contains(error.status) else { return .fail }
             // 423 and 477 mean HubSpot did not act; 5xx may have.
             guard idempotent || error.status == 423 || error.status == 477 else { return .fail }
             if let retryAfter = error.retryAfter { return .retry(after: retryAfter) }
-            return .retry(after: backoff(attempt: attempt, jitter: jitter, floor: error.status == 423 ? .seconds(2) : .zero))
+            return .retry(
+                after: backoff(attempt: attempt, jitter: jitter, floor: error.status == 423 ? .seconds(2) : .zero))
         }
         if let error = error as? CurlError {
             guard error.isConnectionFailure || error.isTimeout else { return .fail }

@@ -20,7 +20,9 @@ public enum HubSpotTimestamp {
     static func parseUTC(_ text: String) -> Date? {
         var text = text
         return text.withUTF8 { b -> Date? in
-            guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[b.count - 1] == 0x5A else { return nil }
+            guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
+                b[b.count - 1] == 0x5A
+            else { return nil }
             func digits(_ start: Int, _ count: Int) -> Int? {
                 var value = 0
                 for i in start..<start + count {

@@ -8,7 +8,8 @@ enum JSONCoding {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             if let date = HubSpotTimestamp.parse(text) { return date }
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")
         }
         return decoder
     }()

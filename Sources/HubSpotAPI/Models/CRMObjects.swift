@@ -15,7 +15,9 @@ public struct HubSpotObject: Codable, Sendable, Equatable {
     /// Upsert results say whether the record was created.
     public var new: Bool?
 
-    public init(id: String, properties: [String: String?], createdAt: Date? = nil, updatedAt: Date? = nil, archived: Bool? = nil) {
+    public init(
+        id: String, properties: [String: String?], createdAt: Date? = nil, updatedAt: Date? = nil, archived: Bool? = nil
+    ) {
         self.id = id
         self.properties = properties
         self.createdAt = createdAt
@@ -37,11 +39,13 @@ public struct HubSpotObject: Codable, Sendable, Equatable {
         func date(_ key: CodingKeys) throws -> Date? {
             guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
             if let date = HubSpotTimestamp.parse(text) { return date }
-            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: container, debugDescription: "not an ISO-8601 timestamp: \(text)")
         }
         id = try container.decode(String.self, forKey: .id)
         properties = try container.decodeIfPresent([String: String?].self, forKey: .properties) ?? [:]
-        propertiesWithHistory = try container.decodeIfPresent([String: [PropertyVersion]].self, forKey: .propertiesWithHistory)
+        propertiesWithHistory = try container.decodeIfPresent(
+            [String: [PropertyVersion]].self, forKey: .propertiesWithHistory)
         createdAt = try date(.createdAt)
         updatedAt = try date(.updatedAt)
         archived = try container.decodeIfPresent(Bool.self, forKey: .archived)
@@ -138,7 +142,9 @@ public struct BatchCreateInput: Encodable, Sendable {
     public var associations: [AssociationInput]?
     public var objectWriteTraceId: String?
 
-    public init(properties: [String: String], associations: [AssociationInput]? = nil, objectWriteTraceId: String? = nil) {
+    public init(
+        properties: [String: String], associations: [AssociationInput]? = nil, objectWriteTraceId: String? = nil
+    ) {
         self.properties = properties
         self.associations = associations
         self.objectWriteTraceId = objectWriteTraceId
@@ -153,7 +159,8 @@ public struct BatchUpdateInput: Encodable, Sendable {
     public var properties: [String: String?]
     public var objectWriteTraceId: String?
 
-    public init(id: String, properties: [String: String?], idProperty: String? = nil, objectWriteTraceId: String? = nil) {
+    public init(id: String, properties: [String: String?], idProperty: String? = nil, objectWriteTraceId: String? = nil)
+    {
         self.id = id
         self.idProperty = idProperty
         self.properties = properties

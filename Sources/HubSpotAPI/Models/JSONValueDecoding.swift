@@ -58,7 +58,8 @@ extension HubSpotObject: JSONValueDecodable {
             case "propertiesWithHistory":
                 var history: [String: [PropertyVersion]] = [:]
                 for (name, versions) in try value.members("propertiesWithHistory") {
-                    history[name] = try versions.elements(name).map { (version: JSONValue) throws(JSONShapeError) -> PropertyVersion in
+                    history[name] = try versions.elements(name).map {
+                        (version: JSONValue) throws(JSONShapeError) -> PropertyVersion in
                         var parsed = PropertyVersion(value: "", timestamp: nil, sourceType: nil, sourceId: nil)
                         for (field, content) in try version.members(name) {
                             switch field {
@@ -126,7 +127,9 @@ extension Paging: JSONValueDecodable {
 }
 
 /// Reads `results` (records), `paging`, and any other top-level fields a caller asks for.
-private func records(_ json: JSONValue, _ what: String) throws(JSONShapeError) -> (results: [HubSpotObject], paging: Paging?, others: [String: JSONValue]) {
+private func records(_ json: JSONValue, _ what: String) throws(JSONShapeError) -> (
+    results: [HubSpotObject], paging: Paging?, others: [String: JSONValue]
+) {
     var results: [HubSpotObject] = []
     var paging: Paging?
     var others: [String: JSONValue] = [:]
@@ -178,7 +181,8 @@ extension BatchItemError: JSONValueDecodable {
                 self.context = context
             case "errors":
                 errors = (value.arrayValue ?? []).map { detail in
-                    ErrorDetail(message: detail["message"]?.stringValue ?? "", code: detail["code"]?.stringValue,
+                    ErrorDetail(
+                        message: detail["message"]?.stringValue ?? "", code: detail["code"]?.stringValue,
                         subCategory: detail["subCategory"]?.stringValue, in: detail["in"]?.stringValue, context: nil)
                 }
             default: break

@@ -8,7 +8,10 @@ public struct SearchRequest: Encodable, Sendable, Equatable {
     public var limit: Int
     public var after: String?
 
-    public init(filterGroups: [FilterGroup] = [], sorts: [Sort] = [], query: String? = nil, properties: [String] = [], limit: Int = 10, after: String? = nil) {
+    public init(
+        filterGroups: [FilterGroup] = [], sorts: [Sort] = [], query: String? = nil, properties: [String] = [],
+        limit: Int = 10, after: String? = nil
+    ) {
         self.filterGroups = filterGroups
         self.sorts = sorts
         self.query = query
@@ -36,7 +39,9 @@ public struct Filter: Encodable, Sendable, Equatable {
     public var highValue: String?
     public var values: [String]?
 
-    public init(_ propertyName: String, _ op: Operator, value: String? = nil, highValue: String? = nil, values: [String]? = nil) {
+    public init(
+        _ propertyName: String, _ op: Operator, value: String? = nil, highValue: String? = nil, values: [String]? = nil
+    ) {
         self.propertyName = propertyName
         self.operator = op
         self.value = value

@@ -27,8 +27,11 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
     /// A connection-level failure worth retrying (for idempotent calls, or when not sent).
     public var isConnectionFailure: Bool {
         requestCertainlyNotSent
-            || [CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM]
-                .map { Int32($0.rawValue) }.contains(code)
+            || [
+                CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2,
+                CURLE_HTTP2_STREAM,
+            ]
+            .map { Int32($0.rawValue) }.contains(code)
     }
 }
 

@@ -65,8 +65,12 @@ final class CurlSocketEvents {
         let clock = ContinuousClock()
         var timeout = idle
         if let deadline = timerDeadline { timeout = min(timeout, max(.zero, clock.now.duration(to: deadline))) }
-        let milliseconds = Int32(clamping: (timeout.components.seconds * 1000) + (timeout.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
-        let count = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, Int32($0.count), milliseconds) }
+        let milliseconds = Int32(
+            clamping: (timeout.components.seconds * 1000) + (timeout.components.attoseconds + 999_999_999_999_999)
+                / 1_000_000_000_000_000)
+        let count = events.withUnsafeMutableBufferPointer {
+            epoll_wait(epoll, $0.baseAddress, Int32($0.count), milliseconds)
+        }
         var running: Int32 = 0
         if count > 0 {
             for index in 0..<Int(count) {
@@ -102,7 +106,8 @@ final class CurlSocketEvents {
             return
         }
         var event = epoll_event()
-        event.events = (what & CURL_POLL_IN != 0 ? EPOLLIN.rawValue : 0) | (what & CURL_POLL_OUT != 0 ? EPOLLOUT.rawValue : 0)
+        event.events =
+            (what & CURL_POLL_IN != 0 ? EPOLLIN.rawValue : 0) | (what & CURL_POLL_OUT != 0 ? EPOLLOUT.rawValue : 0)
         event.data.fd = fd
         if watched.insert(fd).inserted {
             epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
@@ -119,13 +124,16 @@ final class CurlSocketEvents {
 /// `CURL_SOCKET_TIMEOUT` (a macro Swift does not import).
 private let curlSocketTimeout: curl_socket_t = -1
 
-private let curlSocketCallback: @convention(c) (UnsafeMutableRawPointer?, curl_socket_t, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32 = { _, fd, what, context, _ in
-    guard let context else { return 0 }
-    Unmanaged<CurlSocketEvents>.fromOpaque(context).takeUnretainedValue().watch(fd, what: what)
-    return 0
-}
+private let curlSocketCallback:
+    @convention(c) (UnsafeMutableRawPointer?, curl_socket_t, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?)
+        -> Int32 = { _, fd, what, context, _ in
+            guard let context else { return 0 }
+            Unmanaged<CurlSocketEvents>.fromOpaque(context).takeUnretainedValue().watch(fd, what: what)
+            return 0
+        }
 
-private let curlTimerCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Int32 = { _, milliseconds, context in
+private let curlTimerCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Int32 = {
+    _, milliseconds, context in
     guard let context else { return 0 }
     Unmanaged<CurlSocketEvents>.fromOpaque(context).takeUnretainedValue().setTimer(milliseconds: milliseconds)
     return 0

@@ -55,7 +55,9 @@ final class CurlTransfer {
     }
 
     /// Sets every option of the request on the easy handle.
-    func configure(_ request: HTTPRequest, timeout: Duration, configuration: CurlTransportConfiguration, id: UInt64) -> CURLcode {
+    func configure(_ request: HTTPRequest, timeout: Duration, configuration: CurlTransportConfiguration, id: UInt64)
+        -> CURLcode
+    {
         let easy = handle.pointer
         handle.prepare()
         var code = CURLE_OK
@@ -65,8 +67,14 @@ final class CurlTransfer {
         check(ccurl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, UnsafeMutableRawPointer(bitPattern: UInt(id))))
         let timeoutMilliseconds = Int(max(1, timeout.milliseconds))
         check(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutMilliseconds))
-        check(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMilliseconds, Int(max(1, configuration.connectTimeout.milliseconds)))))
-        check(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, configuration.preferHTTP2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)))
+        check(
+            ccurl_easy_setopt_long(
+                easy, CURLOPT_CONNECTTIMEOUT_MS,
+                min(timeoutMilliseconds, Int(max(1, configuration.connectTimeout.milliseconds)))))
+        check(
+            ccurl_easy_setopt_long(
+                easy, CURLOPT_HTTP_VERSION,
+                configuration.preferHTTP2 ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_1_1)))
         check(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
         check(ccurl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
         check(ccurl_easy_setopt_string(easy, CURLOPT_USERAGENT, configuration.userAgent))
@@ -77,7 +85,9 @@ final class CurlTransfer {
         case .get:
             check(ccurl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1))
         case .post, .put, .patch, .delete:
-            if request.method != .post { check(ccurl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method.rawValue)) }
+            if request.method != .post {
+                check(ccurl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
+            }
             if request.method == .post || request.body != nil {
                 let body = request.body ?? []
                 check(ccurl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
@@ -85,9 +95,15 @@ final class CurlTransfer {
                 body.withUnsafeBytes { raw in
                     let empty: [CChar] = [0]
                     if let base = raw.baseAddress {
-                        check(ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base)))
+                        check(
+                            ccurl_easy_setopt_pointer(
+                                easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base)))
                     } else {
-                        empty.withUnsafeBufferPointer { check(ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress!))) }
+                        empty.withUnsafeBufferPointer {
+                            check(
+                                ccurl_easy_setopt_pointer(
+                                    easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress!)))
+                        }
                     }
                 }
             }
@@ -109,18 +125,23 @@ final class CurlTransfer {
 
     /// The result of a finished transfer.
     func outcome(code: CURLcode) -> Result<HTTPResponse, any Error> {
-        if tooLarge || code == CURLE_FILESIZE_EXCEEDED { return .failure(CurlTransportError.responseTooLarge(limit: maxResponseBytes)) }
-        guard code == CURLE_OK else { return .failure(CurlError(code: Int32(code.rawValue), message: handle.message(for: code))) }
+        if tooLarge || code == CURLE_FILESIZE_EXCEEDED {
+            return .failure(CurlTransportError.responseTooLarge(limit: maxResponseBytes))
+        }
+        guard code == CURLE_OK else {
+            return .failure(CurlError(code: Int32(code.rawValue), message: handle.message(for: code)))
+        }
         var status = 0
         ccurl_easy_getinfo_long(handle.pointer, CURLINFO_RESPONSE_CODE, &status)
         var version = 0
         ccurl_easy_getinfo_long(handle.pointer, CURLINFO_HTTP_VERSION, &version)
-        let versionText = switch version {
-        case Int(CURL_HTTP_VERSION_1_0): "1.0"
-        case Int(CURL_HTTP_VERSION_2_0): "2"
-        case Int(CURL_HTTP_VERSION_3): "3"
-        default: "1.1"
-        }
+        let versionText =
+            switch version {
+            case Int(CURL_HTTP_VERSION_1_0): "1.0"
+            case Int(CURL_HTTP_VERSION_2_0): "2"
+            case Int(CURL_HTTP_VERSION_3): "3"
+            default: "1.1"
+            }
         return .success(HTTPResponse(status: status, headers: headers, body: body, httpVersion: versionText))
     }
 
@@ -148,7 +169,9 @@ final class CurlTransfer {
 
     /// One raw header line as curl delivers it (`Name: value\r\n`, or a status line).
     fileprivate func headerLine(_ line: UnsafeRawBufferPointer) {
-        if line.count >= 5, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"), line[2] == UInt8(ascii: "T"), line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/") {
+        if line.count >= 5, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"), line[2] == UInt8(ascii: "T"),
+            line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/")
+        {
             // A new status line (after 100 Continue or a redirect): start over.
             headers.removeAll(keepingCapacity: true)
             return
@@ -159,23 +182,31 @@ final class CurlTransfer {
         var end = line.count
         while start < end, isSpace(line[start]) { start += 1 }
         while end > start, isSpace(line[end - 1]) { end -= 1 }
-        headers.append((String(decoding: UnsafeRawBufferPointer(rebasing: line[..<colon]), as: UTF8.self),
-                        String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)))
+        headers.append(
+            (
+                String(decoding: UnsafeRawBufferPointer(rebasing: line[..<colon]), as: UTF8.self),
+                String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+            ))
     }
 }
 
-private let curlWriteCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
-    guard let context else { return 0 }
-    let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-    let length = size * count
-    guard length > 0, let data else { return length }
-    // Returning less than `length` makes curl abort the transfer (CURLE_WRITE_ERROR).
-    return transfer.append(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
-}
+private let curlWriteCallback:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        data, size, count, context in
+        guard let context else { return 0 }
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+        let length = size * count
+        guard length > 0, let data else { return length }
+        // Returning less than `length` makes curl abort the transfer (CURLE_WRITE_ERROR).
+        return transfer.append(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
+    }
 
-private let curlHeaderCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
-    guard let context, let data else { return 0 }
-    let length = size * count
-    Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().headerLine(UnsafeRawBufferPointer(start: data, count: length))
-    return length
-}
+private let curlHeaderCallback:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        data, size, count, context in
+        guard let context, let data else { return 0 }
+        let length = size * count
+        Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().headerLine(
+            UnsafeRawBufferPointer(start: data, count: length))
+        return length
+    }

@@ -42,13 +42,17 @@ public final class CurlTransport: Sendable {
     /// Sends a request and waits for the whole response, at most `timeout` (connect included).
     /// Throws `CurlError`, `CurlTransportError`, or `CancellationError` when the task is cancelled.
     public func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse {
-        for header in request.headers where header.name.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) || header.value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+        for header in request.headers
+        where header.name.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D })
+            || header.value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D })
+        {
             throw CurlTransportError.invalidRequest("header \(header.name) contains a line break")
         }
         let token = CancellationToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-                loop.submit(CurlLoop.Submission(request: request, timeout: timeout, continuation: continuation), token: token)
+                loop.submit(
+                    CurlLoop.Submission(request: request, timeout: timeout, continuation: continuation), token: token)
             }
         } onCancel: {
             loop.cancel(token)
@@ -226,7 +230,9 @@ final class CurlLoop: Sendable {
         inbox.withLock { inbox in
             inbox.stopped = true
             // Anything submitted while shutting down never reached curl.
-            for (_, submission) in inbox.submissions { submission.continuation.resume(throwing: CurlTransportError.shutDown) }
+            for (_, submission) in inbox.submissions {
+                submission.continuation.resume(throwing: CurlTransportError.shutDown)
+            }
             inbox.submissions.removeAll()
         }
         events.close()
@@ -236,18 +242,18 @@ final class CurlLoop: Sendable {
 
     /// Completes every transfer curl reports done.
     private func collectFinished(_ state: inout LoopState) {
-            var remaining: Int32 = 0
-            while let message = curl_multi_info_read(state.multi, &remaining) {
-                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-                let code = message.pointee.data.result
-                var raw: UnsafeMutableRawPointer?
-                ccurl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &raw)
-                let id = UInt64(UInt(bitPattern: raw))
-                curl_multi_remove_handle(state.multi, easy)
-                guard let transfer = state.active.removeValue(forKey: id) else { continue }
-                state.connectionsOpened += transfer.newConnections
-                finish(transfer, with: transfer.outcome(code: code), &state, reusable: true)
-            }
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(state.multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            let code = message.pointee.data.result
+            var raw: UnsafeMutableRawPointer?
+            ccurl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &raw)
+            let id = UInt64(UInt(bitPattern: raw))
+            curl_multi_remove_handle(state.multi, easy)
+            guard let transfer = state.active.removeValue(forKey: id) else { continue }
+            state.connectionsOpened += transfer.newConnections
+            finish(transfer, with: transfer.outcome(code: code), &state, reusable: true)
+        }
     }
 
     private func start(id: UInt64, _ submission: Submission, _ state: inout LoopState) {
@@ -256,24 +262,32 @@ final class CurlLoop: Sendable {
             handle = pooled
         } else {
             guard let created = EasyHandle() else {
-                submission.continuation.resume(throwing: CurlError(code: Int32(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed"))
+                submission.continuation.resume(
+                    throwing: CurlError(code: Int32(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed"))
                 return
             }
             handle = created
             state.created += 1
             state.alive += 1
         }
-        let transfer = CurlTransfer(handle: handle, continuation: submission.continuation, maxResponseBytes: configuration.maxResponseBytes)
-        let code = transfer.configure(submission.request, timeout: submission.timeout, configuration: configuration, id: id)
+        let transfer = CurlTransfer(
+            handle: handle, continuation: submission.continuation, maxResponseBytes: configuration.maxResponseBytes)
+        let code = transfer.configure(
+            submission.request, timeout: submission.timeout, configuration: configuration, id: id)
         guard code == CURLE_OK else {
-            finish(transfer, with: .failure(CurlError(code: Int32(code.rawValue), message: handle.message(for: code))), &state, reusable: true)
+            finish(
+                transfer, with: .failure(CurlError(code: Int32(code.rawValue), message: handle.message(for: code))),
+                &state, reusable: true)
             return
         }
         state.active[id] = transfer
         curl_multi_add_handle(state.multi, handle.pointer)
     }
 
-    private func finish(_ transfer: CurlTransfer, with outcome: Result<HTTPResponse, any Error>, _ state: inout LoopState, reusable: Bool) {
+    private func finish(
+        _ transfer: CurlTransfer, with outcome: Result<HTTPResponse, any Error>, _ state: inout LoopState,
+        reusable: Bool
+    ) {
         state.completed += 1
         transfer.releaseRequestResources()
         // A handle whose transfer was cut short goes away with its connection state.
@@ -291,7 +305,8 @@ final class CurlLoop: Sendable {
     private func publish(_ state: inout LoopState) {
         let snapshot = CurlTransport.Statistics(
             easyHandlesAlive: state.alive, easyHandlesCreated: state.created, easyHandlesPooled: state.pool.count,
-            inFlight: state.active.count, completed: state.completed, cancelled: state.cancelled, connectionsOpened: state.connectionsOpened)
+            inFlight: state.active.count, completed: state.completed, cancelled: state.cancelled,
+            connectionsOpened: state.connectionsOpened)
         inbox.withLock { $0.statistics = snapshot }
     }
 }

@@ -45,7 +45,9 @@ struct HubSpotErrorBody: Error, Sendable {
 
     // MARK: The errors HubSpot answers
 
-    static func validation(_ message: String, errors: [JSONValue] = [], context: [(String, [String])] = []) -> HubSpotErrorBody {
+    static func validation(_ message: String, errors: [JSONValue] = [], context: [(String, [String])] = [])
+        -> HubSpotErrorBody
+    {
         HubSpotErrorBody(status: 400, message: message, category: "VALIDATION_ERROR", context: context, errors: errors)
     }
 
@@ -60,12 +62,14 @@ struct HubSpotErrorBody: Error, Sendable {
     }
 
     static func unknownObjectType(_ name: String) -> HubSpotErrorBody {
-        HubSpotErrorBody(status: 400, message: "Unable to infer object type from: \(name)", category: "VALIDATION_ERROR")
+        HubSpotErrorBody(
+            status: 400, message: "Unable to infer object type from: \(name)", category: "VALIDATION_ERROR")
     }
 
     static let unauthorized = HubSpotErrorBody(
         status: 401,
-        message: "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+        message:
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
         category: "INVALID_AUTHENTICATION",
         extraHeaders: [("x-hubspot-auth-failure", "401 Unauthorized")]
     )
@@ -75,17 +79,22 @@ struct HubSpotErrorBody: Error, Sendable {
     }
 
     static func bodyTooLarge(limit: Int) -> HubSpotErrorBody {
-        HubSpotErrorBody(status: 400, message: "Request body exceeds the maximum size of \(limit) bytes; split the request (batch calls take at most 100 inputs)", category: "VALIDATION_ERROR")
+        HubSpotErrorBody(
+            status: 400,
+            message:
+                "Request body exceeds the maximum size of \(limit) bytes; split the request (batch calls take at most 100 inputs)",
+            category: "VALIDATION_ERROR")
     }
 
     static func serverError(_ status: Int) -> HubSpotErrorBody {
-        let message: String = switch status {
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        case 423: "Locked: the object is being modified by another request; retry after 2 seconds"
-        default: "internal error"
-        }
+        let message: String =
+            switch status {
+            case 502: "Bad Gateway"
+            case 503: "Service Unavailable"
+            case 504: "Gateway Timeout"
+            case 423: "Locked: the object is being modified by another request; retry after 2 seconds"
+            default: "internal error"
+            }
         return HubSpotErrorBody(status: status, message: message, category: status == 423 ? "LOCKED" : "INTERNAL_ERROR")
     }
 
@@ -117,7 +126,8 @@ struct HubSpotErrorBody: Error, Sendable {
                 ("context", .object([("propertyName", .array([.string(problem.name)]))])),
             ])
         }
-        return validation("Property values were not valid: \(String(decoding: w.bytes, as: UTF8.self))", errors: details)
+        return validation(
+            "Property values were not valid: \(String(decoding: w.bytes, as: UTF8.self))", errors: details)
     }
 }
 

@@ -29,7 +29,10 @@ public struct PropertyDefinition: Sendable {
     /// Maintained by the simulator; writes are refused.
     public var readOnly: Bool
 
-    public init(_ name: String, _ type: PropertyType = .string, options: [String] = [], unique: Bool = false, readOnly: Bool = false) {
+    public init(
+        _ name: String, _ type: PropertyType = .string, options: [String] = [], unique: Bool = false,
+        readOnly: Bool = false
+    ) {
         self.name = name
         self.type = type
         self.options = options
@@ -90,8 +93,14 @@ public struct ObjectTypeDefinition: Sendable {
 }
 
 extension ObjectTypeDefinition {
-    static let lifecycleStages = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist", "other"]
-    static let dealStages = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"]
+    static let lifecycleStages = [
+        "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist",
+        "other",
+    ]
+    static let dealStages = [
+        "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
+        "closedwon", "closedlost",
+    ]
 
     /// HubSpot's standard contacts.
     public static let contacts = ObjectTypeDefinition(
@@ -105,7 +114,12 @@ extension ObjectTypeDefinition {
             PropertyDefinition("address"), PropertyDefinition("city"), PropertyDefinition("state"),
             PropertyDefinition("zip"), PropertyDefinition("country"),
             PropertyDefinition("lifecyclestage", .enumeration, options: lifecycleStages),
-            PropertyDefinition("hs_lead_status", .enumeration, options: ["NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING"]),
+            PropertyDefinition(
+                "hs_lead_status", .enumeration,
+                options: [
+                    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED",
+                    "BAD_TIMING",
+                ]),
             PropertyDefinition("hubspot_owner_id", .enumeration),
             PropertyDefinition("annualrevenue", .number),
             PropertyDefinition("num_employees", .number),
@@ -113,7 +127,10 @@ extension ObjectTypeDefinition {
             PropertyDefinition("date_of_birth", .date),
         ],
         defaultProperties: ["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"],
-        queryProperties: ["firstname", "lastname", "email", "phone", "hs_additional_emails", "fax", "mobilephone", "company", "hs_marketable_until_renewal"],
+        queryProperties: [
+            "firstname", "lastname", "email", "phone", "hs_additional_emails", "fax", "mobilephone", "company",
+            "hs_marketable_until_renewal",
+        ],
         lastModifiedProperty: "lastmodifieddate",
         requiredOneOf: ["email", "firstname", "lastname"]
     )
@@ -139,11 +156,15 @@ extension ObjectTypeDefinition {
         properties: [
             PropertyDefinition("dealname"), PropertyDefinition("amount", .number),
             PropertyDefinition("closedate", .datetime), PropertyDefinition("pipeline", .enumeration),
-            PropertyDefinition("dealstage", .enumeration), PropertyDefinition("dealtype", .enumeration, options: ["newbusiness", "existingbusiness"]),
+            PropertyDefinition("dealstage", .enumeration),
+            PropertyDefinition("dealtype", .enumeration, options: ["newbusiness", "existingbusiness"]),
             PropertyDefinition("description"), PropertyDefinition("hubspot_owner_id", .enumeration),
             PropertyDefinition("hs_priority", .enumeration, options: ["low", "medium", "high"]),
         ],
-        defaultProperties: ["dealname", "amount", "closedate", "pipeline", "dealstage", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+        defaultProperties: [
+            "dealname", "amount", "closedate", "pipeline", "dealstage", "createdate", "hs_lastmodifieddate",
+            "hs_object_id",
+        ],
         queryProperties: ["dealname", "pipeline", "dealstage", "description", "dealtype"]
     )
 
@@ -153,10 +174,15 @@ extension ObjectTypeDefinition {
         properties: [
             PropertyDefinition("subject"), PropertyDefinition("content"),
             PropertyDefinition("hs_pipeline", .enumeration), PropertyDefinition("hs_pipeline_stage", .enumeration),
-            PropertyDefinition("hs_ticket_category", .enumeration), PropertyDefinition("hs_ticket_priority", .enumeration, options: ["LOW", "MEDIUM", "HIGH", "URGENT"]),
-            PropertyDefinition("hs_ticket_id", .number, readOnly: true), PropertyDefinition("hubspot_owner_id", .enumeration),
+            PropertyDefinition("hs_ticket_category", .enumeration),
+            PropertyDefinition("hs_ticket_priority", .enumeration, options: ["LOW", "MEDIUM", "HIGH", "URGENT"]),
+            PropertyDefinition("hs_ticket_id", .number, readOnly: true),
+            PropertyDefinition("hubspot_owner_id", .enumeration),
         ],
-        defaultProperties: ["content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_category", "hs_ticket_priority", "subject", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+        defaultProperties: [
+            "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_category", "hs_ticket_priority", "subject",
+            "createdate", "hs_lastmodifieddate", "hs_object_id",
+        ],
         queryProperties: ["subject", "content", "hs_pipeline_stage", "hs_ticket_category", "hs_ticket_id"]
     )
 
@@ -167,16 +193,22 @@ extension ObjectTypeDefinition {
         ObjectTypeDefinition(
             name: name, objectTypeId: "2-\(index)", singular: name,
             properties: properties,
-            defaultProperties: (properties.first.map { [$0.name] } ?? []) + ["createdate", "hs_lastmodifieddate", "hs_object_id"],
+            defaultProperties: (properties.first.map { [$0.name] } ?? []) + [
+                "createdate", "hs_lastmodifieddate", "hs_object_id",
+            ],
             queryProperties: properties.filter { $0.type == .string }.map(\.name)
         )
     }
 
     /// Parses a custom type declaration such as `cars:vin!,make,model,year:number`.
-    public static func parseCustom(_ declaration: String, index: Int) throws(SimulatorConfigurationError) -> ObjectTypeDefinition {
+    public static func parseCustom(_ declaration: String, index: Int) throws(SimulatorConfigurationError)
+        -> ObjectTypeDefinition
+    {
         let parts = declaration.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2, isValidName(parts[0]) else {
-            throw SimulatorConfigurationError("custom object type '\(declaration)' must look like NAME:PROP[:TYPE][!],… e.g. cars:vin!,make,year:number")
+            throw SimulatorConfigurationError(
+                "custom object type '\(declaration)' must look like NAME:PROP[:TYPE][!],… e.g. cars:vin!,make,year:number"
+            )
         }
         var properties: [PropertyDefinition] = []
         for spec in parts[1].split(separator: ",") {
@@ -185,18 +217,23 @@ extension ObjectTypeDefinition {
             if unique { text.removeLast() }
             let nameAndType = text.split(separator: ":").map(String.init)
             guard let propertyName = nameAndType.first, isValidName(propertyName), nameAndType.count <= 2 else {
-                throw SimulatorConfigurationError("property '\(spec)' of custom object type '\(parts[0])' must look like NAME[:TYPE][!]")
+                throw SimulatorConfigurationError(
+                    "property '\(spec)' of custom object type '\(parts[0])' must look like NAME[:TYPE][!]")
             }
             var type = PropertyType.string
             if nameAndType.count == 2 {
                 guard let parsed = PropertyType(rawValue: nameAndType[1]) else {
-                    throw SimulatorConfigurationError("property type '\(nameAndType[1])' is not one of string, number, datetime, date, enumeration, bool")
+                    throw SimulatorConfigurationError(
+                        "property type '\(nameAndType[1])' is not one of string, number, datetime, date, enumeration, bool"
+                    )
                 }
                 type = parsed
             }
             properties.append(PropertyDefinition(propertyName, type, unique: unique))
         }
-        guard !properties.isEmpty else { throw SimulatorConfigurationError("custom object type '\(parts[0])' needs at least one property") }
+        guard !properties.isEmpty else {
+            throw SimulatorConfigurationError("custom object type '\(parts[0])' needs at least one property")
+        }
         return custom(name: parts[0], index: index, properties: properties)
     }
 
@@ -244,24 +281,56 @@ enum AssociationCatalog {
     }
 
     static let entries: [Entry] = [
-        Entry(from: "contacts", to: "companies", typeId: 279, inverse: 280, label: nil, name: "contact_to_company_unlabeled", isDefault: true),
-        Entry(from: "companies", to: "contacts", typeId: 280, inverse: 279, label: nil, name: "company_to_contact_unlabeled", isDefault: true),
-        Entry(from: "contacts", to: "companies", typeId: 1, inverse: 2, label: "Primary", name: "contact_to_company", isDefault: false),
-        Entry(from: "companies", to: "contacts", typeId: 2, inverse: 1, label: "Primary", name: "company_to_contact", isDefault: false),
-        Entry(from: "deals", to: "contacts", typeId: 3, inverse: 4, label: nil, name: "deal_to_contact", isDefault: true),
-        Entry(from: "contacts", to: "deals", typeId: 4, inverse: 3, label: nil, name: "contact_to_deal", isDefault: true),
-        Entry(from: "deals", to: "companies", typeId: 341, inverse: 342, label: nil, name: "deal_to_company_unlabeled", isDefault: true),
-        Entry(from: "companies", to: "deals", typeId: 342, inverse: 341, label: nil, name: "company_to_deal_unlabeled", isDefault: true),
-        Entry(from: "deals", to: "companies", typeId: 5, inverse: 6, label: "Primary", name: "deal_to_company", isDefault: false),
-        Entry(from: "companies", to: "deals", typeId: 6, inverse: 5, label: "Primary", name: "company_to_deal", isDefault: false),
-        Entry(from: "contacts", to: "tickets", typeId: 15, inverse: 16, label: nil, name: "contact_to_ticket", isDefault: true),
-        Entry(from: "tickets", to: "contacts", typeId: 16, inverse: 15, label: nil, name: "ticket_to_contact", isDefault: true),
-        Entry(from: "tickets", to: "companies", typeId: 339, inverse: 340, label: nil, name: "ticket_to_company_unlabeled", isDefault: true),
-        Entry(from: "companies", to: "tickets", typeId: 340, inverse: 339, label: nil, name: "company_to_ticket_unlabeled", isDefault: true),
-        Entry(from: "tickets", to: "companies", typeId: 26, inverse: 25, label: "Primary", name: "ticket_to_company", isDefault: false),
-        Entry(from: "companies", to: "tickets", typeId: 25, inverse: 26, label: "Primary", name: "company_to_ticket", isDefault: false),
-        Entry(from: "deals", to: "tickets", typeId: 27, inverse: 28, label: nil, name: "deal_to_ticket", isDefault: true),
-        Entry(from: "tickets", to: "deals", typeId: 28, inverse: 27, label: nil, name: "ticket_to_deal", isDefault: true),
+        Entry(
+            from: "contacts", to: "companies", typeId: 279, inverse: 280, label: nil,
+            name: "contact_to_company_unlabeled", isDefault: true),
+        Entry(
+            from: "companies", to: "contacts", typeId: 280, inverse: 279, label: nil,
+            name: "company_to_contact_unlabeled", isDefault: true),
+        Entry(
+            from: "contacts", to: "companies", typeId: 1, inverse: 2, label: "Primary", name: "contact_to_company",
+            isDefault: false),
+        Entry(
+            from: "companies", to: "contacts", typeId: 2, inverse: 1, label: "Primary", name: "company_to_contact",
+            isDefault: false),
+        Entry(
+            from: "deals", to: "contacts", typeId: 3, inverse: 4, label: nil, name: "deal_to_contact", isDefault: true),
+        Entry(
+            from: "contacts", to: "deals", typeId: 4, inverse: 3, label: nil, name: "contact_to_deal", isDefault: true),
+        Entry(
+            from: "deals", to: "companies", typeId: 341, inverse: 342, label: nil, name: "deal_to_company_unlabeled",
+            isDefault: true),
+        Entry(
+            from: "companies", to: "deals", typeId: 342, inverse: 341, label: nil, name: "company_to_deal_unlabeled",
+            isDefault: true),
+        Entry(
+            from: "deals", to: "companies", typeId: 5, inverse: 6, label: "Primary", name: "deal_to_company",
+            isDefault: false),
+        Entry(
+            from: "companies", to: "deals", typeId: 6, inverse: 5, label: "Primary", name: "company_to_deal",
+            isDefault: false),
+        Entry(
+            from: "contacts", to: "tickets", typeId: 15, inverse: 16, label: nil, name: "contact_to_ticket",
+            isDefault: true),
+        Entry(
+            from: "tickets", to: "contacts", typeId: 16, inverse: 15, label: nil, name: "ticket_to_contact",
+            isDefault: true),
+        Entry(
+            from: "tickets", to: "companies", typeId: 339, inverse: 340, label: nil,
+            name: "ticket_to_company_unlabeled", isDefault: true),
+        Entry(
+            from: "companies", to: "tickets", typeId: 340, inverse: 339, label: nil,
+            name: "company_to_ticket_unlabeled", isDefault: true),
+        Entry(
+            from: "tickets", to: "companies", typeId: 26, inverse: 25, label: "Primary", name: "ticket_to_company",
+            isDefault: false),
+        Entry(
+            from: "companies", to: "tickets", typeId: 25, inverse: 26, label: "Primary", name: "company_to_ticket",
+            isDefault: false),
+        Entry(
+            from: "deals", to: "tickets", typeId: 27, inverse: 28, label: nil, name: "deal_to_ticket", isDefault: true),
+        Entry(
+            from: "tickets", to: "deals", typeId: 28, inverse: 27, label: nil, name: "ticket_to_deal", isDefault: true),
     ]
 
     static func entry(from: String, to: String, typeId: Int) -> Entry? {
@@ -274,7 +343,9 @@ enum AssociationCatalog {
         if let entry = entries.first(where: { $0.from == from && $0.to == to && $0.isDefault }) { return entry }
         let forward = syntheticTypeId(from: from, to: to)
         let backward = syntheticTypeId(from: to, to: from)
-        return Entry(from: from, to: to, typeId: forward, inverse: backward, label: nil, name: "\(fromSingular)_to_\(toSingular)", isDefault: true)
+        return Entry(
+            from: from, to: to, typeId: forward, inverse: backward, label: nil,
+            name: "\(fromSingular)_to_\(toSingular)", isDefault: true)
     }
 
     /// A stable id above HubSpot's defined range for a pair the catalogue does not know.

@@ -54,7 +54,10 @@ final class ObjectStore: Sendable {
     // MARK: Reads
 
     /// A record by id, or by the value of a unique `idProperty`; follows merges.
-    func get(_ type: ObjectTypeDefinition, id: String, idProperty: String?, archived: Bool, associationTypes: [ObjectTypeDefinition] = []) throws(HubSpotErrorBody) -> ObjectSnapshot {
+    func get(
+        _ type: ObjectTypeDefinition, id: String, idProperty: String?, archived: Bool,
+        associationTypes: [ObjectTypeDefinition] = []
+    ) throws(HubSpotErrorBody) -> ObjectSnapshot {
         try state.withLock { (state: inout State) throws(HubSpotErrorBody) -> ObjectSnapshot in
             guard let objectId = try Self.resolveId(&state, type, id: id, idProperty: idProperty),
                 let object = state.types[type.name]?.records[objectId], object.archived == archived
@@ -68,7 +71,9 @@ final class ObjectStore: Sendable {
     }
 
     /// Several records, in input order, skipping ids that do not resolve (reported back).
-    func batchRead(_ type: ObjectTypeDefinition, ids: [String], idProperty: String?, archived: Bool) throws(HubSpotErrorBody) -> (found: [ObjectSnapshot], missing: [String]) {
+    func batchRead(_ type: ObjectTypeDefinition, ids: [String], idProperty: String?, archived: Bool)
+        throws(HubSpotErrorBody) -> (found: [ObjectSnapshot], missing: [String])
+    {
         try state.withLock { (state: inout State) throws(HubSpotErrorBody) in
             var found: [ObjectSnapshot] = []
             var missing: [String] = []
@@ -87,7 +92,10 @@ final class ObjectStore: Sendable {
     }
 
     /// One page of records in id order, starting at the record whose id is `after`.
-    func list(_ type: ObjectTypeDefinition, limit: Int, after: Int64?, archived: Bool, associationTypes: [ObjectTypeDefinition]) -> (page: [ObjectSnapshot], next: Int64?) {
+    func list(
+        _ type: ObjectTypeDefinition, limit: Int, after: Int64?, archived: Bool,
+        associationTypes: [ObjectTypeDefinition]
+    ) -> (page: [ObjectSnapshot], next: Int64?) {
         state.withLock { state in
             guard let typeState = state.types[type.name] else { return ([], nil) }
             var start = 0
@@ -109,7 +117,9 @@ final class ObjectStore: Sendable {
                 guard let object = typeState.records[id], object.archived == archived else { continue }
                 if page.count == limit { return (page, id) }
                 var snapshot = ObjectSnapshot(object: object, type: type)
-                snapshot.associations = associationTypes.map { ($0.name, Self.v3Associations(state, from: type, id: id, to: $0)) }
+                snapshot.associations = associationTypes.map {
+                    ($0.name, Self.v3Associations(state, from: type, id: id, to: $0))
+                }
                 page.append(snapshot)
             }
             return (page, nil)
@@ -160,7 +170,9 @@ final class ObjectStore: Sendable {
 
     /// Creates records. With `atomic`, the first failing input fails the whole call and nothing is
     /// written (HubSpot's behaviour for batches without `objectWriteTraceId`).
-    func create(_ type: ObjectTypeDefinition, _ inputs: [CreateInput], atomic: Bool, now: EpochMilliseconds) throws(HubSpotErrorBody) -> ([InputResult], [ChangeEvent]) {
+    func create(_ type: ObjectTypeDefinition, _ inputs: [CreateInput], atomic: Bool, now: EpochMilliseconds)
+        throws(HubSpotErrorBody) -> ([InputResult], [ChangeEvent])
+    {
         try write(atomic: atomic, count: inputs.count) { (state: inout State, events: inout [ChangeEvent]) in
             inputs.map { input in
                 Result { () throws(HubSpotErrorBody) -> ObjectSnapshot in
@@ -170,7 +182,9 @@ final class ObjectStore: Sendable {
         }
     }
 
-    func update(_ type: ObjectTypeDefinition, _ inputs: [UpdateInput], atomic: Bool, now: EpochMilliseconds) throws(HubSpotErrorBody) -> ([InputResult], [ChangeEvent]) {
+    func update(_ type: ObjectTypeDefinition, _ inputs: [UpdateInput], atomic: Bool, now: EpochMilliseconds)
+        throws(HubSpotErrorBody) -> ([InputResult], [ChangeEvent])
+    {
         try write(atomic: atomic, count: inputs.count) { (state: inout State, events: inout [ChangeEvent]) in
             inputs.map { input in
                 Result { () throws(HubSpotErrorBody) -> ObjectSnapshot in
@@ -184,7 +198,9 @@ final class ObjectStore: Sendable {
     }
 
     /// Creates or updates by a unique property; results say `new`.
-    func upsert(_ type: ObjectTypeDefinition, _ inputs: [UpdateInput], atomic: Bool, now: EpochMilliseconds) throws(HubSpotErrorBody) -> ([InputResult], [ChangeEvent]) {
+    func upsert(_ type: ObjectTypeDefinition, _ inputs: [UpdateInput], atomic: Bool, now: EpochMilliseconds)
+        throws(HubSpotErrorBody) -> ([InputResult], [ChangeEvent])
+    {
         try write(atomic: atomic, count: inputs.count) { (state: inout State, events: inout [ChangeEvent]) in
             inputs.map { input in
                 Result { () throws(HubSpotErrorBody) -> ObjectSnapshot in
@@ -194,13 +210,15 @@ final class ObjectStore: Sendable {
                     if let id = try Self.resolveId(&state, type, id: input.id, idProperty: idProperty),
                         state.types[type.name]?.records[id]?.archived == false
                     {
-                        var snapshot = try self.updateOne(&state, type, id: id, input.properties, now: now, events: &events)
+                        var snapshot = try self.updateOne(
+                            &state, type, id: id, input.properties, now: now, events: &events)
                         snapshot.isNew = false
                         return snapshot
                     }
                     var properties = input.properties
                     properties[idProperty] = input.id
-                    var snapshot = try self.createOne(&state, type, CreateInput(properties: properties), now: now, events: &events)
+                    var snapshot = try self.createOne(
+                        &state, type, CreateInput(properties: properties), now: now, events: &events)
                     snapshot.isNew = true
                     return snapshot
                 }
@@ -213,12 +231,17 @@ final class ObjectStore: Sendable {
         state.withLock { state in
             var events: [ChangeEvent] = []
             for text in ids {
-                guard let id = Int64(text), var object = state.types[type.name]?.records[id], !object.archived else { continue }
+                guard let id = Int64(text), var object = state.types[type.name]?.records[id], !object.archived else {
+                    continue
+                }
                 object.archived = true
                 object.archivedAt = now
                 state.types[type.name]!.records[id] = object
                 Self.unindex(&state, type, object)
-                events.append(ChangeEvent(subscriptionType: "\(type.singular).deletion", objectTypeId: type.objectTypeId, objectId: id, changeFlag: "DELETED", occurredAt: now))
+                events.append(
+                    ChangeEvent(
+                        subscriptionType: "\(type.singular).deletion", objectTypeId: type.objectTypeId, objectId: id,
+                        changeFlag: "DELETED", occurredAt: now))
             }
             return events
         }
@@ -226,7 +249,9 @@ final class ObjectStore: Sendable {
 
     /// Merges `mergedId` into `primaryId`: the primary keeps its values and gains the other's
     /// missing ones and associations; the merged record disappears and its id resolves to the primary.
-    func merge(_ type: ObjectTypeDefinition, primary: String, merged: String, now: EpochMilliseconds) throws(HubSpotErrorBody) -> (ObjectSnapshot, [ChangeEvent]) {
+    func merge(_ type: ObjectTypeDefinition, primary: String, merged: String, now: EpochMilliseconds)
+        throws(HubSpotErrorBody) -> (ObjectSnapshot, [ChangeEvent])
+    {
         try state.withLock { (state: inout State) throws(HubSpotErrorBody) in
             guard let primaryId = Int64(primary), let mergedId = Int64(merged) else {
                 throw .validation("primaryObjectId and objectIdToMerge must be object ids")
@@ -236,7 +261,8 @@ final class ObjectStore: Sendable {
                 let gone = state.types[type.name]?.records[mergedId], !gone.archived
             else { throw .notFound }
             Self.unindex(&state, type, gone)
-            for (name, value) in gone.properties where keep.properties[name] == nil && !(type.properties[name]?.readOnly ?? false) {
+            for (name, value) in gone.properties
+            where keep.properties[name] == nil && !(type.properties[name]?.readOnly ?? false) {
                 keep.properties[name] = value
                 keep.history[name] = gone.history[name]
             }
@@ -254,11 +280,15 @@ final class ObjectStore: Sendable {
             state.mergedInto[type.name, default: [:]][mergedId] = primaryId
             for (key, targets) in state.associations where key.fromType == type.name && key.fromId == mergedId {
                 for (toId, types) in targets {
-                    Self.associate(&state, from: type, fromId: primaryId, toTypeName: key.toType, toId: toId, types: types)
-                    Self.removeAssociation(&state, fromType: type.name, fromId: mergedId, toType: key.toType, toId: toId)
+                    Self.associate(
+                        &state, from: type, fromId: primaryId, toTypeName: key.toType, toId: toId, types: types)
+                    Self.removeAssociation(
+                        &state, fromType: type.name, fromId: mergedId, toType: key.toType, toId: toId)
                 }
             }
-            let event = ChangeEvent(subscriptionType: "\(type.singular).merge", objectTypeId: type.objectTypeId, objectId: primaryId, mergedObjectIds: [primaryId, mergedId], primaryObjectId: primaryId, occurredAt: now)
+            let event = ChangeEvent(
+                subscriptionType: "\(type.singular).merge", objectTypeId: type.objectTypeId, objectId: primaryId,
+                mergedObjectIds: [primaryId, mergedId], primaryObjectId: primaryId, occurredAt: now)
             return (ObjectSnapshot(object: keep, type: type), [event])
         }
     }
@@ -266,40 +296,58 @@ final class ObjectStore: Sendable {
     // MARK: Associations
 
     /// Adds association types between two live records (both directions).
-    func associate(from type: ObjectTypeDefinition, fromId: String, to toType: ObjectTypeDefinition, toId: String, types: [AssociationType], now: EpochMilliseconds) throws(HubSpotErrorBody) -> [ChangeEvent] {
+    func associate(
+        from type: ObjectTypeDefinition, fromId: String, to toType: ObjectTypeDefinition, toId: String,
+        types: [AssociationType], now: EpochMilliseconds
+    ) throws(HubSpotErrorBody) -> [ChangeEvent] {
         try state.withLock { (state: inout State) throws(HubSpotErrorBody) in
             guard let from = Int64(fromId), state.types[type.name]?.records[from]?.archived == false else {
-                throw HubSpotErrorBody(status: 404, message: "\(type.upperName)=\(fromId) is not valid", category: "OBJECT_NOT_FOUND")
+                throw HubSpotErrorBody(
+                    status: 404, message: "\(type.upperName)=\(fromId) is not valid", category: "OBJECT_NOT_FOUND")
             }
             guard let to = Int64(toId), state.types[toType.name]?.records[to]?.archived == false else {
-                throw HubSpotErrorBody(status: 404, message: "\(toType.upperName)=\(toId) is not valid", category: "OBJECT_NOT_FOUND")
+                throw HubSpotErrorBody(
+                    status: 404, message: "\(toType.upperName)=\(toId) is not valid", category: "OBJECT_NOT_FOUND")
             }
             for association in types {
                 try Self.validateAssociationType(association, from: type, to: toType)
             }
             Self.associate(&state, from: type, fromId: from, toTypeName: toType.name, toId: to, types: types)
             return types.map { association in
-                ChangeEvent(subscriptionType: "\(type.singular).associationChange", objectTypeId: type.objectTypeId, objectId: from,
-                    association: ("\(type.singular.uppercased())_TO_\(toType.singular.uppercased())", from, to, false), occurredAt: now)
+                ChangeEvent(
+                    subscriptionType: "\(type.singular).associationChange", objectTypeId: type.objectTypeId,
+                    objectId: from,
+                    association: ("\(type.singular.uppercased())_TO_\(toType.singular.uppercased())", from, to, false),
+                    occurredAt: now)
             }
         }
     }
 
     /// Removes every association between two records (both directions).
-    func removeAssociations(from type: ObjectTypeDefinition, fromId: String, to toType: ObjectTypeDefinition, toId: String, now: EpochMilliseconds) -> [ChangeEvent] {
+    func removeAssociations(
+        from type: ObjectTypeDefinition, fromId: String, to toType: ObjectTypeDefinition, toId: String,
+        now: EpochMilliseconds
+    ) -> [ChangeEvent] {
         state.withLock { state in
             guard let from = Int64(fromId), let to = Int64(toId),
                 state.associations[AssociationKey(fromType: type.name, fromId: from, toType: toType.name)]?[to] != nil
             else { return [] }
             Self.removeAssociation(&state, fromType: type.name, fromId: from, toType: toType.name, toId: to)
             Self.removeAssociation(&state, fromType: toType.name, fromId: to, toType: type.name, toId: from)
-            return [ChangeEvent(subscriptionType: "\(type.singular).associationChange", objectTypeId: type.objectTypeId, objectId: from,
-                association: ("\(type.singular.uppercased())_TO_\(toType.singular.uppercased())", from, to, true), occurredAt: now)]
+            return [
+                ChangeEvent(
+                    subscriptionType: "\(type.singular).associationChange", objectTypeId: type.objectTypeId,
+                    objectId: from,
+                    association: ("\(type.singular.uppercased())_TO_\(toType.singular.uppercased())", from, to, true),
+                    occurredAt: now)
+            ]
         }
     }
 
     /// The live associations of one record to a type, in target id order; nil if the record is not live.
-    func associations(from type: ObjectTypeDefinition, id: String, to toType: ObjectTypeDefinition) -> [(toId: Int64, types: [AssociationType])]? {
+    func associations(from type: ObjectTypeDefinition, id: String, to toType: ObjectTypeDefinition) -> [(
+        toId: Int64, types: [AssociationType]
+    )]? {
         state.withLock { state in
             guard let from = Int64(id), state.types[type.name]?.records[from]?.archived == false else { return nil }
             return Self.liveAssociations(state, fromType: type.name, fromId: from, toType: toType.name)
@@ -312,7 +360,9 @@ final class ObjectStore: Sendable {
     /// failed input leaves no trace; an atomic batch of several inputs runs on a copy that
     /// replaces the state only when every input succeeded (later inputs may depend on earlier
     /// ones, e.g. two creates with one email).
-    private func write<R>(atomic: Bool, count: Int, _ body: (inout State, inout [ChangeEvent]) -> [Result<R, HubSpotErrorBody>]) throws(HubSpotErrorBody) -> ([Result<R, HubSpotErrorBody>], [ChangeEvent]) {
+    private func write<R>(
+        atomic: Bool, count: Int, _ body: (inout State, inout [ChangeEvent]) -> [Result<R, HubSpotErrorBody>]
+    ) throws(HubSpotErrorBody) -> ([Result<R, HubSpotErrorBody>], [ChangeEvent]) {
         func firstFailure(_ results: [Result<R, HubSpotErrorBody>]) -> HubSpotErrorBody? {
             for result in results { if case .failure(let error) = result { return error } }
             return nil
@@ -332,10 +382,13 @@ final class ObjectStore: Sendable {
         }
     }
 
-    private static func resolveId(_ state: inout State, _ type: ObjectTypeDefinition, id: String, idProperty: String?) throws(HubSpotErrorBody) -> Int64? {
+    private static func resolveId(_ state: inout State, _ type: ObjectTypeDefinition, id: String, idProperty: String?)
+        throws(HubSpotErrorBody) -> Int64?
+    {
         if let idProperty, idProperty != "hs_object_id" {
             guard let property = type.properties[idProperty], property.hasUniqueValue else {
-                throw .validation("\(idProperty) is not a unique property of \(type.name) and cannot be used as idProperty")
+                throw .validation(
+                    "\(idProperty) is not a unique property of \(type.name) and cannot be used as idProperty")
             }
             return state.types[type.name]?.unique[idProperty]?[normalizeUnique(idProperty, id)]
         }
@@ -343,18 +396,25 @@ final class ObjectStore: Sendable {
         return state.mergedInto[type.name]?[objectId] ?? objectId
     }
 
-    private func createOne(_ state: inout State, _ type: ObjectTypeDefinition, _ input: CreateInput, now: EpochMilliseconds, events: inout [ChangeEvent]) throws(HubSpotErrorBody) -> ObjectSnapshot {
+    private func createOne(
+        _ state: inout State, _ type: ObjectTypeDefinition, _ input: CreateInput, now: EpochMilliseconds,
+        events: inout [ChangeEvent]
+    ) throws(HubSpotErrorBody) -> ObjectSnapshot {
         let values = try PropertyValidator.validate(input.properties, of: type, portalId: portalId, isCreate: true)
         if !type.requiredOneOf.isEmpty, !type.requiredOneOf.contains(where: { values[$0] != nil }) {
-            throw .validation("\(type.singular.capitalized) must have at least one of: \(type.requiredOneOf.joined(separator: ", "))")
+            throw .validation(
+                "\(type.singular.capitalized) must have at least one of: \(type.requiredOneOf.joined(separator: ", "))")
         }
         try Self.checkUnique(state, type, values, excluding: nil)
         // Validate associations before taking an id so a failure leaves nothing behind.
         var plannedAssociations: [(ObjectTypeDefinition, Int64, [AssociationType])] = []
         for association in input.associations {
-            guard let first = association.types.first else { throw .validation("An association needs at least one type") }
+            guard let first = association.types.first else {
+                throw .validation("An association needs at least one type")
+            }
             guard let target = Self.targetType(of: first, from: type, schema: schema) else {
-                throw .validation("association type id \(first.typeId) (\(first.category)) does not exist for \(type.name)")
+                throw .validation(
+                    "association type id \(first.typeId) (\(first.category)) does not exist for \(type.name)")
             }
             guard let toId = Int64(association.toId), state.types[target.name]?.records[toId]?.archived == false else {
                 throw .validation("\(target.upperName)=\(association.toId) is not valid")
@@ -364,7 +424,9 @@ final class ObjectStore: Sendable {
         let id = state.nextId
         state.nextId += 1
         var object = StoredObject(id: id, properties: [:], history: [:], createdAt: now, updatedAt: now)
-        if let createdate = values["createdate"] ?? nil, let created = Timestamps.parse(createdate) { object.createdAt = created }
+        if let createdate = values["createdate"] ?? nil, let created = Timestamps.parse(createdate) {
+            object.createdAt = created
+        }
         for (name, value) in values {
             guard let value else { continue }
             object.properties[name] = value
@@ -379,19 +441,31 @@ final class ObjectStore: Sendable {
         for (target, toId, types) in plannedAssociations {
             Self.associate(&state, from: type, fromId: id, toTypeName: target.name, toId: toId, types: types)
         }
-        events.append(ChangeEvent(subscriptionType: "\(type.singular).creation", objectTypeId: type.objectTypeId, objectId: id, changeFlag: "NEW", occurredAt: now))
+        events.append(
+            ChangeEvent(
+                subscriptionType: "\(type.singular).creation", objectTypeId: type.objectTypeId, objectId: id,
+                changeFlag: "NEW", occurredAt: now))
         return ObjectSnapshot(object: object, type: type)
     }
 
-    private func updateOne(_ state: inout State, _ type: ObjectTypeDefinition, id: Int64, _ properties: [String: String?], now: EpochMilliseconds, events: inout [ChangeEvent]) throws(HubSpotErrorBody) -> ObjectSnapshot {
+    private func updateOne(
+        _ state: inout State, _ type: ObjectTypeDefinition, id: Int64, _ properties: [String: String?],
+        now: EpochMilliseconds, events: inout [ChangeEvent]
+    ) throws(HubSpotErrorBody) -> ObjectSnapshot {
         let values = try PropertyValidator.validate(properties, of: type, portalId: portalId, isCreate: false)
         guard var object = state.types[type.name]?.records[id] else { throw .notFound }
         try Self.checkUnique(state, type, values, excluding: id)
         Self.unindex(&state, type, object)
         for (name, value) in values where object.properties[name] != value {
             object.properties[name] = value
-            if let value { object.history[name, default: []].insert(PropertyVersion(value: value, timestamp: now, sourceType: "API"), at: 0) }
-            events.append(ChangeEvent(subscriptionType: "\(type.singular).propertyChange", objectTypeId: type.objectTypeId, objectId: id, propertyName: name, propertyValue: value ?? "", occurredAt: now))
+            if let value {
+                object.history[name, default: []].insert(
+                    PropertyVersion(value: value, timestamp: now, sourceType: "API"), at: 0)
+            }
+            events.append(
+                ChangeEvent(
+                    subscriptionType: "\(type.singular).propertyChange", objectTypeId: type.objectTypeId, objectId: id,
+                    propertyName: name, propertyValue: value ?? "", occurredAt: now))
         }
         Self.touch(&object, type, now: now)
         state.types[type.name]!.records[id] = object
@@ -411,12 +485,16 @@ final class ObjectStore: Sendable {
     }
 
     /// Unique values of a record: each unique property, plus every additional email of a contact.
-    private static func uniqueValues(_ type: ObjectTypeDefinition, _ properties: [String: String?]) -> [(property: String, value: String)] {
+    private static func uniqueValues(_ type: ObjectTypeDefinition, _ properties: [String: String?]) -> [(
+        property: String, value: String
+    )] {
         var out: [(String, String)] = []
         for (name, value) in properties {
             guard let value, !value.isEmpty else { continue }
             if name == "hs_additional_emails", type.name == "contacts" {
-                for email in value.split(separator: ";") { out.append(("email", normalizeUnique("email", String(email)))) }
+                for email in value.split(separator: ";") {
+                    out.append(("email", normalizeUnique("email", String(email))))
+                }
             } else if type.properties[name]?.hasUniqueValue == true {
                 out.append((name, normalizeUnique(name, value)))
             }
@@ -424,7 +502,9 @@ final class ObjectStore: Sendable {
         return out
     }
 
-    private static func checkUnique(_ state: State, _ type: ObjectTypeDefinition, _ values: [String: String?], excluding: Int64?) throws(HubSpotErrorBody) {
+    private static func checkUnique(
+        _ state: State, _ type: ObjectTypeDefinition, _ values: [String: String?], excluding: Int64?
+    ) throws(HubSpotErrorBody) {
         for (property, value) in uniqueValues(type, values) {
             if let owner = state.types[type.name]?.unique[property]?[value], owner != excluding {
                 throw .conflict("\(type.singular.capitalized) already exists. Existing ID: \(owner)")
@@ -440,37 +520,53 @@ final class ObjectStore: Sendable {
     }
 
     private static func unindex(_ state: inout State, _ type: ObjectTypeDefinition, _ object: StoredObject) {
-        for (property, value) in uniqueValues(type, object.properties) where state.types[type.name]?.unique[property]?[value] == object.id {
+        for (property, value) in uniqueValues(type, object.properties)
+        where state.types[type.name]?.unique[property]?[value] == object.id {
             state.types[type.name]!.unique[property]![value] = nil
         }
     }
 
-    static func targetType(of association: AssociationType, from type: ObjectTypeDefinition, schema: ObjectSchema) -> ObjectTypeDefinition? {
-        if let entry = AssociationCatalog.entries.first(where: { $0.from == type.name && $0.typeId == association.typeId }) {
+    static func targetType(of association: AssociationType, from type: ObjectTypeDefinition, schema: ObjectSchema)
+        -> ObjectTypeDefinition?
+    {
+        if let entry = AssociationCatalog.entries.first(where: {
+            $0.from == type.name && $0.typeId == association.typeId
+        }) {
             return schema.resolve(entry.to)
         }
-        for candidate in schema.types where AssociationCatalog.syntheticTypeId(from: type.name, to: candidate.name) == association.typeId {
+        for candidate in schema.types
+        where AssociationCatalog.syntheticTypeId(from: type.name, to: candidate.name) == association.typeId {
             return candidate
         }
         return nil
     }
 
-    private static func validateAssociationType(_ association: AssociationType, from: ObjectTypeDefinition, to: ObjectTypeDefinition) throws(HubSpotErrorBody) {
+    private static func validateAssociationType(
+        _ association: AssociationType, from: ObjectTypeDefinition, to: ObjectTypeDefinition
+    ) throws(HubSpotErrorBody) {
         switch association.category {
         case "HUBSPOT_DEFINED":
-            let known = AssociationCatalog.entry(from: from.name, to: to.name, typeId: association.typeId) != nil
+            let known =
+                AssociationCatalog.entry(from: from.name, to: to.name, typeId: association.typeId) != nil
                 || AssociationCatalog.syntheticTypeId(from: from.name, to: to.name) == association.typeId
             if !known {
-                throw .validation("\(association.typeId) is not a valid HUBSPOT_DEFINED association type id between \(from.name) and \(to.name)")
+                throw .validation(
+                    "\(association.typeId) is not a valid HUBSPOT_DEFINED association type id between \(from.name) and \(to.name)"
+                )
             }
         case "USER_DEFINED", "INTEGRATOR_DEFINED":
             guard association.typeId > 0 else { throw .validation("associationTypeId must be positive") }
         default:
-            throw .validation("associationCategory must be one of HUBSPOT_DEFINED, USER_DEFINED, INTEGRATOR_DEFINED (was \(association.category))")
+            throw .validation(
+                "associationCategory must be one of HUBSPOT_DEFINED, USER_DEFINED, INTEGRATOR_DEFINED (was \(association.category))"
+            )
         }
     }
 
-    private static func associate(_ state: inout State, from type: ObjectTypeDefinition, fromId: Int64, toTypeName: String, toId: Int64, types: [AssociationType]) {
+    private static func associate(
+        _ state: inout State, from type: ObjectTypeDefinition, fromId: Int64, toTypeName: String, toId: Int64,
+        types: [AssociationType]
+    ) {
         let forward = AssociationKey(fromType: type.name, fromId: fromId, toType: toTypeName)
         let backward = AssociationKey(fromType: toTypeName, fromId: toId, toType: type.name)
         for association in types {
@@ -482,11 +578,19 @@ final class ObjectStore: Sendable {
             } else if association.category == "HUBSPOT_DEFINED" {
                 inverse.typeId = AssociationCatalog.syntheticTypeId(from: toTypeName, to: type.name)
             }
-            if association.category == "HUBSPOT_DEFINED", let primary = AssociationCatalog.entry(from: type.name, to: toTypeName, typeId: association.typeId), primary.label == "Primary" {
+            if association.category == "HUBSPOT_DEFINED",
+                let primary = AssociationCatalog.entry(from: type.name, to: toTypeName, typeId: association.typeId),
+                primary.label == "Primary"
+            {
                 // A primary association implies the unlabelled one, as in HubSpot.
-                let unlabelled = AssociationCatalog.defaultEntry(from: type.name, to: toTypeName, fromSingular: "", toSingular: "")
-                add(&state, forward, toId, AssociationType(category: "HUBSPOT_DEFINED", typeId: unlabelled.typeId, label: nil))
-                add(&state, backward, fromId, AssociationType(category: "HUBSPOT_DEFINED", typeId: unlabelled.inverse, label: nil))
+                let unlabelled = AssociationCatalog.defaultEntry(
+                    from: type.name, to: toTypeName, fromSingular: "", toSingular: "")
+                add(
+                    &state, forward, toId,
+                    AssociationType(category: "HUBSPOT_DEFINED", typeId: unlabelled.typeId, label: nil))
+                add(
+                    &state, backward, fromId,
+                    AssociationType(category: "HUBSPOT_DEFINED", typeId: unlabelled.inverse, label: nil))
             }
             add(&state, forward, toId, labelled)
             add(&state, backward, fromId, inverse)
@@ -499,24 +603,33 @@ final class ObjectStore: Sendable {
         state.associations[key, default: [:]][toId] = list
     }
 
-    private static func removeAssociation(_ state: inout State, fromType: String, fromId: Int64, toType: String, toId: Int64) {
+    private static func removeAssociation(
+        _ state: inout State, fromType: String, fromId: Int64, toType: String, toId: Int64
+    ) {
         let key = AssociationKey(fromType: fromType, fromId: fromId, toType: toType)
         state.associations[key]?[toId] = nil
         if state.associations[key]?.isEmpty == true { state.associations[key] = nil }
     }
 
-    private static func liveAssociations(_ state: State, fromType: String, fromId: Int64, toType: String) -> [(toId: Int64, types: [AssociationType])] {
-        guard let targets = state.associations[AssociationKey(fromType: fromType, fromId: fromId, toType: toType)] else { return [] }
-        return targets
+    private static func liveAssociations(_ state: State, fromType: String, fromId: Int64, toType: String) -> [(
+        toId: Int64, types: [AssociationType]
+    )] {
+        guard let targets = state.associations[AssociationKey(fromType: fromType, fromId: fromId, toType: toType)]
+        else { return [] }
+        return
+            targets
             .filter { state.types[toType]?.records[$0.key]?.archived == false }
             .sorted { $0.key < $1.key }
             .map { ($0.key, $0.value) }
     }
 
-    private static func v3Associations(_ state: State, from type: ObjectTypeDefinition, id: Int64, to toType: ObjectTypeDefinition) -> [(id: Int64, typeName: String)] {
+    private static func v3Associations(
+        _ state: State, from type: ObjectTypeDefinition, id: Int64, to toType: ObjectTypeDefinition
+    ) -> [(id: Int64, typeName: String)] {
         liveAssociations(state, fromType: type.name, fromId: id, toType: toType.name).flatMap { item in
             item.types.map { association in
-                let name = AssociationCatalog.entry(from: type.name, to: toType.name, typeId: association.typeId)?.name
+                let name =
+                    AssociationCatalog.entry(from: type.name, to: toType.name, typeId: association.typeId)?.name
                     ?? association.label?.lowercased().replacingOccurrences(of: " ", with: "_")
                     ?? "\(type.singular)_to_\(toType.singular)"
                 return (item.toId, name)

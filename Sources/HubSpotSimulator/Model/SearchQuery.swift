@@ -35,10 +35,13 @@ struct SearchQuery: Sendable {
     var offset = 0
 
     /// Parses and validates a search body (HubSpot answers every violation with a 400).
-    static func parse(_ body: JSONValue, bodySize: Int, limits: Limits, type: ObjectTypeDefinition) throws(HubSpotErrorBody) -> SearchQuery {
+    static func parse(_ body: JSONValue, bodySize: Int, limits: Limits, type: ObjectTypeDefinition)
+        throws(HubSpotErrorBody) -> SearchQuery
+    {
         guard case .object = body else { throw .validation("Search request body must be a JSON object") }
         if bodySize > limits.maxBodyCharacters {
-            throw .validation("Search request body is \(bodySize) characters, more than the maximum of \(limits.maxBodyCharacters)")
+            throw .validation(
+                "Search request body is \(bodySize) characters, more than the maximum of \(limits.maxBodyCharacters)")
         }
         var query = SearchQuery()
         if let groups = body["filterGroups"], !groups.isNull {
@@ -48,12 +51,19 @@ struct SearchQuery: Sendable {
             }
             var total = 0
             for group in array {
-                guard let filters = group["filters"]?.arrayValue else { throw .validation("Each filter group needs a filters array") }
+                guard let filters = group["filters"]?.arrayValue else {
+                    throw .validation("Each filter group needs a filters array")
+                }
                 if filters.count > limits.maxFiltersPerGroup {
-                    throw .validation("Too many filters in a group: \(filters.count). The maximum is \(limits.maxFiltersPerGroup) per group.")
+                    throw .validation(
+                        "Too many filters in a group: \(filters.count). The maximum is \(limits.maxFiltersPerGroup) per group."
+                    )
                 }
                 total += filters.count
-                query.filterGroups.append(try filters.map { (filter: JSONValue) throws(HubSpotErrorBody) in try parseFilter(filter, type: type) })
+                query.filterGroups.append(
+                    try filters.map { (filter: JSONValue) throws(HubSpotErrorBody) in
+                        try parseFilter(filter, type: type)
+                    })
             }
             if total > limits.maxFilters {
                 throw .validation("Too many filters: \(total). The maximum is \(limits.maxFilters) across all groups.")
@@ -67,7 +77,9 @@ struct SearchQuery: Sendable {
                     // HubSpot also accepts a bare property name.
                     query.sortProperty = name
                 } else {
-                    guard let name = sort["propertyName"]?.stringValue else { throw .validation("A sort needs a propertyName") }
+                    guard let name = sort["propertyName"]?.stringValue else {
+                        throw .validation("A sort needs a propertyName")
+                    }
                     query.sortProperty = name
                     switch sort["direction"]?.stringValue ?? "ASCENDING" {
                     case "ASCENDING": query.sortDescending = false
@@ -88,7 +100,9 @@ struct SearchQuery: Sendable {
             query.properties = array.compactMap(\.stringValue)
         }
         if let limit = body["limit"], !limit.isNull {
-            guard case .number(let n) = limit, n == n.rounded(), n >= 0 else { throw .validation("limit must be a non-negative integer") }
+            guard case .number(let n) = limit, n == n.rounded(), n >= 0 else {
+                throw .validation("limit must be a non-negative integer")
+            }
             if Int(n) > limits.maxLimit { throw .validation("limit must be at most \(limits.maxLimit), was \(Int(n))") }
             query.limit = Int(n)
         }
@@ -99,24 +113,35 @@ struct SearchQuery: Sendable {
             query.offset = offset
         }
         if query.offset + query.limit > limits.maxResults {
-            throw .validation("Search can page through at most \(limits.maxResults) results; narrow the filters or window on a sorted property (after=\(query.offset), limit=\(query.limit))")
+            throw .validation(
+                "Search can page through at most \(limits.maxResults) results; narrow the filters or window on a sorted property (after=\(query.offset), limit=\(query.limit))"
+            )
         }
         return query
     }
 
-    private static func parseFilter(_ filter: JSONValue, type: ObjectTypeDefinition) throws(HubSpotErrorBody) -> Filter {
+    private static func parseFilter(_ filter: JSONValue, type: ObjectTypeDefinition) throws(HubSpotErrorBody) -> Filter
+    {
         guard let name = filter["propertyName"]?.stringValue else { throw .validation("A filter needs a propertyName") }
         let opName = filter["operator"]?.stringValue ?? "EQ"
         guard let op = Operator(rawValue: opName) else {
-            throw .validation("Unknown filter operator \(opName); use one of \(Operator.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .validation(
+                "Unknown filter operator \(opName); use one of \(Operator.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
-        var parsed = Filter(propertyName: name, op: op, value: filter["value"]?.propertyText, highValue: filter["highValue"]?.propertyText, values: [])
+        var parsed = Filter(
+            propertyName: name, op: op, value: filter["value"]?.propertyText,
+            highValue: filter["highValue"]?.propertyText, values: [])
         if let values = filter["values"]?.arrayValue { parsed.values = values.compactMap(\.propertyText) }
         switch op {
         case .in, .notIn:
-            if parsed.values.isEmpty { throw .validation("Operator \(opName) on \(name) needs a non-empty values array") }
+            if parsed.values.isEmpty {
+                throw .validation("Operator \(opName) on \(name) needs a non-empty values array")
+            }
         case .between:
-            if parsed.value == nil || parsed.highValue == nil { throw .validation("Operator BETWEEN on \(name) needs value and highValue") }
+            if parsed.value == nil || parsed.highValue == nil {
+                throw .validation("Operator BETWEEN on \(name) needs value and highValue")
+            }
         case .hasProperty, .notHasProperty:
             break
         default:
@@ -128,12 +153,16 @@ struct SearchQuery: Sendable {
 
 /// Evaluates a `SearchQuery` over records the way HubSpot's search index does.
 enum SearchEvaluator {
-    static func run(_ query: SearchQuery, type: ObjectTypeDefinition, ids: [Int64], records: [Int64: StoredObject]) -> (total: Int, page: [StoredObject]) {
+    static func run(_ query: SearchQuery, type: ObjectTypeDefinition, ids: [Int64], records: [Int64: StoredObject]) -> (
+        total: Int, page: [StoredObject]
+    ) {
         let queryTerms = query.query.map { $0.lowercased().split(separator: " ").map(String.init) } ?? []
         var hits: [StoredObject] = []
         for id in ids {
             guard let object = records[id], !object.archived else { continue }
-            if !query.filterGroups.isEmpty, !query.filterGroups.contains(where: { group in group.allSatisfy { matches($0, object, type) } }) {
+            if !query.filterGroups.isEmpty,
+                !query.filterGroups.contains(where: { group in group.allSatisfy { matches($0, object, type) } })
+            {
                 continue
             }
             if !queryTerms.isEmpty, !matchesQuery(queryTerms, object, type) { continue }
@@ -179,9 +208,12 @@ enum SearchEvaluator {
         }
     }
 
-    private static func matches(_ filter: SearchQuery.Filter, _ object: StoredObject, _ type: ObjectTypeDefinition) -> Bool {
+    private static func matches(_ filter: SearchQuery.Filter, _ object: StoredObject, _ type: ObjectTypeDefinition)
+        -> Bool
+    {
         let propertyType = propertyType(filter.propertyName, type)
-        let stored: String? = filter.propertyName == "hs_object_id" ? String(object.id) : object.properties[filter.propertyName]
+        let stored: String? =
+            filter.propertyName == "hs_object_id" ? String(object.id) : object.properties[filter.propertyName]
         // Enumerations match case-sensitively; everything else ignores case.
         func equal(_ value: String) -> Bool {
             guard let stored else { return false }
@@ -209,7 +241,8 @@ enum SearchEvaluator {
                 let probe = propertyType == .enumeration ? stored : stored.lowercased()
                 found = filter.values.contains { value in
                     if let x = numeric(stored, propertyType), let y = numeric(value, propertyType) { return x == y }
-                    return value == probe || (propertyType == .enumeration && value.split(separator: ";").contains(Substring(stored)))
+                    return value == probe
+                        || (propertyType == .enumeration && value.split(separator: ";").contains(Substring(stored)))
                 }
             } else {
                 found = false
@@ -257,7 +290,9 @@ enum SearchEvaluator {
         let texts = type.queryProperties.compactMap { object.properties[$0]?.lowercased() }
         return terms.allSatisfy { term in
             texts.contains { text in
-                text.contains("@") ? text.contains(term) : text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).contains { $0.hasPrefix(term) }
+                text.contains("@")
+                    ? text.contains(term)
+                    : text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).contains { $0.hasPrefix(term) }
             }
         }
     }

@@ -10,7 +10,9 @@ struct APIRequest: Sendable {
 
     /// Every value of a query parameter, comma-separated lists split (`properties=a,b&properties=c`).
     func listParameter(_ name: String) -> [String]? {
-        let values = query.filter { $0.0 == name }.flatMap { $0.1.split(separator: ",").map { String($0).trimmingSpaces() } }.filter { !$0.isEmpty }
+        let values = query.filter { $0.0 == name }.flatMap {
+            $0.1.split(separator: ",").map { String($0).trimmingSpaces() }
+        }.filter { !$0.isEmpty }
         return query.contains { $0.0 == name } ? values : nil
     }
 
@@ -27,7 +29,9 @@ struct APIRequest: Sendable {
 
     func intParameter(_ name: String, default defaultValue: Int) throws(HubSpotErrorBody) -> Int {
         guard let value = parameter(name) else { return defaultValue }
-        guard let number = Int(value), number >= 0 else { throw .validation("\(name) must be a non-negative integer, was \(value)") }
+        guard let number = Int(value), number >= 0 else {
+            throw .validation("\(name) must be a non-negative integer, was \(value)")
+        }
         return number
     }
 
@@ -58,7 +62,9 @@ struct APIRequest: Sendable {
         while let byte = bytes.popFirst() {
             if byte == UInt8(ascii: "+"), plusIsSpace {
                 out.append(0x20)
-            } else if byte == UInt8(ascii: "%"), bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+            } else if byte == UInt8(ascii: "%"), bytes.count >= 2,
+                let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+            {
                 out.append(value)
                 bytes = bytes.dropFirst(2)
             } else {
@@ -114,7 +120,9 @@ enum JSONField {
 
     static func optionalString(_ value: JSONValue?, _ name: String) throws(HubSpotErrorBody) -> String? {
         guard let value, !value.isNull else { return nil }
-        guard let string = value.stringValue else { throw .validation("\(name) must be a string, was \(value.typeName)") }
+        guard let string = value.stringValue else {
+            throw .validation("\(name) must be a string, was \(value.typeName)")
+        }
         return string
     }
 
@@ -123,16 +131,22 @@ enum JSONField {
         guard let array = value.arrayValue else { throw .validation("\(name) must be an array of strings") }
         var out: [String] = []
         for element in array {
-            guard let string = element.stringValue else { throw .validation("\(name) must be an array of strings, found \(element.typeName)") }
+            guard let string = element.stringValue else {
+                throw .validation("\(name) must be an array of strings, found \(element.typeName)")
+            }
             out.append(string)
         }
         return out
     }
 
     /// A `properties` map whose values are strings, numbers, booleans or null.
-    static func properties(_ value: JSONValue?, _ name: String = "properties") throws(HubSpotErrorBody) -> [String: String?] {
+    static func properties(_ value: JSONValue?, _ name: String = "properties") throws(HubSpotErrorBody) -> [String:
+        String?]
+    {
         guard let value, !value.isNull else { return [:] }
-        guard let members = value.objectValue else { throw .validation("\(name) must be an object of property names to values") }
+        guard let members = value.objectValue else {
+            throw .validation("\(name) must be an object of property names to values")
+        }
         var out: [String: String?] = [:]
         for (key, element) in members {
             if element.isNull {

@@ -10,66 +10,127 @@ struct APIRoute: Sendable {
     static func match(_ request: APIRequest) -> Result<APIRoute, HubSpotErrorBody> {
         let s = request.segments
         let method = request.method
-        func route(_ name: String, _ methods: [String: Handler], search: Bool = false) -> Result<APIRoute, HubSpotErrorBody> {
+        func route(_ name: String, _ methods: [String: Handler], search: Bool = false) -> Result<
+            APIRoute, HubSpotErrorBody
+        > {
             guard let handler = methods[method] else {
-                return .failure(HubSpotErrorBody(status: 405, message: "\(method) is not supported on \(request.path); use \(methods.keys.sorted().joined(separator: " or "))", category: "VALIDATION_ERROR"))
+                return .failure(
+                    HubSpotErrorBody(
+                        status: 405,
+                        message:
+                            "\(method) is not supported on \(request.path); use \(methods.keys.sorted().joined(separator: " or "))",
+                        category: "VALIDATION_ERROR"))
             }
             return .success(APIRoute(name: name, isSearch: search, handler: handler))
         }
         guard s.count >= 4, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
         switch (s[1], s[2], s.count) {
         case ("v3", "objects", 4):
-            return route(method == "POST" ? "objects.create" : "objects.list", [
-                "GET": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.list(r, try resolveType(s[3], c), c) },
-                "POST": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.create(r, try resolveType(s[3], c), c) },
-            ])
+            return route(
+                method == "POST" ? "objects.create" : "objects.list",
+                [
+                    "GET": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.list(r, try resolveType(s[3], c), c) },
+                    "POST": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.create(r, try resolveType(s[3], c), c) },
+                ])
         case ("v3", "objects", 5) where s[4] == "search" && method == "POST":
-            return route("objects.search", ["POST": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.search(r, try resolveType(s[3], c), c) }], search: true)
+            return route(
+                "objects.search",
+                ["POST": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.search(r, try resolveType(s[3], c), c) }],
+                search: true)
         case ("v3", "objects", 5) where s[4] == "merge" && method == "POST":
-            return route("objects.merge", ["POST": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.merge(r, try resolveType(s[3], c), c) }])
+            return route(
+                "objects.merge",
+                ["POST": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.merge(r, try resolveType(s[3], c), c) }])
         case ("v3", "objects", 5):
             let id = String(s[4])
-            let name = ["GET": "objects.get", "PATCH": "objects.update", "DELETE": "objects.archive"][method] ?? "objects.get"
-            return route(name, [
-                "GET": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.get(r, try resolveType(s[3], c), id: id, c) },
-                "PATCH": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.update(r, try resolveType(s[3], c), id: id, c) },
-                "DELETE": { r, c throws(HubSpotErrorBody) in ObjectsAPI.archive(try resolveType(s[3], c), id: id, c) },
-            ])
+            let name =
+                ["GET": "objects.get", "PATCH": "objects.update", "DELETE": "objects.archive"][method] ?? "objects.get"
+            return route(
+                name,
+                [
+                    "GET": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.get(r, try resolveType(s[3], c), id: id, c)
+                    },
+                    "PATCH": { r, c throws(HubSpotErrorBody) in
+                        try ObjectsAPI.update(r, try resolveType(s[3], c), id: id, c)
+                    },
+                    "DELETE": { r, c throws(HubSpotErrorBody) in ObjectsAPI.archive(try resolveType(s[3], c), id: id, c)
+                    },
+                ])
         case ("v3", "objects", 6) where s[4] == "batch":
             let handlers: [Substring: Handler] = [
                 "read": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchRead(r, try resolveType(s[3], c), c) },
-                "create": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchCreate(r, try resolveType(s[3], c), c) },
-                "update": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchUpdate(r, try resolveType(s[3], c), c) },
-                "upsert": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchUpdate(r, try resolveType(s[3], c), c, upsert: true) },
-                "archive": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchArchive(r, try resolveType(s[3], c), c) },
+                "create": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchCreate(r, try resolveType(s[3], c), c)
+                },
+                "update": { r, c throws(HubSpotErrorBody) in try ObjectsAPI.batchUpdate(r, try resolveType(s[3], c), c)
+                },
+                "upsert": { r, c throws(HubSpotErrorBody) in
+                    try ObjectsAPI.batchUpdate(r, try resolveType(s[3], c), c, upsert: true)
+                },
+                "archive": { r, c throws(HubSpotErrorBody) in
+                    try ObjectsAPI.batchArchive(r, try resolveType(s[3], c), c)
+                },
             ]
             guard let handler = handlers[s[5]] else { return .failure(unknownPath(request.path)) }
             return route("objects.batch.\(s[5])", ["POST": handler])
         case ("v3", "properties", 4):
-            return route("properties.list", ["GET": { _, c throws(HubSpotErrorBody) in PropertiesAPI.list(try resolveType(s[3], c)) }])
+            return route(
+                "properties.list",
+                ["GET": { _, c throws(HubSpotErrorBody) in PropertiesAPI.list(try resolveType(s[3], c)) }])
         case ("v3", "properties", 5):
-            return route("properties.get", ["GET": { _, c throws(HubSpotErrorBody) in try PropertiesAPI.get(try resolveType(s[3], c), name: String(s[4])) }])
+            return route(
+                "properties.get",
+                [
+                    "GET": { _, c throws(HubSpotErrorBody) in
+                        try PropertiesAPI.get(try resolveType(s[3], c), name: String(s[4]))
+                    }
+                ])
         case ("v4", "objects", 7) where s[5] == "associations":
-            return route("associations.list", ["GET": { r, c throws(HubSpotErrorBody) in
-                try AssociationsAPI.list(r, try resolveType(s[3], c), String(s[4]), try resolveType(s[6], c), c)
-            }])
+            return route(
+                "associations.list",
+                [
+                    "GET": { r, c throws(HubSpotErrorBody) in
+                        try AssociationsAPI.list(r, try resolveType(s[3], c), String(s[4]), try resolveType(s[6], c), c)
+                    }
+                ])
         case ("v4", "objects", 9) where s[5] == "associations" && s[6] == "default":
-            return route("associations.createDefault", ["PUT": { _, c throws(HubSpotErrorBody) in
-                try AssociationsAPI.createDefault(try resolveType(s[3], c), String(s[4]), try resolveType(s[7], c), String(s[8]), c)
-            }])
+            return route(
+                "associations.createDefault",
+                [
+                    "PUT": { _, c throws(HubSpotErrorBody) in
+                        try AssociationsAPI.createDefault(
+                            try resolveType(s[3], c), String(s[4]), try resolveType(s[7], c), String(s[8]), c)
+                    }
+                ])
         case ("v4", "objects", 8) where s[5] == "associations":
             let name = method == "DELETE" ? "associations.archive" : "associations.create"
-            return route(name, [
-                "PUT": { r, c throws(HubSpotErrorBody) in try AssociationsAPI.createLabelled(r, try resolveType(s[3], c), String(s[4]), try resolveType(s[6], c), String(s[7]), c) },
-                "DELETE": { _, c throws(HubSpotErrorBody) in AssociationsAPI.remove(try resolveType(s[3], c), String(s[4]), try resolveType(s[6], c), String(s[7]), c) },
-            ])
-        case ("v4", "associations", 7) where s[5] == "batch", ("v4", "associations", 8) where s[5] == "batch" && s[6] == "associate" && s[7] == "default":
+            return route(
+                name,
+                [
+                    "PUT": { r, c throws(HubSpotErrorBody) in
+                        try AssociationsAPI.createLabelled(
+                            r, try resolveType(s[3], c), String(s[4]), try resolveType(s[6], c), String(s[7]), c)
+                    },
+                    "DELETE": { _, c throws(HubSpotErrorBody) in
+                        AssociationsAPI.remove(
+                            try resolveType(s[3], c), String(s[4]), try resolveType(s[6], c), String(s[7]), c)
+                    },
+                ])
+        case ("v4", "associations", 7) where s[5] == "batch",
+            ("v4", "associations", 8) where s[5] == "batch" && s[6] == "associate" && s[7] == "default":
             let operation = s.count == 8 ? "associate.default" : String(s[6])
             let handlers: [String: Handler] = [
-                "read": { r, c throws(HubSpotErrorBody) in try AssociationsAPI.batchRead(r, try resolveType(s[3], c), try resolveType(s[4], c), c) },
-                "create": { r, c throws(HubSpotErrorBody) in try AssociationsAPI.batchCreate(r, try resolveType(s[3], c), try resolveType(s[4], c), c) },
-                "archive": { r, c throws(HubSpotErrorBody) in try AssociationsAPI.batchArchive(r, try resolveType(s[3], c), try resolveType(s[4], c), c) },
-                "associate.default": { r, c throws(HubSpotErrorBody) in try AssociationsAPI.batchAssociateDefault(r, try resolveType(s[3], c), try resolveType(s[4], c), c) },
+                "read": { r, c throws(HubSpotErrorBody) in
+                    try AssociationsAPI.batchRead(r, try resolveType(s[3], c), try resolveType(s[4], c), c)
+                },
+                "create": { r, c throws(HubSpotErrorBody) in
+                    try AssociationsAPI.batchCreate(r, try resolveType(s[3], c), try resolveType(s[4], c), c)
+                },
+                "archive": { r, c throws(HubSpotErrorBody) in
+                    try AssociationsAPI.batchArchive(r, try resolveType(s[3], c), try resolveType(s[4], c), c)
+                },
+                "associate.default": { r, c throws(HubSpotErrorBody) in
+                    try AssociationsAPI.batchAssociateDefault(r, try resolveType(s[3], c), try resolveType(s[4], c), c)
+                },
             ]
             guard let handler = handlers[operation] else { return .failure(unknownPath(request.path)) }
             return route("associations.batch.\(operation)", ["POST": handler])
@@ -78,12 +139,15 @@ struct APIRoute: Sendable {
         }
     }
 
-    @Sendable static func resolveType(_ name: Substring, _ ctx: APIContext) throws(HubSpotErrorBody) -> ObjectTypeDefinition {
+    @Sendable static func resolveType(_ name: Substring, _ ctx: APIContext) throws(HubSpotErrorBody)
+        -> ObjectTypeDefinition
+    {
         guard let type = ctx.store.schema.resolve(String(name)) else { throw .unknownObjectType(String(name)) }
         return type
     }
 
     static func unknownPath(_ path: String) -> HubSpotErrorBody {
-        HubSpotErrorBody(status: 404, message: "No endpoint at \(path) in this HubSpot simulator", category: "OBJECT_NOT_FOUND")
+        HubSpotErrorBody(
+            status: 404, message: "No endpoint at \(path) in this HubSpot simulator", category: "OBJECT_NOT_FOUND")
     }
 }

@@ -8,7 +8,8 @@ struct AdminAPI {
     let core: SimulatorCore
 
     func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
-        let request = APIRequest(method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
+        let request = APIRequest(
+            method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
         do {
             switch (method, path) {
             case ("GET", "/_sim/health"):
@@ -57,7 +58,12 @@ struct AdminAPI {
                 w.endObject()
                 return .json(200, w)
             default:
-                return HubSpotErrorBody(status: 404, message: "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET /_sim/webhooks, GET /_sim/objects.", category: "OBJECT_NOT_FOUND").reply
+                return HubSpotErrorBody(
+                    status: 404,
+                    message:
+                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET /_sim/webhooks, GET /_sim/objects.",
+                    category: "OBJECT_NOT_FOUND"
+                ).reply
             }
         } catch {
             return error.reply
@@ -135,7 +141,9 @@ struct AdminAPI {
         var settings = core.limits.settings
         func integer(_ name: String) throws(HubSpotErrorBody) -> Int64? {
             guard let value = body[name], !value.isNull else { return nil }
-            guard case .number(let n) = value, n >= 0, n == n.rounded() else { throw .validation("\(name) must be a non-negative integer") }
+            guard case .number(let n) = value, n >= 0, n == n.rounded() else {
+                throw .validation("\(name) must be a non-negative integer")
+            }
             return Int64(n)
         }
         if let v = try integer("burstLimit") { settings.burstLimit = Int(v) }
@@ -207,13 +215,16 @@ struct AdminAPI {
             var rule = FaultRule(endpoint: element["endpoint"]?.stringValue)
             if let latency = element["latency"] {
                 guard let text = latency.propertyText, let parsed = LatencySpec.parse(text) else {
-                    throw .validation("rules[\(index)].latency must be milliseconds: 50, 20-80 (uniform) or 50~10 (normal)")
+                    throw .validation(
+                        "rules[\(index)].latency must be milliseconds: 50, 20-80 (uniform) or 50~10 (normal)")
                 }
                 rule.latency = parsed
             }
             func fraction(_ name: String) throws(HubSpotErrorBody) -> Double? {
                 guard let value = element[name] else { return nil }
-                guard case .number(let n) = value, n >= 0, n <= 1 else { throw .validation("rules[\(index)].\(name) must be a number from 0 to 1") }
+                guard case .number(let n) = value, n >= 0, n <= 1 else {
+                    throw .validation("rules[\(index)].\(name) must be a number from 0 to 1")
+                }
                 return n
             }
             rule.errorRate = try fraction("errorRate") ?? 0
@@ -227,8 +238,12 @@ struct AdminAPI {
                     throw .validation("rules[\(index)].errorStatuses must be HTTP error statuses (400–599)")
                 }
             }
-            if case .number(let ms)? = element["slowBodyChunkDelayMs"], ms > 0 { rule.slowBodyChunkDelay = .milliseconds(Int64(ms)) }
-            if case .number(let bytes)? = element["slowBodyChunkBytes"], bytes >= 1 { rule.slowBodyChunkBytes = Int(bytes) }
+            if case .number(let ms)? = element["slowBodyChunkDelayMs"], ms > 0 {
+                rule.slowBodyChunkDelay = .milliseconds(Int64(ms))
+            }
+            if case .number(let bytes)? = element["slowBodyChunkBytes"], bytes >= 1 {
+                rule.slowBodyChunkBytes = Int(bytes)
+            }
             faults.rules.append(rule)
         }
         return faults

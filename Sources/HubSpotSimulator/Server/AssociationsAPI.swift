@@ -11,7 +11,9 @@ enum AssociationsAPI {
         for (index, element) in array.enumerated() {
             let object = try JSONField.object(element, "\(name)[\(index)]")
             guard let category = object["associationCategory"]?.stringValue else {
-                throw .validation("\(name)[\(index)].associationCategory is required (HUBSPOT_DEFINED, USER_DEFINED or INTEGRATOR_DEFINED)")
+                throw .validation(
+                    "\(name)[\(index)].associationCategory is required (HUBSPOT_DEFINED, USER_DEFINED or INTEGRATOR_DEFINED)"
+                )
             }
             guard case .number(let typeId)? = object["associationTypeId"], typeId == typeId.rounded() else {
                 throw .validation("\(name)[\(index)].associationTypeId must be an integer")
@@ -21,24 +23,39 @@ enum AssociationsAPI {
         return out
     }
 
-    static func createDefault(_ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func createDefault(
+        _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let started = Timestamps.now()
-        let entry = AssociationCatalog.defaultEntry(from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
-        ctx.emit(try ctx.store.associate(from: from, fromId: fromId, to: to, toId: toId,
-            types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)], now: Timestamps.now()))
-        let w = ObjectRenderer.batch(results: { w in writeDefaultPair(&w, fromId, toId, entry) }, errors: [], startedAt: started)
+        let entry = AssociationCatalog.defaultEntry(
+            from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
+        ctx.emit(
+            try ctx.store.associate(
+                from: from, fromId: fromId, to: to, toId: toId,
+                types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)],
+                now: Timestamps.now()))
+        let w = ObjectRenderer.batch(
+            results: { w in writeDefaultPair(&w, fromId, toId, entry) }, errors: [], startedAt: started)
         return .json(200, w)
     }
 
-    static func createLabelled(_ request: APIRequest, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func createLabelled(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition,
+        _ toId: String, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let requested = try types(try request.json(), "request body")
-        ctx.emit(try ctx.store.associate(from: from, fromId: fromId, to: to, toId: toId, types: requested, now: Timestamps.now()))
+        ctx.emit(
+            try ctx.store.associate(
+                from: from, fromId: fromId, to: to, toId: toId, types: requested, now: Timestamps.now()))
         var w = JSONWriter()
         writeLabelsPair(&w, from, fromId, to, toId, ctx)
         return .json(201, w)
     }
 
-    static func list(_ request: APIRequest, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func list(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition,
+        _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let limit = try request.intParameter("limit", default: 500)
         guard limit >= 1, limit <= 500 else { throw .validation("limit must be between 1 and 500, was \(limit)") }
         let after = request.parameter("after").flatMap { Int64($0) }
@@ -53,90 +70,127 @@ enum AssociationsAPI {
         w.endArray()
         if remaining.count > limit {
             let next = remaining[limit].toId
-            ObjectsAPI.writePaging(&w, after: String(next), link: "\(ctx.baseURL)/crm/v4/objects/\(from.name)/\(fromId)/associations/\(to.name)?limit=\(limit)&after=\(next)")
+            ObjectsAPI.writePaging(
+                &w, after: String(next),
+                link:
+                    "\(ctx.baseURL)/crm/v4/objects/\(from.name)/\(fromId)/associations/\(to.name)?limit=\(limit)&after=\(next)"
+            )
         }
         w.endObject()
         return .json(200, w)
     }
 
-    static func remove(_ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext) -> APIReply {
+    static func remove(
+        _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext
+    ) -> APIReply {
         ctx.emit(ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: Timestamps.now()))
         return .noContent
     }
 
     // MARK: Batch
 
-    static func batchRead(_ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchRead(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let started = Timestamps.now()
         let (_, inputs) = try ObjectsAPI.batchInputs(request, ctx)
         var found: [(String, [(toId: Int64, types: [AssociationType])])] = []
         var missing: [String] = []
         for (index, input) in inputs.enumerated() {
             let id = try JSONField.id(try JSONField.object(input, "inputs[\(index)]")["id"], "inputs[\(index)].id")
-            if let items = ctx.store.associations(from: from, id: id, to: to) { found.append((id, items)) } else { missing.append(id) }
+            if let items = ctx.store.associations(from: from, id: id, to: to) {
+                found.append((id, items))
+            } else {
+                missing.append(id)
+            }
         }
         var errors: [JSONValue] = []
         if !missing.isEmpty {
-            let error = HubSpotErrorBody(status: 404, message: "Could not get some \(from.upperName) objects, they may be deleted or not exist. Check that ids are valid.", category: "OBJECT_NOT_FOUND")
+            let error = HubSpotErrorBody(
+                status: 404,
+                message:
+                    "Could not get some \(from.upperName) objects, they may be deleted or not exist. Check that ids are valid.",
+                category: "OBJECT_NOT_FOUND")
             errors.append(ObjectRenderer.itemError(error, contextKey: "ids", values: missing))
         }
-        let w = ObjectRenderer.batch(results: { w in
-            for (id, items) in found {
-                w.beginObject()
-                w.key("from")
-                w.beginObject()
-                w.member("id", id)
-                w.endObject()
-                w.key("to")
-                w.beginArray()
-                for item in items { writeTarget(&w, item, from: from, to: to) }
-                w.endArray()
-                w.endObject()
-            }
-        }, errors: errors, startedAt: started)
+        let w = ObjectRenderer.batch(
+            results: { w in
+                for (id, items) in found {
+                    w.beginObject()
+                    w.key("from")
+                    w.beginObject()
+                    w.member("id", id)
+                    w.endObject()
+                    w.key("to")
+                    w.beginArray()
+                    for item in items { writeTarget(&w, item, from: from, to: to) }
+                    w.endArray()
+                    w.endObject()
+                }
+            }, errors: errors, startedAt: started)
         return .json(errors.isEmpty ? 200 : 207, w)
     }
 
-    static func batchAssociateDefault(_ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchAssociateDefault(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let started = Timestamps.now()
         let pairs = try parsePairs(request, ctx)
-        let entry = AssociationCatalog.defaultEntry(from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
+        let entry = AssociationCatalog.defaultEntry(
+            from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
         for (fromId, toId) in pairs {
-            ctx.emit(try ctx.store.associate(from: from, fromId: fromId, to: to, toId: toId,
-                types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)], now: Timestamps.now()))
+            ctx.emit(
+                try ctx.store.associate(
+                    from: from, fromId: fromId, to: to, toId: toId,
+                    types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)],
+                    now: Timestamps.now()))
         }
-        let w = ObjectRenderer.batch(results: { w in
-            for (fromId, toId) in pairs { writeDefaultPair(&w, fromId, toId, entry) }
-        }, errors: [], startedAt: started)
+        let w = ObjectRenderer.batch(
+            results: { w in
+                for (fromId, toId) in pairs { writeDefaultPair(&w, fromId, toId, entry) }
+            }, errors: [], startedAt: started)
         return .json(200, w)
     }
 
-    static func batchCreate(_ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchCreate(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let started = Timestamps.now()
         let (_, inputs) = try ObjectsAPI.batchInputs(request, ctx)
         var created: [(String, String)] = []
         for (index, input) in inputs.enumerated() {
             let object = try JSONField.object(input, "inputs[\(index)]")
-            let fromId = try JSONField.id(try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id")
-            let toId = try JSONField.id(try JSONField.object(object["to"], "inputs[\(index)].to")["id"], "inputs[\(index)].to.id")
+            let fromId = try JSONField.id(
+                try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id")
+            let toId = try JSONField.id(
+                try JSONField.object(object["to"], "inputs[\(index)].to")["id"], "inputs[\(index)].to.id")
             let requested = try types(object["types"], "inputs[\(index)].types")
-            ctx.emit(try ctx.store.associate(from: from, fromId: fromId, to: to, toId: toId, types: requested, now: Timestamps.now()))
+            ctx.emit(
+                try ctx.store.associate(
+                    from: from, fromId: fromId, to: to, toId: toId, types: requested, now: Timestamps.now()))
             created.append((fromId, toId))
         }
-        let w = ObjectRenderer.batch(results: { w in
-            for (fromId, toId) in created { writeLabelsPair(&w, from, fromId, to, toId, ctx) }
-        }, errors: [], startedAt: started)
+        let w = ObjectRenderer.batch(
+            results: { w in
+                for (fromId, toId) in created { writeLabelsPair(&w, from, fromId, to, toId, ctx) }
+            }, errors: [], startedAt: started)
         return .json(201, w)
     }
 
-    static func batchArchive(_ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchArchive(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
         let (_, inputs) = try ObjectsAPI.batchInputs(request, ctx)
         for (index, input) in inputs.enumerated() {
             let object = try JSONField.object(input, "inputs[\(index)]")
-            let fromId = try JSONField.id(try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id")
+            let fromId = try JSONField.id(
+                try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id")
             for (targetIndex, target) in try JSONField.array(object["to"], "inputs[\(index)].to").enumerated() {
-                let toId = try JSONField.id(try JSONField.object(target, "inputs[\(index)].to[\(targetIndex)]")["id"], "inputs[\(index)].to[\(targetIndex)].id")
-                ctx.emit(ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: Timestamps.now()))
+                let toId = try JSONField.id(
+                    try JSONField.object(target, "inputs[\(index)].to[\(targetIndex)]")["id"],
+                    "inputs[\(index)].to[\(targetIndex)].id")
+                ctx.emit(
+                    ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: Timestamps.now()))
             }
         }
         return .noContent
@@ -144,19 +198,28 @@ enum AssociationsAPI {
 
     // MARK: Writers
 
-    private static func parsePairs(_ request: APIRequest, _ ctx: APIContext) throws(HubSpotErrorBody) -> [(String, String)] {
+    private static func parsePairs(_ request: APIRequest, _ ctx: APIContext) throws(HubSpotErrorBody) -> [(
+        String, String
+    )] {
         let (_, inputs) = try ObjectsAPI.batchInputs(request, ctx)
         var pairs: [(String, String)] = []
         for (index, input) in inputs.enumerated() {
             let object = try JSONField.object(input, "inputs[\(index)]")
-            pairs.append((
-                try JSONField.id(try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id"),
-                try JSONField.id(try JSONField.object(object["to"], "inputs[\(index)].to")["id"], "inputs[\(index)].to.id")))
+            pairs.append(
+                (
+                    try JSONField.id(
+                        try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id"),
+                    try JSONField.id(
+                        try JSONField.object(object["to"], "inputs[\(index)].to")["id"], "inputs[\(index)].to.id")
+                ))
         }
         return pairs
     }
 
-    private static func writeTarget(_ w: inout JSONWriter, _ item: (toId: Int64, types: [AssociationType]), from: ObjectTypeDefinition, to: ObjectTypeDefinition) {
+    private static func writeTarget(
+        _ w: inout JSONWriter, _ item: (toId: Int64, types: [AssociationType]), from: ObjectTypeDefinition,
+        to: ObjectTypeDefinition
+    ) {
         w.beginObject()
         w.member("toObjectId", item.toId)
         w.key("associationTypes")
@@ -173,7 +236,9 @@ enum AssociationsAPI {
         w.endObject()
     }
 
-    private static func writeDefaultPair(_ w: inout JSONWriter, _ fromId: String, _ toId: String, _ entry: AssociationCatalog.Entry) {
+    private static func writeDefaultPair(
+        _ w: inout JSONWriter, _ fromId: String, _ toId: String, _ entry: AssociationCatalog.Entry
+    ) {
         for (a, b, typeId) in [(fromId, toId, entry.typeId), (toId, fromId, entry.inverse)] {
             w.beginObject()
             w.key("from")
@@ -193,8 +258,12 @@ enum AssociationsAPI {
         }
     }
 
-    private static func writeLabelsPair(_ w: inout JSONWriter, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext) {
-        let types = ctx.store.associations(from: from, id: fromId, to: to)?.first { String($0.toId) == toId }?.types ?? []
+    private static func writeLabelsPair(
+        _ w: inout JSONWriter, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition,
+        _ toId: String, _ ctx: APIContext
+    ) {
+        let types =
+            ctx.store.associations(from: from, id: fromId, to: to)?.first { String($0.toId) == toId }?.types ?? []
         w.beginObject()
         w.member("fromObjectTypeId", from.objectTypeId)
         w.member("fromObjectId", Int64(fromId) ?? 0)

@@ -13,9 +13,13 @@ public enum LatencySpec: Sendable, Equatable {
     public static func parse(_ text: String) -> LatencySpec? {
         if let fixed = Int(text), fixed >= 0 { return fixed == 0 ? LatencySpec.none : .fixed(milliseconds: fixed) }
         let uniform = text.split(separator: "-").compactMap { Int($0) }
-        if uniform.count == 2, uniform[0] >= 0, uniform[0] <= uniform[1] { return .uniform(minMilliseconds: uniform[0], maxMilliseconds: uniform[1]) }
+        if uniform.count == 2, uniform[0] >= 0, uniform[0] <= uniform[1] {
+            return .uniform(minMilliseconds: uniform[0], maxMilliseconds: uniform[1])
+        }
         let normal = text.split(separator: "~").compactMap { Int($0) }
-        if normal.count == 2, normal[0] >= 0, normal[1] >= 0 { return .normal(meanMilliseconds: normal[0], standardDeviationMilliseconds: normal[1]) }
+        if normal.count == 2, normal[0] >= 0, normal[1] >= 0 {
+            return .normal(meanMilliseconds: normal[0], standardDeviationMilliseconds: normal[1])
+        }
         return nil
     }
 

@@ -16,7 +16,9 @@ enum PropertySelection {
 
 /// Writes records as HubSpot's `SimplePublicObject` JSON.
 enum ObjectRenderer {
-    static func write(_ w: inout JSONWriter, _ snapshot: ObjectSnapshot, selection: PropertySelection, withHistory: [String] = []) {
+    static func write(
+        _ w: inout JSONWriter, _ snapshot: ObjectSnapshot, selection: PropertySelection, withHistory: [String] = []
+    ) {
         let object = snapshot.object
         let type = snapshot.type
         w.beginObject()

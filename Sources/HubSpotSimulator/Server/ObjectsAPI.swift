@@ -12,28 +12,42 @@ struct APIContext: Sendable {
 
 /// CRM v3 objects: single-record calls, list, batch, search and merge.
 enum ObjectsAPI {
-    static func get(_ request: APIRequest, _ type: ObjectTypeDefinition, id: String, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func get(_ request: APIRequest, _ type: ObjectTypeDefinition, id: String, _ ctx: APIContext)
+        throws(HubSpotErrorBody) -> APIReply
+    {
         let associationTypes = try resolveTypes(request.listParameter("associations") ?? [], ctx)
-        let snapshot = try ctx.store.get(type, id: id, idProperty: request.parameter("idProperty"), archived: try request.boolParameter("archived"), associationTypes: associationTypes)
+        let snapshot = try ctx.store.get(
+            type, id: id, idProperty: request.parameter("idProperty"), archived: try request.boolParameter("archived"),
+            associationTypes: associationTypes)
         var w = JSONWriter()
-        ObjectRenderer.write(&w, snapshot, selection: PropertySelection(request.listParameter("properties")), withHistory: request.listParameter("propertiesWithHistory") ?? [])
+        ObjectRenderer.write(
+            &w, snapshot, selection: PropertySelection(request.listParameter("properties")),
+            withHistory: request.listParameter("propertiesWithHistory") ?? [])
         return .json(200, w)
     }
 
-    static func list(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func list(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody)
+        -> APIReply
+    {
         let withHistory = request.listParameter("propertiesWithHistory") ?? []
         let maxLimit = withHistory.isEmpty ? ctx.configuration.maxListLimit : ctx.configuration.maxListLimitWithHistory
         let limit = try request.intParameter("limit", default: 10)
         guard limit >= 1, limit <= maxLimit else {
-            throw .validation("limit must be between 1 and \(maxLimit)\(withHistory.isEmpty ? "" : " when propertiesWithHistory is requested"), was \(limit)")
+            throw .validation(
+                "limit must be between 1 and \(maxLimit)\(withHistory.isEmpty ? "" : " when propertiesWithHistory is requested"), was \(limit)"
+            )
         }
         var after: Int64?
         if let cursor = request.parameter("after"), !cursor.isEmpty {
-            guard let value = Int64(cursor) else { throw .validation("after must be the paging cursor of a previous response, was \(cursor)") }
+            guard let value = Int64(cursor) else {
+                throw .validation("after must be the paging cursor of a previous response, was \(cursor)")
+            }
             after = value
         }
         let associationTypes = try resolveTypes(request.listParameter("associations") ?? [], ctx)
-        let (page, next) = ctx.store.list(type, limit: limit, after: after, archived: try request.boolParameter("archived"), associationTypes: associationTypes)
+        let (page, next) = ctx.store.list(
+            type, limit: limit, after: after, archived: try request.boolParameter("archived"),
+            associationTypes: associationTypes)
         let selection = PropertySelection(request.listParameter("properties"))
         var w = JSONWriter(capacity: 256 * max(1, page.count))
         w.beginObject()
@@ -41,12 +55,18 @@ enum ObjectsAPI {
         w.beginArray()
         for snapshot in page { ObjectRenderer.write(&w, snapshot, selection: selection, withHistory: withHistory) }
         w.endArray()
-        if let next { writePaging(&w, after: String(next), link: "\(ctx.baseURL)/crm/v3/objects/\(type.name)?limit=\(limit)&after=\(next)") }
+        if let next {
+            writePaging(
+                &w, after: String(next), link: "\(ctx.baseURL)/crm/v3/objects/\(type.name)?limit=\(limit)&after=\(next)"
+            )
+        }
         w.endObject()
         return .json(200, w)
     }
 
-    static func create(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func create(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody)
+        -> APIReply
+    {
         let body = try JSONField.object(try request.json(), "request body")
         let input = try createInput(body, type, ctx, path: "")
         let (results, events) = try ctx.store.create(type, [input], atomic: true, now: Timestamps.now())
@@ -56,9 +76,13 @@ enum ObjectsAPI {
         return .json(201, w)
     }
 
-    static func update(_ request: APIRequest, _ type: ObjectTypeDefinition, id: String, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func update(_ request: APIRequest, _ type: ObjectTypeDefinition, id: String, _ ctx: APIContext)
+        throws(HubSpotErrorBody) -> APIReply
+    {
         let body = try JSONField.object(try request.json(), "request body")
-        let input = ObjectStore.UpdateInput(id: id, idProperty: request.parameter("idProperty"), properties: try JSONField.properties(body["properties"]))
+        let input = ObjectStore.UpdateInput(
+            id: id, idProperty: request.parameter("idProperty"),
+            properties: try JSONField.properties(body["properties"]))
         let (results, events) = try ctx.store.update(type, [input], atomic: true, now: Timestamps.now())
         ctx.emit(events)
         var w = JSONWriter()
@@ -71,7 +95,9 @@ enum ObjectsAPI {
         return .noContent
     }
 
-    static func merge(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func merge(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody)
+        -> APIReply
+    {
         let body = try JSONField.object(try request.json(), "request body")
         let (snapshot, events) = try ctx.store.merge(
             type, primary: try JSONField.id(body["primaryObjectId"], "primaryObjectId"),
@@ -84,16 +110,22 @@ enum ObjectsAPI {
 
     // MARK: Batch
 
-    static func batchInputs(_ request: APIRequest, _ ctx: APIContext) throws(HubSpotErrorBody) -> (JSONValue, [JSONValue]) {
+    static func batchInputs(_ request: APIRequest, _ ctx: APIContext) throws(HubSpotErrorBody) -> (
+        JSONValue, [JSONValue]
+    ) {
         let body = try JSONField.object(try request.json(), "request body")
         let inputs = try JSONField.array(body["inputs"], "inputs")
         if inputs.count > ctx.configuration.maxBatchInputs {
-            throw .validation("Batch inputs are limited to \(ctx.configuration.maxBatchInputs); this request has \(inputs.count). Split it into several batches.")
+            throw .validation(
+                "Batch inputs are limited to \(ctx.configuration.maxBatchInputs); this request has \(inputs.count). Split it into several batches."
+            )
         }
         return (body, inputs)
     }
 
-    static func batchRead(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchRead(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext)
+        throws(HubSpotErrorBody) -> APIReply
+    {
         let started = Timestamps.now()
         let (body, inputs) = try batchInputs(request, ctx)
         var ids: [String] = []
@@ -103,25 +135,36 @@ enum ObjectsAPI {
         let properties = try JSONField.stringList(body["properties"], "properties")
         let withHistory = try JSONField.stringList(body["propertiesWithHistory"], "propertiesWithHistory") ?? []
         let idProperty = try JSONField.optionalString(body["idProperty"], "idProperty")
-        let (found, missing) = try ctx.store.batchRead(type, ids: ids, idProperty: idProperty, archived: try request.boolParameter("archived"))
+        let (found, missing) = try ctx.store.batchRead(
+            type, ids: ids, idProperty: idProperty, archived: try request.boolParameter("archived"))
         let selection = PropertySelection(properties)
         var errors: [JSONValue] = []
         if !missing.isEmpty {
-            let error = HubSpotErrorBody(status: 404, message: "Could not get some \(type.upperName) objects, they may be deleted or not exist. Check that ids are valid.", category: "OBJECT_NOT_FOUND")
+            let error = HubSpotErrorBody(
+                status: 404,
+                message:
+                    "Could not get some \(type.upperName) objects, they may be deleted or not exist. Check that ids are valid.",
+                category: "OBJECT_NOT_FOUND")
             errors.append(ObjectRenderer.itemError(error, contextKey: "ids", values: missing))
         }
-        let w = ObjectRenderer.batch(results: { w in
-            for snapshot in found { ObjectRenderer.write(&w, snapshot, selection: selection, withHistory: withHistory) }
-        }, errors: errors, startedAt: started)
+        let w = ObjectRenderer.batch(
+            results: { w in
+                for snapshot in found {
+                    ObjectRenderer.write(&w, snapshot, selection: selection, withHistory: withHistory)
+                }
+            }, errors: errors, startedAt: started)
         return .json(errors.isEmpty ? 200 : 207, w)
     }
 
-    static func batchCreate(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchCreate(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext)
+        throws(HubSpotErrorBody) -> APIReply
+    {
         let started = Timestamps.now()
         let (_, inputs) = try batchInputs(request, ctx)
         var parsed: [ObjectStore.CreateInput] = []
         for (index, input) in inputs.enumerated() {
-            parsed.append(try createInput(try JSONField.object(input, "inputs[\(index)]"), type, ctx, path: "inputs[\(index)]."))
+            parsed.append(
+                try createInput(try JSONField.object(input, "inputs[\(index)]"), type, ctx, path: "inputs[\(index)]."))
         }
         let atomic = parsed.contains { $0.objectWriteTraceId == nil }
         let (results, events) = try ctx.store.create(type, parsed, atomic: atomic, now: Timestamps.now())
@@ -129,30 +172,40 @@ enum ObjectsAPI {
         return writeResults(results, traceIds: parsed.map(\.objectWriteTraceId), successStatus: 201, started: started)
     }
 
-    static func batchUpdate(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext, upsert: Bool = false) throws(HubSpotErrorBody) -> APIReply {
+    static func batchUpdate(
+        _ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext, upsert: Bool = false
+    ) throws(HubSpotErrorBody) -> APIReply {
         let started = Timestamps.now()
         let (_, inputs) = try batchInputs(request, ctx)
         var parsed: [ObjectStore.UpdateInput] = []
         for (index, input) in inputs.enumerated() {
             let object = try JSONField.object(input, "inputs[\(index)]")
             let idProperty = try JSONField.optionalString(object["idProperty"], "inputs[\(index)].idProperty")
-            if upsert, idProperty == nil { throw .validation("inputs[\(index)].idProperty is required for upsert (a unique property such as email)") }
-            parsed.append(ObjectStore.UpdateInput(
-                id: try JSONField.id(object["id"], "inputs[\(index)].id"),
-                idProperty: idProperty,
-                properties: try JSONField.properties(object["properties"], "inputs[\(index)].properties"),
-                objectWriteTraceId: try JSONField.optionalString(object["objectWriteTraceId"], "inputs[\(index)].objectWriteTraceId")))
+            if upsert, idProperty == nil {
+                throw .validation(
+                    "inputs[\(index)].idProperty is required for upsert (a unique property such as email)")
+            }
+            parsed.append(
+                ObjectStore.UpdateInput(
+                    id: try JSONField.id(object["id"], "inputs[\(index)].id"),
+                    idProperty: idProperty,
+                    properties: try JSONField.properties(object["properties"], "inputs[\(index)].properties"),
+                    objectWriteTraceId: try JSONField.optionalString(
+                        object["objectWriteTraceId"], "inputs[\(index)].objectWriteTraceId")))
         }
         let atomic = parsed.contains { $0.objectWriteTraceId == nil }
         let now = Timestamps.now()
-        let (results, events) = upsert
+        let (results, events) =
+            upsert
             ? try ctx.store.upsert(type, parsed, atomic: atomic, now: now)
             : try ctx.store.update(type, parsed, atomic: atomic, now: now)
         ctx.emit(events)
         return writeResults(results, traceIds: parsed.map(\.objectWriteTraceId), successStatus: 200, started: started)
     }
 
-    static func batchArchive(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func batchArchive(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext)
+        throws(HubSpotErrorBody) -> APIReply
+    {
         let (_, inputs) = try batchInputs(request, ctx)
         var ids: [String] = []
         for (index, input) in inputs.enumerated() {
@@ -164,17 +217,25 @@ enum ObjectsAPI {
 
     // MARK: Search
 
-    static func search(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+    static func search(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext) throws(HubSpotErrorBody)
+        -> APIReply
+    {
         let body = try request.json()
-        let query = try SearchQuery.parse(body, bodySize: String(decoding: request.body, as: UTF8.self).count, limits: ctx.configuration.searchLimits, type: type)
-        let (total, page) = ctx.store.withRecords(type) { ids, records in SearchEvaluator.run(query, type: type, ids: ids, records: records) }
+        let query = try SearchQuery.parse(
+            body, bodySize: String(decoding: request.body, as: UTF8.self).count, limits: ctx.configuration.searchLimits,
+            type: type)
+        let (total, page) = ctx.store.withRecords(type) { ids, records in
+            SearchEvaluator.run(query, type: type, ids: ids, records: records)
+        }
         let selection = PropertySelection(query.properties)
         var w = JSONWriter(capacity: 256 * max(1, page.count))
         w.beginObject()
         w.member("total", total)
         w.key("results")
         w.beginArray()
-        for object in page { ObjectRenderer.write(&w, ObjectSnapshot(object: object, type: type), selection: selection) }
+        for object in page {
+            ObjectRenderer.write(&w, ObjectSnapshot(object: object, type: type), selection: selection)
+        }
         w.endArray()
         let nextOffset = query.offset + page.count
         if nextOffset < total, !page.isEmpty {
@@ -197,7 +258,9 @@ enum ObjectsAPI {
         w.endObject()
     }
 
-    private static func resolveTypes(_ names: [String], _ ctx: APIContext) throws(HubSpotErrorBody) -> [ObjectTypeDefinition] {
+    private static func resolveTypes(_ names: [String], _ ctx: APIContext) throws(HubSpotErrorBody)
+        -> [ObjectTypeDefinition]
+    {
         var out: [ObjectTypeDefinition] = []
         for name in names {
             guard let type = ctx.store.schema.resolve(name) else { throw .unknownObjectType(name) }
@@ -206,31 +269,44 @@ enum ObjectsAPI {
         return out
     }
 
-    private static func createInput(_ object: JSONValue, _ type: ObjectTypeDefinition, _ ctx: APIContext, path: String) throws(HubSpotErrorBody) -> ObjectStore.CreateInput {
-        var input = ObjectStore.CreateInput(properties: try JSONField.properties(object["properties"], "\(path)properties"))
-        input.objectWriteTraceId = try JSONField.optionalString(object["objectWriteTraceId"], "\(path)objectWriteTraceId")
+    private static func createInput(_ object: JSONValue, _ type: ObjectTypeDefinition, _ ctx: APIContext, path: String)
+        throws(HubSpotErrorBody) -> ObjectStore.CreateInput
+    {
+        var input = ObjectStore.CreateInput(
+            properties: try JSONField.properties(object["properties"], "\(path)properties"))
+        input.objectWriteTraceId = try JSONField.optionalString(
+            object["objectWriteTraceId"], "\(path)objectWriteTraceId")
         if let associations = object["associations"], !associations.isNull {
             for (index, association) in try JSONField.array(associations, "\(path)associations").enumerated() {
                 let prefix = "\(path)associations[\(index)]"
                 let to = try JSONField.object(association["to"], "\(prefix).to")
-                input.associations.append((try JSONField.id(to["id"], "\(prefix).to.id"), try AssociationsAPI.types(association["types"], prefix + ".types")))
+                input.associations.append(
+                    (
+                        try JSONField.id(to["id"], "\(prefix).to.id"),
+                        try AssociationsAPI.types(association["types"], prefix + ".types")
+                    ))
             }
         }
         return input
     }
 
-    private static func writeResults(_ results: [ObjectStore.InputResult], traceIds: [String?], successStatus: Int, started: Int64) -> APIReply {
+    private static func writeResults(
+        _ results: [ObjectStore.InputResult], traceIds: [String?], successStatus: Int, started: Int64
+    ) -> APIReply {
         var errors: [JSONValue] = []
         for (index, result) in results.enumerated() {
             if case .failure(let error) = result {
-                errors.append(ObjectRenderer.itemError(error, contextKey: "objectWriteTraceId", values: [traceIds[index] ?? String(index)]))
+                errors.append(
+                    ObjectRenderer.itemError(
+                        error, contextKey: "objectWriteTraceId", values: [traceIds[index] ?? String(index)]))
             }
         }
-        let w = ObjectRenderer.batch(results: { w in
-            for result in results {
-                if case .success(let snapshot) = result { ObjectRenderer.write(&w, snapshot, selection: .allSet) }
-            }
-        }, errors: errors, startedAt: started)
+        let w = ObjectRenderer.batch(
+            results: { w in
+                for result in results {
+                    if case .success(let snapshot) = result { ObjectRenderer.write(&w, snapshot, selection: .allSet) }
+                }
+            }, errors: errors, startedAt: started)
         return .json(errors.isEmpty ? successStatus : 207, w)
     }
 }
@@ -250,7 +326,9 @@ enum PropertiesAPI {
 
     static func get(_ type: ObjectTypeDefinition, name: String) throws(HubSpotErrorBody) -> APIReply {
         guard let property = type.properties[name] else {
-            throw HubSpotErrorBody(status: 404, message: "Unable to find property \(name) for object type \(type.name)", category: "OBJECT_NOT_FOUND")
+            throw HubSpotErrorBody(
+                status: 404, message: "Unable to find property \(name) for object type \(type.name)",
+                category: "OBJECT_NOT_FOUND")
         }
         var w = JSONWriter()
         write(&w, property, type)

@@ -66,11 +66,14 @@ final class HubSpotRateLimits: Sendable {
     private let state: Mutex<State>
 
     init(_ settings: Settings) {
-        state = Mutex(State(
-            settings: settings,
-            burst: RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
-            search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
-        ))
+        state = Mutex(
+            State(
+                settings: settings,
+                burst: RollingWindowCounter(
+                    capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
+                search: RollingWindowCounter(
+                    capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
+            ))
     }
 
     var settings: Settings { state.withLock { $0.settings } }
@@ -80,8 +83,10 @@ final class HubSpotRateLimits: Sendable {
         state.withLock { state in
             state = State(
                 settings: settings,
-                burst: RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
-                search: RollingWindowCounter(capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
+                burst: RollingWindowCounter(
+                    capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
+                search: RollingWindowCounter(
+                    capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
             )
         }
     }
@@ -131,9 +136,11 @@ final class HubSpotRateLimits: Sendable {
     /// Budget left now, for the admin API.
     func snapshot(now: Int64) -> (burstUsed: Int, searchUsed: Int, dailyUsed: Int) {
         state.withLock { state in
-            (state.settings.burstLimit > 0 ? state.burst.used(at: now) : 0,
-             state.settings.searchPerSecondLimit > 0 ? state.search.used(at: now) : 0,
-             state.dailyUsed)
+            (
+                state.settings.burstLimit > 0 ? state.burst.used(at: now) : 0,
+                state.settings.searchPerSecondLimit > 0 ? state.search.used(at: now) : 0,
+                state.dailyUsed
+            )
         }
     }
 
@@ -142,7 +149,8 @@ final class HubSpotRateLimits: Sendable {
         var out: [(String, String)] = []
         if settings.burstLimit > 0 {
             let remaining = max(0, settings.burstLimit - state.burst.used(at: now))
-            let secondly = max(1, Int((Double(settings.burstLimit) * 1000 / Double(settings.burstIntervalMilliseconds)).rounded(.up)))
+            let secondly = max(
+                1, Int((Double(settings.burstLimit) * 1000 / Double(settings.burstIntervalMilliseconds)).rounded(.up)))
             out += [
                 ("X-HubSpot-RateLimit-Max", String(settings.burstLimit)),
                 ("X-HubSpot-RateLimit-Remaining", String(remaining)),

@@ -66,7 +66,8 @@ final class RequestStatistics: Sendable {
     /// The largest number of arrivals (all, and not answered 429) inside any window of
     /// `windowMilliseconds`, over the kept arrival log.
     static func maxInWindow(_ state: State, windowMilliseconds: Int64) -> (all: Int, admitted: Int) {
-        let ordered = (Array(state.arrivals[state.arrivalsHead...]) + Array(state.arrivals[..<state.arrivalsHead])).sorted { $0.milliseconds < $1.milliseconds }
+        let ordered = (Array(state.arrivals[state.arrivalsHead...]) + Array(state.arrivals[..<state.arrivalsHead]))
+            .sorted { $0.milliseconds < $1.milliseconds }
         func maxWindow(_ times: [Int64]) -> Int {
             var best = 0
             var start = 0
@@ -76,6 +77,8 @@ final class RequestStatistics: Sendable {
             }
             return best
         }
-        return (maxWindow(ordered.map(\.milliseconds)), maxWindow(ordered.filter { $0.status != 429 }.map(\.milliseconds)))
+        return (
+            maxWindow(ordered.map(\.milliseconds)), maxWindow(ordered.filter { $0.status != 429 }.map(\.milliseconds))
+        )
     }
 }

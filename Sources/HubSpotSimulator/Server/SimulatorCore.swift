@@ -21,7 +21,8 @@ final class SimulatorCore: Sendable {
     let issuedTokens = Mutex<[String: Int64]>([:])
 
     init(configuration: SimulatorConfiguration, logger: Logger) throws(SimulatorConfigurationError) {
-        guard configuration.burstLimit >= 0, configuration.dailyLimit >= 0, configuration.searchPerSecondLimit >= 0 else {
+        guard configuration.burstLimit >= 0, configuration.dailyLimit >= 0, configuration.searchPerSecondLimit >= 0
+        else {
             throw SimulatorConfigurationError("rate limits must be zero (unlimited) or positive")
         }
         guard configuration.burstInterval > .zero, configuration.searchInterval > .zero else {
@@ -30,13 +31,15 @@ final class SimulatorCore: Sendable {
         guard !configuration.token.isEmpty else { throw SimulatorConfigurationError("the token must not be empty") }
         self.configuration = configuration
         self.logger = logger
-        store = ObjectStore(schema: ObjectSchema(customTypes: configuration.customObjectTypes), portalId: configuration.portalId)
+        store = ObjectStore(
+            schema: ObjectSchema(customTypes: configuration.customObjectTypes), portalId: configuration.portalId)
         limits = HubSpotRateLimits(Self.limitSettings(configuration))
         faults = Mutex(configuration.faults)
         faultRandom = Mutex(SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17))
         statistics = RequestStatistics(capacity: configuration.statisticsCapacity)
         webhooks = try configuration.webhook.map { config throws(SimulatorConfigurationError) in
-            try WebhookDispatcher(configuration: config, portalId: configuration.portalId, appId: configuration.appId, logger: logger)
+            try WebhookDispatcher(
+                configuration: config, portalId: configuration.portalId, appId: configuration.appId, logger: logger)
         }
         try seed()
     }
@@ -61,7 +64,9 @@ final class SimulatorCore: Sendable {
 
     var apiContext: APIContext {
         let webhooks = webhooks
-        return APIContext(store: store, configuration: configuration, baseURL: baseURL.withLock { $0 }, emit: { events in webhooks?.enqueue(events) })
+        return APIContext(
+            store: store, configuration: configuration, baseURL: baseURL.withLock { $0 },
+            emit: { events in webhooks?.enqueue(events) })
     }
 
     /// Back to the start-up state: data reseeded, counters, limits and faults as configured.
@@ -85,7 +90,8 @@ final class SimulatorCore: Sendable {
         if expiresAt > now { return nil }
         var expired = HubSpotErrorBody.unauthorized
         expired.category = "EXPIRED_AUTHENTICATION"
-        expired.message = "The OAuth token used to make this call expired \(max(1, (now - expiresAt) / 1000)) second(s) ago."
+        expired.message =
+            "The OAuth token used to make this call expired \(max(1, (now - expiresAt) / 1000)) second(s) ago."
         return expired
     }
 
@@ -93,19 +99,30 @@ final class SimulatorCore: Sendable {
     func issueToken(form: [(String, String)], now: Int64) -> APIReply {
         func value(_ name: String) -> String? { form.last { $0.0 == name }?.1 }
         guard let oauth = configuration.oauth else {
-            return HubSpotErrorBody(status: 404, message: "OAuth is not configured on this simulator (start it with --oauth-client-id …)", category: "OBJECT_NOT_FOUND").reply
+            return HubSpotErrorBody(
+                status: 404, message: "OAuth is not configured on this simulator (start it with --oauth-client-id …)",
+                category: "OBJECT_NOT_FOUND"
+            ).reply
         }
         guard value("grant_type") == "refresh_token" else {
-            return HubSpotErrorBody(status: 400, message: "grant_type must be refresh_token", category: "BAD_GRANT_TYPE").reply
+            return HubSpotErrorBody(
+                status: 400, message: "grant_type must be refresh_token", category: "BAD_GRANT_TYPE"
+            ).reply
         }
         guard let clientId = value("client_id"), let secret = value("client_secret"),
             constantTimeEquals(Array(clientId.utf8), Array(oauth.clientId.utf8)),
             constantTimeEquals(Array(secret.utf8), Array(oauth.clientSecret.utf8))
         else {
-            return HubSpotErrorBody(status: 400, message: "missing or unknown client id or secret", category: "BAD_CLIENT_ID").reply
+            return HubSpotErrorBody(
+                status: 400, message: "missing or unknown client id or secret", category: "BAD_CLIENT_ID"
+            ).reply
         }
-        guard let refresh = value("refresh_token"), constantTimeEquals(Array(refresh.utf8), Array(oauth.refreshToken.utf8)) else {
-            return HubSpotErrorBody(status: 400, message: "missing or unknown refresh token", category: "BAD_REFRESH_TOKEN").reply
+        guard let refresh = value("refresh_token"),
+            constantTimeEquals(Array(refresh.utf8), Array(oauth.refreshToken.utf8))
+        else {
+            return HubSpotErrorBody(
+                status: 400, message: "missing or unknown refresh token", category: "BAD_REFRESH_TOKEN"
+            ).reply
         }
         let token = "sim-oauth-" + UUID().uuidString.lowercased()
         let lifetime = oauth.accessTokenLifetime.milliseconds

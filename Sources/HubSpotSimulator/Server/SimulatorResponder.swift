@@ -20,7 +20,8 @@ struct SimulatorResponder: HTTPResponder {
         if path == "/_sim" || path.hasPrefix("/_sim/") {
             var request = request
             let body = try await request.collectBody(upTo: core.configuration.maxBodyBytes)
-            let reply = core.admin.handle(method: request.method.rawValue, path: path, query: query, body: Array(buffer: body))
+            let reply = core.admin.handle(
+                method: request.method.rawValue, path: path, query: query, body: Array(buffer: body))
             return Self.response(reply, correlationId: nil, slowBody: nil)
         }
         let correlationId = UUID().uuidString.lowercased()
@@ -38,7 +39,10 @@ struct SimulatorResponder: HTTPResponder {
         let rules = faults.rules.filter { $0.applies(to: endpoint) }
 
         if apiRequest.method == "POST", path == "/oauth/v1/token" || path == "/oauth/v3/token" {
-            if let reply = try await applyFaults(rules, endpoint: "oauth.token", arrivedAt: arrivedAt, correlationId: correlationId, context: context)?.reply {
+            if let reply = try await applyFaults(
+                rules, endpoint: "oauth.token", arrivedAt: arrivedAt, correlationId: correlationId, context: context)?
+                .reply
+            {
                 return reply
             }
             var mutableRequest = request
@@ -54,19 +58,24 @@ struct SimulatorResponder: HTTPResponder {
             refusal = error.reply
         }
         if let refusal {
-            if let reply = try await applyFaults(rules, endpoint: endpoint, arrivedAt: arrivedAt, correlationId: correlationId, context: context)?.reply {
+            if let reply = try await applyFaults(
+                rules, endpoint: endpoint, arrivedAt: arrivedAt, correlationId: correlationId, context: context)?.reply
+            {
                 return reply
             }
             return record(refusal, endpoint, arrivedAt, correlationId)
         }
-        guard case .success(let route) = matched else { return record(HubSpotErrorBody.serverError(500).reply, endpoint, arrivedAt, correlationId) }  // not reached: a failed match is refused above
+        guard case .success(let route) = matched else {
+            return record(HubSpotErrorBody.serverError(500).reply, endpoint, arrivedAt, correlationId)
+        }  // not reached: a failed match is refused above
 
         // HubSpot counts a request when it arrives; latency, drops and server errors come after
         // (a slow answer is still counted in the second the request arrived in).
         let decision = core.limits.admit(isSearch: route.isSearch, now: arrivedAt)
         // From here on the request counts at the time it was admitted (what the limits saw).
         arrivedAt = decision.at
-        let faulted = try await applyFaults(rules, endpoint: endpoint, arrivedAt: arrivedAt, correlationId: correlationId, context: context)
+        let faulted = try await applyFaults(
+            rules, endpoint: endpoint, arrivedAt: arrivedAt, correlationId: correlationId, context: context)
         if let reply = faulted?.reply { return reply }
         if let policy = decision.refusedBy {
             var reply = HubSpotErrorBody.rateLimited(policy: policy).reply
@@ -95,14 +104,19 @@ struct SimulatorResponder: HTTPResponder {
 
     /// Applies the fault rules: waits out their latency, then drops the connection (throws) or
     /// answers with a server error (`reply`); else says which rule slows the body, if any.
-    private func applyFaults(_ rules: [FaultRule], endpoint: String, arrivedAt: Int64, correlationId: String,
-                             context: Context) async throws -> (reply: Response?, slowBody: FaultRule?)? {
+    private func applyFaults(
+        _ rules: [FaultRule], endpoint: String, arrivedAt: Int64, correlationId: String,
+        context: Context
+    ) async throws -> (reply: Response?, slowBody: FaultRule?)? {
         guard !rules.isEmpty else { return nil }
         var slowBody: FaultRule?
         for rule in rules {
             // Every draw of a rule at once, from the seeded generator.
             let (delay, drop, error) = core.faultRandom.withLock { random in
-                (rule.latency.sample(using: &random), Double.random(in: 0..<1, using: &random), Double.random(in: 0..<1, using: &random))
+                (
+                    rule.latency.sample(using: &random), Double.random(in: 0..<1, using: &random),
+                    Double.random(in: 0..<1, using: &random)
+                )
             }
             if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
             if rule.dropRate > 0, drop < rule.dropRate {
@@ -110,7 +124,12 @@ struct SimulatorResponder: HTTPResponder {
                 context.channel.close(promise: nil)
                 throw SimulatedConnectionDrop()
             }
-            if rule.errorRate > 0, error < rule.errorRate, let status = rule.errorStatuses.isEmpty ? nil : rule.errorStatuses[Int(error / rule.errorRate * Double(rule.errorStatuses.count)) % rule.errorStatuses.count] {
+            if rule.errorRate > 0, error < rule.errorRate,
+                let status = rule.errorStatuses.isEmpty
+                    ? nil
+                    : rule.errorStatuses[
+                        Int(error / rule.errorRate * Double(rule.errorStatuses.count)) % rule.errorStatuses.count]
+            {
                 return (record(HubSpotErrorBody.serverError(status).reply, endpoint, arrivedAt, correlationId), nil)
             }
             if rule.slowBodyChunkDelay != nil { slowBody = rule }
@@ -118,10 +137,13 @@ struct SimulatorResponder: HTTPResponder {
         return (nil, slowBody)
     }
 
-    private func record(_ reply: APIReply, _ endpoint: String, _ arrivedAt: Int64, _ correlationId: String, slowBody: FaultRule? = nil) -> Response {
+    private func record(
+        _ reply: APIReply, _ endpoint: String, _ arrivedAt: Int64, _ correlationId: String, slowBody: FaultRule? = nil
+    ) -> Response {
         core.statistics.record(endpoint: endpoint, status: reply.status, arrivedAt: arrivedAt)
         if reply.status >= 500 || reply.status == 429 {
-            core.logger.debug("answered with an error", metadata: ["endpoint": "\(endpoint)", "status": "\(reply.status)"])
+            core.logger.debug(
+                "answered with an error", metadata: ["endpoint": "\(endpoint)", "status": "\(reply.status)"])
         }
         return Self.response(reply, correlationId: correlationId, slowBody: slowBody)
     }
@@ -141,18 +163,22 @@ struct SimulatorResponder: HTTPResponder {
         if let slowBody, let delay = slowBody.slowBodyChunkDelay {
             let chunk = max(1, slowBody.slowBodyChunkBytes)
             headers[.contentLength] = String(body.count)
-            return Response(status: .init(code: reply.status), headers: headers, body: ResponseBody(contentLength: body.count) { writer in
-                var offset = 0
-                while offset < body.count {
-                    let end = min(body.count, offset + chunk)
-                    try await writer.write(ByteBuffer(bytes: body[offset..<end]))
-                    offset = end
-                    if offset < body.count { try await Task.sleep(for: delay) }
-                }
-                try await writer.finish(nil)
-            })
+            return Response(
+                status: .init(code: reply.status), headers: headers,
+                body: ResponseBody(contentLength: body.count) { writer in
+                    var offset = 0
+                    while offset < body.count {
+                        let end = min(body.count, offset + chunk)
+                        try await writer.write(ByteBuffer(bytes: body[offset..<end]))
+                        offset = end
+                        if offset < body.count { try await Task.sleep(for: delay) }
+                    }
+                    try await writer.finish(nil)
+                })
         }
-        return Response(status: .init(code: reply.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(
+            status: .init(code: reply.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
+        )
     }
 }
 

@@ -30,13 +30,16 @@ final class WebhookDispatcher: Sendable {
     private let state = Mutex(State())
     private let logger: Logger
 
-    init(configuration: WebhookConfiguration, portalId: Int, appId: Int, logger: Logger) throws(SimulatorConfigurationError) {
+    init(configuration: WebhookConfiguration, portalId: Int, appId: Int, logger: Logger)
+        throws(SimulatorConfigurationError)
+    {
         self.configuration = configuration
         self.portalId = portalId
         self.appId = appId
         self.logger = logger
         guard let parsed = Self.parseHTTPURL(configuration.targetURL) else {
-            throw SimulatorConfigurationError("webhook URL '\(configuration.targetURL)' must look like http://host:port/path")
+            throw SimulatorConfigurationError(
+                "webhook URL '\(configuration.targetURL)' must look like http://host:port/path")
         }
         target = parsed
     }
@@ -84,12 +87,18 @@ final class WebhookDispatcher: Sendable {
                 w.beginObject()
                 w.member("eventId", state.nextEventId)
                 state.nextEventId += 1
-                w.member("subscriptionId", 1000 + Int(AssociationCatalog.syntheticTypeId(from: event.subscriptionType, to: "") % 1000))
+                w.member(
+                    "subscriptionId",
+                    1000 + Int(AssociationCatalog.syntheticTypeId(from: event.subscriptionType, to: "") % 1000))
                 w.member("portalId", portalId)
                 w.member("appId", appId)
                 w.member("occurredAt", event.occurredAt)
                 let standard = !event.objectTypeId.hasPrefix("2-")
-                w.member("subscriptionType", standard ? event.subscriptionType : "object." + (event.subscriptionType.split(separator: ".").last.map(String.init) ?? ""))
+                w.member(
+                    "subscriptionType",
+                    standard
+                        ? event.subscriptionType
+                        : "object." + (event.subscriptionType.split(separator: ".").last.map(String.init) ?? ""))
                 if !standard { w.member("objectTypeId", event.objectTypeId) }
                 w.member("attemptNumber", 0)
                 w.member("objectId", event.objectId)
@@ -122,21 +131,30 @@ final class WebhookDispatcher: Sendable {
         var delay = configuration.retryBaseDelay
         for attempt in 1...max(1, configuration.maxAttempts) {
             let timestamp = Timestamps.now()
-            let signature = HubSpotWebhookSignature.v3(clientSecret: configuration.clientSecret, method: "POST", uri: target.uri, body: body, timestampMilliseconds: timestamp)
-            let status = await post(body: body, headers: [
-                ("Content-Type", "application/json"),
-                ("X-HubSpot-Signature-v3", signature),
-                ("X-HubSpot-Signature-Version", "v3"),
-                ("X-HubSpot-Request-Timestamp", String(timestamp)),
-                ("User-Agent", "HubSpot Connect 2.0 (http://dev.hubspot.com/) (namespace: webhooks-nio) - hubspot-sim"),
-            ])
+            let signature = HubSpotWebhookSignature.v3(
+                clientSecret: configuration.clientSecret, method: "POST", uri: target.uri, body: body,
+                timestampMilliseconds: timestamp)
+            let status = await post(
+                body: body,
+                headers: [
+                    ("Content-Type", "application/json"),
+                    ("X-HubSpot-Signature-v3", signature),
+                    ("X-HubSpot-Signature-Version", "v3"),
+                    ("X-HubSpot-Request-Timestamp", String(timestamp)),
+                    (
+                        "User-Agent",
+                        "HubSpot Connect 2.0 (http://dev.hubspot.com/) (namespace: webhooks-nio) - hubspot-sim"
+                    ),
+                ])
             state.withLock { $0.statistics.lastStatus = status }
             if let status, (200..<300).contains(status) {
                 state.withLock { $0.statistics.deliveries += 1 }
                 return
             }
             state.withLock { $0.statistics.failedAttempts += 1 }
-            logger.info("webhook delivery failed", metadata: ["attempt": "\(attempt)", "status": "\(status.map(String.init) ?? "no answer")"])
+            logger.info(
+                "webhook delivery failed",
+                metadata: ["attempt": "\(attempt)", "status": "\(status.map(String.init) ?? "no answer")"])
             if attempt < configuration.maxAttempts {
                 try? await Task.sleep(for: delay)
                 delay *= 2

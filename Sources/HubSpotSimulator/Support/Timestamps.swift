@@ -19,7 +19,8 @@ enum Timestamps {
         let minutes = msOfDay / 60_000 % 60
         let seconds = msOfDay / 1000 % 60
         let millis = msOfDay % 1000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))Z"
+        return
+            "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))Z"
     }
 
     /// `2019-10-30`, HubSpot's form for date-only properties.

@@ -81,7 +81,8 @@ enum RESPCommandEncoder {
                         offset += argument.count
                     }
                     var target: UnsafeMutablePointer<CChar>?
-                    let length = redisFormatCommandArgv(&target, Int32(arguments.count), argv.baseAddress, lengths.baseAddress)
+                    let length = redisFormatCommandArgv(
+                        &target, Int32(arguments.count), argv.baseAddress, lengths.baseAddress)
                     if let target, length > 0 {
                         buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(length)))
                     }

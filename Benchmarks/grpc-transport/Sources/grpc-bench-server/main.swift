@@ -28,10 +28,11 @@ if arguments[1] == "nghttp2" {
     configuration.shutdownGracePeriod = .seconds(2)
     try await serve(Nghttp2ServerTransport(configuration: configuration))
 } else {
-    try await serve(HTTP2ServerTransport.Posix(
-        address: .ipv4(host: "127.0.0.1", port: port),
-        transportSecurity: .plaintext,
-        config: .defaults { $0.http2.maxConcurrentStreams = 1000 }
-    ))
+    try await serve(
+        HTTP2ServerTransport.Posix(
+            address: .ipv4(host: "127.0.0.1", port: port),
+            transportSecurity: .plaintext,
+            config: .defaults { $0.http2.maxConcurrentStreams = 1000 }
+        ))
 }
 FileHandle.standardOutput.write(Data("rpcs ok=\(counter.ok) failed=\(counter.failed)\n".utf8))
