@@ -247,8 +247,8 @@ private struct Attempts: Sendable {
                     metrics.increment(GatewayMetrics.Name.credentialsRejected)
                 }
                 guard
-                    case .retry(let delay) = retryPolicy.decide(after: error, attempt: attempt, idempotent: idempotent),
-                    ContinuousClock.now + delay < deadline
+                    let delay = retryPolicy.delay(
+                        after: error, attempt: attempt, idempotent: idempotent, deadline: deadline)
                 else { throw error }
                 metrics.increment(GatewayMetrics.Name.upstreamRetries, [("bucket", kind.metricLabel)])
                 logger.debug(

@@ -131,14 +131,11 @@ extension HubSpotClient {
                             correlationId: nil, attempt: attempt))
                 }
                 lastError = error
+                // No retry left, or waiting would pass the caller's deadline: HubSpot's answer stands.
                 guard
-                    case .retry(let delay) = configuration.retryPolicy.decide(
-                        after: error, attempt: attempt, idempotent: idempotent)
+                    let delay = configuration.retryPolicy.delay(
+                        after: error, attempt: attempt, idempotent: idempotent, deadline: options.deadline)
                 else { throw error }
-                if let deadline = options.deadline, clock.now + delay >= deadline {
-                    // Waiting would pass the caller's deadline: give up now with HubSpot's answer.
-                    throw error
-                }
                 logger.debug(
                     "retrying HubSpot call",
                     metadata: [

@@ -29,6 +29,19 @@ public struct HubSpotRetryPolicy: Sendable {
         case fail
     }
 
+    /// How long to wait before retrying attempt number `attempt` (1-based), which failed with
+    /// `error`; nil to give up: the policy says so, or the wait would reach `deadline`. The one
+    /// retry decision of the client's loop and of the gateway's door.
+    public func delay(
+        after error: any Error, attempt: Int, idempotent: Bool, deadline: ContinuousClock.Instant?
+    ) -> Duration? {
+        guard case .retry(let delay) = decide(after: error, attempt: attempt, idempotent: idempotent) else {
+            return nil
+        }
+        if let deadline, ContinuousClock.now + delay >= deadline { return nil }
+        return delay
+    }
+
     /// Decides for attempt number `attempt` (1-based) that failed with `error`. `idempotent`
     /// says whether repeating the call is harmless even if HubSpot acted on the first one.
     public func decide(
