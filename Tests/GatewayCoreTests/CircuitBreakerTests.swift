@@ -3,10 +3,16 @@ import Synchronization
 import Testing
 
 @Suite struct CircuitBreakerTests {
+    /// The breaker's time, moved by the test.
+    let clock = ManualInstant()
+
     func breaker(openInterval: Duration = .milliseconds(200), changes: StateLog = StateLog()) -> CircuitBreaker {
         var configuration = CircuitBreaker.Configuration()
         configuration.openInterval = openInterval
-        return CircuitBreaker(configuration: configuration, logger: quietLogger()) { changes.append($0) }
+        let clock = clock
+        return CircuitBreaker(
+            configuration: configuration, logger: quietLogger(), onStateChange: { changes.append($0) },
+            now: { clock.now })
     }
 
     func call(_ breaker: CircuitBreaker, _ outcome: CircuitBreaker.Outcome) throws {
@@ -37,7 +43,8 @@ import Testing
         let breaker = breaker(changes: changes)
         for _ in 0..<5 { try call(breaker, .failure) }
         #expect(breaker.currentState == .open)
-        try await Task.sleep(for: .milliseconds(250))
+        #expect(throws: CircuitOpen.self) { try breaker.permit() }
+        clock.advance(by: .milliseconds(250))
         let first = try breaker.permit()
         let second = try breaker.permit()
         #expect(throws: CircuitOpen.self) { try breaker.permit() }  // only two probes at once
@@ -50,11 +57,18 @@ import Testing
     @Test func aFailedProbeOpensItAgain() async throws {
         let breaker = breaker()
         for _ in 0..<5 { try call(breaker, .failure) }
-        try await Task.sleep(for: .milliseconds(250))
+        clock.advance(by: .milliseconds(250))
         try call(breaker, .failure)
         #expect(breaker.currentState == .open)
         #expect(throws: CircuitOpen.self) { try breaker.permit() }
     }
+}
+
+/// An instant that moves only when told: a component's `now` in tests, instead of sleeping.
+final class ManualInstant: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var now: ContinuousClock.Instant { instant.withLock { $0 } }
+    func advance(by duration: Duration) { instant.withLock { $0 += duration } }
 }
 
 /// State changes a breaker announced.

@@ -41,6 +41,8 @@ public final class CircuitBreaker: Sendable {
     private let metrics: GatewayMetrics
     private let onStateChange: @Sendable (State) -> Void
     private let state: Mutex<Inner>
+    /// The time the breaker reads (injectable: tests move it instead of sleeping).
+    private let now: @Sendable () -> ContinuousClock.Instant
 
     private struct Inner {
         var state: State = .closed
@@ -53,8 +55,10 @@ public final class CircuitBreaker: Sendable {
     public init(
         configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(),
         logger: Logger = Logger(label: "breaker"),
-        onStateChange: @escaping @Sendable (State) -> Void = { _ in }
+        onStateChange: @escaping @Sendable (State) -> Void = { _ in },
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
+        self.now = now
         self.configuration = configuration
         self.metrics = metrics
         metrics.gauge(GatewayMetrics.Name.breakerState, [], 0)
@@ -66,7 +70,7 @@ public final class CircuitBreaker: Sendable {
     public var currentState: State {
         state.withLock { inner in
             if inner.state == .open, let opened = inner.openedAt,
-                ContinuousClock.now - opened >= configuration.openInterval
+                now() - opened >= configuration.openInterval
             {
                 return .halfOpen
             }
@@ -81,7 +85,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Lets a call through, or throws `CircuitOpen` at once (no HubSpot call, no budget spent).
     public func permit() throws(CircuitOpen) -> Permit {
-        let now = ContinuousClock.now
+        let now = self.now()
         let (result, changed): (Result<Permit, CircuitOpen>, State?) = state.withLock { inner in
             switch inner.state {
             case .closed:
@@ -113,7 +117,7 @@ public final class CircuitBreaker: Sendable {
     /// asked before a call waits for budget, so that while HubSpot is down callers are answered
     /// in microseconds and spend none of the fleet's budget.
     public func refuseIfOpen() throws(CircuitOpen) {
-        let now = ContinuousClock.now
+        let now = self.now()
         let refusal: CircuitOpen? = state.withLock { inner in
             switch inner.state {
             case .closed:
@@ -135,7 +139,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Reports how a permitted call ended.
     public func record(_ outcome: Outcome, for permit: Permit) {
-        let now = ContinuousClock.now
+        let now = self.now()
         let changed: State? = state.withLock { inner in
             if permit.isProbe {
                 guard inner.state == .halfOpen else { return nil }
