@@ -36,7 +36,7 @@ import Testing
                     return (index, result)
                 }
             }
-            try? await Task.sleep(for: .milliseconds(300))
+            await waitUntil { coalescer.waitingCount == count }
             gate.open()
             var results = [Result<HubSpotObject, any Error>?](repeating: nil, count: count)
             for await (index, result) in group { results[index] = result }
@@ -118,7 +118,7 @@ import Testing
                         )
                     }
                 }
-                try? await Task.sleep(for: .milliseconds(300))
+                await waitUntil { writer.waitingCount == 32 }
                 gate.open()
                 return await group.reduce(into: [Int: Result<HubSpotObject, any Error>]()) { $0[$1.0] = $1.1 }
             }
@@ -143,7 +143,7 @@ import Testing
                         }
                     }
                 }
-                try? await Task.sleep(for: .milliseconds(300))
+                await waitUntil { writer.waitingCount == 16 }
                 gate.open()
                 return await group.reduce(into: []) { $0.append($1) }
             }
@@ -164,14 +164,14 @@ import Testing
             async let first = writer.write(
                 type: "contacts", .update(id: ids[0], properties: ["firstname": "First"]), deadline: .now + .seconds(10)
             )
-            try await Task.sleep(for: .milliseconds(50))
+            await waitUntil { writer.waitingCount == 1 }
             async let other = writer.write(
                 type: "contacts", .update(id: ids[1], properties: ["firstname": "Other"]), deadline: .now + .seconds(10)
             )
             async let second = writer.write(
                 type: "contacts", .update(id: ids[0], properties: ["firstname": "Second"]),
                 deadline: .now + .seconds(10))
-            try await Task.sleep(for: .milliseconds(200))
+            await waitUntil { writer.waitingCount == 3 }
             gate.open()
             let (a, b, c) = try await (first, other, second)
             #expect(a.id == ids[0] && b.id == ids[1] && c.id == ids[0])
@@ -196,7 +196,7 @@ import Testing
                 type: "contacts",
                 .upsert(idProperty: "email", value: "fresh@example.com", properties: ["firstname": "Fresh"]),
                 deadline: .now + .seconds(10))
-            try await Task.sleep(for: .milliseconds(200))
+            await waitUntil { writer.waitingCount == 2 }
             gate.open()
             let (u, c) = try await (updated, created)
             #expect(u.id == existing.id && u.properties["firstname"] == "New")
@@ -209,4 +209,16 @@ import Testing
 /// The result of an async throwing call, for collecting many in a task group.
 func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
+}
+
+/// Waits until `condition` holds (yielding between checks), instead of sleeping for a guess.
+func waitUntil(within limit: Duration = .seconds(10), _ condition: () -> Bool) async {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("the condition did not hold within \(limit)")
+            return
+        }
+        await Task.yield()
+    }
 }

@@ -66,6 +66,13 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         self.send = send
     }
 
+    /// Callers waiting for a result, in every group (tests wait on it instead of sleeping).
+    var waitingCount: Int {
+        groups.withLock { groups in
+            groups.values.reduce(0) { sum, group in sum + group.entries.values.reduce(0) { $0 + $1.waiters.count } }
+        }
+    }
+
     /// Waits for `item`'s result from the batch it joins.
     public func submit(_ item: Item, key: Key, identity: String?, deadline: ContinuousClock.Instant) async throws
         -> Output

@@ -93,6 +93,8 @@ public final class BatchWriteCoalescer: Sendable {
 
     private let coalescer: BatchCoalescer<Group, ObjectWrite, HubSpotObject>
     public var maxBatchSize: Int { coalescer.maxBatchSize }
+    /// Writes waiting for their batch.
+    var waitingCount: Int { coalescer.waitingCount }
 
     /// - Parameter useWriteTraceIds: send `objectWriteTraceId`s so HubSpot reports bad inputs
     ///   one by one; without them a bad input fails its batch and the batch is split.
