@@ -19,6 +19,8 @@ public final class BatchReadCoalescer: Sendable {
     private let coalescer: BatchCoalescer<Group, String, HubSpotObject?>
 
     public var maxBatchSize: Int { coalescer.maxBatchSize }
+    /// Reads waiting for their batch.
+    var waitingCount: Int { coalescer.waitingCount }
 
     public init(maxBatchSize: Int = 100, admit: @escaping Admit, fetch: @escaping Fetch) {
         coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .share, admit: admit) { group, ids, deadline in
