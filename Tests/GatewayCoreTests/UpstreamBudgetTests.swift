@@ -23,6 +23,21 @@ import TestSupport
             doors.append(
                 environment.door(redis: client, replicaID: "replica-\(index)", configureLimiter: configureLimiter))
         }
+        // Open each door's connections to the simulator first (its admin API is neither limited
+        // nor counted): otherwise the first calls wait for new connections and a busy machine can
+        // deliver a second's budget granted at its end in the next second, where HubSpot counts it.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for door in doors {
+                for _ in 0..<10 {
+                    group.addTask {
+                        _ = try await door.transport.send(
+                            HTTPRequest(method: .get, url: environment.baseURL + "/_sim/limits"), timeout: .seconds(5))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await environment.send(.post, "/_sim/stats/reset")
         return (doors, clients)
     }
 
