@@ -31,15 +31,12 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     private var streams: [Int32: ServerStream] = [:]
     private var events: [Event] = []
     private var flushScheduled = false
-    private var closed = false
+    /// Serving, draining or closed, and the keepalive PING (see `ConnectionLifecycle`).
+    private var lifecycle = ConnectionLifecycle()
     private var remotePeer = "unknown"
     private var localPeer = "unknown"
 
     // Lifecycle: graceful GOAWAY (shutdown notice, PING, final GOAWAY), keepalive, idle and age.
-    private var draining = false
-    private var awaitingDrainPing = false
-    private var goAwaySent = false
-    private var keepalivePingOutstanding = false
     private var keepaliveTask: Scheduled<Void>?
     private var keepaliveTimeoutTask: Scheduled<Void>?
     private var idleTask: Scheduled<Void>?
@@ -96,7 +93,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closed else { return }
+        guard !lifecycle.isClosed else { return }
         let buffer = unwrapInboundIn(data)
         do {
             try buffer.withUnsafeReadableBytes { bytes throws(Nghttp2Error) in try session.receive(bytes) }
@@ -127,7 +124,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     // MARK: Output
 
     private func scheduleFlush() {
-        guard !flushScheduled, !closed, let context else { return }
+        guard !flushScheduled, !lifecycle.isClosed, let context else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { self.flush() }
     }
@@ -136,7 +133,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     /// what sending caused (streams ended, closed) and repeats until there is nothing more.
     private func flush() {
         flushScheduled = false
-        guard !closed, let context else { return }
+        guard !lifecycle.isClosed, let context else { return }
         var wrote = false
         repeat {
             var buffer = context.channel.allocator.buffer(capacity: 0)
@@ -161,9 +158,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
                 wrote = true
             }
             processEvents()
-        } while session.wantsWrite && context.channel.isWritable && !closed
+        } while session.wantsWrite && context.channel.isWritable && !lifecycle.isClosed
         if wrote { context.flush() }
-        if session.isFinished || (goAwaySent && streams.isEmpty && !session.wantsWrite) {
+        if session.isFinished || (lifecycle.goAwaySent && streams.isEmpty && !session.wantsWrite) {
             context.close(promise: nil)
         }
     }
@@ -289,13 +286,9 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
             }
             if streams.isEmpty { streamsBecameEmpty() }
         case .pingAck:
-            keepalivePingOutstanding = false
             keepaliveTimeoutTask?.cancel()
             keepaliveTimeoutTask = nil
-            if awaitingDrainPing {
-                awaitingDrainPing = false
-                sendFinalGoAway()
-            }
+            if lifecycle.pingAcknowledged() == .sendFinalGoAway { submitFinalGoAway() }
         }
     }
 
@@ -464,14 +457,14 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     }
 
     private func releaseWindow(streamID: Int32, count: Int) {
-        guard !closed, streams[streamID] != nil else { return }
+        guard !lifecycle.isClosed, streams[streamID] != nil else { return }
         session.consumeStream(streamID, count)
         scheduleFlush()
     }
 
     /// Takes what the RPC's task wrote and hands it to nghttp2.
     private func drainWriter(streamID: Int32) {
-        guard !closed, let stream = streams[streamID], let writer = stream.writer else { return }
+        guard !lifecycle.isClosed, let stream = streams[streamID], let writer = stream.writer else { return }
         let (parts, completion) = writer.takeParts()
         var wake = false
         for part in parts {
@@ -549,7 +542,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     }
 
     private func streamsBecameEmpty() {
-        if goAwaySent {
+        if lifecycle.goAwaySent {
             scheduleFlush()  // flush() closes once the GOAWAY is out and no stream is left
             return
         }
@@ -566,15 +559,14 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     }
 
     private func keepaliveFired() {
-        guard !closed, let context else { return }
-        if !keepalivePingOutstanding {
-            keepalivePingOutstanding = true
+        guard !lifecycle.isClosed, let context else { return }
+        if lifecycle.keepaliveIntervalPassed() == .sendPing {
             session.ping()
             scheduleFlush()
             keepaliveTimeoutTask = context.eventLoop.assumeIsolated().scheduleTask(
                 in: .init(configuration.keepaliveTimeout)
             ) { [weak self] in
-                guard let self, self.keepalivePingOutstanding else { return }
+                guard let self, self.lifecycle.keepaliveTimedOut() else { return }
                 self.logger.debug(
                     "closing an HTTP/2 connection whose peer did not answer a PING",
                     metadata: ["peer": "\(self.remotePeer)"])
@@ -591,20 +583,17 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     /// open finish; after `grace` the rest are cancelled (nil: whoever asked ends the grace
     /// period with `forceClose()`).
     func beginGracefulShutdown(grace: Duration?, reason: String) {
-        guard !draining, !closed, let context else { return }
-        draining = true
+        guard let context, lifecycle.beginGracefulShutdown() == .sendNoticeAndPing else { return }
         logger.debug(
             "draining an HTTP/2 connection",
             metadata: ["reason": "\(reason)", "peer": "\(remotePeer)", "streams": "\(streams.count)"])
         session.submitShutdownNotice()
         session.ping()
-        awaitingDrainPing = true
         scheduleFlush()
         // If the PING is never answered, send the final GOAWAY anyway.
         context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [weak self] in
-            guard let self, self.awaitingDrainPing else { return }
-            self.awaitingDrainPing = false
-            self.sendFinalGoAway()
+            guard let self, self.lifecycle.drainPingTimedOut() == .sendFinalGoAway else { return }
+            self.submitFinalGoAway()
         }
         if let grace {
             forceCloseTask = context.eventLoop.assumeIsolated().scheduleTask(in: .init(grace)) { [weak self] in
@@ -613,19 +602,16 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         }
     }
 
-    private func sendFinalGoAway() {
-        guard !goAwaySent, !closed else { return }
-        goAwaySent = true
+    private func submitFinalGoAway() {
         session.submitGoAway(errorCode: UInt32(NGHTTP2_NO_ERROR.rawValue), message: "server shutting down")
         scheduleFlush()
     }
 
     /// Cancels every stream and closes the connection now.
     func forceClose() {
-        guard !closed, let context else { return }
+        guard let context, case .resetAndClose(let withGoAway) = lifecycle.forceClose() else { return }
         for id in streams.keys { session.resetStream(id, errorCode: UInt32(NGHTTP2_CANCEL.rawValue)) }
-        if !goAwaySent {
-            goAwaySent = true
+        if withGoAway {
             session.submitGoAway(errorCode: UInt32(NGHTTP2_NO_ERROR.rawValue), message: "server closing")
         }
         flush()
@@ -633,8 +619,7 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     }
 
     private func tearDown(reason: String) {
-        guard !closed else { return }
-        closed = true
+        guard lifecycle.closed() else { return }
         for task in [keepaliveTask, keepaliveTimeoutTask, idleTask, ageTask, forceCloseTask] { task?.cancel() }
         let error = RPCError(code: .unavailable, message: reason)
         for stream in streams.values where !stream.responseEnded {
