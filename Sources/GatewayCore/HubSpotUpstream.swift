@@ -19,8 +19,8 @@ public final class HubSpotUpstream: Sendable {
         public init() {}
     }
 
-    /// The client, without retries of its own.
-    public let client: HubSpotClient
+    /// The client, without retries of its own. Private: every HubSpot call goes through the door.
+    private let client: HubSpotClient
     public let limiter: FixedWindowRateLimiter
     public let breaker: CircuitBreaker
     public let cache: ObjectCache
@@ -144,7 +144,7 @@ public final class HubSpotUpstream: Sendable {
     /// cache after the call (whether it succeeded or not: a failed write may have landed); a
     /// call that names them is a write, and fails with `WriteOutcomeUnknown` when it may have
     /// been applied.
-    public func call<T: Sendable>(
+    func call<T: Sendable>(
         _ kind: UpstreamCallKind = .general, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant,
         idempotent: Bool = true, invalidating objects: [(type: String, id: String)] = [],
         _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T

@@ -44,10 +44,9 @@ struct RecordOperations: Sendable {
         let call = context(metadata)
         return try await explainingIdProperty(type, uniqueProperty, call) {
             try await mapped(subject) {
-                try await upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                    try await client.getObject(
-                        type, id: value, properties: properties, idProperty: uniqueProperty, options: options)
-                }
+                try await upstream.object(
+                    type, uniqueProperty: uniqueProperty, value: value, properties: properties,
+                    priority: call.priority, deadline: call.deadline)
             }
         }
     }
@@ -63,11 +62,9 @@ struct RecordOperations: Sendable {
             return try await body()
         } catch let error as RPCError where error.code == .invalidArgument {
             guard
-                let definitions = try? await upstream.call(
-                    priority: call.priority, deadline: call.deadline,
-                    { client, options in
-                        try await client.properties(of: type, options: options)
-                    }), !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true })
+                let definitions = try? await upstream.properties(
+                    of: type, priority: call.priority, deadline: call.deadline),
+                !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true })
             else { throw error }
             let names = definitions.filter { $0.hasUniqueValue == true }.map(\.name)
             let unique =
@@ -89,10 +86,9 @@ struct RecordOperations: Sendable {
         let limit = try InputValidation.pageSize(page.pageSize)
         let cursor = page.cursor
         return try await mapped("the \(type) list") {
-            try await upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.listObjects(
-                    type, limit: limit, after: cursor.isEmpty ? nil : cursor, properties: properties, options: options)
-            }
+            try await upstream.list(
+                type, limit: limit, after: cursor.isEmpty ? nil : cursor, properties: properties,
+                priority: call.priority, deadline: call.deadline)
         }
     }
 
@@ -103,9 +99,7 @@ struct RecordOperations: Sendable {
         let call = context(metadata)
         let request = try SearchTranslation.request(query, page: page, properties: properties)
         return try await mapped("the \(type) search") {
-            try await upstream.call(.search, priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.search(type, request, options: options)
-            }
+            try await upstream.search(type, request, priority: call.priority, deadline: call.deadline)
         }
     }
 
@@ -129,10 +123,7 @@ struct RecordOperations: Sendable {
         let call = context(metadata)
         try InputValidation.id(id, field: "id")
         try await mapped(subject) {
-            try await upstream.call(priority: call.priority, deadline: call.deadline, invalidating: [(type, id)]) {
-                client, options in
-                try await client.archiveObject(type, id: id, options: options)
-            }
+            try await upstream.archive(type, id: id, priority: call.priority, deadline: call.deadline)
         }
     }
 
@@ -180,11 +171,7 @@ struct RecordOperations: Sendable {
         try InputValidation.batch(ids.count, field: "ids")
         for (index, id) in ids.enumerated() { try InputValidation.id(id, field: "ids[\(index)]") }
         try await mapped("the \(type)") {
-            try await upstream.call(
-                priority: call.priority, deadline: call.deadline, invalidating: ids.map { (type, $0) }
-            ) { client, options in
-                try await client.batchArchive(type, ids: ids, options: options)
-            }
+            try await upstream.archive(type, ids: ids, priority: call.priority, deadline: call.deadline)
         }
     }
 }

@@ -31,28 +31,15 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         let specs = given
         let call = records.context(request.metadata)
         let (from, to) = (message.from, message.to)
-        // Associations change what a record read with associations shows: drop both records.
         try await records.mapped("the association \(from.objectType) \(from.id) → \(to.objectType) \(to.id)") {
-            try await records.upstream.call(
-                priority: call.priority, deadline: call.deadline,
-                invalidating: [(from.objectType, from.id), (to.objectType, to.id)]
-            ) { client, options in
-                if specs.isEmpty {
-                    try await client.associateDefault(
-                        from: from.objectType, id: from.id, to: to.objectType, toId: to.id, options: options)
-                } else {
-                    try await client.associate(
-                        from: from.objectType, id: from.id, to: to.objectType, toId: to.id, types: specs,
-                        options: options)
-                }
-            }
+            try await records.upstream.associate(
+                from: (from.objectType, from.id), to: (to.objectType, to.id), types: specs, priority: call.priority,
+                deadline: call.deadline)
         }
         // The types now between the two records.
         let page = try await records.mapped("the associations of \(from.objectType) \(from.id)") {
-            try await records.upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.listAssociations(
-                    from: from.objectType, id: from.id, to: to.objectType, options: options)
-            }
+            try await records.upstream.associations(
+                of: (from.objectType, from.id), toType: to.objectType, priority: call.priority, deadline: call.deadline)
         }
         let types = page.results.first { $0.toObjectId == to.id }?.associationTypes ?? []
         return ServerResponse(message: .with { $0.types = types.map(Hubspot_Gateway_V1_AssociationType.init) })
@@ -71,11 +58,9 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         let call = records.context(request.metadata)
         let cursor = message.page.cursor
         let page = try await records.mapped("the associations of \(message.from.objectType) \(message.from.id)") {
-            try await records.upstream.call(priority: call.priority, deadline: call.deadline) { client, options in
-                try await client.listAssociations(
-                    from: message.from.objectType, id: message.from.id, to: message.toObjectType, limit: limit,
-                    after: cursor.isEmpty ? nil : cursor, options: options)
-            }
+            try await records.upstream.associations(
+                of: (message.from.objectType, message.from.id), toType: message.toObjectType, limit: limit,
+                after: cursor.isEmpty ? nil : cursor, priority: call.priority, deadline: call.deadline)
         }
         return ServerResponse(
             message: .with {
@@ -98,13 +83,9 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         let call = records.context(request.metadata)
         let (from, to) = (message.from, message.to)
         try await records.mapped("the association \(from.objectType) \(from.id) → \(to.objectType) \(to.id)") {
-            try await records.upstream.call(
-                priority: call.priority, deadline: call.deadline,
-                invalidating: [(from.objectType, from.id), (to.objectType, to.id)]
-            ) { client, options in
-                try await client.removeAssociations(
-                    from: from.objectType, id: from.id, to: to.objectType, toId: to.id, options: options)
-            }
+            try await records.upstream.removeAssociations(
+                from: (from.objectType, from.id), to: (to.objectType, to.id), priority: call.priority,
+                deadline: call.deadline)
         }
         return ServerResponse(message: .init())
     }
