@@ -5,6 +5,49 @@ import HubSpotAPI
 /// and the door's retries; writes drop the cached copies of what they change. Nothing above
 /// GatewayCore hands the door a closure over `HubSpotClient` any more.
 extension HubSpotUpstream {
+    /// Many records through the read coalescer (one HubSpot call for the misses, shared with
+    /// other callers); nil where HubSpot has no such record, in the order asked.
+    public func readObjects(
+        type: String, ids: [String], properties: [String], maxStaleness: Duration? = nil, priority: CallPriority,
+        deadline: ContinuousClock.Instant
+    ) async throws -> [HubSpotObject?] {
+        try await withThrowingTaskGroup(of: (Int, HubSpotObject?).self) { group in
+            for (index, id) in ids.enumerated() {
+                group.addTask {
+                    let read = try await self.readObject(
+                        type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: priority,
+                        deadline: deadline)
+                    return (index, read.object)
+                }
+            }
+            var objects = [HubSpotObject?](repeating: nil, count: ids.count)
+            for try await (index, object) in group { objects[index] = object }
+            return objects
+        }
+    }
+
+    /// Many writes through the write coalescer (merged with other callers' into HubSpot batch
+    /// calls); one result per input, in input order.
+    public func write(
+        type: String, _ writes: [ObjectWrite], priority: CallPriority, deadline: ContinuousClock.Instant
+    ) async -> [Result<HubSpotObject, any Error>] {
+        await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
+            for (index, write) in writes.enumerated() {
+                group.addTask {
+                    do {
+                        return (
+                            index,
+                            .success(try await self.write(type: type, write, priority: priority, deadline: deadline))
+                        )
+                    } catch { return (index, .failure(error)) }
+                }
+            }
+            var results = [Result<HubSpotObject, any Error>?](repeating: nil, count: writes.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+    }
+
     /// One record by a unique property (`email`, a custom unique property), from HubSpot.
     public func object(
         _ type: String, uniqueProperty: String, value: String, properties: [String], priority: CallPriority,

@@ -4,31 +4,9 @@ import GRPCCore
 import HubSpotAPI
 import SwiftProtobuf
 
-/// A batch-write RPC as single writes through the write coalescer: HubSpot sees them merged
-/// with other callers' writes, and each input gets its own result.
+/// A batch-write RPC's answer: the door writes each input through its coalescer
+/// (`HubSpotUpstream.write(type:_:priority:deadline:)`); this maps the per-input results.
 enum BatchWrites {
-    static func run(
-        _ writes: [ObjectWrite], type: String, upstream: HubSpotUpstream, priority: CallPriority,
-        deadline: ContinuousClock.Instant
-    ) async -> [Result<HubSpotObject, any Error>] {
-        await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
-            for (index, write) in writes.enumerated() {
-                group.addTask {
-                    do {
-                        return (
-                            index,
-                            .success(
-                                try await upstream.write(type: type, write, priority: priority, deadline: deadline))
-                        )
-                    } catch { return (index, .failure(error)) }
-                }
-            }
-            var results = [Result<HubSpotObject, any Error>?](repeating: nil, count: writes.count)
-            for await (index, result) in group { results[index] = result }
-            return results.map { $0! }
-        }
-    }
-
     /// Per-input results as the API's messages (an empty message for a failed input, so the
     /// list stays in input order) and `BatchError`s by index.
     static func split<Message: SwiftProtobuf.Message>(

@@ -136,24 +136,10 @@ struct RecordOperations: Sendable {
         let call = context(metadata)
         try InputValidation.batch(ids.count, field: "ids")
         for (index, id) in ids.enumerated() { try InputValidation.id(id, field: "ids[\(index)]") }
-        let staleness = readOptions.maxStalenessDuration
         return try await mapped("the \(type)") {
-            try await withThrowingTaskGroup(of: (Int, HubSpotObject?).self) { group in
-                for (index, id) in ids.enumerated() {
-                    group.addTask {
-                        (
-                            index,
-                            try await upstream.readObject(
-                                type: type, id: id, properties: properties, maxStaleness: staleness,
-                                priority: call.priority, deadline: call.deadline
-                            ).object
-                        )
-                    }
-                }
-                var objects = [HubSpotObject?](repeating: nil, count: ids.count)
-                for try await (index, object) in group { objects[index] = object }
-                return objects
-            }
+            try await upstream.readObjects(
+                type: type, ids: ids, properties: properties, maxStaleness: readOptions.maxStalenessDuration,
+                priority: call.priority, deadline: call.deadline)
         }
     }
 
@@ -162,8 +148,7 @@ struct RecordOperations: Sendable {
         HubSpotObject, any Error
     >] {
         let call = context(metadata)
-        return await BatchWrites.run(
-            writes, type: type, upstream: upstream, priority: call.priority, deadline: call.deadline)
+        return await upstream.write(type: type, writes, priority: call.priority, deadline: call.deadline)
     }
 
     func batchArchive(_ type: String, ids: [String], _ metadata: Metadata) async throws {
