@@ -78,3 +78,18 @@ enum AssociationTranslation {
         "tickets": ["contacts": 16, "companies": 339, "deals": 28],
     ]
 }
+
+/// A batch-get RPC's answer: the records found, as the API's messages, and the ids HubSpot does
+/// not have (in the order asked).
+enum BatchReads {
+    static func split<Message>(_ objects: [HubSpotObject?], ids: [String], _ convert: (HubSpotObject) -> Message)
+        -> (found: [Message], missing: [String])
+    {
+        var found: [Message] = []
+        var missing: [String] = []
+        for (index, object) in objects.enumerated() {
+            if let object { found.append(convert(object)) } else { missing.append(ids[index]) }
+        }
+        return (found, missing)
+    }
+}

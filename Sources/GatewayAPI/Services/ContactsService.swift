@@ -143,15 +143,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
             Self.type, ids: message.ids, properties: try properties(message.properties),
             readOptions: message.readOptions, request.metadata)
         return ServerResponse(
-            message: .with { response in
-                for (index, object) in objects.enumerated() {
-                    if let object {
-                        response.contacts.append(Contact(object))
-                    } else {
-                        response.missingIds.append(message.ids[index])
-                    }
-                }
-            })
+            message: .with { ($0.contacts, $0.missingIds) = BatchReads.split(objects, ids: message.ids, Contact.init) })
     }
 
     public func batchCreateContacts(

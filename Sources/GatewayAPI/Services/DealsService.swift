@@ -135,15 +135,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
             Self.type, ids: message.ids, properties: try properties(message.properties),
             readOptions: message.readOptions, request.metadata)
         return ServerResponse(
-            message: .with { response in
-                for (index, object) in objects.enumerated() {
-                    if let object {
-                        response.deals.append(Deal(object))
-                    } else {
-                        response.missingIds.append(message.ids[index])
-                    }
-                }
-            })
+            message: .with { ($0.deals, $0.missingIds) = BatchReads.split(objects, ids: message.ids, Deal.init) })
     }
 
     public func batchCreateDeals(

@@ -56,15 +56,8 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             message.objectType, ids: message.ids, properties: properties, readOptions: message.readOptions,
             request.metadata)
         return ServerResponse(
-            message: .with { response in
-                for (index, object) in objects.enumerated() {
-                    if let object {
-                        response.objects.append(CrmObject(object))
-                    } else {
-                        response.missingIds.append(message.ids[index])
-                    }
-                }
-            })
+            message: .with { ($0.objects, $0.missingIds) = BatchReads.split(objects, ids: message.ids, CrmObject.init) }
+        )
     }
 
     public func listObjects(request: ServerRequest<Hubspot_Gateway_V1_ListObjectsRequest>, context: ServerContext)
