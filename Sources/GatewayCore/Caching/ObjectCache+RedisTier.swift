@@ -103,15 +103,8 @@ extension ObjectCache {
     }
 
     /// Dates as HubSpot writes them (ISO-8601 with milliseconds), which is what
-    /// `HubSpotObject`'s decoding reads back. Made once: JSON coders are not cheap to build.
-    static let entryEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(HubSpotTimestamp.format(date))
-        }
-        return encoder
-    }()
+    /// `HubSpotObject`'s decoding reads back.
+    static var entryEncoder: JSONEncoder { JSONCoding.encoder }
 
     /// `HubSpotObject` decodes its own timestamps; no date strategy is needed.
     static let entryDecoder = JSONDecoder()

@@ -1,8 +1,9 @@
 import Foundation
 
-/// JSON coders that read and write HubSpot's timestamps (`2019-10-30T03:30:17.883Z`).
-enum JSONCoding {
-    static let decoder: JSONDecoder = {
+/// JSON coders that read and write HubSpot's timestamps (`2019-10-30T03:30:17.883Z`), made
+/// once: the client's bodies and the gateway's cache entries use them.
+public enum JSONCoding {
+    public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
@@ -14,7 +15,7 @@ enum JSONCoding {
         return decoder
     }()
 
-    static let encoder: JSONEncoder = {
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
