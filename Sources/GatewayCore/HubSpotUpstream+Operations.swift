@@ -11,7 +11,8 @@ extension HubSpotUpstream {
         type: String, ids: [String], properties: [String], maxStaleness: Duration? = nil, priority: CallPriority,
         deadline: ContinuousClock.Instant
     ) async throws -> [HubSpotObject?] {
-        try await withThrowingTaskGroup(of: (Int, HubSpotObject?).self) { group in
+        let properties = PropertyNames.normalized(properties)
+        return try await withThrowingTaskGroup(of: (Int, HubSpotObject?).self) { group in
             for (index, id) in ids.enumerated() {
                 group.addTask {
                     let read = try await self.readObject(
@@ -55,7 +56,8 @@ extension HubSpotUpstream {
     ) async throws -> HubSpotObject {
         try await call(priority: priority, deadline: deadline) { client, options in
             try await client.getObject(
-                type, id: value, properties: properties, idProperty: uniqueProperty, options: options)
+                type, id: value, properties: PropertyNames.normalized(properties), idProperty: uniqueProperty,
+                options: options)
         }
     }
 
@@ -65,7 +67,8 @@ extension HubSpotUpstream {
         deadline: ContinuousClock.Instant
     ) async throws -> ObjectPage {
         try await call(priority: priority, deadline: deadline) { client, options in
-            try await client.listObjects(type, limit: limit, after: cursor, properties: properties, options: options)
+            try await client.listObjects(
+                type, limit: limit, after: cursor, properties: PropertyNames.normalized(properties), options: options)
         }
     }
 

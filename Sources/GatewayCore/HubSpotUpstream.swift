@@ -113,6 +113,7 @@ public final class HubSpotUpstream: Sendable {
         priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
     ) async throws -> ObjectCache.Read {
         let reads = reads[priority]!
+        let properties = PropertyNames.normalized(properties)
         return try await cache.read(
             type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability
         ) { [breaker] in

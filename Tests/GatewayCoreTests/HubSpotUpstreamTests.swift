@@ -369,4 +369,18 @@ struct DoorEnvironment {
             #expect(rejected.totalValue == 2)
         }
     }
+
+    @Test func propertiesInAnotherOrderOrRepeatedReadTheSameCacheEntry() async throws {
+        try await DoorEnvironment.with(contacts: 1) { environment in
+            let door = environment.door()
+            defer { door.transport.shutdown() }
+            let id = environment.ids[0]
+            let first = try await door.upstream.readObject(
+                type: "contacts", id: id, properties: ["email", "firstname"], deadline: .now + .seconds(5))
+            let second = try await door.upstream.readObject(
+                type: "contacts", id: id, properties: ["firstname", "email", "email"], deadline: .now + .seconds(5))
+            #expect(first.source == .upstream)
+            #expect(second.source == .cache, "one property set, one entry: normalized once at the door")
+        }
+    }
 }

@@ -59,7 +59,7 @@ enum InputValidation {
     /// The properties to read: a service's typed ones plus the checked extra ones, once each.
     static func requestedProperties(_ extra: [String], typed: [String]) throws(RPCError) -> [String] {
         try propertyNames(extra, field: "properties")
-        return Array(Set(typed + extra)).sorted()
+        return typed + extra  // normalized (sorted, deduplicated) by the door
     }
 
     /// The properties a typed message writes: its `properties` map (names checked) plus the

@@ -19,7 +19,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     private func checked(_ type: String, _ properties: [String]) throws(RPCError) -> [String] {
         try InputValidation.objectType(type)
         try InputValidation.propertyNames(properties, field: "properties")
-        return properties.sorted()
+        return properties  // normalized by the door
     }
 
     public func getObject(request: ServerRequest<Hubspot_Gateway_V1_GetObjectRequest>, context: ServerContext)

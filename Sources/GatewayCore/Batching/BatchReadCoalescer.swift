@@ -35,11 +35,12 @@ public final class BatchReadCoalescer: Sendable {
         }
     }
 
-    /// One object by id, or nil when HubSpot does not have it.
+    /// One object by id, or nil when HubSpot does not have it. `properties` are normalized
+    /// (`PropertyNames.normalized`) by the door; the batch group is keyed by the list as given.
     public func read(type: String, id: String, properties: [String], deadline: ContinuousClock.Instant) async throws
         -> HubSpotObject?
     {
         try await coalescer.submit(
-            id, key: Group(type: type, properties: properties.sorted()), identity: id, deadline: deadline)
+            id, key: Group(type: type, properties: properties), identity: id, deadline: deadline)
     }
 }

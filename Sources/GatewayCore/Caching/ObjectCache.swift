@@ -105,7 +105,8 @@ public final class ObjectCache: Sendable {
         fetch: @escaping @Sendable () async throws -> HubSpotObject?
     ) async throws -> Read {
         let freshness = min(maxStaleness ?? configuration.ttl, configuration.ttl)
-        let names = properties.sorted().joined(separator: ",")
+        // Normalized by the door (`PropertyNames`): one entry per property set.
+        let names = properties.joined(separator: ",")
         if redis != nil, freshness > .zero, configuration.nearTTL > .zero, freshness >= configuration.nearTTL,
             let near = local.withLock({ $0.near(type: type, id: id, properties: names, within: configuration.nearTTL) }
             ),
