@@ -70,7 +70,7 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
                         $0.types = associated.associationTypes.map(Hubspot_Gateway_V1_AssociationType.init)
                     }
                 }
-                $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+                $0.page = .init(next: page.nextAfter)
             })
     }
 

@@ -61,7 +61,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
         return ServerResponse(
             message: .with {
                 $0.contacts = page.results.map(Contact.init)
-                $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+                $0.page = .init(next: page.nextAfter)
             })
     }
 
@@ -74,9 +74,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
         return ServerResponse(
             message: .with {
                 $0.contacts = page.results.map(Contact.init)
-                $0.page = .with {
-                    $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total)
-                }
+                $0.page = .init(page)
             })
     }
 

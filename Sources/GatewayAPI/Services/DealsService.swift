@@ -45,7 +45,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
             request.metadata)
         return ServerResponse(
             message: .with {
-                $0.deals = page.results.map(Deal.init); $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+                $0.deals = page.results.map(Deal.init); $0.page = .init(next: page.nextAfter)
             })
     }
 
@@ -58,9 +58,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         return ServerResponse(
             message: .with {
                 $0.deals = page.results.map(Deal.init)
-                $0.page = .with {
-                    $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total)
-                }
+                $0.page = .init(page)
             })
     }
 

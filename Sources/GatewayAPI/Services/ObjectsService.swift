@@ -69,7 +69,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             request.metadata)
         return ServerResponse(
             message: .with {
-                $0.objects = page.results.map(CrmObject.init); $0.page = .with { $0.nextCursor = page.nextAfter ?? "" }
+                $0.objects = page.results.map(CrmObject.init); $0.page = .init(next: page.nextAfter)
             })
     }
 
@@ -83,9 +83,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         return ServerResponse(
             message: .with {
                 $0.objects = page.results.map(CrmObject.init)
-                $0.page = .with {
-                    $0.nextCursor = page.nextAfter ?? ""; $0.total = Int64(page.total)
-                }
+                $0.page = .init(page)
             })
     }
 

@@ -29,11 +29,7 @@ enum AssociationsAPI {
         let started = Timestamps.now()
         let entry = AssociationCatalog.defaultEntry(
             from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
-        ctx.emit(
-            try ctx.store.associate(
-                from: from, fromId: fromId, to: to, toId: toId,
-                types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)],
-                now: Timestamps.now()))
+        try associateDefault(from, fromId, to, toId, entry, ctx)
         let w = ObjectRenderer.batch(
             results: { w in writeDefaultPair(&w, fromId, toId, entry) }, errors: [], startedAt: started)
         return .json(200, w)
@@ -138,13 +134,7 @@ enum AssociationsAPI {
         let pairs = try parsePairs(request, ctx)
         let entry = AssociationCatalog.defaultEntry(
             from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
-        for (fromId, toId) in pairs {
-            ctx.emit(
-                try ctx.store.associate(
-                    from: from, fromId: fromId, to: to, toId: toId,
-                    types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)],
-                    now: Timestamps.now()))
-        }
+        for (fromId, toId) in pairs { try associateDefault(from, fromId, to, toId, entry, ctx) }
         let w = ObjectRenderer.batch(
             results: { w in
                 for (fromId, toId) in pairs { writeDefaultPair(&w, fromId, toId, entry) }
@@ -234,6 +224,18 @@ enum AssociationsAPI {
         }
         w.endArray()
         w.endObject()
+    }
+
+    /// Associates two records with the default (unlabelled) type of `entry` and emits the events.
+    private static func associateDefault(
+        _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String,
+        _ entry: AssociationCatalog.Entry, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) {
+        ctx.emit(
+            try ctx.store.associate(
+                from: from, fromId: fromId, to: to, toId: toId,
+                types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)],
+                now: Timestamps.now()))
     }
 
     private static func writeDefaultPair(
