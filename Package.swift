@@ -163,7 +163,7 @@ let package = Package(
         .target(
             name: "GatewayAPI",
             dependencies: [
-                "GatewayCore", "GatewayProto", "HubSpotAPI", "WebhookSignature", "TimeConversions",
+                "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
@@ -261,7 +261,7 @@ let package = Package(
         .testTarget(
             name: "HubSpotAPITests",
             dependencies: [
-                "HubSpotAPI", "HubSpotSimulator", "TestSupport",
+                "HubSpotAPI", "HubSpotSimulator", "TestSupport", "TimeConversions",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -49,18 +49,6 @@ extension HubSpotUpstream {
         }
     }
 
-    /// One record by a unique property (`email`, a custom unique property), from HubSpot.
-    public func object(
-        _ type: String, uniqueProperty: String, value: String, properties: [String], priority: CallPriority,
-        deadline: ContinuousClock.Instant
-    ) async throws -> HubSpotObject {
-        try await call(priority: priority, deadline: deadline) { client, options in
-            try await client.getObject(
-                type, id: value, properties: PropertyNames.normalized(properties), idProperty: uniqueProperty,
-                options: options)
-        }
-    }
-
     /// A page of records in HubSpot's order.
     public func list(
         _ type: String, limit: Int, after cursor: String?, properties: [String], priority: CallPriority,
@@ -132,7 +120,7 @@ extension HubSpotUpstream {
     public func associations(
         of from: (type: String, id: String), toType: String, limit: Int = 500, after cursor: String? = nil,
         priority: CallPriority, deadline: ContinuousClock.Instant
-    ) async throws -> AssociationPage {
+    ) async throws -> HubSpotAPI.AssociationPage {
         try await call(priority: priority, deadline: deadline) { client, options in
             try await client.listAssociations(
                 from: from.type, id: from.id, to: toType, limit: limit, after: cursor, options: options)

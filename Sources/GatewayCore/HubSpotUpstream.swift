@@ -56,12 +56,13 @@ public final class HubSpotUpstream: Sendable {
                 try await limiter.acquire(.general, priority: priority, paced: true, deadline: deadline)
             }
             reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) {
-                type, ids, properties, deadline in
+                type, ids, properties, idProperty, deadline in
                 metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")], ids.count)
                 return try await attempts.run(
                     .general, priority: priority, deadline: deadline, idempotent: true, admitted: true
                 ) { client, options in
-                    try await client.batchRead(type, ids: ids, properties: properties, options: options)
+                    try await client.batchRead(
+                        type, ids: ids, properties: properties, idProperty: idProperty, options: options)
                 }
             }
             writes[priority] = BatchWriteCoalescer(
@@ -120,6 +121,49 @@ public final class HubSpotUpstream: Sendable {
             try breaker.refuseIfOpen()
             return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
         }
+    }
+
+    /// One object by the value of a unique property (`email`), through the same cache and
+    /// batch reads as reads by id: the id last seen holding the value is read through the cache
+    /// and used when the record still holds it (served stale like any read when HubSpot cannot
+    /// be asked); otherwise HubSpot is asked by the value, in a coalesced batch read.
+    public func readObject(
+        type: String, uniqueProperty: String, value: String, properties: [String], maxStaleness: Duration? = nil,
+        priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
+    ) async throws -> ObjectCache.Read {
+        let asked = PropertyNames.normalized(properties)
+        // The value's property is read too, to check the record still holds it.
+        let fetched = asked.contains(uniqueProperty) ? asked : PropertyNames.normalized(asked + [uniqueProperty])
+        func answer(_ read: ObjectCache.Read) -> ObjectCache.Read {
+            guard fetched != asked, var object = read.object else { return read }
+            object.properties[uniqueProperty] = nil
+            return ObjectCache.Read(object: object, source: read.source, age: read.age)
+        }
+        if let id = await cache.uniqueId(type: type, property: uniqueProperty, value: value) {
+            let read = try await readObject(
+                type: type, id: id, properties: fetched, maxStaleness: maxStaleness, priority: priority,
+                deadline: deadline)
+            if UniqueValues.matches(read.object?[uniqueProperty], value, of: uniqueProperty) { return answer(read) }
+            // The record no longer holds the value (or is gone): ask HubSpot who does.
+        }
+        try breaker.refuseIfOpen()
+        let ticket = cache.invalidationTicket()
+        let object: HubSpotObject?
+        do {
+            object = try await reads[priority]!.read(
+                type: type, idProperty: uniqueProperty, value: value, properties: fetched, deadline: deadline)
+        } catch is UnattributedUniqueRead {
+            object = try await call(priority: priority, deadline: deadline) { client, options in
+                try await client.getObject(
+                    type, id: value, properties: fetched, idProperty: uniqueProperty, options: options)
+            }
+        }
+        guard let object else { return ObjectCache.Read(object: nil, source: .upstream, age: .zero) }
+        if UniqueValues.matches(object[uniqueProperty], value, of: uniqueProperty) {
+            await cache.rememberUnique(type: type, property: uniqueProperty, value: value, id: object.id)
+            await cache.fill(object, type: type, properties: fetched, since: ticket)
+        }
+        return answer(ObjectCache.Read(object: object, source: .upstream, age: .zero))
     }
 
     /// Creates, updates or upserts one record through a coalesced batch call, and drops the

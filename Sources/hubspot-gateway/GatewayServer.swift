@@ -126,6 +126,7 @@ struct GatewayServer {
 
         // gRPC
         let timeout = Duration.milliseconds(Int64(options.defaultTimeoutSeconds * 1000))
+        let crm = CRM(upstream: upstream)
         var grpcConfiguration = Nghttp2ServerTransportConfiguration(host: options.host, port: options.grpcPort)
         grpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
         grpcConfiguration.maxConnectionAge =
@@ -146,10 +147,10 @@ struct GatewayServer {
         let server = GRPCServer(
             transport: grpcTransport,
             services: [
-                ContactsService(upstream: upstream, defaultTimeout: timeout),
-                DealsService(upstream: upstream, defaultTimeout: timeout),
-                ObjectsService(upstream: upstream, defaultTimeout: timeout),
-                AssociationsService(upstream: upstream, defaultTimeout: timeout),
+                ContactsService(crm: crm, defaultTimeout: timeout),
+                DealsService(crm: crm, defaultTimeout: timeout),
+                ObjectsService(crm: crm, defaultTimeout: timeout),
+                AssociationsService(crm: crm, defaultTimeout: timeout),
                 AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
             ],
             interceptors: [

@@ -88,9 +88,9 @@ struct GatewayRig {
                 let server = GRPCServer(
                     transport: inProcess.server,
                     services: [
-                        ContactsService(upstream: upstream), AdminService(upstream: upstream, redisConfigured: true),
-                        DealsService(upstream: upstream),
-                        ObjectsService(upstream: upstream), AssociationsService(upstream: upstream),
+                        ContactsService(crm: CRM(upstream: upstream)), AdminService(upstream: upstream, redisConfigured: true),
+                        DealsService(crm: CRM(upstream: upstream)),
+                        ObjectsService(crm: CRM(upstream: upstream)), AssociationsService(crm: CRM(upstream: upstream)),
                     ],
                     interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)

@@ -44,10 +44,10 @@ final class CallLog: Sendable {
     func coalescer(_ client: HubSpotClient, log: CallLog, admit: @escaping BatchReadCoalescer.Admit = { _ in })
         -> BatchReadCoalescer
     {
-        BatchReadCoalescer(admit: admit) { type, ids, properties, deadline in
+        BatchReadCoalescer(admit: admit) { type, ids, properties, idProperty, deadline in
             log.record(ids.count)
             return try await client.batchRead(
-                type, ids: ids, properties: properties, options: CallOptions(deadline: deadline))
+                type, ids: ids, properties: properties, idProperty: idProperty, options: CallOptions(deadline: deadline))
         }
     }
 

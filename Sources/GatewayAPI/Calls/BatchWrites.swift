@@ -1,23 +1,21 @@
 import GatewayCore
 import GatewayProto
 import GRPCCore
-import HubSpotAPI
 import SwiftProtobuf
 
-/// A batch-write RPC's answer: the door writes each input through its coalescer
-/// (`HubSpotUpstream.write(type:_:priority:deadline:)`); this maps the per-input results.
+/// A batch-write RPC's answer: the per-input results of `Records.write(_:_:_:)` as the API's
+/// messages.
 enum BatchWrites {
     /// Per-input results as the API's messages (an empty message for a failed input, so the
     /// list stays in input order) and `BatchError`s by index.
     static func split<Message: SwiftProtobuf.Message>(
-        _ results: [Result<HubSpotObject, any Error>], subject: String,
-        _ convert: (HubSpotObject) -> Message
+        _ results: [Result<CRMRecord, any Error>], subject: String, _ convert: (CRMRecord) -> Message
     ) -> ([Message], [Hubspot_Gateway_V1_BatchError]) {
         var messages: [Message] = []
         var errors: [Hubspot_Gateway_V1_BatchError] = []
         for (index, result) in results.enumerated() {
             switch result {
-            case .success(let object): messages.append(convert(object))
+            case .success(let record): messages.append(convert(record))
             case .failure(let failure):
                 messages.append(Message())
                 errors.append(error(index: index, failure, subject: "\(subject)[\(index)]"))
@@ -39,56 +37,64 @@ enum BatchWrites {
     }
 }
 
-/// The API's association targets as HubSpot's association inputs.
+/// The API's association targets and types as the domain's.
 enum AssociationTranslation {
+    /// An association to make with a new record of type `from`; HubSpot's default kind when the
+    /// target names none.
     static func input(_ target: Hubspot_Gateway_V1_AssociationTarget, field: String, from: String) throws(RPCError)
-        -> AssociationInput
+        -> NewAssociation
     {
         try InputValidation.objectType(target.objectType, field: field + ".object_type")
         try InputValidation.id(target.objectID, field: field + ".object_id")
-        var types: [AssociationSpec] = []
+        var kinds: [AssociationKind] = []
         for (index, type) in target.types.enumerated() {
-            types.append(try spec(type, field: "\(field).types[\(index)]"))
+            kinds.append(try kind(type, field: "\(field).types[\(index)]"))
         }
-        if types.isEmpty {
-            guard let typeId = defaultTypeIds[from]?[target.objectType] else {
+        if kinds.isEmpty {
+            guard let kind = AssociationKind.default(from: from, to: target.objectType) else {
                 throw InputValidation.invalid(
                     "\(field): no default association from \(from) to \(target.objectType); give its types")
             }
-            types = [AssociationSpec(.hubspotDefined, typeId)]
+            kinds = [kind]
         }
-        return AssociationInput(toId: target.objectID, types: types)
+        return NewAssociation(to: RecordRef(target.objectType, target.objectID), kinds: kinds)
     }
 
-    static func spec(_ type: Hubspot_Gateway_V1_AssociationType, field: String) throws(RPCError) -> AssociationSpec {
+    static func kind(_ type: Hubspot_Gateway_V1_AssociationType, field: String) throws(RPCError) -> AssociationKind {
         guard type.typeID > 0 else { throw InputValidation.invalid("\(field).type_id must be positive") }
         switch type.category {
-        case .hubspotDefined: return AssociationSpec(.hubspotDefined, Int(type.typeID))
-        case .userDefined: return AssociationSpec(.userDefined, Int(type.typeID))
-        case .integratorDefined: return AssociationSpec(.integratorDefined, Int(type.typeID))
+        case .hubspotDefined: return AssociationKind(.hubspotDefined, Int(type.typeID))
+        case .userDefined: return AssociationKind(.userDefined, Int(type.typeID))
+        case .integratorDefined: return AssociationKind(.integratorDefined, Int(type.typeID))
         case .unspecified, .UNRECOGNIZED: throw InputValidation.invalid("\(field).category must be set")
         }
     }
+}
 
-    /// HubSpot's default (unlabelled) association type ids between standard objects.
-    static let defaultTypeIds: [String: [String: Int]] = [
-        "contacts": ["companies": 279, "deals": 4, "tickets": 15],
-        "companies": ["contacts": 280, "deals": 342, "tickets": 340],
-        "deals": ["contacts": 3, "companies": 341, "tickets": 27],
-        "tickets": ["contacts": 16, "companies": 339, "deals": 28],
-    ]
+extension Hubspot_Gateway_V1_AssociationType {
+    init(_ kind: AssociationKind) {
+        self.init()
+        category =
+            switch kind.category {
+            case .hubspotDefined: .hubspotDefined
+            case .userDefined: .userDefined
+            case .integratorDefined: .integratorDefined
+            }
+        typeID = Int32(kind.typeId)
+        label = kind.label ?? ""
+    }
 }
 
 /// A batch-get RPC's answer: the records found, as the API's messages, and the ids HubSpot does
 /// not have (in the order asked).
 enum BatchReads {
-    static func split<Message>(_ objects: [HubSpotObject?], ids: [String], _ convert: (HubSpotObject) -> Message)
+    static func split<Message>(_ records: [CRMRecord?], ids: [String], _ convert: (CRMRecord) -> Message)
         -> (found: [Message], missing: [String])
     {
         var found: [Message] = []
         var missing: [String] = []
-        for (index, object) in objects.enumerated() {
-            if let object { found.append(convert(object)) } else { missing.append(ids[index]) }
+        for (index, record) in records.enumerated() {
+            if let record { found.append(convert(record)) } else { missing.append(ids[index]) }
         }
         return (found, missing)
     }

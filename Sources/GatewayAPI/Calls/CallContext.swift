@@ -43,7 +43,7 @@ extension Hubspot_Gateway_V1_ReadOptions {
 }
 
 extension Hubspot_Gateway_V1_Freshness {
-    init(_ read: ObjectCache.Read) {
+    init(_ read: RecordRead) {
         self.init()
         source =
             switch read.source {

@@ -1,7 +1,6 @@
 import Foundation
 import GatewayCore
 import GRPCCore
-import HubSpotAPI
 import TimeConversions
 
 /// Turns what went wrong on the way to HubSpot into the gRPC status a caller can act on, with
@@ -22,43 +21,48 @@ public enum GatewayErrors {
         if let error = error as? RPCError { return error }
         var metadata = Metadata()
         switch error {
-        case let error as HubSpotError:
+        case let error as CRMError:
             if let id = error.correlationId { metadata.addString(id, forKey: Key.correlationId) }
-            switch error.status {
-            case 404:
+            switch error.reason {
+            case .notFound:
                 return RPCError(code: .notFound, message: "\(subject) not found in HubSpot", metadata: metadata)
-            case 409:
-                let existing = error.existingObjectId
+            case .alreadyExists(let existing):
                 if let existing { metadata.addString(existing, forKey: Key.existingId) }
                 return RPCError(
                     code: .alreadyExists,
                     message: existing.map { "\(subject) already exists (existing id \($0)): \(error.message)" }
                         ?? error.message, metadata: metadata)
-            case 400, 422:
-                let property =
-                    error.errors.lazy.compactMap { $0.context?["propertyName"]?.first }.first ?? error.context[
-                        "propertyName"]?.first
-                    ?? propertyNamed(in: error.message)
+            case .invalidInput(let property):
                 if let property { metadata.addString(property, forKey: Key.property) }
                 return RPCError(
                     code: .invalidArgument, message: "HubSpot refused \(subject): \(error.message)", metadata: metadata)
-            case 401, 403:
-                return RPCError(
-                    code: .unavailable,
-                    message:
-                        "HubSpot rejected the gateway's own credentials (\(error.status)); the gateway's operators must check its HubSpot token or OAuth settings",
-                    metadata: metadata)
-            case 429:
-                if let wait = error.retryAfter {
-                    metadata.addString(String(wait.milliseconds), forKey: Key.retryAfterMilliseconds)
-                }
+            case .notAUniqueProperty:
+                metadata.addString("id_property", forKey: Key.property)
+                return RPCError(code: .invalidArgument, message: "id_property \(error.message)", metadata: metadata)
+            case .invalidRequest:
+                return RPCError(code: .invalidArgument, message: error.message, metadata: metadata)
+            case .credentialsRejected(let status):
+                let message =
+                    status.map {
+                        "HubSpot rejected the gateway's own credentials (\($0)); the gateway's operators must check its HubSpot token or OAuth settings"
+                    }
+                    ?? "the gateway could not refresh its HubSpot OAuth token; its operators must check its OAuth settings"
+                return RPCError(code: .unavailable, message: message, metadata: metadata)
+            case .rateLimited(let wait):
+                if let wait { metadata.addString(String(wait.milliseconds), forKey: Key.retryAfterMilliseconds) }
                 return RPCError(
                     code: .resourceExhausted, message: "HubSpot's rate limit was reached; retry later",
                     metadata: metadata)
-            default:
+            case .unavailable(let status):
+                let message =
+                    status.map { "HubSpot answered \($0): \(error.message)" } ?? error.message
+                return RPCError(code: .unavailable, message: message, metadata: metadata)
+            case .deadlineExceeded:
                 return RPCError(
-                    code: .unavailable, message: "HubSpot answered \(error.status): \(error.message)",
+                    code: .deadlineExceeded, message: "the deadline passed before HubSpot answered \(subject)",
                     metadata: metadata)
+            case .unexpectedAnswer:
+                return RPCError(code: .internalError, message: error.message, metadata: metadata)
             }
         case let error as RateLimitExceeded:
             metadata.addString(String(error.retryAfter.milliseconds), forKey: Key.retryAfterMilliseconds)
@@ -71,45 +75,19 @@ public enum GatewayErrors {
         case let error as WriteOutcomeUnknown:
             // Not UNAVAILABLE: clients (and gRPC retry policies) retry that, and a retried
             // create that had landed is a duplicate.
-            if let correlation = (error.underlying as? HubSpotError)?.correlationId {
+            if let correlation = error.correlationId {
                 metadata.addString(correlation, forKey: Key.correlationId)
             }
             metadata.addString("unknown", forKey: Key.writeOutcome)
             return RPCError(
                 code: .unknown, message: "the outcome of \(subject) is unknown: \(error)", metadata: metadata,
                 cause: error)
-        case is CurlError:
-            return RPCError(code: .unavailable, message: "HubSpot could not be reached: \(error)")
         case is DeadlinePassed:
             return RPCError(code: .deadlineExceeded, message: "\(error)")
-        case let error as HubSpotClientError:
-            switch error {
-            case .deadlineExceeded:
-                return RPCError(
-                    code: .deadlineExceeded, message: "the deadline passed before HubSpot answered \(subject)")
-            case .invalidArgument(let message): return RPCError(code: .invalidArgument, message: message)
-            case .oauthRefreshFailed:
-                return RPCError(
-                    code: .unavailable,
-                    message:
-                        "the gateway could not refresh its HubSpot OAuth token; its operators must check its OAuth settings"
-                )
-            case .undecodableResponse: return RPCError(code: .internalError, message: "\(error)")
-            }
         case is CancellationError:
             return RPCError(code: .cancelled, message: "the call was cancelled")
         default:
             return RPCError(code: .internalError, message: "unexpected failure while handling \(subject): \(error)")
         }
     }
-}
-
-/// The first property `Property values were not valid: [{…"name":"x"…}]` names (HubSpot's
-/// per-input batch errors carry the property only inside the message).
-func propertyNamed(in message: String) -> String? {
-    guard message.hasPrefix("Property values were not valid"), let range = message.range(of: "\"name\":\"") else {
-        return nil
-    }
-    let name = message[range.upperBound...].prefix { $0 != "\"" }
-    return name.isEmpty ? nil : String(name)
 }

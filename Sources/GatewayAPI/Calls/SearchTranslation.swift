@@ -1,19 +1,19 @@
+import GatewayCore
 import GatewayProto
 import GRPCCore
-import HubSpotAPI
 
-/// The API's typed search query as HubSpot's search request, checked against HubSpot's caps.
+/// The API's typed search query as the domain's, checked against HubSpot's caps.
 enum SearchTranslation {
-    static func request(
+    static func query(
         _ query: Hubspot_Gateway_V1_SearchQuery, page: Hubspot_Gateway_V1_PageRequest, properties: [String]
-    ) throws(RPCError) -> SearchRequest {
+    ) throws(RPCError) -> RecordQuery {
         guard query.filterGroups.count <= InputValidation.maxFilterGroups else {
             throw InputValidation.invalid(
                 "query.filter_groups has \(query.filterGroups.count) groups; HubSpot allows at most \(InputValidation.maxFilterGroups)"
             )
         }
         var total = 0
-        var groups: [FilterGroup] = []
+        var groups: [[RecordQuery.Filter]] = []
         for (groupIndex, group) in query.filterGroups.enumerated() {
             guard group.filters.count <= InputValidation.maxFiltersPerGroup else {
                 throw InputValidation.invalid(
@@ -21,7 +21,7 @@ enum SearchTranslation {
                 )
             }
             total += group.filters.count
-            var filters: [Filter] = []
+            var filters: [RecordQuery.Filter] = []
             for (filterIndex, filter) in group.filters.enumerated() {
                 let field = "query.filter_groups[\(groupIndex)].filters[\(filterIndex)]"
                 try InputValidation.propertyName(filter.propertyName, field: field + ".property_name")
@@ -34,30 +34,30 @@ enum SearchTranslation {
                 default: break
                 }
                 filters.append(
-                    Filter(
+                    RecordQuery.Filter(
                         filter.propertyName, op, value: filter.value.isEmpty ? nil : filter.value,
                         highValue: filter.highValue.isEmpty ? nil : filter.highValue,
                         values: filter.values.isEmpty ? nil : filter.values))
             }
-            groups.append(FilterGroup(filters))
+            groups.append(filters)
         }
         guard total <= InputValidation.maxFilters else {
             throw InputValidation.invalid(
                 "query has \(total) filters in all; HubSpot allows at most \(InputValidation.maxFilters)")
         }
-        var sorts: [Sort] = []
+        var sorts: [RecordQuery.Sort] = []
         for (index, sort) in query.sorts.enumerated() {
             try InputValidation.propertyName(sort.propertyName, field: "query.sorts[\(index)].property_name")
-            sorts.append(Sort(sort.propertyName, sort.direction == .descending ? .descending : .ascending))
+            sorts.append(RecordQuery.Sort(sort.propertyName, descending: sort.direction == .descending))
         }
         let limit = try InputValidation.pageSize(page.pageSize, search: true)
-        return SearchRequest(
-            filterGroups: groups, sorts: sorts, query: query.query.isEmpty ? nil : query.query, properties: properties,
+        return RecordQuery(
+            filterGroups: groups, sorts: sorts, text: query.query.isEmpty ? nil : query.query, properties: properties,
             limit: limit, after: page.cursor.isEmpty ? nil : page.cursor)
     }
 
     private static func `operator`(_ value: Hubspot_Gateway_V1_FilterOperator, field: String) throws(RPCError)
-        -> Filter.Operator
+        -> RecordQuery.Filter.Operator
     {
         switch value {
         case .eq: .eq

@@ -2,12 +2,11 @@ import Foundation
 import GatewayCore
 import GatewayProto
 import GRPCCore
-import HubSpotAPI
 import SwiftProtobuf
 
 typealias Contact = Hubspot_Gateway_V1_Contact
 
-/// `hubspot.gateway.v1.ContactsService` on HubSpot's contacts, through `HubSpotUpstream`.
+/// `hubspot.gateway.v1.ContactsService` on HubSpot's contacts, through the domain (`CRM`).
 public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtocol {
     /// The HubSpot properties behind the typed fields of `Contact`.
     static let typedProperties = ["email", "firstname", "lastname", "lifecyclestage"]
@@ -16,8 +15,8 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     private let records: RecordOperations
 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
-    public init(upstream: HubSpotUpstream, defaultTimeout: Duration = .seconds(10)) {
-        records = RecordOperations(upstream: upstream, defaultTimeout: defaultTimeout)
+    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
+        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
     }
 
     private func properties(_ extra: [String]) throws(RPCError) -> [String] {
@@ -40,12 +39,12 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
                 })
         case .email(let email):
             try InputValidation.email(email, field: "email")
-            let object = try await records.get(
+            let (object, read) = try await records.get(
                 Self.type, uniqueProperty: "email", value: email, properties: properties,
-                subject: "contact with email \(email)", request.metadata)
+                readOptions: message.readOptions, subject: "contact with email \(email)", request.metadata)
             return ServerResponse(
                 message: .with {
-                    $0.contact = Contact(object); $0.freshness = .with { $0.source = .hubspot }
+                    $0.contact = Contact(object); $0.freshness = .init(read)
                 })
         case nil:
             throw InputValidation.invalid("one of id or email is required")
@@ -60,8 +59,8 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
             request.metadata)
         return ServerResponse(
             message: .with {
-                $0.contacts = page.results.map(Contact.init)
-                $0.page = .init(next: page.nextAfter)
+                $0.contacts = page.records.map(Contact.init)
+                $0.page = .init(page)
             })
     }
 
@@ -73,7 +72,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
             properties: try properties(request.message.properties), request.metadata)
         return ServerResponse(
             message: .with {
-                $0.contacts = page.results.map(Contact.init)
+                $0.contacts = page.records.map(Contact.init)
                 $0.page = .init(page)
             })
     }
@@ -86,7 +85,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
             throw InputValidation.invalid("contact.id must be empty on create (HubSpot assigns it)")
         }
         let properties = try Self.writeProperties(contact, field: "contact")
-        var associations: [AssociationInput] = []
+        var associations: [NewAssociation] = []
         for (index, target) in request.message.associations.enumerated() {
             associations.append(
                 try AssociationTranslation.input(target, field: "associations[\(index)]", from: Self.type))
@@ -121,7 +120,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
             subject: "contact \(contact.email)", request.metadata)
         return ServerResponse(
             message: .with {
-                $0.contact = Contact(written); $0.created = written.new ?? false
+                $0.contact = Contact(written); $0.created = written.created ?? false
             })
     }
 
@@ -147,57 +146,44 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     public func batchCreateContacts(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateContactsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
-        let contacts = request.message.contacts
-        try InputValidation.batch(contacts.count, field: "contacts")
-        var writes: [ObjectWrite] = []
-        for (index, contact) in contacts.enumerated() {
+        try await batchWrite(request.message.contacts, request.metadata) { index, contact throws(RPCError) in
             guard contact.id.isEmpty else {
                 throw InputValidation.invalid("contacts[\(index)].id must be empty on create")
             }
-            writes.append(
-                .create(
-                    properties: try Self.writeProperties(contact, field: "contacts[\(index)]").compactMapValues { $0 }))
+            return .create(
+                properties: try Self.writeProperties(contact, field: "contacts[\(index)]").compactMapValues { $0 })
         }
-        return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
     public func batchUpdateContacts(
         request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateContactsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
-        let contacts = request.message.contacts
-        try InputValidation.batch(contacts.count, field: "contacts")
-        var writes: [ObjectWrite] = []
-        for (index, contact) in contacts.enumerated() {
+        try await batchWrite(request.message.contacts, request.metadata) { index, contact throws(RPCError) in
             try InputValidation.id(contact.id, field: "contacts[\(index)].id")
-            writes.append(
-                .update(id: contact.id, properties: try Self.writeProperties(contact, field: "contacts[\(index)]")))
+            return .update(id: contact.id, properties: try Self.writeProperties(contact, field: "contacts[\(index)]"))
         }
-        return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
     public func batchUpsertContacts(
         request: ServerRequest<Hubspot_Gateway_V1_BatchUpsertContactsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
-        let contacts = request.message.contacts
-        try InputValidation.batch(contacts.count, field: "contacts")
-        var writes: [ObjectWrite] = []
-        for (index, contact) in contacts.enumerated() {
+        try await batchWrite(request.message.contacts, request.metadata) { index, contact throws(RPCError) in
             try InputValidation.email(contact.email, field: "contacts[\(index)].email")
-            writes.append(
-                .upsert(
-                    idProperty: "email", value: contact.email,
-                    properties: try Self.writeProperties(contact, field: "contacts[\(index)]")))
+            return .upsert(
+                idProperty: "email", value: contact.email,
+                properties: try Self.writeProperties(contact, field: "contacts[\(index)]"))
         }
-        return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    private func batchWrite(_ writes: [ObjectWrite], _ metadata: Metadata) async
-        -> Hubspot_Gateway_V1_BatchWriteContactsResponse
-    {
-        let results = await records.batchWrite(Self.type, writes, metadata)
-        var response = Hubspot_Gateway_V1_BatchWriteContactsResponse()
-        (response.contacts, response.errors) = BatchWrites.split(results, subject: "contacts", Contact.init)
-        return response
+    private func batchWrite(
+        _ contacts: [Contact], _ metadata: Metadata, _ write: (Int, Contact) throws(RPCError) -> ObjectWrite
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
+        let (written, errors) = try await records.batchWrite(
+            Self.type, contacts, field: "contacts", metadata, write: write, as: Contact.init)
+        return ServerResponse(
+            message: .with {
+                $0.contacts = written; $0.errors = errors
+            })
     }
 
     /// The HubSpot properties a contact message sets (typed fields that are non-empty, plus
@@ -217,7 +203,7 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
 
 extension Hubspot_Gateway_V1_Contact {
     /// A HubSpot contact as the API's message: typed fields, the rest in `properties`.
-    init(_ object: HubSpotObject) {
+    init(_ object: CRMRecord) {
         self.init()
         id = object.id
         email = object["email"] ?? ""
@@ -232,7 +218,7 @@ extension Hubspot_Gateway_V1_Contact {
 }
 
 extension Hubspot_Gateway_V1_RecordTimes {
-    init(_ object: HubSpotObject) {
+    init(_ object: CRMRecord) {
         self.init()
         if let created = object.createdAt { createdAt = Google_Protobuf_Timestamp(date: created) }
         if let updated = object.updatedAt { updatedAt = Google_Protobuf_Timestamp(date: updated) }

@@ -2,12 +2,12 @@ import Foundation
 import GatewayCore
 import GatewayProto
 import GRPCCore
-import HubSpotAPI
 import SwiftProtobuf
+import TimeConversions
 
 typealias Deal = Hubspot_Gateway_V1_Deal
 
-/// `hubspot.gateway.v1.DealsService` on HubSpot's deals, through `HubSpotUpstream`.
+/// `hubspot.gateway.v1.DealsService` on HubSpot's deals, through the domain (`CRM`).
 public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     /// The HubSpot properties behind the typed fields of `Deal`.
     static let typedProperties = ["dealname", "amount", "dealstage", "pipeline", "closedate"]
@@ -16,8 +16,8 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     private let records: RecordOperations
 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
-    public init(upstream: HubSpotUpstream, defaultTimeout: Duration = .seconds(10)) {
-        records = RecordOperations(upstream: upstream, defaultTimeout: defaultTimeout)
+    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
+        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
     }
 
     private func properties(_ extra: [String]) throws(RPCError) -> [String] {
@@ -45,7 +45,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
             request.metadata)
         return ServerResponse(
             message: .with {
-                $0.deals = page.results.map(Deal.init); $0.page = .init(next: page.nextAfter)
+                $0.deals = page.records.map(Deal.init); $0.page = .init(page)
             })
     }
 
@@ -57,7 +57,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
             properties: try properties(request.message.properties), request.metadata)
         return ServerResponse(
             message: .with {
-                $0.deals = page.results.map(Deal.init)
+                $0.deals = page.records.map(Deal.init)
                 $0.page = .init(page)
             })
     }
@@ -71,7 +71,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         }
         guard !message.deal.name.isEmpty else { throw InputValidation.invalid("deal.name is required") }
         let properties = try Self.writeProperties(message.deal, field: "deal")
-        var associations: [AssociationInput] = []
+        var associations: [NewAssociation] = []
         for (index, id) in message.contactIds.enumerated() {
             associations.append(
                 try AssociationTranslation.input(
@@ -139,38 +139,32 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     public func batchCreateDeals(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateDealsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
-        let deals = request.message.deals
-        try InputValidation.batch(deals.count, field: "deals")
-        var writes: [ObjectWrite] = []
-        for (index, deal) in deals.enumerated() {
+        try await batchWrite(request.message.deals, request.metadata) { index, deal throws(RPCError) in
             guard deal.id.isEmpty else { throw InputValidation.invalid("deals[\(index)].id must be empty on create") }
             guard !deal.name.isEmpty else { throw InputValidation.invalid("deals[\(index)].name is required") }
-            writes.append(
-                .create(properties: try Self.writeProperties(deal, field: "deals[\(index)]").compactMapValues { $0 }))
+            return .create(
+                properties: try Self.writeProperties(deal, field: "deals[\(index)]").compactMapValues { $0 })
         }
-        return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
     public func batchUpdateDeals(
         request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateDealsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
-        let deals = request.message.deals
-        try InputValidation.batch(deals.count, field: "deals")
-        var writes: [ObjectWrite] = []
-        for (index, deal) in deals.enumerated() {
+        try await batchWrite(request.message.deals, request.metadata) { index, deal throws(RPCError) in
             try InputValidation.id(deal.id, field: "deals[\(index)].id")
-            writes.append(.update(id: deal.id, properties: try Self.writeProperties(deal, field: "deals[\(index)]")))
+            return .update(id: deal.id, properties: try Self.writeProperties(deal, field: "deals[\(index)]"))
         }
-        return ServerResponse(message: await batchWrite(writes, request.metadata))
     }
 
-    private func batchWrite(_ writes: [ObjectWrite], _ metadata: Metadata) async
-        -> Hubspot_Gateway_V1_BatchWriteDealsResponse
-    {
-        let results = await records.batchWrite(Self.type, writes, metadata)
-        var response = Hubspot_Gateway_V1_BatchWriteDealsResponse()
-        (response.deals, response.errors) = BatchWrites.split(results, subject: "deals", Deal.init)
-        return response
+    private func batchWrite(
+        _ deals: [Deal], _ metadata: Metadata, _ write: (Int, Deal) throws(RPCError) -> ObjectWrite
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
+        let (written, errors) = try await records.batchWrite(
+            Self.type, deals, field: "deals", metadata, write: write, as: Deal.init)
+        return ServerResponse(
+            message: .with {
+                $0.deals = written; $0.errors = errors
+            })
     }
 
     /// The HubSpot properties a deal message sets. `amount` must be a decimal number.
@@ -195,7 +189,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
 
 extension Hubspot_Gateway_V1_Deal {
     /// A HubSpot deal as the API's message: typed fields, the rest in `properties`.
-    init(_ object: HubSpotObject) {
+    init(_ object: CRMRecord) {
         self.init()
         id = object.id
         name = object["dealname"] ?? ""

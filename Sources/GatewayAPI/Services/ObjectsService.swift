@@ -1,7 +1,6 @@
 import GatewayCore
 import GatewayProto
 import GRPCCore
-import HubSpotAPI
 import SwiftProtobuf
 
 typealias CrmObject = Hubspot_Gateway_V1_CrmObject
@@ -12,8 +11,8 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     private let records: RecordOperations
 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
-    public init(upstream: HubSpotUpstream, defaultTimeout: Duration = .seconds(10)) {
-        records = RecordOperations(upstream: upstream, defaultTimeout: defaultTimeout)
+    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
+        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
     }
 
     private func checked(_ type: String, _ properties: [String]) throws(RPCError) -> [String] {
@@ -38,12 +37,13 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         }
         try InputValidation.propertyName(message.idProperty, field: "id_property")
         guard !message.id.isEmpty else { throw InputValidation.invalid("id is required (the value of id_property)") }
-        let object = try await records.get(
+        let (object, read) = try await records.get(
             message.objectType, uniqueProperty: message.idProperty, value: message.id, properties: properties,
-            subject: "\(message.objectType) with \(message.idProperty) \(message.id)", request.metadata)
+            readOptions: message.readOptions, subject: "\(message.objectType) with \(message.idProperty) \(message.id)",
+            request.metadata)
         return ServerResponse(
             message: .with {
-                $0.object = CrmObject(object); $0.freshness = .with { $0.source = .hubspot }
+                $0.object = CrmObject(object); $0.freshness = .init(read)
             })
     }
 
@@ -69,7 +69,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             request.metadata)
         return ServerResponse(
             message: .with {
-                $0.objects = page.results.map(CrmObject.init); $0.page = .init(next: page.nextAfter)
+                $0.objects = page.records.map(CrmObject.init); $0.page = .init(page)
             })
     }
 
@@ -82,7 +82,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             properties: try checked(message.objectType, message.properties), request.metadata)
         return ServerResponse(
             message: .with {
-                $0.objects = page.results.map(CrmObject.init)
+                $0.objects = page.records.map(CrmObject.init)
                 $0.page = .init(page)
             })
     }
@@ -95,7 +95,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         guard !message.properties.isEmpty else {
             throw InputValidation.invalid("properties is empty: a record needs at least one")
         }
-        var associations: [AssociationInput] = []
+        var associations: [NewAssociation] = []
         for (index, target) in message.associations.enumerated() {
             associations.append(
                 try AssociationTranslation.input(target, field: "associations[\(index)]", from: message.objectType))
@@ -135,7 +135,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             subject: "\(message.objectType) with \(message.idProperty) \(message.idValue)", request.metadata)
         return ServerResponse(
             message: .with {
-                $0.object = CrmObject(written); $0.created = written.new ?? false
+                $0.object = CrmObject(written); $0.created = written.created ?? false
             })
     }
 
@@ -152,31 +152,23 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     public func batchCreateObjects(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateObjectsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
-        let message = request.message
-        try InputValidation.objectType(message.objectType)
-        try InputValidation.batch(message.inputs.count, field: "inputs")
-        var writes: [ObjectWrite] = []
-        for (index, input) in message.inputs.enumerated() {
+        try await batchWrite(request.message.objectType, request.message.inputs, request.metadata) {
+            index, input throws(RPCError) in
             guard input.id.isEmpty else { throw InputValidation.invalid("inputs[\(index)].id must be empty on create") }
             try InputValidation.propertyNames(input.properties.keys, field: "inputs[\(index)].properties")
-            writes.append(.create(properties: input.properties))
+            return .create(properties: input.properties)
         }
-        return ServerResponse(message: await batchWrite(message.objectType, writes, request.metadata))
     }
 
     public func batchUpdateObjects(
         request: ServerRequest<Hubspot_Gateway_V1_BatchUpdateObjectsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
-        let message = request.message
-        try InputValidation.objectType(message.objectType)
-        try InputValidation.batch(message.inputs.count, field: "inputs")
-        var writes: [ObjectWrite] = []
-        for (index, input) in message.inputs.enumerated() {
+        try await batchWrite(request.message.objectType, request.message.inputs, request.metadata) {
+            index, input throws(RPCError) in
             try InputValidation.id(input.id, field: "inputs[\(index)].id")
             try InputValidation.propertyNames(input.properties.keys, field: "inputs[\(index)].properties")
-            writes.append(.update(id: input.id, properties: input.properties.mapValues { Optional($0) }))
+            return .update(id: input.id, properties: input.properties.mapValues { Optional($0) })
         }
-        return ServerResponse(message: await batchWrite(message.objectType, writes, request.metadata))
     }
 
     public func batchArchiveObjects(
@@ -187,22 +179,26 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         return ServerResponse(message: .init())
     }
 
-    private func batchWrite(_ type: String, _ writes: [ObjectWrite], _ metadata: Metadata) async
-        -> Hubspot_Gateway_V1_BatchWriteObjectsResponse
-    {
-        let results = await records.batchWrite(type, writes, metadata)
-        var response = Hubspot_Gateway_V1_BatchWriteObjectsResponse()
-        (response.objects, response.errors) = BatchWrites.split(results, subject: "inputs", CrmObject.init)
-        return response
+    private func batchWrite(
+        _ type: String, _ inputs: [Hubspot_Gateway_V1_ObjectInput], _ metadata: Metadata,
+        _ write: (Int, Hubspot_Gateway_V1_ObjectInput) throws(RPCError) -> ObjectWrite
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
+        try InputValidation.objectType(type)
+        let (written, errors) = try await records.batchWrite(
+            type, inputs, field: "inputs", metadata, write: write, as: CrmObject.init)
+        return ServerResponse(
+            message: .with {
+                $0.objects = written; $0.errors = errors
+            })
     }
 }
 
 extension Hubspot_Gateway_V1_CrmObject {
-    init(_ object: HubSpotObject) {
+    init(_ object: CRMRecord) {
         self.init()
         id = object.id
         for (name, value) in object.properties { if let value { properties[name] = value } }
         times = .init(object)
-        archived = object.archived ?? false
+        archived = object.archived
     }
 }

@@ -1,19 +1,25 @@
 import HubSpotAPI
 
 /// Merges concurrent reads of one object type and property set into HubSpot batch reads of at
-/// most `maxBatchSize` ids (see `BatchCoalescer`). Reads of the same id share one input.
+/// most `maxBatchSize` ids (see `BatchCoalescer`). Reads of the same id share one input. Reads
+/// by the value of a unique property (`idProperty`, e.g. `email`) are merged the same way, in
+/// batches of their own.
 public final class BatchReadCoalescer: Sendable {
-    /// What the coalescer asks for one batch: the type, ids (distinct, ≤ `maxBatchSize`),
-    /// properties, and the latest deadline of the readers waiting on it.
+    /// What the coalescer asks for one batch: the type, ids or unique values (distinct,
+    /// ≤ `maxBatchSize`), properties, the unique property the ids are values of (nil: HubSpot
+    /// ids), and the latest deadline of the readers waiting on it.
     public typealias Fetch =
-        @Sendable (_ type: String, _ ids: [String], _ properties: [String], _ deadline: ContinuousClock.Instant)
-        async throws -> BatchResult
+        @Sendable (
+            _ type: String, _ ids: [String], _ properties: [String], _ idProperty: String?,
+            _ deadline: ContinuousClock.Instant
+        ) async throws -> BatchResult
     /// Waits for the budget before a batch goes out (the rate limiter).
     public typealias Admit = @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
 
     private struct Group: Hashable, Sendable {
         var type: String
         var properties: [String]
+        var idProperty: String?
     }
 
     private let coalescer: BatchCoalescer<Group, String, HubSpotObject?>
@@ -25,10 +31,13 @@ public final class BatchReadCoalescer: Sendable {
     public init(maxBatchSize: Int = 100, admit: @escaping Admit, fetch: @escaping Fetch) {
         coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .share, admit: admit) { group, ids, deadline in
             do {
-                let result = try await fetch(group.type, ids, group.properties, deadline)
-                var found: [String: HubSpotObject] = [:]
-                for object in result.results { found[object.id] = object }
-                return ids.map { .success(found[$0]) }
+                let result = try await fetch(group.type, ids, group.properties, group.idProperty, deadline)
+                guard let idProperty = group.idProperty else {
+                    var found: [String: HubSpotObject] = [:]
+                    for object in result.results { found[object.id] = object }
+                    return ids.map { .success(found[$0]) }
+                }
+                return Self.attribute(result, values: ids, of: idProperty)
             } catch {
                 return ids.map { _ in .failure(error) }
             }
@@ -43,4 +52,41 @@ public final class BatchReadCoalescer: Sendable {
         try await coalescer.submit(
             id, key: Group(type: type, properties: properties), identity: id, deadline: deadline)
     }
+
+    /// One object by the value of a unique property, or nil when no record holds it.
+    /// `properties` must include `idProperty` (the answer is matched to the values by it);
+    /// fails with `UnattributedUniqueRead` when HubSpot's answer does not say which record holds
+    /// the value (it matched another of the record's values, e.g. an additional email).
+    public func read(
+        type: String, idProperty: String, value: String, properties: [String], deadline: ContinuousClock.Instant
+    ) async throws -> HubSpotObject? {
+        try await coalescer.submit(
+            value, key: Group(type: type, properties: properties, idProperty: idProperty),
+            identity: UniqueValues.normalized(value, of: idProperty), deadline: deadline)
+    }
+
+    /// A batch read by unique values answers records, not which input each matched: a record
+    /// belongs to the value it holds; a value HubSpot lists as not found has none.
+    static func attribute(_ result: BatchResult, values: [String], of idProperty: String)
+        -> [Result<HubSpotObject?, any Error>]
+    {
+        var holders: [String: HubSpotObject] = [:]
+        for object in result.results {
+            if let held = object[idProperty] { holders[UniqueValues.normalized(held, of: idProperty)] = object }
+        }
+        var missing = Set<String>()
+        for error in result.errors {
+            for id in error.context?["ids"] ?? [] { missing.insert(UniqueValues.normalized(id, of: idProperty)) }
+        }
+        return values.map { value in
+            let key = UniqueValues.normalized(value, of: idProperty)
+            if let object = holders[key] { return .success(object) }
+            if missing.contains(key) { return .success(nil) }
+            return .failure(UnattributedUniqueRead())
+        }
+    }
 }
+
+/// A batch read by unique values returned a record for this value without saying so (the
+/// record holds it in another property); the door asks for it alone.
+struct UnattributedUniqueRead: Error {}

@@ -2,7 +2,7 @@ import HubSpotAPI
 
 /// One write the gateway merges into HubSpot's batch create, update or upsert.
 public enum ObjectWrite: Sendable {
-    case create(properties: [String: String], associations: [AssociationInput] = [])
+    case create(properties: [String: String], associations: [NewAssociation] = [])
     /// nil values clear properties.
     case update(id: String, properties: [String: String?])
     /// Creates or updates the record whose unique `idProperty` (e.g. email) is `value`.
@@ -48,7 +48,8 @@ public struct BatchWriteRequest: Sendable {
                     preconditionFailure("mixed operations in one batch")
                 }
                 return BatchCreateInput(
-                    properties: properties, associations: associations.isEmpty ? nil : associations,
+                    properties: properties,
+                    associations: associations.isEmpty ? nil : associations.map(AssociationInput.init),
                     objectWriteTraceId: traceIds?[index])
             }
             return try await client.batchCreate(type, inputs: inputs, options: options)

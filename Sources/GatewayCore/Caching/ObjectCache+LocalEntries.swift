@@ -70,13 +70,18 @@ extension ObjectCache {
             return hit.object
         }
 
+        /// Whether no invalidation of the object was heard after `ticket` was taken.
+        func unchanged(_ objectKey: String, since ticket: UInt64) -> Bool {
+            (invalidations.peek(objectKey) ?? forgotten) <= ticket
+        }
+
         /// Keeps a copy `age` old, unless the object was invalidated after `ticket` was taken.
         mutating func keep(
             _ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, ticket: UInt64,
             fill: Fill?
         ) {
             let objectKey = Self.objectKey(type, id)
-            guard (invalidations.peek(objectKey) ?? forgotten) <= ticket else { return }
+            guard unchanged(objectKey, since: ticket) else { return }
             let key = key(objectKey, properties)
             let now = ContinuousClock.now
             let isNew = entries.peek(key) == nil

@@ -77,6 +77,8 @@ public final class ObjectCache: Sendable {
     let local: Mutex<LocalEntries>
     let outcomes = Mutex<(hits: Int, misses: Int)>((0, 0))
     let pending: Mutex<PendingInvalidations>
+    /// Unique value → id hints kept in process when Redis cannot be asked.
+    let localUniqueIds: Mutex<LRUMap<String, String>>
 
     /// Hits ÷ (hits + misses) on this replica since it started (nil before the first read).
     public var hitRatio: Double? {
@@ -94,6 +96,7 @@ public final class ObjectCache: Sendable {
         self.logger = logger
         self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
         self.pending = Mutex(PendingInvalidations(capacity: configuration.pendingInvalidationCapacity))
+        self.localUniqueIds = Mutex(LRUMap(capacity: max(1, configuration.localCapacity)))
     }
 
     /// The object, from cache when it is at most `maxStaleness` old (nil: `ttl`; zero:

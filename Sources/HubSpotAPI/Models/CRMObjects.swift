@@ -1,4 +1,5 @@
 import Foundation
+import TimeConversions
 
 /// A CRM record as HubSpot returns it (`SimplePublicObject` and its relatives). Unknown fields
 /// are ignored; property values are strings or null.

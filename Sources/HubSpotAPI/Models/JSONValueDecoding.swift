@@ -1,4 +1,5 @@
 import Foundation
+import TimeConversions
 import JSONCore
 
 /// Types the client reads straight from a parsed `JSONValue`: the records, pages and batch

@@ -1,0 +1,55 @@
+/// One kind of association between two records: who defined it, its numeric id, and its label
+/// (nil for HubSpot's unlabelled default).
+public struct AssociationKind: Sendable, Hashable {
+    public enum Category: Sendable, Hashable {
+        case hubspotDefined, userDefined, integratorDefined
+    }
+
+    public var category: Category
+    public var typeId: Int
+    public var label: String?
+
+    public init(_ category: Category, _ typeId: Int, label: String? = nil) {
+        self.category = category
+        self.typeId = typeId
+        self.label = label
+    }
+
+    /// HubSpot's default (unlabelled) association from `fromType` to `toType` between standard
+    /// objects; nil where HubSpot has none (custom objects name their kinds).
+    public static func `default`(from fromType: String, to toType: String) -> AssociationKind? {
+        defaultTypeIds[fromType]?[toType].map { AssociationKind(.hubspotDefined, $0) }
+    }
+
+    static let defaultTypeIds: [String: [String: Int]] = [
+        "contacts": ["companies": 279, "deals": 4, "tickets": 15],
+        "companies": ["contacts": 280, "deals": 342, "tickets": 340],
+        "deals": ["contacts": 3, "companies": 341, "tickets": 27],
+        "tickets": ["contacts": 16, "companies": 339, "deals": 28],
+    ]
+}
+
+/// An association made together with a new record.
+public struct NewAssociation: Sendable, Equatable {
+    public var to: RecordRef
+    /// Never empty: the API layer resolves HubSpot's default (`AssociationKind.default`).
+    public var kinds: [AssociationKind]
+
+    public init(to: RecordRef, kinds: [AssociationKind]) {
+        self.to = to
+        self.kinds = kinds
+    }
+}
+
+/// A record associated with another, and the kinds that link them.
+public struct Association: Sendable, Equatable {
+    public var toId: String
+    public var kinds: [AssociationKind]
+}
+
+/// A page of one record's associations to one type.
+public struct AssociationPage: Sendable {
+    public var associations: [Association]
+    /// Where the next page starts; nil on the last.
+    public var next: String?
+}

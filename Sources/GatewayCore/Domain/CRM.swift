@@ -1,0 +1,28 @@
+/// The gateway's domain: every CRM operation its APIs offer, in domain types, each through the
+/// door (`HubSpotUpstream`: cache → coalescers → limiter → breaker → client). The gRPC services
+/// and the REST routes only map their messages to these calls and their errors back.
+public struct CRM: Sendable {
+    public let records: Records
+    public let associations: Associations
+
+    public init(upstream: HubSpotUpstream) {
+        records = Records(upstream: upstream)
+        associations = Associations(upstream: upstream)
+    }
+}
+
+/// Until when and at which priority an operation may wait for HubSpot's budget.
+public struct CallTerms: Sendable {
+    public var priority: CallPriority
+    public var deadline: ContinuousClock.Instant
+
+    public init(priority: CallPriority = .interactive, deadline: ContinuousClock.Instant) {
+        self.priority = priority
+        self.deadline = deadline
+    }
+}
+
+/// Runs `body` with the client's errors translated to `CRMError`s.
+func translatingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch { throw CRMError.translating(error) }
+}

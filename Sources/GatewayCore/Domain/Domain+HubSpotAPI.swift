@@ -1,0 +1,99 @@
+import HubSpotAPI
+
+// The domain's types to and from HubSpotAPI's wire models, written once; nothing above
+// GatewayCore sees the wire models.
+
+extension CRMRecord {
+    init(_ object: HubSpotObject) {
+        self.init(
+            id: object.id, properties: object.properties, createdAt: object.createdAt, updatedAt: object.updatedAt,
+            archived: object.archived ?? false, created: object.new)
+    }
+}
+
+extension RecordRead {
+    init(_ read: ObjectCache.Read) {
+        self.init(record: read.object.map(CRMRecord.init), source: read.source, age: read.age)
+    }
+}
+
+extension RecordPage {
+    init(_ page: ObjectPage) {
+        self.init(records: page.results.map(CRMRecord.init), next: page.nextAfter, total: nil)
+    }
+
+    init(_ page: SearchPage) {
+        self.init(records: page.results.map(CRMRecord.init), next: page.nextAfter, total: page.total)
+    }
+}
+
+extension SearchRequest {
+    init(_ query: RecordQuery) {
+        self.init(
+            filterGroups: query.filterGroups.map { FilterGroup($0.map(Filter.init)) },
+            sorts: query.sorts.map { Sort($0.property, $0.descending ? .descending : .ascending) },
+            query: query.text, properties: PropertyNames.normalized(query.properties), limit: query.limit,
+            after: query.after)
+    }
+}
+
+extension Filter {
+    init(_ filter: RecordQuery.Filter) {
+        let op: Operator =
+            switch filter.operator {
+            case .eq: .eq
+            case .neq: .neq
+            case .lt: .lt
+            case .lte: .lte
+            case .gt: .gt
+            case .gte: .gte
+            case .between: .between
+            case .in: .in
+            case .notIn: .notIn
+            case .hasProperty: .hasProperty
+            case .notHasProperty: .notHasProperty
+            case .containsToken: .containsToken
+            case .notContainsToken: .notContainsToken
+            }
+        self.init(filter.property, op, value: filter.value, highValue: filter.highValue, values: filter.values)
+    }
+}
+
+extension AssociationCategory {
+    init(_ category: AssociationKind.Category) {
+        switch category {
+        case .hubspotDefined: self = .hubspotDefined
+        case .userDefined: self = .userDefined
+        case .integratorDefined: self = .integratorDefined
+        }
+    }
+}
+
+extension AssociationKind {
+    init(_ type: AssociationType) {
+        let category: Category =
+            switch type.category {
+            case .hubspotDefined: .hubspotDefined
+            case .userDefined: .userDefined
+            case .integratorDefined: .integratorDefined
+            }
+        self.init(category, type.typeId, label: type.label)
+    }
+
+    var spec: AssociationSpec { AssociationSpec(AssociationCategory(category), typeId) }
+}
+
+extension AssociationInput {
+    init(_ association: NewAssociation) {
+        self.init(toId: association.to.id, types: association.kinds.map(\.spec))
+    }
+}
+
+extension AssociationPage {
+    init(_ page: HubSpotAPI.AssociationPage) {
+        self.init(
+            associations: page.results.map {
+                Association(toId: $0.toObjectId, kinds: $0.associationTypes.map(AssociationKind.init))
+            }, next: page.nextAfter)
+    }
+}

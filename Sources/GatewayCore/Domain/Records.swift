@@ -1,0 +1,129 @@
+import HubSpotAPI
+
+/// Reads, searches and writes of CRM records of any type.
+public struct Records: Sendable {
+    let upstream: HubSpotUpstream
+
+    /// One record by id through the shared cache (at most `maxStaleness` old; nil: the cache's
+    /// TTL; zero: from HubSpot), served stale when HubSpot cannot be asked. `record` is nil when
+    /// HubSpot has no such record.
+    public func get(
+        _ type: String, id: String, properties: [String], maxStaleness: Duration? = nil, _ terms: CallTerms
+    ) async throws -> RecordRead {
+        try await translatingErrors {
+            RecordRead(
+                try await upstream.readObject(
+                    type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
+                    deadline: terms.deadline))
+        }
+    }
+
+    /// One record by the value of a unique property (`email`, a custom unique property), through
+    /// the same cache and batch reads as reads by id.
+    public func get(
+        _ type: String, uniqueProperty: String, value: String, properties: [String], maxStaleness: Duration? = nil,
+        _ terms: CallTerms
+    ) async throws -> RecordRead {
+        try await explainingIdProperty(type, uniqueProperty, terms) {
+            RecordRead(
+                try await upstream.readObject(
+                    type: type, uniqueProperty: uniqueProperty, value: value, properties: properties,
+                    maxStaleness: maxStaleness, priority: terms.priority, deadline: terms.deadline))
+        }
+    }
+
+    /// Many records by id (one HubSpot batch read for the cache's misses, shared with other
+    /// callers); nil where HubSpot has no such record, in the order asked.
+    public func get(
+        _ type: String, ids: [String], properties: [String], maxStaleness: Duration? = nil, _ terms: CallTerms
+    ) async throws -> [CRMRecord?] {
+        try await translatingErrors {
+            try await upstream.readObjects(
+                type: type, ids: ids, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
+                deadline: terms.deadline
+            ).map { $0.map(CRMRecord.init) }
+        }
+    }
+
+    /// A page of records in HubSpot's order.
+    public func list(_ type: String, limit: Int, after cursor: String?, properties: [String], _ terms: CallTerms)
+        async throws -> RecordPage
+    {
+        try await translatingErrors {
+            RecordPage(
+                try await upstream.list(
+                    type, limit: limit, after: cursor, properties: properties, priority: terms.priority,
+                    deadline: terms.deadline))
+        }
+    }
+
+    /// A page of search results (search has its own, smaller budget).
+    public func search(_ type: String, _ query: RecordQuery, _ terms: CallTerms) async throws -> RecordPage {
+        try await translatingErrors {
+            RecordPage(
+                try await upstream.search(
+                    type, SearchRequest(query), priority: terms.priority, deadline: terms.deadline))
+        }
+    }
+
+    /// Creates, updates or upserts one record (merged with other callers' writes into HubSpot's
+    /// batch calls); the record's cached copies are dropped. A write whose outcome cannot be
+    /// known fails with `WriteOutcomeUnknown`.
+    public func write(_ type: String, _ write: ObjectWrite, _ terms: CallTerms) async throws -> CRMRecord {
+        let idProperty: String? = if case .upsert(let idProperty, _, _) = write { idProperty } else { nil }
+        let body = {
+            CRMRecord(
+                try await upstream.write(type: type, write, priority: terms.priority, deadline: terms.deadline))
+        }
+        guard let idProperty else { return try await translatingErrors(body) }
+        return try await explainingIdProperty(type, idProperty, terms, body)
+    }
+
+    /// Many writes, each merged into HubSpot batch calls; one result per input, in input order.
+    public func write(_ type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async
+        -> [Result<CRMRecord, any Error>]
+    {
+        await upstream.write(type: type, writes, priority: terms.priority, deadline: terms.deadline).map {
+            $0.map(CRMRecord.init).mapError(CRMError.translating)
+        }
+    }
+
+    /// Archives one record.
+    public func archive(_ type: String, id: String, _ terms: CallTerms) async throws {
+        try await translatingErrors {
+            try await upstream.archive(type, id: id, priority: terms.priority, deadline: terms.deadline)
+        }
+    }
+
+    /// Archives up to 100 records in one HubSpot call.
+    public func archive(_ type: String, ids: [String], _ terms: CallTerms) async throws {
+        try await translatingErrors {
+            try await upstream.archive(type, ids: ids, priority: terms.priority, deadline: terms.deadline)
+        }
+    }
+
+    /// Runs `body`; when HubSpot refuses it as invalid input and `idProperty` is not a unique
+    /// property of `type` (HubSpot finds and upserts records only by those: `domain` of
+    /// companies is not one), fails with `.notAUniqueProperty` naming the type's unique
+    /// properties. That costs one properties call, on this error path only.
+    func explainingIdProperty<T>(
+        _ type: String, _ idProperty: String, _ terms: CallTerms, _ body: () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await translatingErrors(body)
+        } catch let error as CRMError {
+            guard case .invalidInput = error.reason,
+                let definitions = try? await upstream.properties(
+                    of: type, priority: terms.priority, deadline: terms.deadline),
+                !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true })
+            else { throw error }
+            let unique = definitions.filter { $0.hasUniqueValue == true }.map(\.name)
+            let names =
+                unique.isEmpty ? "none yet; create a custom property with unique values" : unique.joined(separator: ", ")
+            throw CRMError(
+                .notAUniqueProperty(idProperty, uniqueProperties: unique),
+                "'\(idProperty)' is not a unique property of \(type): HubSpot looks records up and upserts them only by a unique property (for \(type): \(names)); HubSpot said: \(error.message)",
+                correlationId: error.correlationId)
+        }
+    }
+}
