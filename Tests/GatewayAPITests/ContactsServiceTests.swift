@@ -35,6 +35,19 @@ import TestSupport
             let byEmail = try await rig.client.getContact(
                 .with { $0.email = first.contact.email }, metadata: GatewayRig.metadata())
             #expect(byEmail.contact.id == rig.ids[0])
+            var sources = [byEmail.freshness.source]
+            for _ in 0..<2 {
+                let again = try await rig.client.getContact(
+                    .with { $0.email = first.contact.email.uppercased() }, metadata: GatewayRig.metadata())
+                #expect(again.contact.id == rig.ids[0])
+                sources.append(again.freshness.source)
+            }
+            #expect(sources.last == .cache, "reads by email are cached like reads by id: \(sources)")
+            let noSuchEmail = await rpcError {
+                _ = try await rig.client.getContact(
+                    .with { $0.email = "nobody@example.com" }, metadata: GatewayRig.metadata())
+            }
+            #expect(noSuchEmail?.code == .notFound)
             let missing = await rpcError {
                 _ = try await rig.client.getContact(.with { $0.id = "999999999" }, metadata: GatewayRig.metadata())
             }

@@ -210,15 +210,3 @@ import Testing
 func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
 }
-
-/// Waits until `condition` holds (yielding between checks), instead of sleeping for a guess.
-func waitUntil(within limit: Duration = .seconds(10), _ condition: () -> Bool) async {
-    let deadline = ContinuousClock.now + limit
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("the condition did not hold within \(limit)")
-            return
-        }
-        await Task.yield()
-    }
-}

@@ -206,19 +206,6 @@ final class Upstream: Sendable {
         }
     }
 
-    private func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool)
-        async throws
-    {
-        let deadline = ContinuousClock.now + limit
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("not within \(limit): \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     private func nearHits(_ metrics: TestMetrics) -> Int64 {
         metrics.counters(label: GatewayMetrics.Name.cacheNearHits).map(\.totalValue).reduce(0, +)
     }
