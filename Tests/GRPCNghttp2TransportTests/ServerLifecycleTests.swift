@@ -6,6 +6,7 @@ import GRPCStandardServices
 import Logging
 import NIOCore
 import SwiftProtobuf
+import Synchronization
 import Testing
 import TestSupport
 
@@ -16,6 +17,7 @@ struct RunningServer {
     let transport: Nghttp2ServerTransport
     let serving: Task<Void, any Error>
     let port: Int
+    let started: StartedRPCs
 
     static func start(configure: (inout Nghttp2ServerTransportConfiguration) -> Void = { _ in }) async throws
         -> RunningServer
@@ -25,10 +27,12 @@ struct RunningServer {
         var logger = Logger(label: "transport-test")
         logger.logLevel = .critical
         let transport = Nghttp2ServerTransport(configuration: configuration, logger: logger)
-        let server = GRPCServer(transport: transport, services: [TestService(), HealthService()])
+        let started = StartedRPCs()
+        let server = GRPCServer(
+            transport: transport, services: [TestService(), HealthService()], interceptors: [started])
         let serving = Task { try await server.serve() }
         let port = try await transport.listeningAddress.port!
-        return RunningServer(server: server, transport: transport, serving: serving, port: port)
+        return RunningServer(server: server, transport: transport, serving: serving, port: port, started: started)
     }
 
     /// Writes a length-prefixed gRPC request body for `message` to a file nghttp can send.
@@ -51,7 +55,7 @@ struct RunningServer {
     }
 
     /// A call in the background that sleeps `seconds` on the server before answering; returns
-    /// once its connection is open. `printed()` reads what nghttp wrote.
+    /// once its handler runs on the server. `printed()` reads what nghttp wrote.
     func startSleepingCall(seconds: Int) async throws -> BackgroundCall {
         let request = Grpc_Testing_StreamingOutputCallRequest.with {
             $0.responseParameters = [
@@ -64,7 +68,8 @@ struct RunningServer {
         let output = body + ".out"
         let client = try SpawnedProcess(
             "/usr/bin/nghttp", nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
-        for _ in 0..<200 where transport.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let before = started.count
+        try await eventually("the call reaches its handler") { started.count > before }
         return BackgroundCall(client: client, outputPath: output)
     }
 
@@ -115,7 +120,6 @@ struct BackgroundCall {
         let running = try await RunningServer.start()
         let call = try await running.startSleepingCall(seconds: 1)
         // Shut down while the call sleeps on the server.
-        try await Task.sleep(for: .milliseconds(200))
         running.server.beginGracefulShutdown()
         try await running.serving.value
         #expect(await call.client.exit() == 0)
@@ -128,7 +132,6 @@ struct BackgroundCall {
     @Test func callsStillRunningAfterTheGracePeriodAreCancelled() async throws {
         let running = try await RunningServer.start { $0.shutdownGracePeriod = .milliseconds(300) }
         let call = try await running.startSleepingCall(seconds: 30)
-        try await Task.sleep(for: .milliseconds(200))
         running.server.beginGracefulShutdown()
         // serve() returns well before the handler's 30 s sleep would end.
         try await running.serving.value
@@ -142,7 +145,20 @@ struct BackgroundCall {
         running.serving.cancel()
         _ = try? await running.serving.value
         _ = await call.client.exit()
-        for _ in 0..<500 where running.transport.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(running.transport.connectionCount == 0)
+        try await eventually("every connection is closed") { running.transport.connectionCount == 0 }
+    }
+}
+
+/// Counts RPCs that reached their handler, so a test can wait for a call to be in flight.
+final class StartedRPCs: ServerInterceptor, Sendable {
+    private let started = Atomic<Int>(0)
+    var count: Int { started.load(ordering: .relaxed) }
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>, context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        started.add(1, ordering: .relaxed)
+        return try await next(request, context)
     }
 }

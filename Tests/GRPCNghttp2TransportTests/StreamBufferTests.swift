@@ -56,7 +56,7 @@ import Testing
             for try await _ in inbound { parts += 1 }
             return parts
         }
-        try await Task.sleep(for: .milliseconds(20))
+        while !inbound.hasWaitingReader { await Task.yield() }
         inbound.append(.message([1]))
         inbound.append(.message([2]))
         inbound.finish()
@@ -71,7 +71,7 @@ import Testing
             var iterator = inbound.makeAsyncIterator()
             return try await iterator.next()
         }
-        try await Task.sleep(for: .milliseconds(20))
+        while !inbound.hasWaitingReader { await Task.yield() }
         reader.cancel()
         await #expect(throws: CancellationError.self) { _ = try await reader.value }
     }
@@ -102,7 +102,7 @@ import Testing
             highWatermark: 10, maxMessageSize: 1 << 20, eventLoop: MultiThreadedEventLoopGroup.singleton.next()
         ) {}
         let blocked = Task { try await writer.write(.message(Array(repeating: 0, count: 64))) }
-        try await Task.sleep(for: .milliseconds(20))
+        while !writer.hasWaitingWriter { await Task.yield() }
         await withServerContextRPCCancellationHandle { handle in
             writer.attach(handle)
             writer.close(with: RPCError(code: .cancelled, message: "client reset"))

@@ -5,6 +5,7 @@ import HubSpotSimulator
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 
 /// A simulator with `contacts` seeded contacts, a client, and the ids of the contacts.
 func withSeededSimulator<T: Sendable>(
@@ -47,7 +48,8 @@ final class CallLog: Sendable {
         BatchReadCoalescer(admit: admit) { type, ids, properties, idProperty, deadline in
             log.record(ids.count)
             return try await client.batchRead(
-                type, ids: ids, properties: properties, idProperty: idProperty, options: CallOptions(deadline: deadline))
+                type, ids: ids, properties: properties, idProperty: idProperty, options: CallOptions(deadline: deadline)
+            )
         }
     }
 

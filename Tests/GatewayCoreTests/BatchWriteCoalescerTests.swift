@@ -3,6 +3,7 @@ import Foundation
 import HubSpotAPI
 import HubSpotSimulator
 import Testing
+import TestSupport
 
 /// Batch writes against an in-process hubspot-sim.
 @Suite struct BatchWriteCoalescerTests {

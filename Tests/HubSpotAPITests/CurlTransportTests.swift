@@ -1,9 +1,23 @@
+import Foundation
 import HubSpotAPI
 import HubSpotSimulator
 import Logging
 import Testing
+import TestSupport
 
 /// Runs `body` against an in-process simulator with `configure` applied (limits off by default).
+/// Waits until the simulator has received `count` API requests (`received` counts them on
+/// arrival, before any injected latency), so a test can act while they are in flight.
+func waitForArrivals(_ count: Int, at baseURL: String) async throws {
+    let admin = CurlTransport()
+    defer { admin.shutdown() }
+    try await eventually("\(count) requests reached the simulator") {
+        let stats = try await admin.send(HTTPRequest(method: .get, url: baseURL + "/_sim/stats"), timeout: .seconds(2))
+        let json = try JSONSerialization.jsonObject(with: Data(stats.body)) as? [String: Any]
+        return (json?["received"] as? Int ?? 0) >= count
+    }
+}
+
 func withSimulator<T: Sendable>(
     _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
     _ body: (_ baseURL: String, _ token: String) async throws -> T
@@ -99,6 +113,7 @@ func withSimulator<T: Sendable>(
         defer { transport.shutdown() }
         try await withSimulator({ configuration in
             var rule = FaultRule()
+            rule.endpoint = "objects.list"
             rule.latency = .fixed(milliseconds: 4_000)
             configuration.faults.rules = [rule]
         }) { baseURL, token in
@@ -109,7 +124,7 @@ func withSimulator<T: Sendable>(
                         method: .get, url: baseURL + "/crm/v3/objects/contacts",
                         headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30))
             }
-            try await Task.sleep(for: .milliseconds(200))
+            try await waitForArrivals(1, at: baseURL)
             let cancelledAt = clock.now
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
@@ -209,7 +224,6 @@ func withSimulator<T: Sendable>(
     @Test func shutdownFailsLaterRequests() async throws {
         let transport = CurlTransport()
         transport.shutdown()
-        try await Task.sleep(for: .milliseconds(50))
         await #expect(throws: CurlTransportError.shutDown) {
             try await transport.send(HTTPRequest(method: .get, url: "http://127.0.0.1:1/"), timeout: .seconds(1))
         }

@@ -3,6 +3,7 @@ import Foundation
 import HubSpotSimulator
 import Synchronization
 import Testing
+import TestSupport
 
 /// A client on a fresh transport, pointed at `baseURL`.
 func makeClient(
@@ -333,11 +334,12 @@ func withClient(
     @Test func cancellingTheCallingTaskAbortsTheCall() async throws {
         try await withClient({ configuration in
             var rule = FaultRule()
+            rule.endpoint = "objects.list"
             rule.latency = .fixed(milliseconds: 3000)
             configuration.faults.rules = [rule]
-        }) { client, _ in
+        }) { client, baseURL in
             let task = Task { try await client.listObjects("contacts") }
-            try await Task.sleep(for: .milliseconds(100))
+            try await waitForArrivals(1, at: baseURL)
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
         }

@@ -193,6 +193,7 @@ func withClient(
         }
         try await client.waitUntilConnected()
         // Load running across the kill.
+        let served = Atomic<Int>(0)
         let load = Task {
             var successes = 0
             var failures = 0
@@ -202,16 +203,18 @@ func withClient(
                 do {
                     _ = try await client.incr("load")
                     successes += 1
+                    served.add(1, ordering: .relaxed)
                 } catch {
                     failures += 1
+                    // Pacing the failing load (a client retrying), not ordering the test.
                     try? await Task.sleep(for: .milliseconds(5))
                 }
             }
             return (successes, failures)
         }
-        try await Task.sleep(for: .milliseconds(500))
+        try await eventually("the load is being served") { served.load(ordering: .relaxed) >= 100 }
         server.kill()
-        try await Task.sleep(for: .milliseconds(300))
+        try await eventually("the client notices Redis is gone") { healthChanges.withLock { $0.last == false } }
         // While down: a command fails at once instead of hanging.
         let clock = ContinuousClock()
         let started = clock.now
@@ -296,6 +299,7 @@ func withClient(
             let delivered = try await client.xreadgroup(group: "feed", consumer: "a", "events", count: 10)
             #expect(delivered.count == 2)
             #expect(try await client.xack("events", group: "feed", ids: [delivered[0].id]) == 1)
+            // Entries become claimable after being idle 10 ms in Redis: time passing in the server.
             try await Task.sleep(for: .milliseconds(20))
             let (_, claimed) = try await client.xautoclaim(
                 "events", group: "feed", consumer: "b", minIdle: .milliseconds(10))
@@ -303,7 +307,10 @@ func withClient(
 
             // A blocking read waits on its own connection while the pool keeps serving.
             let blocked = Task { try await client.xread("events", after: "$", block: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(200))
+            try await eventually("Redis holds the blocking read") {
+                guard case .bulkString(let list) = try await client.send("CLIENT", ["LIST"]) else { return false }
+                return String(decoding: list, as: UTF8.self).contains("cmd=xread")
+            }
             #expect(try await client.ping() == "PONG")
             _ = try await client.xadd("events", fields: [("type", "late")])
             let late = try await blocked.value

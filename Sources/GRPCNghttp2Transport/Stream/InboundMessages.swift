@@ -32,6 +32,9 @@ final class InboundMessages: AsyncSequence, Sendable {
         self.releaseHeldWindow = releaseHeldWindow
     }
 
+    /// Whether a reader waits for the next part (tests).
+    var hasWaitingReader: Bool { state.withLock { $0.waiter != nil } }
+
     // MARK: Producer side (event loop)
 
     /// Queues a part; a waiting reader gets it at once.

@@ -76,6 +76,7 @@ struct AdminAPI {
         var w = JSONWriter(capacity: 4096)
         w.beginObject()
         w.member("startedAt", Timestamps.iso8601(snapshot.startedAt))
+        w.member("received", snapshot.received)
         w.member("total", snapshot.total)
         w.member("rateLimited", snapshot.byStatus[429] ?? 0)
         w.key("byEndpoint")

@@ -12,6 +12,9 @@ final class RequestStatistics: Sendable {
 
     struct State: Sendable {
         var startedAt: Int64
+        /// API requests received, counted when they arrive (before faults and handlers).
+        var received = 0
+        /// API requests answered (or dropped), counted when they end.
         var total = 0
         var byEndpoint: [String: Int] = [:]
         var byStatus: [Int: Int] = [:]
@@ -29,6 +32,11 @@ final class RequestStatistics: Sendable {
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         state = Mutex(State(startedAt: Timestamps.now()))
+    }
+
+    /// An API request arrived (it is `record`ed when it ends).
+    func arrived() {
+        state.withLock { $0.received += 1 }
     }
 
     func record(endpoint: String, status: Int, arrivedAt: Int64) {

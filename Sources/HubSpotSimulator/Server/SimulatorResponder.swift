@@ -24,6 +24,7 @@ struct SimulatorResponder: HTTPResponder {
                 method: request.method.rawValue, path: path, query: query, body: Array(buffer: body))
             return Self.response(reply, correlationId: nil, slowBody: nil)
         }
+        core.statistics.arrived()
         let correlationId = UUID().uuidString.lowercased()
         var apiRequest = APIRequest(
             method: request.method.rawValue, path: path,

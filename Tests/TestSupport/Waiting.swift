@@ -3,7 +3,7 @@ import Testing
 // Tests wait on conditions, never on a guessed sleep.
 
 /// Waits until `condition` holds (yielding between checks), instead of sleeping for a guess.
-func waitUntil(within limit: Duration = .seconds(10), _ condition: () -> Bool) async {
+public func waitUntil(within limit: Duration = .seconds(10), _ condition: () -> Bool) async {
     let deadline = ContinuousClock.now + limit
     while !condition() {
         guard ContinuousClock.now < deadline else {
@@ -16,7 +16,7 @@ func waitUntil(within limit: Duration = .seconds(10), _ condition: () -> Bool) a
 
 /// Waits until `condition` holds, checking every 20 ms: for conditions another process or the
 /// network makes true (a Redis subscription, a server's state).
-func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool)
+public func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool)
     async throws
 {
     let deadline = ContinuousClock.now + limit
