@@ -171,8 +171,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         // Learn the replica count while Redis is up (5 assumed until every replica announced itself).
         let heartbeats = fleet.limiters.map { limiter in Task { await limiter.runHeartbeats() } }
         defer { heartbeats.forEach { $0.cancel() } }
-        try await Task.sleep(for: .milliseconds(1300))
-        #expect(fleet.limiters.allSatisfy { $0.knownReplicaCount == 3 }, "\(fleet.limiters.map(\.knownReplicaCount))")
+        try await eventually("every replica knows the fleet's size") {
+            fleet.limiters.allSatisfy { $0.knownReplicaCount == 3 }
+        }
         fleet.redis.kill()
         let counts = await fleet.hammer(.general, for: .seconds(3))
         #expect(fleet.limiters.allSatisfy { $0.mode == .local(replicas: 3) }, "\(fleet.limiters.map(\.mode))")
@@ -181,7 +182,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
             "fleet-wide grants per second without Redis: \(counts.sorted { $0.key < $1.key })")
         #expect(fullWindows(counts).allSatisfy { $0 >= 3 }, "the fallback still serves its share (2 per replica)")
         try await fleet.redis.restart()
-        try await Task.sleep(for: .seconds(2))  // the clients reconnect with backoff
+        for client in fleet.clients {
+            try await eventually("a replica's Redis client reconnects") { (try? await client.send("PING")) != nil }
+        }
         _ = await fleet.hammer(.general, callersPerReplica: 1, for: .seconds(1))
         #expect(fleet.limiters.allSatisfy { $0.mode == .redis })
         await fleet.shutdown()
@@ -207,7 +210,7 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
             fleet.redis.kill()
             try await fleet.redis.startAgain()
             for client in fleet.clients {
-                while (try? await client.send("PING")) == nil { try await Task.sleep(for: .milliseconds(5)) }
+                try await eventually("a replica's Redis client reconnects") { (try? await client.send("PING")) != nil }
             }
             exercised = FixedWindowRateLimiter.wallMilliseconds() / 1000 == window
             // Every replica asks again, as callers do: on this window, if it still had room.

@@ -66,7 +66,7 @@ struct DoorEnvironment {
     /// A replica's door. `redis` is this replica's own connection (nil: the shared one).
     func door(
         redis: RedisClient? = nil, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(),
-        retries: Int = 1, token: String? = nil,
+        retries: Int = 1, token: String? = nil, breakerClock: ManualInstant? = nil,
         configureLimiter: (inout RateLimiterConfiguration) -> Void = { _ in },
         configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
         configureUpstream: (inout HubSpotUpstream.Configuration) -> Void = { _ in }
@@ -93,9 +93,12 @@ struct DoorEnvironment {
         cacheConfiguration.redisTimeout = .seconds(2)
         var upstreamConfiguration = HubSpotUpstream.Configuration()
         configureUpstream(&upstreamConfiguration)
+        let now: @Sendable () -> ContinuousClock.Instant =
+            if let breakerClock { { breakerClock.now } } else { { .now } }
         let upstream = HubSpotUpstream(
             client: client, limiter: limiter,
-            breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: quietLogger()),
+            breaker: CircuitBreaker(
+                configuration: breakerConfiguration, metrics: metrics, logger: quietLogger(), now: now),
             cache: ObjectCache(
                 redis: redis ?? redisClient, configuration: cacheConfiguration, metrics: metrics, logger: quietLogger()),
             configuration: upstreamConfiguration, metrics: metrics, logger: quietLogger())
@@ -146,9 +149,12 @@ struct DoorEnvironment {
 
     @Test func anOutageOpensTheBreakerFailsFastAndServesStaleReads() async throws {
         try await DoorEnvironment.with(contacts: 3) { environment in
-            let door = environment.door(configureBreaker: {
-                $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1
-            })
+            let clock = ManualInstant()
+            let door = environment.door(
+                breakerClock: clock,
+                configureBreaker: {
+                    $0.minimumFailures = 3; $0.openInterval = .seconds(2); $0.halfOpenProbes = 1
+                })
             defer { door.transport.shutdown() }
             let upstream = door.upstream
             let ids = environment.ids
@@ -178,7 +184,7 @@ struct DoorEnvironment {
                 "fail-fast calls never reach HubSpot")
             // HubSpot recovers: after the open interval a probe closes the breaker.
             try await environment.faults(#"{"outage": false}"#)
-            try await Task.sleep(for: .milliseconds(2200))
+            clock.advance(by: .seconds(2))
             let fresh = try await upstream.readObject(
                 type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
             #expect(fresh.source == .upstream)

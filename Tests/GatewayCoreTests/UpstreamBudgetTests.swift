@@ -119,18 +119,27 @@ import TestSupport
             }
             let heartbeats = doors.map { door in Task { await door.upstream.limiter.runHeartbeats() } }
             defer { heartbeats.forEach { $0.cancel() } }
-            try await Task.sleep(for: .milliseconds(1300))
+            try await eventually("every replica knows the fleet's size") {
+                doors.allSatisfy { $0.upstream.limiter.knownReplicaCount == 3 }
+            }
             let id = environment.ids[0]
             let call: @Sendable (HubSpotClient, CallOptions) async throws -> Void = { client, options in
                 _ = try await client.getObject("contacts", id: id, options: options)
             }
             async let run: Void = hammer(doors, .general, for: .seconds(7), call)
-            try await Task.sleep(for: .seconds(2))
+            // Kill Redis once the fleet is spending the budget through it.
+            try await eventually("HubSpot has answered a few seconds' worth of calls") {
+                try await environment.perSecond().counts.values.reduce(0, +) >= 16
+            }
             environment.redis.kill()
-            try await Task.sleep(for: .seconds(3))
-            #expect(
-                doors.allSatisfy { $0.upstream.limiter.mode == .local(replicas: 3) },
-                "\(doors.map(\.upstream.limiter.mode))")
+            try await eventually("every replica falls back to its local share") {
+                doors.allSatisfy { $0.upstream.limiter.mode == .local(replicas: 3) }
+            }
+            // Keep Redis down for a few full windows of load.
+            let downSince = try await environment.perSecond().counts.values.reduce(0, +)
+            try await eventually("the fleet serves without Redis") {
+                try await environment.perSecond().counts.values.reduce(0, +) >= downSince + 16
+            }
             try await environment.redis.restart()
             await run
             let seen = try await environment.perSecond()
@@ -139,7 +148,9 @@ import TestSupport
                 seen.counts.values.allSatisfy { $0 <= 8 },
                 "per second at HubSpot across the outage: \(seen.counts.sorted { $0.key < $1.key })")
             // Back on Redis once the clients reconnected.
-            try await Task.sleep(for: .seconds(1))
+            for client in clients {
+                try await eventually("a replica's Redis client reconnects") { (try? await client.send("PING")) != nil }
+            }
             await hammer(doors, .general, for: .seconds(2), call)
             #expect(doors.allSatisfy { $0.upstream.limiter.mode == .redis }, "\(doors.map(\.upstream.limiter.mode))")
             for door in doors { door.transport.shutdown() }
