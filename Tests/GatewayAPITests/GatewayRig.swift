@@ -73,6 +73,7 @@ struct GatewayRig {
                     client: hubspot, limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
                     cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()),
                     logger: quietLogger())
+                let crm = CRM(upstream: upstream)
                 let keys = try CallerKeys(
                     parsing: """
                         # service key-hash scopes
@@ -88,9 +89,8 @@ struct GatewayRig {
                 let server = GRPCServer(
                     transport: inProcess.server,
                     services: [
-                        ContactsService(crm: CRM(upstream: upstream)), AdminService(upstream: upstream, redisConfigured: true),
-                        DealsService(crm: CRM(upstream: upstream)),
-                        ObjectsService(crm: CRM(upstream: upstream)), AssociationsService(crm: CRM(upstream: upstream)),
+                        ContactsService(crm: crm), AdminService(upstream: upstream, redisConfigured: true),
+                        DealsService(crm: crm), ObjectsService(crm: crm), AssociationsService(crm: crm),
                     ],
                     interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)

@@ -27,7 +27,7 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         for (index, type) in message.types.enumerated() {
             kinds.append(try AssociationTranslation.kind(type, field: "types[\(index)]"))
         }
-        let (from, to) = (RecordRef(message.from.objectType, message.from.id), RecordRef(message.to.objectType, message.to.id))
+        let (from, to) = (RecordRef(message.from), RecordRef(message.to))
         let terms = records.terms(request.metadata)
         let now = try await records.mapped("the association \(from) → \(to)") {
             try await records.crm.associations.associate(from, to, kinds: kinds, terms)
@@ -70,11 +70,15 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         let message = request.message
         try check(message.from, field: "from")
         try check(message.to, field: "to")
-        let (from, to) = (RecordRef(message.from.objectType, message.from.id), RecordRef(message.to.objectType, message.to.id))
+        let (from, to) = (RecordRef(message.from), RecordRef(message.to))
         let terms = records.terms(request.metadata)
         try await records.mapped("the association \(from) → \(to)") {
             try await records.crm.associations.remove(from, to, terms)
         }
         return ServerResponse(message: .init())
     }
+}
+
+extension RecordRef {
+    init(_ ref: Hubspot_Gateway_V1_ObjectRef) { self.init(ref.objectType, ref.id) }
 }

@@ -118,8 +118,8 @@ public struct Records: Sendable {
                 !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true })
             else { throw error }
             let unique = definitions.filter { $0.hasUniqueValue == true }.map(\.name)
-            let names =
-                unique.isEmpty ? "none yet; create a custom property with unique values" : unique.joined(separator: ", ")
+            let none = "none yet; create a custom property with unique values"
+            let names = unique.isEmpty ? none : unique.joined(separator: ", ")
             throw CRMError(
                 .notAUniqueProperty(idProperty, uniqueProperties: unique),
                 "'\(idProperty)' is not a unique property of \(type): HubSpot looks records up and upserts them only by a unique property (for \(type): \(names)); HubSpot said: \(error.message)",
