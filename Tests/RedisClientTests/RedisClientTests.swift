@@ -308,8 +308,8 @@ func withClient(
             // A blocking read waits on its own connection while the pool keeps serving.
             let blocked = Task { try await client.xread("events", after: "$", block: .seconds(5)) }
             try await eventually("Redis holds the blocking read") {
-                guard case .bulkString(let list) = try await client.send("CLIENT", ["LIST"]) else { return false }
-                return String(decoding: list, as: UTF8.self).contains("cmd=xread")
+                guard case .bulkString(let info) = try await client.send("INFO", ["clients"]) else { return false }
+                return !String(decoding: info, as: UTF8.self).contains("blocked_clients:0")
             }
             #expect(try await client.ping() == "PONG")
             _ = try await client.xadd("events", fields: [("type", "late")])
