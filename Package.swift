@@ -147,6 +147,18 @@ let package = Package(
         ),
 
         /// The gateway's API contract: messages and service protocols generated from
+        /// The change feed: HubSpot's webhooks in (signature, deduplication), a durable,
+        /// resumable stream in Redis, and the cache invalidation it drives across the fleet.
+        .target(
+            name: "ChangeFeed",
+            dependencies: [
+                "GatewayCore", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         /// Protos/hubspot/gateway/v1 (by scripts/gen-protos).
         .target(
             name: "GatewayProto",
@@ -163,7 +175,7 @@ let package = Package(
         .target(
             name: "GatewayAPI",
             dependencies: [
-                "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions",
+                "ChangeFeed", "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
@@ -201,7 +213,7 @@ let package = Package(
         .executableTarget(
             name: "hubspot-gateway",
             dependencies: [
-                "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
+                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -253,6 +265,14 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .testTarget(
+            name: "ChangeFeedTests",
+            dependencies: [
+                "ChangeFeed", "GatewayCore", "HubSpotAPI", "RedisClient", "TestSupport", "WebhookSignature",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SystemLibrariesTests",
             dependencies: ["CNghttp2", "CHiredis", "CCurl", "CCurlShim"],
@@ -319,7 +339,7 @@ let package = Package(
         .testTarget(
             name: "GatewayAPITests",
             dependencies: [
-                "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
+                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),

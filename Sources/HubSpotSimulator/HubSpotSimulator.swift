@@ -62,9 +62,8 @@ public final class HubSpotSimulator: Service, Sendable {
         )
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                if let webhooks = core.webhooks {
-                    group.addTask { await cancelWhenGracefulShutdown { await webhooks.run() } }
-                }
+                let webhooks = core.webhooks
+                group.addTask { await cancelWhenGracefulShutdown { await webhooks.run() } }
                 try await application.run()
                 group.cancelAll()
             }
@@ -79,6 +78,12 @@ public final class HubSpotSimulator: Service, Sendable {
 extension HubSpotSimulator {
     /// Runs a simulator for the duration of `body` (tests, benchmarks, sandbox mode): starts it,
     /// waits until it listens, hands over its base URL, then shuts it down gracefully.
+    /// Delivers the simulator's webhooks to `configuration`'s target from now on (nil: to
+    /// nobody), as `PUT /_sim/webhooks` does.
+    public func deliverWebhooks(to configuration: WebhookConfiguration?) throws(SimulatorConfigurationError) {
+        try core.webhooks.configure(configuration)
+    }
+
     public static func withRunning<T: Sendable>(
         _ configuration: SimulatorConfiguration,
         logger: Logger = Logger(label: "hubspot-sim"),

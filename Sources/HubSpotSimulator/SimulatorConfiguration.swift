@@ -52,8 +52,12 @@ public struct SimulatorConfiguration: Sendable {
 
 /// Where and how the simulator delivers webhooks.
 public struct WebhookConfiguration: Sendable {
-    /// An `http://host:port/path` URL.
+    /// An `http://host:port/path` URL, or several separated by commas: batches go to each in
+    /// turn (replicas behind a load balancer).
     public var targetURL: String
+    /// The URL the app has configured, which HubSpot signs, when deliveries reach the receiver
+    /// at another (an ingress in front of it); nil: the target URL.
+    public var signedURL: String?
     /// The app's client secret, the key of `X-HubSpot-Signature-v3`.
     public var clientSecret: String
     /// Events per delivery (HubSpot sends up to 100).
@@ -66,11 +70,25 @@ public struct WebhookConfiguration: Sendable {
     public var maxAttempts: Int = 10
     /// Delay before the first retry; doubled each time.
     public var retryBaseDelay: Duration = .seconds(1)
+    /// Faults of delivery, to test a receiver against HubSpot's at-least-once, unordered ways.
+    public var faults = WebhookDeliveryFaults()
 
     public init(targetURL: String, clientSecret: String) {
         self.targetURL = targetURL
         self.clientSecret = clientSecret
     }
+}
+
+/// How deliveries misbehave on purpose.
+public struct WebhookDeliveryFaults: Sendable, Equatable {
+    /// Share of batches delivered a second time (newly signed, as HubSpot's retries are).
+    public var duplicateRate: Double = 0
+    /// Deliver batches pairwise in reverse order.
+    public var reorder = false
+    /// Extra wait before each delivery.
+    public var delay: Duration = .zero
+
+    public init() {}
 }
 
 /// The OAuth app the simulator issues access tokens for (refresh-token grant only).

@@ -65,6 +65,24 @@ public enum HubSpotWebhookSignature {
         guard constantTimeEquals(Array(expected.utf8), Array(signature.utf8)) else { throw .signatureMismatch }
     }
 
+    /// Checks a v1 (`version` "v1") or v2 signature (`X-HubSpot-Signature`), in constant time.
+    /// These carry no timestamp: an old request cannot be told from a new one, which is why v3
+    /// is the default and v1/v2 are accepted only when configured.
+    public static func verify(
+        version: String, clientSecret: String, method: String, uri: String, body: [UInt8], signature: String?
+    ) throws(VerificationFailure) {
+        guard let signature, !signature.isEmpty else { throw .missingSignature }
+        let expected: String
+        switch version.lowercased() {
+        case "v1": expected = v1(clientSecret: clientSecret, body: body)
+        case "v2": expected = v2(clientSecret: clientSecret, method: method, uri: uri, body: body)
+        default: throw .signatureMismatch
+        }
+        guard constantTimeEquals(Array(expected.utf8), Array(signature.lowercased().utf8)) else {
+            throw .signatureMismatch
+        }
+    }
+
     /// Decodes exactly the escapes HubSpot decodes (case-insensitively), leaving every other one as is.
     static func decodeV3URI(_ uri: String) -> String {
         var out = ""

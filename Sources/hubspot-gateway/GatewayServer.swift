@@ -2,10 +2,12 @@ import Foundation
 import GatewayAPI
 import GatewayCore
 import GatewayProto
+import ChangeFeed
 import GRPCCore
 import GRPCNghttp2Transport
 import GRPCStandardServices
 import HubSpotAPI
+import HTTPTypes
 import HubSpotSimulator
 import Hummingbird
 import Logging
@@ -33,9 +35,10 @@ struct GatewayServer {
             simulator.dailyLimit = 0
             var quiet = logger
             quiet.logLevel = .warning
-            try await HubSpotSimulator.withRunning(simulator, logger: quiet) { _, baseURL in
+            try await HubSpotSimulator.withRunning(simulator, logger: quiet) { sandbox, baseURL in
                 try await serve(
-                    baseURL: baseURL, credentials: .privateAppToken(Secret(simulator.token)), registry: registry)
+                    baseURL: baseURL, credentials: .privateAppToken(Secret(simulator.token)), registry: registry,
+                    sandbox: sandbox)
             }
         } else {
             let credentials: HubSpotCredentials
@@ -74,9 +77,10 @@ struct GatewayServer {
         return CallerKeys(service: "sandbox-developer", key: key, scopes: [.read, .write, .admin])
     }
 
-    private func serve(baseURL: String, credentials: HubSpotCredentials, registry: PrometheusCollectorRegistry)
-        async throws
-    {
+    private func serve(
+        baseURL: String, credentials: HubSpotCredentials, registry: PrometheusCollectorRegistry,
+        sandbox: HubSpotSimulator? = nil
+    ) async throws {
         let keys = try callerKeys()
         let metrics = GatewayMetrics()
         let redis: RedisClient? = try options.redisUrl.map { url in
@@ -124,6 +128,35 @@ struct GatewayServer {
             breaker: CircuitBreaker(configuration: breakerConfiguration, metrics: metrics, logger: logger),
             cache: cache, metrics: metrics, logger: logger)
 
+        // Change feed: webhooks in, invalidation, the stream out (in Redis).
+        var feedConfiguration = ChangeFeedConfiguration()
+        feedConfiguration.retention = .milliseconds(Int64(options.feedRetentionHours * 3_600_000))
+        feedConfiguration.maxLength = max(0, options.feedMaxLength)
+        feedConfiguration.deduplicationWindow = .milliseconds(Int64(options.feedDedupeHours * 3_600_000))
+        let feed = redis.map { ChangeFeed(redis: $0, configuration: feedConfiguration) }
+        var intake = WebhookIntakeConfiguration()
+        intake.path = options.webhookPath
+        intake.publicURL = options.webhookPublicUrl
+        intake.clientSecrets =
+            options.webhookSecrets?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty } ?? []
+        intake.signatureVersions = Set(
+            options.webhookSignatureVersions.split(separator: ",").compactMap {
+                WebhookIntakeConfiguration.SignatureVersion(rawValue: $0.trimmingCharacters(in: .whitespaces))
+            })
+        intake.maxAge = .milliseconds(Int64(options.webhookMaxAgeSeconds * 1000))
+        intake.maxBodyBytes = options.webhookMaxBodyBytes
+        // The sandbox's simulator signs with a secret made now, for the URL known once HTTP listens.
+        let sandboxSecret = sandbox.map { _ in "sandbox-" + UUID().uuidString.lowercased() }
+        if let sandboxSecret { intake.clientSecrets = [sandboxSecret] }
+        let intakeConfiguration = Mutex(intake)
+        var invalidation = FeedInvalidator.Configuration()
+        invalidation.claimAfter = .milliseconds(Int64(options.feedInvalidationClaimSeconds * 1000))
+        var changesConfiguration = ChangesService.Configuration()
+        changesConfiguration.visibilityTimeout = .milliseconds(Int64(options.changesVisibilityTimeoutSeconds * 1000))
+        changesConfiguration.stallTimeout = .milliseconds(Int64(options.changesStallTimeoutSeconds * 1000))
+        let drain = SubscriptionDrain()
+
         // gRPC
         let timeout = Duration.milliseconds(Int64(options.defaultTimeoutSeconds * 1000))
         let crm = CRM(upstream: upstream)
@@ -132,7 +165,9 @@ struct GatewayServer {
         grpcConfiguration.maxConnectionAge =
             options.maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(options.maxConnectionAgeSeconds * 1000)) : nil
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
-        let serviceNames = ["ContactsService", "DealsService", "ObjectsService", "AssociationsService", "AdminService"]
+        let serviceNames = [
+            "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService", "AdminService",
+        ]
             .map { "hubspot.gateway.v1." + $0 }
         let health = HealthService(servingServices: serviceNames)
         let reflection = try ReflectionService(
@@ -151,6 +186,7 @@ struct GatewayServer {
                 DealsService(crm: crm, defaultTimeout: timeout),
                 ObjectsService(crm: crm, defaultTimeout: timeout),
                 AssociationsService(crm: crm, defaultTimeout: timeout),
+                ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
                 AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
             ],
             interceptors: [
@@ -171,7 +207,26 @@ struct GatewayServer {
                 status: problem == nil ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: (problem ?? "ready") + "\n")))
         }
-        let scrapeTime = ScrapeTimeMetrics(limiter: limiter)
+        if let feed, !intake.clientSecrets.isEmpty {
+            router.post(RouterPath(options.webhookPath)) { request, context -> Response in
+                let configuration = intakeConfiguration.withLock { $0 }
+                let answer: WebhookIntake.Answer
+                do {
+                    var request = request
+                    let body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+                    answer = await WebhookIntake(configuration: configuration, feed: feed, logger: logger).handle(
+                        method: "POST", query: request.uri.query ?? "",
+                        header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } },
+                        body: Array(buffer: body))
+                } catch {
+                    answer = WebhookIntake(configuration: configuration, feed: feed, logger: logger).tooLarge()
+                }
+                return Response(
+                    status: .init(code: answer.status), headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+            }
+        }
+        let scrapeTime = ScrapeTimeMetrics(limiter: limiter, feed: feed)
         router.get("metrics") { _, _ -> Response in
             await scrapeTime.update()
             return Response(
@@ -183,11 +238,31 @@ struct GatewayServer {
             configuration: .init(
                 address: .hostname(options.host, port: options.httpPort), serverName: "hubspot-gateway"),
             onServerRunning: { channel in
-                FileHandle.standardOutput.write(
-                    Data("hubspot-gateway http listening on \(channel.localAddress?.port ?? 0)\n".utf8))
+                let port = channel.localAddress?.port ?? 0
+                FileHandle.standardOutput.write(Data("hubspot-gateway http listening on \(port)\n".utf8))
+                if let sandbox, let sandboxSecret {
+                    let url = "http://127.0.0.1:\(port)\(options.webhookPath)"
+                    intakeConfiguration.withLock { $0.publicURL = url }
+                    var webhooks = WebhookConfiguration(targetURL: url, clientSecret: sandboxSecret)
+                    webhooks.retryBaseDelay = .milliseconds(500)
+                    try? sandbox.deliverWebhooks(to: webhooks)
+                    FileHandle.standardOutput.write(
+                        Data(
+                            (feed == nil
+                                ? "hubspot-gateway sandbox: the simulator's webhooks need --redis-url to reach ChangesService/Subscribe (the feed lives in Redis)\n"
+                                : "hubspot-gateway sandbox: the simulator delivers its webhooks to \(url); ChangesService/Subscribe (scope changes.read) shows every change, including your writes\n")
+                                .utf8))
+                }
             }, logger: logger)
 
         let heartbeats = HeartbeatService(limiter: limiter)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let feed {
+            let invalidator = FeedInvalidator(
+                feed: feed, cache: cache, consumer: limiter.replicaID, configuration: invalidation, logger: logger)
+            services.append(
+                .init(service: FeedInvalidationService(invalidator: invalidator), successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: [
@@ -199,7 +274,8 @@ struct GatewayServer {
                     .init(service: heartbeats, successTerminationBehavior: .ignore),
                     .init(service: InvalidationListenerService(cache: cache), successTerminationBehavior: .ignore),
                     .init(service: PendingInvalidationService(cache: cache), successTerminationBehavior: .ignore),
-                ],
+                    .init(service: SubscriptionDrainService(drain: drain), successTerminationBehavior: .ignore),
+                ] + services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))
@@ -247,6 +323,25 @@ final class Readiness: Sendable {
             return "Redis unreachable and the local fallback not yet active"
         }
         return nil
+    }
+}
+
+/// The feed's cache invalidation: each stored change drops its records' cached copies fleet-wide.
+struct FeedInvalidationService: Service {
+    let invalidator: FeedInvalidator
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await invalidator.run() }
+    }
+}
+
+/// Ends open change subscriptions when the replica begins shutting down.
+struct SubscriptionDrainService: Service {
+    let drain: SubscriptionDrain
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        drain.begin()
     }
 }
 

@@ -1,3 +1,4 @@
+import ChangeFeed
 import ArgumentParser
 import Foundation
 import GatewayAPI
@@ -92,6 +93,44 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var cachePendingCapacity: Int = 100_000
 
+    // MARK: Change feed
+    @Option(help: "HTTP path of the HubSpot webhook intake (on the HTTP port).")
+    var webhookPath = "/webhooks/hubspot"
+    @Option(
+        help:
+            "The webhook URL configured in the HubSpot app, which HubSpot signs (e.g. https://gateway.example.com/webhooks/hubspot); needed with signature v2/v3, as behind an ingress the request's Host is not it."
+    )
+    var webhookPublicUrl: String?
+    @Option(
+        help:
+            "The HubSpot app's client secret(s) that sign webhooks, comma-separated while one is rotated out (prefer HUBSPOT_GATEWAY_WEBHOOK_SECRETS). Without one the webhook intake is off."
+    )
+    var webhookSecrets: String?
+    @Option(help: "Webhook signature versions accepted, comma-separated: v3, and v1/v2 only for apps that still sign so.")
+    var webhookSignatureVersions = "v3"
+    @Option(help: "Oldest X-HubSpot-Request-Timestamp accepted, seconds (HubSpot's rule: 300).")
+    var webhookMaxAgeSeconds: Double = 300
+    @Option(help: "Largest webhook request body accepted, bytes (413 above).")
+    var webhookMaxBodyBytes = 1 << 20
+    @Option(help: "Hours the change feed keeps events (subscribers can resume within it).")
+    var feedRetentionHours: Double = 168
+    @Option(help: "Most events the change feed keeps, whatever their age (0: no cap).")
+    var feedMaxLength = 1_000_000
+    @Option(help: "Hours a webhook event id is remembered, to drop HubSpot's repeated deliveries.")
+    var feedDedupeHours: Double = 48
+    @Option(
+        help:
+            "Seconds an event may stay unhandled by the replica that took it for cache invalidation before another replica takes it."
+    )
+    var feedInvalidationClaimSeconds: Double = 5
+    @Option(
+        help:
+            "Seconds an event delivered to a member of a subscriber group may stay unacknowledged before another member gets it."
+    )
+    var changesVisibilityTimeoutSeconds: Double = 30
+    @Option(help: "Seconds a subscriber may stop reading before its stream ends with RESOURCE_EXHAUSTED.")
+    var changesStallTimeoutSeconds: Double = 30
+
     // MARK: Breaker
     @Option(help: "Failures in the breaker's window before it may open.")
     var breakerMinimumFailures = 5
@@ -126,7 +165,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
         "cache-pending-capacity", "breaker-minimum-failures",
         "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format",
-        "access-log",
+        "access-log", "webhook-path", "webhook-public-url", "webhook-secrets", "webhook-signature-versions",
+        "webhook-max-age-seconds", "webhook-max-body-bytes", "feed-retention-hours", "feed-max-length",
+        "feed-dedupe-hours", "feed-invalidation-claim-seconds", "changes-visibility-timeout-seconds",
+        "changes-stall-timeout-seconds",
     ]
 
     static func main() async {
@@ -173,6 +215,17 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         guard RequestObservationInterceptor.AccessLog(rawValue: accessLog) != nil else {
             throw ValidationError("--access-log must be all, errors or off")
         }
+        for version in webhookSignatureVersions.split(separator: ",") {
+            guard WebhookIntakeConfiguration.SignatureVersion(rawValue: version.trimmingCharacters(in: .whitespaces)) != nil
+            else {
+                throw ValidationError("--webhook-signature-versions takes v1, v2 and v3 (comma-separated), not \(version)")
+            }
+        }
+        if !sandbox, webhookSecrets != nil, webhookPublicUrl == nil, webhookSignatureVersions != "v1" {
+            throw ValidationError(
+                "--webhook-secrets needs --webhook-public-url: the URL configured in the HubSpot app, which HubSpot signs")
+        }
+        guard webhookPath.hasPrefix("/") else { throw ValidationError("--webhook-path must start with /") }
         guard generalPerSecond > 0, searchPerSecond > 0 else {
             throw ValidationError("--general-per-second and --search-per-second must be positive")
         }
@@ -180,7 +233,9 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        let secrets = [hubspotToken, hubspotClientSecret, hubspotRefreshToken].compactMap { $0 }
+        let secrets =
+            [hubspotToken, hubspotClientSecret, hubspotRefreshToken].compactMap { $0 }
+            + (webhookSecrets?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =

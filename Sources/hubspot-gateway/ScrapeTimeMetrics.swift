@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import ChangeFeed
 import Foundation
 import GatewayCore
 import Metrics
@@ -18,13 +19,24 @@ struct ScrapeTimeMetrics: Sendable {
         static let budgetUsed = "gateway_ratelimit_budget_used"
         /// The limit of that window.
         static let budgetLimit = "gateway_ratelimit_budget_limit"
+        /// Events in the change feed.
+        static let feedLength = "gateway_feed_length"
+        /// Age of the oldest event retained (how far back a subscriber can resume).
+        static let feedOldestAge = "gateway_feed_oldest_age_seconds"
+        /// Events not yet delivered to a consumer group (`group`; the fleet's cache
+        /// invalidation is `hubspot-gateway-cache`).
+        static let consumerLag = "gateway_feed_consumer_lag"
+        /// Events delivered to a group and not yet acknowledged.
+        static let consumerPending = "gateway_feed_consumer_pending"
     }
 
     let limiter: FixedWindowRateLimiter
+    let feed: ChangeFeed?
     private let started = Date().timeIntervalSince1970
 
-    init(limiter: FixedWindowRateLimiter) {
+    init(limiter: FixedWindowRateLimiter, feed: ChangeFeed?) {
         self.limiter = limiter
+        self.feed = feed
     }
 
     func update() async {
@@ -37,6 +49,17 @@ struct ScrapeTimeMetrics: Sendable {
         for usage in await limiter.usage() {
             Gauge(label: Name.budgetUsed, dimensions: [("bucket", usage.bucket)]).record(usage.used)
             Gauge(label: Name.budgetLimit, dimensions: [("bucket", usage.bucket)]).record(usage.limit)
+        }
+        guard let feed else { return }
+        if let extent = try? await feed.extent() {
+            Gauge(label: Name.feedLength).record(extent.length)
+            let oldestMs = extent.oldest.flatMap { $0.split(separator: "-").first.flatMap { Double($0) } }
+            Gauge(label: Name.feedOldestAge).record(
+                oldestMs.map { max(0, Date().timeIntervalSince1970 - $0 / 1000) } ?? 0)
+        }
+        for group in (try? await feed.groups()) ?? [] {
+            if let lag = group.lag { Gauge(label: Name.consumerLag, dimensions: [("group", group.name)]).record(lag) }
+            Gauge(label: Name.consumerPending, dimensions: [("group", group.name)]).record(group.pending)
         }
     }
 }

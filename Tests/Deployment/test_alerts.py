@@ -7,7 +7,8 @@ from manifests import ROOT, render
 PROMQL_WORDS = {"sum", "max", "min", "avg", "count", "rate", "increase", "irate", "by", "without", "on", "ignoring",
                 "group_left", "group_right", "and", "or", "unless", "bool", "offset", "histogram_quantile", "abs", "clamp_min"}
 WANTED = {"HubSpotGatewayUpstream429", "HubSpotGatewayCircuitBreakerOpen", "HubSpotGatewayRedisFallbackActive",
-          "HubSpotGatewayDailyBudgetNearlySpent", "HubSpotGatewayBudgetSaturated", "HubSpotGatewayCredentialsRejected"}
+          "HubSpotGatewayDailyBudgetNearlySpent", "HubSpotGatewayBudgetSaturated", "HubSpotGatewayCredentialsRejected",
+          "HubSpotGatewayWebhookSignatureFailures", "HubSpotGatewayWebhooksNotStored", "HubSpotGatewayChangeConsumerLag"}
 
 
 def exported_metric_names() -> set[str]:

@@ -175,8 +175,13 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
             fleet.limiters.allSatisfy { $0.knownReplicaCount == 3 }
         }
         fleet.redis.kill()
-        let counts = await fleet.hammer(.general, for: .seconds(3))
-        #expect(fleet.limiters.allSatisfy { $0.mode == .local(replicas: 3) }, "\(fleet.limiters.map(\.mode))")
+        // How soon a replica notices depends on how soon its connection reports the loss (a
+        // loaded machine can take a second): wait for that while the load runs.
+        async let hammered = fleet.hammer(.general, for: .seconds(4))
+        try await eventually("every replica falls back to its local share") {
+            fleet.limiters.allSatisfy { $0.mode == .local(replicas: 3) }
+        }
+        let counts = await hammered
         #expect(
             counts.values.allSatisfy { $0 <= 8 },
             "fleet-wide grants per second without Redis: \(counts.sorted { $0.key < $1.key })")

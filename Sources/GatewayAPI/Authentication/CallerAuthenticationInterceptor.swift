@@ -2,7 +2,7 @@ import GRPCCore
 import Logging
 
 /// Admits an RPC only with `authorization: Bearer <key>` of a configured calling service that
-/// has the scope the method needs (reads: `crm.read`; writes: `crm.write`; the Admin service:
+/// has the scope the method needs (reads: `crm.read`; writes: `crm.write`; changes: `changes.read`; the Admin service:
 /// `admin`). Health checks and server reflection need no key. The caller's service name is
 /// recorded for the observation interceptor (metrics and access log).
 public struct CallerAuthenticationInterceptor: ServerInterceptor {
@@ -72,10 +72,11 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         return bytes.isEmpty ? nil : String(Substring(bytes))
     }
 
-    /// The scope a method needs: the Admin service needs `admin`; Get/List/Search/BatchGet
-    /// methods read; everything else writes.
+    /// The scope a method needs: the Admin service needs `admin`, the Changes service
+    /// `changes.read`; Get/List/Search/BatchGet methods read; everything else writes.
     static func scope(of method: MethodDescriptor) -> CallerScope {
         if method.service.fullyQualifiedService.hasSuffix(".AdminService") { return .admin }
+        if method.service.fullyQualifiedService.hasSuffix(".ChangesService") { return .changesRead }
         let readPrefixes = ["Get", "List", "Search", "BatchGet"]
         return readPrefixes.contains(where: { method.method.hasPrefix($0) }) ? .read : .write
     }

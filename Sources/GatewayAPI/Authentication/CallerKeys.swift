@@ -7,6 +7,8 @@ public enum CallerScope: String, Sendable, CaseIterable {
     case read = "crm.read"
     case write = "crm.write"
     case admin = "admin"
+    /// Subscribing to the change feed (`ChangesService`).
+    case changesRead = "changes.read"
 }
 
 /// An authenticated calling service.

@@ -13,6 +13,8 @@ struct ChangeEvent: Sendable {
     var primaryObjectId: Int64? = nil
     var association: (type: String, from: Int64, to: Int64, removed: Bool)? = nil
     var occurredAt: EpochMilliseconds
+    /// Who made the change, as HubSpot's `changeSource` says (API, CRM_UI, …).
+    var changeSource = "API"
 }
 
 /// The state of one simulated HubSpot portal: records, unique-value indexes and associations.

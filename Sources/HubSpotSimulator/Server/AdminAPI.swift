@@ -51,6 +51,19 @@ struct AdminAPI {
                 return .json(200, w)
             case ("GET", "/_sim/webhooks"):
                 return .json(200, writeWebhooks())
+            case ("PUT", "/_sim/webhooks"):
+                let configuration = try Self.parseWebhooks(try request.json())
+                do {
+                    try core.webhooks.configure(configuration)
+                } catch {
+                    return HubSpotErrorBody(status: 400, message: error.description, category: "VALIDATION_ERROR").reply
+                }
+                return .json(200, writeWebhooks())
+            case ("DELETE", "/_sim/webhooks"):
+                try? core.webhooks.configure(nil)
+                return .noContent
+            case (_, _) where path.hasPrefix("/_sim/ui/"):
+                return uiEdit(request)
             case ("GET", "/_sim/objects"):
                 var w = JSONWriter()
                 w.beginObject()
@@ -61,7 +74,7 @@ struct AdminAPI {
                 return HubSpotErrorBody(
                     status: 404,
                     message:
-                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET /_sim/webhooks, GET /_sim/objects.",
+                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET|PUT|DELETE /_sim/webhooks, GET /_sim/objects, POST|PATCH|DELETE /_sim/ui/objects/….",
                     category: "OBJECT_NOT_FOUND"
                 ).reply
             }
@@ -161,11 +174,57 @@ struct AdminAPI {
         core.limits.reconfigure(settings)
     }
 
+    /// A change made as a person in HubSpot's UI would: the CRM call's effect without its
+    /// budget, statistics or faults, reported in webhooks with changeSource CRM_UI.
+    /// `POST /_sim/ui/objects/{type}`, `PATCH|DELETE /_sim/ui/objects/{type}/{id}`,
+    /// `POST /_sim/ui/objects/{type}/merge`.
+    private func uiEdit(_ request: APIRequest) -> APIReply {
+        let apiPath = "/crm/v3/" + request.path.dropFirst("/_sim/ui/".count)
+        let api = APIRequest(
+            method: request.method, path: apiPath, segments: APIRequest.pathSegments(apiPath), query: request.query,
+            body: request.body)
+        switch APIRoute.match(api) {
+        case .failure(let error): return error.reply
+        case .success(let route):
+            do {
+                return try route.handler(api, core.context(changeSource: "CRM_UI"))
+            } catch {
+                return error.reply
+            }
+        }
+    }
+
+    static func parseWebhooks(_ body: JSONValue) throws(HubSpotErrorBody) -> WebhookConfiguration {
+        guard let url = body["targetURL"]?.stringValue, let secret = body["clientSecret"]?.stringValue, !secret.isEmpty
+        else {
+            throw HubSpotErrorBody(
+                status: 400, message: "targetURL and clientSecret are required", category: "VALIDATION_ERROR")
+        }
+        var configuration = WebhookConfiguration(targetURL: url, clientSecret: secret)
+        configuration.signedURL = body["signedURL"]?.stringValue
+        if let size = body["maxBatchSize"]?.propertyText.flatMap({ Int($0) }) { configuration.maxBatchSize = size }
+        if let ms = body["batchIntervalMs"]?.propertyText.flatMap({ Int64($0) }) {
+            configuration.batchInterval = .milliseconds(ms)
+        }
+        if let attempts = body["maxAttempts"]?.propertyText.flatMap({ Int($0) }) { configuration.maxAttempts = attempts }
+        if let ms = body["retryBaseDelayMs"]?.propertyText.flatMap({ Int64($0) }) {
+            configuration.retryBaseDelay = .milliseconds(ms)
+        }
+        if let rate = body["duplicateRate"]?.propertyText.flatMap({ Double($0) }) {
+            configuration.faults.duplicateRate = rate
+        }
+        if let reorder = body["reorder"]?.boolValue { configuration.faults.reorder = reorder }
+        if let ms = body["delayMs"]?.propertyText.flatMap({ Int64($0) }) { configuration.faults.delay = .milliseconds(ms) }
+        return configuration
+    }
+
     private func writeWebhooks() -> JSONWriter {
         var w = JSONWriter()
         w.beginObject()
-        if let stats = core.webhooks?.statistics {
+        if let configuration = core.webhooks.configuration {
+            let stats = core.webhooks.statistics
             w.member("enabled", true)
+            w.member("targetURL", configuration.targetURL)
             w.member("eventsQueued", stats.eventsQueued)
             w.member("deliveries", stats.deliveries)
             w.member("failedAttempts", stats.failedAttempts)

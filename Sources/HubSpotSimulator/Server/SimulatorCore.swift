@@ -14,7 +14,7 @@ final class SimulatorCore: Sendable {
     /// Draws of the fault rules, seeded by `seedValue`.
     let faultRandom: Mutex<SplitMix64>
     let statistics: RequestStatistics
-    let webhooks: WebhookDispatcher?
+    let webhooks: WebhookDispatcher
     let logger: Logger
     let baseURL = Mutex("http://127.0.0.1")
     /// OAuth access tokens issued by `/oauth/v1/token`, with their expiry (epoch ms).
@@ -37,10 +37,9 @@ final class SimulatorCore: Sendable {
         faults = Mutex(configuration.faults)
         faultRandom = Mutex(SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17))
         statistics = RequestStatistics(capacity: configuration.statisticsCapacity)
-        webhooks = try configuration.webhook.map { config throws(SimulatorConfigurationError) in
-            try WebhookDispatcher(
-                configuration: config, portalId: configuration.portalId, appId: configuration.appId, logger: logger)
-        }
+        webhooks = try WebhookDispatcher(
+            configuration: configuration.webhook, portalId: configuration.portalId, appId: configuration.appId,
+            logger: logger)
         try seed()
     }
 
@@ -62,11 +61,22 @@ final class SimulatorCore: Sendable {
         }
     }
 
-    var apiContext: APIContext {
+    var apiContext: APIContext { context(changeSource: "API") }
+
+    /// The API's context, with the changes it makes reported as made by `changeSource`
+    /// (`CRM_UI` for the `/_sim/ui/` edits a person would make in HubSpot's UI).
+    func context(changeSource: String) -> APIContext {
         let webhooks = webhooks
         return APIContext(
             store: store, configuration: configuration, baseURL: baseURL.withLock { $0 },
-            emit: { events in webhooks?.enqueue(events) })
+            emit: { events in
+                webhooks.enqueue(
+                    events.map { event in
+                        var event = event
+                        event.changeSource = changeSource
+                        return event
+                    })
+            })
     }
 
     /// Back to the start-up state: data reseeded, counters, limits and faults as configured.

@@ -17,32 +17,71 @@ final class WebhookDispatcher: Sendable {
         var lastStatus: Int?
     }
 
+    private struct Target: Sendable {
+        var configuration: WebhookConfiguration
+        var host: String
+        var port: Int
+        var path: String
+        var uri: String
+    }
+
     private struct State: Sendable {
+        /// The first endpoint; deliveries rotate over `endpoints` (replicas behind a balancer).
+        var target: Target?
+        var endpoints: [Target] = []
+        var nextEndpoint = 0
         var pending: [ChangeEvent] = []
         var nextEventId: Int64 = 1
         var statistics = Statistics()
+        /// Batches held back to be delivered after the next one (the `reorder` fault).
+        var heldBack: [UInt8]?
+        var random = SplitMix64(seed: 0x3EB_400C)
     }
 
-    private let configuration: WebhookConfiguration
-    private let target: (host: String, port: Int, path: String, uri: String)
     private let portalId: Int
     private let appId: Int
     private let state = Mutex(State())
     private let logger: Logger
 
-    init(configuration: WebhookConfiguration, portalId: Int, appId: Int, logger: Logger)
+    /// Delivers to `configuration`'s target, or nowhere until `configure` names one.
+    init(configuration: WebhookConfiguration?, portalId: Int, appId: Int, logger: Logger)
         throws(SimulatorConfigurationError)
     {
-        self.configuration = configuration
         self.portalId = portalId
         self.appId = appId
         self.logger = logger
-        guard let parsed = Self.parseHTTPURL(configuration.targetURL) else {
-            throw SimulatorConfigurationError(
-                "webhook URL '\(configuration.targetURL)' must look like http://host:port/path")
-        }
-        target = parsed
+        if let configuration { try configure(configuration) }
     }
+
+    /// Points deliveries at a new target (a gateway started after the simulator); nil stops
+    /// them (changes made meanwhile are not delivered, as with an app without subscriptions).
+    func configure(_ configuration: WebhookConfiguration?) throws(SimulatorConfigurationError) {
+        guard let configuration else {
+            state.withLock {
+                $0.target = nil
+                $0.endpoints = []
+            }
+            return
+        }
+        var endpoints: [Target] = []
+        for url in configuration.targetURL.split(separator: ",").map({ String($0.filter { $0 != " " }) }) {
+            guard let parsed = Self.parseHTTPURL(url) else {
+                throw SimulatorConfigurationError("webhook URL '\(url)' must look like http://host:port/path")
+            }
+            endpoints.append(
+                Target(
+                    configuration: configuration, host: parsed.host, port: parsed.port, path: parsed.path,
+                    uri: configuration.signedURL ?? parsed.uri))
+        }
+        guard !endpoints.isEmpty else { throw SimulatorConfigurationError("the webhook target URL is empty") }
+        state.withLock {
+            $0.endpoints = endpoints
+            $0.target = endpoints[0]
+            $0.nextEndpoint = 0
+        }
+    }
+
+    var configuration: WebhookConfiguration? { state.withLock { $0.target?.configuration } }
 
     static func parseHTTPURL(_ url: String) -> (host: String, port: Int, path: String, uri: String)? {
         guard url.hasPrefix("http://") else { return nil }
@@ -61,6 +100,7 @@ final class WebhookDispatcher: Sendable {
     func enqueue(_ events: [ChangeEvent]) {
         guard !events.isEmpty else { return }
         state.withLock { state in
+            guard state.target != nil else { return }
             state.pending += events
             state.statistics.eventsQueued += events.count
         }
@@ -69,16 +109,41 @@ final class WebhookDispatcher: Sendable {
     /// Flushes queued events every `batchInterval` until cancelled.
     func run() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.batchInterval)
-            while let batch = takeBatch() {
-                await deliver(batch)
+            try? await Task.sleep(for: configuration?.batchInterval ?? .milliseconds(200))
+            while let (batch, target) = takeBatch() {
+                let faults = target.configuration.faults
+                if faults.delay > .zero { try? await Task.sleep(for: faults.delay) }
+                // Out of order: this batch waits for the next one, which goes first.
+                if faults.reorder {
+                    let held: [UInt8]? = state.withLock { state in
+                        defer { state.heldBack = state.heldBack == nil ? batch : nil }
+                        return state.heldBack
+                    }
+                    guard let held else { continue }
+                    await deliver(batch, to: target)
+                    await deliver(held, to: target)
+                    continue
+                }
+                await deliver(batch, to: target)
+                let duplicate = state.withLock { Double.random(in: 0..<1, using: &$0.random) } < faults.duplicateRate
+                if duplicate { await deliver(batch, to: target) }
+            }
+            // A batch held back for reordering goes out once nothing follows it.
+            if let held = state.withLock({ state -> [UInt8]? in
+                defer { state.heldBack = nil }
+                return state.pending.isEmpty ? state.heldBack : nil
+            }), let target = state.withLock({ $0.target }) {
+                await deliver(held, to: target)
             }
         }
     }
 
-    private func takeBatch() -> [UInt8]? {
-        state.withLock { state -> [UInt8]? in
-            guard !state.pending.isEmpty else { return nil }
+    private func takeBatch() -> ([UInt8], Target)? {
+        state.withLock { state -> ([UInt8], Target)? in
+            guard !state.endpoints.isEmpty, !state.pending.isEmpty else { return nil }
+            let target = state.endpoints[state.nextEndpoint % state.endpoints.count]
+            state.nextEndpoint += 1
+            let configuration = target.configuration
             let events = Array(state.pending.prefix(configuration.maxBatchSize))
             state.pending.removeFirst(events.count)
             var w = JSONWriter()
@@ -102,7 +167,7 @@ final class WebhookDispatcher: Sendable {
                 if !standard { w.member("objectTypeId", event.objectTypeId) }
                 w.member("attemptNumber", 0)
                 w.member("objectId", event.objectId)
-                w.member("changeSource", "API")
+                w.member("changeSource", event.changeSource)
                 if let flag = event.changeFlag { w.member("changeFlag", flag) }
                 if let name = event.propertyName { w.member("propertyName", name) }
                 if let value = event.propertyValue { w.member("propertyValue", value) }
@@ -123,11 +188,12 @@ final class WebhookDispatcher: Sendable {
                 w.endObject()
             }
             w.endArray()
-            return w.bytes
+            return (w.bytes, target)
         }
     }
 
-    private func deliver(_ body: [UInt8]) async {
+    private func deliver(_ body: [UInt8], to target: Target) async {
+        let configuration = target.configuration
         var delay = configuration.retryBaseDelay
         for attempt in 1...max(1, configuration.maxAttempts) {
             let timestamp = Timestamps.now()
@@ -135,7 +201,7 @@ final class WebhookDispatcher: Sendable {
                 clientSecret: configuration.clientSecret, method: "POST", uri: target.uri, body: body,
                 timestampMilliseconds: timestamp)
             let status = await post(
-                body: body,
+                body: body, to: target,
                 headers: [
                     ("Content-Type", "application/json"),
                     ("X-HubSpot-Signature-v3", signature),
@@ -164,7 +230,8 @@ final class WebhookDispatcher: Sendable {
     }
 
     /// One POST on a fresh connection; nil when the target could not be reached in time.
-    private func post(body: [UInt8], headers: [(String, String)]) async -> Int? {
+    private func post(body: [UInt8], to target: Target, headers: [(String, String)]) async -> Int? {
+        let configuration = target.configuration
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Int.self)
         let timeout = TimeAmount(configuration.timeout)

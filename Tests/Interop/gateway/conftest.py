@@ -122,9 +122,10 @@ class Fleet:
     """Three gateways sharing one redis-server, in front of one hubspot-sim (HubSpot's limits
     on), with caller keys for a writer, a reader and an operator."""
 
-    KEYS = {"orders": ("orders-key-0001", "crm.read,crm.write"), "analytics": ("analytics-key-0001", "crm.read"), "ops": ("ops-key-0001", "admin")}
+    KEYS = {"orders": ("orders-key-0001", "crm.read,crm.write"), "analytics": ("analytics-key-0001", "crm.read"), "ops": ("ops-key-0001", "admin"),
+            "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
-    def __init__(self, replicas: int = 3):
+    def __init__(self, replicas: int = 3, args: tuple = ()):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = random.randint(20000, 30000)
         self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -143,13 +144,14 @@ class Fleet:
         keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}" for name, (key, scopes) in self.KEYS.items())
         env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
         self.gateways = [Gateway("--hubspot-base-url", self.sim_url, "--redis-url", f"redis://127.0.0.1:{self.redis_port}",
-                                 "--redis-timeout-milliseconds", "500", env=env) for _ in range(replicas)]
+                                 "--redis-timeout-milliseconds", "500", *args, env=env) for _ in range(replicas)]
 
     def metadata(self, caller: str = "orders"):
         return (("authorization", f"Bearer {self.KEYS[caller][0]}"),)
 
-    def sim_admin(self, method: str, path: str):
-        request = urllib.request.Request(self.sim_url + path, method=method)
+    def sim_admin(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.sim_url + path, method=method, data=data, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read()
             return json.loads(text) if text else None

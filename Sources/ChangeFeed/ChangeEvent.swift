@@ -1,0 +1,74 @@
+import Foundation
+
+/// One change HubSpot reported for a record, as the feed stores and serves it.
+public struct ChangeEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case created = "CREATED"
+        case updated = "UPDATED"
+        case deleted = "DELETED"
+        case merged = "MERGED"
+        case restored = "RESTORED"
+        case associationAdded = "ASSOCIATION_ADDED"
+        case associationRemoved = "ASSOCIATION_REMOVED"
+        /// A HubSpot event type the gateway does not know yet: kept (with its subscription
+        /// type) rather than dropped, and its record still invalidated.
+        case unknown = "UNKNOWN"
+    }
+
+    /// The event's place in the feed (a Redis stream id); nil before it is stored.
+    public var cursor: String?
+    /// The CRM object type: "contacts", "companies", …, or a custom object's type id.
+    public var objectType: String
+    public var objectId: String
+    public var kind: Kind
+    /// HubSpot's event id: the feed keeps an event id once (deliveries are at least once).
+    public var eventId: String
+    /// HubSpot's event type as delivered ("contact.propertyChange").
+    public var subscriptionType: String
+    /// Milliseconds since 1970.
+    public var occurredAt: Int64
+    /// CRM_UI, INTEGRATION, API, WORKFLOW, … (nil when HubSpot did not say).
+    public var changeSource: String?
+    /// `updated`: the property and its new value (nil: cleared).
+    public var propertyName: String?
+    public var propertyValue: String?
+    /// `merged`: the ids merged into `primaryObjectId`.
+    public var mergedObjectIds: [String] = []
+    public var primaryObjectId: String?
+    /// Association changes: HubSpot's association type (CONTACT_TO_COMPANY) and the other record.
+    public var associationType: String?
+    public var toObjectId: String?
+
+    public init(
+        objectType: String, objectId: String, kind: Kind, eventId: String, subscriptionType: String,
+        occurredAt: Int64, changeSource: String? = nil
+    ) {
+        self.objectType = objectType
+        self.objectId = objectId
+        self.kind = kind
+        self.eventId = eventId
+        self.subscriptionType = subscriptionType
+        self.occurredAt = occurredAt
+        self.changeSource = changeSource
+    }
+
+    /// The records whose cached copies this change makes wrong: the record itself, every
+    /// record merged into it, and the other side of an association.
+    public var affectedRecords: [(type: String, id: String)] {
+        var records = [(objectType, objectId)]
+        for id in mergedObjectIds where id != objectId { records.append((objectType, id)) }
+        if let primary = primaryObjectId, primary != objectId { records.append((objectType, primary)) }
+        if let toObjectId, let associationType, let toType = Self.targetType(of: associationType) {
+            records.append((toType, toObjectId))
+        }
+        return records
+    }
+
+    /// The object type on the far side of a HubSpot association type (`CONTACT_TO_COMPANY`
+    /// → `companies`), for standard objects.
+    static func targetType(of associationType: String) -> String? {
+        guard let range = associationType.range(of: "_TO_") else { return nil }
+        let singular = associationType[range.upperBound...].lowercased()
+        return WebhookEvents.standardTypes[singular]
+    }
+}
