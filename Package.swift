@@ -67,7 +67,8 @@ let package = Package(
         // MARK: Libraries
         /// `Duration` in milliseconds, written once for every module.
         .target(name: "TimeConversions", swiftSettings: swiftSettings),
-        .target(name: "WebhookSignature", dependencies: ["CLibcrypto", "TimeConversions"], swiftSettings: swiftSettings),
+        .target(
+            name: "WebhookSignature", dependencies: ["CLibcrypto", "TimeConversions"], swiftSettings: swiftSettings),
         .target(name: "JSONCore", swiftSettings: swiftSettings),
         /// swift-log handler writing one JSON object per line, with secrets redacted.
         .target(
@@ -213,7 +214,8 @@ let package = Package(
         .executableTarget(
             name: "hubspot-gateway",
             dependencies: [
-                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
+                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport",
+                "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -339,7 +341,8 @@ let package = Package(
         .testTarget(
             name: "GatewayAPITests",
             dependencies: [
-                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
+                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator",
+                "RedisClient", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),

@@ -65,7 +65,8 @@ public struct ChangeFeed: Sendable {
         async throws -> Appended
     {
         var arguments: [RESPArgument] = [
-            .init(configuration.eventIdPrefix), RESPArgument(max(1, configuration.deduplicationWindow.components.seconds)),
+            .init(configuration.eventIdPrefix),
+            RESPArgument(max(1, configuration.deduplicationWindow.components.seconds)),
             RESPArgument(configuration.maxLength), RESPArgument(configuration.retention.milliseconds),
             RESPArgument(max(1, replayWindow.components.seconds)),
         ]

@@ -57,9 +57,12 @@ public struct FeedCursorReader: Sendable {
         }
     }
 
-    /// Up to `count` events after `cursor`, waiting up to `block` when there are none yet.
+    /// Up to `count` events after `cursor`, waiting up to `block` when there are none yet
+    /// (only then on a blocking read, which takes a connection of its own).
     public func next(after cursor: String, count: Int = 100, block: Duration) async throws -> [ChangeEvent] {
-        try await feed.read(after: cursor, count: count, block: block)
+        let ready = try await feed.read(after: cursor, count: count)
+        if !ready.isEmpty { return ready }
+        return try await feed.read(after: cursor, count: count, block: block)
     }
 }
 
@@ -94,7 +97,8 @@ public struct FeedGroupMember: Sendable {
             try await feed.checkRetained(cursor)
             startAt = cursor
         }
-        try await feed.redis.createGroup(stream, group: group, startAt: startAt, timeout: feed.configuration.redisTimeout)
+        try await feed.redis.createGroup(
+            stream, group: group, startAt: startAt, timeout: feed.configuration.redisTimeout)
     }
 
     /// What this member was given and has not acknowledged (after a reconnect with the same
@@ -116,6 +120,9 @@ public struct FeedGroupMember: Sendable {
             Counter(label: Self.redeliveriesMetric, dimensions: [("group", group)]).increment(by: claimed.count)
             return claimed.compactMap(ChangeEvent.init)
         }
+        let ready = try await feed.redis.xreadgroup(
+            group: group, consumer: member, stream, count: count, timeout: feed.configuration.redisTimeout)
+        if !ready.isEmpty { return ready.compactMap(ChangeEvent.init) }
         return try await feed.redis.xreadgroup(
             group: group, consumer: member, stream, count: count, block: block,
             timeout: block + feed.configuration.redisTimeout

@@ -73,7 +73,9 @@ public struct WebhookIntake: Sendable {
         if answer.status >= 400 {
             logger.notice(
                 "webhook request refused",
-                metadata: ["status": "\(answer.status)", "outcome": "\(answer.outcome.rawValue)", "why": "\(answer.body)"])
+                metadata: [
+                    "status": "\(answer.status)", "outcome": "\(answer.outcome.rawValue)", "why": "\(answer.body)",
+                ])
         }
         return answer
     }
@@ -187,7 +189,8 @@ public struct WebhookIntake: Sendable {
         switch failure {
         case .missingSignature: "the request carries no X-HubSpot-Signature-v3"
         case .missingOrInvalidTimestamp: "X-HubSpot-Request-Timestamp is missing or not milliseconds"
-        case .timestampTooOld(let age): "the request is \(age / 1000) s old; HubSpot's signatures are good for 5 minutes"
+        case .timestampTooOld(let age):
+            "the request is \(age / 1000) s old; HubSpot's signatures are good for 5 minutes"
         case .signatureMismatch: "the v3 signature does not match"
         }
     }

@@ -117,11 +117,16 @@ public final class RedisClient: Sendable {
         throw .notConnected(lastError: slots.compactMap(\.lastError).first)
     }
 
-    /// Runs `body` on a connection of its own (for blocking commands), closed afterwards.
+    /// Runs `body` on a connection of its own (for blocking commands), closed afterwards. A
+    /// cancelled caller closes it at once, which ends a blocking command waiting on it.
     func withDedicatedConnection<T: Sendable>(_ body: (RedisConnection) async throws -> T) async throws -> T {
         let connection = try await RedisConnection.connect(configuration)
         do {
-            let result = try await body(connection)
+            let result = try await withTaskCancellationHandler {
+                try await body(connection)
+            } onCancel: {
+                Task { await connection.close() }
+            }
             await connection.close()
             return result
         } catch {

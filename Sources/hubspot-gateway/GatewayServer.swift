@@ -70,11 +70,11 @@ struct GatewayServer {
         FileHandle.standardOutput.write(
             Data(
                 """
-                hubspot-gateway sandbox: development caller key (scopes crm.read, crm.write, admin):
+                hubspot-gateway sandbox: development caller key (scopes crm.read, crm.write, changes.read, admin):
                   authorization: Bearer \(key)
 
                 """.utf8))
-        return CallerKeys(service: "sandbox-developer", key: key, scopes: [.read, .write, .admin])
+        return CallerKeys(service: "sandbox-developer", key: key, scopes: [.read, .write, .changesRead, .admin])
     }
 
     private func serve(
@@ -166,9 +166,10 @@ struct GatewayServer {
             options.maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(options.maxConnectionAgeSeconds * 1000)) : nil
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
         let serviceNames = [
-            "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService", "AdminService",
+            "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService",
+            "AdminService",
         ]
-            .map { "hubspot.gateway.v1." + $0 }
+        .map { "hubspot.gateway.v1." + $0 }
         let health = HealthService(servingServices: serviceNames)
         let reflection = try ReflectionService(
             descriptorSetsBase64: [

@@ -106,7 +106,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             "The HubSpot app's client secret(s) that sign webhooks, comma-separated while one is rotated out (prefer HUBSPOT_GATEWAY_WEBHOOK_SECRETS). Without one the webhook intake is off."
     )
     var webhookSecrets: String?
-    @Option(help: "Webhook signature versions accepted, comma-separated: v3, and v1/v2 only for apps that still sign so.")
+    @Option(
+        help: "Webhook signature versions accepted, comma-separated: v3, and v1/v2 only for apps that still sign so.")
     var webhookSignatureVersions = "v3"
     @Option(help: "Oldest X-HubSpot-Request-Timestamp accepted, seconds (HubSpot's rule: 300).")
     var webhookMaxAgeSeconds: Double = 300
@@ -216,14 +217,18 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             throw ValidationError("--access-log must be all, errors or off")
         }
         for version in webhookSignatureVersions.split(separator: ",") {
-            guard WebhookIntakeConfiguration.SignatureVersion(rawValue: version.trimmingCharacters(in: .whitespaces)) != nil
+            guard
+                WebhookIntakeConfiguration.SignatureVersion(rawValue: version.trimmingCharacters(in: .whitespaces))
+                    != nil
             else {
-                throw ValidationError("--webhook-signature-versions takes v1, v2 and v3 (comma-separated), not \(version)")
+                throw ValidationError(
+                    "--webhook-signature-versions takes v1, v2 and v3 (comma-separated), not \(version)")
             }
         }
         if !sandbox, webhookSecrets != nil, webhookPublicUrl == nil, webhookSignatureVersions != "v1" {
             throw ValidationError(
-                "--webhook-secrets needs --webhook-public-url: the URL configured in the HubSpot app, which HubSpot signs")
+                "--webhook-secrets needs --webhook-public-url: the URL configured in the HubSpot app, which HubSpot signs"
+            )
         }
         guard webhookPath.hasPrefix("/") else { throw ValidationError("--webhook-path must start with /") }
         guard generalPerSecond > 0, searchPerSecond > 0 else {

@@ -22,7 +22,8 @@ import TestSupport
         try await FeedRig.with { rig in
             _ = try await rig.feed.append(Self.events(1...5))
             let reader = FeedCursorReader(feed: rig.feed)
-            let first = try await reader.next(after: try await reader.startCursor(.oldest), count: 3, block: .seconds(1))
+            let first = try await reader.next(
+                after: try await reader.startCursor(.oldest), count: 3, block: .seconds(1))
             #expect(first.map(\.objectId) == ["1", "2", "3"])
             let rest = try await reader.next(after: first.last!.cursor!, count: 10, block: .seconds(1))
             #expect(rest.map(\.objectId) == ["4", "5"])
@@ -46,7 +47,8 @@ import TestSupport
             let appended = try await rig.feed.append(Self.events(1...3))
             let first = try #require(appended.cursors[0])
             // Trim the first two away, as retention does.
-            _ = try await rig.client.send("XTRIM", [.init(rig.feed.configuration.keyPrefix + ":events"), "MAXLEN", "1"])
+            _ = try await rig.client.send(
+                "XTRIM", [.init(rig.feed.configuration.keyPrefix + ":events"), "MAXLEN", "1"])
             let reader = FeedCursorReader(feed: rig.feed)
             do {
                 _ = try await reader.startCursor(.after(first))
@@ -61,8 +63,10 @@ import TestSupport
 
     @Test func groupMembersShareEventsAndTakeOverWhatAMemberLeftUnacknowledged() async throws {
         try await FeedRig.with { rig in
-            let a = FeedGroupMember(feed: rig.feed, group: "analytics", member: "a", visibilityTimeout: .milliseconds(200))
-            let b = FeedGroupMember(feed: rig.feed, group: "analytics", member: "b", visibilityTimeout: .milliseconds(200))
+            let a = FeedGroupMember(
+                feed: rig.feed, group: "analytics", member: "a", visibilityTimeout: .milliseconds(200))
+            let b = FeedGroupMember(
+                feed: rig.feed, group: "analytics", member: "b", visibilityTimeout: .milliseconds(200))
             try await a.join(.now)
             _ = try await rig.feed.append(Self.events(1...4))
             let toA = try await a.next(count: 2, block: .seconds(1))
@@ -122,7 +126,8 @@ import TestSupport
                 return (groups?.array?.count ?? 0) > 0
             }
             var merge = ChangeEvent(
-                objectType: "contacts", objectId: "101", kind: .merged, eventId: "m1", subscriptionType: "contact.merge",
+                objectType: "contacts", objectId: "101", kind: .merged, eventId: "m1",
+                subscriptionType: "contact.merge",
                 occurredAt: 1_700_000_000_000)
             merge.mergedObjectIds = ["102"]
             merge.primaryObjectId = "101"

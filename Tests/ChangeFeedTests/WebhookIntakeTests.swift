@@ -70,10 +70,14 @@ import WebhookSignature
     @Test func whileASecretIsRotatedBothAreAccepted() async throws {
         try await FeedRig.with { rig in
             let intake = rig.intake { $0.clientSecrets = ["old-secret", "new-secret"] }
-            let old = await SignedDelivery(SignedDelivery.batch([SignedDelivery.event(1, "contact.creation", objectId: 1)]),
-                secret: "old-secret").send(to: intake)
-            let new = await SignedDelivery(SignedDelivery.batch([SignedDelivery.event(2, "contact.creation", objectId: 2)]),
-                secret: "new-secret").send(to: intake)
+            let old = await SignedDelivery(
+                SignedDelivery.batch([SignedDelivery.event(1, "contact.creation", objectId: 1)]),
+                secret: "old-secret"
+            ).send(to: intake)
+            let new = await SignedDelivery(
+                SignedDelivery.batch([SignedDelivery.event(2, "contact.creation", objectId: 2)]),
+                secret: "new-secret"
+            ).send(to: intake)
             #expect(old.status == 200 && new.status == 200)
             let stored = try await rig.stored()
             #expect(stored.map(\.objectId) == ["1", "2"])

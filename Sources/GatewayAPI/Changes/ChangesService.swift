@@ -70,6 +70,9 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
                 try await deliver(group: "") { send in
                     var cursor = cursor
                     while true {
+                        // Reads do not end early when cancelled (a blocking read returns within
+                        // `pollInterval`), so the loop asks.
+                        try Task.checkCancellation()
                         let events = try await mapped {
                             try await reader.next(
                                 after: cursor, count: configuration.batchSize, block: configuration.pollInterval)
@@ -77,7 +80,9 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
                         for event in events where filter.matches(event) { try await send(event) }
                         if let last = events.last?.cursor { cursor = last }
                     }
-                } write: { try await writer.write($0) }
+                } write: {
+                    try await writer.write($0)
+                }
                 return [:]
             }
         }
@@ -98,12 +103,18 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
                     pending = try await mapped { try await member.pending(after: last, count: configuration.batchSize) }
                 }
                 while true {
+                    try Task.checkCancellation()
+                    // Waits no longer than half the visibility timeout, so that events another
+                    // member left are taken over soon after they become due.
+                    let block = min(configuration.pollInterval, configuration.visibilityTimeout / 2)
                     let events = try await mapped {
-                        try await member.next(count: configuration.batchSize, block: configuration.pollInterval)
+                        try await member.next(count: configuration.batchSize, block: block)
                     }
                     try await handOver(events, filter, member, send)
                 }
-            } write: { try await writer.write($0) }
+            } write: {
+                try await writer.write($0)
+            }
             return [:]
         }
     }
@@ -115,7 +126,11 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
     ) async throws {
         var skipped: [String] = []
         for event in events {
-            if filter.matches(event) { try await send(event) } else if let cursor = event.cursor { skipped.append(cursor) }
+            if filter.matches(event) {
+                try await send(event)
+            } else if let cursor = event.cursor {
+                skipped.append(cursor)
+            }
         }
         if !skipped.isEmpty { _ = try await mapped { try await member.acknowledge(skipped) } }
     }
@@ -127,7 +142,8 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
         let message = request.message
         try ChangeTranslation.name(message.group, field: "group")
         guard message.cursors.count <= 1000 else {
-            throw RPCError(code: .invalidArgument, message: "at most 1000 cursors per call (\(message.cursors.count) given)")
+            throw RPCError(
+                code: .invalidArgument, message: "at most 1000 cursors per call (\(message.cursors.count) given)")
         }
         for (index, cursor) in message.cursors.enumerated() where !FeedCursor.isValid(cursor) {
             throw RPCError(
@@ -177,7 +193,8 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
                         throw RPCError(
                             code: .resourceExhausted,
                             message:
-                                "the subscriber read nothing for \(stallTimeout); resubscribe from the last cursor received")
+                                "the subscriber read nothing for \(stallTimeout); resubscribe from the last cursor received"
+                        )
                     }
                 }
             }

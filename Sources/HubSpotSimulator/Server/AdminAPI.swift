@@ -206,7 +206,9 @@ struct AdminAPI {
         if let ms = body["batchIntervalMs"]?.propertyText.flatMap({ Int64($0) }) {
             configuration.batchInterval = .milliseconds(ms)
         }
-        if let attempts = body["maxAttempts"]?.propertyText.flatMap({ Int($0) }) { configuration.maxAttempts = attempts }
+        if let attempts = body["maxAttempts"]?.propertyText.flatMap({ Int($0) }) {
+            configuration.maxAttempts = attempts
+        }
         if let ms = body["retryBaseDelayMs"]?.propertyText.flatMap({ Int64($0) }) {
             configuration.retryBaseDelay = .milliseconds(ms)
         }
@@ -214,7 +216,9 @@ struct AdminAPI {
             configuration.faults.duplicateRate = rate
         }
         if let reorder = body["reorder"]?.boolValue { configuration.faults.reorder = reorder }
-        if let ms = body["delayMs"]?.propertyText.flatMap({ Int64($0) }) { configuration.faults.delay = .milliseconds(ms) }
+        if let ms = body["delayMs"]?.propertyText.flatMap({ Int64($0) }) {
+            configuration.faults.delay = .milliseconds(ms)
+        }
         return configuration
     }
 

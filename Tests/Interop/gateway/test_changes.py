@@ -1,5 +1,6 @@
 """The change feed end to end: hubspot-sim's webhooks (signed, balanced over three gateway
 replicas), one redis-server, grpcio subscribers."""
+import hashlib
 import threading
 import time
 import urllib.error
@@ -9,7 +10,7 @@ import uuid
 import grpc
 import pytest
 
-from conftest import Fleet
+from conftest import Fleet, Gateway
 from hubspot.gateway.v1 import changes_pb2, changes_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
 
 PUBLIC_URL = "https://hubspot-gateway.example.com/webhooks/hubspot"
@@ -24,7 +25,7 @@ def feed_fleet():
     fleet.sim_admin("PUT", "/_sim/webhooks", {"targetURL": targets, "clientSecret": SECRET, "signedURL": PUBLIC_URL,
                                                "batchIntervalMs": 50, "retryBaseDelayMs": 200})
     yield fleet
-    fleet.stop()
+    assert fleet.stop() == [0, 0, 0], "every replica drains and exits 0 on SIGTERM, subscriptions or not"
 
 
 def contacts(fleet, index=0):
@@ -152,3 +153,36 @@ def test_unsigned_webhooks_are_refused_with_401(feed_fleet):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 401
+
+
+def test_sigterm_ends_open_subscriptions_with_unavailable_at_once(feed_fleet):
+    keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}" for name, (key, scopes) in Fleet.KEYS.items())
+    replica = Gateway("--hubspot-base-url", feed_fleet.sim_url, "--redis-url", f"redis://127.0.0.1:{feed_fleet.redis_port}",
+                      env={"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys})
+    stream = changes_pb2_grpc.ChangesServiceStub(grpc.insecure_channel(replica.address)).Subscribe(
+        changes_pb2.SubscribeRequest(), metadata=feed_fleet.metadata("feeds"), timeout=60)
+    ended = {}
+
+    def run():
+        try:
+            for _ in stream:
+                pass
+        except grpc.RpcError as error:
+            ended["code"], ended["at"] = error.code(), time.monotonic()
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    # The subscription is open once the server counts it.
+    deadline = time.monotonic() + 10
+    while "gateway_feed_subscribers{group=\"none\"} 1" not in metrics_text(replica):
+        assert time.monotonic() < deadline, "the subscription never opened"
+        time.sleep(0.05)
+    signalled = time.monotonic()
+    assert replica.stop() == 0
+    reader.join(10)
+    assert ended.get("code") == grpc.StatusCode.UNAVAILABLE
+    assert ended["at"] - signalled < 3, "ended at once, not after the drain's grace period"
+
+
+def metrics_text(gateway) -> str:
+    return urllib.request.urlopen(f"http://127.0.0.1:{gateway.http_port}/metrics", timeout=5).read().decode()
