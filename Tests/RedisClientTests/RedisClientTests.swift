@@ -349,3 +349,27 @@ func withClient(
         await #expect(throws: RedisError.shutDown) { try await client.ping() }
     }
 }
+
+/// The test harness's own guarantee: a server it starts is the one that answers on its port.
+@Suite struct SpawnedServerTests {
+    @Test func aServerLeftOnThePortIsNotTakenForTheOneStarted() async throws {
+        let leftOver = try await RedisServerProcess.start()
+        let port = leftOver.port
+        let directory = try SpawnedProcess.temporaryDirectory("redis-test")
+        let started = await SpawnedProcess.runAsyncThrowing {
+            try SpawnedProcess(
+                "/usr/bin/redis-server",
+                [
+                    "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory, "--loglevel",
+                    "warning",
+                ],
+                readyPort: port)
+        }
+        guard case .failure(let error) = started else {
+            Issue.record("a second server on a taken port was reported as started")
+            return
+        }
+        #expect(error is ExitedBeforeListening, "\(error)")
+        withExtendedLifetime(leftOver) {}
+    }
+}

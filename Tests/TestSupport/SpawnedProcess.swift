@@ -44,12 +44,10 @@ public final class SpawnedProcess: @unchecked Sendable {
                 pid = 0
                 throw ExitedBeforeListening(executable: executable, port: readyPort, waitStatus: status)
             }
-            if Self.canConnect(port: readyPort) {
-                // Whatever answered, the child must still be running for it to be the child.
-                if waitpid(pid, &status, WNOHANG) == pid {
-                    pid = 0
-                    throw ExitedBeforeListening(executable: executable, port: readyPort, waitStatus: status)
-                }
+            // Whatever answers must be the child's own listening socket: a server left running on
+            // that port (by a test process that was killed, say) would answer too, and the child
+            // would only exit a moment later, unable to bind.
+            if Self.canConnect(port: readyPort), Self.listens(pid, on: readyPort) {
                 return
             }
             usleep(10_000)
@@ -79,6 +77,13 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// concurrency's few cooperative threads (which the server under test needs).
     public func exit() async -> Int32 {
         await Self.offThePool { self.waitForExit() }
+    }
+
+    /// `body` on a thread of its own (starting a server blocks until it listens), its error kept.
+    public static func runAsyncThrowing<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async
+        -> Result<T, any Error>
+    {
+        await offThePool { Result { try body() } }
     }
 
     /// `run` on a thread of its own (see `exit()`).
@@ -189,6 +194,37 @@ public final class SpawnedProcess: @unchecked Sendable {
         else { return false }
         try? channel.close().wait()
         return true
+    }
+
+    /// Whether process `pid` holds the socket listening on 127.0.0.1/0.0.0.0 `port` (Linux:
+    /// the listener's inode in /proc/net/tcp among the process's descriptors).
+    static func listens(_ pid: pid_t, on port: Int) -> Bool {
+        #if os(Linux)
+            guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return true }
+            let portHex = String(format: "%04X", port)
+            var inodes = Set<String>()
+            for line in table.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                guard fields.count > 9, fields[1].hasSuffix(":" + portHex), fields[3] == "0A" else { continue }
+                inodes.insert(String(fields[9]))
+            }
+            guard !inodes.isEmpty else { return false }
+            guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else {
+                return false
+            }
+            for descriptor in descriptors {
+                if let target = try? FileManager.default.destinationOfSymbolicLink(
+                    atPath: "/proc/\(pid)/fd/\(descriptor)"),
+                    target.hasPrefix("socket:["), inodes.contains(String(target.dropFirst(8).dropLast()))
+                {
+                    return true
+                }
+            }
+            return false
+        #else
+            return true
+        #endif
     }
 
     /// A fresh temporary directory.
