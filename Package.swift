@@ -356,7 +356,7 @@ let package = Package(
         .testTarget(
             name: "HubSpotSimulatorTests",
             dependencies: [
-                "HubSpotSimulator",
+                "HubSpotSimulator", "TestSupport",
                 "WebhookSignature",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -85,6 +85,12 @@ public struct FeedInvalidator: Sendable {
         guard !entries.isEmpty else { return }
         for entry in entries {
             guard let event = ChangeEvent(entry) else { continue }
+            if event.kind == .merged, let primary = event.primaryObjectId {
+                // Reads of the merged-away ids are answered with the survivor from now on.
+                for id in event.mergedObjectIds where id != primary {
+                    await cache.rememberMerge(type: event.objectType, id: id, into: primary)
+                }
+            }
             for record in event.affectedRecords { await cache.invalidate(type: record.type, id: record.id) }
         }
         Counter(label: Self.invalidationsMetric).increment(by: entries.count)

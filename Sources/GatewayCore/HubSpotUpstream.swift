@@ -113,13 +113,43 @@ public final class HubSpotUpstream: Sendable {
         type: String, id: String, properties: [String], maxStaleness: Duration? = nil,
         priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
     ) async throws -> ObjectCache.Read {
+        try await readObject(
+            type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: priority,
+            deadline: deadline, mergeHops: 0)
+    }
+
+    /// `mergeHops`: merges followed so far (a record merged into one merged later); a few at most.
+    private func readObject(
+        type: String, id: String, properties: [String], maxStaleness: Duration?, priority: CallPriority,
+        deadline: ContinuousClock.Instant, mergeHops: Int
+    ) async throws -> ObjectCache.Read {
         let reads = reads[priority]!
         let properties = PropertyNames.normalized(properties)
-        return try await cache.read(
-            type: type, id: id, properties: properties, maxStaleness: maxStaleness, canServeStale: Self.isUnavailability
-        ) { [breaker] in
-            try breaker.refuseIfOpen()
-            return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
+        do {
+            return try await cache.read(
+                type: type, id: id, properties: properties, maxStaleness: maxStaleness,
+                canServeStale: Self.isUnavailability
+            ) { [breaker] in
+                try breaker.refuseIfOpen()
+                do {
+                    return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
+                } catch is UnattributedRead {
+                    // Merged into another record: HubSpot answers the survivor for the old id.
+                    let object = try await self.call(priority: priority, deadline: deadline) { client, options in
+                        try await client.getObject(type, id: id, properties: properties, options: options)
+                    }
+                    guard object.id == id else { throw RecordMerged(type: type, id: id, survivorId: object.id) }
+                    return object
+                } catch let error as HubSpotError where error.isNotFound {
+                    return nil
+                }
+            }
+        } catch let merged as RecordMerged where merged.survivorId != id && mergeHops < 5 {
+            // Served from the survivor's entries, which its own invalidations keep current.
+            await cache.rememberMerge(type: type, id: id, into: merged.survivorId)
+            return try await readObject(
+                type: type, id: merged.survivorId, properties: properties, maxStaleness: maxStaleness,
+                priority: priority, deadline: deadline, mergeHops: mergeHops + 1)
         }
     }
 
@@ -152,7 +182,7 @@ public final class HubSpotUpstream: Sendable {
         do {
             object = try await reads[priority]!.read(
                 type: type, idProperty: uniqueProperty, value: value, properties: fetched, deadline: deadline)
-        } catch is UnattributedUniqueRead {
+        } catch is UnattributedRead {
             object = try await call(priority: priority, deadline: deadline) { client, options in
                 try await client.getObject(
                     type, id: value, properties: fetched, idProperty: uniqueProperty, options: options)

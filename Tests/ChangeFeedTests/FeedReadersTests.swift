@@ -100,7 +100,7 @@ import TestSupport
         }
     }
 
-    @Test func storedChangesInvalidateTheCachedRecordsOfEveryReplica() async throws {
+    @Test func storedChangesInvalidateTheirRecordsAndAMergeRedirectsTheOldId() async throws {
         try await FeedRig.with { rig in
             var cacheConfiguration = ObjectCache.Configuration()
             cacheConfiguration.keyPrefix = rig.feed.configuration.keyPrefix + ":cache"
@@ -132,11 +132,15 @@ import TestSupport
             merge.mergedObjectIds = ["102"]
             merge.primaryObjectId = "101"
             _ = try await rig.feed.append([merge])
-            try await eventually("both merged records are refetched") {
+            try await eventually("the survivor is refetched") {
                 _ = try await read("101")
-                _ = try await read("102")
-                return fetches.of("101") == 2 && fetches.of("102") == 2
+                return fetches.of("101") == 2
             }
+            // The merged-away id is not refetched: its reads go to the survivor from now on.
+            await #expect(throws: RecordMerged(type: "contacts", id: "102", survivorId: "101")) {
+                _ = try await read("102")
+            }
+            #expect(fetches.of("102") == 1)
         }
     }
 }

@@ -148,3 +148,31 @@ import TestSupport
         }
     }
 }
+
+/// Records HubSpot merged: a read of the merged-away id answers the survivor, as HubSpot does,
+/// and is then served from the survivor's cache entries.
+@Suite struct MergedRecordReadTests {
+    @Test func aReadOfAMergedAwayIdAnswersTheSurvivorAndIsThenServedFromItsEntries() async throws {
+        try await DoorEnvironment.with(contacts: 2) { environment in
+            let door = environment.door()
+            defer { door.transport.shutdown() }
+            let (survivor, merged) = (environment.ids[0], environment.ids[1])
+            _ = try await door.upstream.readObject(
+                type: "contacts", id: merged, properties: ["email"], deadline: .now + .seconds(5))
+            // Merged in HubSpot's UI (the gateway hears of it only by reading).
+            try await environment.send(
+                .post, "/_sim/ui/objects/contacts/merge",
+                body: #"{"primaryObjectId": "\#(survivor)", "objectIdToMerge": "\#(merged)"}"#)
+            let fresh = try await door.upstream.readObject(
+                type: "contacts", id: merged, properties: ["email"], maxStaleness: .zero,
+                deadline: .now + .seconds(5))
+            #expect(fresh.object?.id == survivor, "HubSpot answers the survivor for the old id")
+            try await environment.send(.post, "/_sim/stats/reset")
+            let again = try await door.upstream.readObject(
+                type: "contacts", id: merged, properties: ["email"], deadline: .now + .seconds(5))
+            #expect(again.object?.id == survivor)
+            #expect(again.source == .cache, "the survivor's entry, remembered as the old id's")
+            #expect(try await environment.perSecond().counts.isEmpty, "no HubSpot call for the old id any more")
+        }
+    }
+}

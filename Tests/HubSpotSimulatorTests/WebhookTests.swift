@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+import TestSupport
 import WebhookSignature
 
 /// A real HTTP receiver that records what the simulator delivers.
@@ -138,6 +139,97 @@ final class WebhookReceiver: Sendable {
                 #expect(stats["failedAttempts"] as? Int == 2)
                 #expect(stats["deliveries"] as? Int == 1)
             }
+        }
+    }
+}
+
+/// Changes as a person makes them in HubSpot's UI, webhook targets set at run time, and the
+/// delivery faults a receiver must survive.
+@Suite struct WebhookControlTests {
+    func events(_ receiver: WebhookReceiver) -> [[String: Any]] {
+        receiver.deliveries.withLock { $0 }.flatMap { delivery in
+            (try? JSONSerialization.jsonObject(with: Data(delivery.body))) as? [[String: Any]] ?? []
+        }
+    }
+
+    func withTarget(
+        _ body: (SimulatorHarness, WebhookReceiver, _ url: String) async throws -> Void
+    ) async throws {
+        try await WebhookTests().withReceiver { receiver, port in
+            try await SimulatorHarness.with { sim in
+                try await body(sim, receiver, "http://127.0.0.1:\(port)/hooks")
+            }
+        }
+    }
+
+    @Test func aUIEditSpendsNoBudgetAndIsReportedAsMadeInTheUI() async throws {
+        try await withTarget { sim, receiver, url in
+            let set = try await sim.request(
+                "PUT", "/_sim/webhooks", json: ["targetURL": url, "clientSecret": "s", "batchIntervalMs": 20],
+                authorized: false)
+            #expect(set.status == 200 && set.object["enabled"] as? Bool == true)
+            let id = try await sim.createContact(["email": "ui@b.co"])
+            try await sim.request("POST", "/_sim/stats/reset", authorized: false)
+            let edit = try await sim.request(
+                "PATCH", "/_sim/ui/objects/contacts/\(id)", json: ["properties": ["firstname": "Clicked"]],
+                authorized: false)
+            #expect(edit.status == 200)
+            let stats = try await sim.request("GET", "/_sim/stats", authorized: false).object
+            #expect(stats["received"] as? Int == 0, "a UI edit is not an API call")
+            try await eventually("the UI edit is delivered") {
+                events(receiver).contains { $0["propertyName"] as? String == "firstname" }
+            }
+            let change = events(receiver).first { $0["propertyName"] as? String == "firstname" }
+            #expect(change?["changeSource"] as? String == "CRM_UI")
+            #expect(
+                events(receiver).first { $0["subscriptionType"] as? String == "contact.creation" }?["changeSource"]
+                    as? String == "API")
+            let read = try await sim.get("/crm/v3/objects/contacts/\(id)?properties=firstname")
+            #expect((read.object["properties"] as? [String: Any])?["firstname"] as? String == "Clicked")
+        }
+    }
+
+    @Test func deliveriesStartWhenATargetIsSetAndStopWhenItIsRemoved() async throws {
+        try await withTarget { sim, receiver, url in
+            _ = try await sim.createContact(["email": "before@b.co"])
+            try await sim.request(
+                "PUT", "/_sim/webhooks", json: ["targetURL": url, "clientSecret": "s", "batchIntervalMs": 20],
+                authorized: false)
+            _ = try await sim.createContact(["email": "during@b.co"])
+            try await eventually("the change made with a target is delivered") { events(receiver).count == 1 }
+            #expect(try await sim.request("DELETE", "/_sim/webhooks", authorized: false).status == 204)
+            _ = try await sim.createContact(["email": "after@b.co"])
+            let status = try await sim.request("GET", "/_sim/webhooks", authorized: false).object
+            #expect(status["enabled"] as? Bool == false)
+            #expect(events(receiver).count == 1, "changes before and after the target are not delivered")
+        }
+    }
+
+    @Test func aDuplicatingTargetGetsEveryBatchTwiceAndAReorderingOneOutOfOrder() async throws {
+        try await withTarget { sim, receiver, url in
+            try await sim.request(
+                "PUT", "/_sim/webhooks",
+                json: ["targetURL": url, "clientSecret": "s", "batchIntervalMs": 20, "duplicateRate": 1],
+                authorized: false)
+            _ = try await sim.createContact(["email": "twice@b.co"])
+            try await eventually("the batch arrives twice") { events(receiver).count == 2 }
+            let ids = events(receiver).compactMap { $0["eventId"] as? Int }
+            #expect(ids.count == 2 && ids[0] == ids[1])
+            receiver.deliveries.withLock { $0.removeAll() }
+            try await sim.request(
+                "PUT", "/_sim/webhooks",
+                json: [
+                    "targetURL": url, "clientSecret": "s", "batchIntervalMs": 20, "maxBatchSize": 1, "reorder": true,
+                ],
+                authorized: false)
+            // Two events enqueued at once (one batch create), each its own delivery.
+            let created = try await sim.post(
+                "/crm/v3/objects/contacts/batch/create",
+                ["inputs": [["properties": ["email": "first@b.co"]], ["properties": ["email": "second@b.co"]]]])
+            #expect(created.status == 201)
+            try await eventually("both batches arrive") { events(receiver).count == 2 }
+            let order = events(receiver).compactMap { $0["eventId"] as? Int }
+            #expect(order == order.sorted(by: >), "delivered newest first: \(order)")
         }
     }
 }

@@ -200,10 +200,11 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// the listener's inode in /proc/net/tcp among the process's descriptors).
     static func listens(_ pid: pid_t, on port: Int) -> Bool {
         #if os(Linux)
-            guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return true }
             let portHex = String(format: "%04X", port)
             var inodes = Set<String>()
-            for line in table.split(separator: "\n").dropFirst() {
+            // Both tables (a server may listen on IPv6), read to their end: /proc reports no size.
+            let table = Self.readProcFile("/proc/net/tcp") + Self.readProcFile("/proc/net/tcp6")
+            for line in table.split(separator: "\n") {
                 let fields = line.split(separator: " ")
                 // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
                 guard fields.count > 9, fields[1].hasSuffix(":" + portHex), fields[3] == "0A" else { continue }
@@ -225,6 +226,21 @@ public final class SpawnedProcess: @unchecked Sendable {
         #else
             return true
         #endif
+    }
+
+    /// A /proc file's whole text (empty when it cannot be read).
+    static func readProcFile(_ path: String) -> String {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A fresh temporary directory.

@@ -32,11 +32,7 @@ public final class BatchReadCoalescer: Sendable {
         coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .share, admit: admit) { group, ids, deadline in
             do {
                 let result = try await fetch(group.type, ids, group.properties, group.idProperty, deadline)
-                guard let idProperty = group.idProperty else {
-                    var found: [String: HubSpotObject] = [:]
-                    for object in result.results { found[object.id] = object }
-                    return ids.map { .success(found[$0]) }
-                }
+                guard let idProperty = group.idProperty else { return Self.attribute(result, ids: ids) }
                 return Self.attribute(result, values: ids, of: idProperty)
             } catch {
                 return ids.map { _ in .failure(error) }
@@ -55,7 +51,7 @@ public final class BatchReadCoalescer: Sendable {
 
     /// One object by the value of a unique property, or nil when no record holds it.
     /// `properties` must include `idProperty` (the answer is matched to the values by it);
-    /// fails with `UnattributedUniqueRead` when HubSpot's answer does not say which record holds
+    /// fails with `UnattributedRead` when HubSpot's answer does not say which record holds
     /// the value (it matched another of the record's values, e.g. an additional email).
     public func read(
         type: String, idProperty: String, value: String, properties: [String], deadline: ContinuousClock.Instant
@@ -63,6 +59,21 @@ public final class BatchReadCoalescer: Sendable {
         try await coalescer.submit(
             value, key: Group(type: type, properties: properties, idProperty: idProperty),
             identity: UniqueValues.normalized(value, of: idProperty), deadline: deadline)
+    }
+
+    /// Reads by id: a record answers its id; an id HubSpot lists as not found has none; an id
+    /// neither answered nor listed was merged into another record (HubSpot answers the
+    /// survivor, under the survivor's id), which the door asks for alone.
+    static func attribute(_ result: BatchResult, ids: [String]) -> [Result<HubSpotObject?, any Error>] {
+        var found: [String: HubSpotObject] = [:]
+        for object in result.results { found[object.id] = object }
+        var missing = Set<String>()
+        for error in result.errors { missing.formUnion(error.context?["ids"] ?? []) }
+        return ids.map { id in
+            if let object = found[id] { return .success(object) }
+            if missing.contains(id) { return .success(nil) }
+            return .failure(UnattributedRead())
+        }
     }
 
     /// A batch read by unique values answers records, not which input each matched: a record
@@ -82,11 +93,11 @@ public final class BatchReadCoalescer: Sendable {
             let key = UniqueValues.normalized(value, of: idProperty)
             if let object = holders[key] { return .success(object) }
             if missing.contains(key) { return .success(nil) }
-            return .failure(UnattributedUniqueRead())
+            return .failure(UnattributedRead())
         }
     }
 }
 
-/// A batch read by unique values returned a record for this value without saying so (the
-/// record holds it in another property); the door asks for it alone.
-struct UnattributedUniqueRead: Error {}
+/// A batch read answered a record for this input without saying so (a value held in another
+/// property, an id merged into another record); the door asks for it alone.
+struct UnattributedRead: Error {}

@@ -18,6 +18,8 @@ extension ObjectCache {
         var generation = "0"
         /// Which Redis fill this came from (nil: not read from Redis).
         var fill: Fill? = nil
+        /// The record was merged into this one: read that instead.
+        var mergedInto: String? = nil
     }
 
     /// A fill written to Redis, told apart by its fetch time and size: an in-process copy of the
@@ -33,11 +35,13 @@ extension ObjectCache {
     func entryPrefix(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):object:\(type):\(id):" }
 
     /// Reads the cache generation, the object's version and the entry under both in one round trip.
+    /// …and whether the record was merged into another (KEYS[3]), in the same round trip.
     static let lookupScript = RedisScript(
         """
         local generation = redis.call('GET', KEYS[2]) or '0'
         local version = redis.call('GET', KEYS[1]) or '0'
-        return {version, redis.call('GET', ARGV[1] .. generation .. ':' .. version .. ':' .. ARGV[2]), generation}
+        return {version, redis.call('GET', ARGV[1] .. generation .. ':' .. version .. ':' .. ARGV[2]), generation,
+                redis.call('GET', KEYS[3]) or ''}
         """)
 
     func lookup(type: String, id: String, properties: String) async -> Entry? {
@@ -50,11 +54,17 @@ extension ObjectCache {
                 do { try await flushPendingInvalidations(redis, only: objectKey) } catch { return nil }
             }
             let reply = try await redis.evaluate(
-                Self.lookupScript, keys: [.init(versionKey(type, id)), .init(generationKey)],
+                Self.lookupScript,
+                keys: [.init(versionKey(type, id)), .init(generationKey), .init(mergeKey(type, id))],
                 arguments: [.init(entryPrefix(type, id)), .init(properties)], timeout: configuration.redisTimeout)
-            guard case .array(let values) = reply, values.count == 3, case .bulkString(let versionBytes) = values[0],
+            guard case .array(let values) = reply, values.count == 4, case .bulkString(let versionBytes) = values[0],
                 case .bulkString(let generationBytes) = values[2]
             else { return nil }
+            if case .bulkString(let survivor) = values[3], !survivor.isEmpty {
+                return Entry(
+                    object: nil, notFound: false, age: .zero, version: -1,
+                    mergedInto: String(decoding: survivor, as: UTF8.self))
+            }
             let version = Int64(String(decoding: versionBytes, as: UTF8.self)) ?? 0
             let generation = String(decoding: generationBytes, as: UTF8.self)
             guard case .bulkString(let stored) = values[1],

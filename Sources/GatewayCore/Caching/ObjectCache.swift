@@ -79,6 +79,8 @@ public final class ObjectCache: Sendable {
     let pending: Mutex<PendingInvalidations>
     /// Unique value → id hints kept in process when Redis cannot be asked.
     let localUniqueIds: Mutex<LRUMap<String, String>>
+    /// Merged-away record → surviving id, kept in process too (merges are rare and permanent).
+    let localMerges: Mutex<LRUMap<String, String>>
 
     /// Hits ÷ (hits + misses) on this replica since it started (nil before the first read).
     public var hitRatio: Double? {
@@ -97,6 +99,7 @@ public final class ObjectCache: Sendable {
         self.local = Mutex(LocalEntries(capacity: configuration.localCapacity))
         self.pending = Mutex(PendingInvalidations(capacity: configuration.pendingInvalidationCapacity))
         self.localUniqueIds = Mutex(LRUMap(capacity: max(1, configuration.localCapacity)))
+        self.localMerges = Mutex(LRUMap(capacity: max(1, configuration.localCapacity)))
     }
 
     /// The object, from cache when it is at most `maxStaleness` old (nil: `ttl`; zero:
@@ -124,6 +127,9 @@ public final class ObjectCache: Sendable {
         // whatever this read brings back unusable for the near cache.
         let ticket = local.withLock { $0.ticket() }
         let entry = await lookup(type: type, id: id, properties: names)
+        if let survivor = entry?.mergedInto ?? localMerges.withLock({ $0.get(LocalEntries.objectKey(type, id)) }) {
+            throw RecordMerged(type: type, id: id, survivorId: survivor)
+        }
         if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
             local.withLock {
                 $0.keep(

@@ -1,6 +1,10 @@
 """The change feed end to end: hubspot-sim's webhooks (signed, balanced over three gateway
 replicas), one redis-server, grpcio subscribers."""
+import base64
 import hashlib
+import hmac
+import json
+import socket
 import threading
 import time
 import urllib.error
@@ -20,7 +24,8 @@ SECRET = "app-client-secret-for-tests"
 @pytest.fixture(scope="module")
 def feed_fleet():
     fleet = Fleet(args=("--webhook-secrets", SECRET, "--webhook-public-url", PUBLIC_URL,
-                        "--changes-visibility-timeout-seconds", "2", "--feed-invalidation-claim-seconds", "1"))
+                        "--changes-visibility-timeout-seconds", "2", "--feed-invalidation-claim-seconds", "1",
+                        "--changes-stall-timeout-seconds", "2"))
     targets = ",".join(f"http://127.0.0.1:{gateway.http_port}/webhooks/hubspot" for gateway in fleet.gateways)
     fleet.sim_admin("PUT", "/_sim/webhooks", {"targetURL": targets, "clientSecret": SECRET, "signedURL": PUBLIC_URL,
                                                "batchIntervalMs": 50, "retryBaseDelayMs": 200})
@@ -186,3 +191,146 @@ def test_sigterm_ends_open_subscriptions_with_unavailable_at_once(feed_fleet):
 
 def metrics_text(gateway) -> str:
     return urllib.request.urlopen(f"http://127.0.0.1:{gateway.http_port}/metrics", timeout=5).read().decode()
+
+
+def post_signed(gateway, events: list[dict]) -> int:
+    """Delivers `events` to a replica's webhook intake as HubSpot would (signature v3 over the
+    public URL, which the ingress would have forwarded); returns the HTTP status."""
+    body = json.dumps(events).encode()
+    timestamp = str(int(time.time() * 1000))
+    mac = hmac.new(SECRET.encode(), b"POST" + PUBLIC_URL.encode() + body + timestamp.encode(), hashlib.sha256)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{gateway.http_port}/webhooks/hubspot", data=body, method="POST",
+        headers={"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
+                 "X-HubSpot-Request-Timestamp": timestamp})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def synthetic_events(token: str, count: int, objects: int = 50) -> list[dict]:
+    """`count` property changes spread over `objects` records, each value naming its order."""
+    return [{"eventId": f"{token}-{n}", "subscriptionId": 1, "portalId": 62515, "appId": 1, "occurredAt": int(time.time() * 1000),
+             "subscriptionType": "deal.propertyChange", "attemptNumber": 0, "objectId": 900000 + n % objects,
+             "propertyName": "dealname", "propertyValue": f"{token} {n}", "changeSource": "INTEGRATION"} for n in range(count)]
+
+
+def test_ten_thousand_events_reach_each_of_two_groups_once_in_per_object_order_across_a_dead_member(feed_fleet):
+    token = uuid.uuid4().hex[:12]
+    events = synthetic_events(token, 10_000)
+    # Delivered in batches of 100, balanced over the three replicas; a retried batch adds nothing.
+    for index in range(0, len(events), 100):
+        assert post_signed(feed_fleet.gateways[(index // 100) % 3], events[index:index + 100]) == 200
+    assert post_signed(feed_fleet.gateways[0], events[:100]) == 200  # HubSpot's retry of the first batch
+
+    # Per group: every event received (at least once; a member slower to acknowledge than the
+    # visibility timeout has its events given to another), and how many acknowledgements took.
+    received: dict[str, dict[str, object]] = {}
+    acknowledged: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def member(group: str, name: str, replica: int, stop_after: int | None = None):
+        """Reads and acknowledges (in batches of 20) until the group has acknowledged everything;
+        `stop_after` events into the stream, dies without acknowledging what it holds."""
+        stub = changes(feed_fleet, replica)
+        request = changes_pb2.SubscribeRequest(object_types=["deals"], property_names=["dealname"], group=group, member=name,
+                                               position=changes_pb2.START_POSITION_OLDEST)
+        stream = stub.Subscribe(request, metadata=feed_fleet.metadata("feeds"), timeout=120)
+        held, seen = [], 0
+        try:
+            for event in stream:
+                seen += 1
+                if stop_after is not None and seen >= stop_after:
+                    stream.cancel()  # gone, like a killed process: its held events are not acknowledged
+                    return
+                held.append(event)
+                if len(held) >= 20:
+                    reply = stub.AckChanges(changes_pb2.AckChangesRequest(group=group, cursors=[e.cursor for e in held]),
+                                            metadata=feed_fleet.metadata("feeds"), timeout=10)
+                    with lock:
+                        for e in held:
+                            if token in e.property_value:
+                                received.setdefault(group, {})[e.cursor] = e
+                        acknowledged[group] = acknowledged.get(group, 0) + reply.acknowledged
+                        done = len(received.get(group, {})) >= 10_000
+                    held = []
+                    if done:
+                        stream.cancel()
+                        return
+        except grpc.RpcError:
+            pass
+
+    groups = (f"billing-{token}", f"search-{token}")
+    threads = []
+    for group in groups:
+        for index, name in enumerate(("m1", "m2", "m3")):
+            dies = group.startswith("billing") and name == "m2"
+            threads.append(threading.Thread(target=member, args=(group, name, index, 1_000 if dies else None), daemon=True))
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with lock:
+            if all(len(received.get(g, {})) >= 10_000 for g in groups):
+                break
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(10)
+    for group in groups:
+        got = received.get(group, {})
+        values = {e.property_value for e in got.values()}
+        assert len(got) == 10_000 and len(values) == 10_000, f"{group}: {len(got)} events received, {len(values)} distinct"
+        # XACK counts an event once per group, whichever member acknowledged it (the group's
+        # other events, before this test's, count too).
+        assert acknowledged[group] >= 10_000
+        by_object: dict[str, list[int]] = {}
+        for event in sorted(got.values(), key=lambda e: tuple(int(p) for p in e.cursor.split("-"))):
+            by_object.setdefault(event.object_id, []).append(int(event.property_value.split()[1]))
+        assert all(order == sorted(order) for order in by_object.values()), "per-object order follows the feed"
+
+
+def stalled_subscriber(gateway, key: str, request: bytes) -> socket.socket:
+    """An HTTP/2 client written by hand that opens a Subscribe call and then never reads: it
+    grants the server no more than the initial 64 KiB flow-control window (grpcio would keep
+    taking bytes into its own buffers)."""
+    def frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+        return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+    def literal(name: str, value: str) -> bytes:  # HPACK literal without indexing, short strings
+        return bytes([0, len(name)]) + name.encode() + bytes([len(value)]) + value.encode()
+
+    headers = b"".join(literal(n, v) for n, v in [
+        (":method", "POST"), (":scheme", "http"), (":path", "/hubspot.gateway.v1.ChangesService/Subscribe"),
+        (":authority", "localhost"), ("content-type", "application/grpc"), ("te", "trailers"),
+        ("authorization", f"Bearer {key}")])
+    message = b"\0" + len(request).to_bytes(4, "big") + request
+    connection = socket.create_connection(("127.0.0.1", gateway.grpc_port), timeout=10)
+    connection.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(1, 4, 1, headers) + frame(0, 1, 1, message))
+    return connection
+
+
+def test_a_subscriber_that_stops_reading_is_ended_with_resource_exhausted(feed_fleet):
+    token = uuid.uuid4().hex[:12]
+    backlog = synthetic_events(token, 5_000)  # far more than one flow-control window
+    for index in range(0, len(backlog), 100):
+        assert post_signed(feed_fleet.gateways[0], backlog[index:index + 100]) == 200
+    gateway = feed_fleet.gateways[0]
+
+    def exhausted() -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in metrics_text(gateway).splitlines()
+                   if line.startswith("gateway_grpc_requests_total") and "ChangesService/Subscribe" in line
+                   and 'code="resource_exhausted"' in line)
+
+    before = exhausted()
+    request = changes_pb2.SubscribeRequest(position=changes_pb2.START_POSITION_OLDEST).SerializeToString()
+    connection = stalled_subscriber(gateway, Fleet.KEYS["feeds"][0], request)
+    try:
+        deadline = time.monotonic() + 20  # the fleet's stall timeout is 2 s
+        while exhausted() <= before:
+            assert time.monotonic() < deadline, "the stalled subscription was not ended"
+            time.sleep(0.1)
+    finally:
+        connection.close()
+
