@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
         .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
         .executable(name: "gateway-core-bench", targets: ["gateway-core-bench"]),
+        .executable(name: "change-feed-bench", targets: ["change-feed-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -256,6 +257,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/gateway-core/Sources",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "change-feed-bench",
+            dependencies: [
+                "HubSpotAPI", "WebhookSignature",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/change-feed/Sources",
             swiftSettings: swiftSettings
         ),
 

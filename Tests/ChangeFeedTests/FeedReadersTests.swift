@@ -104,6 +104,8 @@ import TestSupport
         try await FeedRig.with { rig in
             var cacheConfiguration = ObjectCache.Configuration()
             cacheConfiguration.keyPrefix = rig.feed.configuration.keyPrefix + ":cache"
+            // The production default (50 ms) is for a quiet network, not for a loaded test machine.
+            cacheConfiguration.redisTimeout = .seconds(2)
             let cache = ObjectCache(redis: rig.client, configuration: cacheConfiguration, logger: quietLogger())
             let fetches = Fetches()
             func read(_ id: String) async throws -> ObjectCache.Read {
