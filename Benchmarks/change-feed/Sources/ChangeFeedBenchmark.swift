@@ -41,8 +41,8 @@ struct ChangeFeedBenchmark {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in
-                print("reference listening on \(channel.localAddress?.port ?? 0)")
-                fflush(stdout)
+                FileHandle.standardOutput.write(
+                    Data("reference listening on \(channel.localAddress?.port ?? 0)\n".utf8))
             }, logger: logger)
         try await app.runService()
     }
@@ -69,8 +69,7 @@ struct ChangeFeedBenchmark {
         let requestsPerSecond = max(1.0, Double(eventsPerSecond) / 100)
         let total = Int(requestsPerSecond * seconds)
         let interval = Duration.seconds(1 / requestsPerSecond)
-        let latencies = Mutex<[Double]>([])
-        let statuses = Mutex<[Int: Int]>([:])
+        let tally = Tally()
         let clock = ContinuousClock()
         let start = clock.now
         await withTaskGroup(of: Void.self) { group in
@@ -88,7 +87,7 @@ struct ChangeFeedBenchmark {
                     do {
                         status =
                             try await transport.send(
-                                HTTPRequest(
+                                HubSpotAPI.HTTPRequest(
                                     method: .post, url: url,
                                     headers: [
                                         ("Content-Type", "application/json"), ("X-HubSpot-Signature-v3", signature),
@@ -99,18 +98,20 @@ struct ChangeFeedBenchmark {
                         status = 0
                     }
                     let took = clock.now - sent
-                    latencies.withLock {
+                    tally.latencies.withLock {
                         $0.append(Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15)
                     }
-                    statuses.withLock { $0[status, default: 0] += 1 }
+                    tally.statuses.withLock { $0[status, default: 0] += 1 }
                 }
             }
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let sorted = latencies.withLock { $0 }.sorted()
-        func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-        let answered = statuses.withLock { $0 }
+        let sorted = tally.latencies.withLock { $0 }.sorted()
+        func percentile(_ p: Double) -> Double {
+            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+        let answered = tally.statuses.withLock { $0 }
         let ok = answered[200] ?? 0
         print(
             String(
@@ -118,4 +119,10 @@ struct ChangeFeedBenchmark {
                 answered.filter { $0.key != 200 }.map { "\($0.key):\($0.value)" }.joined(separator: ",") as NSString,
                 Double(ok * 100) / seconds, percentile(0.5), percentile(0.99)))
     }
+}
+
+/// What the deliveries of a run took and were answered.
+final class Tally: Sendable {
+    let latencies = Mutex<[Double]>([])
+    let statuses = Mutex<[Int: Int]>([:])
 }
