@@ -8,6 +8,7 @@
 #    replica with p99 < 100 ms.
 # 2. End to end: 1,000 events/s for 10 s; a grpcio subscriber measures webhook sent → event
 #    delivered. Goal: p99 < 50 ms.
+# 3. Invalidation: a webhook to one of three replicas → none of them serves the old value.
 # Writes Benchmarks/results/change-feed.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,21 +42,27 @@ for _ in $(seq 600); do grep -q listening "$work/sim.out" 2>/dev/null && break; 
 
 key="bench-key-$RANDOM$RANDOM"
 hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
-HUBSPOT_GATEWAY_HUBSPOT_TOKEN=pat-sim-token HUBSPOT_GATEWAY_CALLER_KEYS="bench sha256:$hash changes.read" \
-HUBSPOT_GATEWAY_WEBHOOK_SECRETS="$secret" \
-  "$bin/hubspot-gateway" --host 127.0.0.1 --grpc-port "$grpc_port" --http-port "$http_port" --log-level warning \
-  --hubspot-base-url "http://127.0.0.1:$sim_port" --redis-url "redis://127.0.0.1:$redis_port" \
-  --webhook-public-url "$public_url" > "$work/gateway.out" 2> "$work/gateway.err" &
-pids+=($!)
+# Three replicas: the load goes to the first; the invalidation part reads through all three.
+for replica in 0 1 2; do
+  HUBSPOT_GATEWAY_HUBSPOT_TOKEN=pat-sim-token HUBSPOT_GATEWAY_CALLER_KEYS="bench sha256:$hash crm.read,changes.read" \
+  HUBSPOT_GATEWAY_WEBHOOK_SECRETS="$secret" \
+    "$bin/hubspot-gateway" --host 127.0.0.1 --grpc-port $((grpc_port + replica * 10)) --http-port $((http_port + replica * 10)) \
+    --log-level warning --hubspot-base-url "http://127.0.0.1:$sim_port" --redis-url "redis://127.0.0.1:$redis_port" \
+    --webhook-public-url "$public_url" > "$work/gateway$replica.out" 2> "$work/gateway$replica.err" &
+  pids+=($!)
+done
 "$bin/change-feed-bench" reference "$reference_port" > "$work/reference.out" &
 pids+=($!)
-for _ in $(seq 600); do grep -q "http listening" "$work/gateway.out" 2>/dev/null && grep -q listening "$work/reference.out" 2>/dev/null && break; sleep 0.1; done
+for replica in 0 1 2; do
+  for _ in $(seq 600); do grep -q "grpc listening" "$work/gateway$replica.out" 2>/dev/null && break; sleep 0.1; done
+done
+for _ in $(seq 600); do grep -q listening "$work/reference.out" 2>/dev/null && break; sleep 0.1; done
 
 results="Benchmarks/results/change-feed.txt"
 mkdir -p Benchmarks/results
 {
   echo "# change feed: signed webhook deliveries of 100 events, open loop, ${seconds}s per rate — $(date -u +%FT%TZ), $(nproc) cores"
-  echo "command: scripts/bench change-feed (release builds; redis-server with appendfsync everysec; one gateway replica)"
+  echo "command: scripts/bench change-feed (release builds; redis-server with appendfsync everysec; three gateway replicas, the load on one)"
   echo "target     asked_events_per_s  result"
   for rate in $rates; do
     # Warm-up at a tenth of the rate, then the measured run.
@@ -73,4 +80,7 @@ mkdir -p Benchmarks/results
   "$bin/change-feed-bench" load "http://127.0.0.1:$http_port/webhooks/hubspot" "$public_url" "$secret" 1000 10 | sed 's/^/load: /'
   wait "$subscriber" || true
   grep -v subscribed "$work/subscriber.out" | sed 's/^/subscriber: /'
+  echo "# invalidation: signed webhook to one replica -> no replica serves the old value (3 replicas, near cache on)"
+  "$python_bin" Benchmarks/change-feed/invalidation.py "http://127.0.0.1:$sim_port" "$key" "$secret" "$public_url" \
+    "$grpc_port:$http_port,$((grpc_port + 10)):$((http_port + 10)),$((grpc_port + 20)):$((http_port + 20))" 50 | sed 's/^/invalidation: /'
 } | tee "$results"

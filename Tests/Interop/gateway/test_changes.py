@@ -334,3 +334,25 @@ def test_a_subscriber_that_stops_reading_is_ended_with_resource_exhausted(feed_f
     finally:
         connection.close()
 
+
+
+def test_a_cursor_subscriber_resumes_after_its_replica_is_killed_without_gap_or_duplicate(feed_fleet):
+    keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}" for name, (key, scopes) in Fleet.KEYS.items())
+    doomed = Gateway("--hubspot-base-url", feed_fleet.sim_url, "--redis-url", f"redis://127.0.0.1:{feed_fleet.redis_port}",
+                     "--webhook-secrets", SECRET, "--webhook-public-url", PUBLIC_URL,
+                     env={"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys})
+    token = uuid.uuid4().hex[:12]
+    events = synthetic_events(token, 2_000)
+    for index in range(0, 1_000, 100):  # the first half, before the replica dies
+        assert post_signed(feed_fleet.gateways[index // 100 % 3], events[index:index + 100]) == 200
+    request = dict(object_types=["deals"], property_names=["dealname"])
+    stream = changes_pb2_grpc.ChangesServiceStub(grpc.insecure_channel(doomed.address)).Subscribe(
+        changes_pb2.SubscribeRequest(position=changes_pb2.START_POSITION_OLDEST, **request), metadata=feed_fleet.metadata("feeds"), timeout=60)
+    before = ours(stream, token, 500)
+    doomed.process.kill()  # kill -9, mid-stream
+    doomed.process.wait(timeout=10)
+    for index in range(1_000, 2_000, 100):  # the rest, while the subscriber reconnects elsewhere
+        assert post_signed(feed_fleet.gateways[index // 100 % 3], events[index:index + 100]) == 200
+    after = ours(changes(feed_fleet, 1).Subscribe(changes_pb2.SubscribeRequest(from_cursor=before[-1].cursor, **request),
+                                                  metadata=feed_fleet.metadata("feeds"), timeout=60), token, 1_500)
+    assert [e.property_value for e in before + after] == [f"{token} {n}" for n in range(2_000)]
