@@ -65,6 +65,17 @@ import Testing
         #expect(signature == "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e")
     }
 
+    /// HubSpot publishes no v3 example; this one is built from its documented algorithm
+    /// (base64 of HMAC-SHA256 over method + URI + body + timestamp) with Python's `hmac`, outside
+    /// this code base. The URI's `%3A` is one of the escapes HubSpot decodes before signing.
+    @Test func v3MatchesAVectorBuiltFromTheDocumentedAlgorithm() {
+        let signature = HubSpotWebhookSignature.v3(
+            clientSecret: secret, method: "POST", uri: "https://www.example.com/webhook_uri?a=b%3Ac",
+            body: Array(#"[{"eventId":1,"subscriptionType":"contact.creation"}]"#.utf8),
+            timestampMilliseconds: 1_700_000_000_000)
+        #expect(signature == "IVUW0OZikSvVH0iRtRjnqzjkGMa8UsebvsiZdLutJPc=")
+    }
+
     @Test func v3VerifiesItsOwnSignatureAndRejectsTampering() {
         let now = Date()
         let timestamp = Int64(now.timeIntervalSince1970 * 1000)
