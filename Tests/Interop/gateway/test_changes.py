@@ -57,21 +57,24 @@ def first_contact(fleet):
 def test_a_ui_edit_reaches_every_replicas_readers_within_a_second(feed_fleet):
     contact_id = first_contact(feed_fleet)
     request = contacts_pb2.GetContactRequest(id=contact_id, properties=["jobtitle"])
-    for index in range(3):  # cached in every replica (near and Redis tiers)
+    readers = [contacts(feed_fleet, index) for index in range(3)]
+    for reader in readers:  # cached in every replica (the second read is a near-cache hit)
         for _ in range(2):
-            contacts(feed_fleet, index).GetContact(request, metadata=feed_fleet.metadata("analytics"), timeout=10)
+            reader.GetContact(request, metadata=feed_fleet.metadata("analytics"), timeout=10)
     ui_edit(feed_fleet, contact_id, jobtitle="Edited in the UI")
-    started = time.monotonic()
-    seen = set()
-    while len(seen) < 3:
-        assert time.monotonic() - started < 5, f"replicas {set(range(3)) - seen} still serve the old value"
-        for index in range(3):
-            reply = contacts(feed_fleet, index).GetContact(request, metadata=feed_fleet.metadata("analytics"), timeout=10)
+    edited = time.monotonic()
+    stale = set(range(3))
+    while stale:
+        assert time.monotonic() - edited < 5, f"replicas {stale} still serve the old value"
+        for index in list(stale):
+            reply = readers[index].GetContact(request, metadata=feed_fleet.metadata("analytics"), timeout=10)
             if reply.contact.properties.get("jobtitle") == "Edited in the UI":
-                seen.add(index)
-        time.sleep(0.02)
-    # HubSpot batches webhooks (the simulator every 50 ms), so the bound is the delivery plus ours.
-    assert time.monotonic() - started < 1.5
+                stale.discard(index)
+    took = time.monotonic() - edited
+    # From the edit: the simulator's webhook batching (50 ms here; HubSpot's own is outside the
+    # gateway), the intake, the fleet's invalidation, and the refetch's paced budget slot.
+    print(f"every replica served the new value after {took:.3f} s")
+    assert took < 1.0, f"{took:.2f} s until every replica served the new value"
 
 
 def ours(stream, token, count, timeout=20.0):
