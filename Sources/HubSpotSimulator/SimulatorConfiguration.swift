@@ -26,6 +26,9 @@ public struct SimulatorConfiguration: Sendable {
     public var searchInterval: Duration = .seconds(1)
     /// Search caps: groups, filters, limit, body size, result window.
     var searchLimits = SearchQuery.Limits()
+    /// How long a written record stays out of search results, as HubSpot's search index lags
+    /// behind writes (by seconds); zero: searchable at once.
+    public var searchIndexDelay: Duration = .zero
     /// Largest request body accepted, in bytes.
     public var maxBodyBytes: Int = 4 * 1024 * 1024
     /// Inputs per batch call.

@@ -54,6 +54,10 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Search requests allowed per search interval (0 = unlimited).")
     var searchPerSecond = 5
 
+    @Option(
+        help: "Milliseconds a written record stays out of search results, as HubSpot's search index lags (0: none).")
+    var searchIndexDelayMs = 0
+
     @Option(help: "The window of the search limit in milliseconds (HubSpot: 1000).")
     var searchIntervalMs = 1000
 
@@ -121,6 +125,7 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.dailyLimit = dailyLimit
         configuration.dailyResetUTCOffset = .seconds(dailyResetUtcOffsetHours * 3600)
         configuration.searchPerSecondLimit = searchPerSecond
+        configuration.searchIndexDelay = .milliseconds(max(0, searchIndexDelayMs))
         configuration.searchInterval = .milliseconds(max(1, searchIntervalMs))
         configuration.maxBodyBytes = maxBodyBytes
         configuration.customObjectTypes = try customObjects.enumerated().map { index, declaration in

@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
+import TestSupport
 
 @Suite struct SearchTests {
     /// Five contacts and four deals with known values.
@@ -159,6 +160,25 @@ import Testing
             let id = try await sim.createContact(["email": "z@b.co"])
             _ = try await sim.request("DELETE", "/crm/v3/objects/contacts/\(id)")
             #expect(try await search(sim, [:]).object["total"] as? Int == 0)
+        }
+    }
+}
+
+/// HubSpot's search index lags behind writes; the simulator's can too.
+@Suite struct SearchIndexDelayTests {
+    @Test func aWrittenRecordIsSearchableOnlyAfterTheIndexDelay() async throws {
+        try await SimulatorHarness.with({ $0.searchIndexDelay = .milliseconds(300) }) { sim in
+            let id = try await sim.createContact(["email": "late@acme.com"])
+            let query: [String: Any] = [
+                "filterGroups": [["filters": [["propertyName": "email", "operator": "EQ", "value": "late@acme.com"]]]]
+            ]
+            let early = try await sim.post("/crm/v3/objects/contacts/search", query)
+            #expect(early.object["total"] as? Int == 0, "not indexed yet")
+            // The read by id sees it at once: only search lags.
+            #expect(try await sim.get("/crm/v3/objects/contacts/\(id)").status == 200)
+            try await eventually("the record is indexed") {
+                try await sim.post("/crm/v3/objects/contacts/search", query).object["total"] as? Int == 1
+            }
         }
     }
 }

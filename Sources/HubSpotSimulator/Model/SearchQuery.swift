@@ -153,13 +153,15 @@ struct SearchQuery: Sendable {
 
 /// Evaluates a `SearchQuery` over records the way HubSpot's search index does.
 enum SearchEvaluator {
-    static func run(_ query: SearchQuery, type: ObjectTypeDefinition, ids: [Int64], records: [Int64: StoredObject]) -> (
-        total: Int, page: [StoredObject]
-    ) {
+    /// - Parameter indexedThrough: records written after this moment are not in the index yet.
+    static func run(
+        _ query: SearchQuery, type: ObjectTypeDefinition, ids: [Int64], records: [Int64: StoredObject],
+        indexedThrough: EpochMilliseconds = .max
+    ) -> (total: Int, page: [StoredObject]) {
         let queryTerms = query.query.map { $0.lowercased().split(separator: " ").map(String.init) } ?? []
         var hits: [StoredObject] = []
         for id in ids {
-            guard let object = records[id], !object.archived else { continue }
+            guard let object = records[id], !object.archived, object.updatedAt <= indexedThrough else { continue }
             if !query.filterGroups.isEmpty,
                 !query.filterGroups.contains(where: { group in group.allSatisfy { matches($0, object, type) } })
             {

@@ -1,5 +1,6 @@
 import Foundation
 import JSONCore
+import TimeConversions
 
 /// What every API handler shares: the store, the settings, where events go.
 struct APIContext: Sendable {
@@ -224,8 +225,9 @@ enum ObjectsAPI {
         let query = try SearchQuery.parse(
             body, bodySize: String(decoding: request.body, as: UTF8.self).count, limits: ctx.configuration.searchLimits,
             type: type)
+        let indexedThrough = Timestamps.now() - ctx.configuration.searchIndexDelay.milliseconds
         let (total, page) = ctx.store.withRecords(type) { ids, records in
-            SearchEvaluator.run(query, type: type, ids: ids, records: records)
+            SearchEvaluator.run(query, type: type, ids: ids, records: records, indexedThrough: indexedThrough)
         }
         let selection = PropertySelection(query.properties)
         var w = JSONWriter(capacity: 256 * max(1, page.count))
