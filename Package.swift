@@ -282,7 +282,8 @@ let package = Package(
         .testTarget(
             name: "ChangeFeedTests",
             dependencies: [
-                "ChangeFeed", "GatewayCore", "HubSpotAPI", "RedisClient", "TestSupport", "WebhookSignature",
+                "ChangeFeed", "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
+                "WebhookSignature",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

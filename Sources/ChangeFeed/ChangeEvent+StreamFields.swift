@@ -15,6 +15,7 @@ extension ChangeEvent {
         if let primaryObjectId { fields.append(("pr", primaryObjectId)) }
         if let associationType { fields.append(("at", associationType)) }
         if let toObjectId { fields.append(("to", toObjectId)) }
+        if source != .webhook { fields.append(("src", source.rawValue)) }
         return fields
     }
 
@@ -35,5 +36,6 @@ extension ChangeEvent {
         primaryObjectId = values["pr"]
         associationType = values["at"]
         toObjectId = values["to"]
+        source = values["src"].flatMap(Source.init(rawValue:)) ?? .webhook
     }
 }

@@ -38,6 +38,13 @@ public struct ChangeEvent: Sendable, Equatable {
     /// Association changes: HubSpot's association type (CONTACT_TO_COMPANY) and the other record.
     public var associationType: String?
     public var toObjectId: String?
+    /// Which intake saw the change first: HubSpot's webhook or the gateway's reconciler.
+    public var source: Source = .webhook
+
+    public enum Source: String, Sendable {
+        case webhook = "WEBHOOK"
+        case reconciler = "RECONCILER"
+    }
 
     public init(
         objectType: String, objectId: String, kind: Kind, eventId: String, subscriptionType: String,

@@ -258,6 +258,19 @@ struct GatewayServer {
 
         let heartbeats = HeartbeatService(limiter: limiter)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let feed, let redis, !options.reconcileTypes.isEmpty {
+            var reconciling = ReconcilerConfiguration()
+            reconciling.objectTypes = options.reconcileTypes.split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            reconciling.interval = .milliseconds(Int64(options.reconcileIntervalSeconds * 1000))
+            reconciling.lookback = .milliseconds(Int64(options.reconcileLookbackSeconds * 1000))
+            let reconciler = Reconciler(
+                crm: crm, feed: feed, lease: FeedLease(name: "reconciler", redis: redis), replica: limiter.replicaID,
+                configuration: reconciling, logger: logger)
+            services.append(
+                .init(service: ReconcilerService(reconciler: reconciler), successTerminationBehavior: .ignore))
+        }
         if let feed {
             let invalidator = FeedInvalidator(
                 feed: feed, cache: cache, consumer: limiter.replicaID, configuration: invalidation, logger: logger)
@@ -333,6 +346,15 @@ struct FeedInvalidationService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await invalidator.run() }
+    }
+}
+
+/// The reconciler, while this replica holds its lease (handed over at shutdown).
+struct ReconcilerService: Service {
+    let reconciler: Reconciler
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await reconciler.run() }
     }
 }
 

@@ -131,6 +131,16 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var changesVisibilityTimeoutSeconds: Double = 30
     @Option(help: "Seconds a subscriber may stop reading before its stream ends with RESOURCE_EXHAUSTED.")
     var changesStallTimeoutSeconds: Double = 30
+    @Option(
+        help:
+            "Object types the reconciler polls for changes webhooks missed, comma-separated (e.g. contacts,companies,deals,tickets; empty: off). It runs on one replica at a time, at bulk priority."
+    )
+    var reconcileTypes = ""
+    @Option(help: "Seconds between the reconciler's passes.")
+    var reconcileIntervalSeconds: Double = 30
+    @Option(
+        help: "Seconds behind its watermark each reconciler pass reads again (HubSpot's search lags behind writes).")
+    var reconcileLookbackSeconds: Double = 300
 
     // MARK: Breaker
     @Option(help: "Failures in the breaker's window before it may open.")
@@ -169,7 +179,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "access-log", "webhook-path", "webhook-public-url", "webhook-secrets", "webhook-signature-versions",
         "webhook-max-age-seconds", "webhook-max-body-bytes", "feed-retention-hours", "feed-max-length",
         "feed-dedupe-hours", "feed-invalidation-claim-seconds", "changes-visibility-timeout-seconds",
-        "changes-stall-timeout-seconds",
+        "changes-stall-timeout-seconds", "reconcile-types", "reconcile-interval-seconds", "reconcile-lookback-seconds",
     ]
 
     static func main() async {

@@ -93,5 +93,6 @@ extension Hubspot_Gateway_V1_ChangeEvent {
         associationType = event.associationType ?? ""
         toObjectID = event.toObjectId ?? ""
         subscriptionType = event.subscriptionType
+        source = event.source.rawValue
     }
 }

@@ -238,8 +238,13 @@ public nonisolated struct Hubspot_Gateway_V1_ChangeEvent: Sendable {
 
   public var toObjectID: String = String()
 
-  /// HubSpot's event type as delivered (e.g. "contact.propertyChange").
+  /// HubSpot's event type as delivered (e.g. "contact.propertyChange"); empty for the
+  /// reconciler's events.
   public var subscriptionType: String = String()
+
+  /// Which intake saw the change first: "WEBHOOK" (HubSpot's delivery) or "RECONCILER" (the
+  /// gateway's poll for what webhooks missed; such events name no property).
+  public var source: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -373,7 +378,7 @@ nonisolated extension Hubspot_Gateway_V1_SubscribeRequest: SwiftProtobuf.Message
 
 nonisolated extension Hubspot_Gateway_V1_ChangeEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChangeEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}object_type\0\u{3}object_id\0\u{1}kind\0\u{3}property_name\0\u{3}property_value\0\u{3}occurred_at\0\u{3}change_source\0\u{3}event_id\0\u{3}merged_object_ids\0\u{3}primary_object_id\0\u{3}association_type\0\u{3}to_object_id\0\u{3}subscription_type\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}object_type\0\u{3}object_id\0\u{1}kind\0\u{3}property_name\0\u{3}property_value\0\u{3}occurred_at\0\u{3}change_source\0\u{3}event_id\0\u{3}merged_object_ids\0\u{3}primary_object_id\0\u{3}association_type\0\u{3}to_object_id\0\u{3}subscription_type\0\u{1}source\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -395,6 +400,7 @@ nonisolated extension Hubspot_Gateway_V1_ChangeEvent: SwiftProtobuf.Message, Swi
       case 12: try { try decoder.decodeSingularStringField(value: &self.associationType) }()
       case 13: try { try decoder.decodeSingularStringField(value: &self.toObjectID) }()
       case 14: try { try decoder.decodeSingularStringField(value: &self.subscriptionType) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.source) }()
       default: break
       }
     }
@@ -447,6 +453,9 @@ nonisolated extension Hubspot_Gateway_V1_ChangeEvent: SwiftProtobuf.Message, Swi
     if !self.subscriptionType.isEmpty {
       try visitor.visitSingularStringField(value: self.subscriptionType, fieldNumber: 14)
     }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -465,6 +474,7 @@ nonisolated extension Hubspot_Gateway_V1_ChangeEvent: SwiftProtobuf.Message, Swi
     if lhs.associationType != rhs.associationType {return false}
     if lhs.toObjectID != rhs.toObjectID {return false}
     if lhs.subscriptionType != rhs.subscriptionType {return false}
+    if lhs.source != rhs.source {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
