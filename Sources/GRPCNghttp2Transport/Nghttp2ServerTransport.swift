@@ -58,6 +58,9 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
     /// The number of open client connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// Whether the listening socket is open (it closes when a graceful shutdown begins).
+    public var isListening: Bool { state.withLock { $0.serverChannel != nil && !$0.serverChannelClosed } }
+
     public func listen(
         streamHandler: @escaping @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void
     ) async throws {
