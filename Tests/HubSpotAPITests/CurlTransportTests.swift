@@ -1,4 +1,3 @@
-import Foundation
 import HubSpotAPI
 import HubSpotSimulator
 import Logging
@@ -9,12 +8,8 @@ import TestSupport
 /// Waits until the simulator has received `count` API requests (`received` counts them on
 /// arrival, before any injected latency), so a test can act while they are in flight.
 func waitForArrivals(_ count: Int, at baseURL: String) async throws {
-    let admin = CurlTransport()
-    defer { admin.shutdown() }
     try await eventually("\(count) requests reached the simulator") {
-        let stats = try await admin.send(HTTPRequest(method: .get, url: baseURL + "/_sim/stats"), timeout: .seconds(2))
-        let json = try JSONSerialization.jsonObject(with: Data(stats.body)) as? [String: Any]
-        return (json?["received"] as? Int ?? 0) >= count
+        (try await adminStats(baseURL)["received"] as? Int ?? 0) >= count
     }
 }
 
