@@ -6,12 +6,6 @@ import RedisClient
 import TestSupport
 import WebhookSignature
 
-func quietLogger() -> Logger {
-    var logger = Logger(label: "test")
-    logger.logLevel = .critical
-    return logger
-}
-
 /// A real redis-server, a feed on it, and signed webhook requests to an intake.
 struct FeedRig {
     static let publicURL = "https://gateway.example.com/webhooks/hubspot"

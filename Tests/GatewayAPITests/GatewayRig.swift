@@ -14,12 +14,6 @@ import Synchronization
 import Testing
 import TestSupport
 
-func quietLogger() -> Logger {
-    var logger = Logger(label: "gateway-api-test")
-    logger.logLevel = .critical
-    return logger
-}
-
 /// The gateway services behind the caller-authentication interceptor, served in-process over
 /// GRPCCore, on a real redis-server and an in-process hubspot-sim.
 struct GatewayRig {

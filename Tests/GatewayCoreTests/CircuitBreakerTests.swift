@@ -1,6 +1,7 @@
 @testable import GatewayCore
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct CircuitBreakerTests {
     /// The breaker's time, moved by the test.

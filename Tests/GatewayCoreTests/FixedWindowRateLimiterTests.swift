@@ -6,12 +6,6 @@ import Synchronization
 import Testing
 import TestSupport
 
-func quietLogger() -> Logger {
-    var logger = Logger(label: "gateway-core-test")
-    logger.logLevel = .critical
-    return logger
-}
-
 /// Three replicas' limiters sharing one real redis-server.
 struct Fleet {
     let redis: RedisServerProcess

@@ -5,12 +5,6 @@ import Synchronization
 import Testing
 import TestSupport
 
-func quietLogger() -> Logger {
-    var logger = Logger(label: "redis-test")
-    logger.logLevel = .critical
-    return logger
-}
-
 /// A client of `server` with generous timeouts for shared CI machines unless told otherwise.
 func withClient(
     _ server: RedisServerProcess, configure: (inout RedisConfiguration) -> Void = { _ in },
