@@ -85,13 +85,19 @@ public struct FeedInvalidator: Sendable {
         guard !entries.isEmpty else { return }
         for entry in entries {
             guard let event = ChangeEvent(entry) else { continue }
+            var redirected = Set<String>()
             if event.kind == .merged, let primary = event.primaryObjectId {
-                // Reads of the merged-away ids are answered with the survivor from now on.
+                // Reads of the merged-away ids are answered with the survivor from now on
+                // (remembering a merge also invalidates the old id).
                 for id in event.mergedObjectIds where id != primary {
                     await cache.rememberMerge(type: event.objectType, id: id, into: primary)
+                    redirected.insert(id)
                 }
             }
-            for record in event.affectedRecords { await cache.invalidate(type: record.type, id: record.id) }
+            for record in event.affectedRecords
+            where !(record.type == event.objectType && redirected.contains(record.id)) {
+                await cache.invalidate(type: record.type, id: record.id)
+            }
         }
         Counter(label: Self.invalidationsMetric).increment(by: entries.count)
         try await feed.redis.xack(

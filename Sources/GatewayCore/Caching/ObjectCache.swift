@@ -127,7 +127,12 @@ public final class ObjectCache: Sendable {
         // whatever this read brings back unusable for the near cache.
         let ticket = local.withLock { $0.ticket() }
         let entry = await lookup(type: type, id: id, properties: names)
-        if let survivor = entry?.mergedInto ?? localMerges.withLock({ $0.get(LocalEntries.objectKey(type, id)) }) {
+        // Redis answers merges in the same lookup; the in-process memory of them is asked only
+        // when Redis did not answer.
+        let answeredByRedis = entry.map { $0.version >= 0 } ?? false
+        if let survivor = entry?.mergedInto
+            ?? (answeredByRedis ? nil : localMerges.withLock({ $0.get(LocalEntries.objectKey(type, id)) }))
+        {
             throw RecordMerged(type: type, id: id, survivorId: survivor)
         }
         if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
