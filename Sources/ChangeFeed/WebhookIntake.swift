@@ -68,7 +68,21 @@ public struct WebhookIntake: Sendable {
     public func handle(
         method: String, query: String, header: (String) -> String?, body: [UInt8], now: Date = Date()
     ) async -> Answer {
-        let answer = await answer(method: method, query: query, header: header, body: body, now: now)
+        let answer =
+            body.count > configuration.maxBodyBytes
+            ? tooLargeAnswer : await answer(method: method, query: query, header: header, body: body, now: now)
+        return counted(answer)
+    }
+
+    /// The answer to a body over `maxBodyBytes` (the route stops reading it there), counted.
+    public func tooLarge() -> Answer { counted(tooLargeAnswer) }
+
+    private var tooLargeAnswer: Answer {
+        Answer(status: 413, body: "the body is larger than \(configuration.maxBodyBytes) bytes", outcome: .tooLarge)
+    }
+
+    /// Counts (and logs, when refused) how a request ended.
+    private func counted(_ answer: Answer) -> Answer {
         Counter(label: Self.requestsMetric, dimensions: [("outcome", answer.outcome.rawValue)]).increment()
         if answer.status >= 400 {
             logger.notice(
@@ -80,24 +94,12 @@ public struct WebhookIntake: Sendable {
         return answer
     }
 
-    /// The answer to a body over `maxBodyBytes` (the route stops reading it there), counted.
-    public func tooLarge() -> Answer {
-        let answer = Answer(
-            status: 413, body: "the body is larger than \(configuration.maxBodyBytes) bytes", outcome: .tooLarge)
-        Counter(label: Self.requestsMetric, dimensions: [("outcome", answer.outcome.rawValue)]).increment()
-        return answer
-    }
-
     public static let requestsMetric = "gateway_webhook_requests_total"
     public static let eventsMetric = "gateway_webhook_events_total"
 
     private func answer(
         method: String, query: String, header: (String) -> String?, body: [UInt8], now: Date
     ) async -> Answer {
-        guard body.count <= configuration.maxBodyBytes else {
-            return Answer(
-                status: 413, body: "the body is larger than \(configuration.maxBodyBytes) bytes", outcome: .tooLarge)
-        }
         let requestKey: String?
         switch verify(method: method, query: query, header: header, body: body, now: now) {
         case .success(let key): requestKey = key

@@ -210,17 +210,18 @@ struct GatewayServer {
         }
         if let feed, !intake.clientSecrets.isEmpty {
             router.post(RouterPath(options.webhookPath)) { request, context -> Response in
-                let configuration = intakeConfiguration.withLock { $0 }
+                let intake = WebhookIntake(
+                    configuration: intakeConfiguration.withLock { $0 }, feed: feed, logger: logger)
                 let answer: WebhookIntake.Answer
                 do {
                     var request = request
-                    let body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-                    answer = await WebhookIntake(configuration: configuration, feed: feed, logger: logger).handle(
+                    let body = try await request.collectBody(upTo: intake.configuration.maxBodyBytes)
+                    answer = await intake.handle(
                         method: "POST", query: request.uri.query ?? "",
                         header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } },
                         body: Array(buffer: body))
                 } catch {
-                    answer = WebhookIntake(configuration: configuration, feed: feed, logger: logger).tooLarge()
+                    answer = intake.tooLarge()
                 }
                 return Response(
                     status: .init(code: answer.status), headers: [.contentType: "application/json"],
