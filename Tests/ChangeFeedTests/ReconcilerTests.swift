@@ -26,6 +26,17 @@ import TestSupport
             #expect((200..<300).contains(response.status), "\(String(decoding: response.body, as: UTF8.self))")
             return (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
         }
+
+        /// Creates `count` contacts in the simulator's UI; their ids, in creation order.
+        func createContacts(_ count: Int, prefix: String) async throws -> [String] {
+            var ids: [String] = []
+            for n in 0..<count {
+                let created = try await ui(
+                    .post, "contacts", #"{"properties": {"email": "\#(prefix)\#(n)@example.com"}}"#)
+                ids.append(created["id"] as? String ?? "")
+            }
+            return ids
+        }
     }
 
     static func with(
@@ -72,11 +83,7 @@ import TestSupport
 
     @Test func changesNoWebhookReportedAreFoundOncePublishedAndNotRepublished() async throws {
         try await Self.with { rig in
-            var ids: [String] = []
-            for n in 0..<30 {
-                let created = try await rig.ui(.post, "contacts", #"{"properties": {"email": "r\#(n)@example.com"}}"#)
-                ids.append(created["id"] as? String ?? "")
-            }
+            let ids = try await rig.createContacts(30, prefix: "r")
             let token = try #require(try await rig.lease.take(as: "replica-1"))
             #expect(try await rig.reconciler.reconcile("contacts", token: token) == 30)
             let first = try await rig.feed.stored()
@@ -98,11 +105,7 @@ import TestSupport
             $0.pageSize = 7
             $0.searchWindow = 20
         }) { rig in
-            var ids = Set<String>()
-            for n in 0..<60 {
-                let created = try await rig.ui(.post, "contacts", #"{"properties": {"email": "w\#(n)@example.com"}}"#)
-                ids.insert(created["id"] as? String ?? "")
-            }
+            let ids = Set(try await rig.createContacts(60, prefix: "w"))
             let token = try #require(try await rig.lease.take(as: "replica-1"))
             #expect(try await rig.reconciler.reconcile("contacts", token: token) == 60)
             let stored = try await rig.feed.stored()
