@@ -71,6 +71,17 @@ public struct ChangeEvent: Sendable, Equatable {
         return records
     }
 
+    /// The change this event reports, named the same whichever intake saw it: the record and
+    /// the millisecond of the change (a webhook's `occurredAt` is the record's new modification
+    /// time). Association changes have none: the reconciler does not report them.
+    var changeKey: String? {
+        switch kind {
+        case .created, .updated, .merged, .restored: "\(objectType):\(objectId):\(occurredAt)"
+        case .deleted: "\(objectType):\(objectId):deleted:\(occurredAt)"
+        case .associationAdded, .associationRemoved, .unknown: nil
+        }
+    }
+
     /// The object type on the far side of a HubSpot association type (`CONTACT_TO_COMPANY`
     /// → `companies`), for standard objects.
     static func targetType(of associationType: String) -> String? {

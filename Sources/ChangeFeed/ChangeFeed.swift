@@ -27,7 +27,12 @@ public struct ChangeFeed: Sendable {
 
     /// KEYS[1] stream, KEYS[2] the request's replay key ("" to skip); ARGV: event-id prefix,
     /// dedupe seconds, max length, retention ms, replay seconds, then per event: event id,
-    /// field count, fields.
+    /// change mark ("" or "R:"/"W:" and the change key), field count, fields.
+    ///
+    /// One change can reach the feed through both intakes, under different event ids. The
+    /// change key names it (record and millisecond): the reconciler's event is stored only if
+    /// no event of that change is; a webhook event is dropped only when the reconciler's came
+    /// first (a webhook delivers one change as several events, one per property, all kept).
     static let appendScript = RedisScript(
         """
         if KEYS[2] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[5]) then
@@ -37,19 +42,32 @@ public struct ChangeFeed: Sendable {
         local i = 6
         while i <= #ARGV do
           local eventId = ARGV[i]
-          local n = tonumber(ARGV[i + 1])
-          if redis.call('SET', ARGV[1] .. eventId, '1', 'NX', 'EX', ARGV[2]) then
+          local mark = ARGV[i + 1]
+          local n = tonumber(ARGV[i + 2])
+          local fresh = true
+          if mark ~= '' then
+            local changeKey = ARGV[1] .. 'change:' .. string.sub(mark, 3)
+            local by = string.sub(mark, 1, 1)
+            if by == 'R' then
+              fresh = redis.call('SET', changeKey, 'R', 'NX', 'EX', ARGV[2])
+            elseif redis.call('GET', changeKey) == 'R' then
+              fresh = false
+            else
+              redis.call('SET', changeKey, 'W', 'EX', ARGV[2])
+            end
+          end
+          if fresh and redis.call('SET', ARGV[1] .. eventId, '1', 'NX', 'EX', ARGV[2]) then
             local args = {KEYS[1]}
             if ARGV[3] ~= '0' then
               args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = ARGV[3]
             end
             args[#args + 1] = '*'
-            for j = 1, n * 2 do args[#args + 1] = ARGV[i + 1 + j] end
+            for j = 1, n * 2 do args[#args + 1] = ARGV[i + 2 + j] end
             ids[#ids + 1] = redis.call('XADD', unpack(args))
           else
             ids[#ids + 1] = ''
           end
-          i = i + 2 + n * 2
+          i = i + 3 + n * 2
         end
         if ARGV[4] ~= '0' then
           local now = redis.call('TIME')
@@ -73,6 +91,7 @@ public struct ChangeFeed: Sendable {
         for event in events {
             let fields = event.streamFields
             arguments.append(.init(event.eventId))
+            arguments.append(.init(event.changeKey.map { (event.source == .reconciler ? "R:" : "W:") + $0 } ?? ""))
             arguments.append(RESPArgument(fields.count))
             for (name, value) in fields {
                 arguments.append(.init(name))

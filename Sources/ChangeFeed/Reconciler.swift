@@ -12,14 +12,19 @@ public struct ReconcilerConfiguration: Sendable {
     public var interval: Duration = .seconds(30)
     /// How far behind its watermark a pass starts again: HubSpot's search lags behind writes.
     public var lookback: Duration = .seconds(300)
+    /// Pause between two scans of the archived records for deletions (each scan lists every
+    /// archived record of a type: HubSpot cannot filter that list by time).
+    public var deletionsInterval: Duration = .seconds(300)
+    /// The reconciler's share of the budget: at most this many HubSpot calls a second (its
+    /// searches and archived-list pages together), on top of bulk priority.
+    public var callsPerSecond = 1.0
     /// Results per search call (HubSpot's maximum is 200).
     public var pageSize = 200
-    /// Longest wait of one search call for the budget and HubSpot.
+    /// Longest wait of one call for the budget and HubSpot.
     public var callTimeout: Duration = .seconds(60)
     /// Where the watermarks live.
     public var keyPrefix = "hubspot-gateway:reconciler"
-    /// Results one search query can page through (HubSpot stops at 10,000); a window restarts
-    /// from the last timestamp seen before reaching it.
+    /// Results one search query can page through (HubSpot stops at 10,000).
     public var searchWindow = 10_000
 
     public init() {}
@@ -27,15 +32,18 @@ public struct ReconcilerConfiguration: Sendable {
 
 /// Publishes into the feed the changes HubSpot's webhooks did not deliver (a misconfigured
 /// subscription, a token without a public app, a type nobody subscribed to), by searching each
-/// type for records modified since its watermark — on one replica at a time, under a lease,
-/// at bulk priority through the door. An event per (record, modification time): a re-read of
-/// the lookback publishes nothing twice (the feed drops repeated event ids).
+/// type for records modified since its watermark, and the archived list for deletions — on one
+/// replica at a time, under a lease, at bulk priority through the door and paced. One event per
+/// (record, modification time) whichever intake sees it first: a re-read of the lookback
+/// publishes nothing twice, nor does a change a webhook already delivered (the feed's change
+/// keys).
 public struct Reconciler: Sendable {
     let crm: CRM
     let feed: ChangeFeed
     let lease: FeedLease
     let replica: String
     public let configuration: ReconcilerConfiguration
+    let pacer: IntervalPacer
     let logger: Logger
 
     public init(
@@ -47,24 +55,26 @@ public struct Reconciler: Sendable {
         self.lease = lease
         self.replica = replica
         self.configuration = configuration
+        self.pacer = IntervalPacer(perSecond: configuration.callsPerSecond)
         self.logger = logger
     }
 
-    /// The property a type's search must sort and filter on: contacts keep theirs under
-    /// another name than every other type (a classic mistake of integrations).
-    public static func modifiedProperty(of type: String) -> String {
-        type == "contacts" ? "lastmodifieddate" : "hs_lastmodifieddate"
-    }
-
-    func watermarkKey(_ type: String) -> String { "\(configuration.keyPrefix):watermark:\(type)" }
+    /// Where the watermark of `type` lives: the newest modification time a pass reached.
+    public func watermarkKey(_ type: String) -> String { "\(configuration.keyPrefix):watermark:\(type)" }
+    func deletionsWatermarkKey(_ type: String) -> String { "\(configuration.keyPrefix):deletions:\(type)" }
+    func mergedKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):merged:\(type):\(id)" }
 
     /// Polls while this replica holds the lease; returns when cancelled.
     public func run() async {
         await lease.hold(as: replica) { token in
+            var lastDeletionScan: ContinuousClock.Instant? = nil
             while true {
+                let scanDeletions = lastDeletionScan.map { .now - $0 >= configuration.deletionsInterval } ?? true
+                if scanDeletions { lastDeletionScan = .now }
                 for type in configuration.objectTypes {
                     do {
                         _ = try await reconcile(type, token: token)
+                        if scanDeletions { _ = try await reconcileDeletions(type, token: token) }
                     } catch let lost as LeaseLost {
                         throw lost
                     } catch is CancellationError {
@@ -80,64 +90,103 @@ public struct Reconciler: Sendable {
         }
     }
 
-    /// One pass over `type`: every record modified since its watermark (less the lookback)
-    /// published; the watermark moved to the newest modification seen. Returns the events the
-    /// feed did not have yet. Throws `LeaseLost` when another replica took over meanwhile.
-    public func reconcile(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
-        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
-        let stored = try await feed.redis.get(.init(watermarkKey(type)), timeout: feed.configuration.redisTimeout)
+    func storedMilliseconds(_ key: String) async throws -> Int64? {
+        try await feed.redis.get(.init(key), timeout: feed.configuration.redisTimeout)
             .flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    var terms: @Sendable () -> CallTerms {
+        { [timeout = configuration.callTimeout] in CallTerms(priority: .bulk, deadline: .now + timeout) }
+    }
+
+    /// One pass over `type`: every record modified since its watermark (less the lookback)
+    /// published, the watermark moved along after each page (a successor resumes mid-walk).
+    /// Returns the events the feed did not have yet. Throws `LeaseLost` when another replica
+    /// took over meanwhile.
+    public func reconcile(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
         // A first pass starts at the lookback: history is the export's job, not the feed's.
-        let watermark = stored ?? nowMs
-        var lower = watermark - configuration.lookback.milliseconds
-        var newest = watermark
+        let watermark = try await storedMilliseconds(watermarkKey(type)) ?? now.epochMilliseconds
+        let start = ModificationPosition(modifiedMs: watermark - configuration.lookback.milliseconds)
         var published = 0
-        var last: (ms: Int64, id: String)? = nil
-        var after: String? = nil
-        var offset = 0
-        let property = Self.modifiedProperty(of: type)
-        while true {
-            let query = RecordQuery(
-                filterGroups: [[RecordQuery.Filter(property, .gte, value: String(lower))]],
-                sorts: [RecordQuery.Sort(property)], properties: [property],
-                limit: configuration.pageSize, after: after)
-            let page = try await crm.records.search(
-                type, query, CallTerms(priority: .bulk, deadline: .now + configuration.callTimeout))
+        let walk = ModifiedWalkTerms(
+            properties: ["hs_merged_object_ids"], pageSize: configuration.pageSize,
+            resultCap: configuration.searchWindow, terms: terms, beforeCall: { [pacer] in try await pacer.wait() })
+        let reached = try await crm.records.walkModified(type, after: start, walk) { batch in
             var events: [ChangeEvent] = []
-            for record in page.records {
-                guard let updated = record.updatedAt else { continue }
-                let ms = Int64(updated.timeIntervalSince1970 * 1000)
-                // Re-read after a window restart: what sorted before the last one seen is done.
-                if let last, ms < last.ms || (ms == last.ms && record.id <= last.id) { continue }
+            var merges: [String] = []
+            for found in batch {
+                let ms = found.position.modifiedMs
+                let record = found.record
                 var event = ChangeEvent(
                     objectType: type, objectId: record.id,
-                    kind: record.createdAt.map { Int64($0.timeIntervalSince1970 * 1000) == ms } == true
-                        ? .created : .updated,
+                    kind: record.createdAt?.epochMilliseconds == ms ? .created : .updated,
                     eventId: "reconciler:\(type):\(record.id):\(ms)", subscriptionType: "", occurredAt: ms)
                 event.source = .reconciler
-                events.append(event)
-                last = (ms, record.id)
-                newest = max(newest, ms)
-            }
-            if !events.isEmpty { published += try await feed.append(events).storedCount }
-            offset += page.records.count
-            guard let next = page.next, !page.records.isEmpty else { break }
-            if offset + configuration.pageSize > configuration.searchWindow, let last {
-                // Near the 10,000 cap: a new window from the last timestamp seen; records of
-                // that timestamp already seen are skipped above (ties broken by id).
-                guard last.ms > lower else {
-                    throw ReconcileStalled(type: type, timestamp: last.ms)
+                let merged = (record["hs_merged_object_ids"] ?? "").split(separator: ";").map(String.init)
+                    .filter { $0 != record.id && !$0.isEmpty }
+                if !merged.isEmpty {
+                    // Merges already reported (the mark is set once the event is in the feed).
+                    let marks = try await feed.redis.mget(
+                        merged.map { .init(mergedKey(type, $0)) }, timeout: feed.configuration.redisTimeout)
+                    let fresh = zip(merged, marks).filter { $0.1 == nil }.map(\.0)
+                    if !fresh.isEmpty {
+                        event.kind = .merged
+                        event.mergedObjectIds = [record.id] + fresh
+                        event.primaryObjectId = record.id
+                        merges += fresh
+                    }
                 }
-                lower = last.ms
-                after = nil
-                offset = 0
-            } else {
-                after = next
+                events.append(event)
             }
+            published += try await feed.append(events).storedCount
+            for id in merges {
+                _ = try await feed.redis.set(
+                    .init(mergedKey(type, id)), "1",
+                    expiration: .seconds(Int(feed.configuration.deduplicationWindow.components.seconds)),
+                    timeout: feed.configuration.redisTimeout)
+            }
+            let newest = max(watermark, batch[batch.count - 1].position.modifiedMs)
+            guard try await lease.write(watermarkKey(type), String(newest), token: token) else { throw LeaseLost() }
         }
-        guard try await lease.write(watermarkKey(type), String(newest), token: token) else { throw LeaseLost() }
+        // Also after a pass that found nothing: a first pass stores where it began.
+        guard try await lease.write(watermarkKey(type), String(max(watermark, reached.modifiedMs)), token: token)
+        else { throw LeaseLost() }
         if published > 0 {
             logger.info("reconciled changes webhooks missed", metadata: ["type": "\(type)", "events": "\(published)"])
+        }
+        return published
+    }
+
+    /// Deletions of `type` since its deletions watermark (less the lookback): search never
+    /// finds archived records, so the archived list is paged through (100 a call; HubSpot
+    /// cannot filter it by time) and a DELETED event published for each record archived since.
+    public func reconcileDeletions(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
+        let scanStart = now.epochMilliseconds
+        let watermark = try await storedMilliseconds(deletionsWatermarkKey(type)) ?? scanStart
+        let lower = watermark - configuration.lookback.milliseconds
+        var published = 0
+        var after: String? = nil
+        repeat {
+            try await pacer.wait()
+            let page = try await crm.records.list(
+                type, limit: 100, after: after, properties: [], archived: true, terms())
+            let events = page.records.compactMap { record -> ChangeEvent? in
+                guard let ms = record.archivedAt?.epochMilliseconds, ms >= lower else { return nil }
+                var event = ChangeEvent(
+                    objectType: type, objectId: record.id, kind: .deleted,
+                    eventId: "reconciler:\(type):\(record.id):deleted:\(ms)", subscriptionType: "", occurredAt: ms)
+                event.source = .reconciler
+                return event
+            }
+            if !events.isEmpty { published += try await feed.append(events).storedCount }
+            after = page.records.isEmpty ? nil : page.next
+        } while after != nil
+        guard try await lease.write(deletionsWatermarkKey(type), String(scanStart), token: token) else {
+            throw LeaseLost()
+        }
+        if published > 0 {
+            logger.info(
+                "reconciled deletions webhooks missed", metadata: ["type": "\(type)", "events": "\(published)"])
         }
         return published
     }
@@ -145,13 +194,3 @@ public struct Reconciler: Sendable {
 
 /// Another replica holds the reconciler's lease now: this one stops.
 public struct LeaseLost: Error {}
-
-/// More than 10,000 records of one type share one modification timestamp: search cannot page
-/// past them by time.
-public struct ReconcileStalled: Error, CustomStringConvertible {
-    public var type: String
-    public var timestamp: Int64
-    public var description: String {
-        "over 10,000 \(type) records share the modification time \(timestamp); search cannot window past them"
-    }
-}

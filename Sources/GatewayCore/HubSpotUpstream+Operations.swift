@@ -51,12 +51,13 @@ extension HubSpotUpstream {
 
     /// A page of records in HubSpot's order.
     public func list(
-        _ type: String, limit: Int, after cursor: String?, properties: [String], priority: CallPriority,
-        deadline: ContinuousClock.Instant
+        _ type: String, limit: Int, after cursor: String?, properties: [String], archived: Bool = false,
+        priority: CallPriority, deadline: ContinuousClock.Instant
     ) async throws -> ObjectPage {
         try await call(priority: priority, deadline: deadline) { client, options in
             try await client.listObjects(
-                type, limit: limit, after: cursor, properties: PropertyNames.normalized(properties), options: options)
+                type, limit: limit, after: cursor, properties: PropertyNames.normalized(properties), archived: archived,
+                options: options)
         }
     }
 
@@ -124,6 +125,15 @@ extension HubSpotUpstream {
         try await call(priority: priority, deadline: deadline) { client, options in
             try await client.listAssociations(
                 from: from.type, id: from.id, to: toType, limit: limit, after: cursor, options: options)
+        }
+    }
+
+    /// The records of `toType` associated with each of up to 1,000 records, in one call.
+    public func associations(
+        of type: String, ids: [String], toType: String, priority: CallPriority, deadline: ContinuousClock.Instant
+    ) async throws -> AssociationBatchResult {
+        try await call(priority: priority, deadline: deadline) { client, options in
+            try await client.batchReadAssociations(from: type, to: toType, ids: ids, options: options)
         }
     }
 

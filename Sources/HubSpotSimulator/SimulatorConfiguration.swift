@@ -41,6 +41,10 @@ public struct SimulatorConfiguration: Sendable {
     /// Seed of the pseudo-random generators behind seeded data and fault decisions (latency
     /// samples, drops, errors), so a run with the same requests in the same order repeats.
     public var seedValue: UInt64 = 42
+    /// Seeded records of each type share this many modification times, in contiguous blocks
+    /// (0: each record a minute after the previous one). Few times and many records put more
+    /// than search's 10,000 results in one millisecond.
+    public var seedDistinctTimestamps: Int = 0
     /// Faults and latency at start-up; the admin API can replace them at run time.
     public var faults = FaultConfiguration()
     /// Where webhooks go; nil disables them.

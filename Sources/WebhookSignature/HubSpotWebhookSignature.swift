@@ -57,7 +57,7 @@ public enum HubSpotWebhookSignature {
     ) throws(VerificationFailure) {
         guard let signature, !signature.isEmpty else { throw .missingSignature }
         guard let timestamp, let milliseconds = Int64(timestamp) else { throw .missingOrInvalidTimestamp }
-        let age = Int64(now.timeIntervalSince1970 * 1000) - milliseconds
+        let age = now.epochMilliseconds - milliseconds
         let maxAgeMilliseconds = maxAge.milliseconds
         if age > maxAgeMilliseconds { throw .timestampTooOld(ageMilliseconds: age) }
         let expected = v3(

@@ -266,8 +266,13 @@ struct GatewayServer {
             }
             reconciling.interval = .milliseconds(Int64(options.reconcileIntervalSeconds * 1000))
             reconciling.lookback = .milliseconds(Int64(options.reconcileLookbackSeconds * 1000))
+            reconciling.deletionsInterval = .milliseconds(Int64(options.reconcileDeletionsIntervalSeconds * 1000))
+            reconciling.callsPerSecond = options.reconcileCallsPerSecond
+            let lease = FeedLease(
+                name: "reconciler", redis: redis,
+                timeToLive: .milliseconds(Int64(options.reconcileLeaseSeconds * 1000)))
             let reconciler = Reconciler(
-                crm: crm, feed: feed, lease: FeedLease(name: "reconciler", redis: redis), replica: limiter.replicaID,
+                crm: crm, feed: feed, lease: lease, replica: limiter.replicaID,
                 configuration: reconciling, logger: logger)
             services.append(
                 .init(service: ReconcilerService(reconciler: reconciler), successTerminationBehavior: .ignore))

@@ -141,6 +141,21 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     @Option(
         help: "Seconds behind its watermark each reconciler pass reads again (HubSpot's search lags behind writes).")
     var reconcileLookbackSeconds: Double = 300
+    @Option(
+        help:
+            "Seconds between the reconciler's scans of archived records for deletions (each scan pages through every archived record of a type: HubSpot cannot filter that list by time)."
+    )
+    var reconcileDeletionsIntervalSeconds: Double = 300
+    @Option(
+        help:
+            "The reconciler's share of the budget: at most this many HubSpot calls a second (searches and archived-list pages; 0: only bulk priority limits it)."
+    )
+    var reconcileCallsPerSecond: Double = 1
+    @Option(
+        help:
+            "Seconds the reconciler's lease outlives its holder: another replica takes over within this after the holder dies."
+    )
+    var reconcileLeaseSeconds: Double = 6
 
     // MARK: Breaker
     @Option(help: "Failures in the breaker's window before it may open.")

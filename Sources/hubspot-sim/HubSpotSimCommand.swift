@@ -38,6 +38,12 @@ struct HubSpotSimCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "Seeded records of each type share this many modification times, in contiguous blocks (0: a minute apart each); few times put over 10,000 search results in one millisecond."
+    )
+    var seedDistinctTimestamps = 0
+
+    @Option(
+        help:
             "Requests allowed per rolling burst interval (HubSpot Free/Starter 100, Pro/Enterprise 190; 0 = unlimited)."
     )
     var burstLimit = 100
@@ -120,6 +126,7 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.portalId = portalId
         configuration.seedContacts = seed
         configuration.seedValue = seedValue
+        configuration.seedDistinctTimestamps = seedDistinctTimestamps
         configuration.burstLimit = burstLimit
         configuration.burstInterval = .milliseconds(burstIntervalMs)
         configuration.dailyLimit = dailyLimit

@@ -5,6 +5,7 @@ import HubSpotAPI
 import HubSpotSimulator
 import Logging
 import RedisClient
+import Synchronization
 import Testing
 import TestSupport
 
@@ -16,6 +17,8 @@ import TestSupport
         let lease: FeedLease
         let admin: CurlTransport
         let baseURL: String
+        let crm: CRM
+        let client: HubSpotClient
 
         /// Changes a record as a person in HubSpot's UI would (no webhook: none configured).
         func ui(_ method: HTTPRequest.Method, _ path: String, _ body: String) async throws -> [String: Any] {
@@ -37,14 +40,30 @@ import TestSupport
             }
             return ids
         }
+
+        /// Every id of a type in the simulator's store (its list endpoint, which has no lag).
+        func storedIds(_ type: String, archived: Bool = false) async throws -> Set<String> {
+            var ids: Set<String> = []
+            var after: String? = nil
+            repeat {
+                let page = try await client.listObjects(type, limit: 100, after: after, archived: archived)
+                ids.formUnion(page.results.map(\.id))
+                after = page.nextAfter
+            } while after != nil
+            return ids
+        }
     }
 
     static func with(
+        simulator configureSimulator: (inout SimulatorConfiguration) -> Void = { _ in },
         configure: (inout ReconcilerConfiguration) -> Void = { _ in }, _ body: (Rig) async throws -> Void
     ) async throws {
         try await FeedRig.with { feed in
             var simulator = SimulatorConfiguration()
             simulator.dailyLimit = 0
+            simulator.burstLimit = 0
+            simulator.searchPerSecondLimit = 0
+            configureSimulator(&simulator)
             try await HubSpotSimulator.withRunning(simulator, logger: quietLogger()) { _, baseURL in
                 let transport = CurlTransport()
                 let admin = CurlTransport()
@@ -55,28 +74,38 @@ import TestSupport
                 var limits = RateLimiterConfiguration()
                 limits.keyPrefix = feed.feed.configuration.keyPrefix + ":limits"
                 limits.redisTimeout = .seconds(2)
+                // Fast enough for 25,000 records: 100 calls and 50 searches a second (bulk
+                // searches take every other 20 ms window).
+                limits.generalPerSecond = 100
+                limits.searchPerSecond = 50
+                limits.windowEndGuard = .milliseconds(2)
                 let limiter = FixedWindowRateLimiter(redis: feed.client, configuration: limits, logger: quietLogger())
                 var cacheConfiguration = ObjectCache.Configuration()
                 cacheConfiguration.keyPrefix = feed.feed.configuration.keyPrefix + ":cache"
                 cacheConfiguration.redisTimeout = .seconds(2)
+                let client = HubSpotClient(
+                    transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
+                    configuration: HubSpotClientConfiguration(baseURL: baseURL))
                 let upstream = HubSpotUpstream(
-                    client: HubSpotClient(
-                        transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
-                        configuration: HubSpotClientConfiguration(baseURL: baseURL)),
+                    client: client,
                     limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
                     cache: ObjectCache(redis: feed.client, configuration: cacheConfiguration, logger: quietLogger()),
                     logger: quietLogger())
                 var configuration = ReconcilerConfiguration()
                 configuration.objectTypes = ["contacts"]
                 configuration.keyPrefix = feed.feed.configuration.keyPrefix + ":reconciler"
+                configuration.callsPerSecond = 0
                 configure(&configuration)
                 let lease = FeedLease(
                     name: "reconciler", redis: feed.client, keyPrefix: feed.feed.configuration.keyPrefix)
+                let crm = CRM(upstream: upstream)
                 let reconciler = Reconciler(
-                    crm: CRM(upstream: upstream), feed: feed.feed, lease: lease, replica: "replica-1",
-                    configuration: configuration, logger: quietLogger())
+                    crm: crm, feed: feed.feed, lease: lease, replica: "replica-1", configuration: configuration,
+                    logger: quietLogger())
                 try await body(
-                    Rig(feed: feed, reconciler: reconciler, lease: lease, admin: admin, baseURL: baseURL))
+                    Rig(
+                        feed: feed, reconciler: reconciler, lease: lease, admin: admin, baseURL: baseURL, crm: crm,
+                        client: client))
             }
         }
     }
@@ -124,4 +153,113 @@ import TestSupport
             }
         }
     }
+
+    @Test func deletionsAreFoundInTheArchivedListAndPublishedOnce() async throws {
+        try await Self.with { rig in
+            let ids = try await rig.createContacts(6, prefix: "d")
+            let token = try #require(try await rig.lease.take(as: "replica-1"))
+            // The first scan stores where it began: archived before it is history.
+            #expect(try await rig.reconciler.reconcileDeletions("contacts", token: token) == 0)
+            for id in ids.prefix(3) { _ = try await rig.ui(.delete, "contacts/\(id)", "") }
+            #expect(try await rig.reconciler.reconcileDeletions("contacts", token: token) == 3)
+            #expect(try await rig.reconciler.reconcileDeletions("contacts", token: token) == 0)
+            let deleted = try await rig.feed.stored().filter { $0.kind == .deleted }
+            #expect(Set(deleted.map(\.objectId)) == Set(ids.prefix(3)))
+            #expect(deleted.allSatisfy { $0.source == .reconciler && $0.occurredAt > 0 })
+        }
+    }
+
+    @Test func aMergeFoundBySearchIsPublishedAsMergedOnceNamingTheMergedRecord() async throws {
+        try await Self.with { rig in
+            let ids = try await rig.createContacts(2, prefix: "m")
+            let token = try #require(try await rig.lease.take(as: "replica-1"))
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 2)
+            _ = try await rig.ui(
+                .post, "contacts/merge", #"{"primaryObjectId": "\#(ids[0])", "objectIdToMerge": "\#(ids[1])"}"#)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            let merged = try #require(try await rig.feed.stored().last)
+            #expect(merged.kind == .merged && merged.objectId == ids[0])
+            #expect(Set(merged.mergedObjectIds) == Set(ids))
+            // A later change of the surviving record is an update, not the merge again.
+            _ = try await rig.ui(.patch, "contacts/\(ids[0])", #"{"properties": {"firstname": "After"}}"#)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            #expect(try await rig.feed.stored().last?.kind == .updated)
+        }
+    }
+
+    @Test func aChangeSeenByBothIntakesIsInTheFeedOnceWhicheverCameFirst() async throws {
+        try await Self.with { rig in
+            let ids = try await rig.createContacts(2, prefix: "b")
+            let token = try #require(try await rig.lease.take(as: "replica-1"))
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 2)
+            let records = try await rig.crm.records.get(
+                "contacts", ids: ids, properties: ["lastmodifieddate"], maxStaleness: .zero,
+                CallTerms(deadline: .now + .seconds(5)))
+            func webhookEvent(_ id: String, _ n: Int, kind: ChangeEvent.Kind) throws -> ChangeEvent {
+                let record = try #require(records.compactMap { $0 }.first { $0.id == id })
+                let ms = try #require(ModificationPosition(of: record, type: "contacts")).modifiedMs
+                return ChangeEvent(
+                    objectType: "contacts", objectId: id, kind: kind, eventId: "hubspot-\(id)-\(n)",
+                    subscriptionType: "contact.creation", occurredAt: ms)
+            }
+            // The reconciler came first: HubSpot's late webhook for the same change is dropped.
+            #expect(try await rig.feed.feed.append([try webhookEvent(ids[0], 1, kind: .created)]).storedCount == 0)
+            // The webhook came first: the reconciler's re-read publishes nothing for it, while
+            // every property event of the webhook's delivery is kept.
+            _ = try await rig.ui(.patch, "contacts/\(ids[1])", #"{"properties": {"firstname": "W", "lastname": "X"}}"#)
+            let updated = try #require(
+                try await rig.crm.records.get(
+                    "contacts", id: ids[1], properties: ["lastmodifieddate"], maxStaleness: .zero,
+                    CallTerms(deadline: .now + .seconds(5))
+                ).record)
+            let ms = try #require(ModificationPosition(of: updated, type: "contacts")).modifiedMs
+            let delivery = (1...2).map { n in
+                ChangeEvent(
+                    objectType: "contacts", objectId: ids[1], kind: .updated, eventId: "hubspot-upd-\(n)",
+                    subscriptionType: "contact.propertyChange", occurredAt: ms)
+            }
+            #expect(try await rig.feed.feed.append(delivery).storedCount == 2)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 0)
+            let forUpdate = try await rig.feed.stored().filter { $0.objectId == ids[1] && $0.occurredAt == ms }
+            #expect(forUpdate.count == 2 && forUpdate.allSatisfy { $0.source == .webhook })
+        }
+    }
+
+    /// Short form: 10,500 records in one millisecond; long form: 25,000 in two.
+    @Test func moreThanTenThousandRecordsInOneMillisecondAreEachWalkedAndPublishedOnce() async throws {
+        let count = TestScale.pick(short: 10_500, long: 25_000)
+        let timestamps = TestScale.pick(short: 1, long: 2)
+        try await Self.with(simulator: {
+            $0.seedContacts = count
+            $0.seedDistinctTimestamps = timestamps
+        }) { rig in
+            let ids = try await rig.storedIds("contacts")
+            #expect(ids.count == count)
+            // The walk: every record once, in (modification, id) order.
+            let seen = Seen()
+            let start = ModificationPosition(modifiedMs: 0)
+            try await rig.crm.records.walkModified(
+                "contacts", after: start,
+                ModifiedWalkTerms(terms: { CallTerms(priority: .bulk, deadline: .now + .seconds(30)) })
+            ) { batch in seen.add(batch.map(\.position)) }
+            let positions = seen.positions
+            #expect(positions.count == count)
+            #expect(Set(positions.compactMap { $0.id.map(String.init) }) == ids)
+            #expect(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 }, "strictly ascending")
+            #expect(Set(positions.map(\.modifiedMs)).count == timestamps)
+            // The reconciler from before the seeded times: an event for each.
+            let token = try #require(try await rig.lease.take(as: "replica-1"))
+            let before = positions[0].modifiedMs - 1
+            _ = try await rig.lease.write(rig.reconciler.watermarkKey("contacts"), String(before), token: token)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token, now: Date()) == count)
+            #expect(Set(try await rig.feed.stored().map(\.objectId)) == ids)
+        }
+    }
+}
+
+/// What a walk delivered, in order.
+final class Seen: Sendable {
+    private let state = Mutex<[ModificationPosition]>([])
+    func add(_ positions: [ModificationPosition]) { state.withLock { $0 += positions } }
+    var positions: [ModificationPosition] { state.withLock { $0 } }
 }

@@ -106,7 +106,7 @@ extension ObjectCache {
 
     /// `<fetched at, ms since 1970>\n<JSON object or empty for not found>`
     static func encode(_ object: HubSpotObject?) -> [UInt8] {
-        var bytes = Array(String(Int64(Date().timeIntervalSince1970 * 1000)).utf8)
+        var bytes = Array(String(Date().epochMilliseconds).utf8)
         bytes.append(UInt8(ascii: "\n"))
         if let object, let json = try? entryEncoder.encode(object) { bytes.append(contentsOf: json) }
         return bytes
@@ -125,7 +125,7 @@ extension ObjectCache {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")),
             let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self))
         else { return nil }
-        let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - fetched))
+        let age = Duration.milliseconds(max(0, Date().epochMilliseconds - fetched))
         let fill = Fill(fetched: fetched, length: bytes.count)
         let body = bytes[(newline + 1)...]
         if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0, fill: fill) }

@@ -28,6 +28,19 @@ public struct Associations: Sendable {
         }
     }
 
+    /// The records of `toType` associated with each of `ids` (up to 1,000; HubSpot's batch
+    /// read), in one call: keyed by id, absent when a record has none. Only the first page
+    /// of each record's associations (HubSpot returns up to 500 per record).
+    public func list(of type: String, ids: [String], toType: String, _ terms: CallTerms) async throws
+        -> [String: [Association]]
+    {
+        try await translatingErrors {
+            Association.byRecord(
+                try await upstream.associations(
+                    of: type, ids: ids, toType: toType, priority: terms.priority, deadline: terms.deadline))
+        }
+    }
+
     /// Removes every association between two records.
     public func remove(_ from: RecordRef, _ to: RecordRef, _ terms: CallTerms) async throws {
         try await translatingErrors {

@@ -8,18 +8,21 @@ public struct CRMRecord: Sendable, Equatable {
     public var createdAt: Date?
     public var updatedAt: Date?
     public var archived: Bool
+    /// When HubSpot archived the record (archived records only).
+    public var archivedAt: Date?
     /// Upserts say whether the record was created (nil for every other operation).
     public var created: Bool?
 
     public init(
         id: String, properties: [String: String?], createdAt: Date? = nil, updatedAt: Date? = nil,
-        archived: Bool = false, created: Bool? = nil
+        archived: Bool = false, archivedAt: Date? = nil, created: Bool? = nil
     ) {
         self.id = id
         self.properties = properties
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.archived = archived
+        self.archivedAt = archivedAt
         self.created = created
     }
 

@@ -7,7 +7,7 @@ extension CRMRecord {
     init(_ object: HubSpotObject) {
         self.init(
             id: object.id, properties: object.properties, createdAt: object.createdAt, updatedAt: object.updatedAt,
-            archived: object.archived ?? false, created: object.new)
+            archived: object.archived ?? false, archivedAt: object.archivedAt, created: object.new)
     }
 }
 
@@ -95,5 +95,18 @@ extension AssociationPage {
             associations: page.results.map {
                 Association(toId: $0.toObjectId, kinds: $0.associationTypes.map(AssociationKind.init))
             }, next: page.nextAfter)
+    }
+}
+
+extension Association {
+    /// A batch association read's answer, keyed by the record asked about.
+    static func byRecord(_ batch: AssociationBatchResult) -> [String: [Association]] {
+        var found: [String: [Association]] = [:]
+        for item in batch.results {
+            found[item.from.id, default: []] += item.to.map {
+                Association(toId: $0.toObjectId, kinds: $0.associationTypes.map(AssociationKind.init))
+            }
+        }
+        return found
     }
 }

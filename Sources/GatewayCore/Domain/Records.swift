@@ -45,15 +45,17 @@ public struct Records: Sendable {
         }
     }
 
-    /// A page of records in HubSpot's order.
-    public func list(_ type: String, limit: Int, after cursor: String?, properties: [String], _ terms: CallTerms)
-        async throws -> RecordPage
-    {
+    /// A page of records in HubSpot's order (by id); `archived` lists the archived ones instead,
+    /// each with its `archivedAt` (search never finds them).
+    public func list(
+        _ type: String, limit: Int, after cursor: String?, properties: [String], archived: Bool = false,
+        _ terms: CallTerms
+    ) async throws -> RecordPage {
         try await translatingErrors {
             RecordPage(
                 try await upstream.list(
-                    type, limit: limit, after: cursor, properties: properties, priority: terms.priority,
-                    deadline: terms.deadline))
+                    type, limit: limit, after: cursor, properties: properties, archived: archived,
+                    priority: terms.priority, deadline: terms.deadline))
         }
     }
 

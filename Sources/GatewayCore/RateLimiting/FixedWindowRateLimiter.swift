@@ -148,7 +148,7 @@ public final class FixedWindowRateLimiter: Sendable {
     }
 
     /// Milliseconds since 1970 on this replica's clock (Redis's clock decides while Redis is up).
-    static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func wallMilliseconds() -> Int64 { Date().epochMilliseconds }
 
     /// The end of the current one-second window (search windows divide it).
     func windowEnd() -> Int64 {

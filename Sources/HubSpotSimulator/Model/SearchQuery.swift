@@ -171,16 +171,47 @@ enum SearchEvaluator {
             hits.append(object)
         }
         if let sortProperty = query.sortProperty {
+            // Each record's sort key is computed once (parsing dates per comparison made a
+            // sort of 25,000 records take most of a second).
             let propertyType = propertyType(sortProperty, type)
-            hits.sort { a, b in
-                let order = compare(a.properties[sortProperty], b.properties[sortProperty], propertyType)
-                if order == 0 { return a.id < b.id }
+            let keyed = hits.map { object in
+                let value = object.properties[sortProperty]
+                return (
+                    object: object, number: value.flatMap { numeric($0, propertyType) }, text: value?.lowercased(),
+                    tie: tieRank(object.id)
+                )
+            }
+            .sorted { a, b in
+                let order: Int
+                switch (a.text, b.text) {
+                case (nil, nil): order = 0
+                case (nil, _): order = 1
+                case (_, nil): order = -1
+                default:
+                    if let x = a.number, let y = b.number {
+                        order = x < y ? -1 : (x > y ? 1 : 0)
+                    } else {
+                        order = a.text! < b.text! ? -1 : (a.text! > b.text! ? 1 : 0)
+                    }
+                }
+                // HubSpot orders ties in no documented way: a stable order that is not by id,
+                // so that clients cannot come to rely on one.
+                if order == 0 { return a.tie < b.tie }
                 return query.sortDescending ? order > 0 : order < 0
             }
+            hits = keyed.map(\.object)
         }
         let total = hits.count
         guard query.offset < total else { return (total, []) }
         return (total, Array(hits[query.offset..<min(total, query.offset + query.limit)]))
+    }
+
+    /// A stable, scrambled rank of an id among records whose sort values are equal.
+    static func tieRank(_ id: Int64) -> UInt64 {
+        var x = UInt64(bitPattern: id) &+ 0x9E37_79B9_7F4A_7C15
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
     }
 
     private static func propertyType(_ name: String, _ type: ObjectTypeDefinition) -> PropertyType {

@@ -35,11 +35,18 @@ enum SeedData {
     /// 2026-01-01T00:00:00Z: seeded records are created one minute apart from here.
     static let baseTime: EpochMilliseconds = 1_767_225_600_000
 
-    static func seed(_ store: ObjectStore, contacts count: Int, seed: UInt64) throws(HubSpotErrorBody) {
+    static func seed(_ store: ObjectStore, contacts count: Int, seed: UInt64, distinctTimestamps: Int = 0)
+        throws(HubSpotErrorBody)
+    {
         guard count > 0 else { return }
         var random = SplitMix64(seed: seed)
         var clock = baseTime
         func tick() -> EpochMilliseconds { clock += 60_000; return clock }
+        /// The time of the `index`th of `total` records of a type.
+        func time(_ index: Int, of total: Int) -> EpochMilliseconds {
+            guard distinctTimestamps > 0 else { return tick() }
+            return baseTime + 60_000 * Int64(1 + index * distinctTimestamps / max(1, total))
+        }
         let schema = store.schema
         let companyCount = max(1, count / 5)
         var companyIds: [Int64] = []
@@ -55,7 +62,7 @@ enum SeedData {
                         "numberofemployees": String(10 + random.next() % 5000),
                         "city": ["Berlin", "Boston", "Dublin", "Tokyo", "Lagos"][Int(random.next() % 5)],
                     ])
-                ], atomic: true, now: tick())
+                ], atomic: true, now: time(index, of: companyCount))
             companyIds.append(try results[0].get().object.id)
         }
         var contactIds: [(Int64, Int64)] = []
@@ -78,7 +85,7 @@ enum SeedData {
                             (String(company), [AssociationType(category: "HUBSPOT_DEFINED", typeId: 1, label: nil)])
                         ]
                     )
-                ], atomic: true, now: tick())
+                ], atomic: true, now: time(index, of: count))
             contactIds.append((try results[0].get().object.id, company))
         }
         for index in 0..<(count / 2) {
@@ -100,7 +107,7 @@ enum SeedData {
                             (String(company), [AssociationType(category: "HUBSPOT_DEFINED", typeId: 5, label: nil)]),
                         ]
                     )
-                ], atomic: true, now: tick())
+                ], atomic: true, now: time(index, of: count / 2))
         }
     }
 }

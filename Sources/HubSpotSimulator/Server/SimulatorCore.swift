@@ -55,7 +55,9 @@ final class SimulatorCore: Sendable {
 
     func seed() throws(SimulatorConfigurationError) {
         do {
-            try SeedData.seed(store, contacts: configuration.seedContacts, seed: configuration.seedValue)
+            try SeedData.seed(
+                store, contacts: configuration.seedContacts, seed: configuration.seedValue,
+                distinctTimestamps: configuration.seedDistinctTimestamps)
         } catch {
             throw SimulatorConfigurationError("seeding failed: \(error.message)")
         }
