@@ -180,15 +180,22 @@ struct GatewayServer {
                 "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                 "grpc.reflection.v1alpha.ServerReflection",
             ])
+        var exportConfiguration = ExportConfiguration()
+        exportConfiguration.settle = .milliseconds(Int64(options.exportSettleSeconds * 1000))
+        exportConfiguration.callsPerSecond = options.exportCallsPerSecond
+        exportConfiguration.callTimeout = .milliseconds(Int64(options.exportCallTimeoutSeconds * 1000))
+        let runningExports = RunningExports()
         let server = GRPCServer(
             transport: grpcTransport,
             services: [
                 ContactsService(crm: crm, defaultTimeout: timeout),
                 DealsService(crm: crm, defaultTimeout: timeout),
-                ObjectsService(crm: crm, defaultTimeout: timeout),
+                ObjectsService(
+                    crm: crm, defaultTimeout: timeout, exports: exportConfiguration, running: runningExports),
                 AssociationsService(crm: crm, defaultTimeout: timeout),
                 ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
-                AdminService(upstream: upstream, redisConfigured: redis != nil), health, reflection, reflection.v1alpha,
+                AdminService(upstream: upstream, redisConfigured: redis != nil, exports: runningExports), health,
+                reflection, reflection.v1alpha,
             ],
             interceptors: [
                 RequestObservationInterceptor(

@@ -157,6 +157,17 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var reconcileLeaseSeconds: Double = 6
 
+    // MARK: Export
+    @Option(
+        help:
+            "Seconds a change must be old before ExportChanged hands it out (HubSpot's search lags behind writes; younger changes come with the next run)."
+    )
+    var exportSettleSeconds: Double = 300
+    @Option(help: "One export's share of the budget: at most this many HubSpot calls a second (0: bulk priority only).")
+    var exportCallsPerSecond: Double = 0
+    @Option(help: "Seconds one HubSpot call of an export may wait for the budget and HubSpot.")
+    var exportCallTimeoutSeconds: Double = 60
+
     // MARK: Breaker
     @Option(help: "Failures in the breaker's window before it may open.")
     var breakerMinimumFailures = 5
@@ -214,6 +225,24 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        // Values that would stall or spin a background job.
+        let positive: [(String, Double)] = [
+            ("--reconcile-interval-seconds", reconcileIntervalSeconds),
+            ("--reconcile-deletions-interval-seconds", reconcileDeletionsIntervalSeconds),
+            ("--reconcile-lease-seconds", reconcileLeaseSeconds),
+            ("--export-call-timeout-seconds", exportCallTimeoutSeconds),
+        ]
+        for (name, value) in positive where !(value > 0) {
+            throw ValidationError("\(name) must be more than 0 (got \(value))")
+        }
+        let nonNegative: [(String, Double)] = [
+            ("--reconcile-lookback-seconds", reconcileLookbackSeconds),
+            ("--reconcile-calls-per-second", reconcileCallsPerSecond),
+            ("--export-settle-seconds", exportSettleSeconds), ("--export-calls-per-second", exportCallsPerSecond),
+        ]
+        for (name, value) in nonNegative where !(value >= 0) {
+            throw ValidationError("\(name) must be 0 or more (got \(value))")
+        }
         guard
             sandbox || hubspotToken != nil
                 || (hubspotClientId != nil && hubspotClientSecret != nil && hubspotRefreshToken != nil)

@@ -8,11 +8,13 @@ import SwiftProtobuf
 public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
     private let upstream: HubSpotUpstream
     private let redisConfigured: Bool
+    private let exports: RunningExports
     private let started = ContinuousClock.now
 
-    public init(upstream: HubSpotUpstream, redisConfigured: Bool) {
+    public init(upstream: HubSpotUpstream, redisConfigured: Bool, exports: RunningExports = RunningExports()) {
         self.upstream = upstream
         self.redisConfigured = redisConfigured
+        self.exports = exports
     }
 
     public func getStatus(request: ServerRequest<Hubspot_Gateway_V1_GetStatusRequest>, context: ServerContext)
@@ -37,9 +39,23 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
                 status.cacheHitRatio = upstream.cache.hitRatio ?? 0
                 status.redis = !redisConfigured ? .notConfigured : limiter.mode == .redis ? .up : .fallback
                 status.replicas = Int32(limiter.knownReplicaCount)
-                status.uptime = Google_Protobuf_Duration(
-                    seconds: uptime.components.seconds, nanos: Int32(uptime.components.attoseconds / 1_000_000_000))
+                status.uptime = Google_Protobuf_Duration(uptime)
                 status.replicaID = limiter.replicaID
+                status.exports = exports.all.map { export in
+                    .with {
+                        $0.objectType = export.objectType
+                        $0.records = Int64(export.records)
+                        $0.hubspotCalls = Int64(export.hubSpotCalls)
+                        $0.runningFor = Google_Protobuf_Duration(ContinuousClock.now - export.started)
+                    }
+                }
             })
+    }
+}
+
+extension Google_Protobuf_Duration {
+    init(_ duration: Duration) {
+        self.init(
+            seconds: duration.components.seconds, nanos: Int32(duration.components.attoseconds / 1_000_000_000))
     }
 }

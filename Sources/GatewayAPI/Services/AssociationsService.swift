@@ -54,12 +54,7 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         }
         return ServerResponse(
             message: .with {
-                $0.associations = page.associations.map { associated in
-                    .with {
-                        $0.toObjectID = associated.toId
-                        $0.types = associated.kinds.map(Hubspot_Gateway_V1_AssociationType.init)
-                    }
-                }
+                $0.associations = page.associations.map(Hubspot_Gateway_V1_Association.init)
                 $0.page = .init(next: page.next)
             })
     }
@@ -81,4 +76,12 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
 
 extension RecordRef {
     init(_ ref: Hubspot_Gateway_V1_ObjectRef) { self.init(ref.objectType, ref.id) }
+}
+
+extension Hubspot_Gateway_V1_Association {
+    init(_ association: Association) {
+        self.init()
+        toObjectID = association.toId
+        types = association.kinds.map(Hubspot_Gateway_V1_AssociationType.init)
+    }
 }

@@ -8,14 +8,21 @@ typealias CrmObject = Hubspot_Gateway_V1_CrmObject
 /// `hubspot.gateway.v1.ObjectsService`: any CRM object type (companies, tickets, custom
 /// objects, …), with properties as HubSpot stores them.
 public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol {
-    private let records: RecordOperations
+    let records: RecordOperations
+    let exports: ExportConfiguration
+    let running: RunningExports
 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
-    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
+    public init(
+        crm: CRM, defaultTimeout: Duration = .seconds(10), exports: ExportConfiguration = .init(),
+        running: RunningExports = RunningExports()
+    ) {
         records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
+        self.exports = exports
+        self.running = running
     }
 
-    private func checked(_ type: String, _ properties: [String]) throws(RPCError) -> [String] {
+    func checked(_ type: String, _ properties: [String]) throws(RPCError) -> [String] {
         try InputValidation.objectType(type)
         try InputValidation.propertyNames(properties, field: "properties")
         return properties  // normalized by the door

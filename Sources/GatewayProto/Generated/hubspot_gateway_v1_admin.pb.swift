@@ -170,11 +170,43 @@ public nonisolated struct Hubspot_Gateway_V1_GetStatusResponse: Sendable {
 
   public var replicaID: String = String()
 
+  /// ExportChanged streams running on this replica.
+  public var exports: [Hubspot_Gateway_V1_RunningExport] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _uptime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+}
+
+/// One ExportChanged stream's progress.
+public nonisolated struct Hubspot_Gateway_V1_RunningExport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var objectType: String = String()
+
+  public var records: Int64 = 0
+
+  /// HubSpot calls it has made (each also counted in the budget).
+  public var hubspotCalls: Int64 = 0
+
+  public var runningFor: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_runningFor ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_runningFor = newValue}
+  }
+  /// Returns true if `runningFor` has been explicitly set.
+  public var hasRunningFor: Bool {self._runningFor != nil}
+  /// Clears the value of `runningFor`. Subsequent reads from it will return its default value.
+  public mutating func clearRunningFor() {self._runningFor = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _runningFor: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -250,7 +282,7 @@ nonisolated extension Hubspot_Gateway_V1_BucketUsage: SwiftProtobuf.Message, Swi
 
 nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStatusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -265,6 +297,7 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.replicas) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._uptime) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.replicaID) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.exports) }()
       default: break
       }
     }
@@ -296,6 +329,9 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
     if !self.replicaID.isEmpty {
       try visitor.visitSingularStringField(value: self.replicaID, fieldNumber: 7)
     }
+    if !self.exports.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.exports, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -307,6 +343,56 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
     if lhs.replicas != rhs.replicas {return false}
     if lhs._uptime != rhs._uptime {return false}
     if lhs.replicaID != rhs.replicaID {return false}
+    if lhs.exports != rhs.exports {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_RunningExport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunningExport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}records\0\u{3}hubspot_calls\0\u{3}running_for\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.records) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.hubspotCalls) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._runningFor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.objectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.objectType, fieldNumber: 1)
+    }
+    if self.records != 0 {
+      try visitor.visitSingularInt64Field(value: self.records, fieldNumber: 2)
+    }
+    if self.hubspotCalls != 0 {
+      try visitor.visitSingularInt64Field(value: self.hubspotCalls, fieldNumber: 3)
+    }
+    try { if let v = self._runningFor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_RunningExport, rhs: Hubspot_Gateway_V1_RunningExport) -> Bool {
+    if lhs.objectType != rhs.objectType {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.hubspotCalls != rhs.hubspotCalls {return false}
+    if lhs._runningFor != rhs._runningFor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

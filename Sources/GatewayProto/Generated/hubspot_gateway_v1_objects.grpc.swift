@@ -165,6 +165,19 @@ public enum Hubspot_Gateway_V1_ObjectsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ExportChanged" metadata.
+        public enum ExportChanged: Sendable {
+            /// Request type for "ExportChanged".
+            public typealias Input = Hubspot_Gateway_V1_ExportChangedRequest
+            /// Response type for "ExportChanged".
+            public typealias Output = Hubspot_Gateway_V1_ExportedRecord
+            /// Descriptor for "ExportChanged".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ObjectsService"),
+                method: "ExportChanged",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "hubspot.gateway.v1.ObjectsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetObject.descriptor,
@@ -177,7 +190,8 @@ public enum Hubspot_Gateway_V1_ObjectsService: Sendable {
             ArchiveObject.descriptor,
             BatchCreateObjects.descriptor,
             BatchUpdateObjects.descriptor,
-            BatchArchiveObjects.descriptor
+            BatchArchiveObjects.descriptor,
+            ExportChanged.descriptor
         ]
     }
 }
@@ -361,6 +375,26 @@ extension Hubspot_Gateway_V1_ObjectsService {
             request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>
+
+        /// Handle the "ExportChanged" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+        /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_ExportChangedRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_ExportedRecord` messages.
+        func exportChanged(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ExportedRecord>
     }
 
     /// Service protocol for the "hubspot.gateway.v1.ObjectsService" service.
@@ -528,6 +562,26 @@ extension Hubspot_Gateway_V1_ObjectsService {
             request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>
+
+        /// Handle the "ExportChanged" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+        /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_ExportedRecord` messages.
+        func exportChanged(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ExportedRecord>
     }
 
     /// Simple service protocol for the "hubspot.gateway.v1.ObjectsService" service.
@@ -693,6 +747,27 @@ extension Hubspot_Gateway_V1_ObjectsService {
             request: Hubspot_Gateway_V1_BatchArchiveObjectsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Hubspot_Gateway_V1_BatchArchiveObjectsResponse
+
+        /// Handle the "ExportChanged" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+        /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_ExportChangedRequest` message.
+        ///   - response: A response stream of `Hubspot_Gateway_V1_ExportedRecord` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func exportChanged(
+            request: Hubspot_Gateway_V1_ExportChangedRequest,
+            response: GRPCCore.RPCWriter<Hubspot_Gateway_V1_ExportedRecord>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -816,6 +891,17 @@ extension Hubspot_Gateway_V1_ObjectsService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>(),
             handler: { request, context in
                 try await self.batchArchiveObjects(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ObjectsService.Method.ExportChanged.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_ExportChangedRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_ExportedRecord>(),
+            handler: { request, context in
+                try await self.exportChanged(
                     request: request,
                     context: context
                 )
@@ -946,6 +1032,17 @@ extension Hubspot_Gateway_V1_ObjectsService.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func exportChanged(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ExportedRecord> {
+        let response = try await self.exportChanged(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 }
 
@@ -1092,6 +1189,23 @@ extension Hubspot_Gateway_V1_ObjectsService.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func exportChanged(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ExportedRecord> {
+        return GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ExportedRecord>(
+            metadata: [:],
+            producer: { writer in
+                try await self.exportChanged(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -1316,6 +1430,31 @@ extension Hubspot_Gateway_V1_ObjectsService {
             deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ExportChanged" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+        /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_ExportChangedRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_ExportedRecord` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func exportChanged<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_ExportChangedRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_ExportedRecord>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Hubspot_Gateway_V1_ExportedRecord>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1668,6 +1807,40 @@ extension Hubspot_Gateway_V1_ObjectsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ExportChanged" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+        /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_ExportChangedRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_ExportedRecord` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func exportChanged<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_ExportChangedRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_ExportedRecord>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Hubspot_Gateway_V1_ExportedRecord>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ObjectsService.Method.ExportChanged.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1944,6 +2117,35 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ExportChanged" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+    /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+    /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func exportChanged<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_ExportChangedRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Hubspot_Gateway_V1_ExportedRecord>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.exportChanged(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_ExportChangedRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_ExportedRecord>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2266,6 +2468,39 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.batchArchiveObjects(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ExportChanged" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
+    /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
+    /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func exportChanged<Result>(
+        _ message: Hubspot_Gateway_V1_ExportChangedRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Hubspot_Gateway_V1_ExportedRecord>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_ExportChangedRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.exportChanged(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -490,6 +490,103 @@ public nonisolated struct Hubspot_Gateway_V1_BatchArchiveObjectsResponse: Sendab
   public init() {}
 }
 
+/// Every record of a type changed since a moment, resumable from any record's cursor.
+public nonisolated struct Hubspot_Gateway_V1_ExportChangedRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var objectType: String = String()
+
+  /// Neither: the whole type (walked by id, 100 records a HubSpot call), then what changed
+  /// during the walk.
+  public var since: Hubspot_Gateway_V1_ExportChangedRequest.OneOf_Since? = nil
+
+  /// Records modified at or after this moment, in (modification time, id) order.
+  public var sinceTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {
+      if case .sinceTime(let v)? = since {return v}
+      return SwiftProtobuf.Google_Protobuf_Timestamp()
+    }
+    set {since = .sinceTime(newValue)}
+  }
+
+  /// Resume exactly after the record that carried this cursor, or from the
+  /// `export-resume-cursor` trailer of an earlier export (the next incremental run).
+  public var cursor: String {
+    get {
+      if case .cursor(let v)? = since {return v}
+      return String()
+    }
+    set {since = .cursor(newValue)}
+  }
+
+  public var properties: [String] = []
+
+  /// Also stream the records archived since then (after the changed ones, `archived` set).
+  public var includeArchived: Bool = false
+
+  /// Fill `associations` with the records of these types (one HubSpot call per 100 records).
+  public var associationTypes: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  /// Neither: the whole type (walked by id, 100 records a HubSpot call), then what changed
+  /// during the walk.
+  public nonisolated enum OneOf_Since: Equatable, Sendable {
+    /// Records modified at or after this moment, in (modification time, id) order.
+    case sinceTime(SwiftProtobuf.Google_Protobuf_Timestamp)
+    /// Resume exactly after the record that carried this cursor, or from the
+    /// `export-resume-cursor` trailer of an earlier export (the next incremental run).
+    case cursor(String)
+
+  }
+
+  public init() {}
+}
+
+/// The records of one type associated with an exported record.
+public nonisolated struct Hubspot_Gateway_V1_ExportedAssociations: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var associations: [Hubspot_Gateway_V1_Association] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_ExportedRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var object: Hubspot_Gateway_V1_CrmObject {
+    get {_object ?? Hubspot_Gateway_V1_CrmObject()}
+    set {_object = newValue}
+  }
+  /// Returns true if `object` has been explicitly set.
+  public var hasObject: Bool {self._object != nil}
+  /// Clears the value of `object`. Subsequent reads from it will return its default value.
+  public mutating func clearObject() {self._object = nil}
+
+  /// Resumes the export right after this record (ExportChangedRequest.cursor).
+  public var cursor: String = String()
+
+  public var archived: Bool = false
+
+  /// Keyed by the association type asked for.
+  public var associations: Dictionary<String,Hubspot_Gateway_V1_ExportedAssociations> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _object: Hubspot_Gateway_V1_CrmObject? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "hubspot.gateway.v1"
@@ -1371,6 +1468,167 @@ nonisolated extension Hubspot_Gateway_V1_BatchArchiveObjectsResponse: SwiftProto
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_BatchArchiveObjectsResponse, rhs: Hubspot_Gateway_V1_BatchArchiveObjectsResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportChangedRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{3}since_time\0\u{1}cursor\0\u{1}properties\0\u{3}include_archived\0\u{3}association_types\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
+      case 2: try {
+        var v: SwiftProtobuf.Google_Protobuf_Timestamp?
+        var hadOneofValue = false
+        if let current = self.since {
+          hadOneofValue = true
+          if case .sinceTime(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.since = .sinceTime(v)
+        }
+      }()
+      case 3: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.since != nil {try decoder.handleConflictingOneOf()}
+          self.since = .cursor(v)
+        }
+      }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.properties) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.includeArchived) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.associationTypes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.objectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.objectType, fieldNumber: 1)
+    }
+    switch self.since {
+    case .sinceTime?: try {
+      guard case .sinceTime(let v)? = self.since else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .cursor?: try {
+      guard case .cursor(let v)? = self.since else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    if !self.properties.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.properties, fieldNumber: 4)
+    }
+    if self.includeArchived != false {
+      try visitor.visitSingularBoolField(value: self.includeArchived, fieldNumber: 5)
+    }
+    if !self.associationTypes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.associationTypes, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_ExportChangedRequest, rhs: Hubspot_Gateway_V1_ExportChangedRequest) -> Bool {
+    if lhs.objectType != rhs.objectType {return false}
+    if lhs.since != rhs.since {return false}
+    if lhs.properties != rhs.properties {return false}
+    if lhs.includeArchived != rhs.includeArchived {return false}
+    if lhs.associationTypes != rhs.associationTypes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_ExportedAssociations: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportedAssociations"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}associations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.associations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.associations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.associations, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_ExportedAssociations, rhs: Hubspot_Gateway_V1_ExportedAssociations) -> Bool {
+    if lhs.associations != rhs.associations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_ExportedRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportedRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}object\0\u{1}cursor\0\u{1}archived\0\u{1}associations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._object) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.archived) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Hubspot_Gateway_V1_ExportedAssociations>.self, value: &self.associations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._object {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 2)
+    }
+    if self.archived != false {
+      try visitor.visitSingularBoolField(value: self.archived, fieldNumber: 3)
+    }
+    if !self.associations.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Hubspot_Gateway_V1_ExportedAssociations>.self, value: self.associations, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_ExportedRecord, rhs: Hubspot_Gateway_V1_ExportedRecord) -> Bool {
+    if lhs._object != rhs._object {return false}
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.archived != rhs.archived {return false}
+    if lhs.associations != rhs.associations {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
