@@ -356,7 +356,7 @@ let package = Package(
             name: "GatewayAPITests",
             dependencies: [
                 "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator",
-                "RedisClient", "TestSupport",
+                "RedisClient", "TestSupport", "TimeConversions",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),

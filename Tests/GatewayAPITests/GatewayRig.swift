@@ -80,11 +80,14 @@ struct GatewayRig {
                 let observation = RequestObservationInterceptor(
                     accessLog: accessLog, logger: captured.logger, metricsFactory: requestMetrics)
                 let inProcess = InProcessTransport()
+                let exports = RunningExports()
                 let server = GRPCServer(
                     transport: inProcess.server,
                     services: [
-                        ContactsService(crm: crm), AdminService(upstream: upstream, redisConfigured: true),
-                        DealsService(crm: crm), ObjectsService(crm: crm), AssociationsService(crm: crm),
+                        ContactsService(crm: crm),
+                        AdminService(upstream: upstream, redisConfigured: true, exports: exports),
+                        DealsService(crm: crm), ObjectsService(crm: crm, running: exports),
+                        AssociationsService(crm: crm),
                     ],
                     interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)

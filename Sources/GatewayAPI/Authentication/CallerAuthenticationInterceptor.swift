@@ -73,11 +73,11 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
     }
 
     /// The scope a method needs: the Admin service needs `admin`, the Changes service
-    /// `changes.read`; Get/List/Search/BatchGet methods read; everything else writes.
+    /// `changes.read`; Get/List/Search/BatchGet/Export methods read; everything else writes.
     static func scope(of method: MethodDescriptor) -> CallerScope {
         if method.service.fullyQualifiedService.hasSuffix(".AdminService") { return .admin }
         if method.service.fullyQualifiedService.hasSuffix(".ChangesService") { return .changesRead }
-        let readPrefixes = ["Get", "List", "Search", "BatchGet"]
+        let readPrefixes = ["Get", "List", "Search", "BatchGet", "Export"]
         return readPrefixes.contains(where: { method.method.hasPrefix($0) }) ? .read : .write
     }
 }

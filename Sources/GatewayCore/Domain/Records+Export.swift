@@ -73,11 +73,12 @@ extension Records {
         let properties = Array(Set(export.properties + [ModificationPosition.modifiedProperty(of: type)]))
         var cursor = start
 
-        /// Hands out `records` (at most 100) with their associations, each with its cursor.
+        /// Hands out `records` (at most 100) with their associations (none for archived records:
+        /// HubSpot keeps none), each with its cursor.
         func hand(_ records: [CRMRecord], _ cursors: [ExportCursor]) async throws {
             guard !records.isEmpty else { return }
             var associations: [String: [String: [Association]]] = [:]
-            for toType in export.associationTypes {
+            for toType in export.associationTypes where !records[0].archived {
                 try await export.beforeCall()
                 let terms = export.terms()
                 associations[toType] = try await translatingErrors {
