@@ -84,8 +84,7 @@ extension Hubspot_Gateway_V1_ChangeEvent {
         kind = .init(event.kind)
         propertyName = event.propertyName ?? ""
         if let value = event.propertyValue { propertyValue = value }
-        occurredAt = Google_Protobuf_Timestamp(
-            seconds: event.occurredAt / 1000, nanos: Int32(event.occurredAt % 1000) * 1_000_000)
+        occurredAt = Google_Protobuf_Timestamp(milliseconds: event.occurredAt)
         changeSource = event.changeSource ?? ""
         eventID = event.eventId
         mergedObjectIds = event.mergedObjectIds

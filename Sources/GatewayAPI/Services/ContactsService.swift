@@ -220,7 +220,7 @@ extension Hubspot_Gateway_V1_Contact {
 extension Hubspot_Gateway_V1_RecordTimes {
     init(_ object: CRMRecord) {
         self.init()
-        if let created = object.createdAt { createdAt = Google_Protobuf_Timestamp(date: created) }
-        if let updated = object.updatedAt { updatedAt = Google_Protobuf_Timestamp(date: updated) }
+        if let created = object.createdAt { createdAt = Google_Protobuf_Timestamp(hubSpotTime: created) }
+        if let updated = object.updatedAt { updatedAt = Google_Protobuf_Timestamp(hubSpotTime: updated) }
     }
 }

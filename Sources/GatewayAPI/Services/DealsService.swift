@@ -197,7 +197,7 @@ extension Hubspot_Gateway_V1_Deal {
         stage = object["dealstage"] ?? ""
         pipeline = object["pipeline"] ?? ""
         if let text = object["closedate"], let date = Self.parseDate(text) {
-            closeDate = Google_Protobuf_Timestamp(date: date)
+            closeDate = Google_Protobuf_Timestamp(hubSpotTime: date)
         }
         for (name, value) in object.properties where !DealsService.typedProperties.contains(name) {
             if let value { properties[name] = value }

@@ -49,7 +49,7 @@ extension ObjectsService {
             }
             start = cursor
         case .sinceTime(let time)?:
-            start = Records.exportStart(of: type, since: time.seconds * 1000 + Int64(time.nanos / 1_000_000))
+            start = Records.exportStart(of: type, since: time.milliseconds)
         case nil:
             start = Records.exportStart(of: type, since: nil)
         }
