@@ -93,6 +93,7 @@ struct GatewayServer {
         limits.searchPerSecond = options.searchPerSecond
         limits.dailyLimit = options.dailyLimit
         limits.interactiveReserve = options.interactiveReserve
+        limits.reserveHeldFor = .milliseconds(options.reserveHeldMilliseconds)
         limits.redisTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
         let limiter = FixedWindowRateLimiter(redis: redis, configuration: limits, metrics: metrics, logger: logger)
         var breakerConfiguration = CircuitBreaker.Configuration()

@@ -69,6 +69,11 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var dailyLimit = 250_000
     @Option(help: "General calls per second bulk callers may never take.")
     var interactiveReserve = 2
+    @Option(
+        help:
+            "Milliseconds into each second the interactive reserve is held; what interactive callers left of it then goes to bulk work (1000: never)."
+    )
+    var reserveHeldMilliseconds = 800
 
     // MARK: Cache
     @Option(help: "Seconds a cached record is fresh.")
@@ -198,7 +203,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second",
         "daily-limit",
-        "interactive-reserve", "cache-ttl-seconds", "cache-stale-seconds", "cache-not-found-seconds",
+        "interactive-reserve", "reserve-held-milliseconds", "cache-ttl-seconds", "cache-stale-seconds",
+        "cache-not-found-seconds",
         "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
         "cache-pending-capacity", "breaker-minimum-failures",
         "breaker-failure-rate", "breaker-window-seconds", "breaker-open-seconds", "log-level", "log-format",
@@ -206,6 +212,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "webhook-max-age-seconds", "webhook-max-body-bytes", "feed-retention-hours", "feed-max-length",
         "feed-dedupe-hours", "feed-invalidation-claim-seconds", "changes-visibility-timeout-seconds",
         "changes-stall-timeout-seconds", "reconcile-types", "reconcile-interval-seconds", "reconcile-lookback-seconds",
+        "reconcile-deletions-interval-seconds", "reconcile-calls-per-second", "reconcile-lease-seconds",
+        "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
     ]
 
     static func main() async {
@@ -226,6 +234,9 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
 
     func validate() throws {
         // Values that would stall or spin a background job.
+        guard (0...1000).contains(reserveHeldMilliseconds) else {
+            throw ValidationError("--reserve-held-milliseconds must be between 0 and 1000")
+        }
         let positive: [(String, Double)] = [
             ("--reconcile-interval-seconds", reconcileIntervalSeconds),
             ("--reconcile-deletions-interval-seconds", reconcileDeletionsIntervalSeconds),

@@ -51,7 +51,16 @@ struct Fleet {
         _ kind: UpstreamCallKind, priority: CallPriority = .interactive, callersPerReplica: Int = 10,
         for duration: Duration
     ) async -> [Int: Int] {
-        let counts = GrantCounts()
+        await hammer(kind, priority: priority, callersPerReplica: callersPerReplica, for: duration, into: GrantCounts())
+            .snapshot
+    }
+
+    /// As `hammer`, counting into `counts` (which also keeps when in each window grants came).
+    @discardableResult
+    func hammer(
+        _ kind: UpstreamCallKind, priority: CallPriority = .interactive, callersPerReplica: Int = 10,
+        for duration: Duration, into counts: GrantCounts
+    ) async -> GrantCounts {
         let end = ContinuousClock.now + duration
         await withTaskGroup(of: Void.self) { group in
             for limiter in limiters {
@@ -61,22 +70,29 @@ struct Fleet {
                             guard let grant = try? await limiter.acquire(kind, priority: priority, deadline: end) else {
                                 return
                             }
-                            let window = grant.window ?? Int(Date().timeIntervalSince1970)
-                            counts.add(window)
+                            let now = Date()
+                            let window = grant.window ?? Int(now.timeIntervalSince1970)
+                            counts.add(window, atMillisecond: Int(now.timeIntervalSince1970 * 1000) % 1000)
                         }
                     }
                 }
             }
         }
-        return counts.snapshot
+        return counts
     }
 }
 
 /// Grants counted per window by many tasks.
 final class GrantCounts: Sendable {
     private let counts = Mutex<[Int: Int]>([:])
-    func add(_ window: Int) { counts.withLock { $0[window, default: 0] += 1 } }
+    /// Per window, how far into it (ms, by this machine's clock) each grant came.
+    private let moments = Mutex<[Int: [Int]]>([:])
+    func add(_ window: Int, atMillisecond offset: Int = 0) {
+        counts.withLock { $0[window, default: 0] += 1 }
+        moments.withLock { $0[window, default: []].append(offset) }
+    }
     var snapshot: [Int: Int] { counts.withLock { $0 } }
+    var offsets: [Int: [Int]] { moments.withLock { $0 } }
 }
 
 /// The windows entirely inside the run (the first and last are partial).
@@ -106,8 +122,23 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         #expect(fullWindows(counts).allSatisfy { $0 >= 3 })
     }
 
-    @Test func bulkWorkLeavesTheInteractiveReserve() async throws {
+    @Test func bulkWorkLeavesTheInteractiveReserveUntilItIsReleased() async throws {
         let fleet = try await Fleet.start()
+        let grants = await fleet.hammer(.general, priority: .bulk, for: .seconds(4), into: GrantCounts())
+        await fleet.shutdown()
+        let counts = grants.snapshot
+        #expect(counts.values.allSatisfy { $0 <= 8 })
+        // Alone on the fleet, bulk work gets the whole budget …
+        #expect(fullWindows(counts).allSatisfy { $0 == 8 }, "\(counts.sorted { $0.key < $1.key })")
+        // … but no more than 8 − 2 before the reserve is released 800 ms into the window
+        // (20 ms allowed between Redis's clock and this test's reading of its own).
+        for (window, offsets) in grants.offsets {
+            #expect(offsets.count { $0 < 780 } <= 6, "window \(window): \(offsets.sorted())")
+        }
+    }
+
+    @Test func aReserveNeverReleasedIsNeverTakenByBulkWork() async throws {
+        let fleet = try await Fleet.start { $0.reserveHeldFor = .seconds(1) }
         let counts = await fleet.hammer(.general, priority: .bulk, for: .seconds(3))
         await fleet.shutdown()
         #expect(counts.values.allSatisfy { $0 <= 6 }, "bulk may use 8 − 2 per second")

@@ -22,6 +22,8 @@ extension FixedWindowRateLimiter {
             arguments.append(.init(bucket.recoveryLimit))
             arguments.append(.init(bucket.windowMilliseconds))
             arguments.append(.init(bucket.everyNthWindow))
+            arguments.append(.init(bucket.releasedLimit))
+            arguments.append(.init(bucket.releaseAfterMilliseconds))
         }
         let reply = try await redis.evaluate(
             Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
@@ -44,25 +46,31 @@ extension FixedWindowRateLimiter {
         var windowMilliseconds: Int
         /// Only every n-th window may grant (bulk search: 2 leaves half for interactive callers).
         var everyNthWindow: Int
+        /// From `releaseAfterMilliseconds` into a window, `releasedLimit` applies (the
+        /// interactive reserve left to bulk work); -1: never.
+        var releasedLimit: Int = 0
+        var releaseAfterMilliseconds: Int = -1
     }
 
     func buckets(_ kind: UpstreamCallKind, _ priority: CallPriority) -> [Bucket] {
         let replicas = state.withLock { $0.replicas }
         let limit = configuration.perWindowLimit(kind, priority)
         let others = Double(replicas - 1) * configuration.localShare(kind, replicas: replicas)
-        var buckets = [
-            Bucket(
-                key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
-                recoveryLimit: max(0, limit - Int(others.rounded(.up))),
-                windowMilliseconds: configuration.windowMilliseconds(kind),
-                everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)
-        ]
+        var first = Bucket(
+            key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
+            recoveryLimit: max(0, limit - Int(others.rounded(.up))),
+            windowMilliseconds: configuration.windowMilliseconds(kind),
+            everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)
+        if let released = configuration.releasedLimit(kind, priority) {
+            first.releasedLimit = released.limit
+            first.releaseAfterMilliseconds = released.afterMs
+        }
+        var buckets = [first]
         if configuration.dailyLimit > 0 {
             buckets.append(
                 Bucket(
                     key: configuration.keyPrefix + ":daily", limit: configuration.dailyLimit,
-                    recoveryLimit: configuration.dailyLimit,
-                    windowMilliseconds: 86_400_000, everyNthWindow: 1))
+                    recoveryLimit: configuration.dailyLimit, windowMilliseconds: 86_400_000, everyNthWindow: 1))
         }
         return buckets
     }
@@ -83,8 +91,11 @@ extension FixedWindowRateLimiter {
     /// that finds the incarnation marker missing sets it and marks the current short windows
     /// full, so counting starts again at the next window. (The day's count is lost with the
     /// data; that is the one harm, see docs/operations.md.)
+    /// Bulk general calls count against a lower limit (the interactive reserve kept) until the
+    /// release point of the window, and against the whole limit after it (not while recovering).
     /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, then
-    /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th window.
+    /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th
+    /// window, limit once released, release point in ms into the window (-1: never).
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free}.
     static let acquireScript = RedisScript(
@@ -98,7 +109,7 @@ extension FixedWindowRateLimiter {
         if redis.call('SET', ARGV[5], nowMs, 'NX') then
           local waitMs = 0
           for i = 1, n do
-            local base = 6 + (i - 1) * 5
+            local base = 6 + (i - 1) * 7
             local window = tonumber(ARGV[base + 3])
             if window < 60000 then
               local start = nowMs - (nowMs % window)
@@ -112,7 +123,7 @@ extension FixedWindowRateLimiter {
         local waitMs = 0
         local firstStart = 0
         for i = 1, n do
-          local base = 6 + (i - 1) * 5
+          local base = 6 + (i - 1) * 7
           local prefix = ARGV[base]
           local limit = tonumber(ARGV[base + 1])
           if recovering then limit = tonumber(ARGV[base + 2]) end
@@ -131,6 +142,18 @@ extension FixedWindowRateLimiter {
           end
           local key = prefix .. ':' .. start
           local count = tonumber(redis.call('GET', key) or '0')
+          local releaseAt = tonumber(ARGV[base + 6])
+          local released = tonumber(ARGV[base + 5])
+          if not recovering and releaseAt >= 0 then
+            if nowMs - start >= releaseAt then
+              limit = released
+            elseif count >= limit and count < released then
+              -- Full for bulk until the reserve is released, in this window.
+              local left = start + releaseAt - nowMs
+              if left > waitMs then waitMs = left end
+              limit = count + 1
+            end
+          end
           if count >= limit then
             local left = start + window - nowMs
             if left > waitMs then waitMs = left end

@@ -1,3 +1,5 @@
+import TimeConversions
+
 /// What a HubSpot call counts against.
 public enum UpstreamCallKind: Sendable, Hashable {
     /// Every CRM call except search: the general (burst) bucket and the daily budget.
@@ -25,8 +27,13 @@ public struct RateLimiterConfiguration: Sendable {
     public var searchPerSecond = 4
     /// Calls per UTC day for the whole fleet; 0 disables the daily bucket.
     public var dailyLimit = 250_000
-    /// General calls per second that bulk work may never take (kept for interactive callers).
+    /// General calls per second kept for interactive callers: bulk work may not take them
+    /// before `reserveHeldFor` into the second.
     public var interactiveReserve = 2
+    /// How long into each one-second window the interactive reserve is held; what interactive
+    /// callers left of it by then goes to bulk work, so that an export alone on the fleet
+    /// uses the whole budget. At or above 1 s the reserve is never released.
+    public var reserveHeldFor: Duration = .milliseconds(800)
     /// Longest a Redis round trip of the limiter may take before the replica falls back to
     /// its local share.
     public var redisTimeout: Duration = .milliseconds(50)
@@ -57,6 +64,15 @@ public struct RateLimiterConfiguration: Sendable {
         case .general: 1000
         case .search: max(1, 1000 / max(1, searchPerSecond))
         }
+    }
+
+    /// Calls per window of a bucket for a priority once the reserve is released (bulk general
+    /// calls after `reserveHeldFor`), and when that is, in ms into the window (nil: never).
+    func releasedLimit(_ kind: UpstreamCallKind, _ priority: CallPriority) -> (limit: Int, afterMs: Int)? {
+        guard kind == .general, priority == .bulk, interactiveReserve > 0, reserveHeldFor < .seconds(1) else {
+            return nil
+        }
+        return (generalPerSecond, Int(max(0, reserveHeldFor.milliseconds)))
     }
 
     /// Calls per window of a bucket for a priority. Bulk search is held to every other window

@@ -127,6 +127,8 @@ struct AdminAPI {
         w.member("windowMilliseconds", windowMilliseconds)
         w.member("maxRequests", window.all)
         w.member("maxAdmitted", window.admitted)
+        w.member("maxAdmittedSearches", window.admittedSearches)
+        w.member("maxAdmittedOthers", window.admittedOthers)
         w.member("arrivalsDropped", snapshot.arrivalsDropped)
         w.endObject()
         w.endObject()

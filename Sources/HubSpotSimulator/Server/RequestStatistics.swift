@@ -8,6 +8,8 @@ final class RequestStatistics: Sendable {
     struct Arrival: Sendable {
         var milliseconds: Int64
         var status: Int
+        /// A search call (HubSpot limits searches on their own).
+        var search: Bool
     }
 
     struct State: Sendable {
@@ -54,7 +56,7 @@ final class RequestStatistics: Sendable {
                 // Keep two hours of seconds.
                 state.perSecond = state.perSecond.filter { $0.key > second - 7200 }
             }
-            let arrival = Arrival(milliseconds: arrivedAt, status: status)
+            let arrival = Arrival(milliseconds: arrivedAt, status: status, search: endpoint.hasSuffix("search"))
             if state.arrivals.count < capacity {
                 state.arrivals.append(arrival)
             } else {
@@ -71,9 +73,11 @@ final class RequestStatistics: Sendable {
 
     func snapshot() -> State { state.withLock { $0 } }
 
-    /// The largest number of arrivals (all, and not answered 429) inside any window of
-    /// `windowMilliseconds`, over the kept arrival log.
-    static func maxInWindow(_ state: State, windowMilliseconds: Int64) -> (all: Int, admitted: Int) {
+    /// The largest number of arrivals (all, not answered 429, and of these the searches and
+    /// the other calls) inside any window of `windowMilliseconds`, over the kept arrival log.
+    static func maxInWindow(_ state: State, windowMilliseconds: Int64) -> (
+        all: Int, admitted: Int, admittedSearches: Int, admittedOthers: Int
+    ) {
         let ordered = (Array(state.arrivals[state.arrivalsHead...]) + Array(state.arrivals[..<state.arrivalsHead]))
             .sorted { $0.milliseconds < $1.milliseconds }
         func maxWindow(_ times: [Int64]) -> Int {
@@ -85,8 +89,11 @@ final class RequestStatistics: Sendable {
             }
             return best
         }
+        let admitted = ordered.filter { $0.status != 429 }
         return (
-            maxWindow(ordered.map(\.milliseconds)), maxWindow(ordered.filter { $0.status != 429 }.map(\.milliseconds))
+            maxWindow(ordered.map(\.milliseconds)), maxWindow(admitted.map(\.milliseconds)),
+            maxWindow(admitted.filter(\.search).map(\.milliseconds)),
+            maxWindow(admitted.filter { !$0.search }.map(\.milliseconds))
         )
     }
 }

@@ -125,7 +125,7 @@ class Fleet:
     KEYS = {"orders": ("orders-key-0001", "crm.read,crm.write"), "analytics": ("analytics-key-0001", "crm.read"), "ops": ("ops-key-0001", "admin"),
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
-    def __init__(self, replicas: int = 3, args: tuple = ()):
+    def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400")):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = random.randint(20000, 30000)
         self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -136,7 +136,7 @@ class Fleet:
                 break
             except OSError:
                 time.sleep(0.05)
-        self.sim = subprocess.Popen([_binary("HUBSPOT_SIM_BIN", "hubspot-sim"), "--port", "0", "--seed", "400", "--daily-limit", "0", "--log-level", "warning"],
+        self.sim = subprocess.Popen([_binary("HUBSPOT_SIM_BIN", "hubspot-sim"), "--port", "0", *sim_args, "--daily-limit", "0", "--log-level", "warning"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.sim.stdout.readline().strip()
         assert line.startswith("hubspot-sim listening on "), line
