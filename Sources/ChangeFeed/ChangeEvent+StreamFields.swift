@@ -16,6 +16,7 @@ extension ChangeEvent {
         if let associationType { fields.append(("at", associationType)) }
         if let toObjectId { fields.append(("to", toObjectId)) }
         if source != .webhook { fields.append(("src", source.rawValue)) }
+        if let changedProperties { fields.append(("cp", changedProperties.joined(separator: ","))) }
         return fields
     }
 
@@ -37,5 +38,6 @@ extension ChangeEvent {
         associationType = values["at"]
         toObjectId = values["to"]
         source = values["src"].flatMap(Source.init(rawValue:)) ?? .webhook
+        changedProperties = values["cp"].map { $0.split(separator: ",").map(String.init) }
     }
 }

@@ -40,6 +40,9 @@ public struct ChangeEvent: Sendable, Equatable {
     public var toObjectId: String?
     /// Which intake saw the change first: HubSpot's webhook or the gateway's reconciler.
     public var source: Source = .webhook
+    /// The reconciler's `updated`: which of the properties it compares for the type changed
+    /// (empty: none of them did); nil when not known (no earlier values to compare with).
+    public var changedProperties: [String]?
 
     public enum Source: String, Sendable {
         case webhook = "WEBHOOK"

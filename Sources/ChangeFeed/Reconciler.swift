@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import JSONCore
 import Logging
 import RedisClient
 import TimeConversions
@@ -26,6 +27,11 @@ public struct ReconcilerConfiguration: Sendable {
     public var keyPrefix = "hubspot-gateway:reconciler"
     /// Results one search query can page through (HubSpot stops at 10,000).
     public var searchWindow = 10_000
+    /// Per type, the properties whose values the reconciler keeps and compares, so that its
+    /// UPDATED events name which of them changed (`--reconcile-properties`).
+    public var comparedProperties: [String: [String]] = [:]
+    /// How long the compared values of a record are kept after its last change.
+    public var comparedValuesTTL: Duration = .seconds(7 * 24 * 3600)
 
     public init() {}
 }
@@ -63,6 +69,35 @@ public struct Reconciler: Sendable {
     public func watermarkKey(_ type: String) -> String { "\(configuration.keyPrefix):watermark:\(type)" }
     func deletionsWatermarkKey(_ type: String) -> String { "\(configuration.keyPrefix):deletions:\(type)" }
     func mergedKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):merged:\(type):\(id)" }
+    func comparedKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):compared:\(type):\(id)" }
+
+    /// KEYS: the records' compared-values keys; ARGV: ttl seconds, then one value per key.
+    static let keepComparedScript = RedisScript(
+        """
+        for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
+        return #KEYS
+        """)
+
+    /// The compared properties' values of `record`, as kept in Redis.
+    static func comparedValues(_ record: CRMRecord, _ names: [String]) -> [UInt8] {
+        var w = JSONWriter(capacity: 128)
+        w.beginObject()
+        for name in names.sorted() {
+            w.key(name)
+            w.optionalString(record[name])
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// Which of `names` differ between the kept values and `record`; nil without kept values.
+    static func changed(_ kept: [UInt8]?, _ record: CRMRecord, _ names: [String]) -> [String]? {
+        guard let kept, let before = try? JSONParser.parse(kept), case .object = before else { return nil }
+        return names.sorted().filter { name in
+            let old = before[name].flatMap { $0.isNull ? nil : $0.stringValue }
+            return old != record[name]
+        }
+    }
 
     /// Polls while this replica holds the lease; returns when cancelled.
     public func run() async {
@@ -108,13 +143,19 @@ public struct Reconciler: Sendable {
         let watermark = try await storedMilliseconds(watermarkKey(type)) ?? now.epochMilliseconds
         let start = ModificationPosition(modifiedMs: watermark - configuration.lookback.milliseconds)
         var published = 0
+        let compared = configuration.comparedProperties[type] ?? []
         let walk = ModifiedWalkTerms(
-            properties: ["hs_merged_object_ids"], pageSize: configuration.pageSize,
+            properties: ["hs_merged_object_ids"] + compared, pageSize: configuration.pageSize,
             resultCap: configuration.searchWindow, terms: terms, beforeCall: { [pacer] in try await pacer.wait() })
         let reached = try await crm.records.walkModified(type, after: start, walk) { batch in
             var events: [ChangeEvent] = []
             var merges: [String] = []
-            for found in batch {
+            let kept =
+                compared.isEmpty
+                ? []
+                : try await feed.redis.mget(
+                    batch.map { .init(comparedKey(type, $0.record.id)) }, timeout: feed.configuration.redisTimeout)
+            for (index, found) in batch.enumerated() {
                 let ms = found.position.modifiedMs
                 let record = found.record
                 var event = ChangeEvent(
@@ -122,6 +163,9 @@ public struct Reconciler: Sendable {
                     kind: record.createdAt?.epochMilliseconds == ms ? .created : .updated,
                     eventId: "reconciler:\(type):\(record.id):\(ms)", subscriptionType: "", occurredAt: ms)
                 event.source = .reconciler
+                if event.kind == .updated, !compared.isEmpty {
+                    event.changedProperties = Self.changed(kept[index], record, compared)
+                }
                 let merged = (record["hs_merged_object_ids"] ?? "").split(separator: ";").map(String.init)
                     .filter { $0 != record.id && !$0.isEmpty }
                 if !merged.isEmpty {
@@ -139,6 +183,13 @@ public struct Reconciler: Sendable {
                 events.append(event)
             }
             published += try await feed.append(events).storedCount
+            if !compared.isEmpty {
+                _ = try await feed.redis.evaluate(
+                    Self.keepComparedScript, keys: batch.map { .init(comparedKey(type, $0.record.id)) },
+                    arguments: [RESPArgument(max(1, configuration.comparedValuesTTL.components.seconds))]
+                        + batch.map { RESPArgument(Self.comparedValues($0.record, compared)) },
+                    timeout: feed.configuration.redisTimeout)
+            }
             for id in merges {
                 _ = try await feed.redis.set(
                     .init(mergedKey(type, id)), "1",

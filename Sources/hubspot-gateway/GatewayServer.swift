@@ -276,6 +276,8 @@ struct GatewayServer {
             reconciling.lookback = .milliseconds(Int64(options.reconcileLookbackSeconds * 1000))
             reconciling.deletionsInterval = .milliseconds(Int64(options.reconcileDeletionsIntervalSeconds * 1000))
             reconciling.callsPerSecond = options.reconcileCallsPerSecond
+            reconciling.comparedProperties =
+                (try? HubSpotGatewayCommand.comparedProperties(options.reconcileProperties)) ?? [:]
             let lease = FeedLease(
                 name: "reconciler", redis: redis,
                 timeToLive: .milliseconds(Int64(options.reconcileLeaseSeconds * 1000)))

@@ -161,6 +161,11 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             "Seconds the reconciler's lease outlives its holder: another replica takes over within this after the holder dies."
     )
     var reconcileLeaseSeconds: Double = 6
+    @Option(
+        help:
+            "Per type, the properties the reconciler compares, so that its UPDATED events name which changed: type=prop,prop;type=prop (e.g. contacts=email,lifecyclestage;deals=dealstage,amount)."
+    )
+    var reconcileProperties = ""
 
     // MARK: Export
     @Option(
@@ -213,6 +218,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "feed-dedupe-hours", "feed-invalidation-claim-seconds", "changes-visibility-timeout-seconds",
         "changes-stall-timeout-seconds", "reconcile-types", "reconcile-interval-seconds", "reconcile-lookback-seconds",
         "reconcile-deletions-interval-seconds", "reconcile-calls-per-second", "reconcile-lease-seconds",
+        "reconcile-properties",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
     ]
 
@@ -234,6 +240,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
 
     func validate() throws {
         // Values that would stall or spin a background job.
+        _ = try Self.comparedProperties(reconcileProperties)
         guard (0...1000).contains(reserveHeldMilliseconds) else {
             throw ValidationError("--reserve-held-milliseconds must be between 0 and 1000")
         }
@@ -299,6 +306,23 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         guard generalPerSecond > 0, searchPerSecond > 0 else {
             throw ValidationError("--general-per-second and --search-per-second must be positive")
         }
+    }
+
+    /// `--reconcile-properties`: `type=prop,prop;type=prop`.
+    static func comparedProperties(_ text: String) throws -> [String: [String]] {
+        var compared: [String: [String]] = [:]
+        for part in text.split(separator: ";") where !part.trimmingCharacters(in: .whitespaces).isEmpty {
+            let pieces = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let names =
+                pieces.count == 2 ? pieces[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : []
+            guard pieces.count == 2, !pieces[0].isEmpty, !names.isEmpty, !names.contains(where: \.isEmpty) else {
+                throw ValidationError(
+                    "--reconcile-properties: '\(part)' is not type=property,property (e.g. contacts=email,lifecyclestage)"
+                )
+            }
+            compared[pieces[0], default: []] += names
+        }
+        return compared
     }
 
     func run() async throws {

@@ -225,6 +225,37 @@ import TestSupport
         }
     }
 
+    @Test func anUpdateNamesWhichComparedPropertiesChangedOnceEarlierValuesAreKnown() async throws {
+        try await Self.with(configure: { $0.comparedProperties = ["contacts": ["firstname", "lastname"]] }) { rig in
+            let ids = try await rig.createContacts(1, prefix: "c")
+            let token = try #require(try await rig.lease.take(as: "replica-1"))
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            _ = try await rig.ui(.patch, "contacts/\(ids[0])", #"{"properties": {"firstname": "Ada"}}"#)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            #expect(try await rig.feed.stored().last?.changedProperties == ["firstname"])
+            // A change of a property nobody compares: known to concern none of them.
+            _ = try await rig.ui(.patch, "contacts/\(ids[0])", #"{"properties": {"phone": "+1 555 0100"}}"#)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            let last = try #require(try await rig.feed.stored().last)
+            #expect(last.changedProperties == [])
+            #expect(!ChangeFilter(propertyNames: ["firstname"]).matches(last))
+            #expect(ChangeFilter(propertyNames: ["firstname"]).matches(try await rig.feed.stored()[1]))
+        }
+    }
+
+    @Test func anUpdateWithoutEarlierValuesNamesNoPropertyAndPassesEveryPropertyFilter() async throws {
+        try await Self.with { rig in
+            let ids = try await rig.createContacts(1, prefix: "n")
+            let token = try #require(try await rig.lease.take(as: "replica-1"))
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            _ = try await rig.ui(.patch, "contacts/\(ids[0])", #"{"properties": {"firstname": "Ada"}}"#)
+            #expect(try await rig.reconciler.reconcile("contacts", token: token) == 1)
+            let update = try #require(try await rig.feed.stored().last)
+            #expect(update.kind == .updated && update.changedProperties == nil && update.propertyName == nil)
+            #expect(ChangeFilter(propertyNames: ["lastname"]).matches(update), "it may concern any property")
+        }
+    }
+
     /// Short form: 10,500 records in one millisecond; long form: 25,000 in two.
     @Test func moreThanTenThousandRecordsInOneMillisecondAreEachWalkedAndPublishedOnce() async throws {
         let count = TestScale.pick(short: 10_500, long: 25_000)

@@ -93,5 +93,9 @@ extension Hubspot_Gateway_V1_ChangeEvent {
         toObjectID = event.toObjectId ?? ""
         subscriptionType = event.subscriptionType
         source = event.source.rawValue
+        if let changed = event.changedProperties {
+            changedProperties = changed
+            changedPropertiesKnown = true
+        }
     }
 }

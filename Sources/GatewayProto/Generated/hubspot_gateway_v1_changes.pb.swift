@@ -143,7 +143,8 @@ public nonisolated struct Hubspot_Gateway_V1_SubscribeRequest: Sendable {
   /// Kinds to receive; empty: all.
   public var kinds: [Hubspot_Gateway_V1_ChangeKind] = []
 
-  /// For UPDATED events: only changes of these properties; empty: all.
+  /// For UPDATED events: only changes of these properties; empty: all. A reconciler update whose
+  /// changed properties are not known passes (it may concern them).
   public var propertyNames: [String] = []
 
   public var start: Hubspot_Gateway_V1_SubscribeRequest.OneOf_Start? = nil
@@ -186,72 +187,123 @@ public nonisolated struct Hubspot_Gateway_V1_SubscribeRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Hubspot_Gateway_V1_ChangeEvent: Sendable {
+public nonisolated struct Hubspot_Gateway_V1_ChangeEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Where this event is in the feed; resume after it with `from_cursor`.
-  public var cursor: String = String()
+  public var cursor: String {
+    get {_storage._cursor}
+    set {_uniqueStorage()._cursor = newValue}
+  }
 
-  public var objectType: String = String()
+  public var objectType: String {
+    get {_storage._objectType}
+    set {_uniqueStorage()._objectType = newValue}
+  }
 
-  public var objectID: String = String()
+  public var objectID: String {
+    get {_storage._objectID}
+    set {_uniqueStorage()._objectID = newValue}
+  }
 
-  public var kind: Hubspot_Gateway_V1_ChangeKind = .unspecified
+  public var kind: Hubspot_Gateway_V1_ChangeKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
   /// UPDATED: the property that changed and its new value (unset when cleared).
-  public var propertyName: String = String()
+  public var propertyName: String {
+    get {_storage._propertyName}
+    set {_uniqueStorage()._propertyName = newValue}
+  }
 
   public var propertyValue: String {
-    get {_propertyValue ?? String()}
-    set {_propertyValue = newValue}
+    get {_storage._propertyValue ?? String()}
+    set {_uniqueStorage()._propertyValue = newValue}
   }
   /// Returns true if `propertyValue` has been explicitly set.
-  public var hasPropertyValue: Bool {self._propertyValue != nil}
+  public var hasPropertyValue: Bool {_storage._propertyValue != nil}
   /// Clears the value of `propertyValue`. Subsequent reads from it will return its default value.
-  public mutating func clearPropertyValue() {self._propertyValue = nil}
+  public mutating func clearPropertyValue() {_uniqueStorage()._propertyValue = nil}
 
   public var occurredAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_occurredAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_occurredAt = newValue}
+    get {_storage._occurredAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurredAt = newValue}
   }
   /// Returns true if `occurredAt` has been explicitly set.
-  public var hasOccurredAt: Bool {self._occurredAt != nil}
+  public var hasOccurredAt: Bool {_storage._occurredAt != nil}
   /// Clears the value of `occurredAt`. Subsequent reads from it will return its default value.
-  public mutating func clearOccurredAt() {self._occurredAt = nil}
+  public mutating func clearOccurredAt() {_uniqueStorage()._occurredAt = nil}
 
   /// Who made the change, as HubSpot says (CRM_UI, INTEGRATION, API, WORKFLOW, …).
-  public var changeSource: String = String()
+  public var changeSource: String {
+    get {_storage._changeSource}
+    set {_uniqueStorage()._changeSource = newValue}
+  }
 
   /// HubSpot's event id (events are deduplicated by it).
-  public var eventID: String = String()
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
 
   /// MERGED: the ids merged into `primary_object_id`.
-  public var mergedObjectIds: [String] = []
+  public var mergedObjectIds: [String] {
+    get {_storage._mergedObjectIds}
+    set {_uniqueStorage()._mergedObjectIds = newValue}
+  }
 
-  public var primaryObjectID: String = String()
+  public var primaryObjectID: String {
+    get {_storage._primaryObjectID}
+    set {_uniqueStorage()._primaryObjectID = newValue}
+  }
 
   /// ASSOCIATION_ADDED / _REMOVED: HubSpot's association type (e.g. CONTACT_TO_COMPANY) and the
   /// other record.
-  public var associationType: String = String()
+  public var associationType: String {
+    get {_storage._associationType}
+    set {_uniqueStorage()._associationType = newValue}
+  }
 
-  public var toObjectID: String = String()
+  public var toObjectID: String {
+    get {_storage._toObjectID}
+    set {_uniqueStorage()._toObjectID = newValue}
+  }
 
   /// HubSpot's event type as delivered (e.g. "contact.propertyChange"); empty for the
   /// reconciler's events.
-  public var subscriptionType: String = String()
+  public var subscriptionType: String {
+    get {_storage._subscriptionType}
+    set {_uniqueStorage()._subscriptionType = newValue}
+  }
 
   /// Which intake saw the change first: "WEBHOOK" (HubSpot's delivery) or "RECONCILER" (the
   /// gateway's poll for what webhooks missed; such events name no property).
-  public var source: String = String()
+  public var source: String {
+    get {_storage._source}
+    set {_uniqueStorage()._source = newValue}
+  }
+
+  /// RECONCILER's UPDATED: which of the properties it compares for the type changed
+  /// (--reconcile-properties), when `changed_properties_known`; else the change may concern any
+  /// property (no earlier values to compare with).
+  public var changedProperties: [String] {
+    get {_storage._changedProperties}
+    set {_uniqueStorage()._changedProperties = newValue}
+  }
+
+  public var changedPropertiesKnown: Bool {
+    get {_storage._changedPropertiesKnown}
+    set {_uniqueStorage()._changedPropertiesKnown = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _propertyValue: String? = nil
-  fileprivate var _occurredAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Hubspot_Gateway_V1_AckChangesRequest: Sendable {
@@ -378,103 +430,181 @@ nonisolated extension Hubspot_Gateway_V1_SubscribeRequest: SwiftProtobuf.Message
 
 nonisolated extension Hubspot_Gateway_V1_ChangeEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChangeEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}object_type\0\u{3}object_id\0\u{1}kind\0\u{3}property_name\0\u{3}property_value\0\u{3}occurred_at\0\u{3}change_source\0\u{3}event_id\0\u{3}merged_object_ids\0\u{3}primary_object_id\0\u{3}association_type\0\u{3}to_object_id\0\u{3}subscription_type\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}object_type\0\u{3}object_id\0\u{1}kind\0\u{3}property_name\0\u{3}property_value\0\u{3}occurred_at\0\u{3}change_source\0\u{3}event_id\0\u{3}merged_object_ids\0\u{3}primary_object_id\0\u{3}association_type\0\u{3}to_object_id\0\u{3}subscription_type\0\u{1}source\0\u{3}changed_properties\0\u{3}changed_properties_known\0")
+
+  fileprivate class _StorageClass {
+    var _cursor: String = String()
+    var _objectType: String = String()
+    var _objectID: String = String()
+    var _kind: Hubspot_Gateway_V1_ChangeKind = .unspecified
+    var _propertyName: String = String()
+    var _propertyValue: String? = nil
+    var _occurredAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _changeSource: String = String()
+    var _eventID: String = String()
+    var _mergedObjectIds: [String] = []
+    var _primaryObjectID: String = String()
+    var _associationType: String = String()
+    var _toObjectID: String = String()
+    var _subscriptionType: String = String()
+    var _source: String = String()
+    var _changedProperties: [String] = []
+    var _changedPropertiesKnown: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _cursor = source._cursor
+      _objectType = source._objectType
+      _objectID = source._objectID
+      _kind = source._kind
+      _propertyName = source._propertyName
+      _propertyValue = source._propertyValue
+      _occurredAt = source._occurredAt
+      _changeSource = source._changeSource
+      _eventID = source._eventID
+      _mergedObjectIds = source._mergedObjectIds
+      _primaryObjectID = source._primaryObjectID
+      _associationType = source._associationType
+      _toObjectID = source._toObjectID
+      _subscriptionType = source._subscriptionType
+      _source = source._source
+      _changedProperties = source._changedProperties
+      _changedPropertiesKnown = source._changedPropertiesKnown
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.objectID) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.propertyName) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self._propertyValue) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._occurredAt) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.changeSource) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
-      case 10: try { try decoder.decodeRepeatedStringField(value: &self.mergedObjectIds) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.primaryObjectID) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.associationType) }()
-      case 13: try { try decoder.decodeSingularStringField(value: &self.toObjectID) }()
-      case 14: try { try decoder.decodeSingularStringField(value: &self.subscriptionType) }()
-      case 15: try { try decoder.decodeSingularStringField(value: &self.source) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._cursor) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._objectType) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._objectID) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._propertyName) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._propertyValue) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._occurredAt) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._changeSource) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 10: try { try decoder.decodeRepeatedStringField(value: &_storage._mergedObjectIds) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._primaryObjectID) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._associationType) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._toObjectID) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._subscriptionType) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._source) }()
+        case 16: try { try decoder.decodeRepeatedStringField(value: &_storage._changedProperties) }()
+        case 17: try { try decoder.decodeSingularBoolField(value: &_storage._changedPropertiesKnown) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.cursor.isEmpty {
-      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 1)
-    }
-    if !self.objectType.isEmpty {
-      try visitor.visitSingularStringField(value: self.objectType, fieldNumber: 2)
-    }
-    if !self.objectID.isEmpty {
-      try visitor.visitSingularStringField(value: self.objectID, fieldNumber: 3)
-    }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 4)
-    }
-    if !self.propertyName.isEmpty {
-      try visitor.visitSingularStringField(value: self.propertyName, fieldNumber: 5)
-    }
-    try { if let v = self._propertyValue {
-      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
-    } }()
-    try { if let v = self._occurredAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    if !self.changeSource.isEmpty {
-      try visitor.visitSingularStringField(value: self.changeSource, fieldNumber: 8)
-    }
-    if !self.eventID.isEmpty {
-      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 9)
-    }
-    if !self.mergedObjectIds.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.mergedObjectIds, fieldNumber: 10)
-    }
-    if !self.primaryObjectID.isEmpty {
-      try visitor.visitSingularStringField(value: self.primaryObjectID, fieldNumber: 11)
-    }
-    if !self.associationType.isEmpty {
-      try visitor.visitSingularStringField(value: self.associationType, fieldNumber: 12)
-    }
-    if !self.toObjectID.isEmpty {
-      try visitor.visitSingularStringField(value: self.toObjectID, fieldNumber: 13)
-    }
-    if !self.subscriptionType.isEmpty {
-      try visitor.visitSingularStringField(value: self.subscriptionType, fieldNumber: 14)
-    }
-    if !self.source.isEmpty {
-      try visitor.visitSingularStringField(value: self.source, fieldNumber: 15)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._cursor.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._cursor, fieldNumber: 1)
+      }
+      if !_storage._objectType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._objectType, fieldNumber: 2)
+      }
+      if !_storage._objectID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._objectID, fieldNumber: 3)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 4)
+      }
+      if !_storage._propertyName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._propertyName, fieldNumber: 5)
+      }
+      try { if let v = _storage._propertyValue {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._occurredAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._changeSource.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._changeSource, fieldNumber: 8)
+      }
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 9)
+      }
+      if !_storage._mergedObjectIds.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._mergedObjectIds, fieldNumber: 10)
+      }
+      if !_storage._primaryObjectID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._primaryObjectID, fieldNumber: 11)
+      }
+      if !_storage._associationType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._associationType, fieldNumber: 12)
+      }
+      if !_storage._toObjectID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._toObjectID, fieldNumber: 13)
+      }
+      if !_storage._subscriptionType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._subscriptionType, fieldNumber: 14)
+      }
+      if !_storage._source.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._source, fieldNumber: 15)
+      }
+      if !_storage._changedProperties.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._changedProperties, fieldNumber: 16)
+      }
+      if _storage._changedPropertiesKnown != false {
+        try visitor.visitSingularBoolField(value: _storage._changedPropertiesKnown, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_ChangeEvent, rhs: Hubspot_Gateway_V1_ChangeEvent) -> Bool {
-    if lhs.cursor != rhs.cursor {return false}
-    if lhs.objectType != rhs.objectType {return false}
-    if lhs.objectID != rhs.objectID {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.propertyName != rhs.propertyName {return false}
-    if lhs._propertyValue != rhs._propertyValue {return false}
-    if lhs._occurredAt != rhs._occurredAt {return false}
-    if lhs.changeSource != rhs.changeSource {return false}
-    if lhs.eventID != rhs.eventID {return false}
-    if lhs.mergedObjectIds != rhs.mergedObjectIds {return false}
-    if lhs.primaryObjectID != rhs.primaryObjectID {return false}
-    if lhs.associationType != rhs.associationType {return false}
-    if lhs.toObjectID != rhs.toObjectID {return false}
-    if lhs.subscriptionType != rhs.subscriptionType {return false}
-    if lhs.source != rhs.source {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._cursor != rhs_storage._cursor {return false}
+        if _storage._objectType != rhs_storage._objectType {return false}
+        if _storage._objectID != rhs_storage._objectID {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._propertyName != rhs_storage._propertyName {return false}
+        if _storage._propertyValue != rhs_storage._propertyValue {return false}
+        if _storage._occurredAt != rhs_storage._occurredAt {return false}
+        if _storage._changeSource != rhs_storage._changeSource {return false}
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._mergedObjectIds != rhs_storage._mergedObjectIds {return false}
+        if _storage._primaryObjectID != rhs_storage._primaryObjectID {return false}
+        if _storage._associationType != rhs_storage._associationType {return false}
+        if _storage._toObjectID != rhs_storage._toObjectID {return false}
+        if _storage._subscriptionType != rhs_storage._subscriptionType {return false}
+        if _storage._source != rhs_storage._source {return false}
+        if _storage._changedProperties != rhs_storage._changedProperties {return false}
+        if _storage._changedPropertiesKnown != rhs_storage._changedPropertiesKnown {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
