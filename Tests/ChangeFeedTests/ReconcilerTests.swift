@@ -257,7 +257,7 @@ import TestSupport
     }
 
     /// Short form: 10,500 records in one millisecond; long form: 25,000 in two.
-    @Test func moreThanTenThousandRecordsInOneMillisecondAreEachWalkedAndPublishedOnce() async throws {
+    @Test func moreThanTenThousandRecordsInOneMillisecondAreEachWalkedExportedAndPublishedOnce() async throws {
         let count = TestScale.pick(short: 10_500, long: 25_000)
         let timestamps = TestScale.pick(short: 1, long: 2)
         try await Self.with(simulator: {
@@ -278,6 +278,13 @@ import TestSupport
             #expect(Set(positions.compactMap { $0.id.map(String.init) }) == ids)
             #expect(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 }, "strictly ascending")
             #expect(Set(positions.map(\.modifiedMs)).count == timestamps)
+            // The export from before the seeded times (search, as the reconciler walks): each once.
+            let exported = ExportedIds()
+            try await rig.crm.records.export(
+                from: Records.exportStart(of: "contacts", since: 0),
+                ExportTerms(settle: .zero, terms: { CallTerms(priority: .bulk, deadline: .now + .seconds(30)) })
+            ) { batch in exported.add(batch.map(\.record.id)) }
+            #expect(exported.ids.count == count && Set(exported.ids) == ids)
             // The reconciler from before the seeded times: an event for each.
             let token = try #require(try await rig.lease.take(as: "replica-1"))
             let before = positions[0].modifiedMs - 1
@@ -293,4 +300,11 @@ final class Seen: Sendable {
     private let state = Mutex<[ModificationPosition]>([])
     func add(_ positions: [ModificationPosition]) { state.withLock { $0 += positions } }
     var positions: [ModificationPosition] { state.withLock { $0 } }
+}
+
+/// Ids an export handed out, in order.
+final class ExportedIds: Sendable {
+    private let state = Mutex<[String]>([])
+    func add(_ ids: [String]) { state.withLock { $0 += ids } }
+    var ids: [String] { state.withLock { $0 } }
 }
