@@ -89,6 +89,25 @@ extension HubSpotUpstream {
         }
     }
 
+    /// Merges `mergedId` into `primaryId` (HubSpot's merge endpoint; never retried once it may
+    /// have reached HubSpot) and answers the surviving record. Both records' cached copies are
+    /// dropped, and reads of the merged-away id are served the survivor from then on.
+    public func merge(
+        _ type: String, primaryId: String, mergedId: String, priority: CallPriority,
+        deadline: ContinuousClock.Instant
+    ) async throws -> HubSpotObject {
+        let survivor = try await call(
+            priority: priority, deadline: deadline, idempotent: false,
+            invalidating: [(type, primaryId), (type, mergedId)]
+        ) { client, options in
+            try await client.mergeObjects(type, primaryId: primaryId, mergedId: mergedId, options: options)
+        }
+        for gone in [mergedId, primaryId] where gone != survivor.id {
+            await cache.rememberMerge(type: type, id: gone, into: survivor.id)
+        }
+        return survivor
+    }
+
     /// The type's property definitions.
     public func properties(of type: String, priority: CallPriority, deadline: ContinuousClock.Instant) async throws
         -> [PropertyDefinition]

@@ -82,6 +82,20 @@ struct RecordOperations: Sendable {
         return try await mapped(subject) { try await crm.records.write(type, write, terms) }
     }
 
+    /// Merges two records of `type`; both ids checked, and not the same.
+    func merge(_ type: String, primaryId: String, mergedId: String, _ metadata: Metadata) async throws -> CRMRecord {
+        try InputValidation.id(primaryId, field: "primary_id")
+        try InputValidation.id(mergedId, field: "merged_id")
+        guard primaryId != mergedId else {
+            throw InputValidation.invalid(
+                "primary_id and merged_id are both \(primaryId); a record cannot merge into itself")
+        }
+        let terms = terms(metadata)
+        return try await mapped("the merge of \(type) \(mergedId) into \(primaryId)") {
+            try await crm.records.merge(type, primaryId: primaryId, mergedId: mergedId, terms)
+        }
+    }
+
     func archive(_ type: String, id: String, subject: String, _ metadata: Metadata) async throws {
         try InputValidation.id(id, field: "id")
         let terms = terms(metadata)

@@ -132,6 +132,14 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
         return ServerResponse(message: .init())
     }
 
+    public func mergeContacts(request: ServerRequest<Hubspot_Gateway_V1_MergeContactsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_MergeContactsResponse>
+    {
+        let survivor = try await records.merge(
+            Self.type, primaryId: request.message.primaryID, mergedId: request.message.mergedID, request.metadata)
+        return ServerResponse(message: .with { $0.contact = Contact(survivor) })
+    }
+
     public func batchGetContacts(
         request: ServerRequest<Hubspot_Gateway_V1_BatchGetContactsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetContactsResponse> {

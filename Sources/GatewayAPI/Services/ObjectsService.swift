@@ -156,6 +156,16 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         return ServerResponse(message: .init())
     }
 
+    public func mergeObjects(request: ServerRequest<Hubspot_Gateway_V1_MergeObjectsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_MergeObjectsResponse>
+    {
+        let message = request.message
+        try InputValidation.objectType(message.objectType)
+        let survivor = try await records.merge(
+            message.objectType, primaryId: message.primaryID, mergedId: message.mergedID, request.metadata)
+        return ServerResponse(message: .with { $0.object = CrmObject(survivor) })
+    }
+
     public func batchCreateObjects(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateObjectsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {

@@ -90,6 +90,20 @@ public struct Records: Sendable {
         }
     }
 
+    /// Merges `mergedId` into `primaryId` and answers the surviving record (HubSpot may keep
+    /// either id: the answer's id is the survivor's). A read of the merged-away id answers the
+    /// survivor from then on, as HubSpot does. A merge whose outcome cannot be known fails with
+    /// `WriteOutcomeUnknown`.
+    public func merge(_ type: String, primaryId: String, mergedId: String, _ terms: CallTerms) async throws
+        -> CRMRecord
+    {
+        try await translatingErrors {
+            CRMRecord(
+                try await upstream.merge(
+                    type, primaryId: primaryId, mergedId: mergedId, priority: terms.priority, deadline: terms.deadline))
+        }
+    }
+
     /// Archives one record.
     public func archive(_ type: String, id: String, _ terms: CallTerms) async throws {
         try await translatingErrors {

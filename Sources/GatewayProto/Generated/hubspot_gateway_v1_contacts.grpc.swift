@@ -113,6 +113,19 @@ public enum Hubspot_Gateway_V1_ContactsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "MergeContacts" metadata.
+        public enum MergeContacts: Sendable {
+            /// Request type for "MergeContacts".
+            public typealias Input = Hubspot_Gateway_V1_MergeContactsRequest
+            /// Response type for "MergeContacts".
+            public typealias Output = Hubspot_Gateway_V1_MergeContactsResponse
+            /// Descriptor for "MergeContacts".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ContactsService"),
+                method: "MergeContacts",
+                type: .unary
+            )
+        }
         /// Namespace for "BatchGetContacts" metadata.
         public enum BatchGetContacts: Sendable {
             /// Request type for "BatchGetContacts".
@@ -174,6 +187,7 @@ public enum Hubspot_Gateway_V1_ContactsService: Sendable {
             UpdateContact.descriptor,
             UpsertContact.descriptor,
             ArchiveContact.descriptor,
+            MergeContacts.descriptor,
             BatchGetContacts.descriptor,
             BatchCreateContacts.descriptor,
             BatchUpdateContacts.descriptor,
@@ -306,6 +320,20 @@ extension Hubspot_Gateway_V1_ContactsService {
             request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_ArchiveContactRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse>
+
+        /// Handle the "MergeContacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_MergeContactsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_MergeContactsResponse` messages.
+        func mergeContacts(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_MergeContactsResponse>
 
         /// Handle the "BatchGetContacts" method.
         ///
@@ -475,6 +503,20 @@ extension Hubspot_Gateway_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse>
 
+        /// Handle the "MergeContacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeContactsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_MergeContactsResponse` message.
+        func mergeContacts(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_MergeContactsResponse>
+
         /// Handle the "BatchGetContacts" method.
         ///
         /// - Parameters:
@@ -641,6 +683,20 @@ extension Hubspot_Gateway_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> Hubspot_Gateway_V1_ArchiveContactResponse
 
+        /// Handle the "MergeContacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_MergeContactsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_MergeContactsResponse` to respond with.
+        func mergeContacts(
+            request: Hubspot_Gateway_V1_MergeContactsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_MergeContactsResponse
+
         /// Handle the "BatchGetContacts" method.
         ///
         /// - Parameters:
@@ -781,6 +837,17 @@ extension Hubspot_Gateway_V1_ContactsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ContactsService.Method.MergeContacts.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_MergeContactsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_MergeContactsResponse>(),
+            handler: { request, context in
+                try await self.mergeContacts(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Hubspot_Gateway_V1_ContactsService.Method.BatchGetContacts.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchGetContactsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchGetContactsResponse>(),
@@ -901,6 +968,17 @@ extension Hubspot_Gateway_V1_ContactsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse> {
         let response = try await self.archiveContact(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func mergeContacts(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_MergeContactsResponse> {
+        let response = try await self.mergeContacts(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1039,6 +1117,19 @@ extension Hubspot_Gateway_V1_ContactsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse> {
         return GRPCCore.ServerResponse<Hubspot_Gateway_V1_ArchiveContactResponse>(
             message: try await self.archiveContact(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func mergeContacts(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_MergeContactsResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_MergeContactsResponse>(
+            message: try await self.mergeContacts(
                 request: request.message,
                 context: context
             ),
@@ -1244,6 +1335,25 @@ extension Hubspot_Gateway_V1_ContactsService {
             deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_ArchiveContactResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_ArchiveContactResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MergeContacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeContactsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_MergeContactsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_MergeContactsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func mergeContacts<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_MergeContactsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_MergeContactsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeContactsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "BatchGetContacts" method.
@@ -1554,6 +1664,36 @@ extension Hubspot_Gateway_V1_ContactsService {
             )
         }
 
+        /// Call the "MergeContacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeContactsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_MergeContactsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_MergeContactsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func mergeContacts<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_MergeContactsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_MergeContactsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeContactsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ContactsService.Method.MergeContacts.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "BatchGetContacts" method.
         ///
         /// - Parameters:
@@ -1849,6 +1989,31 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_ArchiveContactRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_ArchiveContactResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MergeContacts" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeContactsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func mergeContacts<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeContactsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeContactsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.mergeContacts(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_MergeContactsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_MergeContactsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2155,6 +2320,35 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.archiveContact(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MergeContacts" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func mergeContacts<Result>(
+        _ message: Hubspot_Gateway_V1_MergeContactsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeContactsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeContactsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.mergeContacts(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -165,6 +165,19 @@ public enum Hubspot_Gateway_V1_ObjectsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "MergeObjects" metadata.
+        public enum MergeObjects: Sendable {
+            /// Request type for "MergeObjects".
+            public typealias Input = Hubspot_Gateway_V1_MergeObjectsRequest
+            /// Response type for "MergeObjects".
+            public typealias Output = Hubspot_Gateway_V1_MergeObjectsResponse
+            /// Descriptor for "MergeObjects".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ObjectsService"),
+                method: "MergeObjects",
+                type: .unary
+            )
+        }
         /// Namespace for "ExportChanged" metadata.
         public enum ExportChanged: Sendable {
             /// Request type for "ExportChanged".
@@ -191,6 +204,7 @@ public enum Hubspot_Gateway_V1_ObjectsService: Sendable {
             BatchCreateObjects.descriptor,
             BatchUpdateObjects.descriptor,
             BatchArchiveObjects.descriptor,
+            MergeObjects.descriptor,
             ExportChanged.descriptor
         ]
     }
@@ -375,6 +389,20 @@ extension Hubspot_Gateway_V1_ObjectsService {
             request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>
+
+        /// Handle the "MergeObjects" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_MergeObjectsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_MergeObjectsResponse` messages.
+        func mergeObjects(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_MergeObjectsResponse>
 
         /// Handle the "ExportChanged" method.
         ///
@@ -563,6 +591,20 @@ extension Hubspot_Gateway_V1_ObjectsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>
 
+        /// Handle the "MergeObjects" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeObjectsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_MergeObjectsResponse` message.
+        func mergeObjects(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_MergeObjectsResponse>
+
         /// Handle the "ExportChanged" method.
         ///
         /// > Source IDL Documentation:
@@ -748,6 +790,20 @@ extension Hubspot_Gateway_V1_ObjectsService {
             context: GRPCCore.ServerContext
         ) async throws -> Hubspot_Gateway_V1_BatchArchiveObjectsResponse
 
+        /// Handle the "MergeObjects" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_MergeObjectsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_MergeObjectsResponse` to respond with.
+        func mergeObjects(
+            request: Hubspot_Gateway_V1_MergeObjectsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_MergeObjectsResponse
+
         /// Handle the "ExportChanged" method.
         ///
         /// > Source IDL Documentation:
@@ -897,6 +953,17 @@ extension Hubspot_Gateway_V1_ObjectsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ObjectsService.Method.MergeObjects.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_MergeObjectsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_MergeObjectsResponse>(),
+            handler: { request, context in
+                try await self.mergeObjects(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Hubspot_Gateway_V1_ObjectsService.Method.ExportChanged.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_ExportChangedRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_ExportedRecord>(),
@@ -1028,6 +1095,17 @@ extension Hubspot_Gateway_V1_ObjectsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse> {
         let response = try await self.batchArchiveObjects(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func mergeObjects(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_MergeObjectsResponse> {
+        let response = try await self.mergeObjects(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1185,6 +1263,19 @@ extension Hubspot_Gateway_V1_ObjectsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse> {
         return GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>(
             message: try await self.batchArchiveObjects(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func mergeObjects(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_MergeObjectsResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_MergeObjectsResponse>(
+            message: try await self.mergeObjects(
                 request: request.message,
                 context: context
             ),
@@ -1430,6 +1521,25 @@ extension Hubspot_Gateway_V1_ObjectsService {
             deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MergeObjects" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeObjectsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_MergeObjectsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_MergeObjectsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func mergeObjects<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_MergeObjectsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_MergeObjectsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeObjectsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ExportChanged" method.
@@ -1808,6 +1918,36 @@ extension Hubspot_Gateway_V1_ObjectsService {
             )
         }
 
+        /// Call the "MergeObjects" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeObjectsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_MergeObjectsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_MergeObjectsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func mergeObjects<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_MergeObjectsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_MergeObjectsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeObjectsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ObjectsService.Method.MergeObjects.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "ExportChanged" method.
         ///
         /// > Source IDL Documentation:
@@ -2117,6 +2257,31 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchArchiveObjectsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchArchiveObjectsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MergeObjects" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_MergeObjectsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func mergeObjects<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeObjectsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeObjectsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.mergeObjects(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_MergeObjectsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_MergeObjectsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2468,6 +2633,35 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.batchArchiveObjects(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MergeObjects" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func mergeObjects<Result>(
+        _ message: Hubspot_Gateway_V1_MergeObjectsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_MergeObjectsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_MergeObjectsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.mergeObjects(
             request: request,
             options: options,
             onResponse: handleResponse

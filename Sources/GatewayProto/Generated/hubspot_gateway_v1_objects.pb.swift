@@ -490,6 +490,45 @@ public nonisolated struct Hubspot_Gateway_V1_BatchArchiveObjectsResponse: Sendab
   public init() {}
 }
 
+/// `merged_id` folds into `primary_id`; reads of `merged_id` then answer the survivor.
+public nonisolated struct Hubspot_Gateway_V1_MergeObjectsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var objectType: String = String()
+
+  public var primaryID: String = String()
+
+  public var mergedID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_MergeObjectsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The surviving record (its id is the one HubSpot kept).
+  public var object: Hubspot_Gateway_V1_CrmObject {
+    get {_object ?? Hubspot_Gateway_V1_CrmObject()}
+    set {_object = newValue}
+  }
+  /// Returns true if `object` has been explicitly set.
+  public var hasObject: Bool {self._object != nil}
+  /// Clears the value of `object`. Subsequent reads from it will return its default value.
+  public mutating func clearObject() {self._object = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _object: Hubspot_Gateway_V1_CrmObject? = nil
+}
+
 /// Every record of a type changed since a moment, resumable from any record's cursor.
 public nonisolated struct Hubspot_Gateway_V1_ExportChangedRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1468,6 +1507,80 @@ nonisolated extension Hubspot_Gateway_V1_BatchArchiveObjectsResponse: SwiftProto
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_BatchArchiveObjectsResponse, rhs: Hubspot_Gateway_V1_BatchArchiveObjectsResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_MergeObjectsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MergeObjectsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{3}primary_id\0\u{3}merged_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.primaryID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mergedID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.objectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.objectType, fieldNumber: 1)
+    }
+    if !self.primaryID.isEmpty {
+      try visitor.visitSingularStringField(value: self.primaryID, fieldNumber: 2)
+    }
+    if !self.mergedID.isEmpty {
+      try visitor.visitSingularStringField(value: self.mergedID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_MergeObjectsRequest, rhs: Hubspot_Gateway_V1_MergeObjectsRequest) -> Bool {
+    if lhs.objectType != rhs.objectType {return false}
+    if lhs.primaryID != rhs.primaryID {return false}
+    if lhs.mergedID != rhs.mergedID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_MergeObjectsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MergeObjectsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}object\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._object) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._object {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_MergeObjectsResponse, rhs: Hubspot_Gateway_V1_MergeObjectsResponse) -> Bool {
+    if lhs._object != rhs._object {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

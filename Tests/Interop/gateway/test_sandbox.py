@@ -170,3 +170,19 @@ def test_a_truncated_request_is_the_clients_fault_not_an_internal_error_of_ours(
     lines = [line for line in gateway.log_lines() if line.get("code") == "internal"]
     assert len(lines) == 1 and lines[0]["level"] not in ("error", "critical"), lines
     assert "ended inside a message" in lines[0]["error"]
+
+
+def test_two_contacts_merge_and_the_merged_id_reads_as_the_survivor(sandbox):
+    with grpc.insecure_channel(sandbox.address) as channel:
+        contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+        made = [contacts.CreateContact(contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(email=f"merge{n}@example.com")),
+                                       metadata=call_metadata(sandbox), timeout=10).contact for n in range(2)]
+        survivor = contacts.MergeContacts(contacts_pb2.MergeContactsRequest(primary_id=made[0].id, merged_id=made[1].id),
+                                          metadata=call_metadata(sandbox), timeout=10).contact
+        assert survivor.id == made[0].id
+        read = contacts.GetContact(contacts_pb2.GetContactRequest(id=made[1].id), metadata=call_metadata(sandbox), timeout=10)
+        assert read.contact.id == made[0].id
+        with pytest.raises(grpc.RpcError) as itself:
+            contacts.MergeContacts(contacts_pb2.MergeContactsRequest(primary_id=made[0].id, merged_id=made[0].id),
+                                   metadata=call_metadata(sandbox), timeout=10)
+        assert itself.value.code() == grpc.StatusCode.INVALID_ARGUMENT
