@@ -186,13 +186,17 @@ struct GatewayServer {
         exportConfiguration.callsPerSecond = options.exportCallsPerSecond
         exportConfiguration.callTimeout = .milliseconds(Int64(options.exportCallTimeoutSeconds * 1000))
         let runningExports = RunningExports()
+        var idempotency = IdempotentWrites.Configuration()
+        idempotency.retention = .seconds(Int64(options.idempotencyRetentionHours * 3600))
+        let idempotentWrites = redis.map { IdempotentWrites(redis: $0, configuration: idempotency) }
         let server = GRPCServer(
             transport: grpcTransport,
             services: [
-                ContactsService(crm: crm, defaultTimeout: timeout),
-                DealsService(crm: crm, defaultTimeout: timeout),
+                ContactsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
+                DealsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
                 ObjectsService(
-                    crm: crm, defaultTimeout: timeout, exports: exportConfiguration, running: runningExports),
+                    crm: crm, defaultTimeout: timeout, exports: exportConfiguration, running: runningExports,
+                    idempotentWrites: idempotentWrites),
                 AssociationsService(crm: crm, defaultTimeout: timeout),
                 ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
                 AdminService(upstream: upstream, redisConfigured: redis != nil, exports: runningExports), health,

@@ -167,6 +167,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var reconcileProperties = ""
 
+    // MARK: Idempotency
+    @Option(help: "Hours an idempotency key of a create and its answer are kept (per calling service).")
+    var idempotencyRetentionHours: Double = 24
+
     // MARK: Export
     @Option(
         help:
@@ -220,6 +224,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "reconcile-deletions-interval-seconds", "reconcile-calls-per-second", "reconcile-lease-seconds",
         "reconcile-properties",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
+        "idempotency-retention-hours",
     ]
 
     static func main() async {
@@ -249,6 +254,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             ("--reconcile-deletions-interval-seconds", reconcileDeletionsIntervalSeconds),
             ("--reconcile-lease-seconds", reconcileLeaseSeconds),
             ("--export-call-timeout-seconds", exportCallTimeoutSeconds),
+            ("--idempotency-retention-hours", idempotencyRetentionHours),
         ]
         for (name, value) in positive where !(value > 0) {
             throw ValidationError("\(name) must be more than 0 (got \(value))")

@@ -81,12 +81,16 @@ struct GatewayRig {
                     accessLog: accessLog, logger: captured.logger, metricsFactory: requestMetrics)
                 let inProcess = InProcessTransport()
                 let exports = RunningExports()
+                var idempotency = IdempotentWrites.Configuration()
+                idempotency.keyPrefix = limits.keyPrefix + ":idempotency"
+                let idempotentWrites = IdempotentWrites(redis: redisClient, configuration: idempotency)
                 let server = GRPCServer(
                     transport: inProcess.server,
                     services: [
-                        ContactsService(crm: crm),
+                        ContactsService(crm: crm, idempotentWrites: idempotentWrites),
                         AdminService(upstream: upstream, redisConfigured: true, exports: exports),
-                        DealsService(crm: crm), ObjectsService(crm: crm, running: exports),
+                        DealsService(crm: crm, idempotentWrites: idempotentWrites),
+                        ObjectsService(crm: crm, running: exports, idempotentWrites: idempotentWrites),
                         AssociationsService(crm: crm),
                     ],
                     interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])

@@ -51,6 +51,10 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
                         "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs"
                 ))
         }
+        // Handlers scope per-caller state (idempotency keys) by this; a client cannot set it.
+        var request = request
+        request.metadata.removeAllValues(forKey: IdempotentCalls.callerKey)
+        request.metadata.addString(caller.service, forKey: IdempotentCalls.callerKey)
         return try await next(request, context)
     }
 

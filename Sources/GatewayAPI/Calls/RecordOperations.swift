@@ -9,6 +9,23 @@ struct RecordOperations: Sendable {
     let crm: CRM
     /// The deadline of calls that carry no `grpc-timeout`.
     let defaultTimeout: Duration
+    /// Creates keyed by an idempotency key run once per key.
+    var idempotency = IdempotentCalls(writes: nil)
+
+    /// `body`'s response once per idempotency key of the request (its `idempotency_key` field or
+    /// `idempotency-key` metadata; none: `body` runs as any call).
+    func once<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: String, _ request: ServerRequest<Request>, keyField: WritableKeyPath<Request, String>,
+        _ body: () async throws -> ServerResponse<Response>
+    ) async throws -> ServerResponse<Response> {
+        let key = try IdempotentCalls.key(field: request.message[keyPath: keyField], request.metadata)
+        var fingerprinted = request.message
+        fingerprinted[keyPath: keyField] = ""
+        let response = try await idempotency.run(
+            method, key: key, request: fingerprinted, request.metadata, deadline: terms(request.metadata).deadline
+        ) { try await body().message }
+        return ServerResponse(message: response)
+    }
 
     func terms(_ metadata: Metadata) -> CallTerms {
         let call = CallContext(metadata: metadata, defaultTimeout: defaultTimeout)

@@ -15,8 +15,10 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     private let records: RecordOperations
 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
-    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
-        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
+    /// - Parameter idempotentWrites: where idempotency keys of creates are kept (nil: keys refused).
+    public init(crm: CRM, defaultTimeout: Duration = .seconds(10), idempotentWrites: IdempotentWrites? = nil) {
+        records = RecordOperations(
+            crm: crm, defaultTimeout: defaultTimeout, idempotency: IdempotentCalls(writes: idempotentWrites))
     }
 
     private func properties(_ extra: [String]) throws(RPCError) -> [String] {
@@ -79,6 +81,14 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
 
     public func createContact(request: ServerRequest<Hubspot_Gateway_V1_CreateContactRequest>, context: ServerContext)
         async throws -> ServerResponse<Hubspot_Gateway_V1_CreateContactResponse>
+    {
+        try await records.once("CreateContact", request, keyField: \.idempotencyKey) {
+            try await createContactOnce(request)
+        }
+    }
+
+    private func createContactOnce(_ request: ServerRequest<Hubspot_Gateway_V1_CreateContactRequest>) async throws
+        -> ServerResponse<Hubspot_Gateway_V1_CreateContactResponse>
     {
         let contact = request.message.contact
         guard contact.id.isEmpty else {
@@ -153,7 +163,18 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
 
     public func batchCreateContacts(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateContactsRequest>, context: ServerContext
-    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse> {
+    )
+        async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse>
+    {
+        try await records.once("BatchCreateContacts", request, keyField: \.idempotencyKey) {
+            try await batchCreateContactsOnce(request)
+        }
+    }
+
+    private func batchCreateContactsOnce(_ request: ServerRequest<Hubspot_Gateway_V1_BatchCreateContactsRequest>)
+        async throws
+        -> ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse>
+    {
         try await batchWrite(request.message.contacts, request.metadata) { index, contact throws(RPCError) in
             guard contact.id.isEmpty else {
                 throw InputValidation.invalid("contacts[\(index)].id must be empty on create")

@@ -16,8 +16,10 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     private let records: RecordOperations
 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
-    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
-        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
+    /// - Parameter idempotentWrites: where idempotency keys of creates are kept (nil: keys refused).
+    public init(crm: CRM, defaultTimeout: Duration = .seconds(10), idempotentWrites: IdempotentWrites? = nil) {
+        records = RecordOperations(
+            crm: crm, defaultTimeout: defaultTimeout, idempotency: IdempotentCalls(writes: idempotentWrites))
     }
 
     private func properties(_ extra: [String]) throws(RPCError) -> [String] {
@@ -64,6 +66,12 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
 
     public func createDeal(request: ServerRequest<Hubspot_Gateway_V1_CreateDealRequest>, context: ServerContext)
         async throws -> ServerResponse<Hubspot_Gateway_V1_CreateDealResponse>
+    {
+        try await records.once("CreateDeal", request, keyField: \.idempotencyKey) { try await createDealOnce(request) }
+    }
+
+    private func createDealOnce(_ request: ServerRequest<Hubspot_Gateway_V1_CreateDealRequest>) async throws
+        -> ServerResponse<Hubspot_Gateway_V1_CreateDealResponse>
     {
         let message = request.message
         guard message.deal.id.isEmpty else {
@@ -138,7 +146,17 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
 
     public func batchCreateDeals(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateDealsRequest>, context: ServerContext
-    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse> {
+    )
+        async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse>
+    {
+        try await records.once("BatchCreateDeals", request, keyField: \.idempotencyKey) {
+            try await batchCreateDealsOnce(request)
+        }
+    }
+
+    private func batchCreateDealsOnce(_ request: ServerRequest<Hubspot_Gateway_V1_BatchCreateDealsRequest>) async throws
+        -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse>
+    {
         try await batchWrite(request.message.deals, request.metadata) { index, deal throws(RPCError) in
             guard deal.id.isEmpty else { throw InputValidation.invalid("deals[\(index)].id must be empty on create") }
             guard !deal.name.isEmpty else { throw InputValidation.invalid("deals[\(index)].name is required") }

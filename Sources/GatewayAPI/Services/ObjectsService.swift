@@ -15,9 +15,10 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
     public init(
         crm: CRM, defaultTimeout: Duration = .seconds(10), exports: ExportConfiguration = .init(),
-        running: RunningExports = RunningExports()
+        running: RunningExports = RunningExports(), idempotentWrites: IdempotentWrites? = nil
     ) {
-        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
+        records = RecordOperations(
+            crm: crm, defaultTimeout: defaultTimeout, idempotency: IdempotentCalls(writes: idempotentWrites))
         self.exports = exports
         self.running = running
     }
@@ -97,6 +98,14 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     public func createObject(request: ServerRequest<Hubspot_Gateway_V1_CreateObjectRequest>, context: ServerContext)
         async throws -> ServerResponse<Hubspot_Gateway_V1_CreateObjectResponse>
     {
+        try await records.once("CreateObject", request, keyField: \.idempotencyKey) {
+            try await createObjectOnce(request)
+        }
+    }
+
+    private func createObjectOnce(_ request: ServerRequest<Hubspot_Gateway_V1_CreateObjectRequest>) async throws
+        -> ServerResponse<Hubspot_Gateway_V1_CreateObjectResponse>
+    {
         let message = request.message
         _ = try checked(message.objectType, Array(message.properties.keys))
         guard !message.properties.isEmpty else {
@@ -168,7 +177,18 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
 
     public func batchCreateObjects(
         request: ServerRequest<Hubspot_Gateway_V1_BatchCreateObjectsRequest>, context: ServerContext
-    ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse> {
+    )
+        async throws -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse>
+    {
+        try await records.once("BatchCreateObjects", request, keyField: \.idempotencyKey) {
+            try await batchCreateObjectsOnce(request)
+        }
+    }
+
+    private func batchCreateObjectsOnce(_ request: ServerRequest<Hubspot_Gateway_V1_BatchCreateObjectsRequest>)
+        async throws
+        -> ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse>
+    {
         try await batchWrite(request.message.objectType, request.message.inputs, request.metadata) {
             index, input throws(RPCError) in
             guard input.id.isEmpty else { throw InputValidation.invalid("inputs[\(index)].id must be empty on create") }

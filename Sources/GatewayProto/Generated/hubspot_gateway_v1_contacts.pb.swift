@@ -260,6 +260,12 @@ public nonisolated struct Hubspot_Gateway_V1_CreateContactRequest: Sendable {
 
   public var associations: [Hubspot_Gateway_V1_AssociationTarget] = []
 
+  /// Makes retries safe: the same key (per calling service, for 24 h) with the same request
+  /// answers the first result without writing again; with another request FAILED_PRECONDITION;
+  /// while the first is in flight the retry waits for it; when the first's outcome cannot be
+  /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
+  public var idempotencyKey: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -490,6 +496,12 @@ public nonisolated struct Hubspot_Gateway_V1_BatchCreateContactsRequest: Sendabl
 
   /// At most 100.
   public var contacts: [Hubspot_Gateway_V1_Contact] = []
+
+  /// Makes retries safe: the same key (per calling service, for 24 h) with the same request
+  /// answers the first result without writing again; with another request FAILED_PRECONDITION;
+  /// while the first is in flight the retry waits for it; when the first's outcome cannot be
+  /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -876,7 +888,7 @@ nonisolated extension Hubspot_Gateway_V1_SearchContactsResponse: SwiftProtobuf.M
 
 nonisolated extension Hubspot_Gateway_V1_CreateContactRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateContactRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contact\0\u{1}associations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contact\0\u{1}associations\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -886,6 +898,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateContactRequest: SwiftProtobuf.Mes
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.associations) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -902,12 +915,16 @@ nonisolated extension Hubspot_Gateway_V1_CreateContactRequest: SwiftProtobuf.Mes
     if !self.associations.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.associations, fieldNumber: 2)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_CreateContactRequest, rhs: Hubspot_Gateway_V1_CreateContactRequest) -> Bool {
     if lhs._contact != rhs._contact {return false}
     if lhs.associations != rhs.associations {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1292,7 +1309,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchGetContactsResponse: SwiftProtobuf
 
 nonisolated extension Hubspot_Gateway_V1_BatchCreateContactsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchCreateContactsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contacts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contacts\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1301,6 +1318,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchCreateContactsRequest: SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.contacts) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1310,11 +1328,15 @@ nonisolated extension Hubspot_Gateway_V1_BatchCreateContactsRequest: SwiftProtob
     if !self.contacts.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.contacts, fieldNumber: 1)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_BatchCreateContactsRequest, rhs: Hubspot_Gateway_V1_BatchCreateContactsRequest) -> Bool {
     if lhs.contacts != rhs.contacts {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -251,6 +251,12 @@ public nonisolated struct Hubspot_Gateway_V1_CreateDealRequest: Sendable {
   /// Companies to associate the new deal with (default association).
   public var companyIds: [String] = []
 
+  /// Makes retries safe: the same key (per calling service, for 24 h) with the same request
+  /// answers the first result without writing again; with another request FAILED_PRECONDITION;
+  /// while the first is in flight the retry waits for it; when the first's outcome cannot be
+  /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
+  public var idempotencyKey: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -432,6 +438,12 @@ public nonisolated struct Hubspot_Gateway_V1_BatchCreateDealsRequest: Sendable {
 
   /// At most 100.
   public var deals: [Hubspot_Gateway_V1_Deal] = []
+
+  /// Makes retries safe: the same key (per calling service, for 24 h) with the same request
+  /// answers the first result without writing again; with another request FAILED_PRECONDITION;
+  /// while the first is in flight the retry waits for it; when the first's outcome cannot be
+  /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -785,7 +797,7 @@ nonisolated extension Hubspot_Gateway_V1_SearchDealsResponse: SwiftProtobuf.Mess
 
 nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateDealRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}contact_ids\0\u{3}company_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}contact_ids\0\u{3}company_ids\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -796,6 +808,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
       case 1: try { try decoder.decodeSingularMessageField(value: &self._deal) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.contactIds) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.companyIds) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -815,6 +828,9 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
     if !self.companyIds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.companyIds, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -822,6 +838,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
     if lhs._deal != rhs._deal {return false}
     if lhs.contactIds != rhs.contactIds {return false}
     if lhs.companyIds != rhs.companyIds {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1138,7 +1155,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchGetDealsResponse: SwiftProtobuf.Me
 
 nonisolated extension Hubspot_Gateway_V1_BatchCreateDealsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchCreateDealsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deals\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1147,6 +1164,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchCreateDealsRequest: SwiftProtobuf.
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.deals) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1156,11 +1174,15 @@ nonisolated extension Hubspot_Gateway_V1_BatchCreateDealsRequest: SwiftProtobuf.
     if !self.deals.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.deals, fieldNumber: 1)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_BatchCreateDealsRequest, rhs: Hubspot_Gateway_V1_BatchCreateDealsRequest) -> Bool {
     if lhs.deals != rhs.deals {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

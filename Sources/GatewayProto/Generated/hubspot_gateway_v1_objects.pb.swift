@@ -271,6 +271,12 @@ public nonisolated struct Hubspot_Gateway_V1_CreateObjectRequest: Sendable {
 
   public var associations: [Hubspot_Gateway_V1_AssociationTarget] = []
 
+  /// Makes retries safe: the same key (per calling service, for 24 h) with the same request
+  /// answers the first result without writing again; with another request FAILED_PRECONDITION;
+  /// while the first is in flight the retry waits for it; when the first's outcome cannot be
+  /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
+  public var idempotencyKey: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -429,6 +435,12 @@ public nonisolated struct Hubspot_Gateway_V1_BatchCreateObjectsRequest: Sendable
 
   /// At most 100.
   public var inputs: [Hubspot_Gateway_V1_ObjectInput] = []
+
+  /// Makes retries safe: the same key (per calling service, for 24 h) with the same request
+  /// answers the first result without writing again; with another request FAILED_PRECONDITION;
+  /// while the first is in flight the retry waits for it; when the first's outcome cannot be
+  /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1029,7 +1041,7 @@ nonisolated extension Hubspot_Gateway_V1_SearchObjectsResponse: SwiftProtobuf.Me
 
 nonisolated extension Hubspot_Gateway_V1_CreateObjectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateObjectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}properties\0\u{1}associations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}properties\0\u{1}associations\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1040,6 +1052,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateObjectRequest: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
       case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.associations) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1055,6 +1068,9 @@ nonisolated extension Hubspot_Gateway_V1_CreateObjectRequest: SwiftProtobuf.Mess
     if !self.associations.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.associations, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1062,6 +1078,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateObjectRequest: SwiftProtobuf.Mess
     if lhs.objectType != rhs.objectType {return false}
     if lhs.properties != rhs.properties {return false}
     if lhs.associations != rhs.associations {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1355,7 +1372,7 @@ nonisolated extension Hubspot_Gateway_V1_ObjectInput: SwiftProtobuf.Message, Swi
 
 nonisolated extension Hubspot_Gateway_V1_BatchCreateObjectsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchCreateObjectsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}inputs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}inputs\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1365,6 +1382,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchCreateObjectsRequest: SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.objectType) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.inputs) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1377,12 +1395,16 @@ nonisolated extension Hubspot_Gateway_V1_BatchCreateObjectsRequest: SwiftProtobu
     if !self.inputs.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.inputs, fieldNumber: 2)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_BatchCreateObjectsRequest, rhs: Hubspot_Gateway_V1_BatchCreateObjectsRequest) -> Bool {
     if lhs.objectType != rhs.objectType {return false}
     if lhs.inputs != rhs.inputs {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -110,3 +110,17 @@ def test_a_deadline_shorter_than_the_wait_for_budget_is_refused_in_time(fleet):
     assert status.redis == admin_pb2.REDIS_STATUS_UP and status.replicas == 3
     for channel in channels:
         channel.close()
+
+
+def test_a_create_retried_on_other_replicas_with_its_idempotency_key_is_written_once(fleet):
+    key = f"order-{time.time_ns()}"
+    stubs = [contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(g.address)) for g in fleet.gateways]
+    request = contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(email=f"{key}@example.com"), idempotency_key=key)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda n: stubs[n % 3].CreateContact(request, metadata=fleet.metadata(), timeout=30).contact.id, range(6)))
+    assert len(set(answers)) == 1, answers
+    # The same key in metadata, on yet another replica, with another body: refused.
+    other = contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(email=f"other-{key}@example.com"))
+    with pytest.raises(grpc.RpcError) as conflict:
+        stubs[2].CreateContact(other, metadata=(*fleet.metadata(), ("idempotency-key", key)), timeout=30)
+    assert conflict.value.code() == grpc.StatusCode.FAILED_PRECONDITION
