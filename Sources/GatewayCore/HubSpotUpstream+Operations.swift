@@ -119,21 +119,33 @@ extension HubSpotUpstream {
 
     // MARK: Associations
 
-    /// Associates two records, with HubSpot's default type when `types` is empty.
+    /// Associates two records, with HubSpot's default type when `types` is empty, in a batch
+    /// call shared with other callers of the type pair.
     public func associate(
         from: (type: String, id: String), to: (type: String, id: String), types: [AssociationSpec],
         priority: CallPriority, deadline: ContinuousClock.Instant
     ) async throws {
-        // Associations change what a record read with associations shows: drop both records.
-        try await call(priority: priority, deadline: deadline, invalidating: [from, to]) { client, options in
-            if types.isEmpty {
-                try await client.associateDefault(
-                    from: from.type, id: from.id, to: to.type, toId: to.id, options: options)
-            } else {
-                _ = try await client.associate(
-                    from: from.type, id: from.id, to: to.type, toId: to.id, types: types, options: options)
-            }
+        try await writeAssociation(
+            types.isEmpty ? .associateDefault : .associate, from: from, to: to, types: types, priority: priority,
+            deadline: deadline)
+    }
+
+    /// One association write through the coalescer; both records' cached copies are dropped
+    /// (a record read with associations shows them), whether it went through or not.
+    func writeAssociation(
+        _ operation: AssociationWriteCoalescer.Operation, from: (type: String, id: String),
+        to: (type: String, id: String), types: [AssociationSpec] = [], priority: CallPriority,
+        deadline: ContinuousClock.Instant
+    ) async throws {
+        do {
+            try await associationWrites[priority]!.write(
+                operation, from: from.type, to: to.type, AssociationWrite(fromId: from.id, toId: to.id, types: types),
+                deadline: deadline)
+        } catch {
+            await invalidate([from, to])
+            throw error
         }
+        await invalidate([from, to])
     }
 
     /// A page of the records of `toType` associated with a record.
@@ -156,14 +168,12 @@ extension HubSpotUpstream {
         }
     }
 
-    /// Removes every association between two records.
+    /// Removes every association between two records, in a batch call shared with other
+    /// callers of the type pair.
     public func removeAssociations(
         from: (type: String, id: String), to: (type: String, id: String), priority: CallPriority,
         deadline: ContinuousClock.Instant
     ) async throws {
-        try await call(priority: priority, deadline: deadline, invalidating: [from, to]) { client, options in
-            try await client.removeAssociations(
-                from: from.type, id: from.id, to: to.type, toId: to.id, options: options)
-        }
+        try await writeAssociation(.remove, from: from, to: to, priority: priority, deadline: deadline)
     }
 }

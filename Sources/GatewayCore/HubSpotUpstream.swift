@@ -29,6 +29,7 @@ public final class HubSpotUpstream: Sendable {
     private let attempts: Attempts
     private let reads: [CallPriority: BatchReadCoalescer]
     private let writes: [CallPriority: BatchWriteCoalescer]
+    let associationWrites: [CallPriority: AssociationWriteCoalescer]
     private let metrics: GatewayMetrics
     private let logger: Logger
 
@@ -50,6 +51,7 @@ public final class HubSpotUpstream: Sendable {
         self.attempts = attempts
         var reads: [CallPriority: BatchReadCoalescer] = [:]
         var writes: [CallPriority: BatchWriteCoalescer] = [:]
+        var associationWrites: [CallPriority: AssociationWriteCoalescer] = [:]
         for priority in [CallPriority.interactive, .bulk] {
             let admit: @Sendable (ContinuousClock.Instant) async throws -> Void = { deadline in
                 try breaker.refuseIfOpen()
@@ -78,9 +80,30 @@ public final class HubSpotUpstream: Sendable {
                     try await request.send(with: client, options: options)
                 }
             }
+            associationWrites[priority] = AssociationWriteCoalescer(
+                maxBatchSize: configuration.maxBatchSize, admit: admit
+            ) { from, to, operation, batch, deadline, admitted in
+                metrics.record(
+                    GatewayMetrics.Name.recordsPerCall, [("endpoint", "associations.batch")], batch.count)
+                try await attempts.run(
+                    .general, priority: priority, deadline: deadline, idempotent: true, admitted: admitted
+                ) { client, options in
+                    let pairs = batch.map { (fromId: $0.fromId, toId: $0.toId) }
+                    switch operation {
+                    case .associateDefault:
+                        try await client.batchAssociateDefault(from: from, to: to, pairs: pairs, options: options)
+                    case .associate:
+                        try await client.batchAssociate(
+                            from: from, to: to, inputs: batch.map { ($0.fromId, $0.toId, $0.types) }, options: options)
+                    case .remove:
+                        try await client.batchRemoveAssociations(from: from, to: to, pairs: pairs, options: options)
+                    }
+                }
+            }
         }
         self.reads = reads
         self.writes = writes
+        self.associationWrites = associationWrites
     }
 
     /// The client observer that tells `limiter` what HubSpot's rate-limit headers say and
@@ -255,7 +278,7 @@ public final class HubSpotUpstream: Sendable {
 
     /// Drops the objects' cached copies before the write's caller hears back, so its next
     /// read, through any replica, sees the write.
-    private func invalidate(_ objects: [(type: String, id: String)]) async {
+    func invalidate(_ objects: [(type: String, id: String)]) async {
         for object in objects { await cache.invalidate(type: object.type, id: object.id) }
     }
 

@@ -3,7 +3,9 @@ public struct Associations: Sendable {
     let upstream: HubSpotUpstream
 
     /// Associates two records with `kinds` (HubSpot's default kind between the two types when
-    /// empty) and answers the kinds now between them. Both records' cached copies are dropped.
+    /// empty), in a batch call shared with other callers of the type pair, and answers the
+    /// kinds made (the default kind, when HubSpot's is known for the pair). Both records'
+    /// cached copies are dropped.
     public func associate(_ from: RecordRef, _ to: RecordRef, kinds: [AssociationKind], _ terms: CallTerms)
         async throws -> [AssociationKind]
     {
@@ -12,8 +14,46 @@ public struct Associations: Sendable {
                 from: (from.type, from.id), to: (to.type, to.id), types: kinds.map(\.spec), priority: terms.priority,
                 deadline: terms.deadline)
         }
-        let page = try await list(of: from, toType: to.type, terms)
-        return page.associations.first { $0.toId == to.id }?.kinds ?? []
+        return kinds.isEmpty ? [AssociationKind.default(from: from.type, to: to.type)].compactMap { $0 } : kinds
+    }
+
+    /// Associates each pair (all of one type pair) with `kinds` (the default kind when empty),
+    /// in as few batch calls as the coalescer makes of them; one result per pair, in order.
+    public func associate(_ pairs: [(from: RecordRef, to: RecordRef)], kinds: [AssociationKind], _ terms: CallTerms)
+        async -> [Result<Void, any Error>]
+    {
+        await each(pairs) { from, to in
+            _ = try await associate(from, to, kinds: kinds, terms)
+        }
+    }
+
+    /// Removes every association between each pair, batched like `associate`.
+    public func remove(_ pairs: [(from: RecordRef, to: RecordRef)], _ terms: CallTerms) async
+        -> [Result<Void, any Error>]
+    {
+        await each(pairs) { from, to in try await remove(from, to, terms) }
+    }
+
+    /// Runs `body` for every pair at once (so that the coalescer batches them); results in order.
+    private func each(
+        _ pairs: [(from: RecordRef, to: RecordRef)],
+        _ body: @escaping @Sendable (RecordRef, RecordRef) async throws -> Void
+    ) async -> [Result<Void, any Error>] {
+        await withTaskGroup(of: (Int, Result<Void, any Error>).self) { group in
+            for (index, pair) in pairs.enumerated() {
+                group.addTask {
+                    do {
+                        try await body(pair.from, pair.to)
+                        return (index, .success(()))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results = [Result<Void, any Error>](repeating: .success(()), count: pairs.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
     }
 
     /// A page of the records of `toType` associated with `from`.

@@ -61,11 +61,53 @@ public enum Hubspot_Gateway_V1_AssociationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "BatchAssociate" metadata.
+        public enum BatchAssociate: Sendable {
+            /// Request type for "BatchAssociate".
+            public typealias Input = Hubspot_Gateway_V1_BatchAssociateRequest
+            /// Response type for "BatchAssociate".
+            public typealias Output = Hubspot_Gateway_V1_BatchAssociateResponse
+            /// Descriptor for "BatchAssociate".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.AssociationsService"),
+                method: "BatchAssociate",
+                type: .unary
+            )
+        }
+        /// Namespace for "BatchRemoveAssociations" metadata.
+        public enum BatchRemoveAssociations: Sendable {
+            /// Request type for "BatchRemoveAssociations".
+            public typealias Input = Hubspot_Gateway_V1_BatchRemoveAssociationsRequest
+            /// Response type for "BatchRemoveAssociations".
+            public typealias Output = Hubspot_Gateway_V1_BatchRemoveAssociationsResponse
+            /// Descriptor for "BatchRemoveAssociations".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.AssociationsService"),
+                method: "BatchRemoveAssociations",
+                type: .unary
+            )
+        }
+        /// Namespace for "BatchListAssociations" metadata.
+        public enum BatchListAssociations: Sendable {
+            /// Request type for "BatchListAssociations".
+            public typealias Input = Hubspot_Gateway_V1_BatchListAssociationsRequest
+            /// Response type for "BatchListAssociations".
+            public typealias Output = Hubspot_Gateway_V1_BatchListAssociationsResponse
+            /// Descriptor for "BatchListAssociations".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.AssociationsService"),
+                method: "BatchListAssociations",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "hubspot.gateway.v1.AssociationsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Associate.descriptor,
             ListAssociations.descriptor,
-            RemoveAssociation.descriptor
+            RemoveAssociation.descriptor,
+            BatchAssociate.descriptor,
+            BatchRemoveAssociations.descriptor,
+            BatchListAssociations.descriptor
         ]
     }
 }
@@ -94,7 +136,8 @@ extension Hubspot_Gateway_V1_AssociationsService {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Associations between records of any types.
+    /// > Associations between records of any types. Writes from every caller are merged into HubSpot's
+    /// > v4 batch calls per type pair: fifty callers associating at once cost a call or two.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "Associate" method.
         ///
@@ -137,6 +180,48 @@ extension Hubspot_Gateway_V1_AssociationsService {
             request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_RemoveAssociationRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_RemoveAssociationResponse>
+
+        /// Handle the "BatchAssociate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchAssociateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_BatchAssociateResponse` messages.
+        func batchAssociate(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchAssociateResponse>
+
+        /// Handle the "BatchRemoveAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_BatchRemoveAssociationsResponse` messages.
+        func batchRemoveAssociations(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>
+
+        /// Handle the "BatchListAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchListAssociationsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_BatchListAssociationsResponse` messages.
+        func batchListAssociations(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>
     }
 
     /// Service protocol for the "hubspot.gateway.v1.AssociationsService" service.
@@ -149,7 +234,8 @@ extension Hubspot_Gateway_V1_AssociationsService {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Associations between records of any types.
+    /// > Associations between records of any types. Writes from every caller are merged into HubSpot's
+    /// > v4 batch calls per type pair: fifty callers associating at once cost a call or two.
     public protocol ServiceProtocol: Hubspot_Gateway_V1_AssociationsService.StreamingServiceProtocol {
         /// Handle the "Associate" method.
         ///
@@ -192,6 +278,48 @@ extension Hubspot_Gateway_V1_AssociationsService {
             request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_RemoveAssociationRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_RemoveAssociationResponse>
+
+        /// Handle the "BatchAssociate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchAssociateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_BatchAssociateResponse` message.
+        func batchAssociate(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchAssociateResponse>
+
+        /// Handle the "BatchRemoveAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_BatchRemoveAssociationsResponse` message.
+        func batchRemoveAssociations(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>
+
+        /// Handle the "BatchListAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchListAssociationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_BatchListAssociationsResponse` message.
+        func batchListAssociations(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>
     }
 
     /// Simple service protocol for the "hubspot.gateway.v1.AssociationsService" service.
@@ -202,7 +330,8 @@ extension Hubspot_Gateway_V1_AssociationsService {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Associations between records of any types.
+    /// > Associations between records of any types. Writes from every caller are merged into HubSpot's
+    /// > v4 batch calls per type pair: fifty callers associating at once cost a call or two.
     public protocol SimpleServiceProtocol: Hubspot_Gateway_V1_AssociationsService.ServiceProtocol {
         /// Handle the "Associate" method.
         ///
@@ -245,6 +374,48 @@ extension Hubspot_Gateway_V1_AssociationsService {
             request: Hubspot_Gateway_V1_RemoveAssociationRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Hubspot_Gateway_V1_RemoveAssociationResponse
+
+        /// Handle the "BatchAssociate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_BatchAssociateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_BatchAssociateResponse` to respond with.
+        func batchAssociate(
+            request: Hubspot_Gateway_V1_BatchAssociateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_BatchAssociateResponse
+
+        /// Handle the "BatchRemoveAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_BatchRemoveAssociationsResponse` to respond with.
+        func batchRemoveAssociations(
+            request: Hubspot_Gateway_V1_BatchRemoveAssociationsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_BatchRemoveAssociationsResponse
+
+        /// Handle the "BatchListAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_BatchListAssociationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_BatchListAssociationsResponse` to respond with.
+        func batchListAssociations(
+            request: Hubspot_Gateway_V1_BatchListAssociationsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_BatchListAssociationsResponse
     }
 }
 
@@ -285,6 +456,39 @@ extension Hubspot_Gateway_V1_AssociationsService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_AssociationsService.Method.BatchAssociate.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchAssociateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchAssociateResponse>(),
+            handler: { request, context in
+                try await self.batchAssociate(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_AssociationsService.Method.BatchRemoveAssociations.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>(),
+            handler: { request, context in
+                try await self.batchRemoveAssociations(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_AssociationsService.Method.BatchListAssociations.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchListAssociationsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchListAssociationsResponse>(),
+            handler: { request, context in
+                try await self.batchListAssociations(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -318,6 +522,39 @@ extension Hubspot_Gateway_V1_AssociationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_RemoveAssociationResponse> {
         let response = try await self.removeAssociation(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func batchAssociate(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchAssociateResponse> {
+        let response = try await self.batchAssociate(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func batchRemoveAssociations(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse> {
+        let response = try await self.batchRemoveAssociations(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func batchListAssociations(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse> {
+        let response = try await self.batchListAssociations(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -366,6 +603,45 @@ extension Hubspot_Gateway_V1_AssociationsService.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func batchAssociate(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchAssociateResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchAssociateResponse>(
+            message: try await self.batchAssociate(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func batchRemoveAssociations(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>(
+            message: try await self.batchRemoveAssociations(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func batchListAssociations(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>(
+            message: try await self.batchListAssociations(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
 }
 
 // MARK: hubspot.gateway.v1.AssociationsService (client)
@@ -379,7 +655,8 @@ extension Hubspot_Gateway_V1_AssociationsService {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Associations between records of any types.
+    /// > Associations between records of any types. Writes from every caller are merged into HubSpot's
+    /// > v4 batch calls per type pair: fifty callers associating at once cost a call or two.
     public protocol ClientProtocol: Sendable {
         /// Call the "Associate" method.
         ///
@@ -437,6 +714,63 @@ extension Hubspot_Gateway_V1_AssociationsService {
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RemoveAssociationResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
+
+        /// Call the "BatchAssociate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchAssociateRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchAssociateRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_BatchAssociateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batchAssociate<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_BatchAssociateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchAssociateResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchAssociateResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BatchRemoveAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_BatchRemoveAssociationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batchRemoveAssociations<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BatchListAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchListAssociationsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchListAssociationsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_BatchListAssociationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batchListAssociations<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchListAssociationsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
     }
 
     /// Generated client for the "hubspot.gateway.v1.AssociationsService" service.
@@ -447,7 +781,8 @@ extension Hubspot_Gateway_V1_AssociationsService {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Associations between records of any types.
+    /// > Associations between records of any types. Writes from every caller are merged into HubSpot's
+    /// > v4 batch calls per type pair: fifty callers associating at once cost a call or two.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -548,6 +883,96 @@ extension Hubspot_Gateway_V1_AssociationsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "BatchAssociate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchAssociateRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchAssociateRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_BatchAssociateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batchAssociate<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_BatchAssociateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchAssociateResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchAssociateResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_AssociationsService.Method.BatchAssociate.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BatchRemoveAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_BatchRemoveAssociationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batchRemoveAssociations<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_AssociationsService.Method.BatchRemoveAssociations.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BatchListAssociations" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchListAssociationsRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchListAssociationsRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_BatchListAssociationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batchListAssociations<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_BatchListAssociationsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_AssociationsService.Method.BatchListAssociations.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -624,6 +1049,81 @@ extension Hubspot_Gateway_V1_AssociationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_RemoveAssociationRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_RemoveAssociationResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchAssociate" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchAssociateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchAssociate<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchAssociateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchAssociateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batchAssociate(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchAssociateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchAssociateResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchRemoveAssociations" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchRemoveAssociationsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchRemoveAssociations<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batchRemoveAssociations(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchListAssociations" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchListAssociationsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchListAssociations<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batchListAssociations(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_BatchListAssociationsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_BatchListAssociationsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -714,6 +1214,93 @@ extension Hubspot_Gateway_V1_AssociationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.removeAssociation(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchAssociate" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchAssociate<Result>(
+        _ message: Hubspot_Gateway_V1_BatchAssociateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchAssociateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchAssociateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batchAssociate(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchRemoveAssociations" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchRemoveAssociations<Result>(
+        _ message: Hubspot_Gateway_V1_BatchRemoveAssociationsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchRemoveAssociationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchRemoveAssociationsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batchRemoveAssociations(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchListAssociations" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchListAssociations<Result>(
+        _ message: Hubspot_Gateway_V1_BatchListAssociationsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_BatchListAssociationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_BatchListAssociationsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batchListAssociations(
             request: request,
             options: options,
             onResponse: handleResponse

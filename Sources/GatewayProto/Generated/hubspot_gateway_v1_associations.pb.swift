@@ -76,7 +76,9 @@ public nonisolated struct Hubspot_Gateway_V1_AssociateResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The types between the two records after the call.
+  /// The types this call made (for a default association, HubSpot's default type between the
+  /// two standard object types; empty where the gateway does not know it). ListAssociations
+  /// shows every type between the two records.
   public var types: [Hubspot_Gateway_V1_AssociationType] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -191,6 +193,128 @@ public nonisolated struct Hubspot_Gateway_V1_RemoveAssociationResponse: Sendable
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One pair of records of a batch.
+public nonisolated struct Hubspot_Gateway_V1_AssociationPair: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromID: String = String()
+
+  public var toID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_BatchAssociateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromObjectType: String = String()
+
+  public var toObjectType: String = String()
+
+  /// At most 100.
+  public var pairs: [Hubspot_Gateway_V1_AssociationPair] = []
+
+  /// Empty: the default (unlabelled) association; else these labelled types, for every pair.
+  public var types: [Hubspot_Gateway_V1_AssociationType] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Per pair: `errors` names the pairs that failed (by index); the others were associated.
+public nonisolated struct Hubspot_Gateway_V1_BatchAssociateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var errors: [Hubspot_Gateway_V1_BatchError] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_BatchRemoveAssociationsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromObjectType: String = String()
+
+  public var toObjectType: String = String()
+
+  /// At most 100.
+  public var pairs: [Hubspot_Gateway_V1_AssociationPair] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_BatchRemoveAssociationsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var errors: [Hubspot_Gateway_V1_BatchError] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_BatchListAssociationsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromObjectType: String = String()
+
+  /// At most 1,000.
+  public var ids: [String] = []
+
+  public var toObjectType: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The associations of one record of a BatchListAssociations (up to HubSpot's first 500).
+public nonisolated struct Hubspot_Gateway_V1_RecordAssociations: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromID: String = String()
+
+  public var associations: [Hubspot_Gateway_V1_Association] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_BatchListAssociationsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One per id asked, in order (no associations: an empty list).
+  public var results: [Hubspot_Gateway_V1_RecordAssociations] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -481,6 +605,291 @@ nonisolated extension Hubspot_Gateway_V1_RemoveAssociationResponse: SwiftProtobu
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_RemoveAssociationResponse, rhs: Hubspot_Gateway_V1_RemoveAssociationResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_AssociationPair: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AssociationPair"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_id\0\u{3}to_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromID.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromID, fieldNumber: 1)
+    }
+    if !self.toID.isEmpty {
+      try visitor.visitSingularStringField(value: self.toID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_AssociationPair, rhs: Hubspot_Gateway_V1_AssociationPair) -> Bool {
+    if lhs.fromID != rhs.fromID {return false}
+    if lhs.toID != rhs.toID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_BatchAssociateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchAssociateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_object_type\0\u{3}to_object_type\0\u{1}pairs\0\u{1}types\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromObjectType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toObjectType) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.pairs) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.types) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromObjectType, fieldNumber: 1)
+    }
+    if !self.toObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.toObjectType, fieldNumber: 2)
+    }
+    if !self.pairs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pairs, fieldNumber: 3)
+    }
+    if !self.types.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.types, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_BatchAssociateRequest, rhs: Hubspot_Gateway_V1_BatchAssociateRequest) -> Bool {
+    if lhs.fromObjectType != rhs.fromObjectType {return false}
+    if lhs.toObjectType != rhs.toObjectType {return false}
+    if lhs.pairs != rhs.pairs {return false}
+    if lhs.types != rhs.types {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_BatchAssociateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchAssociateResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}errors\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.errors) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.errors, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_BatchAssociateResponse, rhs: Hubspot_Gateway_V1_BatchAssociateResponse) -> Bool {
+    if lhs.errors != rhs.errors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_BatchRemoveAssociationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchRemoveAssociationsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_object_type\0\u{3}to_object_type\0\u{1}pairs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromObjectType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toObjectType) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.pairs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromObjectType, fieldNumber: 1)
+    }
+    if !self.toObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.toObjectType, fieldNumber: 2)
+    }
+    if !self.pairs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pairs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_BatchRemoveAssociationsRequest, rhs: Hubspot_Gateway_V1_BatchRemoveAssociationsRequest) -> Bool {
+    if lhs.fromObjectType != rhs.fromObjectType {return false}
+    if lhs.toObjectType != rhs.toObjectType {return false}
+    if lhs.pairs != rhs.pairs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_BatchRemoveAssociationsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchRemoveAssociationsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}errors\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.errors) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.errors, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_BatchRemoveAssociationsResponse, rhs: Hubspot_Gateway_V1_BatchRemoveAssociationsResponse) -> Bool {
+    if lhs.errors != rhs.errors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_BatchListAssociationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchListAssociationsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_object_type\0\u{1}ids\0\u{3}to_object_type\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromObjectType) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.ids) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.toObjectType) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromObjectType, fieldNumber: 1)
+    }
+    if !self.ids.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.ids, fieldNumber: 2)
+    }
+    if !self.toObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.toObjectType, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_BatchListAssociationsRequest, rhs: Hubspot_Gateway_V1_BatchListAssociationsRequest) -> Bool {
+    if lhs.fromObjectType != rhs.fromObjectType {return false}
+    if lhs.ids != rhs.ids {return false}
+    if lhs.toObjectType != rhs.toObjectType {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_RecordAssociations: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordAssociations"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_id\0\u{1}associations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromID) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.associations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromID.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromID, fieldNumber: 1)
+    }
+    if !self.associations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.associations, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_RecordAssociations, rhs: Hubspot_Gateway_V1_RecordAssociations) -> Bool {
+    if lhs.fromID != rhs.fromID {return false}
+    if lhs.associations != rhs.associations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_BatchListAssociationsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchListAssociationsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_BatchListAssociationsResponse, rhs: Hubspot_Gateway_V1_BatchListAssociationsResponse) -> Bool {
+    if lhs.results != rhs.results {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

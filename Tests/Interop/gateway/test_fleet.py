@@ -124,3 +124,39 @@ def test_a_create_retried_on_other_replicas_with_its_idempotency_key_is_written_
     with pytest.raises(grpc.RpcError) as conflict:
         stubs[2].CreateContact(other, metadata=(*fleet.metadata(), ("idempotency-key", key)), timeout=30)
     assert conflict.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_fifty_callers_associating_at_once_on_three_replicas_cost_a_handful_of_batch_calls(fleet):
+    from hubspot.gateway.v1 import associations_pb2, associations_pb2_grpc, objects_pb2, objects_pb2_grpc
+    objects = objects_pb2_grpc.ObjectsServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
+    deals = [o.id for o in objects.ListObjects(objects_pb2.ListObjectsRequest(object_type="deals", page=common_pb2.PageRequest(page_size=50)),
+                                               metadata=fleet.metadata(), timeout=30).objects]
+    contacts = contact_ids(fleet, 50)
+    stubs = [associations_pb2_grpc.AssociationsServiceStub(grpc.insecure_channel(g.address)) for g in fleet.gateways]
+    before = fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"].get("associations.batch.associate.default", 0)
+
+    def associate(n):
+        request = associations_pb2.AssociateRequest(**{"from": associations_pb2.ObjectRef(object_type="contacts", id=contacts[n])},
+                                                    to=associations_pb2.ObjectRef(object_type="deals", id=deals[n]))
+        return stubs[n % 3].Associate(request, metadata=fleet.metadata(), timeout=30)
+
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        list(pool.map(associate, range(50)))
+    stats = fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"]
+    calls = stats.get("associations.batch.associate.default", 0) - before
+    print(f"50 associations from 50 callers on 3 replicas: {calls} HubSpot batch calls")
+    assert 1 <= calls <= 15 and "associations.createDefault" not in stats
+    listed = stubs[1].BatchListAssociations(associations_pb2.BatchListAssociationsRequest(from_object_type="contacts", ids=contacts,
+                                                                                          to_object_type="deals"),
+                                            metadata=fleet.metadata(), timeout=30)
+    assert all(deal in [a.to_object_id for a in result.associations] for result, deal in zip(listed.results, deals))
+    removed = stubs[2].BatchRemoveAssociations(associations_pb2.BatchRemoveAssociationsRequest(
+        from_object_type="contacts", to_object_type="deals",
+        pairs=[associations_pb2.AssociationPair(from_id=c, to_id=d) for c, d in zip(contacts[:10], deals[:10])]),
+        metadata=fleet.metadata(), timeout=30)
+    assert list(removed.errors) == []
+    again = stubs[0].BatchAssociate(associations_pb2.BatchAssociateRequest(
+        from_object_type="contacts", to_object_type="deals",
+        pairs=[associations_pb2.AssociationPair(from_id=contacts[0], to_id=deals[0]), associations_pb2.AssociationPair(from_id=contacts[1], to_id="999999999")]),
+        metadata=fleet.metadata(), timeout=30)
+    assert [e.index for e in again.errors] == [1]
