@@ -63,10 +63,12 @@ import TestSupport
 
     @Test func groupMembersShareEventsAndTakeOverWhatAMemberLeftUnacknowledged() async throws {
         try await FeedRig.with { rig in
+            // Long enough that a's events stay a's between the two first reads on a loaded
+            // machine; b takes them over once it has passed.
             let a = FeedGroupMember(
-                feed: rig.feed, group: "analytics", member: "a", visibilityTimeout: .milliseconds(200))
+                feed: rig.feed, group: "analytics", member: "a", visibilityTimeout: .seconds(2))
             let b = FeedGroupMember(
-                feed: rig.feed, group: "analytics", member: "b", visibilityTimeout: .milliseconds(200))
+                feed: rig.feed, group: "analytics", member: "b", visibilityTimeout: .seconds(2))
             try await a.join(.now)
             _ = try await rig.feed.append(Self.events(1...4))
             let toA = try await a.next(count: 2, block: .seconds(1))

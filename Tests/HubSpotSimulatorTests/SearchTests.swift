@@ -167,7 +167,8 @@ import TestSupport
 /// HubSpot's search index lags behind writes; the simulator's can too.
 @Suite struct SearchIndexDelayTests {
     @Test func aWrittenRecordIsSearchableOnlyAfterTheIndexDelay() async throws {
-        try await SimulatorHarness.with({ $0.searchIndexDelay = .milliseconds(300) }) { sim in
+        // A delay no loaded CI machine takes between the write and the first search.
+        try await SimulatorHarness.with({ $0.searchIndexDelay = .seconds(3) }) { sim in
             let id = try await sim.createContact(["email": "late@acme.com"])
             let query: [String: Any] = [
                 "filterGroups": [["filters": [["propertyName": "email", "operator": "EQ", "value": "late@acme.com"]]]]
