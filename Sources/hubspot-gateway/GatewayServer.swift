@@ -160,7 +160,11 @@ struct GatewayServer {
 
         // gRPC
         let timeout = Duration.milliseconds(Int64(options.defaultTimeoutSeconds * 1000))
-        let crm = CRM(upstream: upstream)
+        var metadataConfiguration = MetadataCache.Configuration()
+        metadataConfiguration.ttl = .seconds(Int64(options.metadataTtlSeconds))
+        let crm = CRM(
+            upstream: upstream,
+            metadataCache: MetadataCache(redis: redis, configuration: metadataConfiguration, logger: logger))
         var grpcConfiguration = Nghttp2ServerTransportConfiguration(host: options.host, port: options.grpcPort)
         grpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
         grpcConfiguration.maxConnectionAge =
@@ -168,7 +172,7 @@ struct GatewayServer {
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
         let serviceNames = [
             "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService",
-            "AdminService",
+            "MetadataService", "AdminService",
         ]
         .map { "hubspot.gateway.v1." + $0 }
         let health = HealthService(servingServices: serviceNames)
@@ -199,7 +203,10 @@ struct GatewayServer {
                     idempotentWrites: idempotentWrites),
                 AssociationsService(crm: crm, defaultTimeout: timeout),
                 ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
-                AdminService(upstream: upstream, redisConfigured: redis != nil, exports: runningExports), health,
+                MetadataService(crm: crm, defaultTimeout: timeout),
+                AdminService(
+                    upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata),
+                health,
                 reflection, reflection.v1alpha,
             ],
             interceptors: [

@@ -167,6 +167,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var reconcileProperties = ""
 
+    // MARK: Metadata
+    @Option(help: "Seconds pipelines, owners, properties and association types are served from the cache.")
+    var metadataTtlSeconds: Double = 600
+
     // MARK: Idempotency
     @Option(help: "Hours an idempotency key of a create and its answer are kept (per calling service).")
     var idempotencyRetentionHours: Double = 24
@@ -225,6 +229,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "reconcile-properties",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
         "idempotency-retention-hours",
+        "metadata-ttl-seconds",
     ]
 
     static func main() async {
@@ -255,6 +260,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             ("--reconcile-lease-seconds", reconcileLeaseSeconds),
             ("--export-call-timeout-seconds", exportCallTimeoutSeconds),
             ("--idempotency-retention-hours", idempotencyRetentionHours),
+            ("--metadata-ttl-seconds", metadataTtlSeconds),
         ]
         for (name, value) in positive where !(value > 0) {
             throw ValidationError("\(name) must be more than 0 (got \(value))")

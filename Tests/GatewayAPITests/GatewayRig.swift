@@ -26,6 +26,7 @@ struct GatewayRig {
     let deals: Hubspot_Gateway_V1_DealsService.Client<InProcessTransport.Client>
     let objects: Hubspot_Gateway_V1_ObjectsService.Client<InProcessTransport.Client>
     let associations: Hubspot_Gateway_V1_AssociationsService.Client<InProcessTransport.Client>
+    let metadata: Hubspot_Gateway_V1_MetadataService.Client<InProcessTransport.Client>
     let ids: [String]
     /// The simulator's address and an HTTP client for its admin API (`/_sim/...`).
     let simulatorURL: String
@@ -67,7 +68,11 @@ struct GatewayRig {
                     client: hubspot, limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
                     cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()),
                     logger: quietLogger())
-                let crm = CRM(upstream: upstream)
+                var metadataConfiguration = MetadataCache.Configuration()
+                metadataConfiguration.keyPrefix = limits.keyPrefix + ":metadata"
+                let crm = CRM(
+                    upstream: upstream,
+                    metadataCache: MetadataCache(redis: redisClient, configuration: metadataConfiguration))
                 let keys = try CallerKeys(
                     parsing: """
                         # service key-hash scopes
@@ -88,7 +93,9 @@ struct GatewayRig {
                     transport: inProcess.server,
                     services: [
                         ContactsService(crm: crm, idempotentWrites: idempotentWrites),
-                        AdminService(upstream: upstream, redisConfigured: true, exports: exports),
+                        AdminService(
+                            upstream: upstream, redisConfigured: true, exports: exports, metadata: crm.metadata),
+                        MetadataService(crm: crm),
                         DealsService(crm: crm, idempotentWrites: idempotentWrites),
                         ObjectsService(crm: crm, running: exports, idempotentWrites: idempotentWrites),
                         AssociationsService(crm: crm),
@@ -102,7 +109,8 @@ struct GatewayRig {
                             GatewayRig(
                                 client: .init(wrapping: grpc), admin: .init(wrapping: grpc),
                                 deals: .init(wrapping: grpc),
-                                objects: .init(wrapping: grpc), associations: .init(wrapping: grpc), ids: ids,
+                                objects: .init(wrapping: grpc), associations: .init(wrapping: grpc),
+                                metadata: .init(wrapping: grpc), ids: ids,
                                 simulatorURL: baseURL, simulatorAdmin: transport,
                                 requestMetrics: requestMetrics, accessLog: captured))
                         server.beginGracefulShutdown()

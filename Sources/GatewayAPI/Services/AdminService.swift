@@ -11,10 +11,29 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
     private let exports: RunningExports
     private let started = ContinuousClock.now
 
-    public init(upstream: HubSpotUpstream, redisConfigured: Bool, exports: RunningExports = RunningExports()) {
+    private let metadata: CRMMetadata?
+
+    /// - Parameter metadata: what `FlushMetadata` flushes (nil: nothing to flush).
+    public init(
+        upstream: HubSpotUpstream, redisConfigured: Bool, exports: RunningExports = RunningExports(),
+        metadata: CRMMetadata? = nil
+    ) {
         self.upstream = upstream
         self.redisConfigured = redisConfigured
         self.exports = exports
+        self.metadata = metadata
+    }
+
+    public func flushMetadata(request: ServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_FlushMetadataResponse>
+    {
+        do {
+            try await metadata?.flush()
+        } catch {
+            throw RPCError(
+                code: .unavailable, message: "the metadata cache could not be flushed in Redis (\(error)); retry")
+        }
+        return ServerResponse(message: .init())
     }
 
     public func getStatus(request: ServerRequest<Hubspot_Gateway_V1_GetStatusRequest>, context: ServerContext)

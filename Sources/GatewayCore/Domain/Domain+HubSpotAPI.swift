@@ -71,13 +71,11 @@ extension AssociationCategory {
 
 extension AssociationKind {
     init(_ type: AssociationType) {
-        let category: Category =
-            switch type.category {
-            case .hubspotDefined: .hubspotDefined
-            case .userDefined: .userDefined
-            case .integratorDefined: .integratorDefined
-            }
-        self.init(category, type.typeId, label: type.label)
+        self.init(Category(type.category), type.typeId, label: type.label)
+    }
+
+    init(_ label: AssociationLabel) {
+        self.init(Category(label.category), label.typeId, label: label.label)
     }
 
     var spec: AssociationSpec { AssociationSpec(AssociationCategory(category), typeId) }
@@ -108,5 +106,51 @@ extension Association {
             }
         }
         return found
+    }
+}
+
+extension CRMPipeline {
+    init(_ pipeline: Pipeline) {
+        self.init(
+            id: pipeline.id, label: pipeline.label, displayOrder: pipeline.displayOrder ?? 0,
+            stages: pipeline.stages.enumerated().map { index, stage in
+                Stage(
+                    id: stage.id, label: stage.label, displayOrder: stage.displayOrder ?? index,
+                    probability: stage.metadata?["probability"].flatMap(Double.init),
+                    isClosed: stage.metadata?["isClosed"].map { $0 == "true" })
+            }.sorted { $0.displayOrder < $1.displayOrder })
+    }
+}
+
+extension CRMOwnerPage {
+    init(_ page: OwnerPage) {
+        self.init(
+            owners: page.results.map {
+                CRMOwner(
+                    id: $0.id, email: $0.email ?? "", firstName: $0.firstName ?? "", lastName: $0.lastName ?? "",
+                    userId: $0.userId, archived: $0.archived ?? false)
+            }, next: page.nextAfter)
+    }
+}
+
+extension CRMProperty {
+    init(_ definition: PropertyDefinition) {
+        self.init(
+            name: definition.name, label: definition.label ?? definition.name, type: definition.type,
+            fieldType: definition.fieldType ?? "", groupName: definition.groupName ?? "",
+            options: (definition.options ?? []).map { Option(label: $0.label, value: $0.value) },
+            hasUniqueValue: definition.hasUniqueValue ?? false, calculated: definition.calculated ?? false,
+            readOnly: definition.modificationMetadata?.readOnlyValue ?? false)
+    }
+}
+
+extension AssociationKind.Category {
+    init(_ category: AssociationCategory) {
+        self =
+            switch category {
+            case .hubspotDefined: .hubspotDefined
+            case .userDefined: .userDefined
+            case .integratorDefined: .integratorDefined
+            }
     }
 }

@@ -35,9 +35,23 @@ public enum Hubspot_Gateway_V1_AdminService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "FlushMetadata" metadata.
+        public enum FlushMetadata: Sendable {
+            /// Request type for "FlushMetadata".
+            public typealias Input = Hubspot_Gateway_V1_FlushMetadataRequest
+            /// Response type for "FlushMetadata".
+            public typealias Output = Hubspot_Gateway_V1_FlushMetadataResponse
+            /// Descriptor for "FlushMetadata".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.AdminService"),
+                method: "FlushMetadata",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "hubspot.gateway.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
-            GetStatus.descriptor
+            GetStatus.descriptor,
+            FlushMetadata.descriptor
         ]
     }
 }
@@ -77,6 +91,25 @@ extension Hubspot_Gateway_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_GetStatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_GetStatusResponse>
+
+        /// Handle the "FlushMetadata" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+        /// > replica: after a pipeline or property was changed in HubSpot.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_FlushMetadataRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_FlushMetadataResponse` messages.
+        func flushMetadata(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_FlushMetadataResponse>
     }
 
     /// Service protocol for the "hubspot.gateway.v1.AdminService" service.
@@ -100,6 +133,25 @@ extension Hubspot_Gateway_V1_AdminService {
             request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_GetStatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_GetStatusResponse>
+
+        /// Handle the "FlushMetadata" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+        /// > replica: after a pipeline or property was changed in HubSpot.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_FlushMetadataRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_FlushMetadataResponse` message.
+        func flushMetadata(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_FlushMetadataResponse>
     }
 
     /// Simple service protocol for the "hubspot.gateway.v1.AdminService" service.
@@ -121,6 +173,25 @@ extension Hubspot_Gateway_V1_AdminService {
             request: Hubspot_Gateway_V1_GetStatusRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Hubspot_Gateway_V1_GetStatusResponse
+
+        /// Handle the "FlushMetadata" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+        /// > replica: after a pipeline or property was changed in HubSpot.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_FlushMetadataRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_FlushMetadataResponse` to respond with.
+        func flushMetadata(
+            request: Hubspot_Gateway_V1_FlushMetadataRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_FlushMetadataResponse
     }
 }
 
@@ -134,6 +205,17 @@ extension Hubspot_Gateway_V1_AdminService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_GetStatusResponse>(),
             handler: { request, context in
                 try await self.getStatus(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_AdminService.Method.FlushMetadata.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_FlushMetadataRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_FlushMetadataResponse>(),
+            handler: { request, context in
+                try await self.flushMetadata(
                     request: request,
                     context: context
                 )
@@ -155,6 +237,17 @@ extension Hubspot_Gateway_V1_AdminService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func flushMetadata(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_FlushMetadataResponse> {
+        let response = try await self.flushMetadata(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -166,6 +259,19 @@ extension Hubspot_Gateway_V1_AdminService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_GetStatusResponse> {
         return GRPCCore.ServerResponse<Hubspot_Gateway_V1_GetStatusResponse>(
             message: try await self.getStatus(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func flushMetadata(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_FlushMetadataResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_FlushMetadataResponse>(
+            message: try await self.flushMetadata(
                 request: request.message,
                 context: context
             ),
@@ -200,6 +306,30 @@ extension Hubspot_Gateway_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_GetStatusResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_GetStatusResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "FlushMetadata" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+        /// > replica: after a pipeline or property was changed in HubSpot.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_FlushMetadataRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_FlushMetadataRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_FlushMetadataResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func flushMetadata<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_FlushMetadataRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_FlushMetadataResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_FlushMetadataResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -248,6 +378,41 @@ extension Hubspot_Gateway_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "FlushMetadata" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+        /// > replica: after a pipeline or property was changed in HubSpot.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_FlushMetadataRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_FlushMetadataRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_FlushMetadataResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func flushMetadata<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_FlushMetadataRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_FlushMetadataResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_FlushMetadataResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_AdminService.Method.FlushMetadata.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -274,6 +439,36 @@ extension Hubspot_Gateway_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_GetStatusRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_GetStatusResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FlushMetadata" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+    /// > replica: after a pipeline or property was changed in HubSpot.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_FlushMetadataRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func flushMetadata<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_FlushMetadataRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_FlushMetadataResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.flushMetadata(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_FlushMetadataRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_FlushMetadataResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -306,6 +501,40 @@ extension Hubspot_Gateway_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.getStatus(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FlushMetadata" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Forgets the cached metadata (pipelines, owners, properties, association types) on every
+    /// > replica: after a pipeline or property was changed in HubSpot.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func flushMetadata<Result>(
+        _ message: Hubspot_Gateway_V1_FlushMetadataRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_FlushMetadataResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_FlushMetadataRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.flushMetadata(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -211,4 +211,12 @@ public struct PropertyDefinition: Codable, Sendable, Equatable {
     public var hasUniqueValue: Bool?
     public var calculated: Bool?
     public var hidden: Bool?
+    public var modificationMetadata: ModificationMetadata?
+
+    public struct ModificationMetadata: Codable, Sendable, Equatable {
+        /// Values are set by HubSpot only (e.g. `createdate`).
+        public var readOnlyValue: Bool?
+        public var readOnlyDefinition: Bool?
+        public var archivable: Bool?
+    }
 }

@@ -23,8 +23,31 @@ struct APIRoute: Sendable {
             }
             return .success(APIRoute(name: name, isSearch: search, handler: handler))
         }
-        guard s.count >= 4, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
+        guard s.count >= 3, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
         switch (s[1], s[2], s.count) {
+        case ("v3", "owners", 3):
+            return route(
+                "owners.list", ["GET": { r, _ throws(HubSpotErrorBody) in try MetadataAPI.listOwners(r) }])
+        case ("v3", "pipelines", 4):
+            return route(
+                "pipelines.list",
+                ["GET": { _, c throws(HubSpotErrorBody) in MetadataAPI.listPipelines(try resolveType(s[3], c)) }])
+        case ("v3", "pipelines", 5):
+            return route(
+                "pipelines.get",
+                [
+                    "GET": { _, c throws(HubSpotErrorBody) in
+                        try MetadataAPI.getPipeline(try resolveType(s[3], c), id: String(s[4]))
+                    }
+                ])
+        case ("v4", "associations", 6) where s[5] == "labels":
+            return route(
+                "associations.labels",
+                [
+                    "GET": { _, c throws(HubSpotErrorBody) in
+                        MetadataAPI.associationLabels(try resolveType(s[3], c), try resolveType(s[4], c))
+                    }
+                ])
         case ("v3", "objects", 4):
             return route(
                 method == "POST" ? "objects.create" : "objects.list",

@@ -186,3 +186,26 @@ def test_two_contacts_merge_and_the_merged_id_reads_as_the_survivor(sandbox):
             contacts.MergeContacts(contacts_pb2.MergeContactsRequest(primary_id=made[0].id, merged_id=made[0].id),
                                    metadata=call_metadata(sandbox), timeout=10)
         assert itself.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_metadata_pipelines_owners_properties_and_association_types(sandbox):
+    from hubspot.gateway.v1 import metadata_pb2, metadata_pb2_grpc
+    with grpc.insecure_channel(sandbox.address) as channel:
+        stub = metadata_pb2_grpc.MetadataServiceStub(channel)
+        md = call_metadata(sandbox)
+        pipelines = stub.ListPipelines(metadata_pb2.ListPipelinesRequest(object_type="deals"), metadata=md, timeout=10).pipelines
+        assert [p.id for p in pipelines] == ["default", "renewals"]
+        assert stub.GetPipeline(metadata_pb2.GetPipelineRequest(object_type="tickets", pipeline_id="0"), metadata=md,
+                                timeout=10).pipeline.stages[0].label == "New"
+        owners = stub.ListOwners(metadata_pb2.ListOwnersRequest(email="ada@example.com"), metadata=md, timeout=10).owners
+        assert [o.first_name for o in owners] == ["Ada"]
+        email = stub.GetProperty(metadata_pb2.GetPropertyRequest(object_type="contacts", name="email"), metadata=md, timeout=10).property
+        assert email.unique
+        assert any(p.name == "dealstage" for p in stub.ListProperties(metadata_pb2.ListPropertiesRequest(object_type="deals"),
+                                                                      metadata=md, timeout=10).properties)
+        types = stub.ListAssociationTypes(metadata_pb2.ListAssociationTypesRequest(from_object_type="deals", to_object_type="companies"),
+                                          metadata=md, timeout=10).types
+        assert {t.type_id for t in types} == {341, 5}
+        with pytest.raises(grpc.RpcError) as missing:
+            stub.GetProperty(metadata_pb2.GetPropertyRequest(object_type="contacts", name="no_such_property"), metadata=md, timeout=10)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND

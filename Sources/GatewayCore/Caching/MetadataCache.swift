@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import RedisClient
+import Synchronization
+import TimeConversions
+
+/// HubSpot's metadata (pipelines, properties, owners, association types) in the shared cache:
+/// it changes rarely, so it is kept for its own TTL, fetched once at a time per item across
+/// callers of a replica (single flight), served stale when HubSpot cannot be asked, and
+/// flushed fleet-wide on demand (a generation counter in Redis).
+public final class MetadataCache: Sendable {
+    public struct Configuration: Sendable {
+        public var keyPrefix = "hubspot-gateway:metadata"
+        /// How long an item is served without asking HubSpot.
+        public var ttl: Duration = .seconds(600)
+        /// How much longer an item is kept to be served when HubSpot cannot be asked.
+        public var staleTTL: Duration = .seconds(24 * 3600)
+        public var redisTimeout: Duration = .milliseconds(200)
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    let redis: RedisClient?
+    let logger: Logger
+    /// Without Redis (or while it is away): this replica's own copies, by key.
+    private let local = Mutex<[String: (bytes: [UInt8], fetchedMs: Int64)]>([:])
+    private let localGeneration = Atomic<Int>(0)
+    private let flights = Mutex<[String: Task<[UInt8], any Error>]>([:])
+
+    public init(redis: RedisClient?, configuration: Configuration = .init(), logger: Logger = Logger(label: "metadata"))
+    {
+        self.redis = redis
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Where a copy came from, and how old it is.
+    public struct Freshness: Sendable, Equatable {
+        public var fromCache: Bool
+        public var age: Duration
+        /// Older than the TTL: HubSpot could not be asked.
+        public var stale: Bool
+    }
+
+    var generationKey: RESPArgument { .init("\(configuration.keyPrefix):generation") }
+
+    /// The item `name`: from the cache when younger than the TTL, else from `fetch` (one at a
+    /// time per item); when `fetch` fails, a copy younger than TTL + stale TTL.
+    public func value<T: Codable & Sendable>(
+        _ name: String, as type: T.Type = T.self, fetch: @escaping @Sendable () async throws -> T
+    ) async throws -> (T, Freshness) {
+        let key = await entryKey(name)
+        let nowMs = Date().epochMilliseconds
+        let stored = await read(key)
+        if let stored, nowMs - stored.fetchedMs <= configuration.ttl.milliseconds,
+            let value = try? JSONDecoder().decode(T.self, from: Data(stored.bytes))
+        {
+            return (value, Freshness(fromCache: true, age: .milliseconds(nowMs - stored.fetchedMs), stale: false))
+        }
+        do {
+            let bytes = try await singleFlight(key) {
+                let bytes = Array(try JSONEncoder().encode(try await fetch()))
+                await self.write(key, bytes)
+                return bytes
+            }
+            return (
+                try JSONDecoder().decode(T.self, from: Data(bytes)),
+                Freshness(fromCache: false, age: .zero, stale: false)
+            )
+        } catch {
+            guard let stored, nowMs - stored.fetchedMs <= (configuration.ttl + configuration.staleTTL).milliseconds,
+                let value = try? JSONDecoder().decode(T.self, from: Data(stored.bytes))
+            else { throw error }
+            logger.debug("serving stale metadata", metadata: ["item": "\(name)", "error": "\(error)"])
+            return (value, Freshness(fromCache: true, age: .milliseconds(nowMs - stored.fetchedMs), stale: true))
+        }
+    }
+
+    /// Forgets every item, fleet-wide (the next read of each asks HubSpot).
+    public func flush() async throws {
+        localGeneration.add(1, ordering: .relaxed)
+        local.withLock { $0.removeAll() }
+        if let redis { _ = try await redis.incr(generationKey, timeout: configuration.redisTimeout) }
+    }
+
+    private func entryKey(_ name: String) async -> String {
+        var generation = localGeneration.load(ordering: .relaxed)
+        if let redis,
+            let text = try? await redis.get(generationKey, timeout: configuration.redisTimeout),
+            let shared = Int(String(decoding: text, as: UTF8.self))
+        {
+            generation = shared
+        }
+        return "\(configuration.keyPrefix):\(generation):\(name)"
+    }
+
+    /// A stored copy: 8 bytes of fetch time (ms, big-endian), then the JSON.
+    private func read(_ key: String) async -> (bytes: [UInt8], fetchedMs: Int64)? {
+        if let redis, let raw = try? await redis.get(.init(key), timeout: configuration.redisTimeout), raw.count > 8 {
+            let fetched = raw.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+            return (Array(raw.dropFirst(8)), fetched)
+        }
+        return local.withLock { $0[key] }
+    }
+
+    private func write(_ key: String, _ bytes: [UInt8]) async {
+        let nowMs = Date().epochMilliseconds
+        local.withLock { $0[key] = (bytes, nowMs) }
+        guard let redis else { return }
+        let stamp = (0..<8).map { UInt8(truncatingIfNeeded: nowMs >> (56 - 8 * $0)) }
+        do {
+            _ = try await redis.set(
+                .init(key), .init(stamp + bytes),
+                expiration: .milliseconds(Int((configuration.ttl + configuration.staleTTL).milliseconds)),
+                timeout: configuration.redisTimeout)
+        } catch {
+            logger.debug("could not store metadata in Redis", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func singleFlight(_ key: String, _ body: @escaping @Sendable () async throws -> [UInt8]) async throws
+        -> [UInt8]
+    {
+        let task = flights.withLock { flights in
+            if let running = flights[key] { return running }
+            let task = Task { try await body() }
+            flights[key] = task
+            return task
+        }
+        defer { flights.withLock { if $0[key] == task { $0[key] = nil } } }
+        return try await task.value
+    }
+}

@@ -1,0 +1,80 @@
+/// HubSpot's metadata — pipelines, owners, properties, association types — read through the
+/// shared metadata cache (`MetadataCache`): its own TTL, one fetch at a time, stale when HubSpot
+/// cannot be asked.
+public struct CRMMetadata: Sendable {
+    let upstream: HubSpotUpstream
+    public let cache: MetadataCache
+
+    /// Every pipeline of `type` (deals, tickets), with stages.
+    public func pipelines(_ type: String, _ terms: CallTerms) async throws -> [CRMPipeline] {
+        let (pipelines, _) = try await cached("pipelines:\(type)") {
+            try await upstream.pipelines(of: type, priority: terms.priority, deadline: terms.deadline)
+        }
+        return pipelines.map(CRMPipeline.init).sorted { ($0.displayOrder, $0.id) < ($1.displayOrder, $1.id) }
+    }
+
+    /// One pipeline of `type`; nil when it has none by that id.
+    public func pipeline(_ type: String, id: String, _ terms: CallTerms) async throws -> CRMPipeline? {
+        try await pipelines(type, terms).first { $0.id == id }
+    }
+
+    /// A page of owners (by email, or the archived ones).
+    public func owners(limit: Int, after: String?, email: String?, archived: Bool, _ terms: CallTerms) async throws
+        -> CRMOwnerPage
+    {
+        let name = "owners:\(limit):\(after ?? ""):\(email?.lowercased() ?? ""):\(archived)"
+        let (page, _) = try await cached(name) {
+            try await upstream.owners(
+                limit: limit, after: after, email: email, archived: archived, priority: terms.priority,
+                deadline: terms.deadline)
+        }
+        return CRMOwnerPage(page)
+    }
+
+    /// Every property of `type`, by name.
+    public func properties(_ type: String, _ terms: CallTerms) async throws -> [CRMProperty] {
+        let (definitions, _) = try await cached("properties:\(type)") {
+            try await upstream.properties(of: type, priority: terms.priority, deadline: terms.deadline)
+        }
+        return definitions.map(CRMProperty.init).sorted { $0.name < $1.name }
+    }
+
+    /// Every association kind from `from` to `to` (HubSpot-defined and labelled).
+    public func associationKinds(from: String, to: String, _ terms: CallTerms) async throws -> [AssociationKind] {
+        let (labels, _) = try await cached("associations:\(from):\(to)") {
+            try await upstream.associationLabels(from: from, to: to, priority: terms.priority, deadline: terms.deadline)
+        }
+        return labels.map(AssociationKind.init)
+    }
+
+    /// Checks, before a write spends budget on it, that `stage` is a stage of pipeline
+    /// `pipelineId` of `type`: `CRMError` `.invalidRequest` naming the pipeline's stages (or the
+    /// type's pipelines) when not. When the pipelines cannot be read at all (HubSpot unavailable
+    /// and nothing cached) the write goes on: HubSpot checks it too.
+    public func checkStage(_ stage: String, pipeline pipelineId: String, of type: String, _ terms: CallTerms)
+        async throws
+    {
+        guard let pipelines = try? await pipelines(type, terms) else { return }
+        guard let pipeline = pipelines.first(where: { $0.id == pipelineId }) else {
+            throw CRMError(
+                .invalidRequest,
+                "\(type) have no pipeline '\(pipelineId)'; they have: "
+                    + pipelines.map { "\($0.id) (\($0.label))" }.joined(separator: ", "))
+        }
+        guard pipeline.stages.contains(where: { $0.id == stage }) else {
+            throw CRMError(
+                .invalidRequest,
+                "'\(stage)' is not a stage of the \(type) pipeline '\(pipeline.id)' (\(pipeline.label)); its stages are: "
+                    + pipeline.stages.map(\.id).joined(separator: ", "))
+        }
+    }
+
+    /// Forgets every cached item, fleet-wide.
+    public func flush() async throws { try await cache.flush() }
+
+    private func cached<T: Codable & Sendable>(_ name: String, _ fetch: @escaping @Sendable () async throws -> T)
+        async throws -> (T, MetadataCache.Freshness)
+    {
+        try await translatingErrors { try await cache.value(name, fetch: fetch) }
+    }
+}

@@ -1,0 +1,37 @@
+/// HubSpot's metadata reads: pipelines, owners, association types (properties are in
+/// `HubSpotClient.properties(of:)`).
+extension HubSpotClient {
+    /// `GET /crm/v3/pipelines/{type}`: every pipeline of deals or tickets, with its stages.
+    public func pipelines(of type: String, options: CallOptions = .init()) async throws -> [Pipeline] {
+        struct Page: Decodable { var results: [Pipeline] }
+        let page: Page = try await call(
+            .get, "/crm/v3/pipelines/\(try segment(type))", endpoint: "pipelines.list", options: options,
+            idempotentDefault: true)
+        return page.results
+    }
+
+    /// `GET /crm/v3/owners`: one page (limit ≤ 500), optionally of one email, or the archived ones.
+    public func owners(
+        limit: Int = 100, after: String? = nil, email: String? = nil, archived: Bool = false,
+        options: CallOptions = .init()
+    ) async throws -> OwnerPage {
+        var query = QueryItems()
+        query.add("limit", String(limit))
+        query.add("after", after)
+        query.add("email", email)
+        if archived { query.add("archived", "true") }
+        return try await call(
+            .get, "/crm/v3/owners", query: query, endpoint: "owners.list", options: options, idempotentDefault: true)
+    }
+
+    /// `GET /crm/v4/associations/{from}/{to}/labels`: every association type from `from` to `to`.
+    public func associationLabels(from: String, to: String, options: CallOptions = .init()) async throws
+        -> [AssociationLabel]
+    {
+        struct Page: Decodable { var results: [AssociationLabel] }
+        let page: Page = try await call(
+            .get, "/crm/v4/associations/\(try segment(from))/\(try segment(to))/labels",
+            endpoint: "associations.labels", options: options, idempotentDefault: true)
+        return page.results
+    }
+}
