@@ -51,7 +51,9 @@ struct IdempotentCalls: Sendable {
             let answer = try await writes.run(
                 scope: scope, key: key, fingerprint: fingerprint, deadline: deadline,
                 mayHaveBeenApplied: { error in
-                    (error as? RPCError)?.metadata.firstString(GatewayErrors.Key.writeOutcome) == "unknown"
+                    // "partial": part of it was written (an order's deal without all its lines).
+                    ["unknown", "partial"].contains(
+                        (error as? RPCError)?.metadata.firstString(GatewayErrors.Key.writeOutcome))
                 }
             ) {
                 let response = try await body()

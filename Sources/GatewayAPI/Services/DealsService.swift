@@ -102,11 +102,75 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
                 try await records.crm.metadata.checkStage(stage, pipeline: pipeline, of: Self.type, terms)
             }
         }
-        let written = try await records.write(
-            Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations),
-            subject: "the new deal", request.metadata)
-        return ServerResponse(message: .with { $0.deal = Deal(written) })
+        if message.lineItems.isEmpty {
+            let written = try await records.write(
+                Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations),
+                subject: "the new deal", request.metadata)
+            return ServerResponse(message: .with { $0.deal = Deal(written) })
+        }
+        let lines = try Self.orderLines(message.lineItems)
+        let terms = records.terms(request.metadata)
+        do {
+            let (deal, lineItems) = try await records.crm.orders.create(
+                deal: properties.compactMapValues { $0 }, associations: associations, lines: lines, terms)
+            return ServerResponse(
+                message: .with {
+                    $0.deal = Deal(deal)
+                    $0.lineItems = lineItems.map(Hubspot_Gateway_V1_LineItem.init)
+                })
+        } catch let partial as OrderLinesNotCreated {
+            throw Self.rpcError(partial)
+        } catch {
+            throw GatewayErrors.rpcError(error, subject: "the new deal")
+        }
     }
+
+    /// The order lines of a CreateDeal, checked: at most 100, each a product or a named line,
+    /// prices and quantities decimal.
+    static func orderLines(_ inputs: [Hubspot_Gateway_V1_LineItemInput]) throws(RPCError) -> [OrderLine] {
+        try InputValidation.batch(inputs.count, field: "line_items")
+        var lines: [OrderLine] = []
+        for (index, input) in inputs.enumerated() {
+            let field = "line_items[\(index)]"
+            if !input.productID.isEmpty { try InputValidation.id(input.productID, field: field + ".product_id") }
+            guard !input.productID.isEmpty || !input.name.isEmpty else {
+                throw InputValidation.invalid("\(field) needs a product_id or a name")
+            }
+            for (name, value) in [("price", input.price), ("quantity", input.quantity)] where !value.isEmpty {
+                guard Decimal(string: value, locale: Locale(identifier: "en_US_POSIX")) != nil,
+                    value.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
+                else {
+                    throw InputValidation.invalid("\(field).\(name) \"\(value.prefix(40))\" is not a decimal number")
+                }
+            }
+            try InputValidation.propertyNames(input.properties.keys, field: field + ".properties")
+            lines.append(
+                OrderLine(
+                    productId: input.productID.isEmpty ? nil : input.productID,
+                    name: input.name.isEmpty ? nil : input.name, price: input.price.isEmpty ? nil : input.price,
+                    quantity: input.quantity.isEmpty ? nil : input.quantity, properties: input.properties))
+        }
+        return lines
+    }
+
+    /// The deal was made and some lines were not: the first line's status, with the deal's id
+    /// (`x-created-deal-id`) and what to do.
+    static func rpcError(_ partial: OrderLinesNotCreated) -> RPCError {
+        let first = GatewayErrors.rpcError(
+            partial.failures[0].error, subject: "line_items[\(partial.failures[0].index)]")
+        var metadata = first.metadata
+        metadata.addString(partial.deal.id, forKey: createdDealIdKey)
+        metadata.addString("partial", forKey: GatewayErrors.Key.writeOutcome)
+        let failed = partial.failures.map { String($0.index) }.joined(separator: ", ")
+        return RPCError(
+            code: first.code,
+            message:
+                "the deal \(partial.deal.id) was created, but line_items [\(failed)] were not (\(first.message)); create those alone with ObjectsService.BatchCreateObjects (object_type \"line_items\", associated with deals \(partial.deal.id)) rather than the order again",
+            metadata: metadata)
+    }
+
+    /// Trailer of a CreateDeal whose deal was made but not all of its lines.
+    public static let createdDealIdKey = "x-created-deal-id"
 
     public func updateDeal(request: ServerRequest<Hubspot_Gateway_V1_UpdateDealRequest>, context: ServerContext)
         async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateDealResponse>
@@ -246,5 +310,20 @@ extension Hubspot_Gateway_V1_Deal {
     static func parseDate(_ text: String) -> Date? {
         if let milliseconds = Int64(text) { return Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
         return HubSpotTimestamp.parse(text)
+    }
+}
+
+extension Hubspot_Gateway_V1_LineItem {
+    init(_ record: CRMRecord) {
+        self.init()
+        id = record.id
+        productID = record["hs_product_id"] ?? ""
+        name = record["name"] ?? ""
+        price = record["price"] ?? ""
+        quantity = record["quantity"] ?? ""
+        for (key, value) in record.properties
+        where !["hs_product_id", "name", "price", "quantity"].contains(key) {
+            if let value { properties[key] = value }
+        }
     }
 }

@@ -193,7 +193,14 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             index, input throws(RPCError) in
             guard input.id.isEmpty else { throw InputValidation.invalid("inputs[\(index)].id must be empty on create") }
             try InputValidation.propertyNames(input.properties.keys, field: "inputs[\(index)].properties")
-            return .create(properties: input.properties)
+            var associations: [NewAssociation] = []
+            for (targetIndex, target) in input.associations.enumerated() {
+                associations.append(
+                    try AssociationTranslation.input(
+                        target, field: "inputs[\(index)].associations[\(targetIndex)]", from: request.message.objectType
+                    ))
+            }
+            return .create(properties: input.properties, associations: associations)
         }
     }
 
@@ -204,6 +211,11 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
             index, input throws(RPCError) in
             try InputValidation.id(input.id, field: "inputs[\(index)].id")
             try InputValidation.propertyNames(input.properties.keys, field: "inputs[\(index)].properties")
+            guard input.associations.isEmpty else {
+                throw InputValidation.invalid(
+                    "inputs[\(index)].associations are for creates; associate existing records with AssociationsService.BatchAssociate"
+                )
+            }
             return .update(id: input.id, properties: input.properties.mapValues { Optional($0) })
         }
     }

@@ -24,7 +24,8 @@ public struct AssociationKind: Sendable, Hashable {
     static let defaultTypeIds: [String: [String: Int]] = [
         "contacts": ["companies": 279, "deals": 4, "tickets": 15],
         "companies": ["contacts": 280, "deals": 342, "tickets": 340],
-        "deals": ["contacts": 3, "companies": 341, "tickets": 27],
+        "deals": ["contacts": 3, "companies": 341, "tickets": 27, "line_items": 19],
+        "line_items": ["deals": 20],
         "tickets": ["contacts": 16, "companies": 339, "deals": 28],
     ]
 }

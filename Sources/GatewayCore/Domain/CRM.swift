@@ -5,10 +5,12 @@ public struct CRM: Sendable {
     public let records: Records
     public let associations: Associations
     public let metadata: CRMMetadata
+    public let orders: Orders
 
     /// - Parameter metadataCache: where metadata is kept (default: this replica's memory only).
     public init(upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil)) {
         records = Records(upstream: upstream)
+        orders = Orders(records: records)
         associations = Associations(upstream: upstream)
         metadata = CRMMetadata(upstream: upstream, cache: metadataCache)
     }

@@ -257,6 +257,12 @@ public nonisolated struct Hubspot_Gateway_V1_CreateDealRequest: Sendable {
   /// known, ABORTED. The `idempotency-key` request metadata may carry it instead.
   public var idempotencyKey: String = String()
 
+  /// The order's lines: created after the deal and associated with it, all in one more HubSpot
+  /// call (at most 100). When that step fails, the error says so and carries the deal's id in
+  /// the `x-created-deal-id` trailer: create the lines alone with
+  /// ObjectsService.BatchCreateObjects (object_type "line_items", associations to the deal).
+  public var lineItems: [Hubspot_Gateway_V1_LineItemInput] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -278,11 +284,61 @@ public nonisolated struct Hubspot_Gateway_V1_CreateDealResponse: Sendable {
   /// Clears the value of `deal`. Subsequent reads from it will return its default value.
   public mutating func clearDeal() {self._deal = nil}
 
+  /// The created lines, in request order.
+  public var lineItems: [Hubspot_Gateway_V1_LineItem] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _deal: Hubspot_Gateway_V1_Deal? = nil
+}
+
+/// One line of an order: a product of the catalogue, or a line of its own.
+public nonisolated struct Hubspot_Gateway_V1_LineItemInput: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A product's id (HubSpot copies its name and price unless given here).
+  public var productID: String = String()
+
+  public var name: String = String()
+
+  /// Decimal, e.g. "19.99".
+  public var price: String = String()
+
+  /// Decimal; empty: 1.
+  public var quantity: String = String()
+
+  /// Any other line item property.
+  public var properties: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_LineItem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var productID: String = String()
+
+  public var name: String = String()
+
+  public var price: String = String()
+
+  public var quantity: String = String()
+
+  public var properties: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Hubspot_Gateway_V1_UpdateDealRequest: Sendable {
@@ -797,7 +853,7 @@ nonisolated extension Hubspot_Gateway_V1_SearchDealsResponse: SwiftProtobuf.Mess
 
 nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateDealRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}contact_ids\0\u{3}company_ids\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}contact_ids\0\u{3}company_ids\0\u{3}idempotency_key\0\u{3}line_items\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -809,6 +865,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.contactIds) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.companyIds) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.lineItems) }()
       default: break
       }
     }
@@ -831,6 +888,9 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
     }
+    if !self.lineItems.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lineItems, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -839,6 +899,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
     if lhs.contactIds != rhs.contactIds {return false}
     if lhs.companyIds != rhs.companyIds {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.lineItems != rhs.lineItems {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -846,7 +907,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealRequest: SwiftProtobuf.Messag
 
 nonisolated extension Hubspot_Gateway_V1_CreateDealResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateDealResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{3}line_items\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -855,6 +916,7 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealResponse: SwiftProtobuf.Messa
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._deal) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.lineItems) }()
       default: break
       }
     }
@@ -868,11 +930,120 @@ nonisolated extension Hubspot_Gateway_V1_CreateDealResponse: SwiftProtobuf.Messa
     try { if let v = self._deal {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if !self.lineItems.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lineItems, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_CreateDealResponse, rhs: Hubspot_Gateway_V1_CreateDealResponse) -> Bool {
     if lhs._deal != rhs._deal {return false}
+    if lhs.lineItems != rhs.lineItems {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_LineItemInput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LineItemInput"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}product_id\0\u{1}name\0\u{1}price\0\u{1}quantity\0\u{1}properties\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.productID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.price) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.quantity) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.productID.isEmpty {
+      try visitor.visitSingularStringField(value: self.productID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.price.isEmpty {
+      try visitor.visitSingularStringField(value: self.price, fieldNumber: 3)
+    }
+    if !self.quantity.isEmpty {
+      try visitor.visitSingularStringField(value: self.quantity, fieldNumber: 4)
+    }
+    if !self.properties.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_LineItemInput, rhs: Hubspot_Gateway_V1_LineItemInput) -> Bool {
+    if lhs.productID != rhs.productID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.price != rhs.price {return false}
+    if lhs.quantity != rhs.quantity {return false}
+    if lhs.properties != rhs.properties {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_LineItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LineItem"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}product_id\0\u{1}name\0\u{1}price\0\u{1}quantity\0\u{1}properties\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.productID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.price) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.quantity) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.productID.isEmpty {
+      try visitor.visitSingularStringField(value: self.productID, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    if !self.price.isEmpty {
+      try visitor.visitSingularStringField(value: self.price, fieldNumber: 4)
+    }
+    if !self.quantity.isEmpty {
+      try visitor.visitSingularStringField(value: self.quantity, fieldNumber: 5)
+    }
+    if !self.properties.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_LineItem, rhs: Hubspot_Gateway_V1_LineItem) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.productID != rhs.productID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.price != rhs.price {return false}
+    if lhs.quantity != rhs.quantity {return false}
+    if lhs.properties != rhs.properties {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

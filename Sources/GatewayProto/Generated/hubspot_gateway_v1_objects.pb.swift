@@ -421,6 +421,10 @@ public nonisolated struct Hubspot_Gateway_V1_ObjectInput: Sendable {
 
   public var properties: Dictionary<String,String> = [:]
 
+  /// Creates only: associations made with the new record (HubSpot's default type when a target
+  /// names none).
+  public var associations: [Hubspot_Gateway_V1_AssociationTarget] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1337,7 +1341,7 @@ nonisolated extension Hubspot_Gateway_V1_ArchiveObjectResponse: SwiftProtobuf.Me
 
 nonisolated extension Hubspot_Gateway_V1_ObjectInput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ObjectInput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0\u{1}associations\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1347,6 +1351,7 @@ nonisolated extension Hubspot_Gateway_V1_ObjectInput: SwiftProtobuf.Message, Swi
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.associations) }()
       default: break
       }
     }
@@ -1359,12 +1364,16 @@ nonisolated extension Hubspot_Gateway_V1_ObjectInput: SwiftProtobuf.Message, Swi
     if !self.properties.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 2)
     }
+    if !self.associations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.associations, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_ObjectInput, rhs: Hubspot_Gateway_V1_ObjectInput) -> Bool {
     if lhs.id != rhs.id {return false}
     if lhs.properties != rhs.properties {return false}
+    if lhs.associations != rhs.associations {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

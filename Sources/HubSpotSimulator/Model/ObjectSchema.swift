@@ -186,6 +186,32 @@ extension ObjectTypeDefinition {
         queryProperties: ["subject", "content", "hs_pipeline_stage", "hs_ticket_category", "hs_ticket_id"]
     )
 
+    /// HubSpot's standard products (the catalogue line items can point at).
+    public static let products = ObjectTypeDefinition(
+        name: "products", objectTypeId: "0-7", singular: "product",
+        properties: [
+            PropertyDefinition("name"), PropertyDefinition("price", .number), PropertyDefinition("hs_sku"),
+            PropertyDefinition("description"),
+        ],
+        defaultProperties: ["name", "price", "hs_sku", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+        queryProperties: ["name", "hs_sku", "description"]
+    )
+
+    /// HubSpot's standard line items (an order's lines, associated with its deal).
+    public static let lineItems = ObjectTypeDefinition(
+        name: "line_items", objectTypeId: "0-8", singular: "line_item",
+        properties: [
+            PropertyDefinition("name"), PropertyDefinition("price", .number), PropertyDefinition("quantity", .number),
+            PropertyDefinition("hs_product_id", .number), PropertyDefinition("amount", .number),
+            PropertyDefinition("hs_sku"),
+        ],
+        defaultProperties: [
+            "name", "price", "quantity", "hs_product_id", "amount", "createdate", "hs_lastmodifieddate",
+            "hs_object_id",
+        ],
+        queryProperties: ["name", "hs_sku"]
+    )
+
     /// A custom object type as declared at start-up (`NAME:PROP[:TYPE][!],…`).
     ///
     /// The first property is the primary display property and the default read set.
@@ -254,7 +280,7 @@ struct ObjectSchema: Sendable {
     private var byAlias: [String: Int] = [:]
 
     init(customTypes: [ObjectTypeDefinition]) {
-        types = [.contacts, .companies, .deals, .tickets] + customTypes
+        types = [.contacts, .companies, .deals, .tickets, .products, .lineItems] + customTypes
         for (index, type) in types.enumerated() {
             for alias in [type.name, type.singular, type.objectTypeId, "p_\(type.name)"] {
                 byAlias[alias.lowercased()] = index
@@ -331,6 +357,12 @@ enum AssociationCatalog {
             from: "deals", to: "tickets", typeId: 27, inverse: 28, label: nil, name: "deal_to_ticket", isDefault: true),
         Entry(
             from: "tickets", to: "deals", typeId: 28, inverse: 27, label: nil, name: "ticket_to_deal", isDefault: true),
+        Entry(
+            from: "deals", to: "line_items", typeId: 19, inverse: 20, label: nil, name: "deal_to_line_item",
+            isDefault: true),
+        Entry(
+            from: "line_items", to: "deals", typeId: 20, inverse: 19, label: nil, name: "line_item_to_deal",
+            isDefault: true),
     ]
 
     static func entry(from: String, to: String, typeId: Int) -> Entry? {
