@@ -143,6 +143,15 @@ struct GatewayRig {
         return statuses.filter { $0.key.hasPrefix("2") }.compactMap { ($0.value as? NSNumber)?.intValue }.reduce(0, +)
     }
 
+    /// How many requests to `endpoint` the simulator answered with a 4xx.
+    func simulatorErrors(_ endpoint: String) async throws -> Int {
+        let response = try await simulatorAdmin.send(
+            HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
+        let stats = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let statuses = (stats?["byEndpointAndStatus"] as? [String: Any])?[endpoint] as? [String: Any] ?? [:]
+        return statuses.filter { $0.key.hasPrefix("4") }.compactMap { ($0.value as? NSNumber)?.intValue }.reduce(0, +)
+    }
+
     static func metadata(key: String? = writerKey, bulk: Bool = false) -> Metadata {
         var metadata = Metadata()
         if let key { metadata.addString("Bearer \(key)", forKey: "authorization") }

@@ -122,4 +122,49 @@ import TestSupport
             #expect(badCreate?.code == .invalidArgument && badCreate?.message.contains("appointmentscheduled") == true)
         }
     }
+
+    @Test func writesNamingUnknownPropertiesOrOptionsAreRefusedBeforeHubSpotOnlyWhileTheSchemaIsCached() async throws {
+        try await GatewayRig.with(contacts: 2) { rig in
+            func create(_ properties: [String: String]) async -> RPCError? {
+                await rpcError {
+                    _ = try await rig.objects.createObject(
+                        .with {
+                            $0.objectType = "contacts"
+                            $0.properties = properties
+                        }, metadata: GatewayRig.metadata())
+                }
+            }
+            // Nothing cached yet: HubSpot is asked, and refuses.
+            let uncached = await create(["email": "u@example.com", "no_such_property": "x"])
+            #expect(uncached?.code == .invalidArgument)
+            let sent =
+                try await rig.answeredOK("objects.batch.create")
+                + (try await rig.simulatorErrors("objects.batch.create"))
+            #expect(sent == 1)
+            // The schema cached (a ListProperties): refused here, the same way, for nothing.
+            _ = try await rig.metadata.listProperties(
+                .with { $0.objectType = "contacts" }, metadata: GatewayRig.metadata())
+            let unknown = await create(["email": "u@example.com", "no_such_property": "x"])
+            #expect(unknown?.code == .invalidArgument && unknown?.message.contains("does not exist") == true)
+            #expect(unknown?.metadata.firstString(GatewayErrors.Key.property) == "no_such_property")
+            let option = await create(["email": "o@example.com", "lifecyclestage": "no-such-stage"])
+            #expect(option?.message.contains("was not one of the allowed options") == true)
+            let readOnly = await create(["email": "r@example.com", "hs_object_id": "5"])
+            #expect(readOnly?.message.contains("read only") == true)
+            let after =
+                try await rig.answeredOK("objects.batch.create")
+                + (try await rig.simulatorErrors("objects.batch.create"))
+            #expect(after == sent, "no HubSpot call for the refused writes")
+            // A batch: the bad input fails here, the good one is written.
+            let batch = try await rig.objects.batchCreateObjects(
+                .with {
+                    $0.objectType = "contacts"
+                    $0.inputs = [
+                        .with { $0.properties = ["email": "good@example.com"] },
+                        .with { $0.properties = ["email": "bad@example.com", "nope": "1"] },
+                    ]
+                }, metadata: GatewayRig.metadata())
+            #expect(batch.errors.map(\.index) == [1] && !batch.objects[0].id.isEmpty)
+        }
+    }
 }

@@ -77,6 +77,15 @@ public final class MetadataCache: Sendable {
         }
     }
 
+    /// The item `name` only when a copy younger than the TTL is at hand; never asks HubSpot.
+    public func freshValue<T: Codable & Sendable>(_ name: String, as type: T.Type = T.self) async -> T? {
+        let key = await entryKey(name)
+        guard let stored = await read(key),
+            Date().epochMilliseconds - stored.fetchedMs <= configuration.ttl.milliseconds
+        else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(stored.bytes))
+    }
+
     /// Forgets every item, fleet-wide (the next read of each asks HubSpot).
     public func flush() async throws {
         localGeneration.add(1, ordering: .relaxed)

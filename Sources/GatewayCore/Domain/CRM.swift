@@ -9,7 +9,7 @@ public struct CRM: Sendable {
 
     /// - Parameter metadataCache: where metadata is kept (default: this replica's memory only).
     public init(upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil)) {
-        records = Records(upstream: upstream)
+        records = Records(upstream: upstream, schema: metadataCache)
         orders = Orders(records: records)
         associations = Associations(upstream: upstream)
         metadata = CRMMetadata(upstream: upstream, cache: metadataCache)

@@ -3,6 +3,9 @@ import HubSpotAPI
 /// Reads, searches and writes of CRM records of any type.
 public struct Records: Sendable {
     let upstream: HubSpotUpstream
+    /// The properties of each type, when fresh in the cache: writes are checked against them
+    /// before HubSpot is called.
+    let schema: MetadataCache?
 
     /// One record by id through the shared cache (at most `maxStaleness` old; nil: the cache's
     /// TTL; zero: from HubSpot), served stale when HubSpot cannot be asked. `record` is nil when
@@ -72,6 +75,7 @@ public struct Records: Sendable {
     /// batch calls); the record's cached copies are dropped. A write whose outcome cannot be
     /// known fails with `WriteOutcomeUnknown`.
     public func write(_ type: String, _ write: ObjectWrite, _ terms: CallTerms) async throws -> CRMRecord {
+        if let refusal = await schemaRefusal(type, [write]).first ?? nil { throw refusal }
         let idProperty: String? = if case .upsert(let idProperty, _, _) = write { idProperty } else { nil }
         let body = {
             CRMRecord(
@@ -85,8 +89,54 @@ public struct Records: Sendable {
     public func write(_ type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async
         -> [Result<CRMRecord, any Error>]
     {
-        await upstream.write(type: type, writes, priority: terms.priority, deadline: terms.deadline).map {
-            $0.map(CRMRecord.init).mapError(CRMError.translating)
+        let refusals = await schemaRefusal(type, writes)
+        let checked = writes.indices.filter { refusals[$0] == nil }
+        let sent = await upstream.write(
+            type: type, checked.map { writes[$0] }, priority: terms.priority, deadline: terms.deadline)
+        var results = refusals.map { refusal in refusal.map { Result<CRMRecord, any Error>.failure($0) } }
+        for (index, result) in zip(checked, sent) {
+            results[index] = result.map(CRMRecord.init).mapError(CRMError.translating)
+        }
+        return results.map { $0! }
+    }
+
+    /// Per write, HubSpot's own refusal of a property it would refuse — unknown, read-only, or
+    /// an enumeration value outside the options — when the type's properties are fresh in the
+    /// metadata cache (nil per write otherwise: HubSpot checks it).
+    func schemaRefusal(_ type: String, _ writes: [ObjectWrite]) async -> [CRMError?] {
+        guard let schema, let definitions = await schema.freshValue("properties:\(type)", as: [PropertyDefinition].self)
+        else { return writes.map { _ in nil } }
+        let byName = Dictionary(definitions.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return writes.map { write in
+            let properties: [String: String?] =
+                switch write {
+                case .create(let properties, _): properties.mapValues { Optional($0) }
+                case .update(_, let properties), .upsert(_, _, let properties): properties
+                }
+            for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
+                guard let definition = byName[name] else {
+                    return CRMError(.invalidInput(property: name), "Property \"\(name)\" does not exist")
+                }
+                if definition.modificationMetadata?.readOnlyValue == true {
+                    return CRMError(
+                        .invalidInput(property: name), "\(name) is a read only property; its value cannot be set.")
+                }
+                if let value, !value.isEmpty, definition.type == "enumeration", let options = definition.options,
+                    !options.isEmpty
+                {
+                    let allowed = Set(options.map(\.value))
+                    // Multiple checkboxes hold several options, separated by semicolons.
+                    let chosen =
+                        definition.fieldType == "checkbox" ? value.split(separator: ";").map(String.init) : [value]
+                    if let wrong = chosen.first(where: { !allowed.contains($0) }) {
+                        return CRMError(
+                            .invalidInput(property: name),
+                            "\(wrong) was not one of the allowed options: [\(options.map(\.value).joined(separator: ", "))]"
+                        )
+                    }
+                }
+            }
+            return nil
         }
     }
 
