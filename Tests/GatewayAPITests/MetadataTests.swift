@@ -167,4 +167,39 @@ import TestSupport
             #expect(batch.errors.map(\.index) == [1] && !batch.objects[0].id.isEmpty)
         }
     }
+
+    @Test func aNewRecordsAssociationWithoutTypesGetsTheDefaultKindOfAnyPairFromTheAssociationTypes() async throws {
+        try await GatewayRig.with(contacts: 2) { rig in
+            let line = try await rig.objects.createObject(
+                .with {
+                    $0.objectType = "line_items"
+                    $0.properties = ["name": "Widget", "price": "5"]
+                }, metadata: GatewayRig.metadata())
+            // tickets → line_items: no default the gateway knows by heart.
+            for subject in ["First", "Second"] {
+                let ticket = try await rig.objects.createObject(
+                    .with {
+                        $0.objectType = "tickets"
+                        $0.properties = ["subject": subject]
+                        $0.associations = [
+                            .with {
+                                $0.objectType = "line_items"
+                                $0.objectID = line.object.id
+                            }
+                        ]
+                    }, metadata: GatewayRig.metadata())
+                let listed = try await rig.associations.listAssociations(
+                    .with {
+                        $0.from = .with {
+                            $0.objectType = "tickets"
+                            $0.id = ticket.object.id
+                        }
+                        $0.toObjectType = "line_items"
+                    }, metadata: GatewayRig.metadata())
+                #expect(listed.associations.map(\.toObjectID) == [line.object.id])
+            }
+            let lookups = try await rig.answeredOK("associations.labels")
+            #expect(lookups == 1, "the pair's types are read once, then cached")
+        }
+    }
 }

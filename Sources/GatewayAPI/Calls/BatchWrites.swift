@@ -39,8 +39,8 @@ enum BatchWrites {
 
 /// The API's association targets and types as the domain's.
 enum AssociationTranslation {
-    /// An association to make with a new record of type `from`; HubSpot's default kind when the
-    /// target names none.
+    /// An association to make with a new record of type `from`; no kinds when the target names
+    /// none (the domain uses HubSpot's default kind of the pair).
     static func input(_ target: Hubspot_Gateway_V1_AssociationTarget, field: String, from: String) throws(RPCError)
         -> NewAssociation
     {
@@ -49,13 +49,6 @@ enum AssociationTranslation {
         var kinds: [AssociationKind] = []
         for (index, type) in target.types.enumerated() {
             kinds.append(try kind(type, field: "\(field).types[\(index)]"))
-        }
-        if kinds.isEmpty {
-            guard let kind = AssociationKind.default(from: from, to: target.objectType) else {
-                throw InputValidation.invalid(
-                    "\(field): no default association from \(from) to \(target.objectType); give its types")
-            }
-            kinds = [kind]
         }
         return NewAssociation(to: RecordRef(target.objectType, target.objectID), kinds: kinds)
     }

@@ -76,6 +76,7 @@ public struct Records: Sendable {
     /// known fails with `WriteOutcomeUnknown`.
     public func write(_ type: String, _ write: ObjectWrite, _ terms: CallTerms) async throws -> CRMRecord {
         if let refusal = await schemaRefusal(type, [write]).first ?? nil { throw refusal }
+        let write = try await withDefaultKinds(type, [write], terms)[0].get()
         let idProperty: String? = if case .upsert(let idProperty, _, _) = write { idProperty } else { nil }
         let body = {
             CRMRecord(
@@ -89,15 +90,72 @@ public struct Records: Sendable {
     public func write(_ type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async
         -> [Result<CRMRecord, any Error>]
     {
-        let refusals = await schemaRefusal(type, writes)
+        let resolved = await withDefaultKinds(type, writes, terms)
+        var refusals: [(any Error)?] = await schemaRefusal(type, writes)
+        for (index, write) in resolved.enumerated() {
+            if case .failure(let error) = write, refusals[index] == nil { refusals[index] = error }
+        }
+        let writes = resolved.map { (try? $0.get()) ?? .create(properties: [:]) }
+        // Only the writes nothing refused go to HubSpot.
         let checked = writes.indices.filter { refusals[$0] == nil }
-        let sent = await upstream.write(
-            type: type, checked.map { writes[$0] }, priority: terms.priority, deadline: terms.deadline)
+        let sent =
+            checked.isEmpty
+            ? []
+            : await upstream.write(
+                type: type, checked.map { writes[$0] }, priority: terms.priority, deadline: terms.deadline)
         var results = refusals.map { refusal in refusal.map { Result<CRMRecord, any Error>.failure($0) } }
         for (index, result) in zip(checked, sent) {
             results[index] = result.map(CRMRecord.init).mapError(CRMError.translating)
         }
         return results.map { $0! }
+    }
+
+    /// The writes with HubSpot's default kind filled in where a new record's association names
+    /// none: the standard pairs' from memory, every other HubSpot-defined pair's (line items,
+    /// products, quotes, notes, tasks, calls, emails, meetings, custom objects) from the
+    /// association types in the metadata cache. A pair without one fails its write.
+    func withDefaultKinds(_ type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async
+        -> [Result<ObjectWrite, any Error>]
+    {
+        var defaults: [String: Result<AssociationKind, any Error>] = [:]
+        var results: [Result<ObjectWrite, any Error>] = []
+        for write in writes {
+            guard case .create(let properties, var associations) = write, associations.contains(where: \.kinds.isEmpty)
+            else {
+                results.append(.success(write))
+                continue
+            }
+            do {
+                for index in associations.indices where associations[index].kinds.isEmpty {
+                    let toType = associations[index].to.type
+                    if defaults[toType] == nil {
+                        do {
+                            defaults[toType] = .success(try await defaultKind(from: type, to: toType, terms))
+                        } catch {
+                            defaults[toType] = .failure(error)
+                        }
+                    }
+                    associations[index].kinds = [try defaults[toType]!.get()]
+                }
+                results.append(.success(.create(properties: properties, associations: associations)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    private func defaultKind(from: String, to: String, _ terms: CallTerms) async throws -> AssociationKind {
+        if let known = AssociationKind.default(from: from, to: to) { return known }
+        let metadata = CRMMetadata(upstream: upstream, cache: schema ?? MetadataCache(redis: nil))
+        let kinds = try await metadata.associationKinds(from: from, to: to, terms)
+        guard let kind = kinds.first(where: { $0.category == .hubspotDefined && $0.label == nil }) else {
+            throw CRMError(
+                .invalidRequest,
+                "HubSpot has no default association from \(from) to \(to); name its types (ListAssociationTypes lists them)"
+            )
+        }
+        return kind
     }
 
     /// Per write, HubSpot's own refusal of a property it would refuse — unknown, read-only, or

@@ -167,7 +167,15 @@ enum MetadataAPI {
         w.beginObject()
         w.key("results")
         w.beginArray()
-        for entry in AssociationCatalog.entries where entry.from == from.name && entry.to == to.name {
+        var entries = AssociationCatalog.entries.filter { $0.from == from.name && $0.to == to.name }
+        if entries.isEmpty {
+            // A pair HubSpot catalogues no type for here (custom objects, …): its default one.
+            entries = [
+                AssociationCatalog.defaultEntry(
+                    from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
+            ]
+        }
+        for entry in entries {
             w.beginObject()
             w.member("category", "HUBSPOT_DEFINED")
             w.member("typeId", entry.typeId)
