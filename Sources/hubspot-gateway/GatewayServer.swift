@@ -172,7 +172,7 @@ struct GatewayServer {
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
         let serviceNames = [
             "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService",
-            "MetadataService", "AdminService",
+            "MetadataService", "ListsService", "AdminService",
         ]
         .map { "hubspot.gateway.v1." + $0 }
         let health = HealthService(servingServices: serviceNames)
@@ -203,7 +203,7 @@ struct GatewayServer {
                     idempotentWrites: idempotentWrites),
                 AssociationsService(crm: crm, defaultTimeout: timeout),
                 ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
-                MetadataService(crm: crm, defaultTimeout: timeout),
+                MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
                 AdminService(
                     upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata),
                 health,

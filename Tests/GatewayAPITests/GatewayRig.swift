@@ -27,6 +27,7 @@ struct GatewayRig {
     let objects: Hubspot_Gateway_V1_ObjectsService.Client<InProcessTransport.Client>
     let associations: Hubspot_Gateway_V1_AssociationsService.Client<InProcessTransport.Client>
     let metadata: Hubspot_Gateway_V1_MetadataService.Client<InProcessTransport.Client>
+    let lists: Hubspot_Gateway_V1_ListsService.Client<InProcessTransport.Client>
     let ids: [String]
     /// The simulator's address and an HTTP client for its admin API (`/_sim/...`).
     let simulatorURL: String
@@ -95,7 +96,7 @@ struct GatewayRig {
                         ContactsService(crm: crm, idempotentWrites: idempotentWrites),
                         AdminService(
                             upstream: upstream, redisConfigured: true, exports: exports, metadata: crm.metadata),
-                        MetadataService(crm: crm),
+                        MetadataService(crm: crm), ListsService(crm: crm),
                         DealsService(crm: crm, idempotentWrites: idempotentWrites),
                         ObjectsService(crm: crm, running: exports, idempotentWrites: idempotentWrites),
                         AssociationsService(crm: crm),
@@ -110,7 +111,7 @@ struct GatewayRig {
                                 client: .init(wrapping: grpc), admin: .init(wrapping: grpc),
                                 deals: .init(wrapping: grpc),
                                 objects: .init(wrapping: grpc), associations: .init(wrapping: grpc),
-                                metadata: .init(wrapping: grpc), ids: ids,
+                                metadata: .init(wrapping: grpc), lists: .init(wrapping: grpc), ids: ids,
                                 simulatorURL: baseURL, simulatorAdmin: transport,
                                 requestMetrics: requestMetrics, accessLog: captured))
                         server.beginGracefulShutdown()

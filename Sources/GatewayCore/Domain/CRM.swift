@@ -6,11 +6,13 @@ public struct CRM: Sendable {
     public let associations: Associations
     public let metadata: CRMMetadata
     public let orders: Orders
+    public let lists: CRMLists
 
     /// - Parameter metadataCache: where metadata is kept (default: this replica's memory only).
     public init(upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil)) {
         records = Records(upstream: upstream, schema: metadataCache)
         orders = Orders(records: records)
+        lists = CRMLists(upstream: upstream)
         associations = Associations(upstream: upstream)
         metadata = CRMMetadata(upstream: upstream, cache: metadataCache)
     }

@@ -154,3 +154,31 @@ extension AssociationKind.Category {
             }
     }
 }
+
+extension CRMList {
+    init(_ list: HubSpotList) {
+        self.init(
+            id: list.listId, name: list.name, objectTypeId: list.objectTypeId, processingType: list.processingType,
+            size: list.size, updatedAt: list.updatedAt)
+    }
+}
+
+extension CRMListPage {
+    init(_ page: ListSearchPage) {
+        self.init(lists: page.lists.map(CRMList.init), nextOffset: page.hasMore ? page.offset : nil, total: page.total)
+    }
+}
+
+extension CRMListMembers {
+    init(_ page: ListMembershipPage) {
+        self.init(recordIds: page.results.map(\.recordId), next: page.nextAfter)
+    }
+}
+
+extension CRMListChange {
+    init(_ change: ListMembershipChange, add: Bool) {
+        self.init(
+            changed: (add ? change.recordIdsAdded : change.recordIdsRemoved) ?? [],
+            missing: change.recordIdsMissing ?? [])
+    }
+}

@@ -55,6 +55,11 @@ final class ObjectStore: Sendable {
 
     // MARK: Reads
 
+    /// Whether a live record of `type` has this id.
+    func exists(_ type: ObjectTypeDefinition, id: Int64) -> Bool {
+        state.withLock { $0.types[type.name]?.records[id]?.archived == false }
+    }
+
     /// A record by id, or by the value of a unique `idProperty`; follows merges.
     func get(
         _ type: ObjectTypeDefinition, id: String, idProperty: String?, archived: Bool,

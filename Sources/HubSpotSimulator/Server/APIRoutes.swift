@@ -25,6 +25,21 @@ struct APIRoute: Sendable {
         }
         guard s.count >= 3, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
         switch (s[1], s[2], s.count) {
+        case ("v3", "lists", 3):
+            return route("lists.create", ["POST": { r, c throws(HubSpotErrorBody) in try ListsAPI.create(r, c) }])
+        case ("v3", "lists", 4) where s[3] == "search":
+            return route("lists.search", ["POST": { r, c throws(HubSpotErrorBody) in try ListsAPI.search(r, c) }])
+        case ("v3", "lists", 4):
+            return route("lists.get", ["GET": { _, c throws(HubSpotErrorBody) in try ListsAPI.get(String(s[3]), c) }])
+        case ("v3", "lists", 5) where s[4] == "memberships":
+            return route(
+                "lists.memberships",
+                ["GET": { r, c throws(HubSpotErrorBody) in try ListsAPI.memberships(r, String(s[3]), c) }])
+        case ("v3", "lists", 6) where s[4] == "memberships" && (s[5] == "add" || s[5] == "remove"):
+            let add = s[5] == "add"
+            return route(
+                "lists.memberships.\(s[5])",
+                ["PUT": { r, c throws(HubSpotErrorBody) in try ListsAPI.change(r, String(s[3]), add: add, c) }])
         case ("v3", "owners", 3):
             return route(
                 "owners.list", ["GET": { r, _ throws(HubSpotErrorBody) in try MetadataAPI.listOwners(r) }])

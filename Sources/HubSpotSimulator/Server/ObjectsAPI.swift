@@ -5,6 +5,7 @@ import TimeConversions
 /// What every API handler shares: the store, the settings, where events go.
 struct APIContext: Sendable {
     var store: ObjectStore
+    var lists: ListStore
     var configuration: SimulatorConfiguration
     /// The URL clients reach the simulator at, for paging links.
     var baseURL: String

@@ -9,6 +9,7 @@ import TimeConversions
 final class SimulatorCore: Sendable {
     let configuration: SimulatorConfiguration
     let store: ObjectStore
+    let lists = ListStore()
     let limits: HubSpotRateLimits
     let faults: Mutex<FaultConfiguration>
     /// Draws of the fault rules, seeded by `seedValue`.
@@ -70,7 +71,7 @@ final class SimulatorCore: Sendable {
     func context(changeSource: String) -> APIContext {
         let webhooks = webhooks
         return APIContext(
-            store: store, configuration: configuration, baseURL: baseURL.withLock { $0 },
+            store: store, lists: lists, configuration: configuration, baseURL: baseURL.withLock { $0 },
             emit: { events in
                 webhooks.enqueue(
                     events.map { event in
@@ -84,6 +85,7 @@ final class SimulatorCore: Sendable {
     /// Back to the start-up state: data reseeded, counters, limits and faults as configured.
     func reset() throws(SimulatorConfigurationError) {
         store.reset()
+        lists.reset()
         try seed()
         statistics.reset()
         limits.reconfigure(Self.limitSettings(configuration))

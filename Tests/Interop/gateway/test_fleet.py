@@ -160,3 +160,24 @@ def test_fifty_callers_associating_at_once_on_three_replicas_cost_a_handful_of_b
         pairs=[associations_pb2.AssociationPair(from_id=contacts[0], to_id=deals[0]), associations_pb2.AssociationPair(from_id=contacts[1], to_id="999999999")]),
         metadata=fleet.metadata(), timeout=30)
     assert [e.index for e in again.errors] == [1]
+
+
+def test_a_static_lists_members_are_added_and_read_through_the_gateway(fleet):
+    import json as _json
+    from hubspot.gateway.v1 import lists_pb2, lists_pb2_grpc
+    request = urllib.request.Request(fleet.sim_url + "/crm/v3/lists", method="POST",
+                                     data=_json.dumps({"name": f"Fleet list {time.time_ns()}", "objectTypeId": "0-1"}).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": "Bearer pat-sim-token"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        list_id = _json.loads(response.read())["list"]["listId"]
+    stub = lists_pb2_grpc.ListsServiceStub(grpc.insecure_channel(fleet.gateways[1].address))
+    members = contact_ids(fleet, 3)
+    added = stub.AddListMembers(lists_pb2.ChangeListMembersRequest(list_id=list_id, record_ids=members), metadata=fleet.metadata(), timeout=30)
+    assert list(added.changed_record_ids) == members
+    read = stub.ListMemberships(lists_pb2.ListMembershipsRequest(list_id=list_id), metadata=fleet.metadata("analytics"), timeout=30)
+    assert list(read.record_ids) == members
+    assert stub.GetList(lists_pb2.GetListRequest(list_id=list_id), metadata=fleet.metadata("analytics"), timeout=30).list.size == 3
+    found = stub.ListLists(lists_pb2.ListListsRequest(name_contains="fleet list"), metadata=fleet.metadata("analytics"), timeout=30)
+    assert list_id in [entry.id for entry in found.lists]
+    removed = stub.RemoveListMembers(lists_pb2.ChangeListMembersRequest(list_id=list_id, record_ids=members[:1]), metadata=fleet.metadata(), timeout=30)
+    assert list(removed.changed_record_ids) == members[:1]

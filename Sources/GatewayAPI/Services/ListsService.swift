@@ -1,0 +1,128 @@
+import Foundation
+import GatewayCore
+import GatewayProto
+import GRPCCore
+import SwiftProtobuf
+
+/// `hubspot.gateway.v1.ListsService`: HubSpot's lists, on the domain's `CRMLists`.
+public struct ListsService: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
+    private let records: RecordOperations
+    private var lists: CRMLists { records.crm.lists }
+
+    /// - Parameter defaultTimeout: the deadline of calls that carry no `grpc-timeout`.
+    public init(crm: CRM, defaultTimeout: Duration = .seconds(10)) {
+        records = RecordOperations(crm: crm, defaultTimeout: defaultTimeout)
+    }
+
+    private static func listId(_ id: String) throws(RPCError) -> String {
+        try InputValidation.id(id, field: "list_id")
+        return id
+    }
+
+    public func listLists(request: ServerRequest<Hubspot_Gateway_V1_ListListsRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ListListsResponse>
+    {
+        let message = request.message
+        guard (0...500).contains(message.page.pageSize) else {
+            throw InputValidation.invalid("page.page_size must be between 0 and 500")
+        }
+        let offset: Int
+        if message.page.cursor.isEmpty {
+            offset = 0
+        } else if let parsed = Int(message.page.cursor), parsed >= 0 {
+            offset = parsed
+        } else {
+            throw InputValidation.invalid("page.cursor is not one this RPC handed out")
+        }
+        let terms = records.terms(request.metadata)
+        let page = try await records.mapped("the lists") {
+            try await lists.find(
+                query: message.nameContains.isEmpty ? nil : message.nameContains, offset: offset,
+                count: message.page.pageSize == 0 ? 20 : Int(message.page.pageSize), terms)
+        }
+        return ServerResponse(
+            message: .with {
+                $0.lists = page.lists.map(Hubspot_Gateway_V1_CrmList.init)
+                $0.page = .init(next: page.nextOffset.map(String.init))
+                if let total = page.total { $0.page.total = Int64(total) }
+            })
+    }
+
+    public func getList(request: ServerRequest<Hubspot_Gateway_V1_GetListRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_GetListResponse>
+    {
+        let id = try Self.listId(request.message.listID)
+        let terms = records.terms(request.metadata)
+        let list = try await records.mapped("list \(id)") { try await lists.get(id, terms) }
+        return ServerResponse(message: .with { $0.list = .init(list) })
+    }
+
+    public func listMemberships(
+        request: ServerRequest<Hubspot_Gateway_V1_ListMembershipsRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_ListMembershipsResponse> {
+        let message = request.message
+        let id = try Self.listId(message.listID)
+        guard (0...250).contains(message.page.pageSize) else {
+            throw InputValidation.invalid("page.page_size must be between 0 and 250")
+        }
+        let terms = records.terms(request.metadata)
+        let page = try await records.mapped("the members of list \(id)") {
+            try await lists.members(
+                of: id, limit: message.page.pageSize == 0 ? 100 : Int(message.page.pageSize),
+                after: message.page.cursor.isEmpty ? nil : message.page.cursor, terms)
+        }
+        return ServerResponse(
+            message: .with {
+                $0.recordIds = page.recordIds
+                $0.page = .init(next: page.next)
+            })
+    }
+
+    public func addListMembers(
+        request: ServerRequest<Hubspot_Gateway_V1_ChangeListMembersRequest>, context: ServerContext
+    )
+        async throws -> ServerResponse<Hubspot_Gateway_V1_ChangeListMembersResponse>
+    {
+        try await change(request, add: true)
+    }
+
+    public func removeListMembers(
+        request: ServerRequest<Hubspot_Gateway_V1_ChangeListMembersRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_ChangeListMembersResponse> {
+        try await change(request, add: false)
+    }
+
+    private func change(_ request: ServerRequest<Hubspot_Gateway_V1_ChangeListMembersRequest>, add: Bool) async throws
+        -> ServerResponse<Hubspot_Gateway_V1_ChangeListMembersResponse>
+    {
+        let message = request.message
+        let id = try Self.listId(message.listID)
+        guard !message.recordIds.isEmpty, message.recordIds.count <= 100_000 else {
+            throw InputValidation.invalid("record_ids must hold 1 to 100,000 ids, not \(message.recordIds.count)")
+        }
+        for (index, record) in message.recordIds.enumerated() {
+            try InputValidation.id(record, field: "record_ids[\(index)]")
+        }
+        let terms = records.terms(request.metadata)
+        let change = try await records.mapped("the members of list \(id)") {
+            try await lists.change(id, add: add, recordIds: message.recordIds, terms)
+        }
+        return ServerResponse(
+            message: .with {
+                $0.changedRecordIds = change.changed
+                $0.missingRecordIds = change.missing
+            })
+    }
+}
+
+extension Hubspot_Gateway_V1_CrmList {
+    init(_ list: CRMList) {
+        self.init()
+        id = list.id
+        name = list.name
+        objectTypeID = list.objectTypeId
+        processingType = list.processingType
+        size = Int64(list.size ?? 0)
+        if let updated = list.updatedAt { updatedAt = Google_Protobuf_Timestamp(hubSpotTime: updated) }
+    }
+}

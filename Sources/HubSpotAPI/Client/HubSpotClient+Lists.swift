@@ -1,0 +1,46 @@
+/// HubSpot's Lists v3.
+extension HubSpotClient {
+    /// `POST /crm/v3/lists/search`: lists whose name contains `query`, from `offset`.
+    public func searchLists(query: String?, offset: Int, count: Int, options: CallOptions = .init()) async throws
+        -> ListSearchPage
+    {
+        struct Body: Encodable {
+            var query: String?
+            var offset: Int
+            var count: Int
+        }
+        return try await call(
+            .post, "/crm/v3/lists/search", body: Body(query: query, offset: offset, count: count),
+            endpoint: "lists.search", options: options, idempotentDefault: true)
+    }
+
+    /// `GET /crm/v3/lists/{id}`.
+    public func list(_ id: String, options: CallOptions = .init()) async throws -> HubSpotList {
+        struct Answer: Decodable { var list: HubSpotList }
+        let answer: Answer = try await call(
+            .get, "/crm/v3/lists/\(try segment(id))", endpoint: "lists.get", options: options, idempotentDefault: true)
+        return answer.list
+    }
+
+    /// `GET /crm/v3/lists/{id}/memberships`: one page (limit ≤ 250).
+    public func listMemberships(_ id: String, limit: Int, after: String?, options: CallOptions = .init()) async throws
+        -> ListMembershipPage
+    {
+        var query = QueryItems()
+        query.add("limit", String(limit))
+        query.add("after", after)
+        return try await call(
+            .get, "/crm/v3/lists/\(try segment(id))/memberships", query: query, endpoint: "lists.memberships",
+            options: options, idempotentDefault: true)
+    }
+
+    /// `PUT /crm/v3/lists/{id}/memberships/add|remove` (MANUAL lists). Idempotent: a member
+    /// added twice is one member.
+    public func changeListMemberships(_ id: String, add: Bool, recordIds: [String], options: CallOptions = .init())
+        async throws -> ListMembershipChange
+    {
+        try await call(
+            .put, "/crm/v3/lists/\(try segment(id))/memberships/\(add ? "add" : "remove")", body: recordIds,
+            endpoint: "lists.memberships.\(add ? "add" : "remove")", options: options, idempotentDefault: true)
+    }
+}

@@ -1,0 +1,81 @@
+import Synchronization
+
+/// The portal's lists (HubSpot's Lists v3): a name, an object type, MANUAL (static: members
+/// added and removed by API) or DYNAMIC (by filters; the simulator keeps their members as
+/// created), and the members in the order they joined.
+final class ListStore: Sendable {
+    struct List: Sendable {
+        var id: Int64
+        var name: String
+        var objectTypeId: String
+        var processingType: String
+        var createdAt: EpochMilliseconds
+        var updatedAt: EpochMilliseconds
+        /// Record id → when it joined; `order` keeps the joining order.
+        var joined: [Int64: EpochMilliseconds] = [:]
+        var order: [Int64] = []
+    }
+
+    private struct State {
+        var lists: [Int64: List] = [:]
+        var nextId: Int64 = 1
+    }
+
+    private let state = Mutex(State())
+
+    func reset() { state.withLock { $0 = State() } }
+
+    func create(name: String, objectTypeId: String, processingType: String, now: EpochMilliseconds) -> List {
+        state.withLock { state in
+            let list = List(
+                id: state.nextId, name: name, objectTypeId: objectTypeId, processingType: processingType,
+                createdAt: now, updatedAt: now)
+            state.lists[list.id] = list
+            state.nextId += 1
+            return list
+        }
+    }
+
+    func list(_ id: Int64) -> List? { state.withLock { $0.lists[id] } }
+
+    /// Lists whose name contains `query` (case-insensitive), by id.
+    func search(_ query: String?) -> [List] {
+        let needle = query?.lowercased() ?? ""
+        return state.withLock { state in
+            state.lists.values.filter { needle.isEmpty || $0.name.lowercased().contains(needle) }.sorted {
+                $0.id < $1.id
+            }
+        }
+    }
+
+    /// Adds (or removes) members of a list; answers which changed and which were not members to
+    /// remove (or already members: unchanged).
+    func change(_ id: Int64, add: Bool, _ records: [Int64], now: EpochMilliseconds) -> (
+        changed: [Int64], unchanged: [Int64]
+    )? {
+        state.withLock { state in
+            guard var list = state.lists[id] else { return nil }
+            var changed: [Int64] = []
+            var unchanged: [Int64] = []
+            for record in records {
+                if add {
+                    if list.joined[record] == nil {
+                        list.joined[record] = now
+                        list.order.append(record)
+                        changed.append(record)
+                    } else {
+                        unchanged.append(record)
+                    }
+                } else if list.joined.removeValue(forKey: record) != nil {
+                    list.order.removeAll { $0 == record }
+                    changed.append(record)
+                } else {
+                    unchanged.append(record)
+                }
+            }
+            if !changed.isEmpty { list.updatedAt = now }
+            state.lists[id] = list
+            return (changed, unchanged)
+        }
+    }
+}
