@@ -80,6 +80,7 @@ import TestSupport
                     $0.toObjectType = "companies"
                 }, metadata: GatewayRig.metadata())
             #expect(Set(kinds.types.map(\.typeID)) == [279, 1])
+            #expect(Set(kinds.inverseTypes.map(\.typeID)) == [280, 2])
             #expect(kinds.types.first { $0.typeID == 1 }?.label == "Primary")
         }
     }

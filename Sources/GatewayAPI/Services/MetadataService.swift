@@ -110,12 +110,19 @@ public struct MetadataService: Hubspot_Gateway_V1_MetadataService.ServiceProtoco
         try InputValidation.objectType(message.fromObjectType, field: "from_object_type")
         try InputValidation.objectType(message.toObjectType, field: "to_object_type")
         let terms = records.terms(request.metadata)
-        let kinds = try await records.mapped(
-            "the \(message.fromObjectType) → \(message.toObjectType) association types"
+        let (kinds, inverse) = try await records.mapped(
+            "the \(message.fromObjectType) ↔ \(message.toObjectType) association types"
         ) {
-            try await metadata.associationKinds(from: message.fromObjectType, to: message.toObjectType, terms)
+            (
+                try await metadata.associationKinds(from: message.fromObjectType, to: message.toObjectType, terms),
+                try await metadata.associationKinds(from: message.toObjectType, to: message.fromObjectType, terms)
+            )
         }
-        return ServerResponse(message: .with { $0.types = kinds.map(Hubspot_Gateway_V1_AssociationType.init) })
+        return ServerResponse(
+            message: .with {
+                $0.types = kinds.map(Hubspot_Gateway_V1_AssociationType.init)
+                $0.inverseTypes = inverse.map(Hubspot_Gateway_V1_AssociationType.init)
+            })
     }
 }
 

@@ -342,9 +342,12 @@ public nonisolated struct Hubspot_Gateway_V1_ListAssociationTypesResponse: Senda
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// From `from_object_type` to `to_object_type` (ask the other way round for the inverse
-  /// types); the unlabelled HubSpot-defined one is the default.
+  /// From `from_object_type` to `to_object_type`; the unlabelled HubSpot-defined one is the
+  /// default.
   public var types: [Hubspot_Gateway_V1_AssociationType] = []
+
+  /// The other direction: from `to_object_type` to `from_object_type`.
+  public var inverseTypes: [Hubspot_Gateway_V1_AssociationType] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -992,7 +995,7 @@ nonisolated extension Hubspot_Gateway_V1_ListAssociationTypesRequest: SwiftProto
 
 nonisolated extension Hubspot_Gateway_V1_ListAssociationTypesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListAssociationTypesResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}types\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}types\0\u{3}inverse_types\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1001,6 +1004,7 @@ nonisolated extension Hubspot_Gateway_V1_ListAssociationTypesResponse: SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.types) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.inverseTypes) }()
       default: break
       }
     }
@@ -1010,11 +1014,15 @@ nonisolated extension Hubspot_Gateway_V1_ListAssociationTypesResponse: SwiftProt
     if !self.types.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.types, fieldNumber: 1)
     }
+    if !self.inverseTypes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.inverseTypes, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_ListAssociationTypesResponse, rhs: Hubspot_Gateway_V1_ListAssociationTypesResponse) -> Bool {
     if lhs.types != rhs.types {return false}
+    if lhs.inverseTypes != rhs.inverseTypes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

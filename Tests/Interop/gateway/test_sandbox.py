@@ -209,3 +209,16 @@ def test_metadata_pipelines_owners_properties_and_association_types(sandbox):
         with pytest.raises(grpc.RpcError) as missing:
             stub.GetProperty(metadata_pb2.GetPropertyRequest(object_type="contacts", name="no_such_property"), metadata=md, timeout=10)
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_objects_merge_and_an_operator_flushes_metadata(sandbox):
+    from hubspot.gateway.v1 import objects_pb2, objects_pb2_grpc
+    with grpc.insecure_channel(sandbox.address) as channel:
+        objects = objects_pb2_grpc.ObjectsServiceStub(channel)
+        made = [objects.CreateObject(objects_pb2.CreateObjectRequest(object_type="companies", properties={"name": f"Merge {n}"}),
+                                     metadata=call_metadata(sandbox), timeout=10).object for n in range(2)]
+        survivor = objects.MergeObjects(objects_pb2.MergeObjectsRequest(object_type="companies", primary_id=made[0].id, merged_id=made[1].id),
+                                        metadata=call_metadata(sandbox), timeout=10).object
+        assert survivor.id == made[0].id
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        admin.FlushMetadata(admin_pb2.FlushMetadataRequest(), metadata=call_metadata(sandbox), timeout=10)
