@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "HubSpotAPI", "RedisClient", "TimeConversions",
+                "HubSpotAPI", "RedisClient", "TimeConversions", "WebhookSignature",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],

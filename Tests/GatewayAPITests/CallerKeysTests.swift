@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAPI
+import GatewayCore
 import Testing
 
 @Suite struct CallerKeysTests {
