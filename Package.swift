@@ -186,6 +186,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The REST endpoint on HubSpot's own paths: HubSpot's JSON mapped to the domain (`CRM`).
+        .target(
+            name: "GatewayREST",
+            dependencies: [
+                "GatewayCore", "JSONCore", "TimeConversions",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         /// The standard gRPC interop service grpc.testing.TestService, for checking the transport
         /// against other implementations' clients.
         .target(
@@ -215,7 +226,7 @@ let package = Package(
         .executableTarget(
             name: "hubspot-gateway",
             dependencies: [
-                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GRPCNghttp2Transport",
+                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
                 "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -2,6 +2,7 @@ import Foundation
 import GatewayAPI
 import GatewayCore
 import GatewayProto
+import GatewayREST
 import ChangeFeed
 import GRPCCore
 import GRPCNghttp2Transport
@@ -247,6 +248,10 @@ struct GatewayServer {
                     body: .init(byteBuffer: ByteBuffer(string: answer.body)))
             }
         }
+        // HubSpot's own REST paths, for services that keep their HubSpot SDK (docs/rest.md).
+        var restConfiguration = RESTConfiguration()
+        restConfiguration.defaultTimeout = .milliseconds(Int64(options.restDefaultTimeoutSeconds * 1000))
+        CRMObjectRoutes(crm: crm, keys: keys, configuration: restConfiguration).register(on: router)
         let scrapeTime = ScrapeTimeMetrics(limiter: limiter, feed: feed)
         router.get("metrics") { _, _ -> Response in
             await scrapeTime.update()

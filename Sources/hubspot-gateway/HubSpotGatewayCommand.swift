@@ -167,6 +167,13 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var reconcileProperties = ""
 
+    // MARK: REST
+    @Option(
+        help:
+            "Seconds a REST request (HubSpot's paths, on the HTTP port) may wait for the budget and HubSpot without an X-Gateway-Timeout-Ms header."
+    )
+    var restDefaultTimeoutSeconds: Double = 10
+
     // MARK: Metadata
     @Option(help: "Seconds pipelines, owners, properties and association types are served from the cache.")
     var metadataTtlSeconds: Double = 600
@@ -229,7 +236,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "reconcile-properties",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
         "idempotency-retention-hours",
-        "metadata-ttl-seconds",
+        "metadata-ttl-seconds", "rest-default-timeout-seconds",
     ]
 
     static func main() async {
@@ -261,6 +268,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             ("--export-call-timeout-seconds", exportCallTimeoutSeconds),
             ("--idempotency-retention-hours", idempotencyRetentionHours),
             ("--metadata-ttl-seconds", metadataTtlSeconds),
+            ("--rest-default-timeout-seconds", restDefaultTimeoutSeconds),
         ]
         for (name, value) in positive where !(value > 0) {
             throw ValidationError("\(name) must be more than 0 (got \(value))")

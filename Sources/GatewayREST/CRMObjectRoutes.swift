@@ -1,0 +1,246 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import JSONCore
+import Logging
+import TimeConversions
+
+/// Settings of the REST endpoint.
+public struct RESTConfiguration: Sendable {
+    /// The deadline of requests without an `X-Gateway-Timeout-Ms` header.
+    public var defaultTimeout: Duration = .seconds(10)
+    /// Largest request body (HubSpot's own limit is about 3 MB).
+    public var maxBodyBytes = 3 * 1024 * 1024
+
+    public init() {}
+}
+
+/// HubSpot's CRM object paths (`/crm/v3/objects/…`) on the domain, so that code written for a
+/// HubSpot SDK moves behind the gateway by changing its base URL and token: the handlers only
+/// map HubSpot's JSON to `CRM` calls and the answers and errors back.
+public struct CRMObjectRoutes: Sendable {
+    let crm: CRM
+    let keys: CallerKeys
+    let configuration: RESTConfiguration
+
+    public init(crm: CRM, keys: CallerKeys, configuration: RESTConfiguration = .init()) {
+        self.crm = crm
+        self.keys = keys
+        self.configuration = configuration
+    }
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        let objects = router.group("crm/v3/objects")
+        objects.get(":type") { request, context in await answer { try await list(request, context) } }
+        objects.post(":type") { request, context in await answer { try await create(request, context) } }
+        objects.get(":type/:id") { request, context in await answer { try await get(request, context) } }
+        objects.patch(":type/:id") { request, context in await answer { try await update(request, context) } }
+        objects.delete(":type/:id") { request, context in await answer { try await archive(request, context) } }
+        objects.post(":type/search") { request, context in await answer { try await search(request, context) } }
+        objects.post(":type/batch/:operation") { request, context in
+            await answer { try await batch(request, context) }
+        }
+    }
+
+    /// Runs a handler; its failure in HubSpot's error shape.
+    func answer(_ body: () async throws -> Response) async -> Response {
+        do { return try await body() } catch { return RESTError.from(error, subject: "the request").response }
+    }
+
+    // MARK: Calls
+
+    struct Call {
+        var caller: Caller
+        var terms: CallTerms
+        var type: String
+    }
+
+    /// The caller (its key and scope), the deadline and the object type of a request.
+    func call(_ request: Request, _ context: some RequestContext, write: Bool) throws -> Call {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+            let caller = keys.caller(presenting: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        else {
+            throw RESTError(
+                .unauthorized,
+                "Authentication credentials not found or not valid. Send your service's gateway key as the access token (Authorization: Bearer <key>).",
+                category: "INVALID_AUTHENTICATION")
+        }
+        let needed: CallerScope = write ? .write : .read
+        guard caller.scopes.contains(needed) else {
+            throw RESTError(
+                .forbidden, "service `\(caller.service)` lacks the scope `\(needed.rawValue)` this request needs",
+                category: "MISSING_SCOPES")
+        }
+        let timeout =
+            request.headers[HTTPField.Name("X-Gateway-Timeout-Ms")!].flatMap { Int64($0) }.map {
+                Duration.milliseconds($0)
+            }
+            ?? configuration.defaultTimeout
+        let priority: CallPriority =
+            request.headers[HTTPField.Name("X-Gateway-Priority")!]?.lowercased() == "bulk" ? .bulk : .interactive
+        guard let type = context.parameters.get("type"), !type.isEmpty,
+            type.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" })
+        else { throw RESTError.badRequest("Unable to infer object type from the path") }
+        return Call(caller: caller, terms: CallTerms(priority: priority, deadline: .now + timeout), type: type)
+    }
+
+    func json(_ request: Request) async throws -> JSONValue {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        } catch {
+            throw RESTError(
+                .contentTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes",
+                category: "VALIDATION_ERROR")
+        }
+        do {
+            return try JSONParser.parse(Array(buffer: body))
+        } catch {
+            throw RESTError.badRequest("Invalid input JSON on line 1: \(error)")
+        }
+    }
+
+    static func properties(_ request: Request) -> [String] {
+        request.uri.queryParameters.getAll("properties").flatMap { $0.split(separator: ",") }.map(String.init)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ w: JSONWriter, headers: HTTPFields = [:]) -> Response {
+        var all = headers
+        all[.contentType] = "application/json;charset=utf-8"
+        return Response(status: status, headers: all, body: .init(byteBuffer: ByteBuffer(bytes: w.bytes)))
+    }
+
+    // MARK: Single records
+
+    func get(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: false)
+        let id = context.parameters.get("id") ?? ""
+        let properties = Self.properties(request)
+        guard request.uri.queryParameters["propertiesWithHistory"] == nil else {
+            throw RESTError.badRequest(
+                "propertiesWithHistory is not served by the gateway (it bypasses the cache); ask HubSpot for property history directly"
+            )
+        }
+        let staleness = request.headers[HTTPField.Name("X-Gateway-Max-Staleness")!].flatMap { Double($0) }
+            .map { Duration.milliseconds(Int64($0 * 1000)) }
+        let read: RecordRead
+        if let idProperty = request.uri.queryParameters["idProperty"].map(String.init), idProperty != "hs_object_id" {
+            read = try await crm.records.get(
+                call.type, uniqueProperty: idProperty, value: id, properties: properties, maxStaleness: staleness,
+                call.terms)
+        } else {
+            read = try await crm.records.get(
+                call.type, id: id, properties: properties, maxStaleness: staleness, call.terms)
+        }
+        guard let record = read.record else {
+            throw RESTError(.notFound, "Object not found.  objectId are usually numeric.", category: "OBJECT_NOT_FOUND")
+        }
+        var headers: HTTPFields = [
+            .eTag: record.entityTag,
+            HTTPField.Name("X-Gateway-Cache")!: read.source == .cache
+                ? "hit" : read.source == .stale ? "stale" : "miss",
+            .age: String(read.age.components.seconds),
+            .cacheControl: "private, max-age=\(max(0, 300 - read.age.components.seconds))",
+        ]
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").contains(where: {
+                $0.trimmingCharacters(in: .whitespaces) == record.entityTag
+            })
+        {
+            headers[.contentType] = nil
+            return Response(status: .notModified, headers: headers)
+        }
+        var w = JSONWriter()
+        w.record(record)
+        return Self.json(.ok, w, headers: headers)
+    }
+
+    func list(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: false)
+        let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 10
+        guard (1...100).contains(limit) else { throw RESTError.badRequest("limit must be between 1 and 100") }
+        let archived = request.uri.queryParameters["archived"] == "true"
+        let page = try await crm.records.list(
+            call.type, limit: limit, after: request.uri.queryParameters["after"].map(String.init),
+            properties: Self.properties(request), archived: archived, call.terms)
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.key("results")
+        w.beginArray()
+        for record in page.records { w.record(record) }
+        w.endArray()
+        w.paging(next: page.next)
+        w.endObject()
+        return Self.json(.ok, w)
+    }
+
+    func create(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: true)
+        let body = try await json(request)
+        guard let properties = body["properties"]?.propertyMap else {
+            throw RESTError.badRequest("properties must be an object of property names to values")
+        }
+        let record = try await crm.records.write(
+            call.type, .create(properties: properties, associations: try Self.associations(body["associations"])),
+            call.terms)
+        var w = JSONWriter()
+        w.record(record)
+        return Self.json(.created, w)
+    }
+
+    func update(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: true)
+        let body = try await json(request)
+        guard let properties = body["properties"]?.objectValue else {
+            throw RESTError.badRequest("properties must be an object of property names to values")
+        }
+        let id = context.parameters.get("id") ?? ""
+        let values = Dictionary(uniqueKeysWithValues: properties.map { ($0.key, $0.value.propertyText) })
+        let record: CRMRecord
+        if let idProperty = request.uri.queryParameters["idProperty"].map(String.init), idProperty != "hs_object_id" {
+            record = try await crm.records.write(
+                call.type, .upsert(idProperty: idProperty, value: id, properties: values), call.terms)
+        } else {
+            record = try await crm.records.write(call.type, .update(id: id, properties: values), call.terms)
+        }
+        var w = JSONWriter()
+        w.record(record)
+        return Self.json(.ok, w)
+    }
+
+    func archive(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: true)
+        try await crm.records.archive(call.type, id: context.parameters.get("id") ?? "", call.terms)
+        return Response(status: .noContent)
+    }
+
+    /// `associations: [{to: {id}, types: [{associationCategory, associationTypeId}]}]`.
+    static func associations(_ value: JSONValue?) throws -> [NewAssociation] {
+        guard let items = value?.arrayValue else { return [] }
+        return try items.enumerated().map { index, item in
+            guard let to = item["to"]?["id"]?.propertyText else {
+                throw RESTError.badRequest("associations[\(index)].to.id is required")
+            }
+            let kinds = try (item["types"]?.arrayValue ?? []).map { type -> AssociationKind in
+                guard let id = type["associationTypeId"]?.propertyText.flatMap({ Int($0) }) else {
+                    throw RESTError.badRequest("associations[\(index)].types[].associationTypeId must be a number")
+                }
+                let category: AssociationKind.Category =
+                    switch type["associationCategory"]?.stringValue {
+                    case "USER_DEFINED": .userDefined
+                    case "INTEGRATOR_DEFINED": .integratorDefined
+                    default: .hubspotDefined
+                    }
+                return AssociationKind(category, id)
+            }
+            // The target's type is not in HubSpot's body: the association's type id names it;
+            // default kinds need it, so an untyped association is refused.
+            guard !kinds.isEmpty else {
+                throw RESTError.badRequest("associations[\(index)].types must name at least one association type")
+            }
+            return NewAssociation(to: RecordRef("", to), kinds: kinds)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import GatewayCore
+import JSONCore
+import TimeConversions
+
+/// Domain records as HubSpot's JSON, written once.
+extension JSONWriter {
+    mutating func record(_ record: CRMRecord) {
+        beginObject()
+        member("id", record.id)
+        key("properties")
+        beginObject()
+        for (name, value) in record.properties.sorted(by: { $0.key < $1.key }) {
+            key(name)
+            optionalString(value)
+        }
+        endObject()
+        if let created = record.createdAt { member("createdAt", HubSpotTimestamp.format(created)) }
+        if let updated = record.updatedAt { member("updatedAt", HubSpotTimestamp.format(updated)) }
+        member("archived", record.archived)
+        if let archivedAt = record.archivedAt { member("archivedAt", HubSpotTimestamp.format(archivedAt)) }
+        endObject()
+    }
+
+    /// HubSpot's `paging.next.after`.
+    mutating func paging(next: String?) {
+        guard let next else { return }
+        key("paging")
+        beginObject()
+        key("next")
+        beginObject()
+        member("after", next)
+        endObject()
+        endObject()
+    }
+}
+
+extension CRMRecord {
+    /// A validator that changes when the record does (its id and last modification).
+    var entityTag: String {
+        "\"\(id)-\(updatedAt?.epochMilliseconds ?? 0)\""
+    }
+}
+
+extension JSONValue {
+    /// A JSON object's string-valued members (numbers and booleans as HubSpot stores them).
+    var propertyMap: [String: String]? {
+        guard let members = objectValue else { return nil }
+        var map: [String: String] = [:]
+        for (key, value) in members {
+            if let text = value.propertyText { map[key] = text }
+        }
+        return map
+    }
+}

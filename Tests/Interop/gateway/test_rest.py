@@ -1,0 +1,111 @@
+"""The REST endpoint on HubSpot's own paths, driven by HubSpot's official Python SDK pointed at
+the gateway (its base URL and a caller key as the access token), hubspot-sim behind it."""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from hubspot import HubSpot
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchReadInputSimplePublicObjectId,
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+    SimplePublicObjectBatchInputForCreate,
+    SimplePublicObjectId,
+    SimplePublicObjectInput,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.contacts.exceptions import ApiException, NotFoundException, UnauthorizedException
+
+from conftest import Fleet
+
+
+@pytest.fixture(scope="module")
+def rest_fleet():
+    fleet = Fleet(replicas=1)
+    fleet.rest_url = f"http://127.0.0.1:{fleet.gateways[0].http_port}"
+    yield fleet
+    fleet.stop()
+
+
+def sdk(fleet, caller="orders"):
+    key = fleet.KEYS[caller][0]
+    return HubSpot(access_token=key, host=fleet.rest_url, base_url=fleet.rest_url)
+
+
+def http(fleet, method, path, body=None, headers=None, caller="orders"):
+    request = urllib.request.Request(fleet.rest_url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {fleet.KEYS[caller][0]}", "Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_the_sdk_creates_reads_updates_searches_and_archives_contacts_through_the_gateway(rest_fleet):
+    client = sdk(rest_fleet)
+    created = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "sdk@example.com", "firstname": "Sdk"}))
+    assert created.id and created.properties["email"] == "sdk@example.com"
+    fetched = client.crm.contacts.basic_api.get_by_id(created.id, properties=["email", "firstname"])
+    assert fetched.properties["firstname"] == "Sdk"
+    updated = client.crm.contacts.basic_api.update(created.id, SimplePublicObjectInput(properties={"lastname": "Kit"}))
+    assert updated.properties["lastname"] == "Kit"
+    found = client.crm.contacts.search_api.do_search(PublicObjectSearchRequest(
+        filter_groups=[FilterGroup(filters=[Filter(property_name="email", operator="EQ", value="sdk@example.com")])], properties=["email"]))
+    assert [r.id for r in found.results] == [created.id] and found.total == 1
+    client.crm.contacts.basic_api.archive(created.id)
+    with pytest.raises(NotFoundException) as missing:
+        client.crm.contacts.basic_api.get_by_id(created.id)
+    assert json.loads(missing.value.body)["category"] == "OBJECT_NOT_FOUND"
+
+
+def test_batches_answer_per_input_and_list_pages(rest_fleet):
+    client = sdk(rest_fleet)
+    made = client.crm.contacts.batch_api.create(BatchInputSimplePublicObjectBatchInputForCreate(
+        inputs=[SimplePublicObjectBatchInputForCreate(properties={"email": f"batch{n}@example.com"}) for n in range(3)]))
+    ids = [r.id for r in made.results]
+    assert len(ids) == 3
+    read = client.crm.contacts.batch_api.read(BatchReadInputSimplePublicObjectId(
+        inputs=[SimplePublicObjectId(id=i) for i in ids] + [SimplePublicObjectId(id="999999999")], properties=["email"]))
+    assert sorted(r.id for r in read.results) == sorted(ids)
+    assert read.num_errors == 1 and read.errors[0].context["ids"] == ["999999999"]
+    page = client.crm.contacts.basic_api.get_page(limit=2)
+    assert len(page.results) == 2 and page.paging.next.after
+
+
+def test_a_bad_key_is_hubspots_401_and_a_reader_cannot_write(rest_fleet):
+    bad = HubSpot(access_token="not-a-key", host=rest_fleet.rest_url, base_url=rest_fleet.rest_url)
+    with pytest.raises(UnauthorizedException) as unauthorized:
+        bad.crm.contacts.basic_api.get_page(limit=1)
+    assert json.loads(unauthorized.value.body)["category"] == "INVALID_AUTHENTICATION"
+    with pytest.raises(ApiException) as forbidden:
+        sdk(rest_fleet, "analytics").crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "r@example.com"}))
+    assert forbidden.value.status == 403
+
+
+def test_a_conditional_get_is_304_until_the_record_changes(rest_fleet):
+    status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/contacts", {"properties": {"email": "etag@example.com"}})
+    assert status == 201
+    contact = json.loads(body)["id"]
+    status, headers, _ = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}")
+    assert status == 200 and headers["X-Gateway-Cache"] in ("hit", "miss")
+    etag = headers["ETag"]
+    status, headers, body = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}", headers={"If-None-Match": etag})
+    assert status == 304 and body == b""
+    status, _, _ = http(rest_fleet, "PATCH", f"/crm/v3/objects/contacts/{contact}", {"properties": {"firstname": "Changed"}})
+    assert status == 200
+    status, headers, _ = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}", headers={"If-None-Match": etag})
+    assert status == 200 and headers["ETag"] != etag
+
+
+def test_bad_input_gets_hubspots_error_shape(rest_fleet):
+    status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/contacts", None)
+    assert status == 400 and json.loads(body)["category"] == "VALIDATION_ERROR"
+    status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/contacts/batch/read", {"inputs": [{"id": "1"}] * 101})
+    assert status == 400 and "limited to 100" in json.loads(body)["message"]
+    status, _, body = http(rest_fleet, "GET", "/crm/v3/objects/contacts/1?propertiesWithHistory=email")
+    assert status == 400 and "propertiesWithHistory" in json.loads(body)["message"]
