@@ -44,11 +44,14 @@ import Testing
         #expect(Self.importedModules(source) == ["GatewayCore", "HubSpotAPI", "RedisClient", "CCurl"])
     }
 
-    @Test func gatewayAPISourcesImportNothingBelowTheDomain() throws {
-        let folder = Self.root.appendingPathComponent("Sources/GatewayAPI")
+    /// The API layers: gRPC and REST.
+    static let apiLayers = ["GatewayAPI", "GatewayREST"]
+
+    @Test(arguments: apiLayers) func apiSourcesImportNothingBelowTheDomain(_ layer: String) throws {
+        let folder = Self.root.appendingPathComponent("Sources/\(layer)")
         let files = try #require(FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil))
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
-        #expect(files.count > 10, "Sources/GatewayAPI was not found at \(folder.path)")
+        #expect(files.count > 3, "Sources/\(layer) was not found at \(folder.path)")
         for file in files {
             let imported = Self.importedModules(try String(contentsOf: file, encoding: .utf8))
             for (module, reason) in Self.forbidden where imported.contains(module) {
@@ -57,15 +60,15 @@ import Testing
         }
     }
 
-    @Test func gatewayAPITargetDoesNotDependOnModulesBelowTheDomain() throws {
+    @Test(arguments: apiLayers) func apiTargetDoesNotDependOnModulesBelowTheDomain(_ layer: String) throws {
         let manifest = try String(
             contentsOf: Self.root.appendingPathComponent("Package.swift"), encoding: .utf8)
-        let start = try #require(manifest.range(of: "name: \"GatewayAPI\","), "no GatewayAPI target in Package.swift")
+        let start = try #require(manifest.range(of: "name: \"\(layer)\","), "no \(layer) target in Package.swift")
         let dependencies = try #require(manifest[start.upperBound...].range(of: "dependencies: ["))
         let end = try #require(manifest[dependencies.upperBound...].range(of: "]"))
         let listed = manifest[dependencies.upperBound..<end.lowerBound]
         for module in Self.forbidden.keys {
-            #expect(!listed.contains("\"\(module)\""), "the GatewayAPI target depends on \(module)")
+            #expect(!listed.contains("\"\(module)\""), "the \(layer) target depends on \(module)")
         }
     }
 
