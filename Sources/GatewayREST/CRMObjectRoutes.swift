@@ -41,6 +41,8 @@ public struct CRMObjectRoutes: Sendable {
         objects.post(":type/batch/:operation") { request, context in
             await answer { try await batch(request, context) }
         }
+        registerAssociations(on: router)
+        registerMetadata(on: router)
     }
 
     /// Runs a handler; its failure in HubSpot's error shape.
@@ -56,8 +58,11 @@ public struct CRMObjectRoutes: Sendable {
         var type: String
     }
 
-    /// The caller (its key and scope), the deadline and the object type of a request.
-    func call(_ request: Request, _ context: some RequestContext, write: Bool) throws -> Call {
+    /// The caller (its key and scope), the deadline and the object type (path parameter
+    /// `typeParameter`; nil: none) of a request.
+    func call(_ request: Request, _ context: some RequestContext, write: Bool, typeParameter: String? = "type")
+        throws -> Call
+    {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
             let caller = keys.caller(presenting: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else {
@@ -79,10 +84,18 @@ public struct CRMObjectRoutes: Sendable {
             ?? configuration.defaultTimeout
         let priority: CallPriority =
             request.headers[HTTPField.Name("X-Gateway-Priority")!]?.lowercased() == "bulk" ? .bulk : .interactive
-        guard let type = context.parameters.get("type"), !type.isEmpty,
+        let terms = CallTerms(priority: priority, deadline: .now + timeout)
+        guard let typeParameter else { return Call(caller: caller, terms: terms, type: "") }
+        let type = try Self.objectType(context.parameters.get(typeParameter))
+        return Call(caller: caller, terms: terms, type: type)
+    }
+
+    /// An object type from a path: a name, an id (`0-1`) or a custom type's `p_…` name.
+    static func objectType(_ text: String?) throws -> String {
+        guard let type = text, !type.isEmpty,
             type.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" })
-        else { throw RESTError.badRequest("Unable to infer object type from the path") }
-        return Call(caller: caller, terms: CallTerms(priority: priority, deadline: .now + timeout), type: type)
+        else { throw RESTError.badRequest("Unable to infer object type from: \(text ?? "")") }
+        return type
     }
 
     func json(_ request: Request) async throws -> JSONValue {

@@ -109,3 +109,36 @@ def test_bad_input_gets_hubspots_error_shape(rest_fleet):
     assert status == 400 and "limited to 100" in json.loads(body)["message"]
     status, _, body = http(rest_fleet, "GET", "/crm/v3/objects/contacts/1?propertiesWithHistory=email")
     assert status == 400 and "propertiesWithHistory" in json.loads(body)["message"]
+
+
+def test_associations_v4_properties_pipelines_and_owners_through_the_sdk(rest_fleet):
+    from hubspot.crm.associations.v4 import (AssociationSpec, BatchInputPublicDefaultAssociationMultiPost,
+                                             BatchInputPublicFetchAssociationsBatchRequest, PublicDefaultAssociationMultiPost,
+                                             PublicFetchAssociationsBatchRequest, PublicObjectId)
+    from hubspot.crm.objects import SimplePublicObjectInputForCreate as ObjectInput
+    client = sdk(rest_fleet)
+    contact = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "v4@example.com"}))
+    company = client.crm.objects.basic_api.create("companies", ObjectInput(properties={"name": "V4 Inc"}))
+    v4 = client.crm.associations.v4
+    v4.basic_api.create_default("contacts", contact.id, "companies", company.id)
+    labelled = v4.basic_api.create("contacts", contact.id, "companies", company.id,
+                                   [AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=1)])
+    assert labelled.labels == ["Primary"]
+    page = v4.basic_api.get_page("contacts", contact.id, "companies")
+    assert [str(r.to_object_id) for r in page.results] == [company.id]
+    assert sorted(t.type_id for t in page.results[0].association_types) == [1, 279]
+    second = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "v4b@example.com"}))
+    v4.batch_api.create_default("contacts", "companies", BatchInputPublicDefaultAssociationMultiPost(inputs=[
+        PublicDefaultAssociationMultiPost(_from=PublicObjectId(id=second.id), to=PublicObjectId(id=company.id))]))
+    batch = v4.batch_api.get_page("companies", "contacts", BatchInputPublicFetchAssociationsBatchRequest(
+        inputs=[PublicFetchAssociationsBatchRequest(id=company.id)]))
+    assert sorted(str(t.to_object_id) for t in batch.results[0].to) == sorted([contact.id, second.id])
+    v4.basic_api.archive("contacts", contact.id, "companies", company.id)
+    assert v4.basic_api.get_page("contacts", contact.id, "companies").results == []
+
+    properties = client.crm.properties.core_api.get_all("contacts").results
+    assert any(p.name == "email" and p.has_unique_value for p in properties)
+    pipelines = client.crm.pipelines.pipelines_api.get_all("deals").results
+    assert [p.id for p in pipelines] == ["default", "renewals"] and pipelines[0].stages[0].metadata["probability"]
+    owners = client.crm.owners.owners_api.get_page(email="ada@example.com").results
+    assert [o.first_name for o in owners] == ["Ada"]

@@ -1,0 +1,254 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import JSONCore
+import TimeConversions
+
+/// HubSpot's associations v4 paths on the domain's `Associations` (writes merged into batch
+/// calls across callers, as for gRPC).
+extension CRMObjectRoutes {
+    func registerAssociations<Context: RequestContext>(on router: Router<Context>) {
+        let objects = router.group("crm/v4/objects")
+        objects.get(":type/:id/associations/:toType") { request, context in
+            await answer { try await listAssociations(request, context) }
+        }
+        objects.put(":type/:id/associations/default/:toType/:toId") { request, context in
+            await answer { try await associate(request, context, labelled: false) }
+        }
+        objects.put(":type/:id/associations/:toType/:toId") { request, context in
+            await answer { try await associate(request, context, labelled: true) }
+        }
+        objects.delete(":type/:id/associations/:toType/:toId") { request, context in
+            await answer { try await removeAssociation(request, context) }
+        }
+        let batches = router.group("crm/v4/associations")
+        batches.post(":type/:toType/batch/read") { request, context in
+            await answer { try await batchReadAssociations(request, context) }
+        }
+        batches.post(":type/:toType/batch/create") { request, context in
+            await answer { try await batchWriteAssociations(request, context, operation: "create") }
+        }
+        batches.post(":type/:toType/batch/associate/default") { request, context in
+            await answer { try await batchWriteAssociations(request, context, operation: "default") }
+        }
+        batches.post(":type/:toType/batch/archive") { request, context in
+            await answer { try await batchWriteAssociations(request, context, operation: "archive") }
+        }
+    }
+
+    func listAssociations(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: false)
+        let toType = try Self.objectType(context.parameters.get("toType"))
+        let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 500
+        guard (1...500).contains(limit) else { throw RESTError.badRequest("limit must be between 1 and 500") }
+        let page = try await crm.associations.list(
+            of: RecordRef(call.type, context.parameters.get("id") ?? ""), toType: toType, limit: limit,
+            after: request.uri.queryParameters["after"].map(String.init), call.terms)
+        var w = JSONWriter(capacity: 2048)
+        w.beginObject()
+        w.key("results")
+        w.beginArray()
+        for association in page.associations { w.association(association) }
+        w.endArray()
+        w.paging(next: page.next)
+        w.endObject()
+        return Self.json(.ok, w)
+    }
+
+    func associate(_ request: Request, _ context: some RequestContext, labelled: Bool) async throws -> Response {
+        let call = try call(request, context, write: true)
+        let toType = try Self.objectType(context.parameters.get("toType"))
+        let (id, toId) = (context.parameters.get("id") ?? "", context.parameters.get("toId") ?? "")
+        var kinds: [AssociationKind] = []
+        if labelled {
+            let body = try await json(request)
+            guard let types = body.arrayValue, !types.isEmpty else {
+                throw RESTError.badRequest("the body must be a non-empty array of association types")
+            }
+            kinds = try types.map(Self.kind)
+        }
+        let made = try await crm.associations.associate(
+            RecordRef(call.type, id), RecordRef(toType, toId), kinds: kinds, call.terms)
+        // HubSpot answers the labels of the types made: from the pair's types (cached).
+        let known = (try? await crm.metadata.associationKinds(from: call.type, to: toType, call.terms)) ?? []
+        let labels = made.compactMap { kind in
+            kind.label ?? known.first { $0.typeId == kind.typeId && $0.category == kind.category }?.label
+        }
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("fromObjectId", id)
+        w.member("toObjectId", toId)
+        w.key("labels")
+        w.beginArray()
+        for label in labels { w.string(label) }
+        w.endArray()
+        w.endObject()
+        return Self.json(labelled ? .created : .ok, w)
+    }
+
+    func removeAssociation(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: true)
+        let toType = try Self.objectType(context.parameters.get("toType"))
+        try await crm.associations.remove(
+            RecordRef(call.type, context.parameters.get("id") ?? ""),
+            RecordRef(toType, context.parameters.get("toId") ?? ""), call.terms)
+        return Response(status: .noContent)
+    }
+
+    func batchReadAssociations(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: false)
+        let toType = try Self.objectType(context.parameters.get("toType"))
+        let inputs = try await Self.inputs(try await json(request), max: 1000)
+        let ids = try inputs.enumerated().map { index, input in
+            guard let id = input["id"]?.propertyText else {
+                throw RESTError.badRequest("inputs[\(index)].id is required")
+            }
+            return id
+        }
+        let found = try await crm.associations.list(of: call.type, ids: ids, toType: toType, call.terms)
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.member("status", "COMPLETE")
+        w.key("results")
+        w.beginArray()
+        for id in ids {
+            guard let associations = found[id] else { continue }
+            w.beginObject()
+            w.key("from")
+            w.beginObject()
+            w.member("id", id)
+            w.endObject()
+            w.key("to")
+            w.beginArray()
+            for association in associations { w.association(association) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return Self.json(.ok, w)
+    }
+
+    func batchWriteAssociations(_ request: Request, _ context: some RequestContext, operation: String) async throws
+        -> Response
+    {
+        let call = try call(request, context, write: true)
+        let toType = try Self.objectType(context.parameters.get("toType"))
+        let inputs = try await Self.inputs(try await json(request), max: Self.maxBatchInputs)
+        var pairs: [(from: RecordRef, to: RecordRef)] = []
+        var kinds: [AssociationKind]? = nil
+        for (index, input) in inputs.enumerated() {
+            guard let from = input["from"]?["id"]?.propertyText else {
+                throw RESTError.badRequest("inputs[\(index)].from.id is required")
+            }
+            let targets = operation == "archive" ? (input["to"]?.arrayValue ?? []) : [input["to"] ?? .null]
+            for target in targets {
+                guard let to = target["id"]?.propertyText else {
+                    throw RESTError.badRequest("inputs[\(index)].to.id is required")
+                }
+                pairs.append((RecordRef(call.type, from), RecordRef(toType, to)))
+            }
+            if operation == "create" {
+                let these = try (input["types"]?.arrayValue ?? []).map(Self.kind)
+                guard !these.isEmpty else { throw RESTError.badRequest("inputs[\(index)].types is required") }
+                // One coalesced call per kind set: inputs of one request share theirs.
+                guard kinds == nil || kinds == these else {
+                    throw RESTError.badRequest("inputs of one batch/create must name the same types")
+                }
+                kinds = these
+            }
+        }
+        let results =
+            operation == "archive"
+            ? await crm.associations.remove(pairs, call.terms)
+            : await crm.associations.associate(pairs, kinds: kinds ?? [], call.terms)
+        let errors = results.enumerated().compactMap { index, result -> RESTError? in
+            guard case .failure(let failure) = result else { return nil }
+            var error = RESTError.from(failure, subject: "inputs[\(index)]")
+            error.context["inputs"] = [String(index)]
+            return error
+        }
+        if operation == "archive", errors.isEmpty { return Response(status: .noContent) }
+        var w = JSONWriter(capacity: 2048)
+        w.beginObject()
+        w.member("status", "COMPLETE")
+        w.key("results")
+        w.beginArray()
+        for (index, result) in results.enumerated() {
+            guard case .success = result else { continue }
+            w.beginObject()
+            w.key("from")
+            w.beginObject()
+            w.member("id", pairs[index].from.id)
+            w.endObject()
+            w.key("to")
+            w.beginObject()
+            w.member("id", pairs[index].to.id)
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        if !errors.isEmpty {
+            w.member("numErrors", errors.count)
+            w.key("errors")
+            w.beginArray()
+            for error in errors { w.value(try JSONParser.parse(error.body.bytes)) }
+            w.endArray()
+        }
+        w.endObject()
+        return Self.json(errors.isEmpty ? (operation == "create" ? .created : .ok) : .init(code: 207), w)
+    }
+
+    static func inputs(_ body: JSONValue, max: Int) async throws -> [JSONValue] {
+        guard let inputs = body["inputs"]?.arrayValue else { throw RESTError.badRequest("inputs must be an array") }
+        guard inputs.count <= max else {
+            throw RESTError.badRequest(
+                "Batch inputs are limited to \(max); this request has \(inputs.count). Split it into several batches.")
+        }
+        return inputs
+    }
+
+    /// `{associationCategory, associationTypeId}`.
+    static func kind(_ type: JSONValue) throws -> AssociationKind {
+        guard let id = type["associationTypeId"]?.propertyText.flatMap({ Int($0) }) else {
+            throw RESTError.badRequest("associationTypeId must be a number")
+        }
+        let category: AssociationKind.Category =
+            switch type["associationCategory"]?.stringValue {
+            case "USER_DEFINED": .userDefined
+            case "INTEGRATOR_DEFINED": .integratorDefined
+            default: .hubspotDefined
+            }
+        return AssociationKind(category, id)
+    }
+}
+
+extension JSONWriter {
+    /// `{toObjectId, associationTypes: [{category, typeId, label}]}`.
+    mutating func association(_ association: Association) {
+        beginObject()
+        key("toObjectId")
+        if let number = Int64(association.toId) { int(number) } else { string(association.toId) }
+        key("associationTypes")
+        beginArray()
+        for kind in association.kinds { associationType(kind) }
+        endArray()
+        endObject()
+    }
+
+    mutating func associationType(_ kind: AssociationKind) {
+        let category =
+            switch kind.category {
+            case .hubspotDefined: "HUBSPOT_DEFINED"
+            case .userDefined: "USER_DEFINED"
+            case .integratorDefined: "INTEGRATOR_DEFINED"
+            }
+        beginObject()
+        member("category", category)
+        member("typeId", kind.typeId)
+        key("label")
+        optionalString(kind.label)
+        endObject()
+    }
+}
