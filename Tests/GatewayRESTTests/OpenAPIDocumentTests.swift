@@ -1,0 +1,51 @@
+import Foundation
+import GatewayCore
+import GatewayREST
+import HubSpotAPI
+import Hummingbird
+import HummingbirdTesting
+import JSONCore
+import Testing
+
+/// The OpenAPI document is made from the routes registered, and every route is described.
+@Suite struct OpenAPIDocumentTests {
+    /// The REST routes on a router, over a domain that is never called (no HubSpot, no Redis).
+    static func router() -> Router<BasicRequestContext> {
+        let transport = CurlTransport()
+        let upstream = HubSpotUpstream(
+            client: HubSpotClient(
+                transport: transport, credentials: .privateAppToken(Secret("unused")),
+                configuration: HubSpotClientConfiguration(baseURL: "http://127.0.0.1:9")),
+            limiter: FixedWindowRateLimiter(redis: nil), breaker: CircuitBreaker(),
+            cache: ObjectCache(redis: nil))
+        let routes = CRMObjectRoutes(crm: CRM(upstream: upstream), keys: try! CallerKeys(parsing: ""))
+        let router = Router()
+        routes.register(on: router)
+        routes.registerOpenAPI(on: router)
+        transport.shutdown()
+        return router
+    }
+
+    @Test func everyRegisteredRouteIsDescribedAndEveryDescriptionIsARoute() {
+        let (routes, descriptions) = CRMObjectRoutes.undocumented(Self.router())
+        #expect(routes.isEmpty, "routes without a description in the OpenAPI document: \(routes)")
+        #expect(descriptions.isEmpty, "descriptions of routes no longer registered: \(descriptions)")
+    }
+
+    @Test func theDocumentListsTheServedPathsInOpenAPISyntax() async throws {
+        let app = Application(router: Self.router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { response in
+                #expect(response.status == .ok)
+                let document = try JSONParser.parse(Array(buffer: response.body))
+                #expect(document["openapi"]?.stringValue == "3.1.0")
+                let paths = document["paths"]?.objectValue?.map(\.key) ?? []
+                #expect(paths.contains("/crm/v3/objects/{type}/{id}"))
+                #expect(paths.contains("/crm/v3/owners"))
+                #expect(!paths.contains { $0.contains(":") })
+                let read = document["paths"]?["/crm/v3/objects/{type}/{id}"]?["get"]?["summary"]?.stringValue
+                #expect(read?.contains("cache") == true)
+            }
+        }
+    }
+}
