@@ -33,6 +33,19 @@ enum OpenAPIDocument {
         "GET /crm/v3/owners": "Owners (limit, after, email, archived; metadata cache)",
     ]
 
+    /// The methods served on a concrete path (its segments matched against the routes' templates).
+    static func methods(servedOn path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        return summaries.keys.compactMap { key -> String? in
+            let parts = key.split(separator: " ", maxSplits: 1)
+            let template = parts[1].split(separator: "/")
+            guard template.count == segments.count,
+                zip(template, segments).allSatisfy({ $0.hasPrefix("{") || $0 == $1 })
+            else { return nil }
+            return String(parts[0])
+        }.sorted()
+    }
+
     /// "METHOD /path" of a route.
     static func key(_ method: HTTPRequest.Method, _ path: String) -> String {
         "\(method.rawValue) \(path.hasPrefix("/") ? path : "/" + path)"

@@ -221,6 +221,7 @@ struct GatewayServer {
         // HTTP: health, readiness, metrics
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: HubSpotErrorMiddleware())
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
             let problem = readiness.problem(redis: redis, limiter: limiter)

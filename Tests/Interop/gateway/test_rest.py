@@ -142,3 +142,12 @@ def test_associations_v4_properties_pipelines_and_owners_through_the_sdk(rest_fl
     assert [p.id for p in pipelines] == ["default", "renewals"] and pipelines[0].stages[0].metadata["probability"]
     owners = client.crm.owners.owners_api.get_page(email="ada@example.com").results
     assert [o.first_name for o in owners] == ["Ada"]
+
+
+def test_unknown_paths_and_methods_answer_in_hubspots_error_shape(rest_fleet):
+    status, _, body = http(rest_fleet, "GET", "/crm/v3/no/such/path")
+    assert status == 404 and "openapi.json" in json.loads(body)["message"]
+    status, headers, body = http(rest_fleet, "PUT", "/crm/v3/objects/contacts")
+    assert status == 405 and headers["Allow"] == "GET, POST" and json.loads(body)["status"] == "error"
+    status, _, body = http(rest_fleet, "GET", "/openapi.json")
+    assert status == 200 and "/crm/v3/objects/{type}/{id}" in json.loads(body)["paths"]
