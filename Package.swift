@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
         .executable(name: "gateway-core-bench", targets: ["gateway-core-bench"]),
         .executable(name: "change-feed-bench", targets: ["change-feed-bench"]),
+        .executable(name: "rest-bare-bench", targets: ["rest-bare-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -279,6 +280,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/change-feed/Sources",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "rest-bare-bench",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/rest/Sources",
             swiftSettings: swiftSettings
         ),
 
