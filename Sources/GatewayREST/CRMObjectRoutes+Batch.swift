@@ -148,14 +148,7 @@ extension CRMObjectRoutes {
             after: body["after"]?.propertyText)
         let page = try await crm.records.search(call.type, query, call.terms)
         var w = JSONWriter(capacity: 4096)
-        w.beginObject()
-        w.member("total", page.total ?? page.records.count)
-        w.key("results")
-        w.beginArray()
-        for record in page.records { w.record(record) }
-        w.endArray()
-        w.paging(next: page.next)
-        w.endObject()
+        w.page(page, total: true)
         return Self.json(.ok, w)
     }
 

@@ -179,13 +179,7 @@ public struct CRMObjectRoutes: Sendable {
             call.type, limit: limit, after: request.uri.queryParameters["after"].map(String.init),
             properties: Self.properties(request), archived: archived, call.terms)
         var w = JSONWriter(capacity: 4096)
-        w.beginObject()
-        w.key("results")
-        w.beginArray()
-        for record in page.records { w.record(record) }
-        w.endArray()
-        w.paging(next: page.next)
-        w.endObject()
+        w.page(page, total: false)
         return Self.json(.ok, w)
     }
 
@@ -236,18 +230,7 @@ public struct CRMObjectRoutes: Sendable {
             guard let to = item["to"]?["id"]?.propertyText else {
                 throw RESTError.badRequest("associations[\(index)].to.id is required")
             }
-            let kinds = try (item["types"]?.arrayValue ?? []).map { type -> AssociationKind in
-                guard let id = type["associationTypeId"]?.propertyText.flatMap({ Int($0) }) else {
-                    throw RESTError.badRequest("associations[\(index)].types[].associationTypeId must be a number")
-                }
-                let category: AssociationKind.Category =
-                    switch type["associationCategory"]?.stringValue {
-                    case "USER_DEFINED": .userDefined
-                    case "INTEGRATOR_DEFINED": .integratorDefined
-                    default: .hubspotDefined
-                    }
-                return AssociationKind(category, id)
-            }
+            let kinds = try (item["types"]?.arrayValue ?? []).map(Self.kind)
             // The target's type is not in HubSpot's body: the association's type id names it;
             // default kinds need it, so an untyped association is refused.
             guard !kinds.isEmpty else {

@@ -22,6 +22,18 @@ extension JSONWriter {
         endObject()
     }
 
+    /// A page of records as HubSpot lists (and, with `total`, searches) them.
+    mutating func page(_ page: RecordPage, total: Bool) {
+        beginObject()
+        if total { member("total", page.total ?? page.records.count) }
+        key("results")
+        beginArray()
+        for record in page.records { self.record(record) }
+        endArray()
+        paging(next: page.next)
+        endObject()
+    }
+
     /// HubSpot's `paging.next.after`.
     mutating func paging(next: String?) {
         guard let next else { return }
