@@ -16,6 +16,9 @@ public final class MetadataCache: Sendable {
         /// How much longer an item is kept to be served when HubSpot cannot be asked.
         public var staleTTL: Duration = .seconds(24 * 3600)
         public var redisTimeout: Duration = .milliseconds(200)
+        /// How long a replica reuses its last look at an item for `freshValue` (asked on every
+        /// write, for its schema check): a flush elsewhere reaches those checks within this.
+        public var lookupMemo: Duration = .seconds(2)
 
         public init() {}
     }
@@ -27,6 +30,8 @@ public final class MetadataCache: Sendable {
     private let local = Mutex<[String: (bytes: [UInt8], fetchedMs: Int64)]>([:])
     private let localGeneration = Atomic<Int>(0)
     private let flights = Mutex<[String: Task<[UInt8], any Error>]>([:])
+    /// `freshValue`'s recent looks, decoded (nil: nothing fresh), by item.
+    private let looks = Mutex<[String: (at: ContinuousClock.Instant, value: (any Sendable)?)]>([:])
 
     public init(redis: RedisClient?, configuration: Configuration = .init(), logger: Logger = Logger(label: "metadata"))
     {
@@ -64,6 +69,8 @@ public final class MetadataCache: Sendable {
                 await self.write(key, bytes)
                 return bytes
             }
+            // The next `freshValue` of the item sees the new copy.
+            _ = looks.withLock { $0.removeValue(forKey: name) }
             return (
                 try JSONDecoder().decode(T.self, from: Data(bytes)),
                 Freshness(fromCache: false, age: .zero, stale: false)
@@ -78,18 +85,26 @@ public final class MetadataCache: Sendable {
     }
 
     /// The item `name` only when a copy younger than the TTL is at hand; never asks HubSpot.
+    /// Looks are reused for `lookupMemo`: no Redis round trip or decoding per write.
     public func freshValue<T: Codable & Sendable>(_ name: String, as type: T.Type = T.self) async -> T? {
+        let now = ContinuousClock.now
+        if let look = looks.withLock({ $0[name] }), now - look.at < configuration.lookupMemo {
+            return look.value as? T
+        }
         let key = await entryKey(name)
-        guard let stored = await read(key),
-            Date().epochMilliseconds - stored.fetchedMs <= configuration.ttl.milliseconds
-        else { return nil }
-        return try? JSONDecoder().decode(T.self, from: Data(stored.bytes))
+        var value: T? = nil
+        if let stored = await read(key), Date().epochMilliseconds - stored.fetchedMs <= configuration.ttl.milliseconds {
+            value = try? JSONDecoder().decode(T.self, from: Data(stored.bytes))
+        }
+        looks.withLock { $0[name] = (now, value) }
+        return value
     }
 
     /// Forgets every item, fleet-wide (the next read of each asks HubSpot).
     public func flush() async throws {
         localGeneration.add(1, ordering: .relaxed)
         local.withLock { $0.removeAll() }
+        looks.withLock { $0.removeAll() }
         if let redis { _ = try await redis.incr(generationKey, timeout: configuration.redisTimeout) }
     }
 

@@ -10,11 +10,11 @@ public struct CRM: Sendable {
 
     /// - Parameter metadataCache: where metadata is kept (default: this replica's memory only).
     public init(upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil)) {
-        records = Records(upstream: upstream, schema: metadataCache)
+        metadata = CRMMetadata(upstream: upstream, cache: metadataCache)
+        records = Records(upstream: upstream, metadata: metadata)
         orders = Orders(records: records)
         lists = CRMLists(upstream: upstream)
         associations = Associations(upstream: upstream)
-        metadata = CRMMetadata(upstream: upstream, cache: metadataCache)
     }
 }
 

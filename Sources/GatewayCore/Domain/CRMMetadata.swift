@@ -1,3 +1,5 @@
+import HubSpotAPI
+
 /// HubSpot's metadata — pipelines, owners, properties, association types — read through the
 /// shared metadata cache (`MetadataCache`): its own TTL, one fetch at a time, stale when HubSpot
 /// cannot be asked.
@@ -33,11 +35,18 @@ public struct CRMMetadata: Sendable {
 
     /// Every property of `type`, by name.
     public func properties(_ type: String, _ terms: CallTerms) async throws -> [CRMProperty] {
-        let (definitions, _) = try await cached("properties:\(type)") {
+        let (definitions, _) = try await cached(Self.propertiesItem(type)) {
             try await upstream.properties(of: type, priority: terms.priority, deadline: terms.deadline)
         }
         return definitions.map(CRMProperty.init).sorted { $0.name < $1.name }
     }
+
+    /// The definitions of `type`'s properties only when fresh in the cache (never asks HubSpot).
+    func freshProperties(_ type: String) async -> [PropertyDefinition]? {
+        await cache.freshValue(Self.propertiesItem(type), as: [PropertyDefinition].self)
+    }
+
+    static func propertiesItem(_ type: String) -> String { "properties:\(type)" }
 
     /// Every association kind from `from` to `to` (HubSpot-defined and labelled).
     public func associationKinds(from: String, to: String, _ terms: CallTerms) async throws -> [AssociationKind] {

@@ -3,9 +3,9 @@ import HubSpotAPI
 /// Reads, searches and writes of CRM records of any type.
 public struct Records: Sendable {
     let upstream: HubSpotUpstream
-    /// The properties of each type, when fresh in the cache: writes are checked against them
-    /// before HubSpot is called.
-    let schema: MetadataCache?
+    /// The metadata of each type: writes are checked against its properties (when fresh in the
+    /// cache) before HubSpot is called, and its association types give default kinds.
+    let metadata: CRMMetadata
 
     /// One record by id through the shared cache (at most `maxStaleness` old; nil: the cache's
     /// TTL; zero: from HubSpot), served stale when HubSpot cannot be asked. `record` is nil when
@@ -147,7 +147,6 @@ public struct Records: Sendable {
 
     private func defaultKind(from: String, to: String, _ terms: CallTerms) async throws -> AssociationKind {
         if let known = AssociationKind.default(from: from, to: to) { return known }
-        let metadata = CRMMetadata(upstream: upstream, cache: schema ?? MetadataCache(redis: nil))
         let kinds = try await metadata.associationKinds(from: from, to: to, terms)
         guard let kind = kinds.first(where: { $0.category == .hubspotDefined && $0.label == nil }) else {
             throw CRMError(
@@ -162,7 +161,7 @@ public struct Records: Sendable {
     /// an enumeration value outside the options — when the type's properties are fresh in the
     /// metadata cache (nil per write otherwise: HubSpot checks it).
     func schemaRefusal(_ type: String, _ writes: [ObjectWrite]) async -> [CRMError?] {
-        guard let schema, let definitions = await schema.freshValue("properties:\(type)", as: [PropertyDefinition].self)
+        guard let definitions = await metadata.freshProperties(type)
         else { return writes.map { _ in nil } }
         let byName = Dictionary(definitions.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         return writes.map { write in
