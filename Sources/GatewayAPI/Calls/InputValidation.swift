@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 
 /// Checks of request fields made before any HubSpot call, each failing with INVALID_ARGUMENT
@@ -85,6 +86,14 @@ enum InputValidation {
         guard !properties.isEmpty else {
             throw invalid("nothing to update: set a field, properties or properties_to_clear")
         }
+    }
+
+    /// A decimal number as HubSpot stores amounts and prices ("1250.50", "-3"): digits, one
+    /// point, a sign; no grouping or exponent.
+    static func decimal(_ value: String, field: String) throws(RPCError) {
+        guard Decimal(string: value, locale: Locale(identifier: "en_US_POSIX")) != nil,
+            value.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
+        else { throw invalid("\(field) \"\(value.prefix(40))\" is not a decimal number (e.g. \"1250.50\")") }
     }
 
     static func batch(_ count: Int, field: String) throws(RPCError) {

@@ -137,11 +137,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
                 throw InputValidation.invalid("\(field) needs a product_id or a name")
             }
             for (name, value) in [("price", input.price), ("quantity", input.quantity)] where !value.isEmpty {
-                guard Decimal(string: value, locale: Locale(identifier: "en_US_POSIX")) != nil,
-                    value.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
-                else {
-                    throw InputValidation.invalid("\(field).\(name) \"\(value.prefix(40))\" is not a decimal number")
-                }
+                try InputValidation.decimal(value, field: "\(field).\(name)")
             }
             try InputValidation.propertyNames(input.properties.keys, field: field + ".properties")
             lines.append(
@@ -270,14 +266,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
 
     /// The HubSpot properties a deal message sets. `amount` must be a decimal number.
     static func writeProperties(_ deal: Deal, field: String) throws(RPCError) -> [String: String?] {
-        if !deal.amount.isEmpty {
-            guard Decimal(string: deal.amount, locale: Locale(identifier: "en_US_POSIX")) != nil,
-                deal.amount.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
-            else {
-                throw InputValidation.invalid(
-                    "\(field).amount \"\(deal.amount.prefix(40))\" is not a decimal number (e.g. \"1250.50\")")
-            }
-        }
+        if !deal.amount.isEmpty { try InputValidation.decimal(deal.amount, field: "\(field).amount") }
         let closeDate = deal.hasCloseDate ? HubSpotTimestamp.format(deal.closeDate.date) : ""
         return try InputValidation.writeProperties(
             deal.properties,
