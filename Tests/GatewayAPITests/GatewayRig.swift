@@ -136,21 +136,19 @@ struct GatewayRig {
     }
 
     /// How many requests to `endpoint` the simulator has answered with a 2xx.
-    func answeredOK(_ endpoint: String) async throws -> Int {
-        let response = try await simulatorAdmin.send(
-            HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
-        let stats = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-        let statuses = (stats?["byEndpointAndStatus"] as? [String: Any])?[endpoint] as? [String: Any] ?? [:]
-        return statuses.filter { $0.key.hasPrefix("2") }.compactMap { ($0.value as? NSNumber)?.intValue }.reduce(0, +)
-    }
+    func answeredOK(_ endpoint: String) async throws -> Int { try await answered(endpoint, statusPrefix: "2") }
 
     /// How many requests to `endpoint` the simulator answered with a 4xx.
-    func simulatorErrors(_ endpoint: String) async throws -> Int {
+    func simulatorErrors(_ endpoint: String) async throws -> Int { try await answered(endpoint, statusPrefix: "4") }
+
+    /// How many requests to `endpoint` the simulator answered with a status starting so.
+    func answered(_ endpoint: String, statusPrefix: String) async throws -> Int {
         let response = try await simulatorAdmin.send(
             HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
         let stats = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         let statuses = (stats?["byEndpointAndStatus"] as? [String: Any])?[endpoint] as? [String: Any] ?? [:]
-        return statuses.filter { $0.key.hasPrefix("4") }.compactMap { ($0.value as? NSNumber)?.intValue }.reduce(0, +)
+        return statuses.filter { $0.key.hasPrefix(statusPrefix) }.compactMap { ($0.value as? NSNumber)?.intValue }
+            .reduce(0, +)
     }
 
     static func metadata(key: String? = writerKey, bulk: Bool = false) -> Metadata {
