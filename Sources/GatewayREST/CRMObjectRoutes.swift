@@ -78,12 +78,12 @@ public struct CRMObjectRoutes: Sendable {
                 category: "MISSING_SCOPES")
         }
         let timeout =
-            request.headers[HTTPField.Name("X-Gateway-Timeout-Ms")!].flatMap { Int64($0) }.map {
+            request.headers[.gatewayTimeout].flatMap { Int64($0) }.map {
                 Duration.milliseconds($0)
             }
             ?? configuration.defaultTimeout
         let priority: CallPriority =
-            request.headers[HTTPField.Name("X-Gateway-Priority")!]?.lowercased() == "bulk" ? .bulk : .interactive
+            request.headers[.gatewayPriority]?.lowercased() == "bulk" ? .bulk : .interactive
         let terms = CallTerms(priority: priority, deadline: .now + timeout)
         guard let typeParameter else { return Call(caller: caller, terms: terms, type: "") }
         let type = try Self.objectType(context.parameters.get(typeParameter))
@@ -136,7 +136,7 @@ public struct CRMObjectRoutes: Sendable {
                 "propertiesWithHistory is not served by the gateway (it bypasses the cache); ask HubSpot for property history directly"
             )
         }
-        let staleness = request.headers[HTTPField.Name("X-Gateway-Max-Staleness")!].flatMap { Double($0) }
+        let staleness = request.headers[.gatewayMaxStaleness].flatMap { Double($0) }
             .map { Duration.milliseconds(Int64($0 * 1000)) }
         let read: RecordRead
         if let idProperty = request.uri.queryParameters["idProperty"].map(String.init), idProperty != "hs_object_id" {
@@ -152,7 +152,7 @@ public struct CRMObjectRoutes: Sendable {
         }
         var headers: HTTPFields = [
             .eTag: record.entityTag,
-            HTTPField.Name("X-Gateway-Cache")!: read.source == .cache
+            .gatewayCache: read.source == .cache
                 ? "hit" : read.source == .stale ? "stale" : "miss",
             .age: String(read.age.components.seconds),
             .cacheControl: "private, max-age=\(max(0, 300 - read.age.components.seconds))",
@@ -239,4 +239,13 @@ public struct CRMObjectRoutes: Sendable {
             return NewAssociation(to: RecordRef("", to), kinds: kinds)
         }
     }
+}
+
+extension HTTPField.Name {
+    /// The gateway's own request and answer headers on HubSpot's paths.
+    static let gatewayTimeout = Self("X-Gateway-Timeout-Ms")!
+    static let gatewayPriority = Self("X-Gateway-Priority")!
+    static let gatewayMaxStaleness = Self("X-Gateway-Max-Staleness")!
+    static let gatewayCache = Self("X-Gateway-Cache")!
+    static let writeOutcome = Self("X-Write-Outcome")!
 }

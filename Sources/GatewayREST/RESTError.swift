@@ -106,7 +106,7 @@ struct RESTError: Error, Sendable {
                 .badGateway,
                 "the outcome of this write is unknown: HubSpot may or may not have applied it; read the record before retrying",
                 category: "WRITE_OUTCOME_UNKNOWN")
-            answer.extraHeaders = [(HTTPField.Name("X-Write-Outcome")!, "unknown")]
+            answer.extraHeaders = [(.writeOutcome, "unknown")]
             return answer
         default:
             return RESTError(
