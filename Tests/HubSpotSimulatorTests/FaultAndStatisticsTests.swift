@@ -27,6 +27,25 @@ import Testing
         }
     }
 
+    @Test func aRuleWithAfterRequestsSparesThatManyMatchingRequestsFirst() async throws {
+        try await SimulatorHarness.with { sim in
+            let rule: [String: Any] = ["endpoint": "objects.batch.*", "errorRate": 1.0, "afterRequests": 2]
+            _ = try await sim.request("PUT", "/_sim/faults", json: ["rules": [rule]], authorized: false)
+            // Requests of other endpoints are not counted against the rule.
+            #expect(try await sim.get("/crm/v3/objects/contacts").status == 200)
+            var statuses: [Int] = []
+            for _ in 0..<4 {
+                statuses.append(try await sim.post("/crm/v3/objects/contacts/batch/read", ["inputs": []]).status)
+            }
+            #expect(statuses[0] == 200 && statuses[1] == 200)
+            #expect(statuses[2] >= 500 && statuses[3] >= 500)
+            let negative = try await sim.request(
+                "PUT", "/_sim/faults", json: ["rules": [["afterRequests": -1]]], authorized: false)
+            #expect(negative.status == 400)
+            #expect(negative.message.contains("afterRequests"))
+        }
+    }
+
     @Test func droppedConnectionsGiveTheClientATransportError() async throws {
         try await SimulatorHarness.with { sim in
             _ = try await sim.request(

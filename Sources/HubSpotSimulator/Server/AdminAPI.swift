@@ -261,6 +261,7 @@ struct AdminAPI {
             w.key("slowBodyChunkDelayMs")
             if let delay = rule.slowBodyChunkDelay { w.int(delay.milliseconds) } else { w.null() }
             w.member("slowBodyChunkBytes", rule.slowBodyChunkBytes)
+            w.member("afterRequests", rule.afterRequests)
             w.endObject()
         }
         w.endArray()
@@ -309,6 +310,12 @@ struct AdminAPI {
             }
             if case .number(let bytes)? = element["slowBodyChunkBytes"], bytes >= 1 {
                 rule.slowBodyChunkBytes = Int(bytes)
+            }
+            if let after = element["afterRequests"] {
+                guard case .number(let n) = after, n >= 0, n == n.rounded() else {
+                    throw .validation("rules[\(index)].afterRequests must be a whole number of requests (0 or more)")
+                }
+                rule.afterRequests = Int(n)
             }
             faults.rules.append(rule)
         }

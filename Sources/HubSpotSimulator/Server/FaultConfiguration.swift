@@ -60,6 +60,8 @@ public struct FaultRule: Sendable, Equatable {
     /// Send the response body in pieces with this pause between them.
     public var slowBodyChunkDelay: Duration? = nil
     public var slowBodyChunkBytes: Int = 64
+    /// The rule spares this many matching requests before it applies ("the second page hangs").
+    public var afterRequests: Int = 0
 
     public init(endpoint: String? = nil) { self.endpoint = endpoint }
 
@@ -75,5 +77,18 @@ public struct FaultConfiguration: Sendable, Equatable {
     /// Every API request is answered 503 (HubSpot down).
     public var outage = false
     public var rules: [FaultRule] = []
+    /// Requests each rule has matched since the faults were set (for `afterRequests`).
+    var matched: [Int] = []
     public init() {}
+
+    /// The rules that apply to this request of `endpoint`, counting it against each rule that matches.
+    mutating func rulesApplying(to endpoint: String) -> [FaultRule] {
+        if matched.count != rules.count { matched = Array(repeating: 0, count: rules.count) }
+        var applying: [FaultRule] = []
+        for (index, rule) in rules.enumerated() where rule.applies(to: endpoint) {
+            matched[index] += 1
+            if matched[index] > rule.afterRequests { applying.append(rule) }
+        }
+        return applying
+    }
 }

@@ -33,11 +33,12 @@ struct SimulatorResponder: HTTPResponder {
         let endpoint = (try? matched.get().name) ?? "unknown"
 
         // An outage answers before HubSpot looks at anything.
-        let faults = core.faults.withLock { $0 }
-        if faults.outage {
+        let (outage, rules) = core.faults.withLock { faults in
+            faults.outage ? (true, []) : (false, faults.rulesApplying(to: endpoint))
+        }
+        if outage {
             return record(HubSpotErrorBody.serverError(503).reply, endpoint, arrivedAt, correlationId)
         }
-        let rules = faults.rules.filter { $0.applies(to: endpoint) }
 
         if apiRequest.method == "POST", path == "/oauth/v1/token" || path == "/oauth/v3/token" {
             if let reply = try await applyFaults(
