@@ -192,6 +192,7 @@ let package = Package(
             name: "GatewayREST",
             dependencies: [
                 "GatewayCore", "JSONCore", "TimeConversions",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -380,6 +381,9 @@ let package = Package(
                 "GatewayCore", "GatewayREST", "HubSpotAPI", "JSONCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

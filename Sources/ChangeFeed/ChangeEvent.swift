@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// One change HubSpot reported for a record, as the feed stores and serves it.
 public struct ChangeEvent: Sendable, Equatable {
@@ -90,6 +91,6 @@ public struct ChangeEvent: Sendable, Equatable {
     static func targetType(of associationType: String) -> String? {
         guard let range = associationType.range(of: "_TO_") else { return nil }
         let singular = associationType[range.upperBound...].lowercased()
-        return WebhookEvents.standardTypes[singular]
+        return ObjectTypeAliases.singularNames[singular]
     }
 }

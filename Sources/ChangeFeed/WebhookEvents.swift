@@ -1,3 +1,4 @@
+import GatewayCore
 import JSONCore
 
 /// HubSpot's webhook payload (a JSON array of up to 100 events) as the feed's events.
@@ -7,14 +8,6 @@ public enum WebhookEvents {
         public var message: String
         public var description: String { message }
     }
-
-    /// The singular names in HubSpot's subscription types, as the CRM's object types.
-    static let standardTypes: [String: String] = [
-        "contact": "contacts", "company": "companies", "deal": "deals", "ticket": "tickets",
-        "product": "products", "line_item": "line_items", "quote": "quotes", "call": "calls",
-        "email": "emails", "meeting": "meetings", "note": "notes", "task": "tasks",
-        "conversation": "conversations",
-    ]
 
     /// The events of a webhook body; refuses anything but an array of at most `maxEvents`
     /// objects, each with `eventId`, `subscriptionType`, `objectId` and `occurredAt`.
@@ -86,7 +79,7 @@ public enum WebhookEvents {
         let prefix = parts.first ?? subscriptionType
         let action = parts.count > 1 ? parts[1] : ""
         let type =
-            prefix == "object" ? (objectTypeId ?? "object") : (standardTypes[prefix] ?? prefix)
+            ObjectTypeAliases.canonical(prefix == "object" ? (objectTypeId ?? "object") : prefix)
         let kind: ChangeEvent.Kind =
             switch action {
             case "creation": .created

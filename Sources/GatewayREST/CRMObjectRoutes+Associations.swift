@@ -8,8 +8,8 @@ import TimeConversions
 /// HubSpot's associations v4 paths on the domain's `Associations` (writes merged into batch
 /// calls across callers, as for gRPC).
 extension CRMObjectRoutes {
-    func registerAssociations<Context: RequestContext>(on router: Router<Context>) {
-        let objects = router.group("crm/v4/objects")
+    func registerAssociations<Context: RequestContext>(on paths: RouterGroup<Context>) {
+        let objects = paths.group("v4/objects")
         objects.get(":type/:id/associations/:toType") { request, context in
             await answer { try await listAssociations(request, context) }
         }
@@ -22,7 +22,7 @@ extension CRMObjectRoutes {
         objects.delete(":type/:id/associations/:toType/:toId") { request, context in
             await answer { try await removeAssociation(request, context) }
         }
-        let batches = router.group("crm/v4/associations")
+        let batches = paths.group("v4/associations")
         batches.post(":type/:toType/batch/read") { request, context in
             await answer { try await batchReadAssociations(request, context) }
         }
@@ -35,6 +35,24 @@ extension CRMObjectRoutes {
         batches.post(":type/:toType/batch/archive") { request, context in
             await answer { try await batchWriteAssociations(request, context, operation: "archive") }
         }
+        batches.get(":type/:toType/labels") { request, context in
+            await answer { try await associationLabels(request, context) }
+        }
+    }
+
+    /// HubSpot's `{results: [{category, typeId, label}]}` from the metadata cache.
+    func associationLabels(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let call = try call(request, context, write: false)
+        let toType = try Self.objectType(context.parameters.get("toType"))
+        let kinds = try await crm.metadata.associationKinds(from: call.type, to: toType, call.terms)
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        w.key("results")
+        w.beginArray()
+        for kind in kinds { w.associationType(kind) }
+        w.endArray()
+        w.endObject()
+        return Self.json(.ok, w)
     }
 
     func listAssociations(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -43,7 +61,7 @@ extension CRMObjectRoutes {
         let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 500
         guard (1...500).contains(limit) else { throw RESTError.badRequest("limit must be between 1 and 500") }
         let page = try await crm.associations.list(
-            of: RecordRef(call.type, context.parameters.get("id") ?? ""), toType: toType, limit: limit,
+            of: RecordRef(call.type, Self.pathValue(context, "id")), toType: toType, limit: limit,
             after: request.uri.queryParameters["after"].map(String.init), call.terms)
         var w = JSONWriter(capacity: 2048)
         w.beginObject()
@@ -59,7 +77,7 @@ extension CRMObjectRoutes {
     func associate(_ request: Request, _ context: some RequestContext, labelled: Bool) async throws -> Response {
         let call = try call(request, context, write: true)
         let toType = try Self.objectType(context.parameters.get("toType"))
-        let (id, toId) = (context.parameters.get("id") ?? "", context.parameters.get("toId") ?? "")
+        let (id, toId) = (Self.pathValue(context, "id"), Self.pathValue(context, "toId"))
         var kinds: [AssociationKind] = []
         if labelled {
             let body = try await json(request)
@@ -91,8 +109,8 @@ extension CRMObjectRoutes {
         let call = try call(request, context, write: true)
         let toType = try Self.objectType(context.parameters.get("toType"))
         try await crm.associations.remove(
-            RecordRef(call.type, context.parameters.get("id") ?? ""),
-            RecordRef(toType, context.parameters.get("toId") ?? ""), call.terms)
+            RecordRef(call.type, Self.pathValue(context, "id")),
+            RecordRef(toType, Self.pathValue(context, "toId")), call.terms)
         return Response(status: .noContent)
     }
 

@@ -7,18 +7,18 @@ import JSONCore
 /// HubSpot's properties, pipelines and owners paths, read through the metadata cache (the same
 /// domain operations as `MetadataService`).
 extension CRMObjectRoutes {
-    func registerMetadata<Context: RequestContext>(on router: Router<Context>) {
-        router.get("crm/v3/properties/:type") { request, context in
+    func registerMetadata<Context: RequestContext>(on paths: RouterGroup<Context>) {
+        paths.get("v3/properties/:type") { request, context in
             await answer {
                 let call = try call(request, context, write: false)
                 let properties = try await crm.metadata.properties(call.type, call.terms)
                 return Self.results { w in for property in properties { w.property(property) } }
             }
         }
-        router.get("crm/v3/properties/:type/:name") { request, context in
+        paths.get("v3/properties/:type/:name") { request, context in
             await answer {
                 let call = try call(request, context, write: false)
-                let name = context.parameters.get("name") ?? ""
+                let name = Self.pathValue(context, "name")
                 guard
                     let property = try await crm.metadata.properties(call.type, call.terms).first(where: {
                         $0.name == name
@@ -33,17 +33,17 @@ extension CRMObjectRoutes {
                 return Self.json(.ok, w)
             }
         }
-        router.get("crm/v3/pipelines/:type") { request, context in
+        paths.get("v3/pipelines/:type") { request, context in
             await answer {
                 let call = try call(request, context, write: false)
                 let pipelines = try await crm.metadata.pipelines(call.type, call.terms)
                 return Self.results { w in for pipeline in pipelines { w.pipeline(pipeline) } }
             }
         }
-        router.get("crm/v3/pipelines/:type/:pipelineId") { request, context in
+        paths.get("v3/pipelines/:type/:pipelineId") { request, context in
             await answer {
                 let call = try call(request, context, write: false)
-                let id = context.parameters.get("pipelineId") ?? ""
+                let id = Self.pathValue(context, "pipelineId")
                 guard let pipeline = try await crm.metadata.pipeline(call.type, id: id, call.terms) else {
                     throw RESTError(
                         .notFound, "Unable to find pipeline \(id) for \(call.type)", category: "OBJECT_NOT_FOUND")
@@ -53,7 +53,7 @@ extension CRMObjectRoutes {
                 return Self.json(.ok, w)
             }
         }
-        router.get("crm/v3/owners") { request, context in
+        paths.get("v3/owners") { request, context in
             await answer {
                 let call = try call(request, context, write: false, typeParameter: nil)
                 let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100

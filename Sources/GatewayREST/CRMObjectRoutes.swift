@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GatewayCore
 import HTTPTypes
@@ -12,6 +13,8 @@ public struct RESTConfiguration: Sendable {
     public var defaultTimeout: Duration = .seconds(10)
     /// Largest request body (HubSpot's own limit is about 3 MB).
     public var maxBodyBytes = 3 * 1024 * 1024
+    /// Which finished requests get an access-log line (the gateway's `--access-log`).
+    public var accessLog: AccessLogPolicy = .errors
 
     public init() {}
 }
@@ -30,8 +33,15 @@ public struct CRMObjectRoutes: Sendable {
         self.configuration = configuration
     }
 
-    public func register<Context: RequestContext>(on router: Router<Context>) {
-        let objects = router.group("crm/v3/objects")
+    /// Registers every route under `/crm/`, observed by a `RESTObservationMiddleware`.
+    public func register<Context: RequestContext>(
+        on router: Router<Context>, logger: Logger, metricsFactory: (any MetricsFactory)? = nil
+    ) {
+        let paths = router.group("crm")
+            .add(
+                middleware: RESTObservationMiddleware<Context>(
+                    accessLog: configuration.accessLog, logger: logger, metricsFactory: metricsFactory))
+        let objects = paths.group("v3/objects")
         objects.get(":type") { request, context in await answer { try await list(request, context) } }
         objects.post(":type") { request, context in await answer { try await create(request, context) } }
         objects.get(":type/:id") { request, context in await answer { try await get(request, context) } }
@@ -41,8 +51,8 @@ public struct CRMObjectRoutes: Sendable {
         objects.post(":type/batch/:operation") { request, context in
             await answer { try await batch(request, context) }
         }
-        registerAssociations(on: router)
-        registerMetadata(on: router)
+        registerAssociations(on: paths)
+        registerMetadata(on: paths)
     }
 
     /// Runs a handler; its failure in HubSpot's error shape.
@@ -71,6 +81,7 @@ public struct CRMObjectRoutes: Sendable {
                 "Authentication credentials not found or not valid. Send your service's gateway key as the access token (Authorization: Bearer <key>).",
                 category: "INVALID_AUTHENTICATION")
         }
+        ObservedRequest.current?.record(caller: caller.service)
         let needed: CallerScope = write ? .write : .read
         guard caller.scopes.contains(needed) else {
             throw RESTError(
@@ -90,12 +101,20 @@ public struct CRMObjectRoutes: Sendable {
         return Call(caller: caller, terms: terms, type: type)
     }
 
-    /// An object type from a path: a name, an id (`0-1`) or a custom type's `p_…` name.
+    /// An object type from a path: a name, an id (`0-1`) or a custom type's `p_…` name, as the
+    /// name the rest of the gateway keys it by (`0-1` → `contacts`).
     static func objectType(_ text: String?) throws -> String {
         guard let type = text, !type.isEmpty,
             type.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" })
         else { throw RESTError.badRequest("Unable to infer object type from: \(text ?? "")") }
-        return type
+        return ObjectTypeAliases.canonical(type)
+    }
+
+    /// A path parameter as the caller meant it: SDKs percent-encode values such as an e-mail
+    /// used as `idProperty` (`a%40b.com`), and the router hands segments over as sent.
+    static func pathValue(_ context: some RequestContext, _ name: String) -> String {
+        let raw = context.parameters.get(name) ?? ""
+        return raw.removingPercentEncoding ?? raw
     }
 
     func json(_ request: Request) async throws -> JSONValue {
@@ -129,7 +148,7 @@ public struct CRMObjectRoutes: Sendable {
 
     func get(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let call = try call(request, context, write: false)
-        let id = context.parameters.get("id") ?? ""
+        let id = Self.pathValue(context, "id")
         let properties = Self.properties(request)
         guard request.uri.queryParameters["propertiesWithHistory"] == nil else {
             throw RESTError.badRequest(
@@ -203,7 +222,7 @@ public struct CRMObjectRoutes: Sendable {
         guard let properties = body["properties"]?.objectValue else {
             throw RESTError.badRequest("properties must be an object of property names to values")
         }
-        let id = context.parameters.get("id") ?? ""
+        let id = Self.pathValue(context, "id")
         let values = Dictionary(uniqueKeysWithValues: properties.map { ($0.key, $0.value.propertyText) })
         let record: CRMRecord
         if let idProperty = request.uri.queryParameters["idProperty"].map(String.init), idProperty != "hs_object_id" {
@@ -219,7 +238,7 @@ public struct CRMObjectRoutes: Sendable {
 
     func archive(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let call = try call(request, context, write: true)
-        try await crm.records.archive(call.type, id: context.parameters.get("id") ?? "", call.terms)
+        try await crm.records.archive(call.type, id: Self.pathValue(context, "id"), call.terms)
         return Response(status: .noContent)
     }
 
@@ -243,6 +262,8 @@ public struct CRMObjectRoutes: Sendable {
 
 extension HTTPField.Name {
     /// The gateway's own request and answer headers on HubSpot's paths.
+    /// The request id, both ways (`x-request-id` on gRPC).
+    static let requestId = Self("X-Request-Id")!
     static let gatewayTimeout = Self("X-Gateway-Timeout-Ms")!
     static let gatewayPriority = Self("X-Gateway-Priority")!
     static let gatewayMaxStaleness = Self("X-Gateway-Max-Staleness")!

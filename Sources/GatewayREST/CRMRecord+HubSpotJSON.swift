@@ -19,6 +19,8 @@ extension JSONWriter {
         if let updated = record.updatedAt { member("updatedAt", HubSpotTimestamp.format(updated)) }
         member("archived", record.archived)
         if let archivedAt = record.archivedAt { member("archivedAt", HubSpotTimestamp.format(archivedAt)) }
+        // Upserts: whether this input created the record (HubSpot's `new`).
+        if let created = record.created { member("new", created) }
         endObject()
     }
 

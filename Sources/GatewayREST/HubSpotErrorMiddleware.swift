@@ -23,6 +23,11 @@ public struct HubSpotErrorMiddleware<Context: RequestContext>: RouterMiddleware 
             }
             let answer: RESTError =
                 switch error.status {
+                case .notFound where Self.isLegacyAssociationPath(request.uri.path):
+                    RESTError(
+                        .notFound,
+                        "HubSpot's v3 associations API is legacy and the gateway does not serve it; use v4: GET|PUT|DELETE /crm/v4/objects/{type}/{id}/associations/{toType}[/{toId}] and POST /crm/v4/associations/{type}/{toType}/batch/{read,create,archive}",
+                        category: "OBJECT_NOT_FOUND")
                 case .notFound:
                     RESTError(
                         .notFound,
@@ -37,5 +42,13 @@ public struct HubSpotErrorMiddleware<Context: RequestContext>: RouterMiddleware 
                 }
             return answer.response
         }
+    }
+
+    /// `/crm/v3/associations/…` and `/crm/v3/objects/{type}/{id}/associations/…`.
+    static func isLegacyAssociationPath(_ path: String) -> Bool {
+        let segments = path.split(separator: "/")
+        guard segments.count >= 3, segments[0] == "crm", segments[1] == "v3" else { return false }
+        return segments[2] == "associations"
+            || (segments[2] == "objects" && segments.dropFirst(5).first == "associations")
     }
 }

@@ -26,6 +26,8 @@ enum OpenAPIDocument {
         "POST /crm/v4/associations/{type}/{toType}/batch/create": "Batch associate with labelled types",
         "POST /crm/v4/associations/{type}/{toType}/batch/associate/default": "Batch associate with the default type",
         "POST /crm/v4/associations/{type}/{toType}/batch/archive": "Batch remove associations",
+        "GET /crm/v4/associations/{type}/{toType}/labels":
+            "The association types between two object types, both HubSpot's and labelled (metadata cache)",
         "GET /crm/v3/properties/{type}": "A type's properties (metadata cache)",
         "GET /crm/v3/properties/{type}/{name}": "One property (metadata cache)",
         "GET /crm/v3/pipelines/{type}": "A type's pipelines and stages (metadata cache)",

@@ -252,8 +252,9 @@ struct GatewayServer {
         // HubSpot's own REST paths, for services that keep their HubSpot SDK (docs/rest.md).
         var restConfiguration = RESTConfiguration()
         restConfiguration.defaultTimeout = .milliseconds(Int64(options.restDefaultTimeoutSeconds * 1000))
+        restConfiguration.accessLog = AccessLogPolicy(rawValue: options.accessLog) ?? .errors
         let rest = CRMObjectRoutes(crm: crm, keys: keys, configuration: restConfiguration)
-        rest.register(on: router)
+        rest.register(on: router, logger: logger)
         rest.registerOpenAPI(on: router)
         let scrapeTime = ScrapeTimeMetrics(limiter: limiter, feed: feed)
         router.get("metrics") { _, _ -> Response in

@@ -213,7 +213,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var logLevel = "info"
     @Option(help: "Log line format: json (one object per line, for log collectors) or text.")
     var logFormat = "json"
-    @Option(help: "Which finished RPCs get an access-log line: all, errors (status other than OK) or off.")
+    @Option(
+        help:
+            "Which finished RPCs and REST requests get an access-log line: all, errors (gRPC status other than OK, HTTP status 400 and above) or off."
+    )
     var accessLog = "errors"
 
     static let optionNames = [

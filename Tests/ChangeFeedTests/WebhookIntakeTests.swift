@@ -130,19 +130,23 @@ import WebhookSignature
         }
     }
 
-    @Test func anUnknownEventTypeIsKeptAsUnknownAndCustomObjectsByTheirTypeId() async throws {
+    @Test func anUnknownEventTypeIsKeptAsUnknownAndObjectsByTheNameTheCacheUses() async throws {
         try await FeedRig.with { rig in
             let answer = await SignedDelivery(
                 SignedDelivery.batch([
                     SignedDelivery.event(1, "contact.somethingNew", objectId: 3),
                     SignedDelivery.event(2, "object.propertyChange", objectId: 9, extra: #""objectTypeId":"2-123""#),
+                    // Generic events about standard objects name them by id: invalidating "0-1"
+                    // would leave the cached contact stale.
+                    SignedDelivery.event(3, "object.propertyChange", objectId: 10, extra: #""objectTypeId":"0-1""#),
                 ])
             ).send(to: rig.intake())
             #expect(answer.status == 200)
             let events = try await rig.stored()
-            #expect(events.map(\.kind) == [.unknown, .updated])
+            #expect(events.map(\.kind) == [.unknown, .updated, .updated])
             #expect(events[0].subscriptionType == "contact.somethingNew")
             #expect(events[1].objectType == "2-123")
+            #expect(events[2].objectType == "contacts")
         }
     }
 

@@ -1,4 +1,5 @@
 import GatewayAPI
+import GatewayCore
 import GatewayProto
 import GRPCCore
 import Logging

@@ -5,12 +5,17 @@ import HubSpotAPI
 import Hummingbird
 import HummingbirdTesting
 import JSONCore
+import Logging
+import Metrics
 import Testing
 
 /// The OpenAPI document is made from the routes registered, and every route is described.
 @Suite struct OpenAPIDocumentTests {
     /// The REST routes on a router, over a domain that is never called (no HubSpot, no Redis).
-    static func router() -> Router<BasicRequestContext> {
+    static func router(
+        keys: CallerKeys = try! CallerKeys(parsing: ""), configuration: RESTConfiguration = .init(),
+        metrics: (any MetricsFactory)? = nil
+    ) -> Router<BasicRequestContext> {
         let transport = CurlTransport()
         let upstream = HubSpotUpstream(
             client: HubSpotClient(
@@ -18,9 +23,9 @@ import Testing
                 configuration: HubSpotClientConfiguration(baseURL: "http://127.0.0.1:9")),
             limiter: FixedWindowRateLimiter(redis: nil), breaker: CircuitBreaker(),
             cache: ObjectCache(redis: nil))
-        let routes = CRMObjectRoutes(crm: CRM(upstream: upstream), keys: try! CallerKeys(parsing: ""))
+        let routes = CRMObjectRoutes(crm: CRM(upstream: upstream), keys: keys, configuration: configuration)
         let router = Router()
-        routes.register(on: router)
+        routes.register(on: router, logger: Logger(label: "test"), metricsFactory: metrics)
         routes.registerOpenAPI(on: router)
         transport.shutdown()
         return router

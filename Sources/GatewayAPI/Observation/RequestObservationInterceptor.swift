@@ -11,14 +11,7 @@ import TimeConversions
 /// by authentication are observed too.
 public struct RequestObservationInterceptor: ServerInterceptor {
     /// Which finished RPCs get an access-log line.
-    public enum AccessLog: String, Sendable, CaseIterable {
-        /// Every RPC.
-        case all
-        /// RPCs that ended with a status other than OK.
-        case errors
-        /// None (metrics only).
-        case off
-    }
+    public typealias AccessLog = AccessLogPolicy
 
     /// Metric names (Prometheus style).
     public enum Name {
@@ -39,7 +32,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
     /// Metadata key carrying the request id, both ways.
     public static let requestIdKey = "x-request-id"
     /// The caller label of RPCs that presented no valid key (and of health and reflection).
-    public static let anonymousCaller = "none"
+    public static let anonymousCaller = ObservedRequest.anonymousCaller
 
     private let accessLog: AccessLog
     private let logger: Logger
@@ -173,20 +166,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
     }
 
     static func requestId(from metadata: Metadata) -> String {
-        if let given = metadata.firstString(requestIdKey),
-            !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        {
-            return given
-        }
-        var bits = UInt64.random(in: .min ... .max)
-        return String(unsafeUninitializedCapacity: 16) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            for index in (0..<16).reversed() {
-                buffer[index] = digits.utf8Start[Int(bits & 0xf)]
-                bits >>= 4
-            }
-            return 16
-        }
+        RequestIds.make(given: metadata.firstString(requestIdKey))
     }
 
     static func rpcError(_ error: any Error) -> RPCError {
@@ -217,22 +197,6 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         default: "code_\(code.rawValue)"
         }
     }
-}
-
-/// What the observation interceptor learns about an RPC from the interceptors inside it: today
-/// the calling service, which `CallerAuthenticationInterceptor` records once the key is checked.
-public final class ObservedRequest: Sendable {
-    private let state = Mutex<String?>(nil)
-
-    public init() {}
-
-    /// The calling service's name, once authenticated.
-    public var caller: String? { state.withLock { $0 } }
-
-    public func record(caller: String) { state.withLock { $0 = caller } }
-
-    /// The RPC being observed (set by `RequestObservationInterceptor`).
-    @TaskLocal public static var current: ObservedRequest?
 }
 
 /// The labels of a finished RPC's metrics, and their handles.

@@ -151,3 +151,17 @@ def test_unknown_paths_and_methods_answer_in_hubspots_error_shape(rest_fleet):
     assert status == 405 and headers["Allow"] == "GET, POST" and json.loads(body)["status"] == "error"
     status, _, body = http(rest_fleet, "GET", "/openapi.json")
     assert status == 200 and "/crm/v3/objects/{type}/{id}" in json.loads(body)["paths"]
+
+
+def test_a_type_id_path_shares_the_named_types_cache_and_legacy_v3_association_paths_point_to_v4(rest_fleet):
+    status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/contacts", {"properties": {"email": "alias@example.com"}})
+    contact = json.loads(body)["id"]
+    status, headers, _ = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}")
+    assert status == 200
+    # `0-1` is contacts: the entry the named read cached answers it.
+    status, headers, _ = http(rest_fleet, "GET", f"/crm/v3/objects/0-1/{contact}")
+    assert status == 200 and headers["X-Gateway-Cache"] == "hit"
+    status, _, body = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}/associations/companies")
+    assert status == 404 and "/crm/v4/objects/" in json.loads(body)["message"]
+    status, _, body = http(rest_fleet, "GET", "/crm/v4/associations/contacts/companies/labels")
+    assert status == 200 and {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"} in json.loads(body)["results"]
