@@ -4,6 +4,7 @@ import collections
 import concurrent.futures
 import random
 import threading
+import time
 
 import pytest
 from hubspot import HubSpot
@@ -60,3 +61,58 @@ def test_fifty_sdk_clients_on_three_replicas_stay_within_the_budget_and_hit_the_
     assert stats["slidingWindow"]["maxAdmittedOthers"] <= 8 * 11
     # 500 reads of 20 hot contacts (and 100 writes that drop them): most reads are cache hits.
     assert calls < (outcomes["read"] + outcomes["write"]) / 2, stats["byEndpoint"]
+
+
+def test_sdk_retries_on_the_gateways_429s_wait_retry_after_and_all_succeed(rest_fleet3):
+    """More list calls than the budget serves within a short deadline: the gateway answers 429
+    with Retry-After, the SDKs' own urllib3 retries wait it out, and every call succeeds —
+    with HubSpot still never over budget and the retries paced, not a storm."""
+    from urllib3.util.retry import Retry
+
+    fleet = rest_fleet3
+    urls = [f"http://127.0.0.1:{g.http_port}" for g in fleet.gateways]
+    key = fleet.KEYS["orders"][0]
+    retries = collections.Counter()
+    lock = threading.Lock()
+
+    class CountingRetry(Retry):
+        def increment(self, *args, **kwargs):
+            response = kwargs.get("response")
+            with lock:
+                retries[response.status if response is not None else "error"] += 1
+            return super().increment(*args, **kwargs)
+
+    fleet.sim_admin("POST", "/_sim/stats/reset")
+    clients, pages = 20, 4
+    failures = []
+
+    def client_run(n):
+        url = urls[n % 3]
+        # What HubSpot's SDK documentation recommends for 429s; GETs are retried by default.
+        client = HubSpot(access_token=key, host=url, base_url=url,
+                         retry=CountingRetry(total=40, status_forcelist=(429,), backoff_factor=0, respect_retry_after_header=True))
+        # Each access of `basic_api` makes a new API object: keep one to keep its header.
+        contacts = client.crm.contacts.basic_api
+        contacts.api_client.default_headers["X-Gateway-Timeout-Ms"] = "300"
+        for page in range(pages):
+            try:
+                contacts.get_page(limit=5, properties=[f"p{n}x{page}"])
+            except ApiException as error:
+                with lock:
+                    failures.append(error.status)
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client_run, range(clients)))
+    elapsed = time.monotonic() - started
+    stats = fleet.sim_admin("GET", "/_sim/stats?windowMs=10000")
+    print(f"{clients * pages} list calls in {elapsed:.1f} s: retries {dict(retries)}, "
+          f"HubSpot calls {sum(stats['byEndpoint'].values())}, busiest 10 s {stats['slidingWindow']['maxAdmittedOthers']}")
+    assert failures == []
+    assert retries[429] > 0, "the load must exceed what the budget serves within 300 ms"
+    assert set(retries) == {429}
+    assert stats["rateLimited"] == 0
+    assert stats["slidingWindow"]["maxAdmittedOthers"] <= 8 * 11
+    # Each client waits Retry-After (≥ 1 s) before trying again: at most one retry per client
+    # per second, however long the queue.
+    assert retries[429] <= clients * (elapsed + 1)
