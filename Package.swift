@@ -181,6 +181,7 @@ let package = Package(
                 "ChangeFeed", "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

@@ -291,10 +291,11 @@ public final class HubSpotUpstream: Sendable {
         }
     }
 
-    /// HubSpot refused the gateway's own credentials (not the caller's).
+    /// HubSpot refused the gateway's own credentials (not the caller's). A 403 is not that:
+    /// it refuses one call for a missing scope (counted as `missingScopes`).
     static func rejectsCredentials(_ error: any Error) -> Bool {
         switch error {
-        case let error as HubSpotError: error.status == 401 || error.status == 403
+        case let error as HubSpotError: error.status == 401
         case let error as HubSpotClientError: if case .oauthRefreshFailed = error { true } else { false }
         default: false
         }
@@ -343,6 +344,8 @@ private struct Attempts: Sendable {
                 breaker.record(HubSpotUpstream.outcome(of: error), for: permit)
                 if HubSpotUpstream.rejectsCredentials(error) {
                     metrics.increment(GatewayMetrics.Name.credentialsRejected)
+                } else if let error = error as? HubSpotError, error.status == 403 {
+                    metrics.increment(GatewayMetrics.Name.missingScopes, [("bucket", kind.metricLabel)])
                 }
                 guard
                     let delay = retryPolicy.delay(

@@ -73,8 +73,14 @@ struct RESTError: Error, Sendable {
             case .alreadyExists(let existing):
                 answer = RESTError(.conflict, error.message, category: "CONFLICT")
                 if let existing { answer.message = error.message.isEmpty ? "Existing ID: \(existing)" : error.message }
-            case .invalidInput, .notAUniqueProperty, .invalidRequest:
+            case .invalidInput, .notAUniqueProperty, .invalidRequest, .searchResultsCap:
                 answer = RESTError(.badRequest, error.message, category: "VALIDATION_ERROR")
+            case .missingScopes(let required):
+                answer = RESTError(
+                    .forbidden,
+                    "HubSpot refused \(subject): the gateway's HubSpot app lacks a scope this call needs; its operators must grant it",
+                    category: "MISSING_SCOPES")
+                if !required.isEmpty { answer.context["requiredGranularScopes"] = required }
             case .rateLimited(let wait):
                 answer = rateLimited(retryAfter: wait ?? .seconds(1))
             case .credentialsRejected:

@@ -27,7 +27,7 @@ public struct RESTObservationMiddleware<Context: RequestContext>: RouterMiddlewa
         let started = ContinuousClock.now
         let route = context.endpointPath ?? "unmatched"
         let requestId = RequestIds.make(given: request.headers[.requestId])
-        let observed = ObservedRequest()
+        let observed = ObservedRequest(requestId: requestId)
         let inFlight = inFlightHandles.handles(for: route) {
             Meter(label: RESTMetricName.inFlight, dimensions: [("route", route)], factory: factory)
         }

@@ -12,6 +12,9 @@ public struct SimulatorConfiguration: Sendable {
     public var appId: Int = 54321
     /// Custom object types, e.g. parsed from `cars:vin!,make,year:number`.
     public var customObjectTypes: [ObjectTypeDefinition] = []
+    /// The scopes the token was granted, e.g. `crm.objects.contacts.read` (nil: every scope).
+    /// Object calls outside them are answered 403 `MISSING_SCOPES`, as HubSpot does.
+    public var grantedScopes: Set<String>? = nil
     /// Requests admitted per rolling window per app (HubSpot Free/Starter: 100; 0 = unlimited).
     public var burstLimit: Int = 100
     /// The rolling window of the burst limit.

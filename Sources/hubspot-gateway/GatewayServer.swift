@@ -122,7 +122,7 @@ struct GatewayServer {
             transport: transport, credentials: credentials, configuration: clientConfiguration, logger: logger
         ) { exchange in
             observe(exchange)
-            readiness.observe(status: exchange.status)
+            readiness.observe(exchange)
         }
         let cache = ObjectCache(redis: redis, configuration: cacheConfiguration, metrics: metrics, logger: logger)
         let upstream = HubSpotUpstream(
@@ -215,6 +215,7 @@ struct GatewayServer {
                     accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors,
                     logger: logger,
                     isClientFault: { $0 is MalformedRequest }),
+                ErrorDetailsInterceptor(),
                 CallerAuthenticationInterceptor(keys: keys, logger: logger),
             ])
 
@@ -355,11 +356,14 @@ struct GatewayServer {
 
 /// Whether the gateway can serve: HubSpot has not rejected its credentials since the last
 /// accepted call, and the budget can be decided (Redis reachable or the local fallback on).
+/// Only a 401 that a token refresh did not cure counts: a 403 (a scope missing for one object
+/// type) fails that call alone and leaves readiness be.
 final class Readiness: Sendable {
     private let credentialsRejected = Mutex(false)
 
-    func observe(status: Int) {
-        if status == 401 || status == 403 {
+    func observe(_ exchange: HubSpotExchange) {
+        let status = exchange.status
+        if status == 401, !exchange.refreshingToken {
             credentialsRejected.withLock { $0 = true }
         } else if (200..<300).contains(status) {
             credentialsRejected.withLock { $0 = false }

@@ -90,6 +90,12 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         help: "Declare a custom object type, e.g. cars:vin!,make,year:number (! = unique). Repeatable.")
     var customObjects: [String] = []
 
+    @Option(
+        help:
+            "Scopes the token was granted, comma-separated (e.g. crm.objects.contacts.read); object calls outside them get HubSpot's 403 MISSING_SCOPES. Default: every scope."
+    )
+    var grantedScopes: String?
+
     @Option(help: "Deliver webhooks for API changes to this http:// URL.")
     var webhookURL: String?
 
@@ -156,6 +162,7 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         if slowBodyMs > 0 { rule.slowBodyChunkDelay = .milliseconds(slowBodyMs) }
         if rule != FaultRule() { configuration.faults.rules = [rule] }
         configuration.faults.outage = outage
+        configuration.grantedScopes = grantedScopes.map { Set($0.split(separator: ",").map(String.init)) }
         if let webhookURL {
             guard let secret = webhookSecret ?? environment["HUBSPOT_SIM_WEBHOOK_SECRET"], !secret.isEmpty else {
                 throw ValidationError(

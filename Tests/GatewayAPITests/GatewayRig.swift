@@ -101,7 +101,10 @@ struct GatewayRig {
                         ObjectsService(crm: crm, running: exports, idempotentWrites: idempotentWrites),
                         AssociationsService(crm: crm),
                     ],
-                    interceptors: [observation, CallerAuthenticationInterceptor(keys: keys, logger: quietLogger())])
+                    interceptors: [
+                        observation, ErrorDetailsInterceptor(),
+                        CallerAuthenticationInterceptor(keys: keys, logger: quietLogger()),
+                    ])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)
                 try await withGRPCClient(transport: inProcess.client) { grpc in
                     try await withThrowingDiscardingTaskGroup { group in

@@ -26,10 +26,9 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         }
         guard let header = request.metadata.firstString("authorization") else {
             return StreamingServerResponse(
-                error: RPCError(
-                    code: .unauthenticated,
-                    message:
-                        "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"
+                error: GatewayErrors.error(
+                    .callerNotAuthenticated,
+                    "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"
                 ))
         }
         guard let presented = Self.bearerKey(in: header), let caller = keys.caller(presenting: presented) else {
@@ -37,20 +36,18 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
                 "rejected an unknown caller key",
                 metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
             return StreamingServerResponse(
-                error: RPCError(
-                    code: .unauthenticated,
-                    message: "unknown caller key (check the key your service was given; it is compared by its SHA-256)")
-            )
+                error: GatewayErrors.error(
+                    .callerNotAuthenticated,
+                    "unknown caller key (check the key your service was given; it is compared by its SHA-256)"))
         }
         ObservedRequest.current?.record(caller: caller.service)
         let needed = Self.scope(of: context.descriptor)
         guard caller.scopes.contains(needed) else {
             return StreamingServerResponse(
-                error: RPCError(
-                    code: .permissionDenied,
-                    message:
-                        "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs"
-                ))
+                error: GatewayErrors.error(
+                    .callerNotAllowed,
+                    "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs",
+                    metadata: [Self.callerKey: .string(caller.service), Self.scopeKey: .string(needed.rawValue)]))
         }
         // Handlers scope per-caller state (idempotency keys) by this; a client cannot set it.
         var request = request
@@ -58,6 +55,10 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         request.metadata.addString(caller.service, forKey: IdempotentCalls.callerKey)
         return try await next(request, context)
     }
+
+    /// Trailers of a CALLER_NOT_ALLOWED refusal: the calling service and the scope it lacks.
+    static let callerKey = IdempotentCalls.callerKey
+    static let scopeKey = "x-required-caller-scope"
 
     /// The key of an `authorization: Bearer <key>` value (scheme case-insensitive, surrounding
     /// spaces ignored); nil for any other form. Plain UTF-8 work: this runs on every call.

@@ -54,12 +54,15 @@ enum AssociationTranslation {
     }
 
     static func kind(_ type: Hubspot_Gateway_V1_AssociationType, field: String) throws(RPCError) -> AssociationKind {
-        guard type.typeID > 0 else { throw InputValidation.invalid("\(field).type_id must be positive") }
+        guard type.typeID > 0 else {
+            throw InputValidation.invalid(field: "\(field).type_id", "\(field).type_id must be positive")
+        }
         switch type.category {
         case .hubspotDefined: return AssociationKind(.hubspotDefined, Int(type.typeID))
         case .userDefined: return AssociationKind(.userDefined, Int(type.typeID))
         case .integratorDefined: return AssociationKind(.integratorDefined, Int(type.typeID))
-        case .unspecified, .UNRECOGNIZED: throw InputValidation.invalid("\(field).category must be set")
+        case .unspecified, .UNRECOGNIZED:
+            throw InputValidation.invalid(field: "\(field).category", "\(field).category must be set")
         }
     }
 }

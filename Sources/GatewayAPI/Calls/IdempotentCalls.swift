@@ -38,9 +38,9 @@ struct IdempotentCalls: Sendable {
     ) async throws -> Response {
         guard let key else { return try await body() }
         guard let writes else {
-            throw RPCError(
-                code: .failedPrecondition,
-                message: "idempotency keys need the gateway's Redis, and this gateway runs without one")
+            throw GatewayErrors.error(
+                .featureNotConfigured,
+                "idempotency keys need the gateway's Redis, and this gateway runs without one")
         }
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
@@ -68,28 +68,25 @@ struct IdempotentCalls: Sendable {
     static func rpcError(_ refusal: IdempotentWrites.Refusal) -> RPCError {
         switch refusal {
         case .conflict(let key):
-            RPCError(
-                code: .failedPrecondition,
-                message:
-                    "idempotency key '\(key)' was used with a different request within the last day; use a new key for a new request"
+            GatewayErrors.error(
+                .idempotencyKeyReused,
+                "idempotency key '\(key)' was used with a different request within the last day; use a new key for a new request"
             )
         case .outcomeUnknown(let key):
-            RPCError(
-                code: .aborted,
-                message:
-                    "the first request with idempotency key '\(key)' may or may not have been written (its answer was lost, or its gateway replica stopped mid-call); look the record up (e.g. by a unique property) before writing it again with a new key",
+            GatewayErrors.error(
+                .idempotentOutcomeUnknown,
+                "the first request with idempotency key '\(key)' may or may not have been written (its answer was lost, or its gateway replica stopped mid-call); look the record up (e.g. by a unique property) before writing it again with a new key",
                 metadata: [GatewayErrors.Key.writeOutcome: "unknown"])
         case .stillInFlight(let key):
-            RPCError(
-                code: .deadlineExceeded,
-                message:
-                    "the first request with idempotency key '\(key)' is still in flight; retry with the same key to get its answer"
+            GatewayErrors.error(
+                .idempotentRequestInFlight,
+                "the first request with idempotency key '\(key)' is still in flight; retry with the same key to get its answer"
             )
         case .storeUnavailable(let key):
-            RPCError(
-                code: .unavailable,
-                message:
-                    "the gateway cannot reach Redis to check idempotency key '\(key)'; retry with the same key")
+            GatewayErrors.error(
+                .gatewayStateUnavailable,
+                "the gateway cannot reach Redis to check idempotency key '\(key)'; retry with the same key",
+                retryAfter: GatewayErrors.unavailableRetryDelay)
         }
     }
 }

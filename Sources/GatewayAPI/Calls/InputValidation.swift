@@ -13,22 +13,26 @@ enum InputValidation {
     static let maxSearchPageSize = 200
     static let maxPageSize = 100
 
-    static func invalid(_ message: String) -> RPCError { RPCError(code: .invalidArgument, message: message) }
+    /// INVALID_REQUEST naming `field` (for `google.rpc.BadRequest`) when known.
+    static func invalid(field: String? = nil, _ message: String) -> RPCError {
+        GatewayErrors.error(.invalidRequest, message, field: field)
+    }
 
     /// A record id: HubSpot's are decimal numbers.
     static func id(_ value: String, field: String) throws(RPCError) {
-        guard !value.isEmpty else { throw invalid("\(field) is required") }
+        guard !value.isEmpty else { throw invalid(field: field, "\(field) is required") }
         guard value.count <= 20, value.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw invalid("\(field) must be a HubSpot record id (digits), got \"\(value.prefix(40))\"")
+            throw invalid(field: field, "\(field) must be a HubSpot record id (digits), got \"\(value.prefix(40))\"")
         }
     }
 
     /// An object type: a standard name (`contacts`), a custom one (`p123_cars`) or an id (`2-123`).
     static func objectType(_ value: String, field: String = "object_type") throws(RPCError) {
-        guard !value.isEmpty else { throw invalid("\(field) is required") }
+        guard !value.isEmpty else { throw invalid(field: field, "\(field) is required") }
         let allowed = value.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" }
         guard allowed, value.count <= 100 else {
-            throw invalid("\(field) \"\(value.prefix(40))\" is not an object type name (letters, digits, _ and -)")
+            throw invalid(
+                field: field, "\(field) \"\(value.prefix(40))\" is not an object type name (letters, digits, _ and -)")
         }
     }
 
@@ -54,7 +58,7 @@ enum InputValidation {
             parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".")
             && !parts[1].hasSuffix(".")
             && value.count <= 254 && !value.contains(where: { $0.isWhitespace || $0 == "," || $0 == "<" || $0 == ">" })
-        guard plausible else { throw invalid("\(field) \"\(value.prefix(60))\" is not an email address") }
+        guard plausible else { throw invalid(field: field, "\(field) \"\(value.prefix(60))\" is not an email address") }
     }
 
     /// The properties to read: a service's typed ones plus the checked extra ones, once each.
@@ -72,7 +76,7 @@ enum InputValidation {
         var properties: [String: String?] = extra.mapValues { $0 }
         for (name, value) in typed where !value.isEmpty {
             if let other = properties[name], other != value {
-                throw invalid("\(field) sets \(name) twice with different values")
+                throw invalid(field: field, "\(field) sets \(name) twice with different values")
             }
             properties[name] = value
         }
@@ -93,11 +97,13 @@ enum InputValidation {
     static func decimal(_ value: String, field: String) throws(RPCError) {
         guard Decimal(string: value, locale: Locale(identifier: "en_US_POSIX")) != nil,
             value.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
-        else { throw invalid("\(field) \"\(value.prefix(40))\" is not a decimal number (e.g. \"1250.50\")") }
+        else {
+            throw invalid(field: field, "\(field) \"\(value.prefix(40))\" is not a decimal number (e.g. \"1250.50\")")
+        }
     }
 
     static func batch(_ count: Int, field: String) throws(RPCError) {
-        guard count > 0 else { throw invalid("\(field) is empty") }
+        guard count > 0 else { throw invalid(field: field, "\(field) is empty") }
         guard count <= maxBatchSize else {
             throw invalid(
                 "\(field) has \(count) entries; HubSpot takes at most \(maxBatchSize) per batch — split the request")

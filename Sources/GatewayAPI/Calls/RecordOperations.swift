@@ -48,7 +48,7 @@ struct RecordOperations: Sendable {
                 type, id: id, properties: properties, maxStaleness: readOptions.maxStalenessDuration, terms)
         }
         guard let record = read.record else {
-            throw RPCError(code: .notFound, message: "\(subject) not found in HubSpot")
+            throw GatewayErrors.error(.recordNotFound, "\(subject) not found in HubSpot")
         }
         return (record, read)
     }
@@ -66,7 +66,7 @@ struct RecordOperations: Sendable {
                 maxStaleness: readOptions.maxStalenessDuration, terms)
         }
         guard let record = read.record else {
-            throw RPCError(code: .notFound, message: "\(subject) not found in HubSpot")
+            throw GatewayErrors.error(.recordNotFound, "\(subject) not found in HubSpot")
         }
         return (record, read)
     }

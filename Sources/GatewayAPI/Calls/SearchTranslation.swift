@@ -28,9 +28,9 @@ enum SearchTranslation {
                 let op = try self.operator(filter.operator, field: field)
                 switch op {
                 case .between where filter.value.isEmpty || filter.highValue.isEmpty:
-                    throw InputValidation.invalid("\(field): BETWEEN needs value and high_value")
+                    throw InputValidation.invalid(field: field, "\(field): BETWEEN needs value and high_value")
                 case .in where filter.values.isEmpty, .notIn where filter.values.isEmpty:
-                    throw InputValidation.invalid("\(field): IN and NOT_IN need values")
+                    throw InputValidation.invalid(field: field, "\(field): IN and NOT_IN need values")
                 default: break
                 }
                 filters.append(
@@ -73,7 +73,8 @@ enum SearchTranslation {
         case .notHasProperty: .notHasProperty
         case .containsToken: .containsToken
         case .notContainsToken: .notContainsToken
-        case .unspecified, .UNRECOGNIZED: throw InputValidation.invalid("\(field).operator must be set")
+        case .unspecified, .UNRECOGNIZED:
+            throw InputValidation.invalid(field: "\(field).operator", "\(field).operator must be set")
         }
     }
 }

@@ -12,7 +12,8 @@ enum ChangeTranslation {
         var kinds = Set<ChangeEvent.Kind>()
         for (index, kind) in request.kinds.enumerated() {
             guard let kind = ChangeEvent.Kind(kind) else {
-                throw InputValidation.invalid("kinds[\(index)] must be a change kind other than UNSPECIFIED")
+                throw InputValidation.invalid(
+                    field: "kinds[\(index)]", "kinds[\(index)] must be a change kind other than UNSPECIFIED")
             }
             kinds.insert(kind)
         }
@@ -39,7 +40,7 @@ enum ChangeTranslation {
         guard !text.isEmpty, text.count <= 64,
             text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") })
         else {
-            throw InputValidation.invalid("\(field) must be 1–64 letters, digits, '-', '_' or '.'")
+            throw InputValidation.invalid(field: field, "\(field) must be 1–64 letters, digits, '-', '_' or '.'")
         }
     }
 }

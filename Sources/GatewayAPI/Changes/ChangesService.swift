@@ -46,9 +46,8 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
 
     private func requireFeed() throws(RPCError) -> ChangeFeed {
         guard let feed else {
-            throw RPCError(
-                code: .failedPrecondition,
-                message: "the change feed needs Redis; this gateway runs without one (--redis-url)")
+            throw GatewayErrors.error(
+                .featureNotConfigured, "the change feed needs Redis; this gateway runs without one (--redis-url)")
         }
         return feed
     }
@@ -61,7 +60,7 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
         let filter = try ChangeTranslation.filter(message)
         let start = try ChangeTranslation.start(message)
         if drain.isDraining {
-            throw RPCError(code: .unavailable, message: "this gateway replica is shutting down; subscribe again")
+            throw GatewayErrors.error(.replicaShuttingDown, "this gateway replica is shutting down; subscribe again")
         }
         if message.group.isEmpty {
             let reader = FeedCursorReader(feed: feed)
@@ -142,12 +141,13 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
         let message = request.message
         try ChangeTranslation.name(message.group, field: "group")
         guard message.cursors.count <= 1000 else {
-            throw RPCError(
-                code: .invalidArgument, message: "at most 1000 cursors per call (\(message.cursors.count) given)")
+            throw GatewayErrors.error(
+                .invalidRequest, "at most 1000 cursors per call (\(message.cursors.count) given)", field: "cursors")
         }
         for (index, cursor) in message.cursors.enumerated() where !FeedCursor.isValid(cursor) {
-            throw RPCError(
-                code: .invalidArgument, message: "cursors[\(index)] \"\(cursor.prefix(40))\" is not a feed cursor")
+            throw GatewayErrors.error(
+                .invalidRequest, "cursors[\(index)] \"\(cursor.prefix(40))\" is not a feed cursor",
+                field: "cursors[\(index)]")
         }
         let member = FeedGroupMember(
             feed: feed, group: message.group, member: "", visibilityTimeout: configuration.visibilityTimeout)
@@ -190,10 +190,9 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
                 while true {
                     try await Task.sleep(for: check)
                     if let waited = writing.waited, waited > stallTimeout {
-                        throw RPCError(
-                            code: .resourceExhausted,
-                            message:
-                                "the subscriber read nothing for \(stallTimeout); resubscribe from the last cursor received"
+                        throw GatewayErrors.error(
+                            .subscriberTooSlow,
+                            "the subscriber read nothing for \(stallTimeout); resubscribe from the last cursor received"
                         )
                     }
                 }
@@ -201,9 +200,9 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
             tasks.addTask {
                 await drain.wait()
                 try Task.checkCancellation()
-                throw RPCError(
-                    code: .unavailable,
-                    message: "this gateway replica is shutting down; subscribe again (from the last cursor received)")
+                throw GatewayErrors.error(
+                    .replicaShuttingDown,
+                    "this gateway replica is shutting down; subscribe again (from the last cursor received)")
             }
             defer { tasks.cancelAll() }
             try await tasks.next()
@@ -219,13 +218,14 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
         } catch let error as RPCError {
             throw error
         } catch let error as CursorOutOfRange {
-            throw RPCError(code: .outOfRange, message: "\(error)")
+            throw GatewayErrors.error(.feedCursorExpired, "\(error)")
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             logger.warning("the change feed could not be read", metadata: ["error": "\(error)"])
-            throw RPCError(
-                code: .unavailable, message: "the change feed cannot be read now (\(error)); subscribe again later")
+            throw GatewayErrors.error(
+                .gatewayStateUnavailable, "the change feed cannot be read now (\(error)); subscribe again later",
+                retryAfter: GatewayErrors.unavailableRetryDelay)
         }
     }
 }

@@ -74,7 +74,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         let started = ContinuousClock.now
         let method = context.descriptor.fullyQualifiedMethod
         let requestId = Self.requestId(from: request.metadata)
-        let observed = ObservedRequest()
+        let observed = ObservedRequest(requestId: requestId)
         let inFlight = inFlightHandles.handles(for: method) {
             Meter(label: Name.inFlight, dimensions: [("method", method)], factory: factory)
         }

@@ -30,8 +30,9 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
         do {
             try await metadata?.flush()
         } catch {
-            throw RPCError(
-                code: .unavailable, message: "the metadata cache could not be flushed in Redis (\(error)); retry")
+            throw GatewayErrors.error(
+                .gatewayStateUnavailable, "the metadata cache could not be flushed in Redis (\(error)); retry",
+                retryAfter: GatewayErrors.unavailableRetryDelay)
         }
         return ServerResponse(message: .init())
     }

@@ -42,7 +42,7 @@ public struct AssociationsService: Hubspot_Gateway_V1_AssociationsService.Servic
         try check(message.from, field: "from")
         try InputValidation.objectType(message.toObjectType, field: "to_object_type")
         guard message.page.pageSize >= 0, message.page.pageSize <= 500 else {
-            throw InputValidation.invalid("page.page_size must be between 0 and 500")
+            throw InputValidation.invalid(field: "page.page_size", "page.page_size must be between 0 and 500")
         }
         let limit = message.page.pageSize == 0 ? 100 : Int(message.page.pageSize)
         let terms = records.terms(request.metadata)

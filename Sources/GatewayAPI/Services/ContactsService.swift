@@ -92,7 +92,8 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     {
         let contact = request.message.contact
         guard contact.id.isEmpty else {
-            throw InputValidation.invalid("contact.id must be empty on create (HubSpot assigns it)")
+            throw InputValidation.invalid(
+                field: "contact.id", "contact.id must be empty on create (HubSpot assigns it)")
         }
         let properties = try Self.writeProperties(contact, field: "contact")
         var associations: [NewAssociation] = []
@@ -177,7 +178,8 @@ public struct ContactsService: Hubspot_Gateway_V1_ContactsService.ServiceProtoco
     {
         try await batchWrite(request.message.contacts, request.metadata) { index, contact throws(RPCError) in
             guard contact.id.isEmpty else {
-                throw InputValidation.invalid("contacts[\(index)].id must be empty on create")
+                throw InputValidation.invalid(
+                    field: "contacts[\(index)].id", "contacts[\(index)].id must be empty on create")
             }
             return .create(
                 properties: try Self.writeProperties(contact, field: "contacts[\(index)]").compactMapValues { $0 })

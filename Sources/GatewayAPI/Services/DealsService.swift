@@ -75,9 +75,11 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     {
         let message = request.message
         guard message.deal.id.isEmpty else {
-            throw InputValidation.invalid("deal.id must be empty on create (HubSpot assigns it)")
+            throw InputValidation.invalid(field: "deal.id", "deal.id must be empty on create (HubSpot assigns it)")
         }
-        guard !message.deal.name.isEmpty else { throw InputValidation.invalid("deal.name is required") }
+        guard !message.deal.name.isEmpty else {
+            throw InputValidation.invalid(field: "deal.name", "deal.name is required")
+        }
         let properties = try Self.writeProperties(message.deal, field: "deal")
         var associations: [NewAssociation] = []
         for (index, id) in message.contactIds.enumerated() {
@@ -134,7 +136,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
             let field = "line_items[\(index)]"
             if !input.productID.isEmpty { try InputValidation.id(input.productID, field: field + ".product_id") }
             guard !input.productID.isEmpty || !input.name.isEmpty else {
-                throw InputValidation.invalid("\(field) needs a product_id or a name")
+                throw InputValidation.invalid(field: field, "\(field) needs a product_id or a name")
             }
             for (name, value) in [("price", input.price), ("quantity", input.quantity)] where !value.isEmpty {
                 try InputValidation.decimal(value, field: "\(field).\(name)")
@@ -185,7 +187,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
     {
         let message = request.message
         try InputValidation.id(message.id, field: "id")
-        guard !message.stage.isEmpty else { throw InputValidation.invalid("stage is required") }
+        guard !message.stage.isEmpty else { throw InputValidation.invalid(field: "stage", "stage is required") }
         var properties: [String: String?] = ["dealstage": message.stage]
         if !message.pipeline.isEmpty { properties["pipeline"] = message.pipeline }
         // The stage must belong to the pipeline the deal will be in: no budget spent on a move
@@ -237,8 +239,12 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         -> ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse>
     {
         try await batchWrite(request.message.deals, request.metadata) { index, deal throws(RPCError) in
-            guard deal.id.isEmpty else { throw InputValidation.invalid("deals[\(index)].id must be empty on create") }
-            guard !deal.name.isEmpty else { throw InputValidation.invalid("deals[\(index)].name is required") }
+            guard deal.id.isEmpty else {
+                throw InputValidation.invalid(field: "deals[\(index)].id", "deals[\(index)].id must be empty on create")
+            }
+            guard !deal.name.isEmpty else {
+                throw InputValidation.invalid(field: "deals[\(index)].name", "deals[\(index)].name is required")
+            }
             return .create(
                 properties: try Self.writeProperties(deal, field: "deals[\(index)]").compactMapValues { $0 })
         }

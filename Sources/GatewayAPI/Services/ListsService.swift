@@ -24,7 +24,7 @@ public struct ListsService: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
     {
         let message = request.message
         guard (0...500).contains(message.page.pageSize) else {
-            throw InputValidation.invalid("page.page_size must be between 0 and 500")
+            throw InputValidation.invalid(field: "page.page_size", "page.page_size must be between 0 and 500")
         }
         let offset: Int
         if message.page.cursor.isEmpty {
@@ -32,7 +32,7 @@ public struct ListsService: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
         } else if let parsed = Int(message.page.cursor), parsed >= 0 {
             offset = parsed
         } else {
-            throw InputValidation.invalid("page.cursor is not one this RPC handed out")
+            throw InputValidation.invalid(field: "page.cursor", "page.cursor is not one this RPC handed out")
         }
         let terms = records.terms(request.metadata)
         let page = try await records.mapped("the lists") {
@@ -63,7 +63,7 @@ public struct ListsService: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
         let message = request.message
         let id = try Self.listId(message.listID)
         guard (0...250).contains(message.page.pageSize) else {
-            throw InputValidation.invalid("page.page_size must be between 0 and 250")
+            throw InputValidation.invalid(field: "page.page_size", "page.page_size must be between 0 and 250")
         }
         let terms = records.terms(request.metadata)
         let page = try await records.mapped("the members of list \(id)") {
@@ -98,7 +98,8 @@ public struct ListsService: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
         let message = request.message
         let id = try Self.listId(message.listID)
         guard !message.recordIds.isEmpty, message.recordIds.count <= 100_000 else {
-            throw InputValidation.invalid("record_ids must hold 1 to 100,000 ids, not \(message.recordIds.count)")
+            throw InputValidation.invalid(
+                field: "record_ids", "record_ids must hold 1 to 100,000 ids, not \(message.recordIds.count)")
         }
         for (index, record) in message.recordIds.enumerated() {
             try InputValidation.id(record, field: "record_ids[\(index)]")

@@ -29,16 +29,17 @@ public struct MetadataService: Hubspot_Gateway_V1_MetadataService.ServiceProtoco
     {
         let message = request.message
         try InputValidation.objectType(message.objectType)
-        guard !message.pipelineID.isEmpty else { throw InputValidation.invalid("pipeline_id is required") }
+        guard !message.pipelineID.isEmpty else {
+            throw InputValidation.invalid(field: "pipeline_id", "pipeline_id is required")
+        }
         let terms = records.terms(request.metadata)
         let pipelines = try await records.mapped("the \(message.objectType) pipelines") {
             try await metadata.pipelines(message.objectType, terms)
         }
         guard let pipeline = pipelines.first(where: { $0.id == message.pipelineID }) else {
-            throw RPCError(
-                code: .notFound,
-                message:
-                    "\(message.objectType) have no pipeline '\(message.pipelineID)'; they have: \(pipelines.map(\.id).joined(separator: ", "))"
+            throw GatewayErrors.error(
+                .metadataNotFound,
+                "\(message.objectType) have no pipeline '\(message.pipelineID)'; they have: \(pipelines.map(\.id).joined(separator: ", "))"
             )
         }
         return ServerResponse(message: .with { $0.pipeline = .init(pipeline) })
@@ -49,7 +50,7 @@ public struct MetadataService: Hubspot_Gateway_V1_MetadataService.ServiceProtoco
     {
         let message = request.message
         guard message.page.pageSize >= 0, message.page.pageSize <= 500 else {
-            throw InputValidation.invalid("page.page_size must be between 0 and 500")
+            throw InputValidation.invalid(field: "page.page_size", "page.page_size must be between 0 and 500")
         }
         let limit = message.page.pageSize == 0 ? 100 : Int(message.page.pageSize)
         let terms = records.terms(request.metadata)
@@ -98,7 +99,7 @@ public struct MetadataService: Hubspot_Gateway_V1_MetadataService.ServiceProtoco
             try await metadata.properties(message.objectType, terms)
         }
         guard let property = properties.first(where: { $0.name == message.name }) else {
-            throw RPCError(code: .notFound, message: "\(message.objectType) have no property '\(message.name)'")
+            throw GatewayErrors.error(.metadataNotFound, "\(message.objectType) have no property '\(message.name)'")
         }
         return ServerResponse(message: .with { $0.property = .init(property) })
     }

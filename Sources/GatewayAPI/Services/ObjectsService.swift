@@ -44,7 +44,9 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
                 })
         }
         try InputValidation.propertyName(message.idProperty, field: "id_property")
-        guard !message.id.isEmpty else { throw InputValidation.invalid("id is required (the value of id_property)") }
+        guard !message.id.isEmpty else {
+            throw InputValidation.invalid(field: "id", "id is required (the value of id_property)")
+        }
         let (object, read) = try await records.get(
             message.objectType, uniqueProperty: message.idProperty, value: message.id, properties: properties,
             readOptions: message.readOptions, subject: "\(message.objectType) with \(message.idProperty) \(message.id)",
@@ -109,7 +111,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         let message = request.message
         _ = try checked(message.objectType, Array(message.properties.keys))
         guard !message.properties.isEmpty else {
-            throw InputValidation.invalid("properties is empty: a record needs at least one")
+            throw InputValidation.invalid(field: "properties", "properties is empty: a record needs at least one")
         }
         var associations: [NewAssociation] = []
         for (index, target) in message.associations.enumerated() {
@@ -142,7 +144,7 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
         let message = request.message
         _ = try checked(message.objectType, Array(message.properties.keys))
         try InputValidation.propertyName(message.idProperty, field: "id_property")
-        guard !message.idValue.isEmpty else { throw InputValidation.invalid("id_value is required") }
+        guard !message.idValue.isEmpty else { throw InputValidation.invalid(field: "id_value", "id_value is required") }
         let written = try await records.write(
             message.objectType,
             .upsert(
@@ -191,7 +193,10 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     {
         try await batchWrite(request.message.objectType, request.message.inputs, request.metadata) {
             index, input throws(RPCError) in
-            guard input.id.isEmpty else { throw InputValidation.invalid("inputs[\(index)].id must be empty on create") }
+            guard input.id.isEmpty else {
+                throw InputValidation.invalid(
+                    field: "inputs[\(index)].id", "inputs[\(index)].id must be empty on create")
+            }
             try InputValidation.propertyNames(input.properties.keys, field: "inputs[\(index)].properties")
             var associations: [NewAssociation] = []
             for (targetIndex, target) in input.associations.enumerated() {

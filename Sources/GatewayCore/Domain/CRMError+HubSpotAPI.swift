@@ -25,7 +25,8 @@ extension CRMError {
                 error.errors.lazy.compactMap { $0.context?["propertyName"]?.first }.first
                 ?? error.context["propertyName"]?.first ?? Self.propertyNamed(in: error.message)
             reason = .invalidInput(property: property)
-        case 401, 403: reason = .credentialsRejected(status: error.status)
+        case 401: reason = .credentialsRejected(status: error.status)
+        case 403: reason = .missingScopes(required: error.requiredScopes)
         case 429: reason = .rateLimited(retryAfter: error.retryAfter)
         default: reason = .unavailable(status: error.status)
         }

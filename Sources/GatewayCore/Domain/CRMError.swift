@@ -14,8 +14,12 @@ public struct CRMError: Error, Sendable, CustomStringConvertible {
         case notAUniqueProperty(String, uniqueProperties: [String])
         /// The request could not be made as given (checked before calling HubSpot).
         case invalidRequest
-        /// HubSpot rejected the gateway's own credentials (401/403, or the OAuth refresh failed).
+        /// HubSpot rejected the gateway's own credentials (401 after a refresh, or the OAuth
+        /// refresh failed): every call fails until operators fix the token.
         case credentialsRejected(status: Int?)
+        /// HubSpot refused this call because the gateway's app lacks a scope (403): calls of other
+        /// object types still work. `required` names the scopes HubSpot said would do.
+        case missingScopes(required: [String])
         /// HubSpot answered 429 (the gateway's limiter should have prevented it).
         case rateLimited(retryAfter: Duration?)
         /// HubSpot failed (5xx, `status`) or could not be reached (nil).
@@ -24,6 +28,9 @@ public struct CRMError: Error, Sendable, CustomStringConvertible {
         case deadlineExceeded
         /// HubSpot's answer could not be read.
         case unexpectedAnswer
+        /// A search page past HubSpot's 10,000-result cap: no page there can be had; the query
+        /// must be narrowed.
+        case searchResultsCap
     }
 
     public var reason: Reason

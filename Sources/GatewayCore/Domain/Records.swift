@@ -63,8 +63,18 @@ public struct Records: Sendable {
     }
 
     /// A page of search results (search has its own, smaller budget).
+    /// HubSpot's search pages end at this many results per query.
+    public static let searchResultsCap = 10_000
+
     public func search(_ type: String, _ query: RecordQuery, _ terms: CallTerms) async throws -> RecordPage {
-        try await translatingErrors {
+        // HubSpot refuses pages past its 10,000th result (after is an offset): say why, unspent.
+        if let offset = query.after.flatMap({ Int($0) }), offset + query.limit > Self.searchResultsCap {
+            throw CRMError(
+                .searchResultsCap,
+                "search stops at HubSpot's \(Self.searchResultsCap)th result (after \(offset), limit \(query.limit)): narrow the query — e.g. filter on hs_lastmodifieddate or hs_object_id ranges — or use ObjectsService.ExportChanged"
+            )
+        }
+        return try await translatingErrors {
             RecordPage(
                 try await upstream.search(
                     type, SearchRequest(query), priority: terms.priority, deadline: terms.deadline))

@@ -37,9 +37,12 @@ public struct GatewayMetrics: Sendable {
         public static let cacheReads = "gateway_cache_reads_total"
         /// Cache hits served from this replica's memory without asking Redis (the near cache).
         public static let cacheNearHits = "gateway_cache_near_hits_total"
-        /// HubSpot rejected the gateway's own credentials (401/403, or the OAuth refresh
-        /// failed): alert on any.
+        /// HubSpot rejected the gateway's own credentials (401, or the OAuth refresh failed):
+        /// alert on any.
         public static let credentialsRejected = "gateway_hubspot_credentials_rejected_total"
+        /// HubSpot 403s: the gateway's app lacks a scope for the call (not an outage; no
+        /// readiness change), by `bucket`.
+        public static let missingScopes = "gateway_hubspot_missing_scopes_total"
         /// Invalidations this replica could not make in Redis yet (kept and retried).
         public static let cachePendingInvalidations = "gateway_cache_pending_invalidations"
     }

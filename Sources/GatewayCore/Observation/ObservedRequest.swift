@@ -4,8 +4,10 @@ import Synchronization
 /// from the code inside it: today the calling service, recorded once its key is checked.
 public final class ObservedRequest: Sendable {
     private let state = Mutex<String?>(nil)
+    /// The request id the observer gave the request (for error details).
+    public let requestId: String?
 
-    public init() {}
+    public init(requestId: String? = nil) { self.requestId = requestId }
 
     /// The calling service's name, once authenticated.
     public var caller: String? { state.withLock { $0 } }

@@ -105,22 +105,26 @@ extension HubSpotClient {
             do {
                 let response = try await transport.send(
                     HTTPRequest(method: method, url: url, headers: headers, body: encodedBody), timeout: timeout)
-                observer?(
-                    HubSpotExchange(
-                        endpoint: endpoint, status: response.status, duration: clock.now - started,
-                        rateLimit: RateLimitStatus(response),
-                        correlationId: response.header("X-HubSpot-Correlation-Id"), attempt: attempt))
+                // An OAuth token HubSpot no longer accepts: refresh once and try again.
+                var refreshing = false
+                if response.status == 401, !refreshedAfter401 {
+                    refreshing = await authenticator.invalidate(token)
+                }
+                var exchange = HubSpotExchange(
+                    endpoint: endpoint, status: response.status, duration: clock.now - started,
+                    rateLimit: RateLimitStatus(response),
+                    correlationId: response.header("X-HubSpot-Correlation-Id"), attempt: attempt)
+                exchange.refreshingToken = refreshing
+                observer?(exchange)
                 if (200..<300).contains(response.status) {
                     return (try decode(Answer.self, response, endpoint: endpoint), response)
                 }
-                let error = HubSpotError(response: response)
-                if error.status == 401, !refreshedAfter401, await authenticator.invalidate(token) {
-                    // An OAuth token HubSpot no longer accepts: refresh once and try again.
+                if refreshing {
                     refreshedAfter401 = true
                     attempt -= 1
                     continue
                 }
-                throw error
+                throw HubSpotError(response: response)
             } catch let error as CancellationError {
                 throw error
             } catch {

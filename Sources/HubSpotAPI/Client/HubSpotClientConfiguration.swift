@@ -41,4 +41,7 @@ public struct HubSpotExchange: Sendable {
     public var correlationId: String?
     /// 1 for the first attempt.
     public var attempt: Int
+    /// A 401 the client answers by refreshing its OAuth token and trying again: not (yet)
+    /// rejected credentials.
+    public var refreshingToken = false
 }

@@ -60,6 +60,16 @@ public struct HubSpotError: Error, CustomStringConvertible, Sendable {
         return text
     }
 
+    /// A 403 saying the app's token lacks a scope the call needs (`MISSING_SCOPES`): a
+    /// configuration gap of one object type, not rejected credentials.
+    public var isMissingScopes: Bool { status == 403 && (category == "MISSING_SCOPES" || !requiredScopes.isEmpty) }
+    /// The scopes a `MISSING_SCOPES` answer names (`crm.objects.deals.read`).
+    public var requiredScopes: [String] {
+        let named = errors.flatMap {
+            ($0.context?["requiredGranularScopes"] ?? []) + ($0.context?["requiredScopes"] ?? [])
+        }
+        return named + (context["requiredGranularScopes"] ?? []) + (context["requiredScopes"] ?? [])
+    }
     /// A 429: HubSpot refused the call without acting on it.
     public var isRateLimit: Bool { status == 429 }
     /// The record does not exist.

@@ -10,7 +10,7 @@ struct AdminAPI {
     func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
         let request = APIRequest(
             method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
-        do {
+        do throws(HubSpotErrorBody) {
             switch (method, path) {
             case ("GET", "/_sim/health"):
                 var w = JSONWriter()
@@ -28,6 +28,22 @@ struct AdminAPI {
                 let faults = try Self.parseFaults(try request.json())
                 core.faults.withLock { $0 = faults }
                 return .json(200, writeFaults(faults))
+            case ("GET", "/_sim/scopes"):
+                return .json(200, Self.writeScopes(core.scopes.withLock { $0 }))
+            case ("PUT", "/_sim/scopes"):
+                let body = try request.json()
+                guard let list = body["granted"]?.arrayValue else {
+                    throw HubSpotErrorBody.validation(
+                        "scopes must be {\"granted\": [\"crm.objects.contacts.read\", …]}")
+                }
+                var granted = Set<String>()
+                for item in list { if let scope = item.stringValue { granted.insert(scope) } }
+                let scopes = GrantedScopes(granted: granted)
+                core.scopes.withLock { $0 = scopes }
+                return .json(200, Self.writeScopes(scopes))
+            case ("DELETE", "/_sim/scopes"):
+                core.scopes.withLock { $0 = GrantedScopes(granted: nil) }
+                return .json(200, Self.writeScopes(GrantedScopes(granted: nil)))
             case ("DELETE", "/_sim/faults"):
                 core.faults.withLock { $0 = FaultConfiguration() }
                 return .noContent
@@ -74,7 +90,7 @@ struct AdminAPI {
                 return HubSpotErrorBody(
                     status: 404,
                     message:
-                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET|PUT|DELETE /_sim/webhooks, GET /_sim/objects, POST|PATCH|DELETE /_sim/ui/objects/….",
+                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT|DELETE /_sim/scopes, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET|PUT|DELETE /_sim/webhooks, GET /_sim/objects, POST|PATCH|DELETE /_sim/ui/objects/….",
                     category: "OBJECT_NOT_FOUND"
                 ).reply
             }
@@ -239,6 +255,22 @@ struct AdminAPI {
             if let last = stats.lastStatus { w.int(last) } else { w.null() }
         } else {
             w.member("enabled", false)
+        }
+        w.endObject()
+        return w
+    }
+
+    /// `{"granted": [...]}`, or `{"granted": null}` for every scope.
+    static func writeScopes(_ scopes: GrantedScopes) -> JSONWriter {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("granted")
+        if let granted = scopes.granted {
+            w.beginArray()
+            for scope in granted.sorted() { w.string(scope) }
+            w.endArray()
+        } else {
+            w.null()
         }
         w.endObject()
         return w

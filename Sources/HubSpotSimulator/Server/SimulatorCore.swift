@@ -12,6 +12,7 @@ final class SimulatorCore: Sendable {
     let lists = ListStore()
     let limits: HubSpotRateLimits
     let faults: Mutex<FaultConfiguration>
+    let scopes: Mutex<GrantedScopes>
     /// Draws of the fault rules, seeded by `seedValue`.
     let faultRandom: Mutex<SplitMix64>
     let statistics: RequestStatistics
@@ -36,6 +37,7 @@ final class SimulatorCore: Sendable {
             schema: ObjectSchema(customTypes: configuration.customObjectTypes), portalId: configuration.portalId)
         limits = HubSpotRateLimits(Self.limitSettings(configuration))
         faults = Mutex(configuration.faults)
+        scopes = Mutex(GrantedScopes(granted: configuration.grantedScopes))
         faultRandom = Mutex(SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17))
         statistics = RequestStatistics(capacity: configuration.statisticsCapacity)
         webhooks = try WebhookDispatcher(

@@ -58,6 +58,8 @@ struct SimulatorResponder: HTTPResponder {
             refusal = failure.reply
         } else if case .failure(let error) = matched {
             refusal = error.reply
+        } else if let missing = core.scopes.withLock({ $0 }).refusal(apiRequest, schema: core.store.schema) {
+            refusal = missing.reply
         }
         if let refusal {
             if let reply = try await applyFaults(
