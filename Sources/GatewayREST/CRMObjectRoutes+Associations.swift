@@ -11,32 +11,32 @@ extension CRMObjectRoutes {
     func registerAssociations<Context: RequestContext>(on paths: RouterGroup<Context>) {
         let objects = paths.group("v4/objects")
         objects.get(":type/:id/associations/:toType") { request, context in
-            await answer { try await listAssociations(request, context) }
+            await answer(request) { try await listAssociations(request, context) }
         }
         objects.put(":type/:id/associations/default/:toType/:toId") { request, context in
-            await answer { try await associate(request, context, labelled: false) }
+            await answer(request) { try await associate(request, context, labelled: false) }
         }
         objects.put(":type/:id/associations/:toType/:toId") { request, context in
-            await answer { try await associate(request, context, labelled: true) }
+            await answer(request) { try await associate(request, context, labelled: true) }
         }
         objects.delete(":type/:id/associations/:toType/:toId") { request, context in
-            await answer { try await removeAssociation(request, context) }
+            await answer(request) { try await removeAssociation(request, context) }
         }
         let batches = paths.group("v4/associations")
         batches.post(":type/:toType/batch/read") { request, context in
-            await answer { try await batchReadAssociations(request, context) }
+            await answer(request) { try await batchReadAssociations(request, context) }
         }
         batches.post(":type/:toType/batch/create") { request, context in
-            await answer { try await batchWriteAssociations(request, context, operation: "create") }
+            await answer(request) { try await batchWriteAssociations(request, context, operation: "create") }
         }
         batches.post(":type/:toType/batch/associate/default") { request, context in
-            await answer { try await batchWriteAssociations(request, context, operation: "default") }
+            await answer(request) { try await batchWriteAssociations(request, context, operation: "default") }
         }
         batches.post(":type/:toType/batch/archive") { request, context in
-            await answer { try await batchWriteAssociations(request, context, operation: "archive") }
+            await answer(request) { try await batchWriteAssociations(request, context, operation: "archive") }
         }
         batches.get(":type/:toType/labels") { request, context in
-            await answer { try await associationLabels(request, context) }
+            await answer(request) { try await associationLabels(request, context) }
         }
     }
 

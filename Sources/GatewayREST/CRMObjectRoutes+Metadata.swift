@@ -9,14 +9,14 @@ import JSONCore
 extension CRMObjectRoutes {
     func registerMetadata<Context: RequestContext>(on paths: RouterGroup<Context>) {
         paths.get("v3/properties/:type") { request, context in
-            await answer {
+            await answer(request) {
                 let call = try call(request, context, write: false)
                 let properties = try await crm.metadata.properties(call.type, call.terms)
                 return Self.results { w in for property in properties { w.property(property) } }
             }
         }
         paths.get("v3/properties/:type/:name") { request, context in
-            await answer {
+            await answer(request) {
                 let call = try call(request, context, write: false)
                 let name = Self.pathValue(context, "name")
                 guard
@@ -34,14 +34,14 @@ extension CRMObjectRoutes {
             }
         }
         paths.get("v3/pipelines/:type") { request, context in
-            await answer {
+            await answer(request) {
                 let call = try call(request, context, write: false)
                 let pipelines = try await crm.metadata.pipelines(call.type, call.terms)
                 return Self.results { w in for pipeline in pipelines { w.pipeline(pipeline) } }
             }
         }
         paths.get("v3/pipelines/:type/:pipelineId") { request, context in
-            await answer {
+            await answer(request) {
                 let call = try call(request, context, write: false)
                 let id = Self.pathValue(context, "pipelineId")
                 guard let pipeline = try await crm.metadata.pipeline(call.type, id: id, call.terms) else {
@@ -54,7 +54,7 @@ extension CRMObjectRoutes {
             }
         }
         paths.get("v3/owners") { request, context in
-            await answer {
+            await answer(request) {
                 let call = try call(request, context, write: false, typeParameter: nil)
                 let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100
                 guard (1...500).contains(limit) else { throw RESTError.badRequest("limit must be between 1 and 500") }

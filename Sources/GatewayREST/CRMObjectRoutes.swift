@@ -42,22 +42,35 @@ public struct CRMObjectRoutes: Sendable {
                 middleware: RESTObservationMiddleware<Context>(
                     accessLog: configuration.accessLog, logger: logger, metricsFactory: metricsFactory))
         let objects = paths.group("v3/objects")
-        objects.get(":type") { request, context in await answer { try await list(request, context) } }
-        objects.post(":type") { request, context in await answer { try await create(request, context) } }
-        objects.get(":type/:id") { request, context in await answer { try await get(request, context) } }
-        objects.patch(":type/:id") { request, context in await answer { try await update(request, context) } }
-        objects.delete(":type/:id") { request, context in await answer { try await archive(request, context) } }
-        objects.post(":type/search") { request, context in await answer { try await search(request, context) } }
+        objects.get(":type") { request, context in await answer(request) { try await list(request, context) } }
+        objects.post(":type") { request, context in await answer(request) { try await create(request, context) } }
+        objects.get(":type/:id") { request, context in await answer(request) { try await get(request, context) } }
+        objects.patch(":type/:id") { request, context in await answer(request) { try await update(request, context) } }
+        objects.delete(":type/:id") { request, context in await answer(request) { try await archive(request, context) }
+        }
+        objects.post(":type/search") { request, context in await answer(request) { try await search(request, context) }
+        }
         objects.post(":type/batch/:operation") { request, context in
-            await answer { try await batch(request, context) }
+            await answer(request) { try await batch(request, context) }
         }
         registerAssociations(on: paths)
         registerMetadata(on: paths)
     }
 
-    /// Runs a handler; its failure in HubSpot's error shape.
-    func answer(_ body: () async throws -> Response) async -> Response {
-        do { return try await body() } catch { return RESTError.from(error, subject: "the request").response }
+    /// Runs a handler as its caller (`Caller.current`: object-type access, fair sharing of the
+    /// budget); its failure in HubSpot's error shape.
+    func answer(_ request: Request, _ body: () async throws -> Response) async -> Response {
+        do {
+            return try await Caller.$current.withValue(caller(of: request)) { try await body() }
+        } catch {
+            return RESTError.from(error, subject: "the request").response
+        }
+    }
+
+    /// The service whose key the request presents, if any.
+    func caller(of request: Request) -> Caller? {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+        return keys.caller(presenting: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
     }
 
     // MARK: Calls
@@ -73,19 +86,18 @@ public struct CRMObjectRoutes: Sendable {
     func call(_ request: Request, _ context: some RequestContext, write: Bool, typeParameter: String? = "type")
         throws -> Call
     {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            let caller = keys.caller(presenting: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-        else {
+        guard let caller = caller(of: request) else {
             throw RESTError(
                 .unauthorized,
                 "Authentication credentials not found or not valid. Send your service's gateway key as the access token (Authorization: Bearer <key>).",
                 category: "INVALID_AUTHENTICATION")
         }
         ObservedRequest.current?.record(caller: caller.service)
-        let needed: CallerScope = write ? .write : .read
-        guard caller.scopes.contains(needed) else {
+        let access: ObjectAccess = write ? .write : .read
+        guard caller.mayAny(access) else {
             throw RESTError(
-                .forbidden, "service `\(caller.service)` lacks the scope `\(needed.rawValue)` this request needs",
+                .forbidden,
+                "service `\(caller.service)` lacks the scope `crm.\(write ? "write" : "read")` this request needs",
                 category: "MISSING_SCOPES")
         }
         let timeout =

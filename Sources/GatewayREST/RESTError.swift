@@ -99,6 +99,8 @@ struct RESTError: Error, Sendable {
             }
             if let id = error.correlationId { answer.correlationId = id }
             return answer
+        case let error as CallerNotAllowed:
+            return RESTError(.forbidden, "\(error)", category: "MISSING_SCOPES")
         case let error as RateLimitExceeded:
             return rateLimited(retryAfter: error.retryAfter)
         case let error as CircuitOpen:

@@ -206,7 +206,8 @@ struct GatewayServer {
                 ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
                 MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
                 AdminService(
-                    upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata),
+                    upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata,
+                    serviceWeights: keys.weights),
                 health,
                 reflection, reflection.v1alpha,
             ],

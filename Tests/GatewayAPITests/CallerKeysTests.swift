@@ -41,4 +41,29 @@ import Testing
             #expect(error.line == 3 && error.problem.contains("listed twice"))
         }
     }
+
+    @Test func objectTypeScopesAndAWeightAreReadFromTheLine() throws {
+        let keys = try CallerKeys(
+            parsing: CallerKeys.line(
+                service: "marketing", key: "m-key",
+                scopeNames: ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.0-3.read"],
+                weight: 2))
+        let marketing = try #require(keys.caller(presenting: "m-key"))
+        #expect(marketing.weight == 2 && keys.weights == ["marketing": 2])
+        #expect(marketing.may(.write, "contacts") && marketing.may(.read, "0-1"))
+        #expect(marketing.may(.read, "deals") && !marketing.may(.write, "deals"))
+        #expect(!marketing.may(.read, "companies"))
+        #expect(marketing.mayAny(.read) && marketing.mayAny(.write))
+        let everything = try #require(
+            try CallerKeys(parsing: CallerKeys.line(service: "orders", key: "o", scopes: [.read])).caller(
+                presenting: "o"))
+        #expect(everything.weight == 1 && everything.may(.read, "p_cars") && !everything.may(.write, "contacts"))
+    }
+
+    @Test func aBadWeightIsRefusedNamingTheLine() {
+        for weight in ["weight=0", "weight=-1", "weight=abc", "heavy"] {
+            let line = CallerKeys.line(service: "orders", key: "k", scopes: [.read]) + " " + weight
+            #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: line) }
+        }
+    }
 }

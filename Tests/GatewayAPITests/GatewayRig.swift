@@ -20,6 +20,8 @@ struct GatewayRig {
     static let writerKey = "writer-key-0123456789"
     static let readerKey = "reader-key-0123456789"
     static let adminKey = "admin-key-0123456789"
+    /// Marketing: contacts only (read and write), weight 2.
+    static let contactsOnlyKey = "marketing-key-0123456789"
 
     let client: Hubspot_Gateway_V1_ContactsService.Client<InProcessTransport.Client>
     let admin: Hubspot_Gateway_V1_AdminService.Client<InProcessTransport.Client>
@@ -80,6 +82,7 @@ struct GatewayRig {
                         orders \(CallerKeys.line(service: "orders", key: writerKey, scopes: [.read, .write]).split(separator: " ")[1]) crm.read,crm.write
                         analytics \(CallerKeys.line(service: "analytics", key: readerKey, scopes: [.read]).split(separator: " ")[1]) crm.read
                         ops \(CallerKeys.line(service: "ops", key: adminKey, scopes: [.admin]).split(separator: " ")[1]) admin
+                        \(CallerKeys.line(service: "marketing", key: contactsOnlyKey, scopeNames: ["crm.objects.contacts.read", "crm.objects.contacts.write"], weight: 2))
                         """)
                 let requestMetrics = TestMetrics()
                 let captured = CapturedLog()
@@ -95,7 +98,8 @@ struct GatewayRig {
                     services: [
                         ContactsService(crm: crm, idempotentWrites: idempotentWrites),
                         AdminService(
-                            upstream: upstream, redisConfigured: true, exports: exports, metadata: crm.metadata),
+                            upstream: upstream, redisConfigured: true, exports: exports, metadata: crm.metadata,
+                            serviceWeights: keys.weights),
                         MetadataService(crm: crm), ListsService(crm: crm),
                         DealsService(crm: crm, idempotentWrites: idempotentWrites),
                         ObjectsService(crm: crm, running: exports, idempotentWrites: idempotentWrites),

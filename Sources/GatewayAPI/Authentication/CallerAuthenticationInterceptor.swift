@@ -3,9 +3,11 @@ import GRPCCore
 import Logging
 
 /// Admits an RPC only with `authorization: Bearer <key>` of a configured calling service that
-/// has the scope the method needs (reads: `crm.read`; writes: `crm.write`; changes: `changes.read`; the Admin service:
-/// `admin`). Health checks and server reflection need no key. The caller's service name is
-/// recorded for the observation interceptor (metrics and access log).
+/// has the scope the method needs (reads: `crm.read` or some `crm.objects.<type>.read`; writes:
+/// `crm.write` or some `crm.objects.<type>.write`, the domain checking the type; changes:
+/// `changes.read`; the Admin service: `admin`). Health checks and server reflection need no
+/// key. The caller is recorded for the observation interceptor (metrics and access log) and
+/// bound as `Caller.current` for the handler (object-type access, fair sharing of the budget).
 public struct CallerAuthenticationInterceptor: ServerInterceptor {
     public let keys: CallerKeys
     private let logger: Logger
@@ -42,7 +44,14 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         }
         ObservedRequest.current?.record(caller: caller.service)
         let needed = Self.scope(of: context.descriptor)
-        guard caller.scopes.contains(needed) else {
+        // CRM methods need their access to some object type; the domain checks the type itself.
+        let allowed =
+            switch needed {
+            case .read: caller.mayAny(.read)
+            case .write: caller.mayAny(.write)
+            default: caller.scopes.contains(needed)
+            }
+        guard allowed else {
             return StreamingServerResponse(
                 error: GatewayErrors.error(
                     .callerNotAllowed,
@@ -53,7 +62,7 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         var request = request
         request.metadata.removeAllValues(forKey: IdempotentCalls.callerKey)
         request.metadata.addString(caller.service, forKey: IdempotentCalls.callerKey)
-        return try await next(request, context)
+        return try await Caller.$current.withValue(caller) { try await next(request, context) }
     }
 
     /// Trailers of a CALLER_NOT_ALLOWED refusal: the calling service and the scope it lacks.

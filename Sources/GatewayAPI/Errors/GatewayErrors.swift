@@ -103,10 +103,22 @@ public enum GatewayErrors {
             case .searchResultsCap:
                 return Self.error(.searchResultsCap, error.message, metadata: metadata, field: "after")
             }
-        case let error as RateLimitExceeded:
+        case let error as CallerNotAllowed:
             return Self.error(
-                .gatewayBudgetExhausted, "\(error) (see the \(Key.retryAfterMilliseconds) trailer)",
-                retryAfter: error.retryAfter)
+                .callerNotAllowed, "\(error)",
+                metadata: [
+                    CallerAuthenticationInterceptor.callerKey: .string(error.service),
+                    CallerAuthenticationInterceptor.scopeKey: .string(error.scope),
+                ])
+        case let error as RateLimitExceeded:
+            let reason: GatewayErrorReason =
+                switch error.cause {
+                case .budget: .gatewayBudgetExhausted
+                case .hubSpotPause: .hubspotRateLimited
+                case .callerShare: .callerShareExhausted
+                }
+            return Self.error(
+                reason, "\(error) (see the \(Key.retryAfterMilliseconds) trailer)", retryAfter: error.retryAfter)
         case let error as CircuitOpen:
             return Self.error(.circuitOpen, "\(error)", retryAfter: error.retryAfter)
         case let error as WriteOutcomeUnknown:

@@ -12,16 +12,20 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
     private let started = ContinuousClock.now
 
     private let metadata: CRMMetadata?
+    private let serviceWeights: [String: Double]
 
-    /// - Parameter metadata: what `FlushMetadata` flushes (nil: nothing to flush).
+    /// - Parameters:
+    ///   - metadata: what `FlushMetadata` flushes (nil: nothing to flush).
+    ///   - serviceWeights: the calling services' weights (`CallerKeys.weights`).
     public init(
         upstream: HubSpotUpstream, redisConfigured: Bool, exports: RunningExports = RunningExports(),
-        metadata: CRMMetadata? = nil
+        metadata: CRMMetadata? = nil, serviceWeights: [String: Double] = [:]
     ) {
         self.upstream = upstream
         self.redisConfigured = redisConfigured
         self.exports = exports
         self.metadata = metadata
+        self.serviceWeights = serviceWeights
     }
 
     public func flushMetadata(request: ServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>, context: ServerContext)
@@ -67,6 +71,20 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
                         $0.records = Int64(export.records)
                         $0.hubspotCalls = Int64(export.hubSpotCalls)
                         $0.runningFor = Google_Protobuf_Duration(ContinuousClock.now - export.started)
+                    }
+                }
+                status.services = limiter.serviceStatistics.map { service in
+                    .with {
+                        $0.service = service.service
+                        $0.weight = serviceWeights[service.service] ?? 1
+                        $0.calls = service.calls
+                        $0.records = Int64(service.records)
+                        $0.queued = Int32(service.queued)
+                        $0.meanWait = Google_Protobuf_Duration(
+                            service.grants > 0 ? service.waited / service.grants : .zero)
+                        $0.refusedBudget = Int64(service.refusals[.budget] ?? 0)
+                        $0.refusedHubspotPause = Int64(service.refusals[.hubSpotPause] ?? 0)
+                        $0.refusedCallerShare = Int64(service.refusals[.callerShare] ?? 0)
                     }
                 }
             })

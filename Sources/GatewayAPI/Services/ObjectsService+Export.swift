@@ -71,6 +71,9 @@ extension ObjectsService {
                 try await pacer.wait()
                 export.countCall()
             })
+        // The stream is produced after this handler returns: it runs as the same caller.
+        let caller = Caller.current
+        try Caller.authorize(.read, type)
         return StreamingServerResponse { writer in
             defer { running.end(export) }
             func trailers(_ resume: ExportCursor?) -> Metadata {
@@ -81,10 +84,12 @@ extension ObjectsService {
                 return metadata
             }
             do {
-                let resume = try await records.crm.records.export(from: start, terms) { batch in
-                    for exported in batch {
-                        try await writer.write(.init(exported))
-                        export.handedOut(exported.cursor)
+                let resume = try await Caller.$current.withValue(caller) {
+                    try await records.crm.records.export(from: start, terms) { batch in
+                        for exported in batch {
+                            try await writer.write(.init(exported))
+                            export.handedOut(exported.cursor)
+                        }
                     }
                 }
                 return trailers(resume)

@@ -37,7 +37,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     private struct Entry {
         var identity: String?
         var item: Item
-        var waiters: [(token: Int, waiter: Waiter, deadline: ContinuousClock.Instant)]
+        var waiters: [(token: Int, waiter: Waiter, deadline: ContinuousClock.Instant, share: BudgetClaim.Share?)]
     }
 
     /// The requests of one key not yet sent.
@@ -79,6 +79,8 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     {
         // (entry number, waiter token) once enqueued, for cancellation.
         let ticket = Mutex<(entry: Int, token: Int)?>(nil)
+        // Who the input is for: the batch's budget claim charges each service its inputs.
+        let share = Caller.current?.share
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (waiter: Waiter) in
                 // Groups are changed in place: a copy of a group with thousands of waiting
@@ -87,7 +89,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
                     Self.enqueue(
                         &groups[key, default: Group(latestDeadline: deadline)], item, identity: identity,
                         merging: merging,
-                        waiter: waiter, deadline: deadline, ticket: ticket)
+                        waiter: waiter, deadline: deadline, share: share, ticket: ticket)
                 }
                 if startLeader {
                     Task { await self.lead(key) }
@@ -105,17 +107,18 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
 
     private static func enqueue(
         _ group: inout Group, _ item: Item, identity: String?, merging: Merging, waiter: Waiter,
-        deadline: ContinuousClock.Instant, ticket: borrowing Mutex<(entry: Int, token: Int)?>
+        deadline: ContinuousClock.Instant, share: BudgetClaim.Share?, ticket: borrowing Mutex<(entry: Int, token: Int)?>
     ) -> Bool {
         let token = group.next
         group.next += 1
         let number: Int
         if merging == .share, let identity, let existing = group.shared[identity] {
             number = existing
-            group.entries[existing]!.waiters.append((token, waiter, deadline))
+            group.entries[existing]!.waiters.append((token, waiter, deadline, share))
         } else {
             number = token
-            group.entries[number] = Entry(identity: identity, item: item, waiters: [(token, waiter, deadline)])
+            group.entries[number] = Entry(
+                identity: identity, item: item, waiters: [(token, waiter, deadline, share)])
             group.order.append(number)
             if merging == .share, let identity { group.shared[identity] = number }
         }
@@ -133,38 +136,45 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         return removed
     }
 
-    /// Sends batches for a key until nothing is waiting.
+    /// Sends batches for a key until nothing is waiting. Each batch is admitted and sent under
+    /// the budget claim of the services whose inputs it carries (`BudgetClaim.current`).
     private func lead(_ key: Key) async {
         while true {
-            let deadline: ContinuousClock.Instant? = groups.withLock { groups in
+            let next: (ContinuousClock.Instant, BudgetClaim)? = groups.withLock { groups in
                 guard let group = groups[key], !group.order.isEmpty else {
                     groups[key] = nil
                     return nil
                 }
-                return group.latestDeadline
+                let shares = group.order.prefix(maxBatchSize).flatMap { group.entries[$0]!.waiters.map(\.share) }
+                return (group.latestDeadline, BudgetClaim(batchOf: shares))
             }
-            guard let deadline else { return }
-            // Later requests join while the batch waits to be admitted.
-            var admission: (any Error)?
-            do { try await admit(deadline) } catch { admission = error }
+            guard let (deadline, claim) = next else { return }
+            await BudgetClaim.$current.withValue(claim) { await sendOne(key, deadline: deadline) }
+        }
+    }
 
-            let (batch, expired) = groups.withLock { groups in
-                guard groups[key] != nil else { return ([Entry](), [Waiter]()) }
-                let taken = takeBatch(&groups[key]!)
-                if groups[key]!.order.isEmpty { groups[key]!.latestDeadline = .now }
-                return taken
-            }
-            for waiter in expired { waiter.resume(throwing: DeadlinePassed()) }
-            guard !batch.isEmpty else { continue }
-            if let admission {
-                for entry in batch { for (_, waiter, _) in entry.waiters { waiter.resume(throwing: admission) } }
-                continue
-            }
-            let results = await send(key, batch.map(\.item), deadline)
-            for (index, entry) in batch.enumerated() {
-                let result = index < results.count ? results[index] : .failure(BatchAnswerMissing())
-                for (_, waiter, _) in entry.waiters { waiter.resume(with: result) }
-            }
+    /// Admits and sends the next batch of `key`.
+    private func sendOne(_ key: Key, deadline: ContinuousClock.Instant) async {
+        // Later requests join while the batch waits to be admitted.
+        var admission: (any Error)?
+        do { try await admit(deadline) } catch { admission = error }
+
+        let (batch, expired) = groups.withLock { groups in
+            guard groups[key] != nil else { return ([Entry](), [Waiter]()) }
+            let taken = takeBatch(&groups[key]!)
+            if groups[key]!.order.isEmpty { groups[key]!.latestDeadline = .now }
+            return taken
+        }
+        for waiter in expired { waiter.resume(throwing: DeadlinePassed()) }
+        guard !batch.isEmpty else { return }
+        if let admission {
+            for entry in batch { for (_, waiter, _, _) in entry.waiters { waiter.resume(throwing: admission) } }
+            return
+        }
+        let results = await send(key, batch.map(\.item), deadline)
+        for (index, entry) in batch.enumerated() {
+            let result = index < results.count ? results[index] : .failure(BatchAnswerMissing())
+            for (_, waiter, _, _) in entry.waiters { waiter.resume(with: result) }
         }
     }
 

@@ -2,22 +2,6 @@ import Foundation
 import Synchronization
 import WebhookSignature
 
-/// What a calling service may do.
-public enum CallerScope: String, Sendable, CaseIterable {
-    case read = "crm.read"
-    case write = "crm.write"
-    case admin = "admin"
-    /// Subscribing to the change feed (`ChangesService`).
-    case changesRead = "changes.read"
-}
-
-/// An authenticated calling service.
-public struct Caller: Sendable, Equatable {
-    /// The service's name, as configured with its key (labels logs and metrics).
-    public var service: String
-    public var scopes: Set<CallerScope>
-}
-
 /// The keys of the services allowed to call the gateway: per service, the SHA-256 of its key
 /// and its scopes. Only hashes are held, and a presented key is compared with every entry in
 /// constant time, so neither the keys nor their position can be learned from timing.
@@ -25,15 +9,18 @@ public struct Caller: Sendable, Equatable {
 /// Text form, one key per line (`#` starts a comment); a service may have several keys, which
 /// is how keys are rotated without downtime:
 /// `orders sha256:5e88…42 crm.read,crm.write`
+/// `marketing sha256:9f86…08 crm.objects.contacts.read,crm.objects.contacts.write weight=2`
+/// Scopes are `crm.read` / `crm.write` (every object type), `crm.objects.<type>.read|write`
+/// (one type, HubSpot's scope names), `changes.read` and `admin`; `weight=` (default 1) is the
+/// service's weight in the fair sharing of HubSpot's budget.
 ///
 /// Keys that matched are remembered (up to `recentCapacity`), so a service's repeated calls
 /// skip the hashing. The memo is a hash table whose hash function is seeded per process, so its
 /// timing reveals nothing about keys an attacker does not already hold.
 public struct CallerKeys: Sendable {
     struct Entry: Sendable {
-        var service: String
         var keyHash: [UInt8]
-        var scopes: Set<CallerScope>
+        var caller: Caller
     }
 
     private let entries: [Entry]
@@ -44,7 +31,7 @@ public struct CallerKeys: Sendable {
     /// The configured services, each once.
     public var services: [String] {
         var seen = Set<String>()
-        return entries.map(\.service).filter { seen.insert($0).inserted }
+        return entries.map(\.caller.service).filter { seen.insert($0).inserted }
     }
     public var isEmpty: Bool { entries.isEmpty }
 
@@ -57,10 +44,12 @@ public struct CallerKeys: Sendable {
                 .trimmingCharacters(in: .whitespaces) ?? ""
             guard !line.isEmpty else { continue }
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard fields.count == 3 else {
+            guard fields.count == 3 || fields.count == 4 else {
                 throw CallerKeysError(
                     line: number + 1,
-                    problem: "expected `<service> sha256:<64 hex digits> <scopes>`, found \(fields.count) fields")
+                    problem:
+                        "expected `<service> sha256:<64 hex digits> <scopes> [weight=<n>]`, found \(fields.count) fields"
+                )
             }
             guard fields[1].hasPrefix("sha256:"), let hash = Self.hexBytes(String(fields[1].dropFirst(7))),
                 hash.count == 32
@@ -69,28 +58,47 @@ public struct CallerKeys: Sendable {
                     line: number + 1,
                     problem: "the key hash must be `sha256:` and 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`)")
             }
-            var scopes: Set<CallerScope> = []
+            var caller = Caller(service: fields[0], scopes: [])
             for name in fields[2].split(separator: ",") {
-                guard let scope = CallerScope(rawValue: String(name)) else {
+                if let scope = CallerScope(rawValue: String(name)) {
+                    caller.scopes.insert(scope)
+                } else if let (type, access) = ObjectAccess.parse(String(name)) {
+                    caller.objectAccess[type, default: []].formUnion(access)
+                } else {
                     throw CallerKeysError(
                         line: number + 1,
                         problem:
-                            "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")))"
+                            "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")), crm.objects.<type>.read, crm.objects.<type>.write)"
                     )
                 }
-                scopes.insert(scope)
+            }
+            if fields.count == 4 {
+                guard fields[3].hasPrefix("weight="), let weight = Double(fields[3].dropFirst(7)), weight > 0,
+                    weight <= 1000
+                else {
+                    throw CallerKeysError(
+                        line: number + 1,
+                        problem: "the fourth field must be `weight=<number from 0 to 1000>`, e.g. weight=2")
+                }
+                caller.weight = weight
             }
             guard !entries.contains(where: { $0.keyHash == hash }) else {
                 throw CallerKeysError(line: number + 1, problem: "this key hash is listed twice")
             }
-            entries.append(Entry(service: fields[0], keyHash: hash, scopes: scopes))
+            if let other = entries.first(where: { $0.caller.service == caller.service }),
+                other.caller.weight != caller.weight
+            {
+                throw CallerKeysError(
+                    line: number + 1, problem: "service `\(caller.service)` has another weight on an earlier line")
+            }
+            entries.append(Entry(keyHash: hash, caller: caller))
         }
         self.entries = entries
     }
 
     /// One service with a key given in clear (sandbox mode prints it for developers).
     public init(service: String, key: String, scopes: Set<CallerScope>) {
-        entries = [Entry(service: service, keyHash: SHA256.hash(Array(key.utf8)), scopes: scopes)]
+        entries = [Entry(keyHash: SHA256.hash(Array(key.utf8)), caller: Caller(service: service, scopes: scopes))]
     }
 
     /// The caller whose key this is, or nil.
@@ -102,14 +110,27 @@ public struct CallerKeys: Sendable {
             found = entry
         }
         guard let found else { return nil }
-        let caller = Caller(service: found.service, scopes: found.scopes)
+        let caller = found.caller
         recent.remember(key, as: caller, capacity: Self.recentCapacity)
         return caller
     }
 
     /// The text-form line for a service and key.
-    public static func line(service: String, key: String, scopes: [CallerScope]) -> String {
-        "\(service) sha256:\(hexString(SHA256.hash(Array(key.utf8)))) \(scopes.map(\.rawValue).joined(separator: ","))"
+    public static func line(service: String, key: String, scopes: [CallerScope], weight: Double? = nil) -> String {
+        line(service: service, key: key, scopeNames: scopes.map(\.rawValue), weight: weight)
+    }
+
+    /// The text-form line with scopes by name (`crm.objects.deals.read`).
+    public static func line(service: String, key: String, scopeNames: [String], weight: Double? = nil) -> String {
+        "\(service) sha256:\(hexString(SHA256.hash(Array(key.utf8)))) \(scopeNames.joined(separator: ","))"
+            + (weight.map { " weight=\($0)" } ?? "")
+    }
+
+    /// Every configured service with its weight (fair sharing's shares).
+    public var weights: [String: Double] {
+        var weights: [String: Double] = [:]
+        for entry in entries { weights[entry.caller.service] = entry.caller.weight }
+        return weights
     }
 
     private static func hexBytes(_ text: String) -> [UInt8]? {

@@ -9,6 +9,7 @@ public struct Associations: Sendable {
     public func associate(_ from: RecordRef, _ to: RecordRef, kinds: [AssociationKind], _ terms: CallTerms)
         async throws -> [AssociationKind]
     {
+        try Self.authorize(from, to)
         try await translatingErrors {
             try await upstream.associate(
                 from: (from.type, from.id), to: (to.type, to.id), types: kinds.map(\.spec), priority: terms.priority,
@@ -32,6 +33,13 @@ public struct Associations: Sendable {
         -> [Result<Void, any Error>]
     {
         await each(pairs) { from, to in try await remove(from, to, terms) }
+    }
+
+    /// Changing an association changes the record it starts from and names the other: the
+    /// caller needs write access to the first type and read access to the second.
+    static func authorize(_ from: RecordRef, _ to: RecordRef) throws {
+        try Caller.authorize(.write, from.type)
+        try Caller.authorize(.read, to.type)
     }
 
     /// Runs `body` for every pair at once (so that the coalescer batches them); results in order.
@@ -60,7 +68,9 @@ public struct Associations: Sendable {
     public func list(
         of from: RecordRef, toType: String, limit: Int = 500, after cursor: String? = nil, _ terms: CallTerms
     ) async throws -> AssociationPage {
-        try await translatingErrors {
+        try Caller.authorize(.read, from.type)
+        try Caller.authorize(.read, toType)
+        return try await translatingErrors {
             AssociationPage(
                 try await upstream.associations(
                     of: (from.type, from.id), toType: toType, limit: limit, after: cursor, priority: terms.priority,
@@ -74,7 +84,9 @@ public struct Associations: Sendable {
     public func list(of type: String, ids: [String], toType: String, _ terms: CallTerms) async throws
         -> [String: [Association]]
     {
-        try await translatingErrors {
+        try Caller.authorize(.read, type)
+        try Caller.authorize(.read, toType)
+        return try await translatingErrors {
             Association.byRecord(
                 try await upstream.associations(
                     of: type, ids: ids, toType: toType, priority: terms.priority, deadline: terms.deadline))
@@ -83,6 +95,7 @@ public struct Associations: Sendable {
 
     /// Removes every association between two records.
     public func remove(_ from: RecordRef, _ to: RecordRef, _ terms: CallTerms) async throws {
+        try Self.authorize(from, to)
         try await translatingErrors {
             try await upstream.removeAssociations(
                 from: (from.type, from.id), to: (to.type, to.id), priority: terms.priority, deadline: terms.deadline)

@@ -56,6 +56,8 @@ public struct Orders: Sendable {
     public func create(
         deal properties: [String: String], associations: [NewAssociation], lines: [OrderLine], _ terms: CallTerms
     ) async throws -> (deal: CRMRecord, lineItems: [CRMRecord]) {
+        // Refused before the deal is made, not after: no order half made for want of a scope.
+        if !lines.isEmpty { try Caller.authorize(.write, "line_items") }
         let deal = try await records.write("deals", .create(properties: properties, associations: associations), terms)
         guard !lines.isEmpty else { return (deal, []) }
         let toDeal = NewAssociation(

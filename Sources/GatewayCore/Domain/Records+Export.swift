@@ -70,6 +70,7 @@ extension Records {
         from start: ExportCursor, _ export: ExportTerms, deliver: ([ExportedRecord]) async throws -> Void
     ) async throws -> ExportCursor {
         let type = start.objectType
+        try Caller.authorize(.read, type)
         let properties = Array(Set(export.properties + [ModificationPosition.modifiedProperty(of: type)]))
         var cursor = start
 

@@ -47,6 +47,7 @@ extension Records {
         _ type: String, after start: ModificationPosition, _ walk: ModifiedWalkTerms,
         deliver: ([PositionedRecord]) async throws -> Void
     ) async throws -> ModificationPosition {
+        try Caller.authorize(.read, type)
         let property = ModificationPosition.modifiedProperty(of: type)
         let properties = Array(Set(walk.properties + [property]))
         var position = start

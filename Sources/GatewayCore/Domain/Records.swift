@@ -13,7 +13,8 @@ public struct Records: Sendable {
     public func get(
         _ type: String, id: String, properties: [String], maxStaleness: Duration? = nil, _ terms: CallTerms
     ) async throws -> RecordRead {
-        try await translatingErrors {
+        try Caller.authorize(.read, type)
+        return try await translatingErrors {
             RecordRead(
                 try await upstream.readObject(
                     type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
@@ -27,7 +28,8 @@ public struct Records: Sendable {
         _ type: String, uniqueProperty: String, value: String, properties: [String], maxStaleness: Duration? = nil,
         _ terms: CallTerms
     ) async throws -> RecordRead {
-        try await explainingIdProperty(type, uniqueProperty, terms) {
+        try Caller.authorize(.read, type)
+        return try await explainingIdProperty(type, uniqueProperty, terms) {
             RecordRead(
                 try await upstream.readObject(
                     type: type, uniqueProperty: uniqueProperty, value: value, properties: properties,
@@ -40,7 +42,8 @@ public struct Records: Sendable {
     public func get(
         _ type: String, ids: [String], properties: [String], maxStaleness: Duration? = nil, _ terms: CallTerms
     ) async throws -> [CRMRecord?] {
-        try await translatingErrors {
+        try Caller.authorize(.read, type)
+        return try await translatingErrors {
             try await upstream.readObjects(
                 type: type, ids: ids, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
                 deadline: terms.deadline
@@ -54,7 +57,8 @@ public struct Records: Sendable {
         _ type: String, limit: Int, after cursor: String?, properties: [String], archived: Bool = false,
         _ terms: CallTerms
     ) async throws -> RecordPage {
-        try await translatingErrors {
+        try Caller.authorize(.read, type)
+        return try await translatingErrors {
             RecordPage(
                 try await upstream.list(
                     type, limit: limit, after: cursor, properties: properties, archived: archived,
@@ -67,6 +71,7 @@ public struct Records: Sendable {
     public static let searchResultsCap = 10_000
 
     public func search(_ type: String, _ query: RecordQuery, _ terms: CallTerms) async throws -> RecordPage {
+        try Caller.authorize(.read, type)
         // HubSpot refuses pages past its 10,000th result (after is an offset): say why, unspent.
         if let offset = query.after.flatMap({ Int($0) }), offset + query.limit > Self.searchResultsCap {
             throw CRMError(
@@ -85,6 +90,7 @@ public struct Records: Sendable {
     /// batch calls); the record's cached copies are dropped. A write whose outcome cannot be
     /// known fails with `WriteOutcomeUnknown`.
     public func write(_ type: String, _ write: ObjectWrite, _ terms: CallTerms) async throws -> CRMRecord {
+        try Caller.authorize(.write, type)
         if let refusal = await schemaRefusal(type, [write]).first ?? nil { throw refusal }
         let write = try await withDefaultKinds(type, [write], terms)[0].get()
         let idProperty: String? = if case .upsert(let idProperty, _, _) = write { idProperty } else { nil }
@@ -100,6 +106,7 @@ public struct Records: Sendable {
     public func write(_ type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async
         -> [Result<CRMRecord, any Error>]
     {
+        do { try Caller.authorize(.write, type) } catch { return writes.map { _ in .failure(error) } }
         let resolved = await withDefaultKinds(type, writes, terms)
         var refusals: [(any Error)?] = await schemaRefusal(type, writes)
         for (index, write) in resolved.enumerated() {
@@ -214,7 +221,8 @@ public struct Records: Sendable {
     public func merge(_ type: String, primaryId: String, mergedId: String, _ terms: CallTerms) async throws
         -> CRMRecord
     {
-        try await translatingErrors {
+        try Caller.authorize(.write, type)
+        return try await translatingErrors {
             CRMRecord(
                 try await upstream.merge(
                     type, primaryId: primaryId, mergedId: mergedId, priority: terms.priority, deadline: terms.deadline))
@@ -223,14 +231,16 @@ public struct Records: Sendable {
 
     /// Archives one record.
     public func archive(_ type: String, id: String, _ terms: CallTerms) async throws {
-        try await translatingErrors {
+        try Caller.authorize(.write, type)
+        return try await translatingErrors {
             try await upstream.archive(type, id: id, priority: terms.priority, deadline: terms.deadline)
         }
     }
 
     /// Archives up to 100 records in one HubSpot call.
     public func archive(_ type: String, ids: [String], _ terms: CallTerms) async throws {
-        try await translatingErrors {
+        try Caller.authorize(.write, type)
+        return try await translatingErrors {
             try await upstream.archive(type, ids: ids, priority: terms.priority, deadline: terms.deadline)
         }
     }

@@ -43,6 +43,15 @@ public struct GatewayMetrics: Sendable {
         /// HubSpot 403s: the gateway's app lacks a scope for the call (not an outage; no
         /// readiness change), by `bucket`.
         public static let missingScopes = "gateway_hubspot_missing_scopes_total"
+        /// Fair sharing of the budget among calling services, by `service` and `bucket`: calls
+        /// charged (fractions of coalesced batches), the inputs they carried, calls waiting for
+        /// a slot now, the wait of granted calls, and refusals by `reason` (`budget`,
+        /// `hubspot_pause`, `caller_share`).
+        public static let budgetCalls = "gateway_budget_calls_total"
+        public static let budgetRecords = "gateway_budget_records_total"
+        public static let budgetQueued = "gateway_budget_queued"
+        public static let budgetWait = "gateway_budget_wait_seconds"
+        public static let budgetRefusals = "gateway_budget_refusals_total"
         /// Invalidations this replica could not make in Redis yet (kept and retried).
         public static let cachePendingInvalidations = "gateway_cache_pending_invalidations"
     }
@@ -60,6 +69,10 @@ public struct GatewayMetrics: Sendable {
         for (label, value) in dimensions { key += "\u{0}\(label)=\(value)" }
         counters.handles(for: key) { Counter(label: name, dimensions: dimensions, factory: factory) }.increment(
             by: amount)
+    }
+
+    func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Double) {
+        FloatingPointCounter(label: name, dimensions: dimensions, factory: factory).increment(by: amount)
     }
 
     func record(_ name: String, _ dimensions: [(String, String)] = [], _ value: Int) {

@@ -11,11 +11,11 @@ extension FixedWindowRateLimiter {
         let now = ContinuousClock.now
         let wall = Self.wallMilliseconds()
         return state.withLock { state in
-            if let pause = state.localPauseUntil[kind], pause > now { return .wait(pause - now) }
+            if let pause = state.localPauseUntil[kind], pause > now { return .wait(pause - now, .hubSpotPause) }
             let replicas = redis == nil ? 1 : state.replicas
             if redis != nil { state.mode = .local(replicas: replicas) }
             if configuration.dailyLimit > 0,
-                case .wait(let wait) = state.local.peekDaily(
+                case .wait(let wait, _) = state.local.peekDaily(
                     limit: max(1, configuration.dailyLimit / replicas), wallClock: wall)
             {
                 return .wait(wait)

@@ -6,9 +6,11 @@ import TimeConversions
 
 /// The fleet-wide decision: one Lua script on Redis's clock counts every bucket at once.
 extension FixedWindowRateLimiter {
-    func decideInRedis(_ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool)
-        async throws -> Decision
-    {
+    func decideInRedis(
+        _ redis: RedisClient, _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool,
+        claim: BudgetClaim? = nil,
+        deadlineLeft: Duration = .seconds(1)
+    ) async throws -> Decision {
         var arguments: [RESPArgument] = []
         let buckets = self.buckets(kind, priority)
         arguments.append(.init(buckets.count))
@@ -25,6 +27,7 @@ extension FixedWindowRateLimiter {
             arguments.append(.init(bucket.releasedLimit))
             arguments.append(.init(bucket.releaseAfterMilliseconds))
         }
+        appendFairShareArguments(&arguments, kind, priority, claim: claim, deadlineLeft: deadlineLeft)
         let reply = try await redis.evaluate(
             Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
         guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0],
@@ -32,7 +35,13 @@ extension FixedWindowRateLimiter {
         else {
             throw RedisError.protocolError("unexpected reply of the rate-limit script: \(reply)")
         }
-        guard granted == 1 else { return .wait(.milliseconds(max(1, waitMs))) }
+        guard granted == 1 else {
+            var cause = RateLimitExceeded.Cause.budget
+            if values.count >= 4, case .integer(let paused) = values[2], case .integer(let fair) = values[3] {
+                cause = paused == 1 ? .hubSpotPause : fair == 1 ? .callerShare : .budget
+            }
+            return .wait(.milliseconds(max(1, waitMs)), cause)
+        }
         var window: Int?
         if values.count >= 3, case .integer(let start) = values[2] { window = Int(start) }
         return .granted(RateLimitGrant(window: window, local: false))
@@ -75,6 +84,33 @@ extension FixedWindowRateLimiter {
         return buckets
     }
 
+    /// The fair-share part of the script's arguments: where the services' virtual times live
+    /// (per bucket and priority), who asks, and who pays with which fraction.
+    func appendFairShareArguments(
+        _ arguments: inout [RESPArgument], _ kind: UpstreamCallKind, _ priority: CallPriority, claim: BudgetClaim?,
+        deadlineLeft: Duration
+    ) {
+        guard let claim else {
+            arguments.append(.init(""))
+            return
+        }
+        arguments.append(
+            .init(
+                configuration.keyPrefix + ":fair:" + kind.metricLabel + (priority == .bulk ? ":bulk" : ":interactive")))
+        arguments.append(.init(claim.requester?.service ?? ""))
+        arguments.append(.init(String(claim.requester?.weight ?? 1)))
+        arguments.append(.init(Int(max(0, deadlineLeft.milliseconds))))
+        arguments.append(.init(Int(max(1, configuration.fairShareRetry.milliseconds))))
+        arguments.append(.init(Int(max(0, configuration.fairShareWaitingMargin.milliseconds))))
+        let fractions = claim.fractions
+        arguments.append(.init(fractions.count))
+        for (share, fraction) in fractions {
+            arguments.append(.init(share.service))
+            arguments.append(.init(String(share.weight)))
+            arguments.append(.init(String(fraction)))
+        }
+    }
+
     func pauseKey(_ kind: UpstreamCallKind) -> String {
         configuration.keyPrefix + ":" + (kind == .general ? "general" : "search") + ":pause"
     }
@@ -96,8 +132,17 @@ extension FixedWindowRateLimiter {
     /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, then
     /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th
     /// window, limit once released, release point in ms into the window (-1: never).
+    /// Then the fair share among calling services (an empty prefix: none): the prefix of its
+    /// keys, the asking service (empty: the gateway's own, never held back), its weight, the
+    /// caller's deadline in ms, the retry and waiting-margin ms, and m charges of (service,
+    /// weight, fraction). Each service has a virtual time, advanced by fraction / weight per
+    /// call it pays for; a slot goes to an asking service only when no other service that is
+    /// waiting (refused within its margin, and asking again) has an earlier virtual time. A
+    /// service coming back from idle starts at the earliest waiting one's time (no credit
+    /// for idleness); one with nothing waiting holds nothing back (work-conserving).
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
-    /// {0, milliseconds until a slot may be free}.
+    /// {0, milliseconds until a slot may be free, 1 when HubSpot's pause is why, 1 when the
+    /// fair share is why}.
     static let acquireScript = RedisScript(
         """
         local t = redis.call('TIME')
@@ -121,6 +166,7 @@ extension FixedWindowRateLimiter {
         end
         local keys = {}
         local waitMs = 0
+        local pauseMs = 0
         local firstStart = 0
         for i = 1, n do
           local base = 6 + (i - 1) * 7
@@ -163,13 +209,69 @@ extension FixedWindowRateLimiter {
           end
           local paused = redis.call('PTTL', prefix .. ':pause')
           if paused > waitMs then waitMs = paused end
+          if paused > pauseMs then pauseMs = paused end
           keys[i] = {key, window}
         end
-        if waitMs > 0 then return {0, waitMs} end
+        local fbase = 6 + n * 7
+        local fprefix = ARGV[fbase] or ''
+        local fair = 0
+        local vtKey, waitKey, svc, minV
+        local active = {}
+        if fprefix ~= '' then
+          vtKey = fprefix .. ':vt'
+          waitKey = fprefix .. ':waiting'
+          svc = ARGV[fbase + 1]
+          local entries = redis.call('HGETALL', waitKey)
+          for j = 1, #entries, 2 do
+            if tonumber(entries[j + 1]) < nowMs then
+              redis.call('HDEL', waitKey, entries[j])
+            else
+              active[entries[j]] = true
+              if entries[j] ~= svc then
+                local v = tonumber(redis.call('HGET', vtKey, entries[j]) or '0')
+                if minV == nil or v < minV then minV = v end
+              end
+            end
+          end
+          if svc ~= '' and waitMs == 0 and minV ~= nil then
+            local v = tonumber(redis.call('HGET', vtKey, svc) or '0')
+            if not active[svc] and v < minV then v = minV end
+            if v > minV + 0.000001 then
+              waitMs = tonumber(ARGV[fbase + 4])
+              fair = 1
+            end
+          end
+          if waitMs > 0 and svc ~= '' and waitMs <= tonumber(ARGV[fbase + 3]) then
+            local untilMs = nowMs + waitMs + tonumber(ARGV[fbase + 5])
+            if untilMs > tonumber(redis.call('HGET', waitKey, svc) or '0') then
+              redis.call('HSET', waitKey, svc, untilMs)
+            end
+            redis.call('PEXPIRE', waitKey, 60000)
+          end
+        end
+        if waitMs > 0 then
+          local byPause = 0
+          if pauseMs > 0 and pauseMs >= waitMs then byPause = 1 end
+          return {0, waitMs, byPause, fair}
+        end
         for i = 1, n do
           if redis.call('INCR', keys[i][1]) == 1 then
             redis.call('PEXPIRE', keys[i][1], keys[i][2] + 5000)
           end
+        end
+        if fprefix ~= '' then
+          -- Served: the asking service waits no more (its other calls mark it again).
+          if svc ~= '' then redis.call('HDEL', waitKey, svc) end
+          local m = tonumber(ARGV[fbase + 6])
+          for j = 0, m - 1 do
+            local t = ARGV[fbase + 7 + j * 3]
+            local w = tonumber(ARGV[fbase + 8 + j * 3])
+            local f = tonumber(ARGV[fbase + 9 + j * 3])
+            local v = tonumber(redis.call('HGET', vtKey, t) or '0')
+            if minV ~= nil and v < minV and not active[t] then v = minV end
+            redis.call('HSET', vtKey, t, string.format('%.6f', v + f / w))
+          end
+          redis.call('PEXPIRE', vtKey, 3600000)
         end
         return {1, 0, math.floor(firstStart / 1000)}
         """)

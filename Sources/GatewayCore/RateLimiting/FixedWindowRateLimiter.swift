@@ -22,6 +22,8 @@ public final class FixedWindowRateLimiter: Sendable {
     let logger: Logger
     let metrics: GatewayMetrics
     let state: Mutex<State>
+    /// This replica's waiting calls and grants per service (early refusal, statistics).
+    let services: ServiceQueues
 
     struct State {
         var localUntil: ContinuousClock.Instant?
@@ -43,6 +45,7 @@ public final class FixedWindowRateLimiter: Sendable {
     ) {
         self.redis = redis
         self.metrics = metrics
+        self.services = ServiceQueues(metrics: metrics)
         self.configuration = configuration
         self.replicaID = replicaID
         self.logger = logger
@@ -53,6 +56,9 @@ public final class FixedWindowRateLimiter: Sendable {
 
     /// Where decisions are made right now.
     public var mode: Mode { state.withLock { $0.mode } }
+
+    /// What each calling service got of the budget through this replica.
+    public var serviceStatistics: [ServiceBudgetStatistics] { services.statistics }
 
     /// Waits for a slot in every bucket `kind` belongs to. Throws `RateLimitExceeded` (with how
     /// long to wait) without waiting when the next slot is past `deadline`.
@@ -68,20 +74,37 @@ public final class FixedWindowRateLimiter: Sendable {
     ) async throws -> RateLimitGrant {
         let started = ContinuousClock.now
         let bucket = [("bucket", kind.metricLabel)]
+        let claim = BudgetClaim.effective
+        let queue = ServiceQueues.Key(kind: kind, priority: priority, service: claim?.requester?.service)
+        // Early refusal: the calls of this service already queued here, at the rate the
+        // service has been granted, would keep this one waiting past its deadline.
+        if configuration.earlyRefusal, let expected = services.expectedWait(queue), started + expected > deadline {
+            services.refused(queue, reason: .callerShare)
+            metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
+            throw RateLimitExceeded(kind: kind, retryAfter: expected, cause: .callerShare)
+        }
+        services.enter(queue)
+        defer { services.leave(queue) }
         var waited = false
         while true {
             let wait: Duration
-            switch await decide(kind, priority, paced: paced) {
+            let cause: RateLimitExceeded.Cause
+            switch await decide(kind, priority, paced: paced, claim: claim, deadline: deadline) {
             case .granted(let grant):
-                if waited { metrics.time(GatewayMetrics.Name.limiterWaitTime, bucket, .now - started) }
+                let elapsed = ContinuousClock.now - started
+                if waited { metrics.time(GatewayMetrics.Name.limiterWaitTime, bucket, elapsed) }
+                services.granted(queue, claim: claim, waited: elapsed)
                 return grant
-            case .wait(let duration): wait = duration
+            case .wait(let duration, let why):
+                wait = duration
+                cause = why
             }
             let jitter = Duration.milliseconds(Int64.random(in: 0...max(0, configuration.waitJitter.milliseconds)))
             let wake = ContinuousClock.now + wait + jitter
             if wake > deadline {
                 metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
-                throw RateLimitExceeded(kind: kind, retryAfter: wait)
+                services.refused(queue, reason: cause)
+                throw RateLimitExceeded(kind: kind, retryAfter: wait, cause: cause)
             }
             if !waited { metrics.increment(GatewayMetrics.Name.limiterWaits, bucket) }
             waited = true
@@ -111,10 +134,13 @@ public final class FixedWindowRateLimiter: Sendable {
 
     enum Decision {
         case granted(RateLimitGrant)
-        case wait(Duration)
+        case wait(Duration, RateLimitExceeded.Cause = .budget)
     }
 
-    func decide(_ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool) async -> Decision {
+    func decide(
+        _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool, claim: BudgetClaim? = nil,
+        deadline: ContinuousClock.Instant = .now + .seconds(1)
+    ) async -> Decision {
         if let hold = heldFor() { return .wait(hold) }
         if let redis, useRedisNow() {
             do {
@@ -125,7 +151,9 @@ public final class FixedWindowRateLimiter: Sendable {
                     backOnRedis()
                     if let hold = heldFor() { return .wait(hold) }
                 }
-                return try await decideInRedis(redis, kind, priority, paced: paced)
+                return try await decideInRedis(
+                    redis, kind, priority, paced: paced, claim: claim,
+                    deadlineLeft: ContinuousClock.now.duration(to: deadline))
             } catch {
                 fallBack(after: error)
                 if let hold = heldFor() { return .wait(hold) }
@@ -207,11 +235,37 @@ public struct RateLimitGrant: Sendable {
 
 /// The budget has no slot for this call before the caller's deadline.
 public struct RateLimitExceeded: Error, CustomStringConvertible, Sendable {
+    /// Why no slot came in time.
+    public enum Cause: String, Sendable {
+        /// The fleet's budget is taken up to the deadline.
+        case budget
+        /// HubSpot said the budget is spent (a 429 or `Remaining: 0`) and the fleet is paused.
+        case hubSpotPause = "hubspot_pause"
+        /// The calling service's own queue is longer than its share serves before the deadline.
+        case callerShare = "caller_share"
+    }
+
     public var kind: UpstreamCallKind
     /// How long until a slot may be free.
     public var retryAfter: Duration
+    public var cause: Cause
+
+    public init(kind: UpstreamCallKind, retryAfter: Duration, cause: Cause = .budget) {
+        self.kind = kind
+        self.retryAfter = retryAfter
+        self.cause = cause
+    }
+
     public var description: String {
-        "the HubSpot \(kind == .search ? "search" : "call") budget has no slot before the deadline; retry in \(retryAfter.milliseconds) ms"
+        let budget = "the HubSpot \(kind == .search ? "search" : "call") budget"
+        return switch cause {
+        case .budget:
+            "\(budget) has no slot before the deadline; retry in \(retryAfter.milliseconds) ms"
+        case .hubSpotPause:
+            "HubSpot answered that \(budget) is spent (429); the fleet is paused; retry in \(retryAfter.milliseconds) ms"
+        case .callerShare:
+            "this service's calls already queued use its share of \(budget) past this call's deadline; retry in \(retryAfter.milliseconds) ms or send fewer at once"
+        }
     }
 }
 

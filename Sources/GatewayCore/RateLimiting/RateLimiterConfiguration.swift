@@ -55,6 +55,15 @@ public struct RateLimiterConfiguration: Sendable {
     /// After a replica comes back to Redis from its local fallback, how long the replicas on
     /// Redis leave room for the local shares of replicas that may not be back yet.
     public var recoveryPeriod: Duration = .seconds(3)
+    /// Fair sharing among calling services (weights in the caller keys): a service whose turn
+    /// it is not is told to ask again after this long, while the service behind takes the slot.
+    public var fairShareRetry: Duration = .milliseconds(25)
+    /// How long after its last refused ask a service still counts as waiting (its next ask is
+    /// due by then); a share nobody waits for goes to the others after this.
+    public var fairShareWaitingMargin: Duration = .milliseconds(250)
+    /// Refuse a call at once when its service's queue on this replica, at the rate the service
+    /// has been granted, cannot reach it before its deadline (instead of failing it there).
+    public var earlyRefusal = true
 
     public init() {}
 

@@ -173,11 +173,60 @@ public nonisolated struct Hubspot_Gateway_V1_GetStatusResponse: Sendable {
   /// ExportChanged streams running on this replica.
   public var exports: [Hubspot_Gateway_V1_RunningExport] = []
 
+  /// What each calling service got of the budget through this replica since it started.
+  public var services: [Hubspot_Gateway_V1_ServiceBudget] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _uptime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+}
+
+/// One calling service's share of HubSpot's budget, on one replica.
+public nonisolated struct Hubspot_Gateway_V1_ServiceBudget: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var service: String = String()
+
+  /// Its weight in the fair sharing (the caller keys' weight=, default 1).
+  public var weight: Double = 0
+
+  /// HubSpot calls charged to it: a coalesced batch charges each service its fraction.
+  public var calls: Double = 0
+
+  /// Inputs (records, ids) it brought to those calls.
+  public var records: Int64 = 0
+
+  /// Its calls waiting for a budget slot now.
+  public var queued: Int32 = 0
+
+  /// Mean wait of its granted calls for their slot.
+  public var meanWait: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_meanWait ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_meanWait = newValue}
+  }
+  /// Returns true if `meanWait` has been explicitly set.
+  public var hasMeanWait: Bool {self._meanWait != nil}
+  /// Clears the value of `meanWait`. Subsequent reads from it will return its default value.
+  public mutating func clearMeanWait() {self._meanWait = nil}
+
+  /// Calls refused for want of budget before their deadline (GATEWAY_BUDGET_EXHAUSTED).
+  public var refusedBudget: Int64 = 0
+
+  /// Calls refused because HubSpot paused the fleet (HUBSPOT_RATE_LIMITED).
+  public var refusedHubspotPause: Int64 = 0
+
+  /// Calls refused because the service's own queue exceeds its share (CALLER_SHARE_EXHAUSTED).
+  public var refusedCallerShare: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _meanWait: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
 /// One ExportChanged stream's progress.
@@ -302,7 +351,7 @@ nonisolated extension Hubspot_Gateway_V1_BucketUsage: SwiftProtobuf.Message, Swi
 
 nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStatusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0\u{1}services\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -318,6 +367,7 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
       case 6: try { try decoder.decodeSingularMessageField(value: &self._uptime) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.replicaID) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.exports) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.services) }()
       default: break
       }
     }
@@ -352,6 +402,9 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
     if !self.exports.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.exports, fieldNumber: 8)
     }
+    if !self.services.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.services, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -364,6 +417,81 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
     if lhs._uptime != rhs._uptime {return false}
     if lhs.replicaID != rhs.replicaID {return false}
     if lhs.exports != rhs.exports {return false}
+    if lhs.services != rhs.services {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_ServiceBudget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ServiceBudget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}weight\0\u{1}calls\0\u{1}records\0\u{1}queued\0\u{3}mean_wait\0\u{3}refused_budget\0\u{3}refused_hubspot_pause\0\u{3}refused_caller_share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.service) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.weight) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.calls) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.records) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.queued) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._meanWait) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.refusedBudget) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.refusedHubspotPause) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.refusedCallerShare) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.service.isEmpty {
+      try visitor.visitSingularStringField(value: self.service, fieldNumber: 1)
+    }
+    if self.weight.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.weight, fieldNumber: 2)
+    }
+    if self.calls.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.calls, fieldNumber: 3)
+    }
+    if self.records != 0 {
+      try visitor.visitSingularInt64Field(value: self.records, fieldNumber: 4)
+    }
+    if self.queued != 0 {
+      try visitor.visitSingularInt32Field(value: self.queued, fieldNumber: 5)
+    }
+    try { if let v = self._meanWait {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.refusedBudget != 0 {
+      try visitor.visitSingularInt64Field(value: self.refusedBudget, fieldNumber: 7)
+    }
+    if self.refusedHubspotPause != 0 {
+      try visitor.visitSingularInt64Field(value: self.refusedHubspotPause, fieldNumber: 8)
+    }
+    if self.refusedCallerShare != 0 {
+      try visitor.visitSingularInt64Field(value: self.refusedCallerShare, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_ServiceBudget, rhs: Hubspot_Gateway_V1_ServiceBudget) -> Bool {
+    if lhs.service != rhs.service {return false}
+    if lhs.weight != rhs.weight {return false}
+    if lhs.calls != rhs.calls {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.queued != rhs.queued {return false}
+    if lhs._meanWait != rhs._meanWait {return false}
+    if lhs.refusedBudget != rhs.refusedBudget {return false}
+    if lhs.refusedHubspotPause != rhs.refusedHubspotPause {return false}
+    if lhs.refusedCallerShare != rhs.refusedCallerShare {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,136 @@
+import Synchronization
+
+/// This replica's view of each calling service's HubSpot calls: how many wait for a slot, at
+/// what rate the service has been granted slots lately, what it was charged and refused. It
+/// answers the early refusal (a call whose place in its service's queue cannot be reached
+/// before its deadline is refused at once) and feeds `GetStatus` and the metrics.
+///
+/// Each replica judges by its own queue and its own grants: with callers spread over the
+/// replicas (what the gRPC load balancing does), a service's local queue and local rate are
+/// both about 1/replicas of the fleet's, so their ratio — the wait — is the fleet's.
+final class ServiceQueues: Sendable {
+    struct Key: Hashable, Sendable {
+        var kind: UpstreamCallKind
+        var priority: CallPriority
+        /// nil: the gateway's own calls.
+        var service: String?
+    }
+
+    private struct Queue {
+        var waiting = 0
+        /// Times of the latest grants (oldest first), for the grant rate.
+        var grants: [ContinuousClock.Instant] = []
+    }
+
+    private struct State {
+        var queues: [Key: Queue] = [:]
+        var statistics: [String: ServiceBudgetStatistics] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let metrics: GatewayMetrics
+
+    init(metrics: GatewayMetrics) { self.metrics = metrics }
+    /// Grants remembered per queue for the rate; older than `rateHorizon` they no longer count.
+    static let rateSamples = 32
+    static let rateHorizon: Duration = .seconds(10)
+    /// A rate needs this many grants before it is trusted for a refusal.
+    static let minimumSamples = 4
+
+    func enter(_ key: Key) { changeQueued(key, by: 1) }
+
+    func leave(_ key: Key) { changeQueued(key, by: -1) }
+
+    private func changeQueued(_ key: Key, by change: Int) {
+        let queued: Int? = state.withLock { state in
+            state.queues[key, default: Queue()].waiting += change
+            guard let service = key.service else { return nil }
+            state.statistics[service, default: ServiceBudgetStatistics(service: service)].queued += change
+            return state.queues[key]!.waiting
+        }
+        if let queued, let service = key.service {
+            metrics.gauge(GatewayMetrics.Name.budgetQueued, Self.labels(key, service), Double(queued))
+        }
+    }
+
+    static func labels(_ key: Key, _ service: String) -> [(String, String)] {
+        [("service", service), ("bucket", key.kind.metricLabel)]
+    }
+
+    func granted(_ key: Key, claim: BudgetClaim?, waited: Duration) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            var queue = state.queues[key, default: Queue()]
+            queue.grants.append(now)
+            if queue.grants.count > Self.rateSamples { queue.grants.removeFirst(queue.grants.count - Self.rateSamples) }
+            state.queues[key] = queue
+            if let service = key.service {
+                state.statistics[service, default: ServiceBudgetStatistics(service: service)].waited += waited
+                state.statistics[service, default: ServiceBudgetStatistics(service: service)].grants += 1
+            }
+            guard let claim else { return }
+            for (share, fraction) in claim.fractions {
+                var statistics = state.statistics[share.service] ?? ServiceBudgetStatistics(service: share.service)
+                statistics.calls += fraction
+                statistics.records += claim.inputs[share] ?? 0
+                state.statistics[share.service] = statistics
+            }
+        }
+        if let service = key.service { metrics.time(GatewayMetrics.Name.budgetWait, Self.labels(key, service), waited) }
+        for (share, fraction) in claim?.fractions ?? [] {
+            let labels = Self.labels(key, share.service)
+            metrics.increment(GatewayMetrics.Name.budgetCalls, labels, by: fraction)
+            metrics.increment(GatewayMetrics.Name.budgetRecords, labels, by: claim?.inputs[share] ?? 0)
+        }
+    }
+
+    func refused(_ key: Key, reason: RateLimitExceeded.Cause) {
+        guard let service = key.service else { return }
+        state.withLock { state in
+            state.statistics[service, default: ServiceBudgetStatistics(service: service)]
+                .refusals[reason, default: 0] += 1
+        }
+        metrics.increment(
+            GatewayMetrics.Name.budgetRefusals, Self.labels(key, service) + [("reason", reason.rawValue)])
+    }
+
+    /// How long a call entering `key`'s queue now would wait at the service's recent grant
+    /// rate; nil when there is no queue or no trustworthy rate (then nothing is refused early).
+    func expectedWait(_ key: Key) -> Duration? {
+        guard key.service != nil else { return nil }
+        let now = ContinuousClock.now
+        return state.withLock { state -> Duration? in
+            guard let queue = state.queues[key], queue.waiting > 0 else { return nil }
+            let recent = queue.grants.filter { now - $0 < Self.rateHorizon }
+            guard recent.count >= Self.minimumSamples, let first = recent.first else { return nil }
+            // Grants per second over the span since the oldest recent one (to now: a queue that
+            // stopped being served has a falling rate).
+            let span = (now - first) / .seconds(1)
+            guard span > 0 else { return nil }
+            let rate = Double(recent.count) / span
+            return .seconds(Double(queue.waiting + 1) / rate)
+        }
+    }
+
+    /// Every service's figures, by name.
+    var statistics: [ServiceBudgetStatistics] {
+        state.withLock { $0.statistics.values.sorted { $0.service < $1.service } }
+    }
+}
+
+/// What a calling service got of the budget on this replica (`AdminService.GetStatus`).
+public struct ServiceBudgetStatistics: Sendable, Equatable {
+    public var service: String
+    /// Calls it was charged for (fractions of coalesced batches included).
+    public var calls: Double = 0
+    /// Inputs it brought to the calls (a batch call carries up to 100).
+    public var records: Int = 0
+    /// Its calls waiting for a slot on this replica now.
+    public var queued: Int = 0
+    /// Total time its granted calls waited for their slot.
+    public var waited: Duration = .zero
+    /// Granted calls (the denominator of the mean wait).
+    public var grants: Int = 0
+    /// Refusals by cause.
+    public var refusals: [RateLimitExceeded.Cause: Int] = [:]
+}
