@@ -3,7 +3,9 @@
 # SECONDS through HubSpotUpstream (Redis limiter and cache, coalescer, breaker) against
 # hubspot-sim with HubSpot's limits on (its own process, so its clock reads arrivals exactly). The physical limit is 8 calls/s × 100
 # records = 800 records/s; goal ≥ 90 % of it. A second run at RATE_WITHIN reads/s (inside the
-# budget) shows the latency the door adds when it is not overloaded.
+# budget) shows the latency the door adds when it is not overloaded. A third run has three
+# calling services weighted 2:1:1 far over the budget: their split, the budget used and how
+# soon refused calls hear it.
 # Writes Benchmarks/results/gateway-core.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +32,7 @@ for _ in $(seq 600); do grep -q listening "$dir/sim.out" 2>/dev/null && break; s
 
 lines=$("$bin/gateway-core-bench" "http://127.0.0.1:$sim_port" pat-sim-token "redis://127.0.0.1:$port" "$rate" "$seconds" "$deadline" 0 2>/dev/null)
 within=$("$bin/gateway-core-bench" "http://127.0.0.1:$sim_port" pat-sim-token "redis://127.0.0.1:$port" "$rate_within" "$seconds" "$deadline" $((rate * seconds)) 2>/dev/null)
+services=$("$bin/gateway-core-bench" "http://127.0.0.1:$sim_port" pat-sim-token "redis://127.0.0.1:$port" services "${RATE_PER_SERVICE:-20}" "$seconds" "${SERVICE_DEADLINE:-3}" 2>/dev/null)
 mkdir -p Benchmarks/results
 {
   echo "# HubSpotUpstream under $rate distinct reads/s for ${seconds}s (deadline ${deadline}s) — $(date -u +%FT%TZ), $(nproc) cores"
@@ -38,4 +41,6 @@ mkdir -p Benchmarks/results
   echo "$lines"
   echo "## within the budget: $rate_within reads/s"
   echo "$within"
+  echo "## three services weighted 2:1:1, ${RATE_PER_SERVICE:-20} list calls/s each (not coalesced), deadline ${SERVICE_DEADLINE:-3}s"
+  echo "$services"
 } | tee Benchmarks/results/gateway-core.txt

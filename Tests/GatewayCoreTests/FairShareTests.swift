@@ -80,7 +80,9 @@ import TestSupport
         #expect(
             Double(orders + analytics) >= 8 * window * 0.9, "orders \(orders) + analytics \(analytics) in \(window) s")
         #expect(
-            abs(orders - analytics) <= max(2, (orders + analytics) / 10), "orders \(orders), analytics \(analytics)")
+            // Equal weights: an even split, give or take the catch-up credit and a few calls.
+            abs(orders - analytics) <= max(4, (orders + analytics) * 15 / 100),
+            "orders \(orders), analytics \(analytics)")
     }
 
     @Test func aCallItsServicesQueueCannotReachBeforeItsDeadlineIsRefusedAtOnceWithTheWait() async throws {
@@ -103,10 +105,11 @@ import TestSupport
             }
         }
         // Once the queue has been served long enough to know its rate…
-        try await eventually("four of the queue's calls were granted") {
-            granted.count("orders", from: .now - .seconds(60), to: .now + .seconds(1)) >= 4
+        // (past the first window's burst of the idle budget, which would flatter the rate)
+        try await eventually("eight of the queue's calls were granted", within: .seconds(30)) {
+            granted.count("orders", from: .now - .seconds(60), to: .now + .seconds(1)) >= 8
         }
-        // …a call with 2 s left, behind ~16 at 2/s, is refused before its deadline, not at it.
+        // …a call with 2 s left, behind ~12 at 2/s, is refused before its deadline, not at it.
         let deadline = ContinuousClock.now + .seconds(2)
         var refusal: RateLimitExceeded?
         do {

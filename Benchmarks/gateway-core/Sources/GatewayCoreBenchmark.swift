@@ -11,10 +11,17 @@ import Synchronization
 /// records per second and the latency of served reads.
 /// Usage: gateway-core-bench SIM_URL TOKEN REDIS_URL RATE SECONDS DEADLINE_SECONDS SKIP
 /// (SKIP: contacts to skip, so a second run reads records the first did not cache).
+/// Or: gateway-core-bench SIM_URL TOKEN REDIS_URL services RATE_PER_SERVICE SECONDS DEADLINE_SECONDS —
+/// three calling services weighted 2:1:1, each asking RATE_PER_SERVICE list calls/s (one HubSpot
+/// call each, never coalesced): the split, the budget used, and how fast refusals come.
 @main
 struct GatewayCoreBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count == 8, arguments[4] == "services" {
+            try await ServicesBenchmark.run(arguments)
+            return
+        }
         guard arguments.count == 8, let rate = Int(arguments[4]), let seconds = Int(arguments[5]),
             let deadlineSeconds = Double(arguments[6]), let skip = Int(arguments[7])
         else {
@@ -170,4 +177,116 @@ extension HubSpotClient {
         statistics.maxPerSecond = (json["maxAdmittedInAnyWallClockSecond"] as? NSNumber)?.intValue ?? 0
         return statistics
     }
+}
+
+/// Three weighted services far over the budget, through one replica's door.
+enum ServicesBenchmark {
+    static func run(_ arguments: [String]) async throws {
+        guard let rate = Int(arguments[5]), let seconds = Int(arguments[6]), let deadlineSeconds = Double(arguments[7])
+        else { fatalError("usage: gateway-core-bench SIM_URL TOKEN REDIS_URL services RATE SECONDS DEADLINE") }
+        let (baseURL, token) = (arguments[1], arguments[2])
+        var logger = Logger(label: "gateway-core-bench")
+        logger.logLevel = .warning
+        let redis = RedisClient(configuration: try RedisConfiguration(url: arguments[3]), logger: logger)
+        try await redis.waitUntilConnected()
+        let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
+        let transport = CurlTransport()
+        let client = HubSpotClient(
+            transport: transport, credentials: .privateAppToken(Secret(token)),
+            configuration: HubSpotClientConfiguration(baseURL: baseURL),
+            observer: HubSpotUpstream.observer(for: limiter))
+        let upstream = HubSpotUpstream(
+            client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger),
+            cache: ObjectCache(redis: redis, logger: logger), logger: logger)
+        _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
+        let services = [
+            Caller(service: "marketing", scopes: [.read], weight: 2), Caller(service: "orders", scopes: [.read]),
+            Caller(service: "analytics", scopes: [.read]),
+        ]
+        let tally = ServiceTally()
+        let clock = ContinuousClock()
+        let start = clock.now
+        await withDiscardingTaskGroup { group in
+            for caller in services {
+                group.addTask {
+                    await Caller.$current.withValue(caller) {
+                        await withDiscardingTaskGroup { calls in
+                            for index in 0..<(rate * seconds) {
+                                let due = start + .seconds(Double(index) / Double(rate))
+                                try? await Task.sleep(until: due, clock: clock)
+                                calls.addTask {
+                                    let began = clock.now
+                                    do {
+                                        _ = try await upstream.list(
+                                            "contacts", limit: 1, after: nil, properties: [], priority: .interactive,
+                                            deadline: began + .seconds(deadlineSeconds))
+                                        tally.served(caller.service)
+                                    } catch let refusal as RateLimitExceeded {
+                                        tally.refused(caller.service, refusal.cause.rawValue, after: clock.now - began)
+                                    } catch {
+                                        tally.refused(caller.service, "\(type(of: error))", after: clock.now - began)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let elapsed = (clock.now - start) / .seconds(1)
+        let stats = try await client.statistics(transport, baseURL)
+        let result = tally.snapshot
+        let served = result.served.values.reduce(0, +)
+        print(
+            String(
+                format: "demand: services=3 weights=2:1:1 asked_per_s_each=%d duration_s=%d deadline_s=%.1f",
+                rate, seconds, deadlineSeconds))
+        print(
+            String(
+                format:
+                    "budget: served_calls_per_s=%.2f reference_budget_per_s=8 used=%.0f%% http_429=%d max_calls_in_a_second=%d",
+                Double(served) / elapsed, 100 * Double(served) / elapsed / 8, stats.rateLimited, stats.maxPerSecond))
+        print(
+            "split: "
+                + services.map { caller in
+                    let count = result.served[caller.service, default: 0]
+                    return String(
+                        format: "%@=%d (%.0f%%, fair %.0f%%)", caller.service, count,
+                        100 * Double(count) / Double(max(1, served)), 100 * caller.weight / 4)
+                }.joined(separator: " "))
+        print(
+            String(
+                format: "refused: count=%d p50_ms=%.1f p99_ms=%.1f by_cause=%@", result.refusals.count,
+                result.percentile(0.5), result.percentile(0.99),
+                result.causes.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")))
+        transport.shutdown()
+        await redis.shutdown()
+    }
+}
+
+/// Served calls per service and refusals with the time they took.
+final class ServiceTally: Sendable {
+    struct Snapshot {
+        var served: [String: Int] = [:]
+        var refusals: [Double] = []
+        var causes: [String: Int] = [:]
+
+        func percentile(_ p: Double) -> Double {
+            let sorted = refusals.sorted()
+            return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
+        }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    func served(_ service: String) { state.withLock { $0.served[service, default: 0] += 1 } }
+
+    func refused(_ service: String, _ cause: String, after duration: Duration) {
+        state.withLock {
+            $0.refusals.append(duration / .seconds(1))
+            $0.causes[cause, default: 0] += 1
+        }
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
 }

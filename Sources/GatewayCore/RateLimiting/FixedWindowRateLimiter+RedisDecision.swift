@@ -102,6 +102,7 @@ extension FixedWindowRateLimiter {
         arguments.append(.init(Int(max(0, deadlineLeft.milliseconds))))
         arguments.append(.init(Int(max(1, configuration.fairShareRetry.milliseconds))))
         arguments.append(.init(Int(max(0, configuration.fairShareWaitingMargin.milliseconds))))
+        arguments.append(.init(String(max(0, configuration.fairShareCredit))))
         let fractions = claim.fractions
         arguments.append(.init(fractions.count))
         for (share, fraction) in fractions {
@@ -134,12 +135,13 @@ extension FixedWindowRateLimiter {
     /// window, limit once released, release point in ms into the window (-1: never).
     /// Then the fair share among calling services (an empty prefix: none): the prefix of its
     /// keys, the asking service (empty: the gateway's own, never held back), its weight, the
-    /// caller's deadline in ms, the retry and waiting-margin ms, and m charges of (service,
-    /// weight, fraction). Each service has a virtual time, advanced by fraction / weight per
-    /// call it pays for; a slot goes to an asking service only when no other service that is
-    /// waiting (refused within its margin, and asking again) has an earlier virtual time. A
-    /// service coming back from idle starts at the earliest waiting one's time (no credit
-    /// for idleness); one with nothing waiting holds nothing back (work-conserving).
+    /// caller's deadline in ms, the retry and waiting-margin ms, the idle credit, and m charges
+    /// of (service, weight, fraction). Each service has a virtual time, advanced by fraction /
+    /// weight per call it pays for; a slot goes to an asking service only when no other service
+    /// that is waiting (refused within its margin, and asking again) has an earlier virtual
+    /// time. A service that was not waiting comes back at most `credit` behind the earliest
+    /// waiting one (a short pause between its calls costs it nothing; a long idleness buys it
+    /// no more); one with nothing waiting holds nothing back (work-conserving).
     /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
     /// {0, milliseconds until a slot may be free, 1 when HubSpot's pause is why, 1 when the
     /// fair share is why}.
@@ -215,7 +217,7 @@ extension FixedWindowRateLimiter {
         local fbase = 6 + n * 7
         local fprefix = ARGV[fbase] or ''
         local fair = 0
-        local vtKey, waitKey, svc, minV
+        local vtKey, waitKey, svc, minV, credit
         local active = {}
         if fprefix ~= '' then
           vtKey = fprefix .. ':vt'
@@ -233,9 +235,10 @@ extension FixedWindowRateLimiter {
               end
             end
           end
+          credit = tonumber(ARGV[fbase + 6])
           if svc ~= '' and waitMs == 0 and minV ~= nil then
             local v = tonumber(redis.call('HGET', vtKey, svc) or '0')
-            if not active[svc] and v < minV then v = minV end
+            if not active[svc] and v < minV - credit then v = minV - credit end
             if v > minV + 0.000001 then
               waitMs = tonumber(ARGV[fbase + 4])
               fair = 1
@@ -262,13 +265,13 @@ extension FixedWindowRateLimiter {
         if fprefix ~= '' then
           -- Served: the asking service waits no more (its other calls mark it again).
           if svc ~= '' then redis.call('HDEL', waitKey, svc) end
-          local m = tonumber(ARGV[fbase + 6])
+          local m = tonumber(ARGV[fbase + 7])
           for j = 0, m - 1 do
-            local t = ARGV[fbase + 7 + j * 3]
-            local w = tonumber(ARGV[fbase + 8 + j * 3])
-            local f = tonumber(ARGV[fbase + 9 + j * 3])
+            local t = ARGV[fbase + 8 + j * 3]
+            local w = tonumber(ARGV[fbase + 9 + j * 3])
+            local f = tonumber(ARGV[fbase + 10 + j * 3])
             local v = tonumber(redis.call('HGET', vtKey, t) or '0')
-            if minV ~= nil and v < minV and not active[t] then v = minV end
+            if minV ~= nil and v < minV - credit and not active[t] then v = minV - credit end
             redis.call('HSET', vtKey, t, string.format('%.6f', v + f / w))
           end
           redis.call('PEXPIRE', vtKey, 3600000)

@@ -78,13 +78,17 @@ public final class FixedWindowRateLimiter: Sendable {
         let queue = ServiceQueues.Key(kind: kind, priority: priority, service: claim?.requester?.service)
         // Early refusal: the calls of this service already queued here, at the rate the
         // service has been granted, would keep this one waiting past its deadline.
-        if configuration.earlyRefusal, let expected = services.expectedWait(queue), started + expected > deadline {
-            services.refused(queue, reason: .callerShare)
+        try refuseEarly(queue, deadline: deadline, bucket: bucket)
+        // In line behind the service's earlier calls; only the head asks Redis.
+        let token: Int?
+        do {
+            token = try await services.waitTurn(queue, deadline: deadline)
+        } catch let refusal as RateLimitExceeded {
+            services.refused(queue, reason: refusal.cause)
             metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
-            throw RateLimitExceeded(kind: kind, retryAfter: expected, cause: .callerShare)
+            throw refusal
         }
-        services.enter(queue)
-        defer { services.leave(queue) }
+        defer { services.leave(queue, token) }
         var waited = false
         while true {
             let wait: Duration
@@ -111,6 +115,22 @@ public final class FixedWindowRateLimiter: Sendable {
             try await Task.sleep(until: wake, clock: .continuous)
         }
     }
+
+    /// Refuses a call whose service's queue here, at the rate the service has lately been
+    /// granted, cannot reach it well before its deadline: its expected wait is more than
+    /// `earlyRefusalShare` of the time it has (waits vary; a call admitted should make it).
+    private func refuseEarly(
+        _ queue: ServiceQueues.Key, deadline: ContinuousClock.Instant, bucket: [(String, String)]
+    ) throws {
+        guard configuration.earlyRefusal, let expected = services.expectedWait(queue) else { return }
+        let now = ContinuousClock.now
+        guard expected > now.duration(to: deadline) * configuration.earlyRefusalShare else { return }
+        services.refused(queue, reason: .callerShare)
+        metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
+        throw RateLimitExceeded(kind: kind(of: queue), retryAfter: expected, cause: .callerShare)
+    }
+
+    private func kind(of queue: ServiceQueues.Key) -> UpstreamCallKind { queue.kind }
 
     /// Reads HubSpot's answer: a 429, or `X-HubSpot-RateLimit-Remaining: 0`, pauses the bucket
     /// for the whole fleet for the interval HubSpot states.

@@ -61,9 +61,16 @@ public struct RateLimiterConfiguration: Sendable {
     /// How long after its last refused ask a service still counts as waiting (its next ask is
     /// due by then); a share nobody waits for goes to the others after this.
     public var fairShareWaitingMargin: Duration = .milliseconds(250)
+    /// How far (in calls at weight 1; about half a second of a 2:1:1 share of 8/s) a service
+    /// that paused between calls may be behind the others when it asks again, and catch up.
+    public var fairShareCredit: Double = 2
     /// Refuse a call at once when its service's queue on this replica, at the rate the service
     /// has been granted, cannot reach it before its deadline (instead of failing it there).
     public var earlyRefusal = true
+    /// A call is refused on arrival when its expected wait is more than this share of the time
+    /// to its deadline: the waits of one service's calls vary (slots go to whichever replica
+    /// asks first), and a call admitted should almost always be served.
+    public var earlyRefusalShare = 0.5
 
     public init() {}
 

@@ -125,7 +125,7 @@ class Fleet:
     KEYS = {"orders": ("orders-key-0001", "crm.read,crm.write"), "analytics": ("analytics-key-0001", "crm.read"), "ops": ("ops-key-0001", "admin"),
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
-    def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400")):
+    def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = random.randint(20000, 30000)
         self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -141,7 +141,10 @@ class Fleet:
         line = self.sim.stdout.readline().strip()
         assert line.startswith("hubspot-sim listening on "), line
         self.sim_url = line.rsplit(" ", 1)[1]
-        keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}" for name, (key, scopes) in self.KEYS.items())
+        # `weights`: services' weights in the fair sharing of the budget (weight=, default 1).
+        keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}"
+                        + (f" weight={(weights or {})[name]}" if name in (weights or {}) else "")
+                        for name, (key, scopes) in self.KEYS.items())
         env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
         self.gateways = [Gateway("--hubspot-base-url", self.sim_url, "--redis-url", f"redis://127.0.0.1:{self.redis_port}",
                                  "--redis-timeout-milliseconds", "500", *args, env=env) for _ in range(replicas)]

@@ -3,6 +3,7 @@ google.rpc.Status from it, with ErrorInfo (a reason from errors.proto, domain hu
 RetryInfo when waiting helps (and grpc-retry-pushback-ms), BadRequest for invalid input and
 RequestInfo with the request id. Each reason is produced here against real processes."""
 import concurrent.futures
+import time
 import urllib.error
 import urllib.request
 
@@ -172,8 +173,10 @@ def test_budget_exhaustion_tells_how_long_to_wait_in_retry_info_and_pushback(err
         errors = [e for e in pool.map(search, range(60)) if e is not None]
     exhausted = [e for e in errors if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert exhausted, [(e.code(), e.details()) for e in errors]
-    found = details(exhausted[0])
-    assert found["ErrorInfo"].reason in ("GATEWAY_BUDGET_EXHAUSTED", "CALLER_SHARE_EXHAUSTED")
+    reasons = {reason_of(e) for e in exhausted}
+    print(f"{len(exhausted)} of 60 searches refused: {reasons}")
+    assert reasons <= {"GATEWAY_BUDGET_EXHAUSTED", "CALLER_SHARE_EXHAUSTED"}
+    found = details(next(e for e in exhausted if reason_of(e) == "GATEWAY_BUDGET_EXHAUSTED"))
     delay = found["RetryInfo"].retry_delay
     assert delay.seconds * 1000 + delay.nanos // 1_000_000 > 0
     trailers = dict(exhausted[0].trailing_metadata())
@@ -185,7 +188,8 @@ def test_hubspot_rate_limits_outages_and_the_open_breaker_each_say_so(errors_fle
     contacts, metadata = stubs(fleet)
     fresh = common_pb2.ReadOptions(max_staleness={"seconds": 0})
     # HubSpot's own 429 (another app spent the account's burst): HUBSPOT_RATE_LIMITED.
-    fleet.sim_admin("PUT", "/_sim/limits", {"burstLimit": 1, "burstIntervalMs": 60000})
+    # (HubSpot states the interval in its 429; the fleet pauses that long: 2 s here.)
+    fleet.sim_admin("PUT", "/_sim/limits", {"burstLimit": 1, "burstIntervalMs": 2000})
     try:
         reasons = set()
         for n in range(3):
@@ -199,6 +203,14 @@ def test_hubspot_rate_limits_outages_and_the_open_breaker_each_say_so(errors_fle
         assert "HUBSPOT_RATE_LIMITED" in reasons, reasons
     finally:
         fleet.sim_admin("PUT", "/_sim/limits", {"burstLimit": 0})
+    # The pause HubSpot asked for ends: calls succeed again (waited for, not slept through).
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            contacts.ListContacts(contacts_pb2.ListContactsRequest(page=common_pb2.PageRequest(page_size=1)), metadata=metadata, timeout=5)
+            break
+        except grpc.RpcError:
+            assert time.monotonic() < deadline, "the fleet stayed paused"
     # HubSpot down: HUBSPOT_UNAVAILABLE, then (after 3 failures) the breaker's CIRCUIT_OPEN.
     fleet.sim_admin("PUT", "/_sim/faults", {"outage": True})
     try:

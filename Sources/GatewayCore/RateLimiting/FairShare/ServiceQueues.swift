@@ -5,8 +5,12 @@ import Synchronization
 /// answers the early refusal (a call whose place in its service's queue cannot be reached
 /// before its deadline is refused at once) and feeds `GetStatus` and the metrics.
 ///
-/// Each replica judges by its own queue and its own grants: with callers spread over the
-/// replicas (what the gRPC load balancing does), a service's local queue and local rate are
+/// A service's calls wait in line here, first come first served: only the head of each line
+/// asks the fleet's limiter for a slot (the Redis script decides between services), so a call's
+/// place in line and the service's grant rate say when its turn comes.
+///
+/// Each replica judges by its own line and its own grants: with callers spread over the
+/// replicas (what the gRPC load balancing does), a service's local line and local rate are
 /// both about 1/replicas of the fleet's, so their ratio — the wait — is the fleet's.
 final class ServiceQueues: Sendable {
     struct Key: Hashable, Sendable {
@@ -17,7 +21,10 @@ final class ServiceQueues: Sendable {
     }
 
     private struct Queue {
-        var waiting = 0
+        /// Calls in line, in arrival order; the first asks the limiter.
+        var line: [Int] = []
+        /// Calls in line waiting for their turn (all but the head, once they parked).
+        var parked: [Int: CheckedContinuation<Void, any Error>] = [:]
         /// Times of the latest grants (oldest first), for the grant rate.
         var grants: [ContinuousClock.Instant] = []
     }
@@ -25,6 +32,7 @@ final class ServiceQueues: Sendable {
     private struct State {
         var queues: [Key: Queue] = [:]
         var statistics: [String: ServiceBudgetStatistics] = [:]
+        var nextToken = 0
     }
 
     private let state = Mutex(State())
@@ -37,20 +45,72 @@ final class ServiceQueues: Sendable {
     /// A rate needs this many grants before it is trusted for a refusal.
     static let minimumSamples = 4
 
-    func enter(_ key: Key) { changeQueued(key, by: 1) }
-
-    func leave(_ key: Key) { changeQueued(key, by: -1) }
-
-    private func changeQueued(_ key: Key, by change: Int) {
-        let queued: Int? = state.withLock { state in
-            state.queues[key, default: Queue()].waiting += change
-            guard let service = key.service else { return nil }
-            state.statistics[service, default: ServiceBudgetStatistics(service: service)].queued += change
-            return state.queues[key]!.waiting
+    /// Joins `key`'s line and returns once the call is at its head (at once for the gateway's
+    /// own calls, which have no line); the token it returns leaves the line. Throws
+    /// `RateLimitExceeded` (`callerShare`) when the deadline comes first.
+    func waitTurn(_ key: Key, deadline: ContinuousClock.Instant) async throws -> Int? {
+        guard let service = key.service else { return nil }
+        let (token, head, length) = state.withLock { state -> (Int, Bool, Int) in
+            let token = state.nextToken
+            state.nextToken += 1
+            state.queues[key, default: Queue()].line.append(token)
+            state.statistics[service, default: ServiceBudgetStatistics(service: service)].queued += 1
+            let line = state.queues[key]!.line
+            return (token, line.count == 1, line.count)
         }
-        if let queued, let service = key.service {
-            metrics.gauge(GatewayMetrics.Name.budgetQueued, Self.labels(key, service), Double(queued))
+        metrics.gauge(GatewayMetrics.Name.budgetQueued, Self.labels(key, service), Double(length))
+        guard !head else { return token }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.park(key, token) }
+                group.addTask {
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                    throw RateLimitExceeded(
+                        kind: key.kind, retryAfter: self.expectedWait(key) ?? .seconds(1), cause: .callerShare)
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        } catch {
+            leave(key, token)
+            throw error
         }
+        return token
+    }
+
+    /// Suspends until `token` heads its line (or the task is cancelled).
+    private func park(_ key: Key, _ token: Int) async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let now: Bool = state.withLock { state in
+                    guard state.queues[key]?.line.contains(token) == true else { return true }
+                    if state.queues[key]!.line.first == token { return true }
+                    state.queues[key]!.parked[token] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let parked = state.withLock { $0.queues[key]?.parked.removeValue(forKey: token) }
+            parked?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Takes `token` out of its line; the next call in line gets its turn.
+    func leave(_ key: Key, _ token: Int?) {
+        guard let token, let service = key.service else { return }
+        let (next, length): (CheckedContinuation<Void, any Error>?, Int) = state.withLock { state in
+            guard var queue = state.queues[key], let index = queue.line.firstIndex(of: token) else { return (nil, 0) }
+            queue.line.remove(at: index)
+            queue.parked[token] = nil
+            var next: CheckedContinuation<Void, any Error>?
+            if index == 0, let head = queue.line.first { next = queue.parked.removeValue(forKey: head) }
+            state.queues[key] = queue
+            state.statistics[service]?.queued -= 1
+            return (next, queue.line.count)
+        }
+        metrics.gauge(GatewayMetrics.Name.budgetQueued, Self.labels(key, service), Double(length))
+        next?.resume()
     }
 
     static func labels(_ key: Key, _ service: String) -> [(String, String)] {
@@ -100,7 +160,7 @@ final class ServiceQueues: Sendable {
         guard key.service != nil else { return nil }
         let now = ContinuousClock.now
         return state.withLock { state -> Duration? in
-            guard let queue = state.queues[key], queue.waiting > 0 else { return nil }
+            guard let queue = state.queues[key], !queue.line.isEmpty else { return nil }
             let recent = queue.grants.filter { now - $0 < Self.rateHorizon }
             guard recent.count >= Self.minimumSamples, let first = recent.first else { return nil }
             // Grants per second over the span since the oldest recent one (to now: a queue that
@@ -108,7 +168,7 @@ final class ServiceQueues: Sendable {
             let span = (now - first) / .seconds(1)
             guard span > 0 else { return nil }
             let rate = Double(recent.count) / span
-            return .seconds(Double(queue.waiting + 1) / rate)
+            return .seconds(Double(queue.line.count + 1) / rate)
         }
     }
 
