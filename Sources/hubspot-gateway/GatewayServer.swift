@@ -95,6 +95,11 @@ struct GatewayServer {
         limits.dailyLimit = options.dailyLimit
         limits.interactiveReserve = options.interactiveReserve
         limits.reserveHeldFor = .milliseconds(options.reserveHeldMilliseconds)
+        limits.fairShareRetry = .milliseconds(options.fairShareRetryMilliseconds)
+        limits.fairShareWaitingMargin = .milliseconds(options.fairShareWaitingMarginMilliseconds)
+        limits.fairShareCredit = options.fairShareCredit
+        limits.earlyRefusal = options.earlyRefusalShare > 0
+        limits.earlyRefusalShare = options.earlyRefusalShare
         limits.redisTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
         let limiter = FixedWindowRateLimiter(redis: redis, configuration: limits, metrics: metrics, logger: logger)
         var breakerConfiguration = CircuitBreaker.Configuration()

@@ -74,6 +74,25 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             "Milliseconds into each second the interactive reserve is held; what interactive callers left of it then goes to bulk work (1000: never)."
     )
     var reserveHeldMilliseconds = 800
+    @Option(
+        help:
+            "Fair sharing between calling services (weight= in the caller keys): milliseconds a service whose turn it is not waits before asking again."
+    )
+    var fairShareRetryMilliseconds = 25
+    @Option(
+        help:
+            "Milliseconds after its last refused ask a service still counts as waiting (a share nobody waits for goes to the others after it)."
+    )
+    var fairShareWaitingMarginMilliseconds = 250
+    @Option(
+        help:
+            "Calls (at weight 1) a service that paused may be behind the others and catch up when it asks again.")
+    var fairShareCredit: Double = 2
+    @Option(
+        help:
+            "Refuse a call at once (CALLER_SHARE_EXHAUSTED) when its expected wait in its service's line is over this share of its time left (0: never refuse early)."
+    )
+    var earlyRefusalShare: Double = 0.5
 
     // MARK: Cache
     @Option(help: "Seconds a cached record is fresh.")
@@ -226,7 +245,9 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second",
         "daily-limit",
-        "interactive-reserve", "reserve-held-milliseconds", "cache-ttl-seconds", "cache-stale-seconds",
+        "interactive-reserve", "reserve-held-milliseconds", "fair-share-retry-milliseconds",
+        "fair-share-waiting-margin-milliseconds", "fair-share-credit", "early-refusal-share",
+        "cache-ttl-seconds", "cache-stale-seconds",
         "cache-not-found-seconds",
         "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
         "cache-pending-capacity", "breaker-minimum-failures",
@@ -261,6 +282,13 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     func validate() throws {
         // Values that would stall or spin a background job.
         _ = try Self.comparedProperties(reconcileProperties)
+        guard fairShareRetryMilliseconds >= 1, fairShareWaitingMarginMilliseconds >= 0, fairShareCredit >= 0,
+            (0...1).contains(earlyRefusalShare)
+        else {
+            throw ValidationError(
+                "--fair-share-retry-milliseconds must be ≥ 1, --fair-share-waiting-margin-milliseconds and --fair-share-credit ≥ 0, --early-refusal-share between 0 and 1"
+            )
+        }
         guard (0...1000).contains(reserveHeldMilliseconds) else {
             throw ValidationError("--reserve-held-milliseconds must be between 0 and 1000")
         }

@@ -96,7 +96,7 @@ import TestSupport
                 for _ in 0..<20 {
                     group.addTask {
                         await Caller.$current.withValue(orders) {
-                            if (try? await limiter.acquire(.general, deadline: .now + .seconds(60))) != nil {
+                            if (try? await limiter.acquire(.general, deadline: .now + .seconds(120))) != nil {
                                 granted.add("orders")
                             }
                         }

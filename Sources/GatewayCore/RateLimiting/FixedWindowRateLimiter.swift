@@ -78,11 +78,13 @@ public final class FixedWindowRateLimiter: Sendable {
         let queue = ServiceQueues.Key(kind: kind, priority: priority, service: claim?.requester?.service)
         // Early refusal: the calls of this service already queued here, at the rate the
         // service has been granted, would keep this one waiting past its deadline.
-        try refuseEarly(queue, deadline: deadline, bucket: bucket)
+        let budgetPerSecond = localBudgetPerSecond(kind)
+        try refuseEarly(queue, deadline: deadline, bucket: bucket, budgetPerSecond: budgetPerSecond)
         // In line behind the service's earlier calls; only the head asks Redis.
         let token: Int?
         do {
-            token = try await services.waitTurn(queue, deadline: deadline)
+            token = try await services.waitTurn(
+                queue, weight: claim?.requester?.weight ?? 1, budgetPerSecond: budgetPerSecond, deadline: deadline)
         } catch let refusal as RateLimitExceeded {
             services.refused(queue, reason: refusal.cause)
             metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
@@ -120,9 +122,11 @@ public final class FixedWindowRateLimiter: Sendable {
     /// granted, cannot reach it well before its deadline: its expected wait is more than
     /// `earlyRefusalShare` of the time it has (waits vary; a call admitted should make it).
     private func refuseEarly(
-        _ queue: ServiceQueues.Key, deadline: ContinuousClock.Instant, bucket: [(String, String)]
+        _ queue: ServiceQueues.Key, deadline: ContinuousClock.Instant, bucket: [(String, String)],
+        budgetPerSecond: Double
     ) throws {
-        guard configuration.earlyRefusal, let expected = services.expectedWait(queue) else { return }
+        guard configuration.earlyRefusal, let expected = services.expectedWait(queue, budgetPerSecond: budgetPerSecond)
+        else { return }
         let now = ContinuousClock.now
         guard expected > now.duration(to: deadline) * configuration.earlyRefusalShare else { return }
         services.refused(queue, reason: .callerShare)
@@ -131,6 +135,13 @@ public final class FixedWindowRateLimiter: Sendable {
     }
 
     private func kind(of queue: ServiceQueues.Key) -> UpstreamCallKind { queue.kind }
+
+    /// This replica's part of the fleet's budget for a bucket (a prior for a service's rate).
+    private func localBudgetPerSecond(_ kind: UpstreamCallKind) -> Double {
+        let replicas = Double(max(1, state.withLock { $0.replicas }))
+        let perSecond = kind == .general ? configuration.generalPerSecond : configuration.searchPerSecond
+        return Double(perSecond) / replicas
+    }
 
     /// Reads HubSpot's answer: a 429, or `X-HubSpot-RateLimit-Remaining: 0`, pauses the bucket
     /// for the whole fleet for the interval HubSpot states.

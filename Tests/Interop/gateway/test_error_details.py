@@ -2,6 +2,7 @@
 google.rpc.Status from it, with ErrorInfo (a reason from errors.proto, domain hubspot-gateway),
 RetryInfo when waiting helps (and grpc-retry-pushback-ms), BadRequest for invalid input and
 RequestInfo with the request id. Each reason is produced here against real processes."""
+import collections
 import concurrent.futures
 import time
 import urllib.error
@@ -159,28 +160,39 @@ def test_a_missing_hubspot_scope_is_permission_denied_naming_it_and_not_an_outag
 
 
 def test_budget_exhaustion_tells_how_long_to_wait_in_retry_info_and_pushback(errors_fleet):
-    contacts, metadata = stubs(errors_fleet)
+    """Orders floods search (its excess is refused by its share: CALLER_SHARE_EXHAUSTED);
+    analytics' searches with a 60 ms deadline, one at a time, find the windows full
+    (GATEWAY_BUDGET_EXHAUSTED)."""
+    contacts, orders = stubs(errors_fleet)
+    analytics = errors_fleet.metadata("analytics")
 
-    def search(n):
+    def search(n, metadata, timeout):
         try:
             contacts.SearchContacts(contacts_pb2.SearchContactsRequest(query=common_pb2.SearchQuery(query=f"x{n}")),
-                                    metadata=metadata, timeout=0.4)
+                                    metadata=metadata, timeout=timeout)
             return None
         except grpc.RpcError as error:
             return error
 
-    with concurrent.futures.ThreadPoolExecutor(30) as pool:
-        errors = [e for e in pool.map(search, range(60)) if e is not None]
-    exhausted = [e for e in errors if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
-    assert exhausted, [(e.code(), e.details()) for e in errors]
-    reasons = {reason_of(e) for e in exhausted}
-    print(f"{len(exhausted)} of 60 searches refused: {reasons}")
-    assert reasons <= {"GATEWAY_BUDGET_EXHAUSTED", "CALLER_SHARE_EXHAUSTED"}
-    found = details(next(e for e in exhausted if reason_of(e) == "GATEWAY_BUDGET_EXHAUSTED"))
-    delay = found["RetryInfo"].retry_delay
-    assert delay.seconds * 1000 + delay.nanos // 1_000_000 > 0
-    trailers = dict(exhausted[0].trailing_metadata())
-    assert int(trailers["grpc-retry-pushback-ms"]) == delay.seconds * 1000 + delay.nanos // 1_000_000
+    with concurrent.futures.ThreadPoolExecutor(40) as pool:
+        flood = [pool.submit(search, n, orders, 2) for n in range(80)]
+        # One probe at a time (each alone in analytics' line) while orders' admitted calls keep
+        # every search window taken; a probe that lands early in a window cannot wait for the next.
+        probes = []
+        for n in range(12):
+            probes.append(search(100 + n, analytics, 0.06))
+        errors = [f.result() for f in flood] + probes
+    exhausted = [e for e in errors if e is not None and e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    reasons = collections.Counter(reason_of(e) for e in exhausted)
+    print(f"searches refused: {dict(reasons)}")
+    assert set(reasons) <= {"GATEWAY_BUDGET_EXHAUSTED", "CALLER_SHARE_EXHAUSTED"}
+    for name in ("GATEWAY_BUDGET_EXHAUSTED", "CALLER_SHARE_EXHAUSTED"):
+        found = details(next(e for e in exhausted if reason_of(e) == name))
+        delay = found["RetryInfo"].retry_delay
+        milliseconds = delay.seconds * 1000 + delay.nanos // 1_000_000
+        assert milliseconds > 0
+        trailers = dict(next(e for e in exhausted if reason_of(e) == name).trailing_metadata())
+        assert int(trailers["grpc-retry-pushback-ms"]) == milliseconds
 
 
 def test_hubspot_rate_limits_outages_and_the_open_breaker_each_say_so(errors_fleet):

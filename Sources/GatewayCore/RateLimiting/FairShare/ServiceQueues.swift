@@ -27,6 +27,8 @@ final class ServiceQueues: Sendable {
         var parked: [Int: CheckedContinuation<Void, any Error>] = [:]
         /// Times of the latest grants (oldest first), for the grant rate.
         var grants: [ContinuousClock.Instant] = []
+        /// The service's weight, as its calls claim it.
+        var weight: Double = 1
     }
 
     private struct State {
@@ -48,12 +50,15 @@ final class ServiceQueues: Sendable {
     /// Joins `key`'s line and returns once the call is at its head (at once for the gateway's
     /// own calls, which have no line); the token it returns leaves the line. Throws
     /// `RateLimitExceeded` (`callerShare`) when the deadline comes first.
-    func waitTurn(_ key: Key, deadline: ContinuousClock.Instant) async throws -> Int? {
+    func waitTurn(_ key: Key, weight: Double, budgetPerSecond: Double, deadline: ContinuousClock.Instant)
+        async throws -> Int?
+    {
         guard let service = key.service else { return nil }
         let (token, head, length) = state.withLock { state -> (Int, Bool, Int) in
             let token = state.nextToken
             state.nextToken += 1
             state.queues[key, default: Queue()].line.append(token)
+            state.queues[key]!.weight = weight
             state.statistics[service, default: ServiceBudgetStatistics(service: service)].queued += 1
             let line = state.queues[key]!.line
             return (token, line.count == 1, line.count)
@@ -66,7 +71,9 @@ final class ServiceQueues: Sendable {
                 group.addTask {
                     try await Task.sleep(until: deadline, clock: .continuous)
                     throw RateLimitExceeded(
-                        kind: key.kind, retryAfter: self.expectedWait(key) ?? .seconds(1), cause: .callerShare)
+                        kind: key.kind,
+                        retryAfter: self.expectedWait(key, budgetPerSecond: budgetPerSecond) ?? .seconds(1),
+                        cause: .callerShare)
                 }
                 defer { group.cancelAll() }
                 try await group.next()
@@ -156,18 +163,29 @@ final class ServiceQueues: Sendable {
 
     /// How long a call entering `key`'s queue now would wait at the service's recent grant
     /// rate; nil when there is no queue or no trustworthy rate (then nothing is refused early).
-    func expectedWait(_ key: Key) -> Duration? {
+    ///
+    /// Until the service has been granted enough calls to measure its rate, its share of
+    /// `budgetPerSecond` by weight among the services in line here (of this kind and priority)
+    /// stands in: a cold start refuses early too, instead of letting the first seconds' calls
+    /// pile up and fail at their deadlines.
+    func expectedWait(_ key: Key, budgetPerSecond: Double) -> Duration? {
         guard key.service != nil else { return nil }
         let now = ContinuousClock.now
         return state.withLock { state -> Duration? in
             guard let queue = state.queues[key], !queue.line.isEmpty else { return nil }
             let recent = queue.grants.filter { now - $0 < Self.rateHorizon }
-            guard recent.count >= Self.minimumSamples, let first = recent.first else { return nil }
-            // Grants per second over the span since the oldest recent one (to now: a queue that
-            // stopped being served has a falling rate).
-            let span = (now - first) / .seconds(1)
-            guard span > 0 else { return nil }
-            let rate = Double(recent.count) / span
+            var rate: Double
+            if recent.count >= Self.minimumSamples, let first = recent.first, now - first > .zero {
+                // Grants per second over the span since the oldest recent one (to now: a queue
+                // that stopped being served has a falling rate).
+                rate = Double(recent.count) / ((now - first) / .seconds(1))
+            } else {
+                let weights = state.queues.filter {
+                    $0.key.kind == key.kind && $0.key.priority == key.priority && !$0.value.line.isEmpty
+                }.values.reduce(0) { $0 + $1.weight }
+                rate = budgetPerSecond * queue.weight / max(queue.weight, weights)
+            }
+            guard rate > 0 else { return nil }
             return .seconds(Double(queue.line.count + 1) / rate)
         }
     }
