@@ -162,6 +162,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// Durable write jobs: records stored in Redis, written by workers in every replica.
+        .target(
+            name: "WriteJobs",
+            dependencies: [
+                "GatewayCore", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         /// Protos/hubspot/gateway/v1 (by scripts/gen-protos).
         .target(
             name: "GatewayProto",
@@ -178,7 +189,7 @@ let package = Package(
         .target(
             name: "GatewayAPI",
             dependencies: [
-                "ChangeFeed", "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions",
+                "ChangeFeed", "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions", "WriteJobs",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -230,7 +241,7 @@ let package = Package(
             name: "hubspot-gateway",
             dependencies: [
                 "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
-                "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient",
+                "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient", "WriteJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -392,7 +403,7 @@ let package = Package(
             name: "GatewayAPITests",
             dependencies: [
                 "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator",
-                "RedisClient", "TestSupport", "TimeConversions",
+                "RedisClient", "TestSupport", "TimeConversions", "WriteJobs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),

@@ -19,6 +19,7 @@ import RedisClient
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import WriteJobs
 
 /// Assembles the gateway from its options and runs it in a ServiceGroup: the gRPC server, the
 /// HTTP endpoints, the limiter's heartbeats (and in sandbox mode the simulator). SIGTERM drains
@@ -199,6 +200,13 @@ struct GatewayServer {
         var idempotency = IdempotentWrites.Configuration()
         idempotency.retention = .seconds(Int64(options.idempotencyRetentionHours * 3600))
         let idempotentWrites = redis.map { IdempotentWrites(redis: $0, configuration: idempotency) }
+        var jobs = WriteJobsConfiguration()
+        jobs.maxRecords = options.jobMaxRecords
+        jobs.retention = .seconds(Int64(options.jobRetentionHours * 3600))
+        jobs.visibilityTimeout = .milliseconds(Int64(options.jobVisibilityTimeoutSeconds * 1000))
+        jobs.callTimeout = .milliseconds(Int64(options.jobCallTimeoutSeconds * 1000))
+        jobs.workersPerReplica = options.jobWorkers
+        let jobStore = redis.map { WriteJobStore(redis: $0, configuration: jobs) }
         let server = GRPCServer(
             transport: grpcTransport,
             services: [
@@ -210,6 +218,7 @@ struct GatewayServer {
                 AssociationsService(crm: crm, defaultTimeout: timeout),
                 ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
                 MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
+                JobsService(store: jobStore),
                 AdminService(
                     upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata,
                     serviceWeights: keys.weights),
@@ -313,6 +322,12 @@ struct GatewayServer {
                 configuration: reconciling, logger: logger)
             services.append(
                 .init(service: ReconcilerService(reconciler: reconciler), successTerminationBehavior: .ignore))
+        }
+        if let jobStore, options.jobWorkers > 0 {
+            services.append(
+                .init(
+                    service: WriteJobWorkers(store: jobStore, crm: crm, replicaID: limiter.replicaID, logger: logger),
+                    successTerminationBehavior: .ignore))
         }
         if let feed {
             let invalidator = FeedInvalidator(

@@ -186,6 +186,18 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var reconcileProperties = ""
 
+    // MARK: Write jobs
+    @Option(help: "Most records one write job may hold.")
+    var jobMaxRecords = 100_000
+    @Option(help: "Hours a write job and its per-record results are kept.")
+    var jobRetentionHours: Double = 168
+    @Option(help: "Seconds before a batch whose worker stopped (its replica died) is taken by another worker.")
+    var jobVisibilityTimeoutSeconds: Double = 60
+    @Option(help: "Seconds one job batch may wait for the budget (bulk priority) and HubSpot.")
+    var jobCallTimeoutSeconds: Double = 45
+    @Option(help: "Job workers per replica, each writing one batch of up to 100 records at a time (0: none here).")
+    var jobWorkers = 2
+
     // MARK: REST
     @Option(
         help:
@@ -260,7 +272,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "reconcile-properties",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
         "idempotency-retention-hours",
-        "metadata-ttl-seconds", "rest-default-timeout-seconds",
+        "metadata-ttl-seconds", "rest-default-timeout-seconds", "job-max-records", "job-retention-hours",
+        "job-visibility-timeout-seconds", "job-call-timeout-seconds", "job-workers",
     ]
 
     static func main() async {

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAPI
+import GatewayCore
 import GatewayProto
 import GRPCCore
 import SwiftProtobuf

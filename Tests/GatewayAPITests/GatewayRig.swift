@@ -13,6 +13,7 @@ import SwiftProtobuf
 import Synchronization
 import Testing
 import TestSupport
+import WriteJobs
 
 /// The gateway services behind the caller-authentication interceptor, served in-process over
 /// GRPCCore, on a real redis-server and an in-process hubspot-sim.
@@ -30,6 +31,10 @@ struct GatewayRig {
     let associations: Hubspot_Gateway_V1_AssociationsService.Client<InProcessTransport.Client>
     let metadata: Hubspot_Gateway_V1_MetadataService.Client<InProcessTransport.Client>
     let lists: Hubspot_Gateway_V1_ListsService.Client<InProcessTransport.Client>
+    let jobs: Hubspot_Gateway_V1_JobsService.Client<InProcessTransport.Client>
+    let jobStore: WriteJobStore
+    /// The replica's job workers (running when `jobWorkers` > 0).
+    let workers: WriteJobWorkers
     let ids: [String]
     /// The simulator's address and an HTTP client for its admin API (`/_sim/...`).
     let simulatorURL: String
@@ -40,7 +45,8 @@ struct GatewayRig {
 
     static func with(
         contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
-        hubspotRequestTimeout: Duration = .seconds(30), _ body: (GatewayRig) async throws -> Void
+        hubspotRequestTimeout: Duration = .seconds(30), jobWorkers: Int = 0,
+        jobVisibilityTimeout: Duration = .seconds(60), _ body: (GatewayRig) async throws -> Void
     ) async throws {
         let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
@@ -93,9 +99,16 @@ struct GatewayRig {
                 var idempotency = IdempotentWrites.Configuration()
                 idempotency.keyPrefix = limits.keyPrefix + ":idempotency"
                 let idempotentWrites = IdempotentWrites(redis: redisClient, configuration: idempotency)
+                var jobs = WriteJobsConfiguration()
+                jobs.keyPrefix = limits.keyPrefix + ":jobs"
+                jobs.visibilityTimeout = jobVisibilityTimeout
+                jobs.workersPerReplica = max(1, jobWorkers)
+                let jobStore = WriteJobStore(redis: redisClient, configuration: jobs)
+                let workers = WriteJobWorkers(store: jobStore, crm: crm, replicaID: "rig", logger: quietLogger())
                 let server = GRPCServer(
                     transport: inProcess.server,
                     services: [
+                        JobsService(store: jobStore, watchInterval: .milliseconds(50)),
                         ContactsService(crm: crm, idempotentWrites: idempotentWrites),
                         AdminService(
                             upstream: upstream, redisConfigured: true, exports: exports, metadata: crm.metadata,
@@ -113,14 +126,18 @@ struct GatewayRig {
                 try await withGRPCClient(transport: inProcess.client) { grpc in
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await server.serve() }
+                        let working = Task { if jobWorkers > 0 { await workers.workAll() } }
                         try await body(
                             GatewayRig(
                                 client: .init(wrapping: grpc), admin: .init(wrapping: grpc),
                                 deals: .init(wrapping: grpc),
                                 objects: .init(wrapping: grpc), associations: .init(wrapping: grpc),
-                                metadata: .init(wrapping: grpc), lists: .init(wrapping: grpc), ids: ids,
+                                metadata: .init(wrapping: grpc), lists: .init(wrapping: grpc),
+                                jobs: .init(wrapping: grpc), jobStore: jobStore, workers: workers, ids: ids,
                                 simulatorURL: baseURL, simulatorAdmin: transport,
                                 requestMetrics: requestMetrics, accessLog: captured))
+                        working.cancel()
+                        await working.value
                         server.beginGracefulShutdown()
                     }
                 }

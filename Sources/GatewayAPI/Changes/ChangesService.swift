@@ -1,3 +1,4 @@
+import GatewayCore
 import ChangeFeed
 import CoreMetrics
 import Foundation

@@ -154,6 +154,12 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
 
   /// UNIMPLEMENTED. The RPC does not exist on this gateway (an older version?).
   case unimplemented // = 29
+
+  /// NOT_FOUND. No such write job of the calling service (or its results expired).
+  case jobNotFound // = 30
+
+  /// INVALID_ARGUMENT. The job has more records than the gateway takes in one job. Split it.
+  case jobTooLarge // = 31
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -192,6 +198,8 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case 27: self = .internal
     case 28: self = .callerShareExhausted
     case 29: self = .unimplemented
+    case 30: self = .jobNotFound
+    case 31: self = .jobTooLarge
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -228,6 +236,8 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case .internal: return 27
     case .callerShareExhausted: return 28
     case .unimplemented: return 29
+    case .jobNotFound: return 30
+    case .jobTooLarge: return 31
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -264,6 +274,8 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     .internal,
     .callerShareExhausted,
     .unimplemented,
+    .jobNotFound,
+    .jobTooLarge,
   ]
 
 }
@@ -271,5 +283,5 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 nonisolated extension Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0")
 }

@@ -1,0 +1,229 @@
+import Foundation
+import GatewayCore
+import Logging
+import RedisClient
+import ServiceLifecycle
+
+/// This replica's workers: each takes a batch of a job from the work stream (its consumer
+/// group spans the fleet), writes it through the door at bulk priority as the job's service
+/// (its share of the budget), records every record's result and acknowledges the batch. A
+/// batch whose worker died is taken over after the visibility timeout; records that already
+/// have a result are not written again, and the others are upserts or updates, so writing
+/// them again has the one effect they had.
+public struct WriteJobWorkers: Service {
+    let store: WriteJobStore
+    let crm: CRM
+    let replicaID: String
+    let logger: Logger
+
+    public init(store: WriteJobStore, crm: CRM, replicaID: String, logger: Logger) {
+        self.store = store
+        self.crm = crm
+        self.replicaID = replicaID
+        self.logger = logger
+    }
+
+    /// Ends on graceful shutdown; a batch cut off then is not acknowledged, so another
+    /// replica's worker takes it after the visibility timeout.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await workAll() }
+    }
+
+    /// Runs the workers until the task is cancelled (outside a ServiceGroup: tests, tools).
+    public func workAll() async {
+        await withDiscardingTaskGroup { group in
+            for index in 0..<max(1, store.configuration.workersPerReplica) {
+                group.addTask { await work(consumer: "\(replicaID)-\(index)") }
+            }
+        }
+    }
+
+    /// Takes batches until the service is cancelled; a Redis failure waits a moment.
+    func work(consumer: String) async {
+        var groupReady = false
+        while !Task.isCancelled {
+            do {
+                if !groupReady {
+                    try await store.redis.createGroup(
+                        store.workStream, group: WriteJobStore.group, startAt: "0",
+                        timeout: store.configuration.redisTimeout)
+                    groupReady = true
+                }
+                if let entry = try await next(consumer: consumer) {
+                    try await process(entry)
+                    try await store.redis.xack(
+                        store.workStream, group: WriteJobStore.group, ids: [entry.id],
+                        timeout: store.configuration.redisTimeout)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning(
+                    "a job worker could not finish a batch; it will be taken again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Takes the next batch for `consumer` and leaves it unfinished — what a worker whose replica
+    /// dies mid-batch leaves behind (for tests and chaos drills). True when there was one.
+    public func abandonNextBatch(as consumer: String) async throws -> Bool {
+        try await store.redis.createGroup(
+            store.workStream, group: WriteJobStore.group, startAt: "0", timeout: store.configuration.redisTimeout)
+        return try await store.redis.xreadgroup(
+            group: WriteJobStore.group, consumer: consumer, store.workStream, count: 1,
+            timeout: store.configuration.redisTimeout
+        ).first != nil
+    }
+
+    /// A batch a dead worker left (idle past the visibility timeout), else a new one.
+    func next(consumer: String) async throws -> RedisClient.StreamEntry? {
+        let abandoned = try await store.redis.xautoclaim(
+            store.workStream, group: WriteJobStore.group, consumer: consumer,
+            minIdle: store.configuration.visibilityTimeout, count: 1, timeout: store.configuration.redisTimeout)
+        if let entry = abandoned.entries.first {
+            logger.notice("took over a job batch from a worker that stopped", metadata: ["entry": "\(entry.id)"])
+            return entry
+        }
+        return try await store.redis.xreadgroup(
+            group: WriteJobStore.group, consumer: consumer, store.workStream, count: 1, block: .seconds(1),
+            timeout: .seconds(1) + store.configuration.redisTimeout
+        ).first
+    }
+
+    /// Writes one batch and records its results.
+    func process(_ entry: RedisClient.StreamEntry) async throws {
+        func field(_ name: String) -> String? {
+            entry.fields.first { $0.0 == name }.map { String(decoding: $0.1, as: UTF8.self) }
+        }
+        guard let id = field("job"), let start = field("start").flatMap({ Int($0) }),
+            let count = field("count").flatMap({ Int($0) }), count > 0
+        else { return }
+        let key = store.jobKey(id)
+        let timeout = store.configuration.redisTimeout
+        guard let status = try await store.status(id) else { return }  // expired: nothing to do
+        let header = try await store.redis.pipeline(
+            [
+                ["SADD", .init(key + ":taken"), .init(start)], ["HGET", .init(key), "weight"],
+                ["HGET", .init(key), "cancelled"],
+                ["LRANGE", .init(key + ":in"), .init(start), .init(start + count - 1)],
+                ["HMGET", .init(key + ":out")] + (start..<(start + count)).map { RESPArgument($0) },
+            ], timeout: timeout)
+        if header[0].integer == 1 {
+            _ = try await store.redis.pipeline(
+                [
+                    ["HINCRBY", .init(key), "started", .init(count)],
+                    ["HSETNX", .init(key), "first", .init(Int(Date().timeIntervalSince1970 * 1000))],
+                    ["EXPIRE", .init(key + ":taken"), .init(Int(store.configuration.retention.components.seconds))],
+                ], timeout: timeout)
+        }
+        let weight = header[1].string.flatMap { Double($0) } ?? 1
+        let cancelled = header[2].string == "1"
+        let decoder = JSONDecoder()
+        var records: [(position: Int, record: JobRecord)] = []
+        for (offset, value) in (header[3].array ?? []).enumerated() {
+            guard case .bulkString(let bytes) = value else { continue }
+            let written = header[4].array.map { offset < $0.count && $0[offset] != .null } ?? false
+            if !written { records.append((start + offset, try decoder.decode(JobRecord.self, from: Data(bytes)))) }
+        }
+        guard !records.isEmpty else { return }
+        let results: [JobRecordResult]
+        if cancelled {
+            results = records.map {
+                JobRecordResult(position: $0.position, recordKey: $0.record.recordKey, outcome: .cancelled)
+            }
+        } else {
+            // As the job's service: its object-type access was checked at submission; its share
+            // of the budget applies.
+            let caller = Caller(service: status.service, scopes: [.read, .write], weight: weight)
+            results = await Caller.$current.withValue(caller) { await write(records) }
+        }
+        try await record(results, of: id)
+    }
+
+    /// The records through the door (one coalesced batch), then their associations.
+    func write(_ records: [(position: Int, record: JobRecord)]) async -> [JobRecordResult] {
+        let type = records[0].record.objectType
+        let terms = CallTerms(priority: .bulk, deadline: .now + store.configuration.callTimeout)
+        let written = await crm.records.write(type, records.map(\.record.write), terms)
+        var results: [JobRecordResult] = []
+        for ((position, record), outcome) in zip(records, written) {
+            switch outcome {
+            case .success(let made):
+                var result = JobRecordResult(
+                    position: position, recordKey: record.recordKey,
+                    outcome: record.operation == .update || made.created == false ? .updated : .created, id: made.id)
+                if !record.associations.isEmpty {
+                    do {
+                        for association in record.associations {
+                            _ = try await crm.associations.associate(
+                                RecordRef(type, made.id), RecordRef(association.type, association.id),
+                                kinds: association.kinds.map {
+                                    AssociationKind(
+                                        $0.category == "USER_DEFINED"
+                                            ? .userDefined
+                                            : $0.category == "INTEGRATOR_DEFINED"
+                                                ? .integratorDefined : .hubspotDefined,
+                                        $0.typeId)
+                                }, terms)
+                        }
+                    } catch {
+                        result.outcome = .failed
+                        result.errorReason = GatewayErrorReason.of(error).rawValue
+                        result.errorMessage =
+                            "the record was written (id \(made.id)) but an association was not: \(error)"
+                    }
+                }
+                results.append(result)
+            case .failure(let error):
+                results.append(
+                    JobRecordResult(
+                        position: position, recordKey: record.recordKey, outcome: .failed,
+                        errorReason: GatewayErrorReason.of(error).rawValue, errorMessage: "\(error)"))
+            }
+        }
+        return results
+    }
+
+    /// Stores results (each position once), counts them and finishes the job when it is whole.
+    func record(_ results: [JobRecordResult], of id: String) async throws {
+        let encoder = JSONEncoder()
+        var arguments: [RESPArgument] = [
+            .init(store.jobKey(id)), .init(Int(store.configuration.retention.components.seconds)),
+        ]
+        for result in results {
+            arguments.append(.init(result.position))
+            arguments.append(.init(Array(try encoder.encode(result))))
+            arguments.append(.init(result.outcome == .created || result.outcome == .updated ? "done" : "failed"))
+        }
+        _ = try await store.redis.evaluate(
+            Self.recordScript, arguments: arguments, timeout: store.configuration.redisTimeout)
+    }
+
+    /// ARGV: job key, ttl s, then (position, result, done|failed) per record. A position that
+    /// already has a result keeps it and is not counted again (a batch taken over).
+    static let recordScript = RedisScript(
+        """
+        local key = ARGV[1]
+        if redis.call('EXISTS', key) == 0 then return 0 end
+        local counts = {done = 0, failed = 0}
+        for i = 3, #ARGV, 3 do
+          if redis.call('HSETNX', key .. ':out', ARGV[i], ARGV[i + 1]) == 1 then
+            counts[ARGV[i + 2]] = counts[ARGV[i + 2]] + 1
+          end
+        end
+        redis.call('HINCRBY', key, 'calls', 1)
+        local done = redis.call('HINCRBY', key, 'done', counts.done)
+        local failed = redis.call('HINCRBY', key, 'failed', counts.failed)
+        local state = redis.call('HGET', key, 'state')
+        if done + failed >= tonumber(redis.call('HGET', key, 'records')) then
+          if state ~= 'cancelled' then redis.call('HSET', key, 'state', 'done') end
+        elseif state == 'queued' then
+          redis.call('HSET', key, 'state', 'running')
+        end
+        local ttl = tonumber(ARGV[2])
+        for _, suffix in ipairs({'', ':in', ':out', ':taken'}) do redis.call('EXPIRE', key .. suffix, ttl) end
+        return 1
+        """)
+}

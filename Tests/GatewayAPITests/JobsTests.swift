@@ -1,0 +1,162 @@
+import Foundation
+import GatewayAPI
+import GatewayCore
+import GatewayProto
+import GRPCCore
+import SwiftProtobuf
+import Testing
+import TestSupport
+import WriteJobs
+
+/// Durable write jobs through the gRPC API, a real redis-server and the simulator: stored, then
+/// written in batches by the workers, every record with its result.
+@Suite struct JobsTests {
+    static func contact(_ email: String, key: String, _ extra: [String: String] = [:]) -> Hubspot_Gateway_V1_JobInput {
+        .with {
+            $0.objectType = "contacts"
+            $0.operation = .create
+            $0.idProperty = "email"
+            $0.properties = ["email": email, "firstname": "Job"].merging(extra) { $1 }
+            $0.recordKey = key
+        }
+    }
+
+    static func submit(_ rig: GatewayRig, _ inputs: [Hubspot_Gateway_V1_JobInput], key: String = GatewayRig.writerKey)
+        async throws -> Hubspot_Gateway_V1_Job
+    {
+        try await rig.jobs.submitWrites(
+            metadata: GatewayRig.metadata(key: key),
+            requestProducer: { writer in try await writer.write(contentsOf: inputs) }
+        ) { try $0.message }
+    }
+
+    /// The job's progress messages until it ends.
+    static func watch(_ rig: GatewayRig, _ id: String) async throws -> [Hubspot_Gateway_V1_Job] {
+        try await rig.jobs.watchJob(.with { $0.jobID = id }, metadata: GatewayRig.metadata()) { response in
+            var seen: [Hubspot_Gateway_V1_Job] = []
+            for try await job in response.messages { seen.append(job) }
+            return seen
+        }
+    }
+
+    static func results(_ rig: GatewayRig, _ id: String, from: Int64 = 0) async throws
+        -> [Hubspot_Gateway_V1_RecordResult]
+    {
+        try await rig.jobs.jobResults(
+            .with {
+                $0.jobID = id
+                $0.fromPosition = from
+            }, metadata: GatewayRig.metadata()
+        ) { response in
+            var results: [Hubspot_Gateway_V1_RecordResult] = []
+            for try await result in response.messages { results.append(result) }
+            return results
+        }
+    }
+
+    @Test func aJobOfCreatesIsWrittenInBatchesOfAHundredAndEveryRecordHasItsResultInOrder() async throws {
+        try await GatewayRig.with(contacts: 0, generalPerSecond: 50, jobWorkers: 2) { rig in
+            let inputs = (0..<250).map { Self.contact("job\($0)@example.com", key: "k\($0)") }
+            let job = try await Self.submit(rig, inputs)
+            #expect(job.records == 250 && [.queued, .running, .done].contains(job.state))
+            let progress = try await Self.watch(rig, job.id)
+            let last = try #require(progress.last)
+            #expect(last.state == .done && last.done == 250 && last.failed == 0 && last.queued == 0)
+            let results = try await Self.results(rig, job.id)
+            #expect(results.map(\.position) == Array(0..<250))
+            #expect(results.map(\.recordKey) == (0..<250).map { "k\($0)" })
+            #expect(results.allSatisfy { $0.outcome == .created && !$0.id.isEmpty })
+            // Resumable by position.
+            let tail = try await Self.results(rig, job.id, from: 240)
+            #expect(tail.map(\.position) == Array(240..<250))
+            let calls = try await rig.answeredOK("objects.batch.upsert")
+            #expect(calls == 3, "250 records in three batch calls")
+        }
+    }
+
+    @Test func invalidRecordsFailWithTheirReasonAndTheOthersAreWritten() async throws {
+        try await GatewayRig.with(contacts: 0, generalPerSecond: 50, jobWorkers: 1) { rig in
+            var inputs = (0..<20).map { Self.contact("mixed\($0)@example.com", key: "m\($0)") }
+            inputs[3].properties["shoe_size"] = "44"
+            inputs[11].properties["shoe_size"] = "45"
+            let job = try await Self.submit(rig, inputs)
+            let last = try #require(try await Self.watch(rig, job.id).last)
+            #expect(last.state == .done && last.done == 18 && last.failed == 2)
+            let results = try await Self.results(rig, job.id)
+            let failed = results.filter { $0.outcome == .failed }
+            #expect(failed.map(\.position) == [3, 11])
+            #expect(failed.allSatisfy { $0.errorReason == "INVALID_PROPERTY" && $0.errorMessage.contains("shoe_size") })
+        }
+    }
+
+    @Test func aJobIsRefusedWholeNamingItsFirstBadRecordAndNothingIsStored() async throws {
+        try await GatewayRig.with(contacts: 0, jobWorkers: 1) { rig in
+            var inputs = (0..<3).map { Self.contact("r\($0)@example.com", key: "r\($0)") }
+            inputs[1].idProperty = ""
+            let refused = await rpcError { _ = try await Self.submit(rig, inputs) }
+            #expect(refused?.code == .invalidArgument)
+            #expect(refused?.message.contains("records[1]") == true && refused?.message.contains("id_property") == true)
+            #expect(refused?.metadata.firstString(GatewayErrors.Key.invalidField) == "records[1]")
+            let analytics = await rpcError {
+                _ = try await Self.submit(rig, [Self.contact("a@example.com", key: "a")], key: GatewayRig.readerKey)
+            }
+            #expect(analytics?.code == .permissionDenied)
+            let calls = try await rig.answeredOK("objects.batch.upsert")
+            #expect(calls == 0)
+        }
+    }
+
+    @Test func onlyTheSubmittingServiceSeesOrCancelsItsJob() async throws {
+        try await GatewayRig.with(contacts: 0, jobWorkers: 0) { rig in
+            let job = try await Self.submit(rig, [Self.contact("mine@example.com", key: "mine")])
+            let other = GatewayRig.metadata(key: GatewayRig.contactsOnlyKey)
+            let read = await rpcError { _ = try await rig.jobs.getJob(.with { $0.jobID = job.id }, metadata: other) }
+            #expect(read?.code == .notFound && read?.metadata.firstString(GatewayErrors.Key.reason) == "JOB_NOT_FOUND")
+            let cancel = await rpcError {
+                _ = try await rig.jobs.cancelJob(.with { $0.jobID = job.id }, metadata: other)
+            }
+            #expect(cancel?.code == .notFound)
+            let mine = try await rig.jobs.getJob(.with { $0.jobID = job.id }, metadata: GatewayRig.metadata())
+            #expect(mine.state == .queued && mine.queued == 1)
+        }
+    }
+
+    @Test func aCancelledJobWritesNothingMoreAndItsRestIsCancelled() async throws {
+        try await GatewayRig.with(contacts: 0, jobWorkers: 0) { rig in
+            let inputs = (0..<300).map { Self.contact("c\($0)@example.com", key: "c\($0)") }
+            let job = try await Self.submit(rig, inputs)
+            let cancelled = try await rig.jobs.cancelJob(.with { $0.jobID = job.id }, metadata: GatewayRig.metadata())
+            #expect(cancelled.state == .cancelled)
+            // Workers start after the cancel: they take every batch and write none of it.
+            let working = Task { await rig.workers.workAll() }
+            try await eventually("every record has its result") {
+                try await rig.jobs.getJob(.with { $0.jobID = job.id }, metadata: GatewayRig.metadata()).failed == 300
+            }
+            working.cancel()
+            let calls = try await rig.answeredOK("objects.batch.upsert")
+            #expect(calls == 0)
+            let results = try await Self.results(rig, job.id)
+            #expect(results.count == 300 && results.allSatisfy { $0.outcome == .cancelled })
+        }
+    }
+
+    @Test func aBatchWhoseWorkerDiedIsTakenOverAndEachRecordWrittenOnce() async throws {
+        try await GatewayRig.with(contacts: 0, generalPerSecond: 50, jobWorkers: 0, jobVisibilityTimeout: .seconds(1)) {
+            rig in
+            let inputs = (0..<150).map { Self.contact("t\($0)@example.com", key: "t\($0)") }
+            let job = try await Self.submit(rig, inputs)
+            // A worker of a replica that dies takes the first batch and never finishes it.
+            let abandoned = try await rig.workers.abandonNextBatch(as: "dead-replica-0")
+            #expect(abandoned)
+            // The live workers write the other batch at once and the dead one's after a second.
+            let working = Task { await rig.workers.workAll() }
+            let last = try #require(try await Self.watch(rig, job.id).last)
+            working.cancel()
+            #expect(last.state == .done && last.done == 150)
+            let results = try await Self.results(rig, job.id)
+            #expect(results.count == 150 && Set(results.map(\.id)).count == 150)
+            let calls = try await rig.answeredOK("objects.batch.upsert")
+            #expect(calls == 2, "each batch written once")
+        }
+    }
+}
