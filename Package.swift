@@ -167,6 +167,7 @@ let package = Package(
             name: "WriteJobs",
             dependencies: [
                 "GatewayCore", "RedisClient",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

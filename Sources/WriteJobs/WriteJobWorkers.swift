@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GatewayCore
 import Logging
@@ -11,16 +12,32 @@ import ServiceLifecycle
 /// have a result are not written again, and the others are upserts or updates, so writing
 /// them again has the one effect they had.
 public struct WriteJobWorkers: Service {
+    /// Metric names (Prometheus style).
+    public enum Name {
+        /// Records written or not, by `service` and `outcome` (created, updated, failed, cancelled).
+        public static let records = "gateway_jobs_records_total"
+        /// Jobs that ended, by `service` and `state` (done, cancelled).
+        public static let finished = "gateway_jobs_finished_total"
+        /// Batches taken over from a worker that stopped (its replica died).
+        public static let takenOver = "gateway_jobs_batches_taken_over_total"
+        /// Age of the oldest batch no worker has finished (0: none waiting), seen by this replica.
+        public static let queueAge = "gateway_jobs_queue_age_seconds"
+    }
+
     let store: WriteJobStore
     let crm: CRM
     let replicaID: String
     let logger: Logger
+    let metrics: any MetricsFactory
 
-    public init(store: WriteJobStore, crm: CRM, replicaID: String, logger: Logger) {
+    public init(
+        store: WriteJobStore, crm: CRM, replicaID: String, logger: Logger, metricsFactory: (any MetricsFactory)? = nil
+    ) {
         self.store = store
         self.crm = crm
         self.replicaID = replicaID
         self.logger = logger
+        self.metrics = metricsFactory ?? MetricsSystem.factory
     }
 
     /// Ends on graceful shutdown; a batch cut off then is not acknowledged, so another
@@ -35,6 +52,7 @@ public struct WriteJobWorkers: Service {
             for index in 0..<max(1, store.configuration.workersPerReplica) {
                 group.addTask { await work(consumer: "\(replicaID)-\(index)") }
             }
+            group.addTask { await measureQueueAge() }
         }
     }
 
@@ -50,7 +68,7 @@ public struct WriteJobWorkers: Service {
                     groupReady = true
                 }
                 if let entry = try await next(consumer: consumer) {
-                    try await process(entry)
+                    try await keepingClaimed(entry, as: consumer) { try await process(entry) }
                     try await store.redis.xack(
                         store.workStream, group: WriteJobStore.group, ids: [entry.id],
                         timeout: store.configuration.redisTimeout)
@@ -77,12 +95,32 @@ public struct WriteJobWorkers: Service {
         ).first != nil
     }
 
+    /// Runs `body` while re-claiming `entry` every third of the visibility timeout, so that a
+    /// batch that takes long (a slow budget, a slow HubSpot) is not taken over from a live worker.
+    func keepingClaimed(_ entry: RedisClient.StreamEntry, as consumer: String, _ body: () async throws -> Void)
+        async throws
+    {
+        let interval = store.configuration.visibilityTimeout / 3
+        let refresher = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                _ = try? await store.redis.send(
+                    "XCLAIM",
+                    [store.workStream, .init(WriteJobStore.group), .init(consumer), 0, .init(entry.id), "JUSTID"],
+                    timeout: store.configuration.redisTimeout)
+            }
+        }
+        defer { refresher.cancel() }
+        try await body()
+    }
+
     /// A batch a dead worker left (idle past the visibility timeout), else a new one.
     func next(consumer: String) async throws -> RedisClient.StreamEntry? {
         let abandoned = try await store.redis.xautoclaim(
             store.workStream, group: WriteJobStore.group, consumer: consumer,
             minIdle: store.configuration.visibilityTimeout, count: 1, timeout: store.configuration.redisTimeout)
         if let entry = abandoned.entries.first {
+            Counter(label: Name.takenOver, factory: metrics).increment()
             logger.notice("took over a job batch from a worker that stopped", metadata: ["entry": "\(entry.id)"])
             return entry
         }
@@ -139,7 +177,7 @@ public struct WriteJobWorkers: Service {
             let caller = Caller(service: status.service, scopes: [.read, .write], weight: weight)
             results = await Caller.$current.withValue(caller) { await write(records) }
         }
-        try await record(results, of: id)
+        try await record(results, of: id, service: status.service)
     }
 
     /// The records through the door (one coalesced batch), then their associations.
@@ -187,7 +225,7 @@ public struct WriteJobWorkers: Service {
     }
 
     /// Stores results (each position once), counts them and finishes the job when it is whole.
-    func record(_ results: [JobRecordResult], of id: String) async throws {
+    func record(_ results: [JobRecordResult], of id: String, service: String) async throws {
         let encoder = JSONEncoder()
         var arguments: [RESPArgument] = [
             .init(store.jobKey(id)), .init(Int(store.configuration.retention.components.seconds)),
@@ -197,8 +235,66 @@ public struct WriteJobWorkers: Service {
             arguments.append(.init(Array(try encoder.encode(result))))
             arguments.append(.init(result.outcome == .created || result.outcome == .updated ? "done" : "failed"))
         }
-        _ = try await store.redis.evaluate(
+        let reply = try await store.redis.evaluate(
             Self.recordScript, arguments: arguments, timeout: store.configuration.redisTimeout)
+        for (outcome, count) in Dictionary(grouping: results, by: \.outcome).mapValues(\.count) {
+            Counter(
+                label: Name.records, dimensions: [("service", service), ("outcome", outcome.rawValue)], factory: metrics
+            ).increment(by: count)
+        }
+        if let state = reply.string, state == "done" || state == "cancelled" {
+            Counter(label: Name.finished, dimensions: [("service", service), ("state", state)], factory: metrics)
+                .increment()
+        }
+    }
+
+    /// Every few seconds: how long the oldest unfinished batch has waited (pending with a worker,
+    /// or not yet delivered), from the stream ids' milliseconds.
+    func measureQueueAge() async {
+        let gauge = Gauge(label: Name.queueAge, factory: metrics)
+        while !Task.isCancelled {
+            if let age = try? await oldestBatchAge() { gauge.record(age / .seconds(1)) }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+
+    func oldestBatchAge() async throws -> Duration {
+        let timeout = store.configuration.redisTimeout
+        let replies = try await store.redis.pipeline(
+            [
+                ["XPENDING", store.workStream, .init(WriteJobStore.group)],
+                ["XINFO", "GROUPS", store.workStream],
+            ], timeout: timeout)
+        var oldest: Int64?
+        if let summary = replies[0].array, summary.count >= 2, let id = summary[1].string {
+            oldest = Self.milliseconds(of: id)
+        }
+        // The first batch after the group's last delivered one.
+        var lastDelivered = "0-0"
+        for group in replies[1].array ?? [] {
+            let fields = group.array ?? []
+            guard
+                fields.indices.contains(where: {
+                    $0 % 2 == 0 && fields[$0].string == "name" && $0 + 1 < fields.count
+                        && fields[$0 + 1].string == WriteJobStore.group
+                })
+            else { continue }
+            for index in stride(from: 0, to: fields.count - 1, by: 2) where fields[index].string == "last-delivered-id"
+            {
+                lastDelivered = fields[index + 1].string ?? "0-0"
+            }
+        }
+        let next = try await store.redis.send(
+            "XRANGE", [store.workStream, .init("(" + lastDelivered), "+", "COUNT", "1"], timeout: timeout)
+        if let entry = next.array?.first?.array?.first?.string, let ms = Self.milliseconds(of: entry) {
+            oldest = min(oldest ?? ms, ms)
+        }
+        guard let oldest else { return .zero }
+        return .milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - oldest))
+    }
+
+    static func milliseconds(of streamId: String) -> Int64? {
+        streamId.split(separator: "-").first.flatMap { Int64($0) }
     }
 
     /// ARGV: job key, ttl s, then (position, result, done|failed) per record. A position that
@@ -217,13 +313,18 @@ public struct WriteJobWorkers: Service {
         local done = redis.call('HINCRBY', key, 'done', counts.done)
         local failed = redis.call('HINCRBY', key, 'failed', counts.failed)
         local state = redis.call('HGET', key, 'state')
+        local finished = ''
         if done + failed >= tonumber(redis.call('HGET', key, 'records')) then
           if state ~= 'cancelled' then redis.call('HSET', key, 'state', 'done') end
+          -- Counted once: by the batch that completed the job (a later one adds nothing).
+          if counts.done + counts.failed > 0 then
+            if state == 'cancelled' then finished = 'cancelled' else finished = 'done' end
+          end
         elseif state == 'queued' then
           redis.call('HSET', key, 'state', 'running')
         end
         local ttl = tonumber(ARGV[2])
         for _, suffix in ipairs({'', ':in', ':out', ':taken'}) do redis.call('EXPIRE', key .. suffix, ttl) end
-        return 1
+        return finished
         """)
 }

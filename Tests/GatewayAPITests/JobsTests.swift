@@ -141,7 +141,7 @@ import WriteJobs
     }
 
     @Test func aBatchWhoseWorkerDiedIsTakenOverAndEachRecordWrittenOnce() async throws {
-        try await GatewayRig.with(contacts: 0, generalPerSecond: 50, jobWorkers: 0, jobVisibilityTimeout: .seconds(1)) {
+        try await GatewayRig.with(contacts: 0, generalPerSecond: 50, jobWorkers: 0, jobVisibilityTimeout: .seconds(2)) {
             rig in
             let inputs = (0..<150).map { Self.contact("t\($0)@example.com", key: "t\($0)") }
             let job = try await Self.submit(rig, inputs)
@@ -155,6 +155,7 @@ import WriteJobs
             #expect(last.state == .done && last.done == 150)
             let results = try await Self.results(rig, job.id)
             #expect(results.count == 150 && Set(results.map(\.id)).count == 150)
+            // Live workers keep their batches claimed while they write them: no batch twice.
             let calls = try await rig.answeredOK("objects.batch.upsert")
             #expect(calls == 2, "each batch written once")
         }

@@ -125,17 +125,15 @@ class Fleet:
     KEYS = {"orders": ("orders-key-0001", "crm.read,crm.write"), "analytics": ("analytics-key-0001", "crm.read"), "ops": ("ops-key-0001", "admin"),
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
-    def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None):
+    def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
+                 redis_aof: bool = False):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = random.randint(20000, 30000)
-        self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                       "--dir", self.dir, "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        # `redis_aof`: the append-only file on, fsync every second (as in k8s/): a restart keeps what was acknowledged.
+        self.redis_args = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "yes" if redis_aof else "no", "--appendfsync", "everysec",
+                           "--dir", self.dir, "--loglevel", "warning"]
+        self.start_redis()
         self.sim = subprocess.Popen([_binary("HUBSPOT_SIM_BIN", "hubspot-sim"), "--port", "0", *sim_args, "--daily-limit", "0", "--log-level", "warning"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.sim.stdout.readline().strip()
@@ -145,9 +143,23 @@ class Fleet:
         keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}"
                         + (f" weight={(weights or {})[name]}" if name in (weights or {}) else "")
                         for name, (key, scopes) in self.KEYS.items())
-        env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
-        self.gateways = [Gateway("--hubspot-base-url", self.sim_url, "--redis-url", f"redis://127.0.0.1:{self.redis_port}",
-                                 "--redis-timeout-milliseconds", "500", *args, env=env) for _ in range(replicas)]
+        self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
+        self.gateway_args = ("--hubspot-base-url", self.sim_url, "--redis-url", f"redis://127.0.0.1:{self.redis_port}",
+                             "--redis-timeout-milliseconds", "500", *args)
+        self.gateways = [self.start_gateway() for _ in range(replicas)]
+
+    def start_gateway(self) -> "Gateway":
+        """One more replica of the fleet (as the others were started)."""
+        return Gateway(*self.gateway_args, env=self.gateway_env)
+
+    def start_redis(self):
+        self.redis = subprocess.Popen(self.redis_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
 
     def metadata(self, caller: str = "orders"):
         return (("authorization", f"Bearer {self.KEYS[caller][0]}"),)

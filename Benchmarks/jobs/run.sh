@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark: one durable write job of RECORDS contact upserts (by email) through one gateway alone
+# on the fleet, against hubspot-sim with HubSpot's limits on (100 calls per 10 s). The physical
+# limit of batched writes is 8 calls/s × 100 records = 800 records/s; the figures are records/s
+# from acceptance to DONE against it, the time to store the job (SubmitWrites answered), and
+# the gateway's RSS while it works the job off (it must stay flat: records live in Redis).
+# Goal (issue 19): ≥ 90 % of the limit. Writes Benchmarks/results/jobs.txt.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+records="${RECORDS:-100000}"
+grpc_port="${PORT:-50391}"
+http_port="${HTTP_PORT:-18391}"
+redis_port="${REDIS_PORT:-16599}"
+sim_port="${SIM_PORT:-18393}"
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+scratch=(); [ -n "${SCRATCH_PATH:-}" ] && scratch=(--scratch-path "$SCRATCH_PATH")
+for product in hubspot-gateway hubspot-sim; do
+  swift build -c release "${scratch[@]}" --product "$product" 2>&1 | tail -1
+done
+bin="$(swift build -c release "${scratch[@]}" --show-bin-path)"
+python_bin=".venv/bin/python"; [ -x "$python_bin" ] || python_bin=python3
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --dir "$work" \
+  --loglevel warning > /dev/null &
+pids+=($!)
+"$bin/hubspot-sim" --port "$sim_port" --daily-limit 0 --log-level warning > "$work/sim.out" &
+pids+=($!)
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.05; done
+
+key="bench-key-$RANDOM$RANDOM"
+HUBSPOT_GATEWAY_HUBSPOT_TOKEN=pat-sim-token \
+HUBSPOT_GATEWAY_CALLER_KEYS="bench sha256:$(printf %s "$key" | sha256sum | cut -d' ' -f1) crm.read,crm.write" \
+  "$bin/hubspot-gateway" --host 127.0.0.1 --grpc-port "$grpc_port" --http-port "$http_port" \
+    --hubspot-base-url "http://127.0.0.1:$sim_port" --redis-url "redis://127.0.0.1:$redis_port" --log-level warning \
+    > "$work/gateway.out" 2>&1 &
+server=$!
+pids+=($server)
+for _ in $(seq 200); do grep -q "grpc listening" "$work/gateway.out" 2>/dev/null && break; sleep 0.05; done
+curl -sf -X POST "http://127.0.0.1:$sim_port/_sim/stats/reset" > /dev/null
+result=$("$python_bin" Benchmarks/jobs/jobs.py "127.0.0.1:$grpc_port" "$key" "$server" "$records")
+stats=$(curl -sf "http://127.0.0.1:$sim_port/_sim/stats?windowMs=10000" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print("sim_upsert_calls=%d sim_429=%d sim_busiest_10s=%d" % (s["byEndpoint"].get("objects.batch.upsert", 0), s["rateLimited"], s["slidingWindow"]["maxAdmittedOthers"]))')
+
+mkdir -p Benchmarks/results
+{
+  echo "# one write job of $records contact upserts through one gateway, hubspot-sim with HubSpot's limits on — $(date -u +%FT%TZ), $(nproc) cores"
+  echo "command: scripts/bench jobs (release builds; redis-server with its append-only file; RECORDS=$records)"
+  echo "physical limit of batched writes: 8 calls/s × 100 records = 800 records/s"
+  rate=$(echo "$result" | grep -oE 'records_per_s=[0-9]+' | cut -d= -f2)
+  echo "$result $stats → $((100 * rate / 800)) % of the limit"
+  echo "goal: ≥ 90 % of the limit; RSS flat while the job runs"
+} | tee Benchmarks/results/jobs.txt
