@@ -3,33 +3,16 @@ records, seconds, records/s, HubSpot calls (the gateway's trailer) and the gatew
 (VmRSS sampled every 0.5 s: at the first record, the peak, and at the end)."""
 import pathlib
 import sys
-import threading
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Interop" / "gateway"))
-import conftest  # noqa: E402,F401  (compiles Protos/hubspot into importable stubs)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from gateway_process import ResidentMemory  # noqa: E402
 import grpc  # noqa: E402
 from hubspot.gateway.v1 import objects_pb2, objects_pb2_grpc  # noqa: E402
 
 address, key, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-
-
-def rss_mb():
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-samples, done = [], threading.Event()
-
-
-def sample():
-    while not done.wait(0.5):
-        samples.append(rss_mb())
-
-
-threading.Thread(target=sample, daemon=True).start()
+memory = ResidentMemory(pid)
+memory.start()
 stub = objects_pb2_grpc.ObjectsServiceStub(grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)]))
 started = time.monotonic()
 call = stub.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts", properties=["email", "firstname"]),
@@ -37,12 +20,12 @@ call = stub.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts
 count, first_rss, ids = 0, None, set()
 for record in call:
     if first_rss is None:
-        first_rss = rss_mb()
+        first_rss = memory.now()
     count += 1
     ids.add(record.object.id)
 elapsed = time.monotonic() - started
-done.set()
+memory.stop()
 trailers = dict(call.trailing_metadata())
 assert len(ids) == count, "a record twice"
 print(f"records={count} seconds={elapsed:.1f} records_per_s={count / elapsed:.0f} calls={trailers['export-hubspot-calls']} "
-      f"rss_first_mb={first_rss:.0f} rss_peak_mb={max(samples + [first_rss]):.0f} rss_end_mb={rss_mb():.0f}")
+      f"rss_first_mb={first_rss:.0f} rss_peak_mb={memory.peak(first_rss):.0f} rss_end_mb={memory.now():.0f}")

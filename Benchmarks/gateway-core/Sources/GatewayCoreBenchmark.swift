@@ -35,17 +35,8 @@ struct GatewayCoreBenchmark {
         }()
         let redisURL = arguments[3]
         do {
-            let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
-            try await redis.waitUntilConnected()
-            let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
-            let transport = CurlTransport()
-            let client = HubSpotClient(
-                transport: transport, credentials: .privateAppToken(Secret(token)),
-                configuration: HubSpotClientConfiguration(baseURL: baseURL),
-                observer: HubSpotUpstream.observer(for: limiter))
-            let upstream = HubSpotUpstream(
-                client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger),
-                cache: ObjectCache(redis: redis, logger: logger), logger: logger)
+            let (redis, transport, client, upstream) = try await Door.open(
+                simulator: baseURL, token: token, redis: redisURL, logger: logger)
             let firstId = try await client.listObjects("contacts", limit: 1).results[0].id
             guard let first = Int(firstId).map({ $0 + skip }) else { fatalError("simulator ids are numeric") }
             _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
@@ -187,17 +178,8 @@ enum ServicesBenchmark {
         let (baseURL, token) = (arguments[1], arguments[2])
         var logger = Logger(label: "gateway-core-bench")
         logger.logLevel = .warning
-        let redis = RedisClient(configuration: try RedisConfiguration(url: arguments[3]), logger: logger)
-        try await redis.waitUntilConnected()
-        let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
-        let transport = CurlTransport()
-        let client = HubSpotClient(
-            transport: transport, credentials: .privateAppToken(Secret(token)),
-            configuration: HubSpotClientConfiguration(baseURL: baseURL),
-            observer: HubSpotUpstream.observer(for: limiter))
-        let upstream = HubSpotUpstream(
-            client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger),
-            cache: ObjectCache(redis: redis, logger: logger), logger: logger)
+        let (redis, transport, client, upstream) = try await Door.open(
+            simulator: baseURL, token: token, redis: arguments[3], logger: logger)
         _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
         let services = [
             Caller(service: "marketing", scopes: [.read], weight: 2), Caller(service: "orders", scopes: [.read]),
@@ -289,4 +271,24 @@ final class ServiceTally: Sendable {
     }
 
     var snapshot: Snapshot { state.withLock { $0 } }
+}
+
+/// The door the benchmark drives: a Redis limiter and cache, a curl client to the simulator.
+enum Door {
+    static func open(simulator baseURL: String, token: String, redis url: String, logger: Logger) async throws
+        -> (RedisClient, CurlTransport, HubSpotClient, HubSpotUpstream)
+    {
+        let redis = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
+        try await redis.waitUntilConnected()
+        let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
+        let transport = CurlTransport()
+        let client = HubSpotClient(
+            transport: transport, credentials: .privateAppToken(Secret(token)),
+            configuration: HubSpotClientConfiguration(baseURL: baseURL),
+            observer: HubSpotUpstream.observer(for: limiter))
+        let upstream = HubSpotUpstream(
+            client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger),
+            cache: ObjectCache(redis: redis, logger: logger), logger: logger)
+        return (redis, transport, client, upstream)
+    }
 }
