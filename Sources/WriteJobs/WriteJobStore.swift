@@ -19,6 +19,9 @@ public struct WriteJobsConfiguration: Sendable {
     public var workersPerReplica = 2
     /// Records per batch (HubSpot takes at most 100).
     public var batchSize = 100
+    /// Times a batch is taken (after failures or crashes) before its unwritten records fail
+    /// and it is let go.
+    public var maxBatchAttempts = 5
     /// Redis round trips of jobs.
     public var redisTimeout: Duration = .seconds(5)
 

@@ -147,6 +147,7 @@ public struct WriteJobWorkers: Service {
                 ["HGET", .init(key), "cancelled"],
                 ["LRANGE", .init(key + ":in"), .init(start), .init(start + count - 1)],
                 ["HMGET", .init(key + ":out")] + (start..<(start + count)).map { RESPArgument($0) },
+                ["HINCRBY", .init(key), .init("attempts:\(start)"), 1],
             ], timeout: timeout)
         if header[0].integer == 1 {
             _ = try await store.redis.pipeline(
@@ -158,24 +159,47 @@ public struct WriteJobWorkers: Service {
         }
         let weight = header[1].string.flatMap { Double($0) } ?? 1
         let cancelled = header[2].string == "1"
+        let attempts = header[5].integer ?? 1
         let decoder = JSONDecoder()
-        var records: [(position: Int, record: JobRecord)] = []
+        var records: [(position: Int, record: JobRecord?)] = []
         for (offset, value) in (header[3].array ?? []).enumerated() {
             guard case .bulkString(let bytes) = value else { continue }
             let written = header[4].array.map { offset < $0.count && $0[offset] != .null } ?? false
-            if !written { records.append((start + offset, try decoder.decode(JobRecord.self, from: Data(bytes)))) }
+            if !written { records.append((start + offset, try? decoder.decode(JobRecord.self, from: Data(bytes)))) }
         }
         guard !records.isEmpty else { return }
-        let results: [JobRecordResult]
+        // A batch taken again and again (its workers crash on it) must not keep the workers busy
+        // forever, nor a record that cannot be read back: those fail with the reason.
+        func failed(_ position: Int, _ key: String, _ message: String) -> JobRecordResult {
+            JobRecordResult(
+                position: position, recordKey: key, outcome: .failed, errorReason: GatewayErrorReason.internal.rawValue,
+                errorMessage: message)
+        }
+        if attempts > store.configuration.maxBatchAttempts {
+            logger.error(
+                "gave up a job batch", metadata: ["job": "\(id)", "start": "\(start)", "attempts": "\(attempts)"])
+            try await record(
+                records.map {
+                    failed(
+                        $0.position, $0.record?.recordKey ?? "",
+                        "the batch was taken \(attempts - 1) times without being finished; submit these records again")
+                }, of: id, service: status.service)
+            return
+        }
+        let unreadable = records.filter { $0.record == nil }.map {
+            failed($0.position, "", "the stored record could not be read back")
+        }
+        let readable = records.compactMap { position, record in record.map { (position: position, record: $0) } }
+        var results: [JobRecordResult] = unreadable
         if cancelled {
-            results = records.map {
+            results += readable.map {
                 JobRecordResult(position: $0.position, recordKey: $0.record.recordKey, outcome: .cancelled)
             }
-        } else {
+        } else if !readable.isEmpty {
             // As the job's service: its object-type access was checked at submission; its share
             // of the budget applies.
             let caller = Caller(service: status.service, scopes: [.read, .write], weight: weight)
-            results = await Caller.$current.withValue(caller) { await write(records) }
+            results += await Caller.$current.withValue(caller) { await write(readable) }
         }
         try await record(results, of: id, service: status.service)
     }

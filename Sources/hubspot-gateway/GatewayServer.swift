@@ -206,6 +206,7 @@ struct GatewayServer {
         jobs.visibilityTimeout = .milliseconds(Int64(options.jobVisibilityTimeoutSeconds * 1000))
         jobs.callTimeout = .milliseconds(Int64(options.jobCallTimeoutSeconds * 1000))
         jobs.workersPerReplica = options.jobWorkers
+        jobs.maxBatchAttempts = max(1, options.jobMaxBatchAttempts)
         let jobStore = redis.map { WriteJobStore(redis: $0, configuration: jobs) }
         let server = GRPCServer(
             transport: grpcTransport,

@@ -197,6 +197,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var jobCallTimeoutSeconds: Double = 45
     @Option(help: "Job workers per replica, each writing one batch of up to 100 records at a time (0: none here).")
     var jobWorkers = 2
+    @Option(help: "Times a job batch is taken (after failures or crashes) before its unwritten records fail.")
+    var jobMaxBatchAttempts = 5
 
     // MARK: REST
     @Option(
@@ -273,7 +275,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
         "idempotency-retention-hours",
         "metadata-ttl-seconds", "rest-default-timeout-seconds", "job-max-records", "job-retention-hours",
-        "job-visibility-timeout-seconds", "job-call-timeout-seconds", "job-workers",
+        "job-visibility-timeout-seconds", "job-call-timeout-seconds", "job-workers", "job-max-batch-attempts",
     ]
 
     static func main() async {

@@ -33,6 +33,8 @@ struct GatewayRig {
     let lists: Hubspot_Gateway_V1_ListsService.Client<InProcessTransport.Client>
     let jobs: Hubspot_Gateway_V1_JobsService.Client<InProcessTransport.Client>
     let jobStore: WriteJobStore
+    /// The rig's redis-server.
+    let redisURL: String
     /// The replica's job workers (running when `jobWorkers` > 0).
     let workers: WriteJobWorkers
     let ids: [String]
@@ -46,7 +48,8 @@ struct GatewayRig {
     static func with(
         contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
         hubspotRequestTimeout: Duration = .seconds(30), jobWorkers: Int = 0,
-        jobVisibilityTimeout: Duration = .seconds(60), _ body: (GatewayRig) async throws -> Void
+        jobVisibilityTimeout: Duration = .seconds(60), jobMaxBatchAttempts: Int = 5,
+        _ body: (GatewayRig) async throws -> Void
     ) async throws {
         let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
@@ -103,6 +106,7 @@ struct GatewayRig {
                 jobs.keyPrefix = limits.keyPrefix + ":jobs"
                 jobs.visibilityTimeout = jobVisibilityTimeout
                 jobs.workersPerReplica = max(1, jobWorkers)
+                jobs.maxBatchAttempts = jobMaxBatchAttempts
                 let jobStore = WriteJobStore(redis: redisClient, configuration: jobs)
                 let workers = WriteJobWorkers(store: jobStore, crm: crm, replicaID: "rig", logger: quietLogger())
                 let server = GRPCServer(
@@ -133,7 +137,8 @@ struct GatewayRig {
                                 deals: .init(wrapping: grpc),
                                 objects: .init(wrapping: grpc), associations: .init(wrapping: grpc),
                                 metadata: .init(wrapping: grpc), lists: .init(wrapping: grpc),
-                                jobs: .init(wrapping: grpc), jobStore: jobStore, workers: workers, ids: ids,
+                                jobs: .init(wrapping: grpc), jobStore: jobStore, redisURL: redis.url, workers: workers,
+                                ids: ids,
                                 simulatorURL: baseURL, simulatorAdmin: transport,
                                 requestMetrics: requestMetrics, accessLog: captured))
                         working.cancel()

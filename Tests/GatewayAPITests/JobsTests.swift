@@ -3,6 +3,7 @@ import GatewayAPI
 import GatewayCore
 import GatewayProto
 import GRPCCore
+import RedisClient
 import SwiftProtobuf
 import Testing
 import TestSupport
@@ -106,6 +107,18 @@ import WriteJobs
         }
     }
 
+    @Test func aSingleWriteIsAJobAnsweredAtOnceAndWrittenInTheBackground() async throws {
+        try await GatewayRig.with(contacts: 0, jobWorkers: 1) { rig in
+            let job = try await rig.jobs.submitWrite(
+                .with { $0.input = Self.contact("one@example.com", key: "one") }, metadata: GatewayRig.metadata())
+            #expect(job.records == 1)
+            let last = try #require(try await Self.watch(rig, job.id).last)
+            #expect(last.state == .done && last.done == 1)
+            let result = try #require(try await Self.results(rig, job.id).first)
+            #expect(result.outcome == .created && result.recordKey == "one" && !result.id.isEmpty)
+        }
+    }
+
     @Test func onlyTheSubmittingServiceSeesOrCancelsItsJob() async throws {
         try await GatewayRig.with(contacts: 0, jobWorkers: 0) { rig in
             let job = try await Self.submit(rig, [Self.contact("mine@example.com", key: "mine")])
@@ -158,6 +171,38 @@ import WriteJobs
             // Live workers keep their batches claimed while they write them: no batch twice.
             let calls = try await rig.answeredOK("objects.batch.upsert")
             #expect(calls == 2, "each batch written once")
+        }
+    }
+
+    @Test func aRecordThatCannotBeReadBackFailsAloneAndABatchTakenTooOftenIsLetGo() async throws {
+        try await GatewayRig.with(
+            contacts: 0, generalPerSecond: 50, jobVisibilityTimeout: .seconds(1), jobMaxBatchAttempts: 1
+        ) { rig in
+            let redis = RedisClient(configuration: try RedisConfiguration(url: rig.redisURL), logger: quietLogger())
+            try await redis.waitUntilConnected()
+            let key = rig.jobStore.configuration.keyPrefix + ":job:"
+            // A stored record damaged in Redis: the others of its batch are written.
+            let damaged = try await Self.submit(rig, (0..<3).map { Self.contact("d\($0)@example.com", key: "d\($0)") })
+            _ = try await redis.send("LSET", [.init(key + damaged.id + ":in"), 1, "not a record"])
+            let working = Task { await rig.workers.workAll() }
+            let done = try #require(try await Self.watch(rig, damaged.id).last)
+            #expect(done.done == 2 && done.failed == 1)
+            let results = try await Self.results(rig, damaged.id)
+            #expect(results.map(\.outcome) == [.created, .failed, .created])
+            #expect(results[1].errorReason == "INTERNAL" && results[1].errorMessage.contains("read back"))
+            working.cancel()
+            await working.value
+            // A batch whose workers keep dying on it (taken once already, the limit here): its
+            // records fail and it is let go instead of being taken forever.
+            let stuck = try await Self.submit(rig, [Self.contact("s@example.com", key: "s")])
+            _ = try await redis.send("HSET", [.init(key + stuck.id), "attempts:0", 1])
+            let again = Task { await rig.workers.workAll() }
+            let given = try #require(try await Self.watch(rig, stuck.id).last)
+            again.cancel()
+            #expect(given.state == .done && given.failed == 1)
+            let result = try #require(try await Self.results(rig, stuck.id).first)
+            #expect(result.outcome == .failed && result.errorMessage.contains("taken 1 times"))
+            await redis.shutdown()
         }
     }
 }

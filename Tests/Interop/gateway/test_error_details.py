@@ -204,11 +204,13 @@ def test_hubspot_rate_limits_outages_and_the_open_breaker_each_say_so(errors_fle
     fleet.sim_admin("PUT", "/_sim/limits", {"burstLimit": 1, "burstIntervalMs": 2000})
     try:
         reasons = set()
-        for n in range(3):
+        for n in range(5):
             try:
                 contacts.ListContacts(contacts_pb2.ListContactsRequest(page=common_pb2.PageRequest(page_size=1)),
                                       metadata=metadata, timeout=2)
             except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and rpc_status.from_call(error) is None:
+                    continue  # the client's own deadline (a loaded machine): no answer of the gateway's
                 reasons.add(reason_of(error))
                 if reason_of(error) == "HUBSPOT_RATE_LIMITED":
                     assert details(error)["RetryInfo"].retry_delay.seconds >= 1
