@@ -131,10 +131,8 @@ public final class FixedWindowRateLimiter: Sendable {
         guard expected > now.duration(to: deadline) * configuration.earlyRefusalShare else { return }
         services.refused(queue, reason: .callerShare)
         metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
-        throw RateLimitExceeded(kind: kind(of: queue), retryAfter: expected, cause: .callerShare)
+        throw RateLimitExceeded(kind: queue.kind, retryAfter: expected, cause: .callerShare)
     }
-
-    private func kind(of queue: ServiceQueues.Key) -> UpstreamCallKind { queue.kind }
 
     /// This replica's part of the fleet's budget for a bucket (a prior for a service's rate).
     private func localBudgetPerSecond(_ kind: UpstreamCallKind) -> Double {
