@@ -11,11 +11,12 @@ import grpc  # noqa: E402
 from hubspot.gateway.v1 import jobs_pb2, jobs_pb2_grpc  # noqa: E402
 
 address, key, pid, records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+prefix = sys.argv[5] if len(sys.argv) > 5 else "bench"
 auth = (("authorization", f"Bearer {key}"),)
 memory = ResidentMemory(pid)
 
 inputs = (jobs_pb2.JobInput(object_type="contacts", operation=jobs_pb2.JobInput.OPERATION_UPSERT, id_property="email",
-                            properties={"email": f"bench{i}@example.com", "firstname": f"Bench {i}"}, record_key=str(i))
+                            properties={"email": f"{prefix}{i}@example.com", "firstname": f"Bench {i}"}, record_key=str(i))
           for i in range(records))
 stub = jobs_pb2_grpc.JobsServiceStub(grpc.insecure_channel(address))
 submitted = time.monotonic()

@@ -86,6 +86,16 @@ public struct JobRecord: Codable, Sendable, Equatable {
         }
     }
 
+    /// Records a HubSpot import can write in one file: creates and upserts of one type, by one
+    /// unique property, without associations.
+    static func importable(_ records: [JobRecord]) -> Bool {
+        guard let first = records.first, first.operation != .update else { return false }
+        return records.allSatisfy {
+            $0.operation != .update && $0.associations.isEmpty && $0.idProperty == first.idProperty
+                && ObjectTypeAliases.canonical($0.objectType) == ObjectTypeAliases.canonical(first.objectType)
+        }
+    }
+
     /// Records of one batch share these.
     var batchKey: String { "\(ObjectTypeAliases.canonical(objectType))/\(operation == .update ? "update" : "upsert")" }
 }
@@ -94,6 +104,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
 public struct JobRecordResult: Codable, Sendable, Equatable {
     public enum Outcome: String, Codable, Sendable {
         case created, updated, failed, cancelled
+        /// Imported: created or updated, HubSpot does not say which; no id.
+        case written
     }
 
     public var position: Int

@@ -19,6 +19,14 @@ public struct WriteJobsConfiguration: Sendable {
     public var workersPerReplica = 2
     /// Records per batch (HubSpot takes at most 100).
     public var batchSize = 100
+    /// Jobs of at least this many creates/upserts of one type (by one unique property, without
+    /// associations) are written by one HubSpot import instead of batches of 100: a handful of
+    /// calls instead of hundreds. 0: never.
+    public var importThreshold = 10_000
+    /// How often an import's status is asked while HubSpot works it off (each ask is a call).
+    public var importPollInterval: Duration = .seconds(2)
+    /// How long an import may take before its job batch gives up on it (then taken again).
+    public var importTimeout: Duration = .seconds(1800)
     /// Times a batch is taken (after failures or crashes) before its unwritten records fail
     /// and it is let go.
     public var maxBatchAttempts = 5
@@ -88,11 +96,15 @@ public struct WriteJobStore: Sendable {
             _ = try await redis.pipeline(
                 [push, ["EXPIRE", .init(key + ":in"), ttl]], timeout: configuration.redisTimeout)
         }
+        let imported =
+            configuration.importThreshold > 0 && records.count >= configuration.importThreshold
+            && JobRecord.importable(records)
         var arguments: [RESPArgument] = [
             .init(key), workStream, .init(id), .init(caller.service), .init(String(caller.weight)),
             .init(records.count), .init(Int(Date().timeIntervalSince1970 * 1000)), ttl,
+            .init(imported ? "import" : "batches"),
         ]
-        for batch in Self.batches(records, size: configuration.batchSize) {
+        for batch in imported ? [0..<records.count] : Self.batches(records, size: configuration.batchSize) {
             arguments.append(.init(batch.lowerBound))
             arguments.append(.init(batch.count))
         }
@@ -113,16 +125,16 @@ public struct WriteJobStore: Sendable {
         return batches
     }
 
-    /// ARGV: job key, work stream, id, service, weight, records, created ms, ttl s, then
-    /// (start, count) per batch.
+    /// ARGV: job key, work stream, id, service, weight, records, created ms, ttl s, mode
+    /// (`batches` or `import`: one entry for the whole job), then (start, count) per batch.
     static let createScript = RedisScript(
         """
         local key = ARGV[1]
         redis.call('HSET', key, 'service', ARGV[4], 'weight', ARGV[5], 'state', 'queued', 'records', ARGV[6],
           'started', 0, 'done', 0, 'failed', 0, 'calls', 0, 'created', ARGV[7], 'cancelled', 0)
         redis.call('EXPIRE', key, tonumber(ARGV[8]))
-        for i = 9, #ARGV, 2 do
-          redis.call('XADD', ARGV[2], '*', 'job', ARGV[3], 'start', ARGV[i], 'count', ARGV[i + 1])
+        for i = 10, #ARGV, 2 do
+          redis.call('XADD', ARGV[2], '*', 'job', ARGV[3], 'start', ARGV[i], 'count', ARGV[i + 1], 'mode', ARGV[9])
         end
         return 1
         """)

@@ -199,9 +199,43 @@ public struct WriteJobWorkers: Service {
             // As the job's service: its object-type access was checked at submission; its share
             // of the budget applies.
             let caller = Caller(service: status.service, scopes: [.read, .write], weight: weight)
+            if field("mode") == "import" {
+                let (imported, calls) = try await Caller.$current.withValue(caller) {
+                    try await importRecords(readable, of: id)
+                }
+                try await record(results + imported, of: id, service: status.service, calls: calls)
+                return
+            }
             results += await Caller.$current.withValue(caller) { await write(readable) }
         }
         try await record(results, of: id, service: status.service)
+    }
+
+    /// The job's records as one HubSpot import. The import's id is kept on the job as soon as
+    /// HubSpot gives it, so a worker taking the batch over (this one died) polls that import
+    /// instead of uploading the file again.
+    func importRecords(_ records: [(position: Int, record: JobRecord)], of id: String) async throws
+        -> ([JobRecordResult], calls: Int)
+    {
+        let key = store.jobKey(id)
+        let timeout = store.configuration.redisTimeout
+        let resume = try await store.redis.send("HGET", [.init(key), "importId"], timeout: timeout).string
+        let first = records[0].record
+        let outcome = try await crm.records.importUpserts(
+            first.objectType, idProperty: first.idProperty, rows: records.map(\.record.properties),
+            pollInterval: store.configuration.importPollInterval, resume: resume,
+            started: { importId in
+                _ = try await store.redis.send("HSET", [.init(key), "importId", .init(importId)], timeout: timeout)
+            }, CallTerms(priority: .bulk, deadline: .now + store.configuration.importTimeout))
+        let results = records.enumerated().map { index, entry in
+            guard let refusal = outcome.refused[index] else {
+                return JobRecordResult(position: entry.position, recordKey: entry.record.recordKey, outcome: .written)
+            }
+            return JobRecordResult(
+                position: entry.position, recordKey: entry.record.recordKey, outcome: .failed,
+                errorReason: GatewayErrorReason.of(refusal).rawValue, errorMessage: "\(refusal)")
+        }
+        return (results, outcome.calls)
     }
 
     /// The records through the door (one coalesced batch), then their associations.
@@ -249,15 +283,16 @@ public struct WriteJobWorkers: Service {
     }
 
     /// Stores results (each position once), counts them and finishes the job when it is whole.
-    func record(_ results: [JobRecordResult], of id: String, service: String) async throws {
+    func record(_ results: [JobRecordResult], of id: String, service: String, calls: Int = 1) async throws {
         let encoder = JSONEncoder()
         var arguments: [RESPArgument] = [
-            .init(store.jobKey(id)), .init(Int(store.configuration.retention.components.seconds)),
+            .init(store.jobKey(id)), .init(Int(store.configuration.retention.components.seconds)), .init(calls),
         ]
         for result in results {
             arguments.append(.init(result.position))
             arguments.append(.init(Array(try encoder.encode(result))))
-            arguments.append(.init(result.outcome == .created || result.outcome == .updated ? "done" : "failed"))
+            let written = [.created, .updated, .written].contains(result.outcome)
+            arguments.append(.init(written ? "done" : "failed"))
         }
         let reply = try await store.redis.evaluate(
             Self.recordScript, arguments: arguments, timeout: store.configuration.redisTimeout)
@@ -321,19 +356,20 @@ public struct WriteJobWorkers: Service {
         streamId.split(separator: "-").first.flatMap { Int64($0) }
     }
 
-    /// ARGV: job key, ttl s, then (position, result, done|failed) per record. A position that
-    /// already has a result keeps it and is not counted again (a batch taken over).
+    /// ARGV: job key, ttl s, HubSpot calls made, then (position, result, done|failed) per
+    /// record. A position that already has a result keeps it and is not counted again (a batch
+    /// taken over).
     static let recordScript = RedisScript(
         """
         local key = ARGV[1]
         if redis.call('EXISTS', key) == 0 then return 0 end
         local counts = {done = 0, failed = 0}
-        for i = 3, #ARGV, 3 do
+        for i = 4, #ARGV, 3 do
           if redis.call('HSETNX', key .. ':out', ARGV[i], ARGV[i + 1]) == 1 then
             counts[ARGV[i + 2]] = counts[ARGV[i + 2]] + 1
           end
         end
-        redis.call('HINCRBY', key, 'calls', 1)
+        redis.call('HINCRBY', key, 'calls', tonumber(ARGV[3]))
         local done = redis.call('HINCRBY', key, 'done', counts.done)
         local failed = redis.call('HINCRBY', key, 'failed', counts.failed)
         local state = redis.call('HGET', key, 'state')

@@ -207,6 +207,9 @@ struct GatewayServer {
         jobs.callTimeout = .milliseconds(Int64(options.jobCallTimeoutSeconds * 1000))
         jobs.workersPerReplica = options.jobWorkers
         jobs.maxBatchAttempts = max(1, options.jobMaxBatchAttempts)
+        jobs.importThreshold = max(0, options.jobImportThreshold)
+        jobs.importPollInterval = .milliseconds(Int64(max(0.05, options.jobImportPollSeconds) * 1000))
+        jobs.importTimeout = .milliseconds(Int64(options.jobImportTimeoutSeconds * 1000))
         let jobStore = redis.map { WriteJobStore(redis: $0, configuration: jobs) }
         let server = GRPCServer(
             transport: grpcTransport,

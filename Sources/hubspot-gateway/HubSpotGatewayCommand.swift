@@ -199,6 +199,15 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var jobWorkers = 2
     @Option(help: "Times a job batch is taken (after failures or crashes) before its unwritten records fail.")
     var jobMaxBatchAttempts = 5
+    @Option(
+        help:
+            "Jobs of at least this many creates/upserts of one type (one unique property, no associations) are written by one HubSpot import instead of batches (0: never)."
+    )
+    var jobImportThreshold = 10_000
+    @Option(help: "Seconds between polls of a job's HubSpot import (each poll is a HubSpot call).")
+    var jobImportPollSeconds: Double = 2
+    @Option(help: "Seconds a job's HubSpot import may take before its batch gives up on it (and is taken again).")
+    var jobImportTimeoutSeconds: Double = 1800
 
     // MARK: REST
     @Option(
@@ -276,6 +285,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "idempotency-retention-hours",
         "metadata-ttl-seconds", "rest-default-timeout-seconds", "job-max-records", "job-retention-hours",
         "job-visibility-timeout-seconds", "job-call-timeout-seconds", "job-workers", "job-max-batch-attempts",
+        "job-import-threshold", "job-import-poll-seconds", "job-import-timeout-seconds",
     ]
 
     static func main() async {

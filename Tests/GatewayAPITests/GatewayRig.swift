@@ -48,7 +48,7 @@ struct GatewayRig {
     static func with(
         contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
         hubspotRequestTimeout: Duration = .seconds(30), jobWorkers: Int = 0,
-        jobVisibilityTimeout: Duration = .seconds(60), jobMaxBatchAttempts: Int = 5,
+        jobVisibilityTimeout: Duration = .seconds(60), jobMaxBatchAttempts: Int = 5, jobImportThreshold: Int = 0,
         _ body: (GatewayRig) async throws -> Void
     ) async throws {
         let redis = try await RedisServerProcess.start()
@@ -107,6 +107,8 @@ struct GatewayRig {
                 jobs.visibilityTimeout = jobVisibilityTimeout
                 jobs.workersPerReplica = max(1, jobWorkers)
                 jobs.maxBatchAttempts = jobMaxBatchAttempts
+                jobs.importThreshold = jobImportThreshold
+                jobs.importPollInterval = .milliseconds(50)
                 let jobStore = WriteJobStore(redis: redisClient, configuration: jobs)
                 let workers = WriteJobWorkers(store: jobStore, crm: crm, replicaID: "rig", logger: quietLogger())
                 let server = GRPCServer(

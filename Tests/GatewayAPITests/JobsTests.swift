@@ -205,4 +205,39 @@ import WriteJobs
             await redis.shutdown()
         }
     }
+
+    @Test func aLargeJobGoesThroughOneHubSpotImportWithItsRowErrorsReported() async throws {
+        let count = TestScale.pick(short: 2_000, long: 50_000)
+        try await GatewayRig.with(contacts: 0, jobWorkers: 1, jobImportThreshold: 1_000) { rig in
+            var inputs = (0..<count).map { Self.contact("imp\($0)@example.com", key: "i\($0)") }
+            // 5 %: HubSpot refuses their email (its own check), or the schema check refuses a property.
+            for index in stride(from: 7, to: count, by: 20) {
+                inputs[index].properties["email"] = "not-an-email-\(index)"
+            }
+            for index in stride(from: 13, to: count, by: 100) { inputs[index].properties["shoe_size"] = "44" }
+            let job = try await Self.submit(rig, inputs)
+            let last = try #require(try await Self.watch(rig, job.id).last)
+            let refusedByHubSpot = Set(stride(from: 7, to: count, by: 20))
+            let refusedBySchema = Set(stride(from: 13, to: count, by: 100))
+            #expect(last.state == .done && Int(last.failed) == refusedByHubSpot.count + refusedBySchema.count)
+            let results = try await Self.results(rig, job.id)
+            #expect(results.count == count)
+            for result in results {
+                let position = Int(result.position)
+                if refusedByHubSpot.contains(position) {
+                    #expect(result.outcome == .failed && result.errorMessage.contains("INVALID_EMAIL"), "\(result)")
+                } else if refusedBySchema.contains(position) {
+                    #expect(result.outcome == .failed && result.errorMessage.contains("shoe_size"), "\(result)")
+                } else {
+                    #expect(result.outcome == .written, "\(result)")
+                }
+            }
+            let uploads = try await rig.answeredOK("imports.create")
+            let polls = try await rig.answeredOK("imports.get")
+            let errorPages = try await rig.answeredOK("imports.errors")
+            let batches = try await rig.answeredOK("objects.batch.upsert")
+            #expect(uploads == 1 && batches == 0)
+            #expect(uploads + polls + errorPages < 10, "\(count) records in \(uploads + polls + errorPages) calls")
+        }
+    }
 }

@@ -225,6 +225,7 @@ extension Hubspot_Gateway_V1_RecordResult {
             case .updated: .updated
             case .failed: .failed
             case .cancelled: .cancelled
+            case .written: .written
             }
         id = result.id
         errorReason = result.errorReason

@@ -325,6 +325,10 @@ public nonisolated struct Hubspot_Gateway_V1_RecordResult: Sendable {
 
     /// The job was cancelled before the record was written.
     case cancelled // = 4
+
+    /// Written by a HubSpot import (large jobs): created or updated — HubSpot's imports do not
+    /// say which row was which — and without its id (read it by the record's unique property).
+    case written // = 5
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -338,6 +342,7 @@ public nonisolated struct Hubspot_Gateway_V1_RecordResult: Sendable {
       case 2: self = .updated
       case 3: self = .failed
       case 4: self = .cancelled
+      case 5: self = .written
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -349,6 +354,7 @@ public nonisolated struct Hubspot_Gateway_V1_RecordResult: Sendable {
       case .updated: return 2
       case .failed: return 3
       case .cancelled: return 4
+      case .written: return 5
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -360,6 +366,7 @@ public nonisolated struct Hubspot_Gateway_V1_RecordResult: Sendable {
       .updated,
       .failed,
       .cancelled,
+      .written,
     ]
 
   }
@@ -733,5 +740,5 @@ nonisolated extension Hubspot_Gateway_V1_RecordResult: SwiftProtobuf.Message, Sw
 }
 
 nonisolated extension Hubspot_Gateway_V1_RecordResult.Outcome: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTCOME_UNSPECIFIED\0\u{1}OUTCOME_CREATED\0\u{1}OUTCOME_UPDATED\0\u{1}OUTCOME_FAILED\0\u{1}OUTCOME_CANCELLED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTCOME_UNSPECIFIED\0\u{1}OUTCOME_CREATED\0\u{1}OUTCOME_UPDATED\0\u{1}OUTCOME_FAILED\0\u{1}OUTCOME_CANCELLED\0\u{1}OUTCOME_WRITTEN\0")
 }

@@ -77,8 +77,18 @@ extension HubSpotClient {
         _ method: HTTPRequest.Method, _ path: String, query: QueryItems, body: Body?, endpoint: String,
         options: CallOptions, idempotentDefault: Bool
     ) async throws -> (Answer, HTTPResponse) {
-        let url = configuration.baseURL + path + query.encoded
         let encodedBody = try body.map { try JSONCoding.encoder.encode($0) }.map(Array.init)
+        return try await exchange(
+            method, path, query: query, rawBody: encodedBody, contentType: "application/json", endpoint: endpoint,
+            options: options, idempotentDefault: idempotentDefault)
+    }
+
+    /// As `exchange`, with a body already encoded as `contentType` (a multipart upload).
+    func exchange<Answer: Decodable>(
+        _ method: HTTPRequest.Method, _ path: String, query: QueryItems, rawBody encodedBody: [UInt8]?,
+        contentType: String, endpoint: String, options: CallOptions, idempotentDefault: Bool
+    ) async throws -> (Answer, HTTPResponse) {
+        let url = configuration.baseURL + path + query.encoded
         let idempotent = options.idempotent ?? idempotentDefault
         let clock = ContinuousClock()
         var attempt = 0
@@ -100,7 +110,7 @@ extension HubSpotClient {
             var headers: [(name: String, value: String)] = [
                 ("Authorization", "Bearer \(token.revealed)"), ("Accept", "application/json"),
             ]
-            if encodedBody != nil { headers.append(("Content-Type", "application/json")) }
+            if encodedBody != nil { headers.append(("Content-Type", contentType)) }
             let started = clock.now
             do {
                 let response = try await transport.send(

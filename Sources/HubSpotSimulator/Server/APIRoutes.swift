@@ -25,6 +25,15 @@ struct APIRoute: Sendable {
         }
         guard s.count >= 3, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
         switch (s[1], s[2], s.count) {
+        case ("v3", "imports", 3):
+            return route("imports.create", ["POST": { r, c throws(HubSpotErrorBody) in try ImportsAPI.create(r, c) }])
+        case ("v3", "imports", 4):
+            let id = String(s[3])
+            return route("imports.get", ["GET": { _, c throws(HubSpotErrorBody) in try ImportsAPI.status(id, c) }])
+        case ("v3", "imports", 5) where s[4] == "errors":
+            let id = String(s[3])
+            return route(
+                "imports.errors", ["GET": { r, c throws(HubSpotErrorBody) in try ImportsAPI.errors(id, r, c) }])
         case ("v3", "lists", 3):
             return route("lists.create", ["POST": { r, c throws(HubSpotErrorBody) in try ListsAPI.create(r, c) }])
         case ("v3", "lists", 4) where s[3] == "search":

@@ -6,6 +6,7 @@ import TimeConversions
 struct APIContext: Sendable {
     var store: ObjectStore
     var lists: ListStore
+    var imports: ImportStore
     var configuration: SimulatorConfiguration
     /// The URL clients reach the simulator at, for paging links.
     var baseURL: String

@@ -10,6 +10,7 @@ final class SimulatorCore: Sendable {
     let configuration: SimulatorConfiguration
     let store: ObjectStore
     let lists = ListStore()
+    let imports = ImportStore()
     let limits: HubSpotRateLimits
     let faults: Mutex<FaultConfiguration>
     let scopes: Mutex<GrantedScopes>
@@ -73,7 +74,8 @@ final class SimulatorCore: Sendable {
     func context(changeSource: String) -> APIContext {
         let webhooks = webhooks
         return APIContext(
-            store: store, lists: lists, configuration: configuration, baseURL: baseURL.withLock { $0 },
+            store: store, lists: lists, imports: imports, configuration: configuration,
+            baseURL: baseURL.withLock { $0 },
             emit: { events in
                 webhooks.enqueue(
                     events.map { event in
