@@ -232,13 +232,7 @@ extension CRMObjectRoutes {
         guard let id = type["associationTypeId"]?.propertyText.flatMap({ Int($0) }) else {
             throw RESTError.badRequest("associationTypeId must be a number")
         }
-        let category: AssociationKind.Category =
-            switch type["associationCategory"]?.stringValue {
-            case "USER_DEFINED": .userDefined
-            case "INTEGRATOR_DEFINED": .integratorDefined
-            default: .hubspotDefined
-            }
-        return AssociationKind(category, id)
+        return AssociationKind(.init(hubSpotName: type["associationCategory"]?.stringValue), id)
     }
 }
 
@@ -256,12 +250,7 @@ extension JSONWriter {
     }
 
     mutating func associationType(_ kind: AssociationKind) {
-        let category =
-            switch kind.category {
-            case .hubspotDefined: "HUBSPOT_DEFINED"
-            case .userDefined: "USER_DEFINED"
-            case .integratorDefined: "INTEGRATOR_DEFINED"
-            }
+        let category = kind.category.hubSpotName
         beginObject()
         member("category", category)
         member("typeId", kind.typeId)

@@ -256,12 +256,7 @@ public struct WriteJobWorkers: Service {
                             _ = try await crm.associations.associate(
                                 RecordRef(type, made.id), RecordRef(association.type, association.id),
                                 kinds: association.kinds.map {
-                                    AssociationKind(
-                                        $0.category == "USER_DEFINED"
-                                            ? .userDefined
-                                            : $0.category == "INTEGRATOR_DEFINED"
-                                                ? .integratorDefined : .hubspotDefined,
-                                        $0.typeId)
+                                    AssociationKind(AssociationKind.Category(hubSpotName: $0.category), $0.typeId)
                                 }, terms)
                         }
                     } catch {

@@ -171,17 +171,13 @@ public struct JobsService: Hubspot_Gateway_V1_JobsService.ServiceProtocol {
         }
         var associations: [JobRecord.Association] = []
         for (index, target) in input.associations.enumerated() {
-            try InputValidation.objectType(target.objectType, field: "\(field).associations[\(index)].object_type")
-            try InputValidation.id(target.objectID, field: "\(field).associations[\(index)].object_id")
+            let association = try AssociationTranslation.input(
+                target, field: "\(field).associations[\(index)]", from: input.objectType)
             associations.append(
                 JobRecord.Association(
-                    type: target.objectType, id: target.objectID,
-                    kinds: target.types.map {
-                        JobRecord.Association.Kind(
-                            category: $0.category == .userDefined
-                                ? "USER_DEFINED"
-                                : $0.category == .integratorDefined ? "INTEGRATOR_DEFINED" : "HUBSPOT_DEFINED",
-                            typeId: Int($0.typeID))
+                    type: association.to.type, id: association.to.id,
+                    kinds: association.kinds.map {
+                        JobRecord.Association.Kind(category: $0.category.hubSpotName, typeId: $0.typeId)
                     }))
         }
         let record = JobRecord(

@@ -145,6 +145,14 @@ extension CRMProperty {
 }
 
 extension AssociationKind.Category {
+    /// HubSpot's name of the category (`HUBSPOT_DEFINED`, `USER_DEFINED`, `INTEGRATOR_DEFINED`).
+    public var hubSpotName: String { AssociationCategory(self).rawValue }
+
+    /// The category HubSpot names so; HubSpot's own types for anything else.
+    public init(hubSpotName: String?) {
+        self.init(hubSpotName.flatMap(AssociationCategory.init(rawValue:)) ?? .hubspotDefined)
+    }
+
     init(_ category: AssociationCategory) {
         self =
             switch category {
