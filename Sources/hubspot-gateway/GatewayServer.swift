@@ -101,6 +101,7 @@ struct GatewayServer {
         limits.fairShareCredit = options.fairShareCredit
         limits.earlyRefusal = options.earlyRefusalShare > 0
         limits.earlyRefusalShare = options.earlyRefusalShare
+        limits.callReserve = .milliseconds(options.callReserveMilliseconds)
         limits.redisTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
         let limiter = FixedWindowRateLimiter(redis: redis, configuration: limits, metrics: metrics, logger: logger)
         var breakerConfiguration = CircuitBreaker.Configuration()

@@ -93,6 +93,11 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             "Refuse a call at once (CALLER_SHARE_EXHAUSTED) when its expected wait in its service's line is over this share of its time left (0: never refuse early)."
     )
     var earlyRefusalShare: Double = 0.5
+    @Option(
+        help:
+            "Milliseconds of its deadline a call that waited for the budget must still have when granted (the HubSpot round trip); otherwise it is refused with retry-after instead of spending a slot it cannot use."
+    )
+    var callReserveMilliseconds = 100
 
     // MARK: Cache
     @Option(help: "Seconds a cached record is fresh.")
@@ -270,6 +275,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "daily-limit",
         "interactive-reserve", "reserve-held-milliseconds", "fair-share-retry-milliseconds",
         "fair-share-waiting-margin-milliseconds", "fair-share-credit", "early-refusal-share",
+        "call-reserve-milliseconds",
         "cache-ttl-seconds", "cache-stale-seconds",
         "cache-not-found-seconds",
         "cache-near-ttl-seconds", "cache-pending-retry-milliseconds",
@@ -308,10 +314,10 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         // Values that would stall or spin a background job.
         _ = try Self.comparedProperties(reconcileProperties)
         guard fairShareRetryMilliseconds >= 1, fairShareWaitingMarginMilliseconds >= 0, fairShareCredit >= 0,
-            (0...1).contains(earlyRefusalShare)
+            (0...1).contains(earlyRefusalShare), callReserveMilliseconds >= 0
         else {
             throw ValidationError(
-                "--fair-share-retry-milliseconds must be ≥ 1, --fair-share-waiting-margin-milliseconds and --fair-share-credit ≥ 0, --early-refusal-share between 0 and 1"
+                "--fair-share-retry-milliseconds must be ≥ 1, --fair-share-waiting-margin-milliseconds and --fair-share-credit ≥ 0, --early-refusal-share between 0 and 1, --call-reserve-milliseconds ≥ 0"
             )
         }
         guard (0...1000).contains(reserveHeldMilliseconds) else {

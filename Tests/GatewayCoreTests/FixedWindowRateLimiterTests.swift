@@ -159,6 +159,24 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         await fleet.shutdown()
     }
 
+    @Test func aCallThatWaitedIsGrantedOnlyWithItsReserveLeftForHubSpot() async throws {
+        let fleet = try await Fleet.start(replicas: 1) {
+            $0.generalPerSecond = 1; $0.callReserve = .seconds(5)
+        }
+        let limiter = fleet.limiters[0]
+        try await limiter.acquire(.general, deadline: .now + .seconds(1))
+        // The next slot is at most a second away, but its grant would leave under 5 s.
+        do {
+            try await limiter.acquire(.general, deadline: .now + .seconds(4))
+            Issue.record("granted a slot with less than the call's reserve left")
+        } catch let error as RateLimitExceeded {
+            #expect(error.retryAfter > .zero && error.cause == .budget)
+        }
+        // With room for the wait and the reserve, it waits and is granted.
+        try await limiter.acquire(.general, deadline: .now + .seconds(7))
+        await fleet.shutdown()
+    }
+
     @Test func aRefusedAttemptDoesNotConsumeBudget() async throws {
         let fleet = try await Fleet.start(replicas: 1) {
             $0.generalPerSecond = 2; $0.dailyLimit = 10

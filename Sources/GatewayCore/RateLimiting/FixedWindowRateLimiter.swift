@@ -61,7 +61,8 @@ public final class FixedWindowRateLimiter: Sendable {
     public var serviceStatistics: [ServiceBudgetStatistics] { services.statistics }
 
     /// Waits for a slot in every bucket `kind` belongs to. Throws `RateLimitExceeded` (with how
-    /// long to wait) without waiting when the next slot is past `deadline`.
+    /// long to wait) without waiting when the next slot is past `deadline` less the call's
+    /// reserve (`callReserve`, the time the HubSpot round trip needs).
     ///
     /// A `paced` call (a coalesced batch) takes the k-th slot of a window no earlier than k/n
     /// of the way into it, so that a busy window's calls are spread over it and each batch
@@ -92,6 +93,13 @@ public final class FixedWindowRateLimiter: Sendable {
         }
         defer { services.leave(queue, token) }
         var waited = false
+        // Time spent in line counts as waiting: the slot must still leave the call its reserve.
+        if ContinuousClock.now - started > .milliseconds(1), ContinuousClock.now + configuration.callReserve > deadline
+        {
+            metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
+            services.refused(queue, reason: .budget)
+            throw RateLimitExceeded(kind: kind, retryAfter: configuration.callReserve, cause: .budget)
+        }
         while true {
             let wait: Duration
             let cause: RateLimitExceeded.Cause
@@ -107,7 +115,7 @@ public final class FixedWindowRateLimiter: Sendable {
             }
             let jitter = Duration.milliseconds(Int64.random(in: 0...max(0, configuration.waitJitter.milliseconds)))
             let wake = ContinuousClock.now + wait + jitter
-            if wake > deadline {
+            if wake + configuration.callReserve > deadline {
                 metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
                 services.refused(queue, reason: cause)
                 throw RateLimitExceeded(kind: kind, retryAfter: wait, cause: cause)

@@ -71,6 +71,10 @@ public struct RateLimiterConfiguration: Sendable {
     /// to its deadline: the waits of one service's calls vary (slots go to whichever replica
     /// asks first), and a call admitted should almost always be served.
     public var earlyRefusalShare = 0.5
+    /// A call that had to wait is granted a slot only if at least this much of its deadline
+    /// is left for the HubSpot round trip: a slot taken by a call that then times out is
+    /// budget spent for nothing, and the caller would rather hear "retry after" at once.
+    public var callReserve: Duration = .milliseconds(100)
 
     public init() {}
 
