@@ -6,7 +6,33 @@ public struct RedisConfiguration: Sendable {
         case unix(path: String)
     }
 
+    /// TLS to Redis (`rediss://`), as managed Redis services require.
+    public struct TLS: Sendable, Equatable {
+        /// PEM file of the CAs that sign the server's certificate; nil: the system's trust store.
+        public var caFile: String?
+        /// The name the server's certificate must carry (and SNI); nil: the endpoint's host
+        /// (an IP address host is checked against the certificate's IP entries).
+        public var serverName: String?
+        /// Client certificate chain and key (PEM), for servers that require client certificates.
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// Check the certificate's chain but not its name (for servers reached through an
+        /// address their certificate does not name); never the default.
+        public var skipHostnameVerification = false
+
+        public init(
+            caFile: String? = nil, serverName: String? = nil, certificateFile: String? = nil, keyFile: String? = nil
+        ) {
+            self.caFile = caFile
+            self.serverName = serverName
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
+    }
+
     public var endpoint: Endpoint
+    /// nil: plain TCP (`redis://`).
+    public var tls: TLS?
     public var username: String?
     /// Sent with AUTH; never logged.
     public var password: String?
@@ -22,7 +48,8 @@ public struct RedisConfiguration: Sendable {
 
     public init(endpoint: Endpoint) { self.endpoint = endpoint }
 
-    /// Parses `redis://[user:password@]host[:port][/db]` or `unix:///path/to/socket[?db=N]`.
+    /// Parses `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS, with the
+    /// system's trust store until `tls` says otherwise) or `unix:///path/to/socket[?db=N]`.
     public init(url: String) throws(RedisError) {
         if url.hasPrefix("unix://") {
             let rest = url.dropFirst("unix://".count)
@@ -41,10 +68,12 @@ public struct RedisConfiguration: Sendable {
             }
             return
         }
-        guard url.hasPrefix("redis://") else {
-            throw .invalidURL("use redis://host:port/db or unix:///path (got \(url.prefix(8))…)")
+        let scheme = url.prefix { $0 != ":" }
+        guard scheme == "redis" || scheme == "rediss", url.dropFirst(scheme.count).hasPrefix("://") else {
+            throw .invalidURL(
+                "use redis://host:port/db, rediss://host:port/db (TLS) or unix:///path (got \(url.prefix(8))…)")
         }
-        var rest = Substring(url.dropFirst("redis://".count))
+        var rest = Substring(url.dropFirst(scheme.count + 3))
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -72,6 +101,7 @@ public struct RedisConfiguration: Sendable {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { throw .invalidURL("the host is missing") }
         self.init(endpoint: .tcp(host: host, port: port))
+        if scheme == "rediss" { tls = TLS() }
         self.username = username
         self.password = password
         let db = path.dropFirst()

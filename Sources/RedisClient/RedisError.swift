@@ -12,6 +12,10 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidURL(String)
     /// The client was shut down.
     case shutDown
+    /// TLS could not be set up (unreadable certificate files) or its handshake failed.
+    case tls(String)
+    /// The server is a Redis Cluster node; the gateway needs a standalone Redis (or Sentinel).
+    case clusterNotSupported
 
     public var description: String {
         switch self {
@@ -21,6 +25,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .protocolError(let message): "Redis protocol error: \(message)"
         case .invalidURL(let message): "invalid Redis URL: \(message)"
         case .shutDown: "the Redis client was shut down"
+        case .tls(let message): message
+        case .clusterNotSupported:
+            "the Redis server runs in cluster mode, which the gateway does not support: its scripts and transactions span keys that Cluster would put on different nodes; use a standalone Redis or Redis Sentinel (see docs/redis.md)"
         }
     }
 }

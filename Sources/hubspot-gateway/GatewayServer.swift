@@ -88,6 +88,7 @@ struct GatewayServer {
         let redis: RedisClient? = try options.redisUrl.map { url in
             var configuration = try RedisConfiguration(url: url)
             configuration.commandTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
+            try options.applyRedisTLS(to: &configuration)
             return RedisClient(configuration: configuration, logger: logger)
         }
         var limits = RateLimiterConfiguration()

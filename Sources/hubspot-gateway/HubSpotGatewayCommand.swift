@@ -33,11 +33,20 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     // MARK: Redis
     @Option(
         help:
-            "Redis URL shared by all replicas (redis://[:password@]host:port[/db]); without one each replica limits and caches alone."
+            "Redis URL shared by all replicas (redis://[:password@]host:port[/db], rediss:// for TLS); without one each replica limits and caches alone."
     )
     var redisUrl: String?
     @Option(help: "Longest Redis round trip of the limiter and the cache before falling back, milliseconds.")
     var redisTimeoutMilliseconds = 50
+    @Option(
+        help: "PEM file of the CAs that sign the Redis server's certificate (rediss:// URLs; default: the system's).")
+    var redisTlsCaFile: String?
+    @Option(help: "Name the Redis server's certificate must carry, if not the URL's host (rediss:// URLs).")
+    var redisTlsServerName: String?
+    @Option(help: "Client certificate (PEM) for a Redis that requires one (rediss:// URLs; with --redis-tls-key-file).")
+    var redisTlsCertFile: String?
+    @Option(help: "Key (PEM) of --redis-tls-cert-file.")
+    var redisTlsKeyFile: String?
 
     // MARK: Serving
     @Option(help: "Address the gRPC and HTTP servers listen on.")
@@ -269,7 +278,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     static let optionNames = [
         "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url",
         "hubspot-request-timeout-seconds",
-        "redis-url", "redis-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds",
+        "redis-url", "redis-timeout-milliseconds", "redis-tls-ca-file", "redis-tls-server-name",
+        "redis-tls-cert-file", "redis-tls-key-file", "host", "grpc-port", "http-port", "default-timeout-seconds",
         "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second",
         "daily-limit",

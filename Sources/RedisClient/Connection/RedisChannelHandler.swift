@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// Commands bound for the wire: their RESP bytes, how many replies they produce, one promise
 /// for all of those replies (in order), and how long to wait for them.
@@ -80,7 +81,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         do {
             while let reply = try reader.next() {
                 lastReplyAt = .now()
-                if let pushHandler {
+                // A subscription connection's setup commands are answered before it subscribes.
+                if let pushHandler, pending.isEmpty {
                     pushHandler(reply)
                     continue
                 }
@@ -111,7 +113,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(RedisError.connectionClosed)
+        // A TLS failure (an untrusted certificate, a refused client certificate) says why;
+        // anything else is the connection going away.
+        if error is NIOSSLError || error is BoringSSLError {
+            failAll(RedisError.tls("TLS with Redis failed (certificate or handshake): \(error)"))
+        } else {
+            failAll(RedisError.connectionClosed)
+        }
         context.close(promise: nil)
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One connection to Redis: commands are pipelined on it and answered in order.
 final class RedisConnection: Sendable {
@@ -7,20 +8,41 @@ final class RedisConnection: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
-    /// Connects, then authenticates and selects the database.
+    /// Connects (through TLS when configured), then authenticates, selects the database and
+    /// checks that the server is not a Redis Cluster node. The setup is one round trip, which
+    /// also completes the TLS handshake, so a connection handed out has been proven to work.
     static func connect(_ configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)? = nil)
         async throws -> RedisConnection
     {
+        try await connect(configuration, to: configuration.endpoint, pushHandler: pushHandler)
+    }
+
+    /// As `connect(_:pushHandler:)`, to an endpoint other than the configured one (the master
+    /// a Sentinel named).
+    static func connect(
+        _ configuration: RedisConfiguration, to endpoint: RedisConfiguration.Endpoint,
+        pushHandler: (@Sendable (RESPValue) -> Void)? = nil
+    ) async throws -> RedisConnection {
+        let tls: (context: NIOSSLContext, serverName: String?)?
+        if let configured = configuration.tls, case .tcp(let host, _) = endpoint {
+            tls = try configured.makeContext(host: host)
+        } else {
+            tls = nil
+        }
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(pushHandler: pushHandler))
                 }
             }
         let channel: any Channel
-        switch configuration.endpoint {
+        switch endpoint {
         case .tcp(let host, let port):
             channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(
                 host: host, port: port
@@ -40,10 +62,14 @@ final class RedisConnection: Sendable {
             if configuration.database != 0 {
                 setup.append([Array("SELECT".utf8), Array(String(configuration.database).utf8)])
             }
-            if !setup.isEmpty {
-                for reply in try await connection.send(setup, timeout: configuration.connectTimeout) {
-                    if case .error(let error) = reply { throw error }
-                }
+            setup.append([Array("INFO".utf8), Array("cluster".utf8)])
+            let replies = try await connection.send(setup, timeout: configuration.connectTimeout)
+            for reply in replies.dropLast() {
+                if case .error(let error) = reply { throw error }
+            }
+            // A user without INFO rights gets an error here; only a positive answer refuses.
+            if let info = replies.last?.string, info.contains("cluster_enabled:1") {
+                throw RedisError.clusterNotSupported
             }
         } catch {
             try? await channel.close()
