@@ -101,7 +101,7 @@ public struct ChangeFeed: Sendable {
         let reply = try await redis.evaluate(
             Self.appendScript,
             keys: [.init(configuration.streamKey), .init(requestKey.map { configuration.requestPrefix + $0 } ?? "")],
-            arguments: arguments, timeout: configuration.redisTimeout)
+            arguments: arguments, timeout: configuration.redisTimeout, durable: true)
         if reply.string == "replay" { return Appended(cursors: events.map { _ in nil }, replayed: true) }
         guard let values = reply.array, values.count == events.count else {
             throw RedisError.protocolError("the feed's append answered an unexpected shape")

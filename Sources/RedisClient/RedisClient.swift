@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Synchronization
+import TimeConversions
 
 /// One argument of a Redis command: bytes, with conversions from text and numbers.
 public struct RESPArgument: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
@@ -46,7 +47,10 @@ public final class RedisClient: Sendable {
         self.logger = logger
         self.onHealthChange = onHealthChange
         slots = (0..<max(1, configuration.poolSize)).map { _ in ConnectionSlot() }
-        let tasks = slots.map { slot in Task { [self] in await self.maintain(slot) } }
+        var tasks = slots.map { slot in Task { [self] in await self.maintain(slot) } }
+        if case .sentinel(let nodes, let masterName) = configuration.endpoint {
+            tasks.append(Task { [self] in await self.followFailovers(nodes, masterName: masterName) })
+        }
         maintenance.withLock { $0 = tasks }
     }
 
@@ -97,11 +101,39 @@ public final class RedisClient: Sendable {
 
     /// Sends several commands in one write on one connection and returns their replies in order;
     /// an error reply of one command is its `.error` value, the others still succeed.
-    public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
+    ///
+    /// `durable`: the replies come only once `durableReplicas` replicas hold the writes
+    /// (`WAIT` on the same connection), or the call throws `notReplicated` — for writes the
+    /// gateway acknowledges to someone, so that a Sentinel failover cannot lose them.
+    public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil, durable: Bool = false)
+        async throws -> [RESPValue]
+    {
         guard !commands.isEmpty else { return [] }
         let connection = try pickConnection()
-        return try await connection.send(
-            commands.map { $0.map(\.bytes) }, timeout: timeout ?? configuration.commandTimeout)
+        var wire = commands.map { $0.map(\.bytes) }
+        var limit = timeout ?? configuration.commandTimeout
+        let replicas = durable ? configuration.durableReplicas : 0
+        if replicas > 0 {
+            wire.append([
+                Array("WAIT".utf8), Array(String(replicas).utf8),
+                Array(String(configuration.durableTimeout.milliseconds).utf8),
+            ])
+            limit += configuration.durableTimeout
+        }
+        var replies = try await connection.send(wire, timeout: limit)
+        if replies.contains(where: { if case .error(let error) = $0 { error.kind == .readOnly } else { false } }) {
+            // The master this connection reached was demoted (a failover): reconnect, which
+            // asks the Sentinels again.
+            logger.warning("Redis answered READONLY: the connection reached a replica; reconnecting")
+            connection.channel.close(promise: nil)
+        }
+        if replicas > 0 {
+            let acknowledged = replies.removeLast().integer ?? 0
+            if acknowledged < replicas {
+                throw RedisError.notReplicated(acknowledged: Int(acknowledged), wanted: replicas)
+            }
+        }
+        return replies
     }
 
     private func pickConnection() throws(RedisError) -> RedisConnection {
@@ -139,8 +171,10 @@ public final class RedisClient: Sendable {
 
     /// Runs a Lua script with EVALSHA, loading it (SCRIPT LOAD) the first time and again when
     /// Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+    /// `durable` as for `pipeline`.
     public func evaluate(
-        _ script: RedisScript, keys: [RESPArgument] = [], arguments: [RESPArgument] = [], timeout: Duration? = nil
+        _ script: RedisScript, keys: [RESPArgument] = [], arguments: [RESPArgument] = [], timeout: Duration? = nil,
+        durable: Bool = false
     ) async throws -> RESPValue {
         let sha: String
         if let known = scripts.withLock({ $0[script.source] }) {
@@ -148,13 +182,17 @@ public final class RedisClient: Sendable {
         } else {
             sha = try await load(script, timeout: timeout)
         }
+        func run(_ sha: String) async throws -> RESPValue {
+            let reply = try await pipeline(
+                [["EVALSHA", RESPArgument(sha), RESPArgument(keys.count)] + keys + arguments], timeout: timeout,
+                durable: durable)[0]
+            if case .error(let error) = reply { throw error }
+            return reply
+        }
         do {
-            return try await send(
-                "EVALSHA", [RESPArgument(sha), RESPArgument(keys.count)] + keys + arguments, timeout: timeout)
+            return try await run(sha)
         } catch let error as RedisServerError where error.kind == .noScript {
-            let reloaded = try await load(script, timeout: timeout)
-            return try await send(
-                "EVALSHA", [RESPArgument(reloaded), RESPArgument(keys.count)] + keys + arguments, timeout: timeout)
+            return try await run(try await load(script, timeout: timeout))
         }
     }
 
@@ -217,6 +255,58 @@ public final class RedisClient: Sendable {
         }
         if let connection = slot.connection { await connection.close() }
         slot.clear(reason: "shut down")
+    }
+
+    /// Listens on a Sentinel for `+switch-master` of `masterName` and closes the pool's
+    /// connections when it comes, so they reconnect to the new master at once (a killed
+    /// master drops them anyway; a demoted live one would otherwise keep them).
+    private func followFailovers(_ nodes: [RedisConfiguration.SentinelNode], masterName: String) async {
+        var index = 0
+        var failures = 0
+        while !Task.isCancelled {
+            let node = nodes[index % nodes.count]
+            index += 1
+            do {
+                let prefix = Array((masterName + " ").utf8)
+                let connection = try await RedisConnection.connect(
+                    SentinelDiscovery.sentinelConfiguration(configuration), to: .tcp(host: node.host, port: node.port)
+                ) { [self] reply in
+                    // "<name> <old ip> <old port> <new ip> <new port>"
+                    guard let parts = reply.array, parts.count == 3, parts[0].string == "message",
+                        let payload = parts[2].bytes, payload.starts(with: prefix)
+                    else { return }
+                    let fields = String(decoding: payload, as: UTF8.self).split(separator: " ")
+                    guard fields.count == 5, let port = Int(fields[4]) else { return }
+                    logger.warning(
+                        "Redis Sentinel switched the master; reconnecting",
+                        metadata: ["from": "\(fields[1]):\(fields[2])", "to": "\(fields[3]):\(port)"])
+                    dropConnections(notTo: String(fields[3]), port: port)
+                }
+                try await connection.sendWithoutReply([[Array("SUBSCRIBE".utf8), Array("+switch-master".utf8)]])
+                failures = 0
+                await withTaskCancellationHandler {
+                    try? await connection.channel.closeFuture.get()
+                } onCancel: {
+                    connection.channel.close(promise: nil)
+                }
+            } catch {
+                failures += 1
+                if failures == nodes.count {
+                    logger.warning("no Redis Sentinel reachable to follow failovers", metadata: ["error": "\(error)"])
+                }
+            }
+            if Task.isCancelled { break }
+            try? await Task.sleep(for: min(configuration.maxReconnectDelay, configuration.reconnectBaseDelay * 4))
+        }
+    }
+
+    /// Closes the pooled connections that are not to the new master; each reconnects on its own.
+    func dropConnections(notTo host: String, port: Int) {
+        for slot in slots {
+            guard let connection = slot.connection else { continue }
+            let remote = connection.channel.remoteAddress
+            if remote?.port != port || remote?.ipAddress != host { connection.channel.close(promise: nil) }
+        }
     }
 
     private func publishHealth() {

@@ -4,6 +4,18 @@ public struct RedisConfiguration: Sendable {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
+        /// The master that these Sentinels name `masterName`, found again after every failover.
+        case sentinel(nodes: [SentinelNode], masterName: String)
+    }
+
+    /// One Redis Sentinel's address.
+    public struct SentinelNode: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int = 26379) {
+            self.host = host
+            self.port = port
+        }
     }
 
     /// TLS to Redis (`rediss://`), as managed Redis services require.
@@ -37,6 +49,13 @@ public struct RedisConfiguration: Sendable {
     /// Sent with AUTH; never logged.
     public var password: String?
     public var database: Int = 0
+    /// Sent with AUTH to the Sentinels (which have their own `requirepass`); never logged.
+    public var sentinelPassword: String?
+    /// Replicas that must hold an acknowledged write (`WAIT`) before `durable:` commands
+    /// succeed, so that a failover to a replica keeps it; 0: the master's word is enough.
+    public var durableReplicas: Int = 0
+    /// How long a `durable:` command waits for those replicas before it fails.
+    public var durableTimeout: Duration = .milliseconds(500)
     /// Connections commands are spread over (each pipelines many commands).
     public var poolSize: Int = 4
     /// Default timeout of one command (overridable per call).
@@ -49,7 +68,10 @@ public struct RedisConfiguration: Sendable {
     public init(endpoint: Endpoint) { self.endpoint = endpoint }
 
     /// Parses `redis://[user:password@]host[:port][/db]` (`rediss://` for TLS, with the
-    /// system's trust store until `tls` says otherwise) or `unix:///path/to/socket[?db=N]`.
+    /// system's trust store until `tls` says otherwise),
+    /// `redis-sentinel://[user:password@]host[:port][,host[:port]…]/masterName[/db]` (the
+    /// credentials are the master's; Sentinels default to port 26379) or
+    /// `unix:///path/to/socket[?db=N]`.
     public init(url: String) throws(RedisError) {
         if url.hasPrefix("unix://") {
             let rest = url.dropFirst("unix://".count)
@@ -69,9 +91,11 @@ public struct RedisConfiguration: Sendable {
             return
         }
         let scheme = url.prefix { $0 != ":" }
-        guard scheme == "redis" || scheme == "rediss", url.dropFirst(scheme.count).hasPrefix("://") else {
+        guard ["redis", "rediss", "redis-sentinel"].contains(scheme), url.dropFirst(scheme.count).hasPrefix("://")
+        else {
             throw .invalidURL(
-                "use redis://host:port/db, rediss://host:port/db (TLS) or unix:///path (got \(url.prefix(8))…)")
+                "use redis://host:port/db, rediss://host:port/db (TLS), redis-sentinel://sentinel:26379,…/master/db or unix:///path (got \(url.prefix(8))…)"
+            )
         }
         var rest = Substring(url.dropFirst(scheme.count + 3))
         var username: String?
@@ -87,30 +111,53 @@ public struct RedisConfiguration: Sendable {
                 password = Self.percentDecode(credentials)
             }
         }
-        let hostPort = rest.prefix { $0 != "/" }
-        let path = rest.dropFirst(hostPort.count)
-        var host = String(hostPort)
-        var port = 6379
-        if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
-            host = String(hostPort[..<colon])
-            guard let parsed = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(parsed) else {
+        let hosts = rest.prefix { $0 != "/" }
+        var path = rest.dropFirst(hosts.count).dropFirst()
+        if scheme == "redis-sentinel" {
+            let nodes = try hosts.split(separator: ",").map { (item) throws(RedisError) in
+                let (host, port) = try Self.hostAndPort(item, defaultPort: 26379)
+                return SentinelNode(host: host, port: port)
+            }
+            guard !nodes.isEmpty else {
+                throw .invalidURL("name at least one Sentinel: redis-sentinel://host:26379/master")
+            }
+            let master = path.prefix { $0 != "/" }
+            guard !master.isEmpty else {
+                throw .invalidURL("the master's name is missing: redis-sentinel://host:26379/master[/db]")
+            }
+            path = path.dropFirst(master.count).dropFirst()
+            self.init(endpoint: .sentinel(nodes: nodes, masterName: Self.percentDecode(master)))
+        } else {
+            guard !hosts.contains(",") else {
+                throw .invalidURL("several hosts are for Sentinels only: redis-sentinel://host1,host2/master")
+            }
+            let (host, port) = try Self.hostAndPort(hosts, defaultPort: 6379)
+            self.init(endpoint: .tcp(host: host, port: port))
+        }
+        if scheme == "rediss" { tls = TLS() }
+        self.username = username
+        self.password = password
+        if !path.isEmpty {
+            guard let number = Int(path), number >= 0 else {
+                throw .invalidURL("the database must be a non-negative integer, was \(path)")
+            }
+            database = number
+        }
+    }
+
+    private static func hostAndPort(_ text: Substring, defaultPort: Int) throws(RedisError) -> (String, Int) {
+        var host = String(text)
+        var port = defaultPort
+        if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]") {
+            host = String(text[..<colon])
+            guard let parsed = Int(text[text.index(after: colon)...]), (1...65535).contains(parsed) else {
                 throw .invalidURL("port must be a number from 1 to 65535")
             }
             port = parsed
         }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { throw .invalidURL("the host is missing") }
-        self.init(endpoint: .tcp(host: host, port: port))
-        if scheme == "rediss" { tls = TLS() }
-        self.username = username
-        self.password = password
-        let db = path.dropFirst()
-        if !db.isEmpty {
-            guard let number = Int(db), number >= 0 else {
-                throw .invalidURL("the database must be a non-negative integer, was \(db)")
-            }
-            database = number
-        }
+        return (host, port)
     }
 
     private static func percentDecode(_ text: Substring) -> String {

@@ -14,6 +14,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case shutDown
     /// TLS could not be set up (unreadable certificate files) or its handshake failed.
     case tls(String)
+    /// Fewer replicas than asked for confirmed a durable write in time (the master has it; a
+    /// failover now could lose it, so it was not acknowledged).
+    case notReplicated(acknowledged: Int, wanted: Int)
     /// The server is a Redis Cluster node; the gateway needs a standalone Redis (or Sentinel).
     case clusterNotSupported
 
@@ -26,6 +29,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidURL(let message): "invalid Redis URL: \(message)"
         case .shutDown: "the Redis client was shut down"
         case .tls(let message): message
+        case .notReplicated(let acknowledged, let wanted):
+            "only \(acknowledged) of \(wanted) Redis replicas confirmed the write in time; it is not acknowledged"
         case .clusterNotSupported:
             "the Redis server runs in cluster mode, which the gateway does not support: its scripts and transactions span keys that Cluster would put on different nodes; use a standalone Redis or Redis Sentinel (see docs/redis.md)"
         }

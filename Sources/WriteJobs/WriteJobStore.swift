@@ -108,7 +108,10 @@ public struct WriteJobStore: Sendable {
             arguments.append(.init(batch.lowerBound))
             arguments.append(.init(batch.count))
         }
-        _ = try await redis.evaluate(Self.createScript, arguments: arguments, timeout: configuration.redisTimeout)
+        // Durable (WAIT for the configured replicas) covers the records pushed before it too:
+        // replication is in order.
+        _ = try await redis.evaluate(
+            Self.createScript, arguments: arguments, timeout: configuration.redisTimeout, durable: true)
         return try await status(id)!
     }
 

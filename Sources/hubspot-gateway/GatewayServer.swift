@@ -89,8 +89,16 @@ struct GatewayServer {
             var configuration = try RedisConfiguration(url: url)
             configuration.commandTimeout = .milliseconds(Int64(options.redisTimeoutMilliseconds))
             try options.applyRedisTLS(to: &configuration)
+            configuration.sentinelPassword = options.redisSentinelPassword
+            configuration.durableReplicas = options.redisDurableReplicas
+            configuration.durableTimeout = .milliseconds(options.redisDurableTimeoutMilliseconds)
             return RedisClient(configuration: configuration, logger: logger)
         }
+        // Acknowledged writes (feed events, job records) WAIT for replicas; on connections of
+        // their own, so a slow replica never holds up the limiter's and the cache's commands.
+        let durableRedis: RedisClient? =
+            options.redisDurableReplicas > 0
+            ? redis.map { RedisClient(configuration: $0.configuration, logger: logger) } : redis
         var limits = RateLimiterConfiguration()
         limits.generalPerSecond = options.generalPerSecond
         limits.searchPerSecond = options.searchPerSecond
@@ -143,7 +151,7 @@ struct GatewayServer {
         feedConfiguration.retention = .milliseconds(Int64(options.feedRetentionHours * 3_600_000))
         feedConfiguration.maxLength = max(0, options.feedMaxLength)
         feedConfiguration.deduplicationWindow = .milliseconds(Int64(options.feedDedupeHours * 3_600_000))
-        let feed = redis.map { ChangeFeed(redis: $0, configuration: feedConfiguration) }
+        let feed = durableRedis.map { ChangeFeed(redis: $0, configuration: feedConfiguration) }
         var intake = WebhookIntakeConfiguration()
         intake.path = options.webhookPath
         intake.publicURL = options.webhookPublicUrl
@@ -212,7 +220,7 @@ struct GatewayServer {
         jobs.importThreshold = max(0, options.jobImportThreshold)
         jobs.importPollInterval = .milliseconds(Int64(max(0.05, options.jobImportPollSeconds) * 1000))
         jobs.importTimeout = .milliseconds(Int64(options.jobImportTimeoutSeconds * 1000))
-        let jobStore = redis.map { WriteJobStore(redis: $0, configuration: jobs) }
+        let jobStore = durableRedis.map { WriteJobStore(redis: $0, configuration: jobs) }
         let server = GRPCServer(
             transport: grpcTransport,
             services: [
@@ -375,9 +383,12 @@ struct GatewayServer {
             try await group.run()
         } catch {
             await redis?.shutdown()
+            if durableRedis !== redis { await durableRedis?.shutdown() }
+            if durableRedis !== redis { await durableRedis?.shutdown() }
             throw error
         }
         await redis?.shutdown()
+        if durableRedis !== redis { await durableRedis?.shutdown() }
     }
 }
 

@@ -33,7 +33,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     // MARK: Redis
     @Option(
         help:
-            "Redis URL shared by all replicas (redis://[:password@]host:port[/db], rediss:// for TLS); without one each replica limits and caches alone."
+            "Redis URL shared by all replicas (redis://[:password@]host:port[/db], rediss:// for TLS, redis-sentinel://sentinel:26379,…/master[/db]); without one each replica limits and caches alone."
     )
     var redisUrl: String?
     @Option(help: "Longest Redis round trip of the limiter and the cache before falling back, milliseconds.")
@@ -47,6 +47,20 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var redisTlsCertFile: String?
     @Option(help: "Key (PEM) of --redis-tls-cert-file.")
     var redisTlsKeyFile: String?
+    @Option(
+        help:
+            "Password of the Redis Sentinels (redis-sentinel:// URLs; prefer HUBSPOT_GATEWAY_REDIS_SENTINEL_PASSWORD).")
+    var redisSentinelPassword: String?
+    @Option(
+        help:
+            "Replicas that must confirm (WAIT) a webhook event or job record before the gateway acknowledges it, so a Sentinel failover keeps it (0: the master alone)."
+    )
+    var redisDurableReplicas = 0
+    @Option(
+        help:
+            "Milliseconds an acknowledged write waits for those replicas before it fails (and is retried by its sender)."
+    )
+    var redisDurableTimeoutMilliseconds = 500
 
     // MARK: Serving
     @Option(help: "Address the gRPC and HTTP servers listen on.")
@@ -279,7 +293,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "hubspot-token", "hubspot-client-id", "hubspot-client-secret", "hubspot-refresh-token", "hubspot-base-url",
         "hubspot-request-timeout-seconds",
         "redis-url", "redis-timeout-milliseconds", "redis-tls-ca-file", "redis-tls-server-name",
-        "redis-tls-cert-file", "redis-tls-key-file", "host", "grpc-port", "http-port", "default-timeout-seconds",
+        "redis-tls-cert-file", "redis-tls-key-file", "redis-sentinel-password", "redis-durable-replicas",
+        "redis-durable-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds",
         "shutdown-grace-seconds",
         "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second",
         "daily-limit",

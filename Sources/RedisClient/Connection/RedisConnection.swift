@@ -11,16 +11,23 @@ final class RedisConnection: Sendable {
     /// Connects (through TLS when configured), then authenticates, selects the database and
     /// checks that the server is not a Redis Cluster node. The setup is one round trip, which
     /// also completes the TLS handshake, so a connection handed out has been proven to work.
+    /// With a Sentinel endpoint, the master is asked of the Sentinels on every connect and
+    /// must say it is the master (`ROLE`) before the connection is used.
     static func connect(_ configuration: RedisConfiguration, pushHandler: (@Sendable (RESPValue) -> Void)? = nil)
         async throws -> RedisConnection
     {
-        try await connect(configuration, to: configuration.endpoint, pushHandler: pushHandler)
+        guard case .sentinel(let nodes, let masterName) = configuration.endpoint else {
+            return try await connect(configuration, to: configuration.endpoint, pushHandler: pushHandler)
+        }
+        let master = try await SentinelDiscovery.master(named: masterName, from: nodes, configuration)
+        return try await connect(
+            configuration, to: .tcp(host: master.host, port: master.port), expectMaster: true, pushHandler: pushHandler)
     }
 
     /// As `connect(_:pushHandler:)`, to an endpoint other than the configured one (the master
     /// a Sentinel named).
     static func connect(
-        _ configuration: RedisConfiguration, to endpoint: RedisConfiguration.Endpoint,
+        _ configuration: RedisConfiguration, to endpoint: RedisConfiguration.Endpoint, expectMaster: Bool = false,
         pushHandler: (@Sendable (RESPValue) -> Void)? = nil
     ) async throws -> RedisConnection {
         let tls: (context: NIOSSLContext, serverName: String?)?
@@ -49,6 +56,8 @@ final class RedisConnection: Sendable {
             ).get()
         case .unix(let path):
             channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+        case .sentinel:
+            preconditionFailure("a Sentinel endpoint is resolved to its master before connecting")
         }
         let connection = RedisConnection(channel: channel)
         do {
@@ -62,14 +71,20 @@ final class RedisConnection: Sendable {
             if configuration.database != 0 {
                 setup.append([Array("SELECT".utf8), Array(String(configuration.database).utf8)])
             }
+            let checks = expectMaster ? 2 : 1
             setup.append([Array("INFO".utf8), Array("cluster".utf8)])
+            if expectMaster { setup.append([Array("ROLE".utf8)]) }
             let replies = try await connection.send(setup, timeout: configuration.connectTimeout)
-            for reply in replies.dropLast() {
+            for reply in replies.dropLast(checks) {
                 if case .error(let error) = reply { throw error }
             }
             // A user without INFO rights gets an error here; only a positive answer refuses.
-            if let info = replies.last?.string, info.contains("cluster_enabled:1") {
+            if let info = replies[replies.count - checks].string, info.contains("cluster_enabled:1") {
                 throw RedisError.clusterNotSupported
+            }
+            if expectMaster, let role = replies.last?.array?.first?.string, role != "master" {
+                // The Sentinels' view lags a failover (or a demoted master restarted): ask again.
+                throw RedisError.notConnected(lastError: "the Sentinels' master \(endpoint) answers ROLE \(role)")
             }
         } catch {
             try? await channel.close()
