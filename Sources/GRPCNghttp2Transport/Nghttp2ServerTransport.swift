@@ -2,6 +2,7 @@ import GRPCCore
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A GRPCCore `ServerTransport` for gRPC over cleartext HTTP/2 (h2c with prior knowledge),
@@ -132,6 +133,9 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = configuration.tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context()))
+                    }
                     let connection = HTTP2ServerConnection(
                         configuration: configuration,
                         logger: logger,

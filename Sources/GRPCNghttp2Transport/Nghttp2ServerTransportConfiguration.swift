@@ -47,6 +47,10 @@ public struct Nghttp2ServerTransportConfiguration: Sendable {
     /// After `beginGracefulShutdown()`, how long in-flight RPCs may take before they are cancelled.
     public var shutdownGracePeriod: Duration = .seconds(25)
 
+    /// TLS (and mutual TLS) on the listener; nil serves cleartext HTTP/2 (h2c), for meshes
+    /// whose sidecars terminate mTLS.
+    public var tls: TLS?
+
     public init(host: String = "0.0.0.0", port: Int = 50051) {
         self.host = host
         self.port = port

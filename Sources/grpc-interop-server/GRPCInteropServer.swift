@@ -45,6 +45,15 @@ struct GRPCInteropServer: AsyncParsableCommand {
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel = "info"
 
+    @Option(help: "PEM certificate chain: serve TLS (ALPN h2) instead of cleartext h2c.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "PEM CAs of client certificates: require one from every client (mutual TLS).")
+    var tlsClientCa: String?
+
     func run() async throws {
         var logger = Logger(label: "grpc-interop-server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -56,6 +65,11 @@ struct GRPCInteropServer: AsyncParsableCommand {
         configuration.maxConnectionAge =
             maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(maxConnectionAgeSeconds * 1000)) : nil
         configuration.keepaliveInterval = .milliseconds(Int64(keepaliveSeconds * 1000))
+        if let tlsCert, let tlsKey {
+            let context = try ReloadingServerTLSContext(
+                files: .init(certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsClientCa), logger: logger)
+            configuration.tls = .init(context: { context.current })
+        }
         let transport = Nghttp2ServerTransport(configuration: configuration, logger: logger)
         let health = HealthService(servingServices: ["grpc.testing.TestService"])
         let reflection = try ReflectionService(

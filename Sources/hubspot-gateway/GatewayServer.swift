@@ -186,6 +186,11 @@ struct GatewayServer {
         grpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
         grpcConfiguration.maxConnectionAge =
             options.maxConnectionAgeSeconds > 0 ? .milliseconds(Int64(options.maxConnectionAgeSeconds * 1000)) : nil
+        let tlsContext = try options.grpcTLSContext(logger: logger)
+        if let tlsContext {
+            grpcConfiguration.tls = .init(
+                context: { tlsContext.current }, clientIdentityMetadataKey: CallerAuthenticationInterceptor.identityKey)
+        }
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
         let serviceNames = [
             "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService",
@@ -245,7 +250,8 @@ struct GatewayServer {
                     logger: logger,
                     isClientFault: { $0 is MalformedRequest }),
                 ErrorDetailsInterceptor(),
-                CallerAuthenticationInterceptor(keys: keys, logger: logger),
+                CallerAuthenticationInterceptor(
+                    keys: keys, trustsCertificateIdentity: tlsContext?.files.clientCA != nil, logger: logger),
             ])
 
         // HTTP: health, readiness, metrics
@@ -341,6 +347,14 @@ struct GatewayServer {
             services.append(
                 .init(
                     service: WriteJobWorkers(store: jobStore, crm: crm, replicaID: limiter.replicaID, logger: logger),
+                    successTerminationBehavior: .ignore))
+        }
+        if let tlsContext {
+            services.append(
+                .init(
+                    service: TLSReloadService(
+                        context: tlsContext, interval: .milliseconds(Int64(options.tlsReloadSeconds * 1000)),
+                        logger: logger),
                     successTerminationBehavior: .ignore))
         }
         if let feed {
@@ -443,6 +457,29 @@ struct SubscriptionDrainService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         drain.begin()
+    }
+}
+
+/// Checks the gRPC listener's certificate files every `interval` and reloads them when they
+/// changed (cert-manager renews them in place); a bad new file keeps the old certificate.
+struct TLSReloadService: Service {
+    let context: ReloadingServerTLSContext
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                do {
+                    try context.reloadIfChanged()
+                } catch {
+                    logger.error(
+                        "TLS certificate files changed but cannot be used; keeping the old ones",
+                        metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 }
 

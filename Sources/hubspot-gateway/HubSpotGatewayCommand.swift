@@ -75,6 +75,17 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var shutdownGraceSeconds: Double = 25
     @Option(help: "Seconds after which a client connection is drained with GOAWAY, so clients rebalance (0: never).")
     var maxConnectionAgeSeconds: Double = 1800
+    @Option(help: "PEM certificate chain of the gRPC listener: serves TLS (ALPN h2) instead of cleartext h2c.")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+    @Option(
+        help:
+            "PEM CAs of client certificates: every gRPC client must present one (mutual TLS); callers may then be identified by it (cert= in the caller keys)."
+    )
+    var tlsClientCa: String?
+    @Option(help: "Seconds between checks of the TLS files for a renewed certificate.")
+    var tlsReloadSeconds: Double = 30
 
     // MARK: Callers
     @Option(help: "File of caller keys: one `service sha256:<hex> scopes` line per calling service.")
@@ -296,7 +307,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "redis-tls-cert-file", "redis-tls-key-file", "redis-sentinel-password", "redis-durable-replicas",
         "redis-durable-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds",
         "shutdown-grace-seconds",
-        "max-connection-age-seconds", "caller-keys-file", "caller-keys", "general-per-second", "search-per-second",
+        "max-connection-age-seconds", "tls-cert", "tls-key", "tls-client-ca", "tls-reload-seconds", "caller-keys-file",
+        "caller-keys", "general-per-second", "search-per-second",
         "daily-limit",
         "interactive-reserve", "reserve-held-milliseconds", "fair-share-retry-milliseconds",
         "fair-share-waiting-margin-milliseconds", "fair-share-credit", "early-refusal-share",

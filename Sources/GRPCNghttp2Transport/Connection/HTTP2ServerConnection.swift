@@ -2,6 +2,8 @@ import CNghttp2
 import GRPCCore
 import Logging
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// One accepted HTTP/2 connection: a SwiftNIO channel handler that feeds the socket's bytes to
 /// its `nghttp2_session` and writes out what the session produces. Everything here runs on the
@@ -35,6 +37,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     private var lifecycle = ConnectionLifecycle()
     private var remotePeer = "unknown"
     private var localPeer = "unknown"
+    /// The verified client certificate's identity, once the TLS handshake has completed.
+    private var clientIdentity: String?
 
     // Lifecycle: graceful GOAWAY (shutdown notice, PING, final GOAWAY), keepalive, idle and age.
     private var keepaliveTask: Scheduled<Void>?
@@ -114,6 +118,16 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { flush() }
         context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event,
+            let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        {
+            // Verified by the handshake when the listener asks for client certificates.
+            clientIdentity = tls.peerCertificate?.clientIdentity
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -336,10 +350,15 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
                 metadata.addString(field.value, forKey: "grpc-timeout")
             default:
                 if GRPCHeaders.isTransportHeader(field.name) { continue }
+                // Only the transport says who the client certificate names.
+                if field.name == configuration.tls?.clientIdentityMetadataKey { continue }
                 if !GRPCHeaders.add(name: field.name, value: field.value, to: &metadata) {
                     return refuse(stream, http: 400, .internalError, "metadata \(field.name) is not valid base64")
                 }
             }
+        }
+        if let key = configuration.tls?.clientIdentityMetadataKey, let clientIdentity {
+            metadata.addString(clientIdentity, forKey: key)
         }
         guard method == "POST" else {
             return refuse(stream, http: 405, .internalError, "gRPC requires POST, not \(method)")

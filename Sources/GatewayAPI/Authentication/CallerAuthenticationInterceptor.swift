@@ -6,14 +6,23 @@ import Logging
 /// has the scope the method needs (reads: `crm.read` or some `crm.objects.<type>.read`; writes:
 /// `crm.write` or some `crm.objects.<type>.write`, the domain checking the type; changes:
 /// `changes.read`; the Admin service: `admin`). Health checks and server reflection need no
-/// key. The caller is recorded for the observation interceptor (metrics and access log) and
-/// bound as `Caller.current` for the handler (object-type access, fair sharing of the budget).
+/// key. Over mutual TLS a call without a key may be identified by its client certificate
+/// (`cert=` in the caller keys), which the transport passes under `identityKey`. The caller is
+/// recorded for the observation interceptor (metrics and access log) and bound as
+/// `Caller.current` for the handler (object-type access, fair sharing of the budget).
 public struct CallerAuthenticationInterceptor: ServerInterceptor {
     public let keys: CallerKeys
+    /// Whether `identityKey` metadata comes from a transport that verified a client
+    /// certificate (and removed any value a client sent); otherwise it is ignored.
+    public let trustsCertificateIdentity: Bool
     private let logger: Logger
 
-    public init(keys: CallerKeys, logger: Logger = Logger(label: "auth")) {
+    /// The metadata key of a verified client certificate's identity (set by the transport).
+    public static let identityKey = "x-client-certificate-identity"
+
+    public init(keys: CallerKeys, trustsCertificateIdentity: Bool = false, logger: Logger = Logger(label: "auth")) {
         self.keys = keys
+        self.trustsCertificateIdentity = trustsCertificateIdentity
         self.logger = logger
     }
 
@@ -26,11 +35,21 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         if service.hasPrefix("grpc.health.") || service.hasPrefix("grpc.reflection.") {
             return try await next(request, context)
         }
+        let identity =
+            trustsCertificateIdentity ? request.metadata.firstString(Self.identityKey) : nil
+        if request.metadata.firstString("authorization") == nil, let identity,
+            let caller = keys.caller(certificateIdentity: identity)
+        {
+            return try await admit(caller, request: request, context: context, next: next)
+        }
         guard let header = request.metadata.firstString("authorization") else {
             return StreamingServerResponse(
                 error: GatewayErrors.error(
                     .callerNotAuthenticated,
-                    "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"
+                    identity.map {
+                        "no caller key, and the client certificate's identity \($0) is not a caller's `cert=`: send `authorization: Bearer <key>` or ask the gateway's operators to map the certificate"
+                    }
+                        ?? "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"
                 ))
         }
         guard let presented = Self.bearerKey(in: header), let caller = keys.caller(presenting: presented) else {
@@ -42,6 +61,14 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
                     .callerNotAuthenticated,
                     "unknown caller key (check the key your service was given; it is compared by its SHA-256)"))
         }
+        return try await admit(caller, request: request, context: context, next: next)
+    }
+
+    /// Checks the authenticated caller's scope for the method and runs it as that caller.
+    private func admit<Input: Sendable, Output: Sendable>(
+        _ caller: Caller, request: StreamingServerRequest<Input>, context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
         ObservedRequest.current?.record(caller: caller.service)
         let needed = Self.scope(of: context.descriptor)
         // CRM methods need their access to some object type; the domain checks the type itself.

@@ -12,14 +12,19 @@ import WebhookSignature
 /// `marketing sha256:9f86…08 crm.objects.contacts.read,crm.objects.contacts.write weight=2`
 /// Scopes are `crm.read` / `crm.write` (every object type), `crm.objects.<type>.read|write`
 /// (one type, HubSpot's scope names), `changes.read` and `admin`; `weight=` (default 1) is the
-/// service's weight in the fair sharing of HubSpot's budget.
+/// service's weight in the fair sharing of HubSpot's budget. `cert=<identity>` lets the service
+/// call without a key over mutual TLS, identified by its client certificate's URI SAN (a SPIFFE
+/// id) or DNS SAN; the key field is then `none` if it has no key at all:
+/// `analytics none crm.read cert=spiffe://cluster.local/ns/analytics/sa/exporter`
 ///
 /// Keys that matched are remembered (up to `recentCapacity`), so a service's repeated calls
 /// skip the hashing. The memo is a hash table whose hash function is seeded per process, so its
 /// timing reveals nothing about keys an attacker does not already hold.
 public struct CallerKeys: Sendable {
     struct Entry: Sendable {
-        var keyHash: [UInt8]
+        /// nil: the service is identified by its client certificate only.
+        var keyHash: [UInt8]?
+        var certificateIdentity: String?
         var caller: Caller
     }
 
@@ -44,19 +49,25 @@ public struct CallerKeys: Sendable {
                 .trimmingCharacters(in: .whitespaces) ?? ""
             guard !line.isEmpty else { continue }
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard fields.count == 3 || fields.count == 4 else {
+            guard (3...5).contains(fields.count) else {
                 throw CallerKeysError(
                     line: number + 1,
                     problem:
-                        "expected `<service> sha256:<64 hex digits> <scopes> [weight=<n>]`, found \(fields.count) fields"
+                        "expected `<service> sha256:<64 hex digits>|none <scopes> [weight=<n>] [cert=<identity>]`, found \(fields.count) fields"
                 )
             }
-            guard fields[1].hasPrefix("sha256:"), let hash = Self.hexBytes(String(fields[1].dropFirst(7))),
-                hash.count == 32
-            else {
-                throw CallerKeysError(
-                    line: number + 1,
-                    problem: "the key hash must be `sha256:` and 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`)")
+            var hash: [UInt8]?
+            if fields[1] != "none" {
+                guard fields[1].hasPrefix("sha256:"), let bytes = Self.hexBytes(String(fields[1].dropFirst(7))),
+                    bytes.count == 32
+                else {
+                    throw CallerKeysError(
+                        line: number + 1,
+                        problem:
+                            "the key hash must be `sha256:` and 64 hex digits (e.g. `printf %s \"$KEY\" | sha256sum`), or `none` with cert="
+                    )
+                }
+                hash = bytes
             }
             var caller = Caller(service: fields[0], scopes: [])
             for name in fields[2].split(separator: ",") {
@@ -72,18 +83,33 @@ public struct CallerKeys: Sendable {
                     )
                 }
             }
-            if fields.count == 4 {
-                guard fields[3].hasPrefix("weight="), let weight = Double(fields[3].dropFirst(7)), weight > 0,
-                    weight <= 1000
-                else {
+            var identity: String?
+            for field in fields.dropFirst(3) {
+                if field.hasPrefix("weight=") {
+                    guard let weight = Double(field.dropFirst(7)), weight > 0, weight <= 1000 else {
+                        throw CallerKeysError(
+                            line: number + 1, problem: "`weight=` takes a number from 0 to 1000, e.g. weight=2")
+                    }
+                    caller.weight = weight
+                } else if field.hasPrefix("cert="), field.count > 5 {
+                    identity = String(field.dropFirst(5))
+                } else {
                     throw CallerKeysError(
                         line: number + 1,
-                        problem: "the fourth field must be `weight=<number from 0 to 1000>`, e.g. weight=2")
+                        problem:
+                            "unknown field `\(field)` (after the scopes: weight=<n>, cert=<client certificate identity>)"
+                    )
                 }
-                caller.weight = weight
             }
-            guard !entries.contains(where: { $0.keyHash == hash }) else {
+            guard hash != nil || identity != nil else {
+                throw CallerKeysError(
+                    line: number + 1, problem: "a service without a key (`none`) needs cert=<identity>")
+            }
+            if let hash, entries.contains(where: { $0.keyHash == hash }) {
                 throw CallerKeysError(line: number + 1, problem: "this key hash is listed twice")
+            }
+            if let identity, entries.contains(where: { $0.certificateIdentity == identity }) {
+                throw CallerKeysError(line: number + 1, problem: "the certificate identity \(identity) is listed twice")
             }
             if let other = entries.first(where: { $0.caller.service == caller.service }),
                 other.caller.weight != caller.weight
@@ -91,14 +117,18 @@ public struct CallerKeys: Sendable {
                 throw CallerKeysError(
                     line: number + 1, problem: "service `\(caller.service)` has another weight on an earlier line")
             }
-            entries.append(Entry(keyHash: hash, caller: caller))
+            entries.append(Entry(keyHash: hash, certificateIdentity: identity, caller: caller))
         }
         self.entries = entries
     }
 
     /// One service with a key given in clear (sandbox mode prints it for developers).
     public init(service: String, key: String, scopes: Set<CallerScope>) {
-        entries = [Entry(keyHash: SHA256.hash(Array(key.utf8)), caller: Caller(service: service, scopes: scopes))]
+        entries = [
+            Entry(
+                keyHash: SHA256.hash(Array(key.utf8)), certificateIdentity: nil,
+                caller: Caller(service: service, scopes: scopes))
+        ]
     }
 
     /// The caller whose key this is, or nil.
@@ -106,13 +136,19 @@ public struct CallerKeys: Sendable {
         if let known = recent.caller(for: key) { return known }
         let hash = SHA256.hash(Array(key.utf8))
         var found: Entry?
-        for entry in entries where constantTimeEquals(entry.keyHash, hash) && found == nil {
-            found = entry
+        for entry in entries {
+            if let keyHash = entry.keyHash, constantTimeEquals(keyHash, hash), found == nil { found = entry }
         }
         guard let found else { return nil }
         let caller = found.caller
         recent.remember(key, as: caller, capacity: Self.recentCapacity)
         return caller
+    }
+
+    /// The caller a verified client certificate names (`cert=`), or nil. Identities are not
+    /// secrets (the TLS handshake proved the certificate), so a plain comparison is fine.
+    public func caller(certificateIdentity identity: String) -> Caller? {
+        entries.first { $0.certificateIdentity == identity }?.caller
     }
 
     /// The text-form line for a service and key.

@@ -98,9 +98,33 @@ def impatient_server():
     srv.stop()
 
 
-@pytest.fixture
-def channel(server):
-    ch = grpc.insecure_channel(server.address)
+sys.path.insert(0, str(ROOT / "Tests" / "Interop"))
+from tls_certificates import TestCertificates  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def certificates():
+    return TestCertificates()
+
+
+@pytest.fixture(scope="session")
+def tls_server(certificates):
+    """The same server behind TLS (ALPN h2), with the test's CA."""
+    srv = InteropServer("--tls-cert", str(certificates.server_cert), "--tls-key", str(certificates.server_key))
+    yield srv
+    assert srv.alive(), "the TLS server died during the tests"
+    srv.stop()
+
+
+@pytest.fixture(params=["h2c", "tls"])
+def channel(request, server, certificates):
+    """Every case that takes a channel runs on cleartext HTTP/2 and on TLS."""
+    if request.param == "tls":
+        srv = request.getfixturevalue("tls_server")
+        credentials = grpc.ssl_channel_credentials(root_certificates=certificates.ca.read_bytes())
+        ch = grpc.secure_channel(f"localhost:{srv.port}", credentials)
+    else:
+        ch = grpc.insecure_channel(server.address)
     yield ch
     ch.close()
 
