@@ -66,4 +66,29 @@ import Testing
             #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: line) }
         }
     }
+
+    @Test func aServiceMayBeNamedByItsClientCertificateWithOrWithoutAKey() throws {
+        let keys = try CallerKeys(
+            parsing: """
+                analytics none crm.read cert=spiffe://cluster.local/ns/analytics/sa/exporter
+                \(CallerKeys.line(service: "orders", key: "o-key", scopes: [.read, .write])) weight=2 cert=orders.internal
+                """)
+        #expect(
+            keys.caller(certificateIdentity: "spiffe://cluster.local/ns/analytics/sa/exporter")?.service == "analytics")
+        let orders = try #require(keys.caller(certificateIdentity: "orders.internal"))
+        #expect(orders.service == "orders" && orders.weight == 2)
+        #expect(keys.caller(presenting: "o-key")?.service == "orders")
+        #expect(keys.caller(certificateIdentity: "spiffe://cluster.local/ns/analytics/sa/other") == nil)
+        // `none` is not a key anyone can present.
+        #expect(keys.caller(presenting: "none") == nil)
+    }
+
+    @Test func aKeylessServiceNeedsACertificateAndAnIdentityIsListedOnce() {
+        #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: "analytics none crm.read") }
+        #expect(throws: CallerKeysError.self) {
+            try CallerKeys(parsing: "a none crm.read cert=spiffe://x\nb none crm.read cert=spiffe://x")
+        }
+        #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: "a none crm.read cert=") }
+        #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: "a none crm.read certificate=spiffe://x") }
+    }
 }

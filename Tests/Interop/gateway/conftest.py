@@ -126,11 +126,15 @@ class Fleet:
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
     def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
-                 redis_aof: bool = False):
+                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = random.randint(20000, 30000)
         # `redis_aof`: the append-only file on, fsync every second (as in k8s/): a restart keeps what was acknowledged.
-        self.redis_args = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+        # `redis_tls` (TestCertificates): Redis serves TLS only, and the gateways reach it with rediss://.
+        listen = (["--port", "0", "--tls-port", str(self.redis_port), "--tls-cert-file", str(redis_tls.server_cert),
+                   "--tls-key-file", str(redis_tls.server_key), "--tls-ca-cert-file", str(redis_tls.ca), "--tls-auth-clients", "no"]
+                  if redis_tls else ["--port", str(self.redis_port)])
+        self.redis_args = ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "",
                            "--appendonly", "yes" if redis_aof else "no", "--appendfsync", "everysec",
                            "--dir", self.dir, "--loglevel", "warning"]
         self.start_redis()
@@ -143,9 +147,12 @@ class Fleet:
         keys = ";".join(f"{name} sha256:{hashlib.sha256(key.encode()).hexdigest()} {scopes}"
                         + (f" weight={(weights or {})[name]}" if name in (weights or {}) else "")
                         for name, (key, scopes) in self.KEYS.items())
+        # `extra_keys`: more caller-key lines as written (a `cert=` caller, say).
+        keys = ";".join([keys, *extra_keys])
         self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
-        self.gateway_args = ("--hubspot-base-url", self.sim_url, "--redis-url", f"redis://127.0.0.1:{self.redis_port}",
-                             "--redis-timeout-milliseconds", "500", *args)
+        redis_url = (("--redis-url", f"rediss://127.0.0.1:{self.redis_port}", "--redis-tls-ca-file", str(redis_tls.ca))
+                     if redis_tls else ("--redis-url", f"redis://127.0.0.1:{self.redis_port}"))
+        self.gateway_args = ("--hubspot-base-url", self.sim_url, *redis_url, "--redis-timeout-milliseconds", "500", *args)
         self.gateways = [self.start_gateway() for _ in range(replicas)]
 
     def start_gateway(self) -> "Gateway":
