@@ -32,17 +32,18 @@ import TestSupport
         let master = try await RedisServerProcess.start(password: "pw", extraArguments: ["--masterauth", "pw"])
         let replica = try await RedisServerProcess.start(
             password: "pw", extraArguments: ["--replicaof", "127.0.0.1", String(master.port), "--masterauth", "pw"])
-        let admin = RedisClient(
-            configuration: try RedisConfiguration(url: master.url), logger: quietLogger())
+        var adminConfiguration = try RedisConfiguration(url: master.url)
+        adminConfiguration.commandTimeout = .seconds(2)  // shared CI machines
+        let admin = RedisClient(configuration: adminConfiguration, logger: quietLogger())
         try await admin.waitUntilConnected()
         try await eventually("the replica is in sync", within: .seconds(20)) {
             (try await admin.send("INFO", ["replication"]).string ?? "").contains("state=online")
         }
         await admin.shutdown()
         let sentinel = try await RedisSentinelProcess.start(monitoring: master)
-        let sentinelAdmin = RedisClient(
-            configuration: RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: sentinel.port)),
-            logger: quietLogger())
+        var sentinelConfiguration = RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: sentinel.port))
+        sentinelConfiguration.commandTimeout = .seconds(2)
+        let sentinelAdmin = RedisClient(configuration: sentinelConfiguration, logger: quietLogger())
         try await sentinelAdmin.waitUntilConnected()
         try await eventually("the Sentinel knows the replica", within: .seconds(20)) {
             let replicas = try await sentinelAdmin.send("SENTINEL", ["REPLICAS", "gateway"])

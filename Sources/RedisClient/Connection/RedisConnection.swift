@@ -36,6 +36,9 @@ final class RedisConnection: Sendable {
         } else {
             tls = nil
         }
+        // Completed by the TLS handshake's outcome (see `TLSHandshakeHandler`).
+        let handshake: EventLoopPromise<Void>? =
+            tls == nil ? nil : MultiThreadedEventLoopGroup.singleton.next().makePromise()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
@@ -44,23 +47,39 @@ final class RedisConnection: Sendable {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeHandler(handshake: handshake!))
                     }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(pushHandler: pushHandler))
                 }
             }
         let channel: any Channel
-        switch endpoint {
-        case .tcp(let host, let port):
-            channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(
-                host: host, port: port
-            ).get()
-        case .unix(let path):
-            channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-        case .sentinel:
-            preconditionFailure("a Sentinel endpoint is resolved to its master before connecting")
+        do {
+            switch endpoint {
+            case .tcp(let host, let port):
+                channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(
+                    host: host, port: port
+                ).get()
+            case .unix(let path):
+                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .sentinel:
+                preconditionFailure("a Sentinel endpoint is resolved to its master before connecting")
+            }
+        } catch {
+            handshake?.fail(error)
+            throw error
         }
         let connection = RedisConnection(channel: channel)
         do {
+            if let handshake {
+                // The handshake's outcome first: a certificate problem is reported as such.
+                let timeout = handshake.futureResult.eventLoop.scheduleTask(
+                    in: TimeAmount(configuration.connectTimeout)
+                ) {
+                    handshake.fail(RedisError.tls("the TLS handshake with Redis did not finish in time"))
+                }
+                defer { timeout.cancel() }
+                try await handshake.futureResult.get()
+            }
             var setup: [[[UInt8]]] = []
             if let password = configuration.password {
                 setup.append(
