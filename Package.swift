@@ -40,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // MARK: System libraries (Debian: libnghttp2-dev libhiredis-dev libcurl4-openssl-dev libssl-dev)
@@ -99,6 +100,7 @@ let package = Package(
             dependencies: [
                 "CCurl", "CCurlShim", "JSONCore", "TimeConversions",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -112,6 +114,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -123,6 +126,7 @@ let package = Package(
                 "HubSpotAPI", "RedisClient", "TimeConversions", "WebhookSignature",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -167,6 +171,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// OpenTelemetry traces: a W3C trace-context tracer and an OTLP/HTTP (JSON) exporter.
+        .target(
+            name: "GatewayTracing",
+            dependencies: [
+                "HubSpotAPI", "JSONCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         /// Durable write jobs: records stored in Redis, written by workers in every replica.
         .target(
             name: "WriteJobs",
@@ -201,6 +218,7 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -247,8 +265,11 @@ let package = Package(
             name: "hubspot-gateway",
             dependencies: [
                 "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
-                "GRPCStandardServices", "HubSpotAPI", "HubSpotSimulator", "JSONLogging", "RedisClient", "WriteJobs",
+                "GRPCStandardServices", "GatewayTracing", "HubSpotAPI", "HubSpotSimulator", "JSONLogging",
+                "RedisClient",
+                "WriteJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -419,6 +440,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayTracingTests",
+            dependencies: [
+                "GatewayTracing", "JSONCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubSpotSimulatorTests",

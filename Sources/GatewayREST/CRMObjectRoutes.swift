@@ -40,7 +40,11 @@ public struct CRMObjectRoutes: Sendable {
         let paths = router.group("crm")
             .add(
                 middleware: RESTObservationMiddleware<Context>(
-                    accessLog: configuration.accessLog, logger: logger, metricsFactory: metricsFactory))
+                    accessLog: configuration.accessLog, logger: logger, metricsFactory: metricsFactory)
+            )
+            // A server span per request, continuing the caller's `traceparent` (no-op unless
+            // a tracer is bootstrapped).
+            .add(middleware: TracingMiddleware<Context>())
         let objects = paths.group("v3/objects")
         objects.get(":type") { request, context in await answer(request) { try await list(request, context) } }
         objects.post(":type") { request, context in await answer(request) { try await create(request, context) } }

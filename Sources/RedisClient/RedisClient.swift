@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import Synchronization
 import TimeConversions
+import Tracing
 
 /// One argument of a Redis command: bytes, with conversions from text and numbers.
 public struct RESPArgument: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
@@ -120,7 +121,13 @@ public final class RedisClient: Sendable {
             ])
             limit += configuration.durableTimeout
         }
-        var replies = try await connection.send(wire, timeout: limit)
+        let operation = String(decoding: wire[0].first ?? [], as: UTF8.self)
+        var replies = try await withSpan("redis \(operation)", ofKind: .client) { span in
+            span.attributes["db.system.name"] = "redis"
+            span.attributes["db.operation.name"] = operation
+            span.attributes["db.operation.batch.size"] = Int64(wire.count)
+            return try await connection.send(wire, timeout: limit)
+        }
         if replies.contains(where: { if case .error(let error) = $0 { error.kind == .readOnly } else { false } }) {
             // The master this connection reached was demoted (a failover): reconnect, which
             // asks the Sentinels again.

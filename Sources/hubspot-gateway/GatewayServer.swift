@@ -7,6 +7,8 @@ import ChangeFeed
 import GRPCCore
 import GRPCNghttp2Transport
 import GRPCStandardServices
+import GatewayTracing
+import Tracing
 import HubSpotAPI
 import HTTPTypes
 import HubSpotSimulator
@@ -27,10 +29,24 @@ import WriteJobs
 struct GatewayServer {
     let options: HubSpotGatewayCommand
     let logger: Logger
+    /// Made when `--otlp-endpoint` is set: traces go there (off by default).
+    func makeTraceExporter() -> OTLPExporter? {
+        options.otlpEndpoint.map { endpoint in
+            var configuration = OTLPExporter.Configuration(endpoint: endpoint)
+            configuration.exportInterval = .milliseconds(options.otlpExportIntervalMilliseconds)
+            configuration.maxQueueSize = options.otlpMaxQueuedSpans
+            configuration.resource.append(("service.instance.id", ProcessInfo.processInfo.hostName))
+            return OTLPExporter(configuration: configuration, logger: logger)
+        }
+    }
 
     func run() async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let traceExporter = makeTraceExporter()
+        if let traceExporter {
+            InstrumentationSystem.bootstrap(OTLPTracer(exporter: traceExporter, sampleRatio: options.otlpSampleRatio))
+        }
         if options.sandbox {
             var simulator = SimulatorConfiguration()
             simulator.seedContacts = 200
@@ -40,7 +56,7 @@ struct GatewayServer {
             try await HubSpotSimulator.withRunning(simulator, logger: quiet) { sandbox, baseURL in
                 try await serve(
                     baseURL: baseURL, credentials: .privateAppToken(Secret(simulator.token)), registry: registry,
-                    sandbox: sandbox)
+                    sandbox: sandbox, traceExporter: traceExporter)
             }
         } else {
             let credentials: HubSpotCredentials
@@ -52,7 +68,9 @@ struct GatewayServer {
                         clientId: options.hubspotClientId!, clientSecret: Secret(options.hubspotClientSecret!),
                         refreshToken: Secret(options.hubspotRefreshToken!)))
             }
-            try await serve(baseURL: options.hubspotBaseUrl, credentials: credentials, registry: registry)
+            try await serve(
+                baseURL: options.hubspotBaseUrl, credentials: credentials, registry: registry,
+                traceExporter: traceExporter)
         }
     }
 
@@ -81,7 +99,7 @@ struct GatewayServer {
 
     private func serve(
         baseURL: String, credentials: HubSpotCredentials, registry: PrometheusCollectorRegistry,
-        sandbox: HubSpotSimulator? = nil
+        sandbox: HubSpotSimulator? = nil, traceExporter: OTLPExporter?
     ) async throws {
         let keys = try callerKeys()
         let metrics = GatewayMetrics()
@@ -249,6 +267,7 @@ struct GatewayServer {
                     accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors,
                     logger: logger,
                     isClientFault: { $0 is MalformedRequest }),
+                TracingInterceptor(),
                 ErrorDetailsInterceptor(),
                 CallerAuthenticationInterceptor(
                     keys: keys, trustsCertificateIdentity: tlsContext?.files.clientCA != nil, logger: logger),
@@ -363,9 +382,13 @@ struct GatewayServer {
             services.append(
                 .init(service: FeedInvalidationService(invalidator: invalidator), successTerminationBehavior: .ignore))
         }
+        // The exporter first: the group shuts services down last to first, so it sends the
+        // spans of the final requests after the servers have drained.
+        let exporting: [ServiceGroupConfiguration.ServiceConfiguration] =
+            traceExporter.map { [.init(service: $0, successTerminationBehavior: .ignore)] } ?? []
         let group = ServiceGroup(
             configuration: .init(
-                services: [
+                services: exporting + [
                     .init(
                         service: GRPCServerService(server: server, health: health),
                         successTerminationBehavior: .gracefullyShutdownGroup),

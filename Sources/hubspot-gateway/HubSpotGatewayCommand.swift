@@ -87,6 +87,20 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     @Option(help: "Seconds between checks of the TLS files for a renewed certificate.")
     var tlsReloadSeconds: Double = 30
 
+    // MARK: Tracing
+    @Option(
+        help:
+            "OpenTelemetry collector's OTLP/HTTP URL (http://otel-collector:4318): traces of every RPC, REST call, cache lookup, budget wait, batch, HubSpot call and Redis round trip go there (off without it)."
+    )
+    var otlpEndpoint: String?
+    @Option(
+        help: "Share of the traces the gateway starts that are recorded (a caller's traceparent decides for its own).")
+    var otlpSampleRatio: Double = 1
+    @Option(help: "Milliseconds between exports of finished spans.")
+    var otlpExportIntervalMilliseconds = 1000
+    @Option(help: "Finished spans held while the collector is behind; more are dropped and counted.")
+    var otlpMaxQueuedSpans = 4096
+
     // MARK: Callers
     @Option(help: "File of caller keys: one `service sha256:<hex> scopes` line per calling service.")
     var callerKeysFile: String?
@@ -307,7 +321,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "redis-tls-cert-file", "redis-tls-key-file", "redis-sentinel-password", "redis-durable-replicas",
         "redis-durable-timeout-milliseconds", "host", "grpc-port", "http-port", "default-timeout-seconds",
         "shutdown-grace-seconds",
-        "max-connection-age-seconds", "tls-cert", "tls-key", "tls-client-ca", "tls-reload-seconds", "caller-keys-file",
+        "max-connection-age-seconds", "otlp-endpoint", "otlp-sample-ratio", "otlp-export-interval-milliseconds",
+        "otlp-max-queued-spans", "tls-cert", "tls-key", "tls-client-ca", "tls-reload-seconds", "caller-keys-file",
         "caller-keys", "general-per-second", "search-per-second",
         "daily-limit",
         "interactive-reserve", "reserve-held-milliseconds", "fair-share-retry-milliseconds",
@@ -351,10 +366,11 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         // Values that would stall or spin a background job.
         _ = try Self.comparedProperties(reconcileProperties)
         guard fairShareRetryMilliseconds >= 1, fairShareWaitingMarginMilliseconds >= 0, fairShareCredit >= 0,
-            (0...1).contains(earlyRefusalShare), callReserveMilliseconds >= 0
+            (0...1).contains(earlyRefusalShare), callReserveMilliseconds >= 0, (0...1).contains(otlpSampleRatio),
+            otlpExportIntervalMilliseconds >= 1, otlpMaxQueuedSpans >= 1
         else {
             throw ValidationError(
-                "--fair-share-retry-milliseconds must be ≥ 1, --fair-share-waiting-margin-milliseconds and --fair-share-credit ≥ 0, --early-refusal-share between 0 and 1, --call-reserve-milliseconds ≥ 0"
+                "--fair-share-retry-milliseconds must be ≥ 1, --fair-share-waiting-margin-milliseconds and --fair-share-credit ≥ 0, --early-refusal-share between 0 and 1, --call-reserve-milliseconds ≥ 0, --otlp-sample-ratio between 0 and 1, --otlp-export-interval-milliseconds and --otlp-max-queued-spans ≥ 1"
             )
         }
         guard (0...1000).contains(reserveHeldMilliseconds) else {

@@ -1,4 +1,5 @@
 import Synchronization
+import Tracing
 
 /// Merges concurrent single-item requests that share a key (object type and property set,
 /// say) into batch calls of at most `maxBatchSize` items.
@@ -37,7 +38,12 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     private struct Entry {
         var identity: String?
         var item: Item
-        var waiters: [(token: Int, waiter: Waiter, deadline: ContinuousClock.Instant, share: BudgetClaim.Share?)]
+        /// `trace`: the caller's span, which the batch's span links to.
+        var waiters:
+            [(
+                token: Int, waiter: Waiter, deadline: ContinuousClock.Instant, share: BudgetClaim.Share?,
+                trace: InstrumentationContext?
+            )]
     }
 
     /// The requests of one key not yet sent.
@@ -81,6 +87,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         let ticket = Mutex<(entry: Int, token: Int)?>(nil)
         // Who the input is for: the batch's budget claim charges each service its inputs.
         let share = Caller.current?.share
+        let trace = InstrumentationContext.current
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (waiter: Waiter) in
                 // Groups are changed in place: a copy of a group with thousands of waiting
@@ -89,7 +96,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
                     Self.enqueue(
                         &groups[key, default: Group(latestDeadline: deadline)], item, identity: identity,
                         merging: merging,
-                        waiter: waiter, deadline: deadline, share: share, ticket: ticket)
+                        waiter: waiter, deadline: deadline, share: share, trace: trace, ticket: ticket)
                 }
                 if startLeader {
                     Task { await self.lead(key) }
@@ -107,18 +114,19 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
 
     private static func enqueue(
         _ group: inout Group, _ item: Item, identity: String?, merging: Merging, waiter: Waiter,
-        deadline: ContinuousClock.Instant, share: BudgetClaim.Share?, ticket: borrowing Mutex<(entry: Int, token: Int)?>
+        deadline: ContinuousClock.Instant, share: BudgetClaim.Share?, trace: InstrumentationContext?,
+        ticket: borrowing Mutex<(entry: Int, token: Int)?>
     ) -> Bool {
         let token = group.next
         group.next += 1
         let number: Int
         if merging == .share, let identity, let existing = group.shared[identity] {
             number = existing
-            group.entries[existing]!.waiters.append((token, waiter, deadline, share))
+            group.entries[existing]!.waiters.append((token, waiter, deadline, share, trace))
         } else {
             number = token
             group.entries[number] = Entry(
-                identity: identity, item: item, waiters: [(token, waiter, deadline, share)])
+                identity: identity, item: item, waiters: [(token, waiter, deadline, share, trace)])
             group.order.append(number)
             if merging == .share, let identity { group.shared[identity] = number }
         }
@@ -153,8 +161,15 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         }
     }
 
-    /// Admits and sends the next batch of `key`.
+    /// Admits and sends the next batch of `key`, in a span of its own (a trace of its own,
+    /// linked to the span of every caller it serves).
     private func sendOne(_ key: Key, deadline: ContinuousClock.Instant) async {
+        let span = InstrumentationSystem.tracer.startSpan("gateway.coalesced_batch", context: .topLevel)
+        defer { span.end() }
+        await InstrumentationContext.withValue(span.context) { await sendOne(key, deadline: deadline, span: span) }
+    }
+
+    private func sendOne(_ key: Key, deadline: ContinuousClock.Instant, span: any Span) async {
         // Later requests join while the batch waits to be admitted.
         var admission: (any Error)?
         do { try await admit(deadline) } catch { admission = error }
@@ -166,15 +181,25 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
             return taken
         }
         for waiter in expired { waiter.resume(throwing: DeadlinePassed()) }
+        if span.isRecording {
+            span.attributes["gateway.batch.items"] = Int64(batch.count)
+            span.attributes["gateway.batch.callers"] = Int64(batch.reduce(0) { $0 + $1.waiters.count })
+            for entry in batch {
+                for waiter in entry.waiters {
+                    if let trace = waiter.trace { span.addLink(SpanLink(context: trace, attributes: [:])) }
+                }
+            }
+        }
         guard !batch.isEmpty else { return }
         if let admission {
-            for entry in batch { for (_, waiter, _, _) in entry.waiters { waiter.resume(throwing: admission) } }
+            span.recordError(admission)
+            for entry in batch { for waiter in entry.waiters { waiter.waiter.resume(throwing: admission) } }
             return
         }
         let results = await send(key, batch.map(\.item), deadline)
         for (index, entry) in batch.enumerated() {
             let result = index < results.count ? results[index] : .failure(BatchAnswerMissing())
-            for (_, waiter, _, _) in entry.waiters { waiter.resume(with: result) }
+            for waiter in entry.waiters { waiter.waiter.resume(with: result) }
         }
     }
 

@@ -3,6 +3,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
+import Tracing
 import TimeConversions
 
 /// A read-through cache of HubSpot objects in the Redis all replicas share.
@@ -113,6 +114,9 @@ public final class ObjectCache: Sendable {
         let freshness = min(maxStaleness ?? configuration.ttl, configuration.ttl)
         // Normalized by the door (`PropertyNames`): one entry per property set.
         let names = properties.joined(separator: ",")
+        // The lookup's span ends before the fetch (which has spans of its own).
+        let lookupSpan = InstrumentationSystem.tracer.startSpan("cache.lookup")
+        lookupSpan.attributes["gateway.object_type"] = type
         if redis != nil, freshness > .zero, configuration.nearTTL > .zero, freshness >= configuration.nearTTL,
             let near = local.withLock({ $0.near(type: type, id: id, properties: names, within: configuration.nearTTL) }
             ),
@@ -121,18 +125,24 @@ public final class ObjectCache: Sendable {
             metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "hit")])
             metrics.increment(GatewayMetrics.Name.cacheNearHits)
             outcomes.withLock { $0.hits += 1 }
+            lookupSpan.attributes["gateway.cache.result"] = "near_hit"
+            lookupSpan.end()
             return Read(object: near.object, source: .cache, age: near.age)
         }
         // The in-process version before asking Redis: an invalidation heard meanwhile makes
         // whatever this read brings back unusable for the near cache.
         let ticket = local.withLock { $0.ticket() }
-        let entry = await lookup(type: type, id: id, properties: names)
+        let entry = await InstrumentationContext.withValue(lookupSpan.context) {
+            await lookup(type: type, id: id, properties: names)
+        }
         // Redis answers merges in the same lookup; the in-process memory of them is asked only
         // when Redis did not answer.
         let answeredByRedis = entry.map { $0.version >= 0 } ?? false
         if let survivor = entry?.mergedInto
             ?? (answeredByRedis ? nil : localMerges.withLock({ $0.get(LocalEntries.objectKey(type, id)) }))
         {
+            lookupSpan.attributes["gateway.cache.result"] = "merged"
+            lookupSpan.end()
             throw RecordMerged(type: type, id: id, survivorId: survivor)
         }
         if let entry, entry.version >= 0, !(entry.object == nil && !entry.notFound) {
@@ -147,10 +157,14 @@ public final class ObjectCache: Sendable {
         if let entry, freshness > .zero, entry.age <= (entry.notFound ? min(limit, configuration.notFoundTTL) : limit) {
             metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "hit")])
             outcomes.withLock { $0.hits += 1 }
+            lookupSpan.attributes["gateway.cache.result"] = entry.version < 0 ? "local_hit" : "hit"
+            lookupSpan.end()
             return Read(object: entry.object, source: .cache, age: entry.age)
         }
         metrics.increment(GatewayMetrics.Name.cacheReads, [("result", "miss")])
         outcomes.withLock { $0.misses += 1 }
+        lookupSpan.attributes["gateway.cache.result"] = "miss"
+        lookupSpan.end()
         let flightKey = "\(type)\u{0}\(id)\u{0}\(names)"
         do {
             let object = try await singleFlight(flightKey) {

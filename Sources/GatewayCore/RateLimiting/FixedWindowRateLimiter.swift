@@ -3,6 +3,7 @@ import Logging
 import RedisClient
 import Synchronization
 import TimeConversions
+import Tracing
 
 /// The fleet-wide HubSpot budget: fixed one-second windows (and a UTC-day window) counted in
 /// the Redis every replica shares, on Redis's clock. `acquire` waits for a slot until the
@@ -72,6 +73,20 @@ public final class FixedWindowRateLimiter: Sendable {
     public func acquire(
         _ kind: UpstreamCallKind, priority: CallPriority = .interactive, paced: Bool = false,
         deadline: ContinuousClock.Instant
+    ) async throws -> RateLimitGrant {
+        try await withSpan("ratelimit.acquire") { span in
+            span.attributes["gateway.budget.bucket"] = kind.metricLabel
+            span.attributes["gateway.budget.priority"] = "\(priority)"
+            let started = ContinuousClock.now
+            let grant = try await acquireUntraced(kind, priority: priority, paced: paced, deadline: deadline)
+            span.attributes["gateway.budget.waited_ms"] = (ContinuousClock.now - started).milliseconds
+            span.attributes["gateway.budget.decided_in"] = mode == .redis ? "redis" : "local"
+            return grant
+        }
+    }
+
+    private func acquireUntraced(
+        _ kind: UpstreamCallKind, priority: CallPriority, paced: Bool, deadline: ContinuousClock.Instant
     ) async throws -> RateLimitGrant {
         let started = ContinuousClock.now
         let bucket = [("bucket", kind.metricLabel)]

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 import JSONCore
 import Logging
 import TimeConversions
@@ -112,9 +113,23 @@ extension HubSpotClient {
             ]
             if encodedBody != nil { headers.append(("Content-Type", contentType)) }
             let started = clock.now
+            // One client span per attempt (a retry's wait is not in it).
+            let span = InstrumentationSystem.tracer.startSpan("HubSpot \(method.rawValue) \(endpoint)", ofKind: .client)
+            span.attributes["http.request.method"] = method.rawValue
+            span.attributes["url.path"] = path
+            span.attributes["hubspot.endpoint"] = endpoint
+            span.attributes["hubspot.attempt"] = Int64(attempt)
             do {
                 let response = try await transport.send(
                     HTTPRequest(method: method, url: url, headers: headers, body: encodedBody), timeout: timeout)
+                span.attributes["http.response.status_code"] = Int64(response.status)
+                if let correlation = response.header("X-HubSpot-Correlation-Id") {
+                    span.attributes["hubspot.correlation_id"] = correlation
+                }
+                if response.status >= 400 {
+                    span.setStatus(SpanStatus(code: .error, message: "HTTP \(response.status)"))
+                }
+                span.end()
                 // An OAuth token HubSpot no longer accepts: refresh once and try again.
                 var refreshing = false
                 if response.status == 401, !refreshedAfter401 {
@@ -136,9 +151,13 @@ extension HubSpotClient {
                 }
                 throw HubSpotError(response: response)
             } catch let error as CancellationError {
+                span.end()
                 throw error
             } catch {
                 if error is CurlError {
+                    span.recordError(error)
+                    span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+                    span.end()
                     observer?(
                         HubSpotExchange(
                             endpoint: endpoint, status: 0, duration: clock.now - started, rateLimit: RateLimitStatus(),
