@@ -12,16 +12,17 @@ WANTED = {"HubSpotGatewayUpstream429", "HubSpotGatewayCircuitBreakerOpen", "HubS
 
 
 def exported_metric_names() -> set[str]:
-    """Every metric-looking string literal in the gateway's sources, plus the labels the
-    Prometheus exporter derives from timers (_bucket, _sum, _count)."""
+    """Every metric-looking string literal in the gateway's sources, plus the series the
+    Prometheus exporter derives from histograms (timers and aggregating recorders): _bucket,
+    _sum, _count."""
     names = set()
     for source in (ROOT / "Sources").glob("**/*.swift"):
         names |= set(re.findall(r'"((?:gateway|hubspot|process)_[a-z0-9_]+)"', source.read_text()))
-    return names
+    return names | {name + suffix for name in names for suffix in ("_bucket", "_sum", "_count")}
 
 
 def rules() -> list[dict]:
-    (rule,) = render("k8s/monitoring")
+    (rule,) = [o for o in render("k8s/monitoring") if o["kind"] == "PrometheusRule"]
     assert rule["apiVersion"] == "monitoring.coreos.com/v1" and rule["kind"] == "PrometheusRule"
     return [r for group in rule["spec"]["groups"] for r in group["rules"]]
 
