@@ -190,6 +190,34 @@ func withSimulator<T: Sendable>(
         }
     }
 
+    @Test func aRequestWhoseReusedConnectionDiesIsNotSentAgainBehindTheCallersBack() async throws {
+        let transport = CurlTransport()
+        defer { transport.shutdown() }
+        try await withSimulator({ configuration in
+            var rule = FaultRule()
+            rule.dropRate = 1
+            rule.afterRequests = 1  // the first request is answered and leaves its connection open
+            configuration.faults.rules = [rule]
+        }) { baseURL, token in
+            let request = HTTPRequest(
+                method: .post, url: baseURL + "/crm/v3/objects/contacts",
+                headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                body: Array(#"{"properties":{"email":"once@example.com"}}"#.utf8))
+            let first = try await transport.send(request, timeout: .seconds(5))
+            #expect(first.status == 201)
+            do {
+                _ = try await transport.send(request, timeout: .seconds(5))
+                Issue.record("a dropped connection must fail")
+            } catch let error as CurlError {
+                // Sent, with no answer: the caller must treat the outcome as unknown.
+                #expect(error.isConnectionFailure && !error.requestCertainlyNotSent)
+            }
+            // libcurl would have resent the POST on a fresh connection (up to 5 times).
+            let received = try await adminStats(baseURL)["received"] as? Int
+            #expect(received == 2)
+        }
+    }
+
     @Test func responsesOverTheSizeCapFail() async throws {
         var configuration = CurlTransportConfiguration()
         configuration.maxResponseBytes = 1024

@@ -21,6 +21,8 @@ CURLcode ccurl_easy_setopt_write_callback(CURL *handle, size_t (*callback)(char 
 CURLcode ccurl_easy_setopt_header_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode ccurl_easy_setopt_read_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode ccurl_easy_setopt_xferinfo_callback(CURL *handle, int (*callback)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t));
+/* Called before every send of the request, a resend on a fresh connection included. */
+CURLcode ccurl_easy_setopt_prereq_callback(CURL *handle, int (*callback)(void *, char *, char *, int, int));
 
 CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_easy_getinfo_double(CURL *handle, CURLINFO info, double *value);

@@ -47,6 +47,9 @@ final class CurlTransfer {
     fileprivate var body: [UInt8] = []
     fileprivate var headers: [(name: String, value: String)] = []
     fileprivate var tooLarge = false
+    /// Times curl was about to send the request; more than once is libcurl resending it on a
+    /// fresh connection after a reused one died, which is refused (see `curlPrereqCallback`).
+    fileprivate var sends = 0
 
     init(handle: EasyHandle, continuation: CheckedContinuation<HTTPResponse, any Error>, maxResponseBytes: Int) {
         self.handle = handle
@@ -120,6 +123,8 @@ final class CurlTransfer {
         check(ccurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context))
         check(ccurl_easy_setopt_header_callback(easy, curlHeaderCallback))
         check(ccurl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context))
+        check(ccurl_easy_setopt_prereq_callback(easy, curlPrereqCallback))
+        check(ccurl_easy_setopt_pointer(easy, CURLOPT_PREREQDATA, context))
         return code
     }
 
@@ -127,6 +132,14 @@ final class CurlTransfer {
     func outcome(code: CURLcode) -> Result<HTTPResponse, any Error> {
         if tooLarge || code == CURLE_FILESIZE_EXCEEDED {
             return .failure(CurlTransportError.responseTooLarge(limit: maxResponseBytes))
+        }
+        if sends > 1 {
+            return .failure(
+                CurlError(
+                    code: Int32(CURLE_GOT_NOTHING.rawValue),
+                    message:
+                        "the connection died after the request was sent, with no answer; it was not sent again (HubSpot may have received it)"
+                ))
         }
         guard code == CURLE_OK else {
             return .failure(CurlError(code: Int32(code.rawValue), message: handle.message(for: code)))
@@ -199,6 +212,19 @@ private let curlWriteCallback:
         guard length > 0, let data else { return length }
         // Returning less than `length` makes curl abort the transfer (CURLE_WRITE_ERROR).
         return transfer.append(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
+    }
+
+/// libcurl resends a request by itself when the reused connection it went out on dies before
+/// any answer (up to 5 times, no option turns it off in curl 7.88). That resend would reach
+/// HubSpot without a budget slot and could repeat a write HubSpot already applied, so the
+/// second send is aborted: the caller decides, through the limiter and the idempotency rules.
+private let curlPrereqCallback:
+    @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?, Int32, Int32)
+        -> Int32 = { context, _, _, _, _ in
+        guard let context else { return Int32(CURL_PREREQFUNC_OK) }
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+        transfer.sends += 1
+        return transfer.sends > 1 ? Int32(CURL_PREREQFUNC_ABORT) : Int32(CURL_PREREQFUNC_OK)
     }
 
 private let curlHeaderCallback:
