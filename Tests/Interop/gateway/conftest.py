@@ -126,9 +126,12 @@ class Fleet:
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
     def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
-                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None):
+                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_port: int | None = None,
+                 gateways_redis_port: int | None = None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
-        self.redis_port = random.randint(20000, 30000)
+        self.redis_port = redis_port or random.randint(20000, 30000)
+        # `gateways_redis_port`: the gateways dial this port instead (a proxy in front of Redis).
+        dialled = gateways_redis_port or self.redis_port
         # `redis_aof`: the append-only file on, fsync every second (as in k8s/): a restart keeps what was acknowledged.
         # `redis_tls` (TestCertificates): Redis serves TLS only, and the gateways reach it with rediss://.
         listen = (["--port", "0", "--tls-port", str(self.redis_port), "--tls-cert-file", str(redis_tls.server_cert),
@@ -150,8 +153,8 @@ class Fleet:
         # `extra_keys`: more caller-key lines as written (a `cert=` caller, say).
         keys = ";".join([keys, *extra_keys])
         self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
-        redis_url = (("--redis-url", f"rediss://127.0.0.1:{self.redis_port}", "--redis-tls-ca-file", str(redis_tls.ca))
-                     if redis_tls else ("--redis-url", f"redis://127.0.0.1:{self.redis_port}"))
+        redis_url = (("--redis-url", f"rediss://127.0.0.1:{dialled}", "--redis-tls-ca-file", str(redis_tls.ca))
+                     if redis_tls else ("--redis-url", f"redis://127.0.0.1:{dialled}"))
         self.gateway_args = ("--hubspot-base-url", self.sim_url, *redis_url, "--redis-timeout-milliseconds", "500", *args)
         self.gateways = [self.start_gateway() for _ in range(replicas)]
 
