@@ -476,3 +476,30 @@ if Context.environment["HUBSPOT_GATEWAY_PRODUCT_ONLY"] != nil {
     package.targets.removeAll { removed.contains($0.name) }
     package.products.removeAll { product in product.name.hasSuffix("-bench") }
 }
+
+// MARK: Fuzz targets (scripts/fuzz): libFuzzer entry points over the decoders that take
+// outside bytes, built only with HUBSPOT_GATEWAY_FUZZ=1 and -sanitize=fuzzer,address (libFuzzer
+// supplies `main`), so ordinary builds never see them.
+if Context.environment["HUBSPOT_GATEWAY_FUZZ"] == "1" {
+    let fuzzSettings = swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(
+            name: "FuzzJSON", dependencies: ["ChangeFeed", "JSONCore"], path: "Fuzz/FuzzJSON",
+            swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "FuzzRESP", dependencies: ["RedisClient"], path: "Fuzz/FuzzRESP", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "FuzzHTTP2",
+            dependencies: [
+                "GRPCNghttp2Transport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/FuzzHTTP2", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "FuzzCallerKeys", dependencies: ["GatewayCore"], path: "Fuzz/FuzzCallerKeys",
+            swiftSettings: fuzzSettings),
+    ]
+}

@@ -127,7 +127,7 @@ class Fleet:
 
     def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
                  redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_port: int | None = None,
-                 gateways_redis_port: int | None = None):
+                 gateways_redis_port: int | None = None, redis_url: str | None = None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = redis_port or random.randint(20000, 30000)
         # `gateways_redis_port`: the gateways dial this port instead (a proxy in front of Redis).
@@ -140,7 +140,10 @@ class Fleet:
         self.redis_args = ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "",
                            "--appendonly", "yes" if redis_aof else "no", "--appendfsync", "everysec",
                            "--dir", self.dir, "--loglevel", "warning"]
-        self.start_redis()
+        # `redis_url`: a Redis the test runs itself (Sentinel, say); the fleet starts none.
+        self.redis = None
+        if redis_url is None:
+            self.start_redis()
         self.sim = subprocess.Popen([_binary("HUBSPOT_SIM_BIN", "hubspot-sim"), "--port", "0", *sim_args, "--daily-limit", "0", "--log-level", "warning"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.sim.stdout.readline().strip()
@@ -153,9 +156,10 @@ class Fleet:
         # `extra_keys`: more caller-key lines as written (a `cert=` caller, say).
         keys = ";".join([keys, *extra_keys])
         self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
-        redis_url = (("--redis-url", f"rediss://127.0.0.1:{dialled}", "--redis-tls-ca-file", str(redis_tls.ca))
-                     if redis_tls else ("--redis-url", f"redis://127.0.0.1:{dialled}"))
-        self.gateway_args = ("--hubspot-base-url", self.sim_url, *redis_url, "--redis-timeout-milliseconds", "500", *args)
+        redis_option = (("--redis-url", redis_url) if redis_url else
+                     ("--redis-url", f"rediss://127.0.0.1:{dialled}", "--redis-tls-ca-file", str(redis_tls.ca)) if redis_tls
+                     else ("--redis-url", f"redis://127.0.0.1:{dialled}"))
+        self.gateway_args = ("--hubspot-base-url", self.sim_url, *redis_option, "--redis-timeout-milliseconds", "500", *args)
         self.gateways = [self.start_gateway() for _ in range(replicas)]
 
     def start_gateway(self) -> "Gateway":
@@ -184,9 +188,11 @@ class Fleet:
     def stop(self):
         codes = [gateway.stop() for gateway in self.gateways]
         self.sim.terminate()
-        self.redis.terminate()
+        if self.redis:
+            self.redis.terminate()
         self.sim.wait(timeout=20)
-        self.redis.wait(timeout=20)
+        if self.redis:
+            self.redis.wait(timeout=20)
         shutil.rmtree(self.dir, ignore_errors=True)
         return codes
 
