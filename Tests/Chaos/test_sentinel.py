@@ -2,19 +2,13 @@
 the master is SIGKILLed while the fleet takes webhooks and creates. The gateways follow the
 new master within the Sentinels' failover time, HubSpot's budget holds, and every webhook
 event a gateway acknowledged (with --redis-durable-replicas 1) is in the feed afterwards."""
-import base64
-import hashlib
-import hmac
-import json
 import pathlib
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
-from chaos import Fleet, Load, acknowledged_found_at_simulator, free_port, ready, record, scale
+from chaos import Fleet, Load, post_signed_webhook, acknowledged_found_at_simulator, free_port, ready, record, scale
 from test_chaos import hot_ids
 
 PUBLIC_URL = "https://hubspot-gateway.example.com/webhooks/hubspot"
@@ -85,22 +79,6 @@ class Webhooks:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _post(self, gateway, events) -> int:
-        body = json.dumps(events).encode()
-        timestamp = str(int(time.time() * 1000))
-        mac = hmac.new(SECRET.encode(), b"POST" + PUBLIC_URL.encode() + body + timestamp.encode(), hashlib.sha256)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{gateway.http_port}/webhooks/hubspot", data=body, method="POST",
-            headers={"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
-                     "X-HubSpot-Request-Timestamp": timestamp})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-        except OSError:
-            return 0
-
     def _run(self):
         batch = 0
         while not self.stop_event.is_set():
@@ -109,7 +87,7 @@ class Webhooks:
                        "occurredAt": int(time.time() * 1000), "subscriptionType": "deal.propertyChange", "attemptNumber": 0,
                        "objectId": 700000 + n, "propertyName": "dealname", "propertyValue": f"v{batch}",
                        "changeSource": "INTEGRATION"} for n in range(10)]
-            status = self._post(self.fleet.gateways[batch % len(self.fleet.gateways)], events)
+            status = post_signed_webhook(self.fleet.gateways[batch % len(self.fleet.gateways)], events, SECRET, PUBLIC_URL)
             if 200 <= status < 300:
                 self.acknowledged += [e["eventId"] for e in events]
             else:

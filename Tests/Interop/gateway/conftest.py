@@ -8,6 +8,7 @@ import random
 import shutil
 import socket
 import time
+import urllib.error
 import urllib.request
 import pathlib
 import subprocess
@@ -88,6 +89,28 @@ class Gateway:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return -9
+
+
+def post_signed_webhook(gateway, events: list[dict], secret: str, public_url: str) -> int:
+    """Delivers `events` to a replica's webhook intake as HubSpot would (signature v3 over the
+    public URL, which the ingress would have forwarded); returns the HTTP status (0 when the
+    replica could not be reached)."""
+    import base64
+    import hmac
+    body = json.dumps(events).encode()
+    timestamp = str(int(time.time() * 1000))
+    mac = hmac.new(secret.encode(), b"POST" + public_url.encode() + body + timestamp.encode(), hashlib.sha256)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{gateway.http_port}/webhooks/hubspot", data=body, method="POST",
+        headers={"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
+                 "X-HubSpot-Request-Timestamp": timestamp})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
 
 
 @pytest.fixture(scope="module")

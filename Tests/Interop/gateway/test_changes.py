@@ -1,9 +1,6 @@
 """The change feed end to end: hubspot-sim's webhooks (signed, balanced over three gateway
 replicas), one redis-server, grpcio subscribers."""
-import base64
 import hashlib
-import hmac
-import json
 import pathlib
 import socket
 import subprocess
@@ -17,7 +14,7 @@ import uuid
 import grpc
 import pytest
 
-from conftest import Fleet, Gateway
+from conftest import Fleet, Gateway, post_signed_webhook
 from hubspot.gateway.v1 import changes_pb2, changes_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
 
 PUBLIC_URL = "https://hubspot-gateway.example.com/webhooks/hubspot"
@@ -200,20 +197,7 @@ def metrics_text(gateway) -> str:
 
 
 def post_signed(gateway, events: list[dict]) -> int:
-    """Delivers `events` to a replica's webhook intake as HubSpot would (signature v3 over the
-    public URL, which the ingress would have forwarded); returns the HTTP status."""
-    body = json.dumps(events).encode()
-    timestamp = str(int(time.time() * 1000))
-    mac = hmac.new(SECRET.encode(), b"POST" + PUBLIC_URL.encode() + body + timestamp.encode(), hashlib.sha256)
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{gateway.http_port}/webhooks/hubspot", data=body, method="POST",
-        headers={"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
-                 "X-HubSpot-Request-Timestamp": timestamp})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return post_signed_webhook(gateway, events, SECRET, PUBLIC_URL)
 
 
 def synthetic_events(token: str, count: int, objects: int = 50) -> list[dict]:
