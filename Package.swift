@@ -483,15 +483,16 @@ if Context.environment["HUBSPOT_GATEWAY_PRODUCT_ONLY"] != nil {
 if Context.environment["HUBSPOT_GATEWAY_FUZZ"] == "1" {
     let fuzzSettings = swiftSettings + [.unsafeFlags(["-parse-as-library"])]
     package.targets += [
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(
-            name: "FuzzJSON", dependencies: ["ChangeFeed", "JSONCore"], path: "Fuzz/FuzzJSON",
+            name: "FuzzJSON", dependencies: ["CFuzzDriver", "ChangeFeed", "JSONCore"], path: "Fuzz/FuzzJSON",
             swiftSettings: fuzzSettings),
         .executableTarget(
-            name: "FuzzRESP", dependencies: ["RedisClient"], path: "Fuzz/FuzzRESP", swiftSettings: fuzzSettings),
+            name: "FuzzRESP", dependencies: ["CFuzzDriver", "RedisClient"], path: "Fuzz/FuzzRESP", swiftSettings: fuzzSettings),
         .executableTarget(
             name: "FuzzHTTP2",
             dependencies: [
-                "GRPCNghttp2Transport",
+                "CFuzzDriver", "GRPCNghttp2Transport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -499,7 +500,7 @@ if Context.environment["HUBSPOT_GATEWAY_FUZZ"] == "1" {
             ],
             path: "Fuzz/FuzzHTTP2", swiftSettings: fuzzSettings),
         .executableTarget(
-            name: "FuzzCallerKeys", dependencies: ["GatewayCore"], path: "Fuzz/FuzzCallerKeys",
+            name: "FuzzCallerKeys", dependencies: ["CFuzzDriver", "GatewayCore"], path: "Fuzz/FuzzCallerKeys",
             swiftSettings: fuzzSettings),
     ]
 }

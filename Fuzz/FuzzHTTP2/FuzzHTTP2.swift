@@ -1,3 +1,4 @@
+import CFuzzDriver
 import GRPCCore
 @testable import GRPCNghttp2Transport
 import Logging
@@ -8,7 +9,8 @@ import NIOEmbedded
 /// `EmbeddedChannel`: nghttp2's frame parsing, our header validation, gRPC message framing
 /// and metadata decoding (`-bin` base64, `grpc-timeout`), with the accepted streams read.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzHTTP2(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+public func fuzzHTTP2(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let data else { return 0 }
     var configuration = Nghttp2ServerTransportConfiguration(host: "127.0.0.1", port: 0)
     configuration.maxReceiveMessageSize = 1 << 16
     let handler = HTTP2ServerConnection(
@@ -27,4 +29,12 @@ public func fuzzHTTP2(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     } catch {}
     _ = try? channel.finish()
     return 0
+}
+
+/// The entry point SwiftPM's link aliases `main` to: libFuzzer's driver with the target above.
+@_cdecl("FuzzHTTP2_main")
+public func fuzzHTTP2Main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in fuzzHTTP2(data, count) }
 }

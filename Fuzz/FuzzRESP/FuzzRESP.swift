@@ -1,9 +1,11 @@
+import CFuzzDriver
 @testable import RedisClient
 
 /// Bytes from the Redis server through hiredis' reader (`RESPReader`), fed in two pieces so
 /// that replies split across reads are covered too.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzRESP(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+public func fuzzRESP(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let data else { return 0 }
     let bytes = UnsafeRawBufferPointer(start: data, count: count)
     let reader = RESPReader()
     let split = count == 0 ? 0 : Int(bytes[0]) % (count + 1)
@@ -16,4 +18,12 @@ public func fuzzRESP(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// The entry point SwiftPM's link aliases `main` to: libFuzzer's driver with the target above.
+@_cdecl("FuzzRESP_main")
+public func fuzzRESPMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in fuzzRESP(data, count) }
 }

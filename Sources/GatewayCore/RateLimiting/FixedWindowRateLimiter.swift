@@ -75,12 +75,16 @@ public final class FixedWindowRateLimiter: Sendable {
         deadline: ContinuousClock.Instant
     ) async throws -> RateLimitGrant {
         try await withSpan("ratelimit.acquire") { span in
-            span.attributes["gateway.budget.bucket"] = kind.metricLabel
-            span.attributes["gateway.budget.priority"] = "\(priority)"
+            if span.isRecording {
+                span.attributes["gateway.budget.bucket"] = kind.metricLabel
+                span.attributes["gateway.budget.priority"] = "\(priority)"
+            }
             let started = ContinuousClock.now
             let grant = try await acquireUntraced(kind, priority: priority, paced: paced, deadline: deadline)
-            span.attributes["gateway.budget.waited_ms"] = (ContinuousClock.now - started).milliseconds
-            span.attributes["gateway.budget.decided_in"] = mode == .redis ? "redis" : "local"
+            if span.isRecording {
+                span.attributes["gateway.budget.waited_ms"] = (ContinuousClock.now - started).milliseconds
+                span.attributes["gateway.budget.decided_in"] = mode == .redis ? "redis" : "local"
+            }
             return grant
         }
     }
