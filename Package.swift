@@ -488,7 +488,8 @@ if Context.environment["HUBSPOT_GATEWAY_FUZZ"] == "1" {
             name: "FuzzJSON", dependencies: ["CFuzzDriver", "ChangeFeed", "JSONCore"], path: "Fuzz/FuzzJSON",
             swiftSettings: fuzzSettings),
         .executableTarget(
-            name: "FuzzRESP", dependencies: ["CFuzzDriver", "RedisClient"], path: "Fuzz/FuzzRESP", swiftSettings: fuzzSettings),
+            name: "FuzzRESP", dependencies: ["CFuzzDriver", "RedisClient"], path: "Fuzz/FuzzRESP",
+            swiftSettings: fuzzSettings),
         .executableTarget(
             name: "FuzzHTTP2",
             dependencies: [

@@ -115,7 +115,8 @@ public final class OTLPExporter: Service, Sendable {
         do {
             let response = try await transport.send(request, timeout: configuration.timeout)
             guard (200..<300).contains(response.status) else {
-                throw ExportRefused(status: response.status, body: String(decoding: response.body.prefix(200), as: UTF8.self))
+                throw ExportRefused(
+                    status: response.status, body: String(decoding: response.body.prefix(200), as: UTF8.self))
             }
             exported.increment(by: batch.count)
         } catch {

@@ -36,7 +36,8 @@ public struct OTLPTracer: Tracer {
     public func extract<Carrier, Extract: Extractor>(
         _ carrier: Carrier, into context: inout InstrumentationContext, using extractor: Extract
     ) where Extract.Carrier == Carrier {
-        if let header = extractor.extract(key: "traceparent", from: carrier), let trace = TraceContext(traceparent: header)
+        if let header = extractor.extract(key: "traceparent", from: carrier),
+            let trace = TraceContext(traceparent: header)
         {
             context.traceContext = trace
         }

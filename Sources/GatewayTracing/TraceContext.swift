@@ -47,7 +47,8 @@ public struct TraceID: Sendable, Hashable {
     }
 
     init?(hex: Substring) {
-        guard hex.count == 32, let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16),
+        guard hex.count == 32, let high = UInt64(hex.prefix(16), radix: 16),
+            let low = UInt64(hex.suffix(16), radix: 16),
             high != 0 || low != 0, hex.utf8.allSatisfy(\.isLowerHexDigit)
         else { return nil }
         self.init(high: high, low: low)

@@ -14,7 +14,9 @@ import Tracing
         #expect(context.sampled)
         #expect(context.traceparent == header)
         // A later version is read as version 00 (extra fields ignored), as the spec asks.
-        #expect(TraceContext(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra")?.sampled == false)
+        #expect(
+            TraceContext(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra")?.sampled == false
+        )
     }
 
     @Test func refusesMalformedOrZeroIds() {

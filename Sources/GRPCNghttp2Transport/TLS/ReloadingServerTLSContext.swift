@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Logging
 import NIOSSL
@@ -109,7 +109,8 @@ public final class ReloadingServerTLSContext: Sendable {
             return try NIOSSLContext(configuration: configuration)
         } catch {
             throw TLSFileError(
-                path: files.certificateChain, problem: "and its key do not make a TLS context (do they match?): \(error)")
+                path: files.certificateChain,
+                problem: "and its key do not make a TLS context (do they match?): \(error)")
         }
     }
 }

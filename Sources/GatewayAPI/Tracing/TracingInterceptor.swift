@@ -51,7 +51,9 @@ public struct TracingInterceptor: ServerInterceptor {
             let producer = contents.producer
             contents.producer = { writer in
                 do {
-                    let trailers = try await InstrumentationContext.withValue(span.context) { try await producer(writer) }
+                    let trailers = try await InstrumentationContext.withValue(span.context) {
+                        try await producer(writer)
+                    }
                     finish(nil)
                     return trailers
                 } catch {

@@ -221,11 +221,11 @@ private let curlWriteCallback:
 private let curlPrereqCallback:
     @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?, Int32, Int32)
         -> Int32 = { context, _, _, _, _ in
-        guard let context else { return Int32(CURL_PREREQFUNC_OK) }
-        let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-        transfer.sends += 1
-        return transfer.sends > 1 ? Int32(CURL_PREREQFUNC_ABORT) : Int32(CURL_PREREQFUNC_OK)
-    }
+            guard let context else { return Int32(CURL_PREREQFUNC_OK) }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.sends += 1
+            return transfer.sends > 1 ? Int32(CURL_PREREQFUNC_ABORT) : Int32(CURL_PREREQFUNC_OK)
+        }
 
 private let curlHeaderCallback:
     @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
