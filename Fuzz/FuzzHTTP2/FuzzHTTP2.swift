@@ -31,10 +31,8 @@ public func fuzzHTTP2(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     return 0
 }
 
-/// The entry point SwiftPM's link aliases `main` to: libFuzzer's driver with the target above.
+/// The entry point SwiftPM's link aliases `main` to: libFuzzer's driver on the target above.
 @_cdecl("FuzzHTTP2_main")
 public func fuzzHTTP2Main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in fuzzHTTP2(data, count) }
+    cfuzz_main(argc, argv) { data, count in fuzzHTTP2(data, count) }
 }

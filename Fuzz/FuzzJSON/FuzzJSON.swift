@@ -13,10 +13,8 @@ public func fuzzJSON(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     return 0
 }
 
-/// The entry point SwiftPM's link aliases `main` to: libFuzzer's driver with the target above.
+/// The entry point SwiftPM's link aliases `main` to: libFuzzer's driver on the target above.
 @_cdecl("FuzzJSON_main")
 public func fuzzJSONMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, count in fuzzJSON(data, count) }
+    cfuzz_main(argc, argv) { data, count in fuzzJSON(data, count) }
 }
