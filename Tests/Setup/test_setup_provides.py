@@ -31,11 +31,20 @@ COMMANDS = {
 }
 
 
-def setup_packages(text: str | None = None) -> list[str]:
-    """The names in the `packages=( … )` array of scripts/setup (comments dropped)."""
+# Commands only the benchmarks' reference servers use: `scripts/setup --bench` installs them.
+BENCH_COMMANDS = {
+    "g++": "Benchmarks/grpc-transport/build-peers.sh (the gRPC C++ server)",
+    "grpc_cpp_plugin": "Benchmarks/grpc-transport/build-peers.sh",
+    "go": "Benchmarks/grpc-transport/build-peers.sh (the grpc-go server)",
+}
+
+
+def setup_packages(text: str | None = None, array: str = "packages") -> list[str]:
+    """The names in the `packages=( … )` array of scripts/setup (or another array, such as
+    `bench_packages`), comments dropped."""
     text = text if text is not None else (ROOT / "scripts" / "setup").read_text()
-    block = re.search(r"^packages=\((.*?)^\)", text, re.S | re.M)
-    assert block, "scripts/setup has no packages=( … ) list"
+    block = re.search(rf"^{array}=\((.*?)^\)", text, re.S | re.M)
+    assert block, f"scripts/setup has no {array}=( … ) list"
     names: list[str] = []
     for line in block.group(1).splitlines():
         names += line.split("#", 1)[0].split()
@@ -122,6 +131,13 @@ def test_every_system_file_and_command_comes_from_a_package_setup_installs():
     assert unprovided(setup_packages(), files, COMMANDS) == []
 
 
+def test_every_command_of_the_benchmarks_reference_servers_comes_from_setup_bench():
+    missing = [c for c in BENCH_COMMANDS if shutil.which(c) is None]
+    if missing:
+        pytest.skip(f"scripts/setup --bench has not run here ({', '.join(missing)} missing)")
+    assert unprovided(setup_packages() + setup_packages(array="bench_packages"), {}, BENCH_COMMANDS) == []
+
+
 def test_the_check_notices_a_package_missing_from_setup():
     without = [name for name in setup_packages() if name != "libprotobuf-dev"]
     problems = unprovided(without, system_files(), {})
@@ -135,10 +151,10 @@ def test_setup_packages_reads_the_list_and_drops_comments():
     assert setup_packages(text) == ["a", "b", "e"]
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize("name", sorted(COMMANDS | BENCH_COMMANDS))
 def test_each_command_is_named_where_it_is_used(name):
     """The table above stays honest: every command it lists is really called somewhere."""
-    places = [*ROOT.glob("Benchmarks/*/run.sh"), *ROOT.glob("scripts/*"), *ROOT.rglob("Tests/**/*.py"),
+    places = [*ROOT.glob("Benchmarks/*/*.sh"), *ROOT.glob("scripts/*"), *ROOT.rglob("Tests/**/*.py"),
               *ROOT.rglob("Tests/**/*.swift"), ROOT / "Package.swift"]
     pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
     assert any(pattern.search(path.read_text(errors="ignore")) for path in places if path.is_file() and path.name != "test_setup_provides.py")
