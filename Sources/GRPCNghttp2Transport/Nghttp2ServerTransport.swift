@@ -93,12 +93,23 @@ public final class Nghttp2ServerTransport: ServerTransport, Sendable {
         channel.closeFuture.whenComplete { _ in self.serverChannelClosed() }
         if stopNow { channel.close(promise: nil) }
 
+        // The accept loop runs on an event loop too: RPCs accepted on that loop start without a
+        // thread hop (with one loop, as when the process is pinned to one core, none do).
+        await withTaskExecutorPreference(EventLoopTaskExecutor(group.next())) {
+            await acceptRPCs(acceptedStreams, streamHandler: streamHandler)
+        }
+    }
+
+    private func acceptRPCs(
+        _ acceptedStreams: AsyncStream<AcceptedStream>,
+        streamHandler: @escaping @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void
+    ) async {
         await withTaskCancellationHandler {
             // Handlers that ignore GRPCCore's cancellation handle still end at the grace
             // period: the group body throws then, which cancels every RPC task.
             try? await withThrowingDiscardingTaskGroup { group in
                 for await accepted in acceptedStreams {
-                    group.addTask {
+                    group.addTask(executorPreference: accepted.executor) {
                         await withServerContextRPCCancellationHandle { handle in
                             accepted.writer.attach(handle)
                             let context = ServerContext(

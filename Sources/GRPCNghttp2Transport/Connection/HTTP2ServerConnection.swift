@@ -391,11 +391,12 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         let inbound = InboundMessages(highWatermark: configuration.streamBufferSize, eventLoop: loop) { held in
             connection.value.releaseWindow(streamID: id, count: held)
         }
+        let pending = pendingDrains
         let writer = ResponseWriter(
-            highWatermark: configuration.streamBufferSize, maxMessageSize: configuration.maxSendMessageSize,
-            eventLoop: loop
+            highWatermark: configuration.streamBufferSize, maxMessageSize: configuration.maxSendMessageSize
         ) {
-            connection.value.drainWriter(streamID: id)
+            // One event-loop hop for every stream of this connection that wrote meanwhile.
+            if pending.add(id) { loop.execute { connection.value.drainPendingWriters() } }
         }
         stream.inbound = inbound
         stream.writer = writer
@@ -403,7 +404,8 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
         if endStream { inbound.finish() }
         accept(
             AcceptedStream(
-                descriptor: descriptor, inbound: inbound, writer: writer, remotePeer: remotePeer, localPeer: localPeer))
+                descriptor: descriptor, inbound: inbound, writer: writer, remotePeer: remotePeer, localPeer: localPeer,
+                executor: executor))
     }
 
     /// Answers a request that is not a valid gRPC call without involving GRPCCore.
@@ -482,6 +484,15 @@ final class HTTP2ServerConnection: ChannelInboundHandler, Nghttp2SessionDelegate
     }
 
     /// Takes what the RPC's task wrote and hands it to nghttp2.
+    /// Streams whose writers queued parts since the last hop (written from the RPCs' tasks).
+    private let pendingDrains = PendingDrains()
+    /// This connection's event loop as the task executor its RPCs prefer.
+    private lazy var executor = EventLoopTaskExecutor(context!.eventLoop)
+
+    private func drainPendingWriters() {
+        for id in pendingDrains.take() { drainWriter(streamID: id) }
+    }
+
     private func drainWriter(streamID: Int32) {
         guard !lifecycle.isClosed, let stream = streams[streamID], let writer = stream.writer else { return }
         let (parts, completion) = writer.takeParts()

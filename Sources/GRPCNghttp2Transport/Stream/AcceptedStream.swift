@@ -10,4 +10,6 @@ struct AcceptedStream: Sendable {
     var writer: ResponseWriter
     var remotePeer: String
     var localPeer: String
+    /// The connection's event loop as a task executor (the RPC task prefers it).
+    var executor: EventLoopTaskExecutor
 }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The response side of one stream as GRPCCore writes it. Parts written from the RPC's task
 /// are queued and handed to the connection's event loop in batches (one hop per batch, not
-/// per part). A writer waits while more than `highWatermark` bytes are queued and not yet
+/// per part; the connection shares one hop among all its streams' batches). A writer waits while more than `highWatermark` bytes are queued and not yet
 /// taken by nghttp2 (which takes them only as the peer's flow-control window allows), so a
 /// client that does not read stops the handler instead of growing a buffer.
 final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
@@ -34,16 +34,23 @@ final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
     private let highWatermark: Int
     private let lowWatermark: Int
     private let maxMessageSize: Int
-    private let eventLoop: any EventLoop
-    /// Runs on the event loop: takes the queued parts (`takeParts`) and acts on them.
-    private let drain: @Sendable () -> Void
+    /// Called off the event loop when parts wait: gets `takeParts` called on the loop soon.
+    private let requestDrain: @Sendable () -> Void
 
-    init(highWatermark: Int, maxMessageSize: Int, eventLoop: any EventLoop, drain: @escaping @Sendable () -> Void) {
+    /// `requestDrain` is called (from any thread) once per batch of parts; it must make the
+    /// connection call `takeParts()` on its event loop.
+    init(highWatermark: Int, maxMessageSize: Int, requestDrain: @escaping @Sendable () -> Void) {
         self.highWatermark = highWatermark
         self.lowWatermark = highWatermark / 4
         self.maxMessageSize = maxMessageSize
-        self.eventLoop = eventLoop
-        self.drain = drain
+        self.requestDrain = requestDrain
+    }
+
+    /// `drain` runs on `eventLoop`, one hop per batch.
+    convenience init(
+        highWatermark: Int, maxMessageSize: Int, eventLoop: any EventLoop, drain: @escaping @Sendable () -> Void
+    ) {
+        self.init(highWatermark: highWatermark, maxMessageSize: maxMessageSize) { eventLoop.execute(drain) }
     }
 
     /// Whether a write waits for nghttp2 to take bytes (tests).
@@ -83,9 +90,9 @@ final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
         case .fail(let error):
             throw error
         case .done(let schedule):
-            if schedule { eventLoop.execute(drain) }
+            if schedule { requestDrain() }
         case .wait(let schedule):
-            if schedule { eventLoop.execute(drain) }
+            if schedule { requestDrain() }
             try await waitForRoom()
         }
     }
@@ -122,7 +129,7 @@ final class ResponseWriter: ClosableRPCWriterProtocol, Sendable {
             defer { state.drainScheduled = true }
             return !state.drainScheduled
         }
-        if schedule { eventLoop.execute(drain) }
+        if schedule { requestDrain() }
     }
 
     // MARK: Connection side (event loop)
