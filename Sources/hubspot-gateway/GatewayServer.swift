@@ -262,12 +262,14 @@ struct GatewayServer {
                 health,
                 reflection, reflection.v1alpha,
             ],
+            // The tracing interceptor only when traces are exported: without a tracer its
+            // extraction and wrapping would cost every RPC for nothing.
             interceptors: [
                 RequestObservationInterceptor(
                     accessLog: RequestObservationInterceptor.AccessLog(rawValue: options.accessLog) ?? .errors,
                     logger: logger,
-                    isClientFault: { $0 is MalformedRequest }),
-                TracingInterceptor(),
+                    isClientFault: { $0 is MalformedRequest })
+            ] + (traceExporter == nil ? [] : [TracingInterceptor()]) + [
                 ErrorDetailsInterceptor(),
                 CallerAuthenticationInterceptor(
                     keys: keys, trustsCertificateIdentity: tlsContext?.files.clientCA != nil, logger: logger),
