@@ -36,17 +36,12 @@ seeded=$(python3 -c "print(f'{$(date +%s.%N) - $seeding:.1f}')")
 echo "hubspot-sim seeded $records contacts (with companies and deals) and listened after $seeded s"
 
 key="bench-key-$RANDOM$RANDOM"
+source Benchmarks/lib/gateway.sh
 run() {  # run NAME [GATEWAY OPTION…] -> one result line
   local name=$1; shift
   redis-cli -p "$redis_port" flushall > /dev/null
-  HUBSPOT_GATEWAY_HUBSPOT_TOKEN=pat-sim-token \
-  HUBSPOT_GATEWAY_CALLER_KEYS="bench sha256:$(printf %s "$key" | sha256sum | cut -d' ' -f1) crm.read" \
-    "$bin/hubspot-gateway" --host 127.0.0.1 --grpc-port "$grpc_port" --http-port "$http_port" \
-      --hubspot-base-url "http://127.0.0.1:$sim_port" --redis-url "redis://127.0.0.1:$redis_port" --log-level warning "$@" \
-      > "$work/gateway.out" 2>&1 &
-  local server=$!
-  for _ in $(seq 200); do grep -q "grpc listening" "$work/gateway.out" 2>/dev/null && break; sleep 0.05; done
-  curl -sf -X POST "http://127.0.0.1:$sim_port/_sim/stats/reset" > /dev/null
+  start_gateway crm.read "$@"
+  local server=$gateway_pid
   local result; result=$("$python_bin" Benchmarks/export/export.py "127.0.0.1:$grpc_port" "$key" "$server")
   local stats; stats=$(curl -sf "http://127.0.0.1:$sim_port/_sim/stats?windowMs=10000" | python3 -c '
 import json, sys

@@ -32,16 +32,11 @@ for _ in $(seq 100); do redis-cli -p "$redis_port" ping > /dev/null 2>&1 && brea
 for _ in $(seq 600); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.05; done
 
 key="bench-key-$RANDOM$RANDOM"
+source Benchmarks/lib/gateway.sh
 run() {  # run NAME PREFIX [GATEWAY OPTION…] -> one result line
   local name=$1 prefix=$2; shift 2
-  HUBSPOT_GATEWAY_HUBSPOT_TOKEN=pat-sim-token \
-  HUBSPOT_GATEWAY_CALLER_KEYS="bench sha256:$(printf %s "$key" | sha256sum | cut -d' ' -f1) crm.read,crm.write" \
-    "$bin/hubspot-gateway" --host 127.0.0.1 --grpc-port "$grpc_port" --http-port "$http_port" \
-      --hubspot-base-url "http://127.0.0.1:$sim_port" --redis-url "redis://127.0.0.1:$redis_port" --log-level warning "$@" \
-      > "$work/gateway.out" 2>&1 &
-  local server=$!
-  for _ in $(seq 200); do grep -q "grpc listening" "$work/gateway.out" 2>/dev/null && break; sleep 0.05; done
-  curl -sf -X POST "http://127.0.0.1:$sim_port/_sim/stats/reset" > /dev/null
+  start_gateway crm.read,crm.write "$@"
+  local server=$gateway_pid
   local result; result=$("$python_bin" Benchmarks/jobs/jobs.py "127.0.0.1:$grpc_port" "$key" "$server" "$records" "$prefix")
   local stats; stats=$(curl -sf "http://127.0.0.1:$sim_port/_sim/stats?windowMs=10000" | python3 -c '
 import json, sys
