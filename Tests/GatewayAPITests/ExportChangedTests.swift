@@ -182,31 +182,34 @@ import TimeConversions
 
     @Test func getStatusShowsARunningExportAndItsProgress() async throws {
         try await GatewayRig.with(contacts: 250, generalPerSecond: 50) { rig in
-            // The second page hangs, so the export is still running whenever the client asks.
+            // A full export walks the list 100 at a time; its second page hangs, so the export
+            // is still running, with exactly the first page handed out, whenever the client asks.
             try await rig.faults(
-                #"{"rules": [{"endpoint": "objects.search", "latency": "60000", "afterRequests": 1}]}"#)
+                #"{"rules": [{"endpoint": "objects.list", "latency": "60000", "afterRequests": 1}]}"#)
             let status = try await rig.objects.exportChanged(
                 .with { $0.objectType = "contacts" }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey)
             ) { response -> Hubspot_Gateway_V1_GetStatusResponse? in
                 var received = 0
                 for try await _ in response.messages {
                     received += 1
-                    // Mid-stream, after the first page was handed out.
-                    if received == 100 {
-                        return try await rig.admin.getStatus(
+                    guard received == 100 else { continue }
+                    // The server counts a record once its write returned, and a call before it is
+                    // made: wait for both counts.
+                    var seen: Hubspot_Gateway_V1_GetStatusResponse?
+                    try await eventually("GetStatus shows the first page handed out") {
+                        seen = try await rig.admin.getStatus(
                             .init(), metadata: GatewayRig.metadata(key: GatewayRig.adminKey))
+                        return seen?.exports.first.map { $0.records == 100 && $0.hubspotCalls == 2 } ?? false
                     }
+                    return seen
                 }
                 return nil
             }
             let export = try #require(status?.exports.first)
             #expect(export.objectType == "contacts")
-            #expect(export.records >= 100 && export.hubspotCalls >= 1)
-            // The server sees the disconnect a moment after the client left.
-            try await eventually("the export leaves GetStatus once its stream ended") {
-                try await rig.admin.getStatus(.init(), metadata: GatewayRig.metadata(key: GatewayRig.adminKey))
-                    .exports.isEmpty
-            }
+            #expect(export.records == 100 && export.hubspotCalls == 2, "the first page, and the second that hangs")
+            // That the export ends when its caller leaves is pinned over HTTP/2 (test_export.py):
+            // the in-process transport does not tell the server that a client went away.
         }
     }
 }

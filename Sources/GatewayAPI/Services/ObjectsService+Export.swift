@@ -84,11 +84,14 @@ extension ObjectsService {
                 return metadata
             }
             do {
-                let resume = try await Caller.$current.withValue(caller) {
-                    try await records.crm.records.export(from: start, terms) { batch in
-                        for exported in batch {
-                            try await writer.write(.init(exported))
-                            export.handedOut(exported.cursor)
+                // A caller that leaves ends the export at once, its HubSpot call in flight too.
+                let resume = try await cancellingOnRPCCancellation {
+                    try await Caller.$current.withValue(caller) {
+                        try await records.crm.records.export(from: start, terms) { batch in
+                            for exported in batch {
+                                try await writer.write(.init(exported))
+                                export.handedOut(exported.cursor)
+                            }
                         }
                     }
                 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import WebhookSignature
 
@@ -122,7 +123,8 @@ struct SimulatorResponder: HTTPResponder {
                     Double.random(in: 0..<1, using: &random)
                 )
             }
-            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+            // A long simulated latency must not hold up the simulator's shutdown.
+            if delay > 0 { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(delay)) } }
             if rule.dropRate > 0, drop < rule.dropRate {
                 core.statistics.record(endpoint: endpoint, status: 0, arrivedAt: arrivedAt)
                 context.channel.close(promise: nil)

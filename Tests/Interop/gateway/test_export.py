@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from conftest import Fleet
-from hubspot.gateway.v1 import contacts_pb2, contacts_pb2_grpc, common_pb2, objects_pb2, objects_pb2_grpc
+from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, contacts_pb2, contacts_pb2_grpc, common_pb2, objects_pb2, objects_pb2_grpc
 
 LONG = os.environ.get("HUBSPOT_GATEWAY_LONG_TESTS") == "1"
 RECORDS = 100_000 if LONG else 10_000
@@ -99,3 +99,32 @@ def test_an_unknown_cursor_or_type_is_refused_clearly(seeded_fleet):
     with pytest.raises(grpc.RpcError) as writer_only:
         list(stub.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts"), metadata=(("authorization", "Bearer nope"),), timeout=30))
     assert writer_only.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_caller_that_leaves_ends_its_export_with_the_hubspot_call_in_flight(seeded_fleet):
+    fleet = seeded_fleet
+    admin = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
+
+    def running():
+        return list(admin.GetStatus(admin_pb2.GetStatusRequest(), metadata=fleet.metadata("ops"), timeout=10).exports)
+
+    # The walk's second list page hangs for a minute: the export is inside that HubSpot call
+    # when the caller leaves, and must not wait it out.
+    fleet.sim_admin("PUT", "/_sim/faults", {"rules": [{"endpoint": "objects.list", "latency": "60000", "afterRequests": 1}]})
+    try:
+        stub = objects_pb2_grpc.ObjectsServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
+        call = stub.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts"),
+                                  metadata=fleet.metadata("analytics"), timeout=600)
+        received = 0
+        for _ in call:
+            received += 1
+            if received == 100:
+                break
+        assert [e.object_type for e in running()] == ["contacts"], "running while its second page hangs"
+        call.cancel()
+        left = time.monotonic()
+        while running():
+            assert time.monotonic() - left < 10, "the export outlived its caller"
+            time.sleep(0.05)
+    finally:
+        fleet.sim_admin("PUT", "/_sim/faults", {"rules": []})
