@@ -270,9 +270,8 @@ struct GatewayServer {
                     logger: logger,
                     isClientFault: { $0 is MalformedRequest })
             ] + (traceExporter == nil ? [] : [TracingInterceptor()]) + [
-                ErrorDetailsInterceptor(),
                 CallerAuthenticationInterceptor(
-                    keys: keys, trustsCertificateIdentity: tlsContext?.files.clientCA != nil, logger: logger),
+                    keys: keys, trustsCertificateIdentity: tlsContext?.files.clientCA != nil, logger: logger)
             ])
 
         // HTTP: health, readiness, metrics

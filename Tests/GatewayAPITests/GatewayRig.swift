@@ -125,7 +125,7 @@ struct GatewayRig {
                         AssociationsService(crm: crm),
                     ],
                     interceptors: [
-                        observation, ErrorDetailsInterceptor(),
+                        observation,
                         CallerAuthenticationInterceptor(keys: keys, logger: quietLogger()),
                     ])
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)

@@ -178,7 +178,11 @@ import WriteJobs
         try await GatewayRig.with(
             contacts: 0, generalPerSecond: 50, jobVisibilityTimeout: .seconds(1), jobMaxBatchAttempts: 1
         ) { rig in
-            let redis = RedisClient(configuration: try RedisConfiguration(url: rig.redisURL), logger: quietLogger())
+            // The test's own damage is made with a patient client (the default 50 ms is the
+            // gateway's own hot-path budget, too short on a loaded test machine).
+            var configuration = try RedisConfiguration(url: rig.redisURL)
+            configuration.commandTimeout = .seconds(2)
+            let redis = RedisClient(configuration: configuration, logger: quietLogger())
             try await redis.waitUntilConnected()
             let key = rig.jobStore.configuration.keyPrefix + ":job:"
             // A stored record damaged in Redis: the others of its batch are written.

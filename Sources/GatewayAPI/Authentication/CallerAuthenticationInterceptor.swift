@@ -86,9 +86,6 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
                     metadata: [Self.callerKey: .string(caller.service), Self.scopeKey: .string(needed.rawValue)]))
         }
         // Handlers scope per-caller state (idempotency keys) by this; a client cannot set it.
-        var request = request
-        request.metadata.removeAllValues(forKey: IdempotentCalls.callerKey)
-        request.metadata.addString(caller.service, forKey: IdempotentCalls.callerKey)
         return try await Caller.$current.withValue(caller) { try await next(request, context) }
     }
 
@@ -119,7 +116,8 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
     static func scope(of method: MethodDescriptor) -> CallerScope {
         if method.service.fullyQualifiedService.hasSuffix(".AdminService") { return .admin }
         if method.service.fullyQualifiedService.hasSuffix(".ChangesService") { return .changesRead }
-        let readPrefixes = ["Get", "List", "Search", "BatchGet", "Export"]
         return readPrefixes.contains(where: { method.method.hasPrefix($0) }) ? .read : .write
     }
+
+    private static let readPrefixes = ["Get", "List", "Search", "BatchGet", "Export"]
 }

@@ -8,7 +8,7 @@ import WebhookSignature
 struct IdempotentCalls: Sendable {
     /// The request metadata that may carry the key instead of the field.
     static let metadataKey = "idempotency-key"
-    /// Set by the caller-authentication interceptor: the calling service keys are scoped to.
+    /// The trailer naming the calling service (of a CALLER_NOT_ALLOWED refusal).
     static let callerKey = "x-gateway-caller"
 
     /// nil: no Redis (the sandbox without one): keys are refused.
@@ -46,7 +46,8 @@ struct IdempotentCalls: Sendable {
         options.useDeterministicOrdering = true
         let encoded: [UInt8] = try request.serializedBytes(options: options)
         let fingerprint = hexString(SHA256.hash(Array(method.utf8) + [0] + encoded))
-        let scope = metadata.firstString(Self.callerKey) ?? "anonymous"
+        // Keys are scoped to the calling service the authentication interceptor bound.
+        let scope = Caller.current?.service ?? "anonymous"
         do {
             let answer = try await writes.run(
                 scope: scope, key: key, fingerprint: fingerprint, deadline: deadline,

@@ -5,7 +5,7 @@ import TimeConversions
 
 /// Turns what went wrong on the way to HubSpot into the gRPC status a caller can act on: its
 /// reason (`GatewayErrorReason`), HubSpot's correlation id and, when waiting helps, the delay —
-/// as plain trailers, which `ErrorDetailsInterceptor` turns into `google.rpc.Status` details.
+/// as plain trailers, which `ErrorStatusDetails` turns into `google.rpc.Status` details.
 public enum GatewayErrors {
     /// Trailing metadata keys.
     public enum Key {

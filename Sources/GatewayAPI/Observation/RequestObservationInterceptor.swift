@@ -5,10 +5,11 @@ import Logging
 import Synchronization
 import TimeConversions
 
-/// Counts, times and logs every RPC by method, final status and calling service, and gives each
+/// Counts, times and logs every RPC by method, final status and calling service, gives each
 /// one a request id (the caller's `x-request-id`, or a new one) that is returned in the response
-/// metadata and written in the access log. Install it first (outermost), so that calls refused
-/// by authentication are observed too.
+/// metadata and written in the access log, and gives every failure the rich error model
+/// (`ErrorStatusDetails`, carrying that request id). Install it first (outermost), so that calls
+/// refused by authentication are observed and detailed too.
 public struct RequestObservationInterceptor: ServerInterceptor {
     /// Which finished RPCs get an access-log line.
     public typealias AccessLog = AccessLogPolicy
@@ -38,7 +39,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
     private let logger: Logger
     private let factory: any MetricsFactory
     private let finishedHandles = MetricHandleCache<FinishedKey, FinishedHandles>()
-    private let inFlightHandles = MetricHandleCache<String, Meter>()
+    private let inFlightHandles = MetricHandleCache<MethodDescriptor, Meter>()
     private let isClientFault: @Sendable (any Error) -> Bool
 
     /// - Parameter isClientFault: whether a failed RPC's `RPCError.cause` says the client broke
@@ -72,11 +73,12 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         let started = ContinuousClock.now
-        let method = context.descriptor.fullyQualifiedMethod
+        // The descriptor, not its `service/method` text (made only for new handles and logs).
+        let method = context.descriptor
         let requestId = Self.requestId(from: request.metadata)
         let observed = ObservedRequest(requestId: requestId)
         let inFlight = inFlightHandles.handles(for: method) {
-            Meter(label: Name.inFlight, dimensions: [("method", method)], factory: factory)
+            Meter(label: Name.inFlight, dimensions: [("method", method.fullyQualifiedMethod)], factory: factory)
         }
         inFlight.increment()
         let finish: @Sendable (RPCError.Code?, RPCError?) -> Void = { code, error in
@@ -89,12 +91,13 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         do {
             response = try await ObservedRequest.$current.withValue(observed) { try await next(request, context) }
         } catch {
-            let rpcError = Self.rpcError(error)
+            let rpcError = ErrorStatusDetails.detailed(error, requestId: requestId)
             finish(rpcError.code, rpcError)
-            throw error
+            throw rpcError
         }
         switch response.accepted {
-        case .failure(var error):
+        case .failure(let failure):
+            var error = ErrorStatusDetails.detailed(failure, requestId: requestId)
             finish(error.code, error)
             error.metadata.replaceOrAddString(requestId, forKey: Self.requestIdKey)
             return StreamingServerResponse(accepted: .failure(error))
@@ -107,9 +110,9 @@ public struct RequestObservationInterceptor: ServerInterceptor {
                     finish(nil, nil)
                     return trailers
                 } catch {
-                    let rpcError = Self.rpcError(error)
+                    let rpcError = ErrorStatusDetails.detailed(error, requestId: requestId)
                     finish(rpcError.code, rpcError)
-                    throw error
+                    throw rpcError
                 }
             }
             return StreamingServerResponse(accepted: .success(contents))
@@ -118,14 +121,15 @@ public struct RequestObservationInterceptor: ServerInterceptor {
 
     /// `code` nil means OK.
     private func finish(
-        method: String, requestId: String, caller: String?, code: RPCError.Code?, error: RPCError?,
+        method descriptor: MethodDescriptor, requestId: String, caller: String?, code: RPCError.Code?, error: RPCError?,
         started: ContinuousClock.Instant, peer: String
     ) {
         let elapsed = ContinuousClock.now - started
         let caller = caller ?? Self.anonymousCaller
         let codeName = code.map(Self.name(of:)) ?? "ok"
-        let finished = finishedHandles.handles(for: FinishedKey(method: method, code: codeName, caller: caller)) {
-            FinishedHandles(
+        let finished = finishedHandles.handles(for: FinishedKey(method: descriptor, code: codeName, caller: caller)) {
+            let method = descriptor.fullyQualifiedMethod
+            return FinishedHandles(
                 requests: Counter(
                     label: Name.requests, dimensions: [("method", method), ("code", codeName), ("caller", caller)],
                     factory: factory),
@@ -135,6 +139,8 @@ public struct RequestObservationInterceptor: ServerInterceptor {
         finished.requests.increment()
         finished.duration.record(elapsed)
         let fault = fault(of: error)
+        guard fault != nil || accessLog == .all || (accessLog == .errors && code != nil) else { return }
+        let method = descriptor.fullyQualifiedMethod
         switch fault {
         case .client?:
             Counter(label: Name.malformedRequests, dimensions: [("method", method)], factory: factory).increment()
@@ -201,7 +207,7 @@ public struct RequestObservationInterceptor: ServerInterceptor {
 
 /// The labels of a finished RPC's metrics, and their handles.
 private struct FinishedKey: Hashable, Sendable {
-    let method: String
+    let method: MethodDescriptor
     let code: String
     let caller: String
 }

@@ -58,10 +58,31 @@ public struct GatewayMetrics: Sendable {
 
     private let factory: any MetricsFactory
     private let counters = MetricHandleCache<String, Counter>()
+    /// The counters of every cache read, made once: a cache hit is the gateway's commonest call,
+    /// and looking a counter up by its name and labels cost more than the rest of the hit.
+    let cacheReadCounters: CacheReadCounters
 
     /// Records through `factory` (the process-wide `MetricsSystem.factory` by default).
     public init(factory: (any MetricsFactory)? = nil) {
-        self.factory = factory ?? MetricsSystem.factory
+        let factory = factory ?? MetricsSystem.factory
+        self.factory = factory
+        self.cacheReadCounters = CacheReadCounters(factory: factory)
+    }
+
+    /// `cacheReads` by `result`, and `cacheNearHits`.
+    struct CacheReadCounters: Sendable {
+        let hit: Counter
+        let miss: Counter
+        let stale: Counter
+        let nearHit: Counter
+
+        init(factory: any MetricsFactory) {
+            func reads(_ result: String) -> Counter {
+                Counter(label: Name.cacheReads, dimensions: [("result", result)], factory: factory)
+            }
+            (hit, miss, stale) = (reads("hit"), reads("miss"), reads("stale"))
+            nearHit = Counter(label: Name.cacheNearHits, factory: factory)
+        }
     }
 
     func increment(_ name: String, _ dimensions: [(String, String)] = [], by amount: Int = 1) {

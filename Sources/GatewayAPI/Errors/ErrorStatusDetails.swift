@@ -2,49 +2,20 @@ import GatewayCore
 import GRPCCore
 import GRPCProtobuf
 
-/// Gives every failed RPC the standard rich error model: a `google.rpc.Status` in
+/// The standard rich error model of every failed RPC: a `google.rpc.Status` in
 /// `grpc-status-details-bin` with `ErrorInfo` (reason, domain, metadata), `RetryInfo` when
 /// waiting helps (and `grpc-retry-pushback-ms`), `BadRequest` for invalid input and
 /// `RequestInfo` with the request id. It reads what the error's makers put in its trailers
-/// (`GatewayErrors.Key`), so errors are written once and detailed here. Install it inside
-/// `RequestObservationInterceptor` (which gives the request id) and outside authentication.
-public struct ErrorDetailsInterceptor: ServerInterceptor {
+/// (`GatewayErrors.Key`), so errors are written once and detailed here.
+/// `RequestObservationInterceptor` applies it to every RPC's failure (one interceptor layer
+/// instead of two: each layer cost ~5 % of a cache hit's throughput).
+public enum ErrorStatusDetails {
     /// `ErrorInfo.domain` of every error.
     public static let domain = "hubspot-gateway"
 
-    public init() {}
-
-    public func intercept<Input: Sendable, Output: Sendable>(
-        request: StreamingServerRequest<Input>,
-        context: ServerContext,
-        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
-    ) async throws -> StreamingServerResponse<Output> {
-        let requestId = ObservedRequest.current?.requestId
-        let response: StreamingServerResponse<Output>
-        do {
-            response = try await next(request, context)
-        } catch {
-            throw Self.detailed(error, requestId: requestId)
-        }
-        switch response.accepted {
-        case .failure(let error):
-            return StreamingServerResponse(accepted: .failure(Self.detailed(error, requestId: requestId)))
-        case .success(var contents):
-            let producer = contents.producer
-            contents.producer = { writer in
-                do {
-                    return try await producer(writer)
-                } catch {
-                    throw Self.detailed(error, requestId: requestId)
-                }
-            }
-            return StreamingServerResponse(accepted: .success(contents))
-        }
-    }
-
     /// `error` as an `RPCError` carrying its `google.rpc.Status` (once; an error that has one
     /// already is left as it is).
-    static func detailed(_ error: any Error, requestId: String?) -> RPCError {
+    public static func detailed(_ error: any Error, requestId: String?) -> RPCError {
         var error = GatewayErrors.rpcError(error, subject: "the request")
         guard error.metadata[binaryValues: statusDetailsKey].first(where: { _ in true }) == nil else { return error }
         typealias Key = GatewayErrors.Key
