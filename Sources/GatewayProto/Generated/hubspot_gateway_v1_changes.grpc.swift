@@ -92,6 +92,7 @@ extension Hubspot_Gateway_V1_ChangesService {
         /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
         /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
         /// > subscriber stops reading for too long.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_SubscribeRequest` messages.
@@ -145,6 +146,7 @@ extension Hubspot_Gateway_V1_ChangesService {
         /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
         /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
         /// > subscriber stops reading for too long.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_SubscribeRequest` message.
@@ -196,6 +198,7 @@ extension Hubspot_Gateway_V1_ChangesService {
         /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
         /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
         /// > subscriber stops reading for too long.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_SubscribeRequest` message.
@@ -341,6 +344,7 @@ extension Hubspot_Gateway_V1_ChangesService {
         /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
         /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
         /// > subscriber stops reading for too long.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_SubscribeRequest` message.
@@ -412,6 +416,7 @@ extension Hubspot_Gateway_V1_ChangesService {
         /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
         /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
         /// > subscriber stops reading for too long.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_SubscribeRequest` message.
@@ -491,6 +496,7 @@ extension Hubspot_Gateway_V1_ChangesService.ClientProtocol {
     /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
     /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
     /// > subscriber stops reading for too long.
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_SubscribeRequest` message.
@@ -559,6 +565,7 @@ extension Hubspot_Gateway_V1_ChangesService.ClientProtocol {
     /// > oldest cursor (resynchronize, then subscribe from there). The stream ends with UNAVAILABLE
     /// > when the replica shuts down (reconnect and resume), and with RESOURCE_EXHAUSTED when the
     /// > subscriber stops reading for too long.
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.

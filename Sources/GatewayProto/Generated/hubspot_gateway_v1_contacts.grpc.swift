@@ -351,6 +351,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Handle the "BatchCreateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchCreateContactsRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -365,6 +370,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Handle the "BatchUpdateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchUpdateContactsRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -378,6 +388,11 @@ extension Hubspot_Gateway_V1_ContactsService {
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse>
 
         /// Handle the "BatchUpsertContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchUpsertContactsRequest` messages.
@@ -533,6 +548,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Handle the "BatchCreateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateContactsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -547,6 +567,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Handle the "BatchUpdateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateContactsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -560,6 +585,11 @@ extension Hubspot_Gateway_V1_ContactsService {
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchWriteContactsResponse>
 
         /// Handle the "BatchUpsertContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpsertContactsRequest` message.
@@ -713,6 +743,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Handle the "BatchCreateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchCreateContactsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -727,6 +762,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Handle the "BatchUpdateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchUpdateContactsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -740,6 +780,11 @@ extension Hubspot_Gateway_V1_ContactsService {
         ) async throws -> Hubspot_Gateway_V1_BatchWriteContactsResponse
 
         /// Handle the "BatchUpsertContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchUpsertContactsRequest` message.
@@ -1377,6 +1422,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Call the "BatchCreateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateContactsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchCreateContactsRequest` messages.
@@ -1396,6 +1446,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Call the "BatchUpdateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateContactsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchUpdateContactsRequest` messages.
@@ -1414,6 +1469,11 @@ extension Hubspot_Gateway_V1_ContactsService {
         ) async throws -> Result where Result: Sendable
 
         /// Call the "BatchUpsertContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpsertContactsRequest` message.
@@ -1726,6 +1786,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Call the "BatchCreateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateContactsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchCreateContactsRequest` messages.
@@ -1756,6 +1821,11 @@ extension Hubspot_Gateway_V1_ContactsService {
 
         /// Call the "BatchUpdateContacts" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateContactsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchUpdateContactsRequest` messages.
@@ -1785,6 +1855,11 @@ extension Hubspot_Gateway_V1_ContactsService {
         }
 
         /// Call the "BatchUpsertContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpsertContactsRequest` message.
@@ -2046,6 +2121,11 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
 
     /// Call the "BatchCreateContacts" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateContactsRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -2071,6 +2151,11 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
 
     /// Call the "BatchUpdateContacts" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateContactsRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -2095,6 +2180,11 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
     }
 
     /// Call the "BatchUpsertContacts" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpsertContactsRequest` message.
@@ -2386,6 +2476,11 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
 
     /// Call the "BatchCreateContacts" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -2415,6 +2510,11 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
 
     /// Call the "BatchUpdateContacts" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -2443,6 +2543,11 @@ extension Hubspot_Gateway_V1_ContactsService.ClientProtocol {
     }
 
     /// Call the "BatchUpsertContacts" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.

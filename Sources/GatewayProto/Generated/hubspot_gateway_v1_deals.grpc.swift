@@ -308,6 +308,11 @@ extension Hubspot_Gateway_V1_DealsService {
 
         /// Handle the "BatchCreateDeals" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchCreateDealsRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -321,6 +326,11 @@ extension Hubspot_Gateway_V1_DealsService {
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse>
 
         /// Handle the "BatchUpdateDeals" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchUpdateDealsRequest` messages.
@@ -461,6 +471,11 @@ extension Hubspot_Gateway_V1_DealsService {
 
         /// Handle the "BatchCreateDeals" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateDealsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -474,6 +489,11 @@ extension Hubspot_Gateway_V1_DealsService {
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchWriteDealsResponse>
 
         /// Handle the "BatchUpdateDeals" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateDealsRequest` message.
@@ -612,6 +632,11 @@ extension Hubspot_Gateway_V1_DealsService {
 
         /// Handle the "BatchCreateDeals" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchCreateDealsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -625,6 +650,11 @@ extension Hubspot_Gateway_V1_DealsService {
         ) async throws -> Hubspot_Gateway_V1_BatchWriteDealsResponse
 
         /// Handle the "BatchUpdateDeals" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchUpdateDealsRequest` message.
@@ -1172,6 +1202,11 @@ extension Hubspot_Gateway_V1_DealsService {
 
         /// Call the "BatchCreateDeals" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateDealsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchCreateDealsRequest` messages.
@@ -1190,6 +1225,11 @@ extension Hubspot_Gateway_V1_DealsService {
         ) async throws -> Result where Result: Sendable
 
         /// Call the "BatchUpdateDeals" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateDealsRequest` message.
@@ -1471,6 +1511,11 @@ extension Hubspot_Gateway_V1_DealsService {
 
         /// Call the "BatchCreateDeals" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateDealsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchCreateDealsRequest` messages.
@@ -1500,6 +1545,11 @@ extension Hubspot_Gateway_V1_DealsService {
         }
 
         /// Call the "BatchUpdateDeals" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateDealsRequest` message.
@@ -1736,6 +1786,11 @@ extension Hubspot_Gateway_V1_DealsService.ClientProtocol {
 
     /// Call the "BatchCreateDeals" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateDealsRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -1760,6 +1815,11 @@ extension Hubspot_Gateway_V1_DealsService.ClientProtocol {
     }
 
     /// Call the "BatchUpdateDeals" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateDealsRequest` message.
@@ -2022,6 +2082,11 @@ extension Hubspot_Gateway_V1_DealsService.ClientProtocol {
 
     /// Call the "BatchCreateDeals" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -2050,6 +2115,11 @@ extension Hubspot_Gateway_V1_DealsService.ClientProtocol {
     }
 
     /// Call the "BatchUpdateDeals" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.

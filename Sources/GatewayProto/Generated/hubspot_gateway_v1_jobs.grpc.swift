@@ -149,6 +149,9 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Uploads a job's records; answers once every record is durably stored, or refuses the
         /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
         /// > limit).
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_JobInput` messages.
@@ -167,6 +170,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > One record as a job of its own: answered in milliseconds, written in the background.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_SubmitWriteRequest` messages.
@@ -181,6 +186,11 @@ extension Hubspot_Gateway_V1_JobsService {
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_Job>
 
         /// Handle the "GetJob" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_GetJobRequest` messages.
@@ -199,6 +209,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > The job's progress, again whenever it changes, until it is done or cancelled.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_WatchJobRequest` messages.
@@ -217,6 +229,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > Stops the job: records not yet in a batch are not written.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_CancelJobRequest` messages.
@@ -236,6 +250,7 @@ extension Hubspot_Gateway_V1_JobsService {
         /// >
         /// > Every record's outcome in submission order, from `from_position`; ends at the last
         /// > record that has one (call again, from the next position, for the rest).
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_JobResultsRequest` messages.
@@ -265,6 +280,9 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Uploads a job's records; answers once every record is durably stored, or refuses the
         /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
         /// > limit).
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_JobInput` messages.
@@ -283,6 +301,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > One record as a job of its own: answered in milliseconds, written in the background.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_SubmitWriteRequest` message.
@@ -297,6 +317,11 @@ extension Hubspot_Gateway_V1_JobsService {
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_Job>
 
         /// Handle the "GetJob" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_GetJobRequest` message.
@@ -315,6 +340,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > The job's progress, again whenever it changes, until it is done or cancelled.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_WatchJobRequest` message.
@@ -333,6 +360,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > Stops the job: records not yet in a batch are not written.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_CancelJobRequest` message.
@@ -352,6 +381,7 @@ extension Hubspot_Gateway_V1_JobsService {
         /// >
         /// > Every record's outcome in submission order, from `from_position`; ends at the last
         /// > record that has one (call again, from the next position, for the rest).
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_JobResultsRequest` message.
@@ -379,6 +409,9 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Uploads a job's records; answers once every record is durably stored, or refuses the
         /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
         /// > limit).
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A stream of `Hubspot_Gateway_V1_JobInput` messages.
@@ -397,6 +430,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > One record as a job of its own: answered in milliseconds, written in the background.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_SubmitWriteRequest` message.
@@ -411,6 +446,11 @@ extension Hubspot_Gateway_V1_JobsService {
         ) async throws -> Hubspot_Gateway_V1_Job
 
         /// Handle the "GetJob" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_GetJobRequest` message.
@@ -429,6 +469,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > The job's progress, again whenever it changes, until it is done or cancelled.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_WatchJobRequest` message.
@@ -448,6 +490,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > Stops the job: records not yet in a batch are not written.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_CancelJobRequest` message.
@@ -467,6 +511,7 @@ extension Hubspot_Gateway_V1_JobsService {
         /// >
         /// > Every record's outcome in submission order, from `from_position`; ends at the last
         /// > record that has one (call again, from the next position, for the rest).
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_JobResultsRequest` message.
@@ -732,6 +777,9 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Uploads a job's records; answers once every record is durably stored, or refuses the
         /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
         /// > limit).
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Hubspot_Gateway_V1_JobInput` messages.
@@ -755,6 +803,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > One record as a job of its own: answered in milliseconds, written in the background.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_SubmitWriteRequest` message.
@@ -774,6 +824,11 @@ extension Hubspot_Gateway_V1_JobsService {
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetJob" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_GetJobRequest` message.
@@ -797,6 +852,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > The job's progress, again whenever it changes, until it is done or cancelled.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_WatchJobRequest` message.
@@ -820,6 +877,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > Stops the job: records not yet in a batch are not written.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_CancelJobRequest` message.
@@ -844,6 +903,7 @@ extension Hubspot_Gateway_V1_JobsService {
         /// >
         /// > Every record's outcome in submission order, from `from_position`; ends at the last
         /// > record that has one (call again, from the next position, for the rest).
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_JobResultsRequest` message.
@@ -886,6 +946,9 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Uploads a job's records; answers once every record is durably stored, or refuses the
         /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
         /// > limit).
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Hubspot_Gateway_V1_JobInput` messages.
@@ -920,6 +983,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > One record as a job of its own: answered in milliseconds, written in the background.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_SubmitWriteRequest` message.
@@ -950,6 +1015,11 @@ extension Hubspot_Gateway_V1_JobsService {
         }
 
         /// Call the "GetJob" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_GetJobRequest` message.
@@ -984,6 +1054,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > The job's progress, again whenever it changes, until it is done or cancelled.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_WatchJobRequest` message.
@@ -1016,6 +1088,8 @@ extension Hubspot_Gateway_V1_JobsService {
         /// > Source IDL Documentation:
         /// >
         /// > Stops the job: records not yet in a batch are not written.
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_CancelJobRequest` message.
@@ -1051,6 +1125,7 @@ extension Hubspot_Gateway_V1_JobsService {
         /// >
         /// > Every record's outcome in submission order, from `from_position`; ends at the last
         /// > record that has one (call again, from the next position, for the rest).
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_JobResultsRequest` message.
@@ -1090,6 +1165,9 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Uploads a job's records; answers once every record is durably stored, or refuses the
     /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
     /// > limit).
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A streaming request producing `Hubspot_Gateway_V1_JobInput` messages.
@@ -1119,6 +1197,8 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > One record as a job of its own: answered in milliseconds, written in the background.
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_SubmitWriteRequest` message.
@@ -1144,6 +1224,11 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     }
 
     /// Call the "GetJob" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_GetJobRequest` message.
@@ -1173,6 +1258,8 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > The job's progress, again whenever it changes, until it is done or cancelled.
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_WatchJobRequest` message.
@@ -1200,6 +1287,8 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Stops the job: records not yet in a batch are not written.
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_CancelJobRequest` message.
@@ -1230,6 +1319,7 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// >
     /// > Every record's outcome in submission order, from `from_position`; ends at the last
     /// > record that has one (call again, from the next position, for the rest).
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_JobResultsRequest` message.
@@ -1263,6 +1353,9 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Uploads a job's records; answers once every record is durably stored, or refuses the
     /// > whole job (INVALID_ARGUMENT naming the first bad record, RESOURCE_EXHAUSTED past the size
     /// > limit).
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -1297,6 +1390,8 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > One record as a job of its own: answered in milliseconds, written in the background.
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1326,6 +1421,11 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     }
 
     /// Call the "GetJob" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1359,6 +1459,8 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > The job's progress, again whenever it changes, until it is done or cancelled.
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1390,6 +1492,8 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Stops the job: records not yet in a batch are not written.
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1424,6 +1528,7 @@ extension Hubspot_Gateway_V1_JobsService.ClientProtocol {
     /// >
     /// > Every record's outcome in submission order, from `from_position`; ends at the last
     /// > record that has one (call again, from the next position, for the rest).
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -165,6 +165,12 @@ extension Hubspot_Gateway_V1_ListsService {
 
         /// Handle the "AddListMembers" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_ChangeListMembersRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -178,6 +184,12 @@ extension Hubspot_Gateway_V1_ListsService {
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ChangeListMembersResponse>
 
         /// Handle the "RemoveListMembers" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_ChangeListMembersRequest` messages.
@@ -244,6 +256,12 @@ extension Hubspot_Gateway_V1_ListsService {
 
         /// Handle the "AddListMembers" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -257,6 +275,12 @@ extension Hubspot_Gateway_V1_ListsService {
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_ChangeListMembersResponse>
 
         /// Handle the "RemoveListMembers" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
@@ -321,6 +345,12 @@ extension Hubspot_Gateway_V1_ListsService {
 
         /// Handle the "AddListMembers" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -334,6 +364,12 @@ extension Hubspot_Gateway_V1_ListsService {
         ) async throws -> Hubspot_Gateway_V1_ChangeListMembersResponse
 
         /// Handle the "RemoveListMembers" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
@@ -607,6 +643,12 @@ extension Hubspot_Gateway_V1_ListsService {
 
         /// Call the "AddListMembers" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_ChangeListMembersRequest` messages.
@@ -625,6 +667,12 @@ extension Hubspot_Gateway_V1_ListsService {
         ) async throws -> Result where Result: Sendable
 
         /// Call the "RemoveListMembers" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
@@ -752,6 +800,12 @@ extension Hubspot_Gateway_V1_ListsService {
 
         /// Call the "AddListMembers" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_ChangeListMembersRequest` messages.
@@ -781,6 +835,12 @@ extension Hubspot_Gateway_V1_ListsService {
         }
 
         /// Call the "RemoveListMembers" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
@@ -892,6 +952,12 @@ extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
 
     /// Call the "AddListMembers" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -916,6 +982,12 @@ extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
     }
 
     /// Call the "RemoveListMembers" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_ChangeListMembersRequest` message.
@@ -1033,6 +1105,12 @@ extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
 
     /// Call the "AddListMembers" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -1061,6 +1139,12 @@ extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
     }
 
     /// Call the "RemoveListMembers" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -350,6 +350,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
 
         /// Handle the "BatchCreateObjects" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchCreateObjectsRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -363,6 +368,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse>
 
         /// Handle the "BatchUpdateObjects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_BatchUpdateObjectsRequest` messages.
@@ -411,6 +421,7 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
         /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Hubspot_Gateway_V1_ExportChangedRequest` messages.
@@ -551,6 +562,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
 
         /// Handle the "BatchCreateObjects" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateObjectsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -564,6 +580,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_BatchWriteObjectsResponse>
 
         /// Handle the "BatchUpdateObjects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateObjectsRequest` message.
@@ -612,6 +633,7 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
         /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
@@ -750,6 +772,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
 
         /// Handle the "BatchCreateObjects" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchCreateObjectsRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -763,6 +790,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
         ) async throws -> Hubspot_Gateway_V1_BatchWriteObjectsResponse
 
         /// Handle the "BatchUpdateObjects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_BatchUpdateObjectsRequest` message.
@@ -811,6 +843,7 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
         /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A `Hubspot_Gateway_V1_ExportChangedRequest` message.
@@ -1468,6 +1501,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
 
         /// Call the "BatchCreateObjects" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateObjectsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchCreateObjectsRequest` messages.
@@ -1486,6 +1524,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
         ) async throws -> Result where Result: Sendable
 
         /// Call the "BatchUpdateObjects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateObjectsRequest` message.
@@ -1549,6 +1592,7 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
         /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
@@ -1830,6 +1874,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
 
         /// Call the "BatchCreateObjects" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateObjectsRequest` message.
         ///   - serializer: A serializer for `Hubspot_Gateway_V1_BatchCreateObjectsRequest` messages.
@@ -1859,6 +1908,11 @@ extension Hubspot_Gateway_V1_ObjectsService {
         }
 
         /// Call the "BatchUpdateObjects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateObjectsRequest` message.
@@ -1955,6 +2009,7 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
         /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
@@ -2189,6 +2244,11 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
 
     /// Call the "BatchCreateObjects" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchCreateObjectsRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -2213,6 +2273,11 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
     }
 
     /// Call the "BatchUpdateObjects" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_BatchUpdateObjectsRequest` message.
@@ -2294,6 +2359,7 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
     /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
     /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
     /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Hubspot_Gateway_V1_ExportChangedRequest` message.
@@ -2554,6 +2620,11 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
 
     /// Call the "BatchCreateObjects" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -2582,6 +2653,11 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
     }
 
     /// Call the "BatchUpdateObjects" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2675,6 +2751,7 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
     /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
     /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
     /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+    /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
     ///   - message: request message to send.
