@@ -27,7 +27,11 @@ COMMANDS = {
     "h2load": "Benchmarks/gateway-api, grpc-transport",
     "wrk": "Benchmarks/simulator, hubspot-client",
     "curl": "Benchmarks (readiness and statistics)",
-    "protoc": "scripts/gen-protos",
+    "protoc": "scripts/gen-protos, scripts/gen-stubs",
+    "protoc-gen-go": "scripts/gen-stubs go (Tests/Contract)",
+    "protoc-gen-go-grpc": "scripts/gen-stubs go (Tests/Contract)",
+    "grpc_java_plugin": "scripts/gen-stubs java (Tests/Contract)",
+    "taskset": "Benchmarks/gateway-api, grpc-transport (pinning)",
 }
 
 
@@ -139,7 +143,8 @@ def test_every_command_of_the_benchmarks_reference_servers_comes_from_setup_benc
 
 
 def test_the_check_notices_a_package_missing_from_setup():
-    without = [name for name in setup_packages() if name != "libprotobuf-dev"]
+    # protoc-gen-go and protoc-gen-go-grpc depend on libprotobuf-dev: drop them with it.
+    without = [name for name in setup_packages() if name not in ("libprotobuf-dev", "protoc-gen-go", "protoc-gen-go-grpc")]
     problems = unprovided(without, system_files(), {})
     assert any("google/protobuf/duration.proto" in problem and "libprotobuf-dev" in problem for problem in problems), problems
     without = [name for name in setup_packages() if name != "wrk"]

@@ -1,0 +1,39 @@
+"""The order service at checkout and payment (run against `hubspot-gateway --sandbox` with
+Redis: `scripts/run`, then `python examples/order_service.py --key <the printed key>`):
+
+1. the buyer is upserted by email (one call whether or not HubSpot knows them);
+2. the order becomes a deal with its line items, created with an idempotency key so that a
+   retry after a timeout (done here on purpose) answers the first deal instead of a second;
+3. on payment the deal moves to the pipeline's closed-won stage, found by its metadata rather
+   than a hard-coded id."""
+import uuid
+
+from _common import connect
+from hubspot_gateway_client.v1 import contacts_pb2, deals_pb2, metadata_pb2
+
+client, _ = connect(__doc__)
+order = uuid.uuid4().hex[:12]
+email = f"buyer-{order}@example.com"
+
+buyer = client.contacts.UpsertContact(contacts_pb2.UpsertContactRequest(
+    contact=contacts_pb2.Contact(email=email, first_name="Ada", last_name="Buyer"))).contact
+print(f"buyer {buyer.id} ({email})")
+
+pipeline = client.metadata.ListPipelines(metadata_pb2.ListPipelinesRequest(object_type="deals")).pipelines[0]
+first_stage = min(pipeline.stages, key=lambda stage: stage.display_order)
+won = next(stage for stage in pipeline.stages if stage.is_closed and stage.probability == 1.0)
+
+checkout = deals_pb2.CreateDealRequest(
+    deal=deals_pb2.Deal(name=f"Order {order}", amount="129.90", pipeline=pipeline.id, stage=first_stage.id),
+    contact_ids=[buyer.id], idempotency_key=f"order-{order}",
+    line_items=[deals_pb2.LineItemInput(name="Keyboard", price="99.90", quantity="1"),
+                deals_pb2.LineItemInput(name="Cable", price="15.00", quantity="2")])
+created = client.deals.CreateDeal(checkout)
+retried = client.deals.CreateDeal(checkout)  # the same order sent again: the same deal
+assert retried.deal.id == created.deal.id, "an idempotent create must not make a second deal"
+print(f"deal {created.deal.id} with {len(created.line_items)} line items (a retry answered the same deal)")
+
+paid = client.deals.MoveDealStage(deals_pb2.MoveDealStageRequest(id=created.deal.id, stage=won.id, pipeline=pipeline.id)).deal
+assert paid.stage == won.id
+print(f"deal {paid.id} moved to {won.label}")
+client.close()
