@@ -48,6 +48,8 @@ public struct ChangeEvent: Sendable, Equatable {
     public enum Source: String, Sendable {
         case webhook = "WEBHOOK"
         case reconciler = "RECONCILER"
+        /// HubSpot's webhooks journal, pulled by the gateway.
+        case journal = "JOURNAL"
     }
 
     public init(
@@ -84,6 +86,14 @@ public struct ChangeEvent: Sendable, Equatable {
         case .deleted: "\(objectType):\(objectId):deleted:\(occurredAt)"
         case .associationAdded, .associationRemoved, .unknown: nil
         }
+    }
+
+    /// One event of HubSpot's own (a webhook delivery or a journal entry), named the same by
+    /// both: the change and what it says of it (the property, or the association's other
+    /// record). The same change heard through the webhook endpoint and the journal, under
+    /// different event ids, is stored once.
+    var deliveryKey: String {
+        "\(objectType):\(objectId):\(occurredAt):\(kind.rawValue):\(propertyName ?? "")|\(associationType ?? ""):\(toObjectId ?? "")"
     }
 
     /// The object type on the far side of a HubSpot association type (`CONTACT_TO_COMPANY`

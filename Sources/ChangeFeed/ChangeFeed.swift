@@ -29,10 +29,14 @@ public struct ChangeFeed: Sendable {
     /// dedupe seconds, max length, retention ms, replay seconds, then per event: event id,
     /// change mark ("" or "R:"/"W:" and the change key), field count, fields.
     ///
-    /// One change can reach the feed through both intakes, under different event ids. The
+    /// One change can reach the feed through several intakes, under different event ids. The
     /// change key names it (record and millisecond): the reconciler's event is stored only if
-    /// no event of that change is; a webhook event is dropped only when the reconciler's came
-    /// first (a webhook delivers one change as several events, one per property, all kept).
+    /// no event of that change is; a webhook or journal event is dropped when the reconciler's
+    /// came first (HubSpot delivers one change as several events, one per property, all kept),
+    /// or when the other of HubSpot's intakes already stored the same event (its delivery key:
+    /// change, property or association; within one intake the event id alone decides). A mark
+    /// is `R:`, `W:` (webhook) or `J:` (journal), the change key, and for `W:`/`J:` a `\u{1}`
+    /// and the delivery key.
     static let appendScript = RedisScript(
         """
         if KEYS[2] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[5]) then
@@ -46,14 +50,27 @@ public struct ChangeFeed: Sendable {
           local n = tonumber(ARGV[i + 2])
           local fresh = true
           if mark ~= '' then
-            local changeKey = ARGV[1] .. 'change:' .. string.sub(mark, 3)
             local by = string.sub(mark, 1, 1)
+            local rest = string.sub(mark, 3)
+            local split = string.find(rest, '\\1', 1, true)
+            local change = split and string.sub(rest, 1, split - 1) or rest
+            local delivery = split and string.sub(rest, split + 1) or ''
+            local changeKey = ARGV[1] .. 'change:' .. change
             if by == 'R' then
               fresh = redis.call('SET', changeKey, 'R', 'NX', 'EX', ARGV[2])
-            elseif redis.call('GET', changeKey) == 'R' then
+            elseif change ~= '' and redis.call('GET', changeKey) == 'R' then
               fresh = false
             else
-              redis.call('SET', changeKey, 'W', 'EX', ARGV[2])
+              if change ~= '' then redis.call('SET', changeKey, 'W', 'EX', ARGV[2]) end
+              if delivery ~= '' then
+                local deliveryKey = ARGV[1] .. 'delivery:' .. delivery
+                local heard = redis.call('GET', deliveryKey)
+                if heard and heard ~= by then
+                  fresh = false
+                else
+                  redis.call('SET', deliveryKey, by, 'EX', ARGV[2])
+                end
+              end
             end
           end
           if fresh and redis.call('SET', ARGV[1] .. eventId, '1', 'NX', 'EX', ARGV[2]) then
@@ -91,7 +108,7 @@ public struct ChangeFeed: Sendable {
         for event in events {
             let fields = event.streamFields
             arguments.append(.init(event.eventId))
-            arguments.append(.init(event.changeKey.map { (event.source == .reconciler ? "R:" : "W:") + $0 } ?? ""))
+            arguments.append(.init(Self.mark(of: event)))
             arguments.append(RESPArgument(fields.count))
             for (name, value) in fields {
                 arguments.append(.init(name))
@@ -107,6 +124,12 @@ public struct ChangeFeed: Sendable {
             throw RedisError.protocolError("the feed's append answered an unexpected shape")
         }
         return Appended(cursors: values.map { value in value.string.flatMap { $0.isEmpty ? nil : $0 } })
+    }
+
+    /// How `appendScript` tells the intakes' copies of one change apart (see there).
+    static func mark(of event: ChangeEvent) -> String {
+        if event.source == .reconciler { return event.changeKey.map { "R:" + $0 } ?? "" }
+        return (event.source == .journal ? "J:" : "W:") + (event.changeKey ?? "") + "\u{1}" + event.deliveryKey
     }
 
     /// Up to `count` events after `cursor` ("0": from the oldest), waiting up to `block` for

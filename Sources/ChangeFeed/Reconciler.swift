@@ -139,8 +139,11 @@ public struct Reconciler: Sendable {
     /// Returns the events the feed did not have yet. Throws `LeaseLost` when another replica
     /// took over meanwhile.
     public func reconcile(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
-        // A first pass starts at the lookback: history is the export's job, not the feed's.
-        let watermark = try await storedMilliseconds(watermarkKey(type)) ?? now.epochMilliseconds
+        // A first pass starts at the lookback: history is the export's job, not the feed's. A
+        // catch-up asked for (the journal lost entries) starts earlier.
+        let stored = try await storedMilliseconds(watermarkKey(type)) ?? now.epochMilliseconds
+        let requested = try await storedMilliseconds(catchUpKey(type))
+        let watermark = requested.map { min($0, stored) } ?? stored
         let start = ModificationPosition(modifiedMs: watermark - configuration.lookback.milliseconds)
         var published = 0
         let compared = configuration.comparedProperties[type] ?? []
@@ -202,10 +205,47 @@ public struct Reconciler: Sendable {
         // Also after a pass that found nothing: a first pass stores where it began.
         guard try await lease.write(watermarkKey(type), String(max(watermark, reached.modifiedMs)), token: token)
         else { throw LeaseLost() }
+        if requested != nil {
+            _ = try await feed.redis.send("DEL", [.init(catchUpKey(type))], timeout: feed.configuration.redisTimeout)
+            logger.notice(
+                "caught up after the journal's loss", metadata: ["type": "\(type)", "events": "\(published)"])
+        }
         if published > 0 {
             logger.info("reconciled changes webhooks missed", metadata: ["type": "\(type)", "events": "\(published)"])
         }
         return published
+    }
+
+    /// Where a catch-up request of `type` waits for the next pass: the millisecond to start from.
+    public func catchUpKey(_ type: String) -> String { "\(configuration.keyPrefix):catch-up:\(type)" }
+
+    /// KEYS: the request key; ARGV: milliseconds. Keeps the earliest request.
+    static let requestCatchUpScript = RedisScript(
+        """
+        local current = redis.call('GET', KEYS[1])
+        if current == false or tonumber(current) > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+        return 1
+        """)
+
+    /// Changes of `types` since `from` (milliseconds) are published again by the next pass (an
+    /// intake lost some: the journal's offset expired). The pass runs here at once when no
+    /// replica holds the reconciler's lease (a gateway that runs no reconciler); otherwise the
+    /// holder's next pass starts there. Returns whether the pass ran here.
+    public func catchUp(types: [String], from: Int64) async throws -> Bool {
+        for type in types {
+            _ = try await feed.redis.evaluate(
+                Self.requestCatchUpScript, keys: [.init(catchUpKey(type))], arguments: [RESPArgument(from)],
+                timeout: feed.configuration.redisTimeout)
+        }
+        guard let token = try await lease.take(as: replica) else { return false }
+        do {
+            for type in types { _ = try await reconcile(type, token: token) }
+        } catch {
+            try? await lease.release(as: replica, token: token)
+            throw error
+        }
+        try await lease.release(as: replica, token: token)
+        return true
     }
 
     /// Deletions of `type` since its deletions watermark (less the lookback): search never

@@ -258,6 +258,19 @@ public final class HubSpotUpstream: Sendable {
         }
     }
 
+    /// A call made with a client of its own (another credential of the app: the webhooks
+    /// journal's client-credentials token), through the door all the same: counted against the
+    /// general budget at `priority`, guarded by the breaker, retried by the door's policy.
+    public func call<T: Sendable>(
+        with client: HubSpotClient, priority: CallPriority, deadline: ContinuousClock.Instant,
+        _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
+    ) async throws -> T {
+        let bare = client.retrying(by: .none)
+        return try await attempts.run(
+            .general, priority: priority, deadline: deadline, idempotent: true, admitted: false
+        ) { _, options in try await body(bare, options) }
+    }
+
     /// A write's failure as the caller must see it: `WriteOutcomeUnknown` when the request may
     /// have reached HubSpot and been applied, else the error itself.
     static func writeError(_ error: any Error) -> any Error {

@@ -54,6 +54,8 @@ public struct SimulatorConfiguration: Sendable {
     public var webhook: WebhookConfiguration?
     /// OAuth app credentials for `POST /oauth/v1/token`; nil disables the endpoint.
     public var oauth: OAuthConfiguration?
+    /// The webhooks journal (subscriptions made through its API fill it).
+    public var journal = JournalConfiguration()
     /// Arrivals kept for `/_sim/stats` sliding-window analysis.
     public var statisticsCapacity: Int = 200_000
 

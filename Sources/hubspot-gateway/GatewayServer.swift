@@ -285,7 +285,7 @@ struct GatewayServer {
                 status: problem == nil ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: (problem ?? "ready") + "\n")))
         }
-        if let feed, !intake.clientSecrets.isEmpty {
+        if let feed, !intake.clientSecrets.isEmpty, options.webhookIntake {
             router.post(RouterPath(options.webhookPath)) { request, context -> Response in
                 let intake = WebhookIntake(
                     configuration: intakeConfiguration.withLock { $0 }, feed: feed, logger: logger)
@@ -362,6 +362,18 @@ struct GatewayServer {
                 configuration: reconciling, logger: logger)
             services.append(
                 .init(service: ReconcilerService(reconciler: reconciler), successTerminationBehavior: .ignore))
+        }
+        if let feed, let redis, !options.journalTypes.isEmpty, let clientId = options.journalClientId,
+            let secret = options.journalClientSecret
+        {
+            services.append(
+                .init(
+                    service: JournalReaderService(
+                        reader: journalReader(
+                            clientId: clientId, secret: secret, baseURL: baseURL, transport: transport,
+                            clientConfiguration: clientConfiguration, observe: observe, upstream: upstream, crm: crm,
+                            feed: feed, redis: redis, replica: limiter.replicaID)),
+                    successTerminationBehavior: .ignore))
         }
         if let jobStore, options.jobWorkers > 0 {
             services.append(
@@ -538,4 +550,58 @@ struct HeartbeatService: Service {
 struct GatewayStartError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension GatewayServer {
+    /// The journal intake: its own client (the app's client credentials), through the door.
+    func journalReader(
+        clientId: String, secret: String, baseURL: String, transport: CurlTransport,
+        clientConfiguration: HubSpotClientConfiguration, observe: @escaping @Sendable (HubSpotExchange) -> Void,
+        upstream: HubSpotUpstream, crm: CRM, feed: ChangeFeed, redis: RedisClient, replica: String
+    ) -> JournalReader {
+        let types = options.journalTypes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        var configuration = JournalReaderConfiguration()
+        configuration.objectTypes = types
+        configuration.manageSubscriptions = options.journalManageSubscriptions
+        configuration.scope = options.journalPortalId.map { .local(portalId: $0) } ?? .global
+        configuration.start = JournalReaderConfiguration.Start(rawValue: options.journalStart) ?? .earliest
+        configuration.pollInterval = .milliseconds(Int64(options.journalPollIntervalMilliseconds))
+        configuration.callTimeout = .milliseconds(Int64(options.journalCallTimeoutSeconds * 1000))
+        let client = HubSpotClient(
+            transport: transport,
+            credentials: .clientCredentials(
+                ClientCredentials(
+                    clientId: clientId, clientSecret: Secret(secret),
+                    scopes: options.journalScopes.split(separator: ",").map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    })),
+            configuration: clientConfiguration, logger: logger, observer: observe)
+        // After an expired offset the reconciler publishes again what the journal lost: its
+        // passes run here when no replica runs the reconciler (--reconcile-types empty).
+        var reconciling = ReconcilerConfiguration()
+        reconciling.objectTypes = types
+        reconciling.lookback = .milliseconds(Int64(options.reconcileLookbackSeconds * 1000))
+        reconciling.callsPerSecond = options.reconcileCallsPerSecond
+        let reconciler = Reconciler(
+            crm: crm, feed: feed,
+            lease: FeedLease(
+                name: "reconciler", redis: redis, timeToLive: .milliseconds(Int64(options.reconcileLeaseSeconds * 1000))
+            ),
+            replica: replica, configuration: reconciling, logger: logger)
+        return JournalReader(
+            client: client, upstream: upstream, feed: feed,
+            lease: FeedLease(
+                name: "journal", redis: redis, timeToLive: .milliseconds(Int64(options.journalLeaseSeconds * 1000))),
+            replica: replica, configuration: configuration,
+            catchUp: { since in _ = try await reconciler.catchUp(types: types, from: since) }, logger: logger)
+    }
+}
+
+/// The journal reader, while this replica holds its lease (handed over at shutdown).
+struct JournalReaderService: Service {
+    let reader: JournalReader
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await reader.run() }
+    }
 }

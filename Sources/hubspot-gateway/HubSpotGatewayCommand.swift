@@ -239,6 +239,47 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
     var reconcileProperties = ""
 
+    // MARK: Webhooks journal (the pull intake)
+    @Option(
+        help:
+            "Object types read from HubSpot's webhooks journal, comma-separated (e.g. contacts,companies,deals,tickets; empty: off). Needs --journal-client-id and --journal-client-secret of an app on HubSpot's developer platform; one replica at a time reads, at bulk priority."
+    )
+    var journalTypes = ""
+    @Option(help: "Client id of the app whose webhooks journal is read (client-credentials grant).")
+    var journalClientId: String?
+    @Option(help: "Client secret of that app (better: $HUBSPOT_GATEWAY_JOURNAL_CLIENT_SECRET).")
+    var journalClientSecret: String?
+    @Option(
+        help:
+            "Scopes of the journal's client-credentials token, comma-separated (add the object scopes of the subscribed types if HubSpot asks for them)."
+    )
+    var journalScopes =
+        "developer.webhooks_journal.read,developer.webhooks_journal.subscriptions.read,developer.webhooks_journal.subscriptions.write"
+    @Option(help: "Read one account's local journal (its portal id) instead of the app's global journal.")
+    var journalPortalId: Int?
+    @Option(help: "Where a reader without a stored offset starts: earliest (what HubSpot still keeps) or latest.")
+    var journalStart = "earliest"
+    @Option(
+        help: "Milliseconds the journal reader waits after it caught up (each look is a HubSpot call from the budget).")
+    var journalPollIntervalMilliseconds = 5000
+    @Option(help: "Seconds one journal call (budget wait included) or download may take.")
+    var journalCallTimeoutSeconds: Double = 30
+    @Option(
+        help:
+            "Seconds the journal reader's lease outlives its holder: another replica resumes from the stored offset within this after the holder dies."
+    )
+    var journalLeaseSeconds: Double = 6
+    @Option(
+        help:
+            "Create or update the journal's subscriptions for --journal-types at start (true) or leave them as they are."
+    )
+    var journalManageSubscriptions = true
+    @Option(
+        help:
+            "Serve the webhook endpoint (true), or not (false: a gateway that hears HubSpot only through the journal and the reconciler)."
+    )
+    var webhookIntake = true
+
     // MARK: Write jobs
     @Option(help: "Most records one write job may hold.")
     var jobMaxRecords = 100_000
@@ -338,7 +379,9 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "feed-dedupe-hours", "feed-invalidation-claim-seconds", "changes-visibility-timeout-seconds",
         "changes-stall-timeout-seconds", "reconcile-types", "reconcile-interval-seconds", "reconcile-lookback-seconds",
         "reconcile-deletions-interval-seconds", "reconcile-calls-per-second", "reconcile-lease-seconds",
-        "reconcile-properties",
+        "reconcile-properties", "journal-types", "journal-client-id", "journal-client-secret", "journal-scopes",
+        "journal-portal-id", "journal-start", "journal-poll-interval-milliseconds", "journal-call-timeout-seconds",
+        "journal-lease-seconds", "journal-manage-subscriptions", "webhook-intake",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
         "idempotency-retention-hours",
         "metadata-ttl-seconds", "rest-default-timeout-seconds", "job-max-records", "job-retention-hours",
@@ -365,6 +408,14 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     func validate() throws {
         // Values that would stall or spin a background job.
         _ = try Self.comparedProperties(reconcileProperties)
+        guard JournalReaderConfiguration.Start(rawValue: journalStart) != nil else {
+            throw ValidationError("--journal-start must be earliest or latest (got \(journalStart))")
+        }
+        if !journalTypes.isEmpty, journalClientId == nil || journalClientSecret == nil || redisUrl == nil {
+            throw ValidationError(
+                "--journal-types needs --journal-client-id, --journal-client-secret (or $HUBSPOT_GATEWAY_JOURNAL_CLIENT_SECRET) and --redis-url (the offset and the feed live in Redis)"
+            )
+        }
         guard fairShareRetryMilliseconds >= 1, fairShareWaitingMarginMilliseconds >= 0, fairShareCredit >= 0,
             (0...1).contains(earlyRefusalShare), callReserveMilliseconds >= 0, (0...1).contains(otlpSampleRatio),
             otlpExportIntervalMilliseconds >= 1, otlpMaxQueuedSpans >= 1
@@ -380,6 +431,9 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             ("--reconcile-interval-seconds", reconcileIntervalSeconds),
             ("--reconcile-deletions-interval-seconds", reconcileDeletionsIntervalSeconds),
             ("--reconcile-lease-seconds", reconcileLeaseSeconds),
+            ("--journal-call-timeout-seconds", journalCallTimeoutSeconds),
+            ("--journal-lease-seconds", journalLeaseSeconds),
+            ("--journal-poll-interval-milliseconds", Double(journalPollIntervalMilliseconds)),
             ("--export-call-timeout-seconds", exportCallTimeoutSeconds),
             ("--idempotency-retention-hours", idempotencyRetentionHours),
             ("--metadata-ttl-seconds", metadataTtlSeconds),
@@ -463,7 +517,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let secrets =
-            [hubspotToken, hubspotClientSecret, hubspotRefreshToken].compactMap { $0 }
+            [hubspotToken, hubspotClientSecret, hubspotRefreshToken, journalClientSecret].compactMap { $0 }
             + (webhookSecrets?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in

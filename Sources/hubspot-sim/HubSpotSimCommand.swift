@@ -117,6 +117,15 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Lifetime of issued OAuth access tokens in seconds (HubSpot: 1800).")
     var oauthTokenLifetimeS = 1800
 
+    @Option(
+        help:
+            "How long webhooks-journal entries are kept, in seconds (HubSpot: 3 days); shorten it to test an expired offset."
+    )
+    var journalRetentionSeconds = 3 * 24 * 3600
+
+    @Option(help: "Events per webhooks-journal entry (an entry is sealed when full or when a reader asks).")
+    var journalEntryMaxEvents = 100
+
     @Option(help: "Largest request body accepted, in bytes.")
     var maxBodyBytes = 4 * 1024 * 1024
 
@@ -141,6 +150,11 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.searchIndexDelay = .milliseconds(max(0, searchIndexDelayMs))
         configuration.searchInterval = .milliseconds(max(1, searchIntervalMs))
         configuration.maxBodyBytes = maxBodyBytes
+        guard journalRetentionSeconds > 0, journalEntryMaxEvents > 0 else {
+            throw ValidationError("--journal-retention-seconds and --journal-entry-max-events must be positive")
+        }
+        configuration.journal.retention = .seconds(journalRetentionSeconds)
+        configuration.journal.maxEventsPerEntry = journalEntryMaxEvents
         configuration.customObjectTypes = try customObjects.enumerated().map { index, declaration in
             try ObjectTypeDefinition.parseCustom(declaration, index: index + 1)
         }

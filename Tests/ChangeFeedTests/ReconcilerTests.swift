@@ -225,6 +225,38 @@ import TestSupport
         }
     }
 
+    @Test func aChangeHeardThroughTheWebhookAndTheJournalIsStoredOnceAndEachOfItsPropertiesKept() async throws {
+        try await Self.with { rig in
+            func event(_ id: String, _ property: String, source: ChangeEvent.Source, eventId: String) -> ChangeEvent {
+                var event = ChangeEvent(
+                    objectType: "contacts", objectId: id, kind: .updated, eventId: eventId,
+                    subscriptionType: "contact.propertyChange", occurredAt: 1_700_000_000_000)
+                event.propertyName = property
+                event.propertyValue = "v"
+                event.source = source
+                return event
+            }
+            // HubSpot's two deliveries of one change (two properties), under different event ids.
+            let webhook = [
+                event("9001", "firstname", source: .webhook, eventId: "101"),
+                event("9001", "lastname", source: .webhook, eventId: "102"),
+            ]
+            let journal = [
+                event("9001", "firstname", source: .journal, eventId: "j5001"),
+                event("9001", "lastname", source: .journal, eventId: "j5002"),
+                event("9001", "jobtitle", source: .journal, eventId: "j5003"),
+            ]
+            #expect(try await rig.feed.feed.append(webhook).storedCount == 2)
+            let fromJournal = try await rig.feed.feed.append(journal)
+            #expect(fromJournal.cursors.map { $0 != nil } == [false, false, true], "only what the webhook did not say")
+            // The journal read again after a crash: nothing new.
+            #expect(try await rig.feed.feed.append(journal).storedCount == 0)
+            let stored = try await rig.feed.stored().filter { $0.objectId == "9001" }
+            #expect(stored.map(\.propertyName) == ["firstname", "lastname", "jobtitle"])
+            #expect(stored.map(\.source) == [.webhook, .webhook, .journal])
+        }
+    }
+
     @Test func anUpdateNamesWhichComparedPropertiesChangedOnceEarlierValuesAreKnown() async throws {
         try await Self.with(configure: { $0.comparedProperties = ["contacts": ["firstname", "lastname"]] }) { rig in
             let ids = try await rig.createContacts(1, prefix: "c")

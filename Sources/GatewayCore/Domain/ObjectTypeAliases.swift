@@ -28,4 +28,14 @@ public enum ObjectTypeAliases {
     public static func canonical(_ type: String) -> String {
         standardTypeIds[type] ?? singularNames[type] ?? type
     }
+
+    /// HubSpot's object type id of `type` (`contacts` → `0-1`; a custom type's `2-…` id as
+    /// is); nil for a name HubSpot's table does not have.
+    public static func objectTypeId(of type: String) -> String? {
+        if type.hasPrefix("0-") || type.hasPrefix("2-") { return type }
+        let name = canonical(type)
+        return typeIdsByName[name]
+    }
+
+    private static let typeIdsByName = Dictionary(uniqueKeysWithValues: standardTypeIds.map { ($1, $0) })
 }

@@ -13,9 +13,23 @@ struct Authenticator: Sendable {
             oauth = nil
         case .oauth(let credentials):
             privateToken = nil
-            oauth = OAuthTokenManager(credentials: credentials) {
-                try await Self.refresh(
-                    credentials, transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
+            oauth = OAuthTokenManager(refreshMargin: credentials.refreshMargin) {
+                try await Self.grant(
+                    [
+                        ("grant_type", "refresh_token"), ("client_id", credentials.clientId),
+                        ("client_secret", credentials.clientSecret.revealed),
+                        ("refresh_token", credentials.refreshToken.revealed),
+                    ], transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
+            }
+        case .clientCredentials(let credentials):
+            privateToken = nil
+            oauth = OAuthTokenManager(refreshMargin: credentials.refreshMargin) {
+                try await Self.grant(
+                    [
+                        ("grant_type", "client_credentials"), ("client_id", credentials.clientId),
+                        ("client_secret", credentials.clientSecret.revealed),
+                        ("scope", credentials.scopes.joined(separator: " ")),
+                    ], transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
             }
         }
     }
@@ -37,18 +51,15 @@ struct Authenticator: Sendable {
         get async { await oauth?.refreshCount ?? 0 }
     }
 
-    /// `POST /oauth/v1/token` with `grant_type=refresh_token`, form-encoded.
-    private static func refresh(
-        _ credentials: OAuthCredentials, transport: CurlTransport, url: String, timeout: Duration
+    /// `POST /oauth/v1/token` with a grant's `fields`, form-encoded (the refresh-token grant of
+    /// an install, or the client-credentials grant of the app itself).
+    private static func grant(
+        _ fields: [(String, String)], transport: CurlTransport, url: String, timeout: Duration
     ) async throws -> (Secret, Duration) {
         func field(_ name: String, _ value: String) -> String {
             "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? value)"
         }
-        let form = [
-            field("grant_type", "refresh_token"), field("client_id", credentials.clientId),
-            field("client_secret", credentials.clientSecret.revealed),
-            field("refresh_token", credentials.refreshToken.revealed),
-        ].joined(separator: "&")
+        let form = fields.map(field).joined(separator: "&")
         let response = try await transport.send(
             HTTPRequest(
                 method: .post, url: url,

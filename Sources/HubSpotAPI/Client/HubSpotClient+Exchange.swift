@@ -181,6 +181,9 @@ extension HubSpotClient {
 
     func decode<Answer: Decodable>(_ type: Answer.Type, _ response: HTTPResponse, endpoint: String) throws -> Answer {
         if Answer.self == Empty.self { return Empty() as! Answer }
+        if response.body.isEmpty, let empty = Answer.self as? any EmptyBodyDecodable.Type {
+            return empty.init() as! Answer
+        }
         if let fast = Answer.self as? any JSONValueDecodable.Type {
             do {
                 return try fast.init(json: try JSONParser.parse(response.body)) as! Answer

@@ -18,11 +18,15 @@ public enum HubSpotCredentials: Sendable, CustomStringConvertible {
     case privateAppToken(Secret)
     /// An OAuth app install: access tokens are fetched and refreshed from the refresh token.
     case oauth(OAuthCredentials)
+    /// An app of HubSpot's developer platform acting for itself (the webhooks journal): access
+    /// tokens from the client-credentials grant, fetched again before they expire.
+    case clientCredentials(ClientCredentials)
 
     public var description: String {
         switch self {
         case .privateAppToken: "private app token <redacted>"
         case .oauth(let credentials): "OAuth client \(credentials.clientId) <redacted>"
+        case .clientCredentials(let credentials): "OAuth client credentials \(credentials.clientId) <redacted>"
         }
     }
 }
@@ -44,22 +48,40 @@ public struct OAuthCredentials: Sendable {
     }
 }
 
+/// An app's client id and secret for the client-credentials grant, and the scopes its tokens
+/// carry (the webhooks journal: `developer.webhooks_journal.read`, …).
+public struct ClientCredentials: Sendable {
+    public var clientId: String
+    public var clientSecret: Secret
+    public var scopes: [String]
+    /// Token endpoint path on the HubSpot base URL.
+    public var tokenPath: String = "/oauth/v1/token"
+    /// Fetch a new token this long before the current one expires.
+    public var refreshMargin: Duration = .seconds(300)
+
+    public init(clientId: String, clientSecret: Secret, scopes: [String]) {
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+        self.scopes = scopes
+    }
+}
+
 /// Hands out a valid access token: refreshes before expiry and when HubSpot rejects the current
 /// one, with concurrent callers sharing one refresh.
 actor OAuthTokenManager {
-    private let credentials: OAuthCredentials
+    private let refreshMargin: Duration
     private let refresh: @Sendable () async throws -> (Secret, Duration)
     private var current: (token: Secret, expiresAt: ContinuousClock.Instant)?
     private var inFlight: Task<Secret, any Error>?
     private(set) var refreshCount = 0
 
-    init(credentials: OAuthCredentials, refresh: @escaping @Sendable () async throws -> (Secret, Duration)) {
-        self.credentials = credentials
+    init(refreshMargin: Duration, refresh: @escaping @Sendable () async throws -> (Secret, Duration)) {
+        self.refreshMargin = refreshMargin
         self.refresh = refresh
     }
 
     func token() async throws -> Secret {
-        if let current, ContinuousClock.now < current.expiresAt - credentials.refreshMargin { return current.token }
+        if let current, ContinuousClock.now < current.expiresAt - refreshMargin { return current.token }
         return try await refreshOnce()
     }
 

@@ -7,6 +7,8 @@ struct APIRequest: Sendable {
     var segments: [Substring]
     var query: [(String, String)]
     var body: [UInt8]
+    /// The scopes of the caller's client-credentials token (nil: a private-app or install token).
+    var bearerScopes: Set<String>? = nil
 
     /// Every value of a query parameter, comma-separated lists split (`properties=a,b&properties=c`).
     func listParameter(_ name: String) -> [String]? {

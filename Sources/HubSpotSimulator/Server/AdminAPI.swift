@@ -80,6 +80,25 @@ struct AdminAPI {
                 return .noContent
             case (_, _) where path.hasPrefix("/_sim/ui/"):
                 return uiEdit(request)
+            case ("GET", _) where path.hasPrefix("/_sim/journal/files/"):
+                // The pre-signed download URL of a journal entry's data (S3 at HubSpot).
+                let offset = String(path.dropFirst("/_sim/journal/files/".count))
+                guard let file = core.journal.file(offset: offset, now: Timestamps.now()) else {
+                    return HubSpotErrorBody(
+                        status: 404, message: "no journal file \(offset) (expired?)", category: "OBJECT_NOT_FOUND"
+                    ).reply
+                }
+                return APIReply(status: 200, body: file)
+            case ("GET", "/_sim/journal"):
+                let (entries, journalled, subscriptions) = core.journal.statistics
+                var w = JSONWriter()
+                w.beginObject()
+                w.member("entries", entries)
+                w.member("journalled", journalled)
+                w.member("subscriptions", subscriptions)
+                w.member("retentionSeconds", core.journal.configuration.retention.components.seconds)
+                w.endObject()
+                return .json(200, w)
             case ("GET", "/_sim/objects"):
                 var w = JSONWriter()
                 w.beginObject()
@@ -90,7 +109,7 @@ struct AdminAPI {
                 return HubSpotErrorBody(
                     status: 404,
                     message:
-                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT|DELETE /_sim/scopes, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET|PUT|DELETE /_sim/webhooks, GET /_sim/objects, POST|PATCH|DELETE /_sim/ui/objects/….",
+                        "Unknown admin endpoint \(method) \(path). Try GET /_sim/stats, GET|PUT|DELETE /_sim/faults, GET|PUT|DELETE /_sim/scopes, GET|PUT /_sim/limits, POST /_sim/reset, POST /_sim/oauth/expire, GET|PUT|DELETE /_sim/webhooks, GET /_sim/objects, GET /_sim/journal, POST|PATCH|DELETE /_sim/ui/objects/….",
                     category: "OBJECT_NOT_FOUND"
                 ).reply
             }
@@ -248,6 +267,7 @@ struct AdminAPI {
             w.member("enabled", true)
             w.member("targetURL", configuration.targetURL)
             w.member("eventsQueued", stats.eventsQueued)
+            w.member("pendingEvents", core.webhooks.pendingEvents)
             w.member("deliveries", stats.deliveries)
             w.member("failedAttempts", stats.failedAttempts)
             w.member("droppedBatches", stats.droppedBatches)

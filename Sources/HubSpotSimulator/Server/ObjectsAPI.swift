@@ -11,6 +11,7 @@ struct APIContext: Sendable {
     /// The URL clients reach the simulator at, for paging links.
     var baseURL: String
     var emit: @Sendable ([ChangeEvent]) -> Void
+    var journal: WebhookJournal
 }
 
 /// CRM v3 objects: single-record calls, list, batch, search and merge.

@@ -18,10 +18,13 @@ final class SimulatorCore: Sendable {
     let faultRandom: Mutex<SplitMix64>
     let statistics: RequestStatistics
     let webhooks: WebhookDispatcher
+    let journal: WebhookJournal
     let logger: Logger
     let baseURL = Mutex("http://127.0.0.1")
     /// OAuth access tokens issued by `/oauth/v1/token`, with their expiry (epoch ms).
     let issuedTokens = Mutex<[String: Int64]>([:])
+    /// Client-credentials tokens (the webhooks journal's), with their scopes.
+    let clientTokens = Mutex<[String: (expiresAt: Int64, scopes: Set<String>)]>([:])
 
     init(configuration: SimulatorConfiguration, logger: Logger) throws(SimulatorConfigurationError) {
         guard configuration.burstLimit >= 0, configuration.dailyLimit >= 0, configuration.searchPerSecondLimit >= 0
@@ -44,6 +47,8 @@ final class SimulatorCore: Sendable {
         webhooks = try WebhookDispatcher(
             configuration: configuration.webhook, portalId: configuration.portalId, appId: configuration.appId,
             logger: logger)
+        journal = WebhookJournal(
+            configuration: configuration.journal, portalId: configuration.portalId, appId: configuration.appId)
         try seed()
     }
 
@@ -73,23 +78,26 @@ final class SimulatorCore: Sendable {
     /// (`CRM_UI` for the `/_sim/ui/` edits a person would make in HubSpot's UI).
     func context(changeSource: String) -> APIContext {
         let webhooks = webhooks
+        let journal = journal
         return APIContext(
             store: store, lists: lists, imports: imports, configuration: configuration,
             baseURL: baseURL.withLock { $0 },
             emit: { events in
-                webhooks.enqueue(
-                    events.map { event in
-                        var event = event
-                        event.changeSource = changeSource
-                        return event
-                    })
-            })
+                let events = events.map { event in
+                    var event = event
+                    event.changeSource = changeSource
+                    return event
+                }
+                webhooks.enqueue(events)
+                journal.record(events)
+            }, journal: journal)
     }
 
     /// Back to the start-up state: data reseeded, counters, limits and faults as configured.
     func reset() throws(SimulatorConfigurationError) {
         store.reset()
         lists.reset()
+        journal.reset()
         try seed()
         statistics.reset()
         limits.reconfigure(Self.limitSettings(configuration))
@@ -104,6 +112,12 @@ final class SimulatorCore: Sendable {
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return .unauthorized }
         let presented = String(header.dropFirst(7))
         if constantTimeEquals(Array(presented.utf8), Array(configuration.token.utf8)) { return nil }
+        if let client = clientTokens.withLock({ $0[presented] }) {
+            guard client.expiresAt <= now else { return nil }
+            var expired = HubSpotErrorBody.unauthorized
+            expired.category = "EXPIRED_AUTHENTICATION"
+            return expired
+        }
         guard let expiresAt = issuedTokens.withLock({ $0[presented] }) else { return .unauthorized }
         if expiresAt > now { return nil }
         var expired = HubSpotErrorBody.unauthorized
@@ -122,9 +136,11 @@ final class SimulatorCore: Sendable {
                 category: "OBJECT_NOT_FOUND"
             ).reply
         }
-        guard value("grant_type") == "refresh_token" else {
+        let grant = value("grant_type")
+        guard grant == "refresh_token" || grant == "client_credentials" else {
             return HubSpotErrorBody(
-                status: 400, message: "grant_type must be refresh_token", category: "BAD_GRANT_TYPE"
+                status: 400, message: "grant_type must be refresh_token or client_credentials",
+                category: "BAD_GRANT_TYPE"
             ).reply
         }
         guard let clientId = value("client_id"), let secret = value("client_secret"),
@@ -134,6 +150,23 @@ final class SimulatorCore: Sendable {
             return HubSpotErrorBody(
                 status: 400, message: "missing or unknown client id or secret", category: "BAD_CLIENT_ID"
             ).reply
+        }
+        if grant == "client_credentials" {
+            let scopes = Set((value("scope") ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init))
+            let token = "sim-cc-" + UUID().uuidString.lowercased()
+            let lifetime = oauth.accessTokenLifetime.milliseconds
+            clientTokens.withLock { tokens in
+                tokens = tokens.filter { $0.value.expiresAt > now - 86_400_000 }
+                tokens[token] = (now + lifetime, scopes)
+            }
+            var w = JSONWriter()
+            w.beginObject()
+            w.member("token_type", "bearer")
+            w.member("access_token", token)
+            w.member("expires_in", lifetime / 1000)
+            w.member("scope", scopes.sorted().joined(separator: " "))
+            w.endObject()
+            return .json(200, w)
         }
         guard let refresh = value("refresh_token"),
             constantTimeEquals(Array(refresh.utf8), Array(oauth.refreshToken.utf8))
@@ -160,9 +193,20 @@ final class SimulatorCore: Sendable {
 
     /// Expires every issued OAuth token now (admin API), to exercise refresh-on-401.
     func expireIssuedTokens(now: Int64) -> Int {
-        issuedTokens.withLock { tokens in
-            for key in tokens.keys { tokens[key] = now - 1000 }
+        let clients = clientTokens.withLock { tokens in
+            for key in tokens.keys { tokens[key]?.expiresAt = now - 1000 }
             return tokens.count
         }
+        return clients
+            + issuedTokens.withLock { tokens in
+                for key in tokens.keys { tokens[key] = now - 1000 }
+                return tokens.count
+            }
+    }
+
+    /// The scopes of a client-credentials bearer token (nil for any other token).
+    func clientScopes(_ header: String?) -> Set<String>? {
+        guard let header, header.count > 7 else { return nil }
+        return clientTokens.withLock { $0[String(header.dropFirst(7))]?.scopes }
     }
 }

@@ -30,7 +30,8 @@ struct SimulatorResponder: HTTPResponder {
         var apiRequest = APIRequest(
             method: request.method.rawValue, path: path,
             segments: APIRequest.pathSegments(path), query: query, body: [])
-        let matched = APIRoute.match(apiRequest)
+        apiRequest.bearerScopes = core.clientScopes(request.headers[.authorization])
+        let matched = JournalAPI.match(apiRequest) ?? APIRoute.match(apiRequest)
         let endpoint = (try? matched.get().name) ?? "unknown"
 
         // An outage answers before HubSpot looks at anything.

@@ -97,6 +97,9 @@ final class WebhookDispatcher: Sendable {
 
     var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// Events queued and not yet taken into a delivery (a batch held back counts as one).
+    var pendingEvents: Int { state.withLock { $0.pending.count + ($0.heldBack == nil ? 0 : 1) } }
+
     func enqueue(_ events: [ChangeEvent]) {
         guard !events.isEmpty else { return }
         state.withLock { state in
@@ -149,43 +152,8 @@ final class WebhookDispatcher: Sendable {
             var w = JSONWriter()
             w.beginArray()
             for event in events {
-                w.beginObject()
-                w.member("eventId", state.nextEventId)
+                WebhookEventJSON.write(&w, event, eventId: state.nextEventId, portalId: portalId, appId: appId)
                 state.nextEventId += 1
-                w.member(
-                    "subscriptionId",
-                    1000 + Int(AssociationCatalog.syntheticTypeId(from: event.subscriptionType, to: "") % 1000))
-                w.member("portalId", portalId)
-                w.member("appId", appId)
-                w.member("occurredAt", event.occurredAt)
-                let standard = !event.objectTypeId.hasPrefix("2-")
-                w.member(
-                    "subscriptionType",
-                    standard
-                        ? event.subscriptionType
-                        : "object." + (event.subscriptionType.split(separator: ".").last.map(String.init) ?? ""))
-                if !standard { w.member("objectTypeId", event.objectTypeId) }
-                w.member("attemptNumber", 0)
-                w.member("objectId", event.objectId)
-                w.member("changeSource", event.changeSource)
-                if let flag = event.changeFlag { w.member("changeFlag", flag) }
-                if let name = event.propertyName { w.member("propertyName", name) }
-                if let value = event.propertyValue { w.member("propertyValue", value) }
-                if let merged = event.mergedObjectIds {
-                    w.member("primaryObjectId", event.primaryObjectId ?? event.objectId)
-                    w.key("mergedObjectIds")
-                    w.beginArray()
-                    for id in merged { w.int(id) }
-                    w.endArray()
-                    w.member("newObjectId", event.primaryObjectId ?? event.objectId)
-                }
-                if let association = event.association {
-                    w.member("associationType", association.type)
-                    w.member("fromObjectId", association.from)
-                    w.member("toObjectId", association.to)
-                    w.member("associationRemoved", association.removed)
-                }
-                w.endObject()
             }
             w.endArray()
             return (w.bytes, target)

@@ -150,7 +150,7 @@ class Fleet:
 
     def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
                  redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_port: int | None = None,
-                 gateways_redis_port: int | None = None, redis_url: str | None = None):
+                 gateways_redis_port: int | None = None, redis_url: str | None = None, env: dict | None = None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
         self.redis_port = redis_port or random.randint(20000, 30000)
         # `gateways_redis_port`: the gateways dial this port instead (a proxy in front of Redis).
@@ -178,7 +178,8 @@ class Fleet:
                         for name, (key, scopes) in self.KEYS.items())
         # `extra_keys`: more caller-key lines as written (a `cert=` caller, say).
         keys = ";".join([keys, *extra_keys])
-        self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys}
+        # `env`: more environment for the gateways (secrets such as the journal's client secret).
+        self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys, **(env or {})}
         redis_option = (("--redis-url", redis_url) if redis_url else
                      ("--redis-url", f"rediss://127.0.0.1:{dialled}", "--redis-tls-ca-file", str(redis_tls.ca)) if redis_tls
                      else ("--redis-url", f"redis://127.0.0.1:{dialled}"))
