@@ -41,8 +41,10 @@ import Testing
                 JournalSubscription(objectTypeId: "0-1", actions: ["UPDATE"]))
             #expect(made.id != nil && again.id == made.id, "upserted, not duplicated")
             #expect(try await client.journalSubscriptions().count == 1)
+            let crmTransport = CurlTransport()
+            defer { crmTransport.shutdown() }
             let crm = HubSpotClient(
-                transport: CurlTransport(), credentials: .privateAppToken(Secret(token)),
+                transport: crmTransport, credentials: .privateAppToken(Secret(token)),
                 configuration: HubSpotClientConfiguration(baseURL: baseURL))
             let ids = try await crm.listObjects("contacts", limit: 3).results.map(\.id)
             for (n, id) in ids.enumerated() {
