@@ -132,6 +132,12 @@ public struct ChangeFeed: Sendable {
         return (event.source == .journal ? "J:" : "W:") + (event.changeKey ?? "") + "\u{1}" + event.deliveryKey
     }
 
+    /// A number of milliseconds its intakes keep beside the feed (a watermark), nil when unset.
+    func storedMilliseconds(_ key: String) async throws -> Int64? {
+        try await redis.get(.init(key), timeout: configuration.redisTimeout)
+            .flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+    }
+
     /// Up to `count` events after `cursor` ("0": from the oldest), waiting up to `block` for
     /// new ones when there are none.
     public func read(after cursor: String, count: Int = 100, block: Duration? = nil) async throws -> [ChangeEvent] {

@@ -161,9 +161,7 @@ public struct JournalReader: Sendable {
         let appended = events.isEmpty ? nil : try await feed.append(events)
         guard try await lease.write(offsetKey, entry.currentOffset, token: token) else { throw LeaseLost() }
         if let newest = events.map(\.occurredAt).max() {
-            let kept = try await feed.redis.get(.init(watermarkKey), timeout: feed.configuration.redisTimeout)
-                .flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
-            if newest > kept ?? .min {
+            if newest > (try await feed.storedMilliseconds(watermarkKey)) ?? .min {
                 guard try await lease.write(watermarkKey, String(newest), token: token) else { throw LeaseLost() }
             }
             Recorder(label: Name.lag, factory: metrics).record(
@@ -181,8 +179,7 @@ public struct JournalReader: Sendable {
     /// since the newest the journal delivered, and read again from the earliest entry kept.
     func expired(_ offset: String, token: Int64) async throws {
         Counter(label: Name.offsetsExpired, factory: metrics).increment()
-        let since = try await feed.redis.get(.init(watermarkKey), timeout: feed.configuration.redisTimeout)
-            .flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+        let since = try await feed.storedMilliseconds(watermarkKey)
         logger.error(
             "the webhooks journal no longer has the stored offset: changes were lost to it; the reconciler publishes everything since the last change the journal delivered",
             metadata: [

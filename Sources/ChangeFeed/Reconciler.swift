@@ -125,11 +125,6 @@ public struct Reconciler: Sendable {
         }
     }
 
-    func storedMilliseconds(_ key: String) async throws -> Int64? {
-        try await feed.redis.get(.init(key), timeout: feed.configuration.redisTimeout)
-            .flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
-    }
-
     var terms: @Sendable () -> CallTerms {
         { [timeout = configuration.callTimeout] in CallTerms(priority: .bulk, deadline: .now + timeout) }
     }
@@ -141,8 +136,8 @@ public struct Reconciler: Sendable {
     public func reconcile(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
         // A first pass starts at the lookback: history is the export's job, not the feed's. A
         // catch-up asked for (the journal lost entries) starts earlier.
-        let stored = try await storedMilliseconds(watermarkKey(type)) ?? now.epochMilliseconds
-        let requested = try await storedMilliseconds(catchUpKey(type))
+        let stored = try await feed.storedMilliseconds(watermarkKey(type)) ?? now.epochMilliseconds
+        let requested = try await feed.storedMilliseconds(catchUpKey(type))
         let watermark = requested.map { min($0, stored) } ?? stored
         let start = ModificationPosition(modifiedMs: watermark - configuration.lookback.milliseconds)
         var published = 0
@@ -253,7 +248,7 @@ public struct Reconciler: Sendable {
     /// cannot filter it by time) and a DELETED event published for each record archived since.
     public func reconcileDeletions(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
         let scanStart = now.epochMilliseconds
-        let watermark = try await storedMilliseconds(deletionsWatermarkKey(type)) ?? scanStart
+        let watermark = try await feed.storedMilliseconds(deletionsWatermarkKey(type)) ?? scanStart
         let lower = watermark - configuration.lookback.milliseconds
         var published = 0
         var after: String? = nil

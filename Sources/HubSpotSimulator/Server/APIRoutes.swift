@@ -7,22 +7,27 @@ struct APIRoute: Sendable {
     var handler: Handler
 
     /// Matches HubSpot's CRM paths. Returns a 404/405 body when nothing matches.
+    /// The route of `request` among one path's `methods`, or HubSpot's 405 naming the others.
+    static func route(
+        _ request: APIRequest, _ name: String, _ methods: [String: Handler], search: Bool = false
+    ) -> Result<APIRoute, HubSpotErrorBody> {
+        guard let handler = methods[request.method] else {
+            return .failure(
+                HubSpotErrorBody(
+                    status: 405,
+                    message:
+                        "\(request.method) is not supported on \(request.path); use \(methods.keys.sorted().joined(separator: " or "))",
+                    category: "VALIDATION_ERROR"))
+        }
+        return .success(APIRoute(name: name, isSearch: search, handler: handler))
+    }
+
     static func match(_ request: APIRequest) -> Result<APIRoute, HubSpotErrorBody> {
         let s = request.segments
         let method = request.method
         func route(_ name: String, _ methods: [String: Handler], search: Bool = false) -> Result<
             APIRoute, HubSpotErrorBody
-        > {
-            guard let handler = methods[method] else {
-                return .failure(
-                    HubSpotErrorBody(
-                        status: 405,
-                        message:
-                            "\(method) is not supported on \(request.path); use \(methods.keys.sorted().joined(separator: " or "))",
-                        category: "VALIDATION_ERROR"))
-            }
-            return .success(APIRoute(name: name, isSearch: search, handler: handler))
-        }
+        > { APIRoute.route(request, name, methods, search: search) }
         guard s.count >= 3, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
         switch (s[1], s[2], s.count) {
         case ("v3", "imports", 3):

@@ -15,15 +15,7 @@ enum JournalAPI {
         guard s.first == "webhooks-journal", s.count >= 3 else { return nil }
         func route(_ name: String, _ method: String, _ handler: @escaping APIRoute.Handler) -> Result<
             APIRoute, HubSpotErrorBody
-        > {
-            guard request.method == method else {
-                return .failure(
-                    HubSpotErrorBody(
-                        status: 405, message: "\(request.method) is not supported on \(request.path); use \(method)",
-                        category: "VALIDATION_ERROR"))
-            }
-            return .success(APIRoute(name: name, handler: handler))
-        }
+        > { APIRoute.route(request, name, [method: handler]) }
         switch (s[1], s[2], s.count) {
         case ("subscriptions", "2026-03", 3):
             return request.method == "POST"

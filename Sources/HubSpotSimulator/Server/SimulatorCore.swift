@@ -193,15 +193,15 @@ final class SimulatorCore: Sendable {
 
     /// Expires every issued OAuth token now (admin API), to exercise refresh-on-401.
     func expireIssuedTokens(now: Int64) -> Int {
-        let clients = clientTokens.withLock { tokens in
+        let installs = issuedTokens.withLock { tokens in
+            for key in tokens.keys { tokens[key] = now - 1000 }
+            return tokens.count
+        }
+        let apps = clientTokens.withLock { tokens in
             for key in tokens.keys { tokens[key]?.expiresAt = now - 1000 }
             return tokens.count
         }
-        return clients
-            + issuedTokens.withLock { tokens in
-                for key in tokens.keys { tokens[key] = now - 1000 }
-                return tokens.count
-            }
+        return installs + apps
     }
 
     /// The scopes of a client-credentials bearer token (nil for any other token).

@@ -91,6 +91,23 @@ class Gateway:
             return -9
 
 
+def contact_ids(fleet, count):
+    """The first `count` contact ids, paged through one replica's ListContacts."""
+    import grpc
+    from hubspot.gateway.v1 import common_pb2, contacts_pb2, contacts_pb2_grpc
+    with grpc.insecure_channel(fleet.gateways[0].address) as channel:
+        stub = contacts_pb2_grpc.ContactsServiceStub(channel)
+        ids, cursor = [], ""
+        while len(ids) < count:
+            page = stub.ListContacts(contacts_pb2.ListContactsRequest(page=common_pb2.PageRequest(page_size=100, cursor=cursor)),
+                                     metadata=fleet.metadata(), timeout=30)
+            ids += [contact.id for contact in page.contacts]
+            cursor = page.page.next_cursor
+            if not cursor:
+                break
+        return ids[:count]
+
+
 def post_signed_webhook(gateway, events: list[dict], secret: str, public_url: str) -> int:
     """Delivers `events` to a replica's webhook intake as HubSpot would (signature v3 over the
     public URL, which the ingress would have forwarded); returns the HTTP status (0 when the

@@ -6,21 +6,8 @@ import urllib.request
 import grpc
 import pytest
 
+from conftest import contact_ids
 from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
-
-
-def contact_ids(fleet, count):
-    with grpc.insecure_channel(fleet.gateways[0].address) as channel:
-        stub = contacts_pb2_grpc.ContactsServiceStub(channel)
-        ids, cursor = [], ""
-        while len(ids) < count:
-            page = stub.ListContacts(contacts_pb2.ListContactsRequest(page=common_pb2.PageRequest(page_size=100, cursor=cursor)),
-                                     metadata=fleet.metadata(), timeout=30)
-            ids += [contact.id for contact in page.contacts]
-            cursor = page.page.next_cursor
-            if not cursor:
-                break
-        return ids[:count]
 
 
 def test_many_callers_on_three_replicas_get_correct_answers_within_hubspots_limits(fleet):

@@ -3,6 +3,7 @@ its service, whether it streams, whether repeating it is safe, and its default d
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import pkgutil
 
@@ -38,8 +39,9 @@ class Method:
         return self.is_read or self.name.startswith(IDEMPOTENT_WRITE_PREFIXES)
 
 
-def methods() -> list[Method]:
-    """Every RPC of the generated services."""
+@functools.lru_cache(maxsize=None)
+def methods() -> tuple[Method, ...]:
+    """Every RPC of the generated services (read once)."""
     found = []
     for module_info in pkgutil.iter_modules(v1.__path__):
         if not module_info.name.endswith("_pb2"):
@@ -48,4 +50,4 @@ def methods() -> list[Method]:
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 found.append(Method(service.full_name, method.name, method.client_streaming, method.server_streaming))
-    return found
+    return tuple(found)
