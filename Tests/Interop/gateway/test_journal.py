@@ -200,12 +200,11 @@ def test_an_expired_offset_alerts_and_the_reconciler_catches_up():
         fleet.stop()
 
 
-@pytest.mark.parametrize("first", ["WEBHOOK", "JOURNAL"])
+@pytest.mark.parametrize("first", ["WEBHOOK", "JOURNAL"])  # JOURNAL: the webhooks come last
 def test_webhooks_journal_and_reconciler_together_store_each_change_once(first):
-    """With the simulator's webhooks (50 ms batches) racing the journal; or with the journal
-    certainly first: no simulator webhooks, and HubSpot's webhook copies of every change posted
-    (under their own event ids) once the journal's events are in the feed. The reconciler's
-    copies come last either way."""
+    """With the simulator's webhooks (50 ms batches) racing the journal and the reconciler; or
+    with the webhooks certainly last: no simulator webhooks, and HubSpot's webhook copies of
+    every change posted (under their own event ids) once the feed holds every change."""
     secret, public_url = "app-client-secret-for-tests", "https://hubspot-gateway.example.com/webhooks/hubspot"
     fleet = Fleet(replicas=2, args=(*JOURNAL_ARGS[:-2], "--webhook-secrets", secret, "--webhook-public-url", public_url,
                                     "--reconcile-types", "contacts",
@@ -257,6 +256,8 @@ def test_webhooks_journal_and_reconciler_together_store_each_change_once(first):
         assert set(per_contact) == wanted, "every change arrived"
         assert max(per_contact.values()) == 1, f"a change stored more than once: {[c for c, n in per_contact.items() if n > 1][:5]}"
         if first == "JOURNAL":
-            assert set(sources) == {"JOURNAL"}, "the webhooks' late copies and the reconciler's were dropped"
+            # Whichever of the journal and the reconciler stored a change, HubSpot's late
+            # webhook copy of it was dropped (ChangeFeedTests pin the journal-then-webhook order alone).
+            assert "WEBHOOK" not in sources, "a late webhook copy was stored"
     finally:
         fleet.stop()
