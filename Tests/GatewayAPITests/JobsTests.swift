@@ -153,6 +153,36 @@ import WriteJobs
         }
     }
 
+    /// A job cancelled while two workers write it: each worker finishes at most the batch it
+    /// already held, and no HubSpot call is made for the job after that.
+    @Test func aJobCancelledMidWayMakesAtMostTheBatchesInHandAndNoCallAfter() async throws {
+        try await GatewayRig.with(contacts: 0, generalPerSecond: 3, jobWorkers: 2) { rig in
+            let inputs = (0..<1_500).map { Self.contact("m\($0)@example.com", key: "m\($0)") }
+            let job = try await Self.submit(rig, inputs)
+            try await eventually("the workers have written part of the job", within: .seconds(30)) {
+                try await rig.answeredOK("objects.batch.upsert") >= 2
+            }
+            let cancelled = try await rig.jobs.cancelJob(.with { $0.jobID = job.id }, metadata: GatewayRig.metadata())
+            #expect(cancelled.state == .cancelled)
+            // Counted after the cancel was stored: only batches taken before it may still be sent.
+            let callsAtCancel = try await rig.answeredOK("objects.batch.upsert")
+            try await eventually("every record has its result", within: .seconds(30)) {
+                let now = try await rig.jobs.getJob(.with { $0.jobID = job.id }, metadata: GatewayRig.metadata())
+                return now.done + now.failed == 1_500
+            }
+            let calls = try await rig.answeredOK("objects.batch.upsert")
+            #expect(calls <= callsAtCancel + 2, "\(calls - callsAtCancel) calls after the cancel with 2 workers")
+            let results = try await Self.results(rig, job.id)
+            let written = results.filter { $0.outcome != .cancelled }.count
+            #expect(results.count == 1_500)
+            #expect(written == calls * 100 && results.count - written >= 1_500 - (callsAtCancel + 2) * 100)
+            // The job stays ended: nothing more reaches HubSpot for it later.
+            let finished = try await Self.watch(rig, job.id)
+            #expect(finished.last?.state == .cancelled)
+            #expect(try await rig.answeredOK("objects.batch.upsert") == calls)
+        }
+    }
+
     @Test func aBatchWhoseWorkerDiedIsTakenOverAndEachRecordWrittenOnce() async throws {
         try await GatewayRig.with(contacts: 0, generalPerSecond: 50, jobWorkers: 0, jobVisibilityTimeout: .seconds(2)) {
             rig in
