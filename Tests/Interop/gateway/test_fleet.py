@@ -168,3 +168,41 @@ def test_a_static_lists_members_are_added_and_read_through_the_gateway(fleet):
     assert list_id in [entry.id for entry in found.lists]
     removed = stub.RemoveListMembers(lists_pb2.ChangeListMembersRequest(list_id=list_id, record_ids=members[:1]), metadata=fleet.metadata(), timeout=30)
     assert list(removed.changed_record_ids) == members[:1]
+
+
+def test_an_order_costs_two_calls_a_wrong_stage_none_and_pipelines_are_served_through_an_outage(fleet):
+    from hubspot.gateway.v1 import associations_pb2, associations_pb2_grpc, deals_pb2, deals_pb2_grpc, metadata_pb2, metadata_pb2_grpc
+    deals = deals_pb2_grpc.DealsServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
+    lines = [deals_pb2.LineItemInput(name=f"Widget {n}", price="19.99", quantity=str(n % 3 + 1)) for n in range(30)]
+
+    def creates():
+        return fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"].get("objects.batch.create", 0)
+
+    before = creates()
+    order = deals.CreateDeal(deals_pb2.CreateDealRequest(deal=deals_pb2.Deal(name="Order 4711", stage="qualifiedtobuy"), line_items=lines),
+                             metadata=fleet.metadata(), timeout=30)
+    assert creates() - before == 2, "the deal, then its 30 lines in one batch"
+    assert [line.name for line in order.line_items] == [f"Widget {n}" for n in range(30)]
+    associations = associations_pb2_grpc.AssociationsServiceStub(grpc.insecure_channel(fleet.gateways[1].address))
+    listed = associations.BatchListAssociations(associations_pb2.BatchListAssociationsRequest(
+        from_object_type="deals", ids=[order.deal.id], to_object_type="line_items"), metadata=fleet.metadata(), timeout=30)
+    assert {a.to_object_id for a in listed.results[0].associations} == {line.id for line in order.line_items}
+
+    # A stage of another pipeline: refused, naming this pipeline's stages, before any HubSpot write.
+    writes = fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"].get("objects.batch.update", 0)
+    with pytest.raises(grpc.RpcError) as wrong:
+        deals.MoveDealStage(deals_pb2.MoveDealStageRequest(id=order.deal.id, stage="renewalwon"), metadata=fleet.metadata(), timeout=30)
+    assert wrong.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "closedwon" in wrong.value.details(), wrong.value.details()
+    assert fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"].get("objects.batch.update", 0) == writes
+
+    # Metadata is cached: while HubSpot is down, every replica still answers the pipelines.
+    metadata = [metadata_pb2_grpc.MetadataServiceStub(grpc.insecure_channel(g.address)) for g in fleet.gateways]
+    fresh = metadata[0].ListPipelines(metadata_pb2.ListPipelinesRequest(object_type="deals"), metadata=fleet.metadata(), timeout=30)
+    fleet.sim_admin("PUT", "/_sim/faults", {"outage": True})
+    try:
+        for stub in metadata:
+            cached = stub.ListPipelines(metadata_pb2.ListPipelinesRequest(object_type="deals"), metadata=fleet.metadata(), timeout=30)
+            assert [p.id for p in cached.pipelines] == [p.id for p in fresh.pipelines]
+            assert "closedwon" in [s.id for s in cached.pipelines[0].stages]
+    finally:
+        fleet.sim_admin("PUT", "/_sim/faults", {"outage": False})
