@@ -52,12 +52,27 @@ public final class HubSpotUpstream: Sendable {
         var reads: [CallPriority: BatchReadCoalescer] = [:]
         var writes: [CallPriority: BatchWriteCoalescer] = [:]
         var associationWrites: [CallPriority: AssociationWriteCoalescer] = [:]
+        // A read or write whose place in its batch line cannot reach HubSpot before its
+        // deadline is refused on arrival, like a call in its service's line (`--early-refusal-share`).
+        let earlyRefusal =
+            limiter.configuration.earlyRefusal
+            ? BatchEarlyRefusal(share: limiter.configuration.earlyRefusalShare) { expectedWait in
+                metrics.increment(
+                    GatewayMetrics.Name.budgetRefusals,
+                    [
+                        ("service", Caller.current?.service ?? "gateway"),
+                        ("bucket", UpstreamCallKind.general.metricLabel), ("reason", "batch_line"),
+                    ])
+                return RateLimitExceeded(kind: .general, retryAfter: expectedWait, cause: .budget)
+            } : nil
         for priority in [CallPriority.interactive, .bulk] {
             let admit: @Sendable (ContinuousClock.Instant) async throws -> Void = { deadline in
                 try breaker.refuseIfOpen()
                 try await limiter.acquire(.general, priority: priority, paced: true, deadline: deadline)
             }
-            reads[priority] = BatchReadCoalescer(maxBatchSize: configuration.maxBatchSize, admit: admit) {
+            reads[priority] = BatchReadCoalescer(
+                maxBatchSize: configuration.maxBatchSize, earlyRefusal: earlyRefusal, admit: admit
+            ) {
                 type, ids, properties, idProperty, deadline in
                 metrics.record(GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.read")], ids.count)
                 return try await attempts.run(
@@ -68,7 +83,8 @@ public final class HubSpotUpstream: Sendable {
                 }
             }
             writes[priority] = BatchWriteCoalescer(
-                maxBatchSize: configuration.maxBatchSize, useWriteTraceIds: configuration.useWriteTraceIds, admit: admit
+                maxBatchSize: configuration.maxBatchSize, useWriteTraceIds: configuration.useWriteTraceIds,
+                earlyRefusal: earlyRefusal, admit: admit
             ) { request, deadline in
                 metrics.record(
                     GatewayMetrics.Name.recordsPerCall, [("endpoint", "objects.batch.\(request.operation)")],
@@ -81,7 +97,7 @@ public final class HubSpotUpstream: Sendable {
                 }
             }
             associationWrites[priority] = AssociationWriteCoalescer(
-                maxBatchSize: configuration.maxBatchSize, admit: admit
+                maxBatchSize: configuration.maxBatchSize, earlyRefusal: earlyRefusal, admit: admit
             ) { from, to, operation, batch, deadline, admitted in
                 metrics.record(
                     GatewayMetrics.Name.recordsPerCall, [("endpoint", "associations.batch")], batch.count)

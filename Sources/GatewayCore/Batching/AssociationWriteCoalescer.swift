@@ -53,8 +53,13 @@ public final class AssociationWriteCoalescer: Sendable {
     /// Waits for the budget before a batch goes out (the rate limiter).
     public typealias Admit = @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
 
-    public init(maxBatchSize: Int = 100, admit: @escaping Admit, send: @escaping Send) {
-        coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .share, admit: admit) {
+    public init(
+        maxBatchSize: Int = 100, earlyRefusal: BatchEarlyRefusal? = nil, admit: @escaping Admit,
+        send: @escaping Send
+    ) {
+        coalescer = BatchCoalescer(
+            maxBatchSize: maxBatchSize, merging: .share, earlyRefusal: earlyRefusal, admit: admit
+        ) {
             group, writes, deadline in
             await Self.sendSplitting(group, writes, deadline, admitted: true, send)
         }

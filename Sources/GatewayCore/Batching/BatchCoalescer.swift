@@ -8,7 +8,9 @@ import Tracing
 /// rate-limit slot), later requests join its batch; once admitted, the batch closes and goes
 /// out as one call. At low load a request is a batch of one (one call, no added latency); at
 /// high load one call serves up to `maxBatchSize` requests. A request whose caller gives up
-/// before its batch leaves is dropped from it; the others are not disturbed.
+/// before its batch leaves is dropped from it; the others are not disturbed. With an
+/// `EarlyRefusal`, a request whose place in the line cannot reach a batch before its deadline
+/// is refused on arrival instead of waiting out its deadline.
 public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Output: Sendable>: Sendable {
     /// What to do with two waiting requests of the same identity (`identity` of `submit`).
     public enum Merging: Sendable {
@@ -29,6 +31,8 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
 
     public let maxBatchSize: Int
     public let merging: Merging
+    public let earlyRefusal: BatchEarlyRefusal?
+    private let now: @Sendable () -> ContinuousClock.Instant
     private let admit: Admit
     private let send: Send
     private let groups = Mutex<[Key: Group]>([:])
@@ -56,6 +60,26 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         var latestDeadline: ContinuousClock.Instant
         var leaderRunning = false
         var next = 0
+        /// When the last batch left while others still waited, and the smoothed time between
+        /// such departures: how fast this line moves (nil until measured under a backlog).
+        var lastDeparture: ContinuousClock.Instant?
+        var departureInterval: Duration?
+
+        /// How long a new request would wait for its batch to leave, when the line is longer
+        /// than one batch and its pace has been measured.
+        func expectedWait(batchSize: Int) -> Duration? {
+            guard order.count >= batchSize, let departureInterval else { return nil }
+            return departureInterval * (order.count / batchSize + 1)
+        }
+
+        /// Notes a batch leaving at `now` (`stillWaiting`: requests remain for later batches).
+        mutating func departed(at now: ContinuousClock.Instant, stillWaiting: Bool) {
+            if let lastDeparture {
+                let sample = now - lastDeparture
+                departureInterval = departureInterval.map { $0 * 0.7 + sample * 0.3 } ?? sample
+            }
+            lastDeparture = stillWaiting ? now : nil
+        }
 
         mutating func remove(_ number: Int) {
             guard let entry = entries.removeValue(forKey: number) else { return }
@@ -64,10 +88,25 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         }
     }
 
-    public init(maxBatchSize: Int = 100, merging: Merging, admit: @escaping Admit, send: @escaping Send) {
+    public convenience init(
+        maxBatchSize: Int = 100, merging: Merging, earlyRefusal: BatchEarlyRefusal? = nil, admit: @escaping Admit,
+        send: @escaping Send
+    ) {
+        self.init(
+            maxBatchSize: maxBatchSize, merging: merging, earlyRefusal: earlyRefusal, now: { .now }, admit: admit,
+            send: send)
+    }
+
+    /// `now`: the clock deadlines and the line's pace are read from (tests move it by hand).
+    init(
+        maxBatchSize: Int, merging: Merging, earlyRefusal: BatchEarlyRefusal?,
+        now: @escaping @Sendable () -> ContinuousClock.Instant, admit: @escaping Admit, send: @escaping Send
+    ) {
         precondition(maxBatchSize > 0)
         self.maxBatchSize = maxBatchSize
         self.merging = merging
+        self.earlyRefusal = earlyRefusal
+        self.now = now
         self.admit = admit
         self.send = send
     }
@@ -92,14 +131,16 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
             try await withCheckedThrowingContinuation { (waiter: Waiter) in
                 // Groups are changed in place: a copy of a group with thousands of waiting
                 // requests per submit would cost O(n) each.
-                let startLeader: Bool = groups.withLock { groups in
+                let placed: Placement = groups.withLock { groups in
                     Self.enqueue(
                         &groups[key, default: Group(latestDeadline: deadline)], item, identity: identity,
-                        merging: merging,
+                        merging: merging, batchSize: maxBatchSize, earlyRefusal: earlyRefusal, now: now(),
                         waiter: waiter, deadline: deadline, share: share, trace: trace, ticket: ticket)
                 }
-                if startLeader {
-                    Task { await self.lead(key) }
+                switch placed {
+                case .leader: Task { await self.lead(key) }
+                case .follower: break
+                case .refused(let expectedWait): waiter.resume(throwing: earlyRefusal!.refusal(expectedWait))
                 }
             }
         } onCancel: {
@@ -112,11 +153,26 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         }
     }
 
+    private enum Placement {
+        case leader, follower
+        /// Not enqueued: the line ahead would outlast the deadline (the expected wait).
+        case refused(Duration)
+    }
+
     private static func enqueue(
-        _ group: inout Group, _ item: Item, identity: String?, merging: Merging, waiter: Waiter,
-        deadline: ContinuousClock.Instant, share: BudgetClaim.Share?, trace: InstrumentationContext?,
-        ticket: borrowing Mutex<(entry: Int, token: Int)?>
-    ) -> Bool {
+        _ group: inout Group, _ item: Item, identity: String?, merging: Merging, batchSize: Int,
+        earlyRefusal: BatchEarlyRefusal?, now: ContinuousClock.Instant, waiter: Waiter,
+        deadline: ContinuousClock.Instant,
+        share: BudgetClaim.Share?, trace: InstrumentationContext?, ticket: borrowing Mutex<(entry: Int, token: Int)?>
+    ) -> Placement {
+        let joining = merging == .share && identity.map { group.shared[$0] != nil } == true
+        // A request that joins an input already waiting costs nothing; a new input at the end of
+        // a line longer than its time left allows is refused now rather than at its deadline.
+        if !joining, let earlyRefusal, let expected = group.expectedWait(batchSize: batchSize),
+            expected > now.duration(to: deadline) * earlyRefusal.share
+        {
+            return .refused(expected)
+        }
         let token = group.next
         group.next += 1
         let number: Int
@@ -133,7 +189,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         ticket.withLock { $0 = (number, token) }
         group.latestDeadline = max(group.latestDeadline, deadline)
         defer { group.leaderRunning = true }
-        return !group.leaderRunning
+        return group.leaderRunning ? .follower : .leader
     }
 
     /// Takes one waiter out of its entry (and the entry out, when it was the last).
@@ -176,8 +232,12 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
 
         let (batch, expired) = groups.withLock { groups in
             guard groups[key] != nil else { return ([Entry](), [Waiter]()) }
-            let taken = takeBatch(&groups[key]!)
-            if groups[key]!.order.isEmpty { groups[key]!.latestDeadline = .now }
+            let now = now()
+            let taken = takeBatch(&groups[key]!, now: now)
+            if groups[key]!.order.isEmpty { groups[key]!.latestDeadline = now }
+            if admission == nil, !taken.0.isEmpty {
+                groups[key]!.departed(at: now, stillWaiting: !groups[key]!.order.isEmpty)
+            }
             return taken
         }
         for waiter in expired { waiter.resume(throwing: DeadlinePassed()) }
@@ -206,8 +266,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     /// Up to `maxBatchSize` entries in arrival order; with `.separate`, at most one per
     /// identity. Waiters whose deadline has passed are taken out (and returned) instead: under
     /// overload the budget goes to callers still waiting for an answer.
-    private func takeBatch(_ group: inout Group) -> ([Entry], [Waiter]) {
-        let now = ContinuousClock.now
+    private func takeBatch(_ group: inout Group, now: ContinuousClock.Instant) -> ([Entry], [Waiter]) {
         var taken: [Entry] = []
         var gone: Set<Int> = []
         var expired: [Waiter] = []
@@ -232,6 +291,19 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
             }
         }
         return (taken, expired)
+    }
+}
+
+/// Refusing on arrival a request whose batch could not leave before its deadline.
+public struct BatchEarlyRefusal: Sendable {
+    /// Refuse when the expected wait is over this share of the time left (0–1).
+    public var share: Double
+    /// The error a refused request gets, from its expected wait.
+    public var refusal: @Sendable (_ expectedWait: Duration) -> any Error
+
+    public init(share: Double, refusal: @escaping @Sendable (_ expectedWait: Duration) -> any Error) {
+        self.share = share
+        self.refusal = refusal
     }
 }
 

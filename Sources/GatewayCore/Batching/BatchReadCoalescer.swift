@@ -28,8 +28,14 @@ public final class BatchReadCoalescer: Sendable {
     /// Reads waiting for their batch.
     var waitingCount: Int { coalescer.waitingCount }
 
-    public init(maxBatchSize: Int = 100, admit: @escaping Admit, fetch: @escaping Fetch) {
-        coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .share, admit: admit) { group, ids, deadline in
+    public init(
+        maxBatchSize: Int = 100, earlyRefusal: BatchEarlyRefusal? = nil, admit: @escaping Admit,
+        fetch: @escaping Fetch
+    ) {
+        coalescer = BatchCoalescer(
+            maxBatchSize: maxBatchSize, merging: .share, earlyRefusal: earlyRefusal, admit: admit
+        ) {
+            group, ids, deadline in
             do {
                 let result = try await fetch(group.type, ids, group.properties, group.idProperty, deadline)
                 guard let idProperty = group.idProperty else { return Self.attribute(result, ids: ids) }

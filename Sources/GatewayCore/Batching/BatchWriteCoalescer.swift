@@ -99,9 +99,14 @@ public final class BatchWriteCoalescer: Sendable {
 
     /// - Parameter useWriteTraceIds: send `objectWriteTraceId`s so HubSpot reports bad inputs
     ///   one by one; without them a bad input fails its batch and the batch is split.
-    public init(maxBatchSize: Int = 100, useWriteTraceIds: Bool = true, admit: @escaping Admit, call: @escaping Call) {
+    public init(
+        maxBatchSize: Int = 100, useWriteTraceIds: Bool = true, earlyRefusal: BatchEarlyRefusal? = nil,
+        admit: @escaping Admit, call: @escaping Call
+    ) {
         let splitter = Splitter(admit: admit, call: call, useWriteTraceIds: useWriteTraceIds)
-        coalescer = BatchCoalescer(maxBatchSize: maxBatchSize, merging: .separate, admit: admit) {
+        coalescer = BatchCoalescer(
+            maxBatchSize: maxBatchSize, merging: .separate, earlyRefusal: earlyRefusal, admit: admit
+        ) {
             group, writes, deadline in
             await splitter.write(group.type, group.operation, writes, deadline: deadline, admitted: true)
         }
