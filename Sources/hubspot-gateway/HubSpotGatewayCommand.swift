@@ -138,7 +138,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     var fairShareCredit: Double = 2
     @Option(
         help:
-            "Refuse a call at once (CALLER_SHARE_EXHAUSTED) when its expected wait in its service's line is over this share of its time left (0: never refuse early)."
+            "Refuse a call at once when its expected wait is over this share of its time left: in its service's line (CALLER_SHARE_EXHAUSTED), or, for a read or write merged into batches, in its batch line (GATEWAY_BUDGET_EXHAUSTED) (0: never refuse early)."
     )
     var earlyRefusalShare: Double = 0.5
     @Option(

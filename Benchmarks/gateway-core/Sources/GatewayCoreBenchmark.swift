@@ -68,7 +68,7 @@ struct GatewayCoreBenchmark {
                                     deadline: began + .seconds(deadlineSeconds))
                                 tally.served(read.object != nil, after: clock.now - began)
                             } catch {
-                                tally.failed(error)
+                                tally.failed(error, after: clock.now - began)
                             }
                         }
                     }
@@ -106,7 +106,11 @@ struct GatewayCoreBenchmark {
                     + (result.failures.isEmpty
                         ? "none"
                         : result.failures.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
-                            separator: " ")))
+                            separator: " ")
+                            + String(
+                                format: " told_after_p50_ms=%.0f p99_ms=%.0f",
+                                result.percentile(0.5, of: result.failureLatencies),
+                                result.percentile(0.99, of: result.failureLatencies))))
             transport.shutdown()
             await redis.shutdown()
         }
@@ -120,9 +124,11 @@ final class Tally: Sendable {
         var missing = 0
         var latencies: [Double] = []
         var failures: [String: Int] = [:]
+        /// How long each failed read took to be told so.
+        var failureLatencies: [Double] = []
 
-        func percentile(_ p: Double) -> Double {
-            let sorted = latencies.sorted()
+        func percentile(_ p: Double, of values: [Double]? = nil) -> Double {
+            let sorted = (values ?? latencies).sorted()
             return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
         }
     }
@@ -137,9 +143,13 @@ final class Tally: Sendable {
         }
     }
 
-    func failed(_ error: any Error) {
+    func failed(_ error: any Error, after duration: Duration) {
         let name = String(describing: type(of: error))
-        state.withLock { $0.failures[name, default: 0] += 1 }
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock {
+            $0.failures[name, default: 0] += 1
+            $0.failureLatencies.append(seconds)
+        }
     }
 
     var snapshot: Snapshot { state.withLock { $0 } }

@@ -46,7 +46,7 @@ public struct GatewayMetrics: Sendable {
         /// Fair sharing of the budget among calling services, by `service` and `bucket`: calls
         /// charged (fractions of coalesced batches), the inputs they carried, calls waiting for
         /// a slot now, the wait of granted calls, and refusals by `reason` (`budget`,
-        /// `hubspot_pause`, `caller_share`).
+        /// `hubspot_pause`, `caller_share`, `batch_line`: refused on arrival in a batch line).
         public static let budgetCalls = "gateway_budget_calls_total"
         public static let budgetRecords = "gateway_budget_records_total"
         public static let budgetQueued = "gateway_budget_queued"
