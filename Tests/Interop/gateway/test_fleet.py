@@ -111,6 +111,38 @@ def test_a_create_retried_on_other_replicas_with_its_idempotency_key_is_written_
     with pytest.raises(grpc.RpcError) as conflict:
         stubs[2].CreateContact(other, metadata=(*fleet.metadata(), ("idempotency-key", key)), timeout=30)
     assert conflict.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert stored_at_hubspot(fleet, f"{key}@example.com") == 1
+
+
+def stored_at_hubspot(fleet, email):
+    """How many contacts HubSpot holds with `email` (a search through the gateway: never cached)."""
+    stub = contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
+    query = common_pb2.SearchQuery(filter_groups=[common_pb2.FilterGroup(filters=[
+        common_pb2.Filter(property_name="email", operator=common_pb2.FILTER_OPERATOR_EQ, value=email)])])
+    return len(stub.SearchContacts(contacts_pb2.SearchContactsRequest(query=query), metadata=fleet.metadata(), timeout=30).contacts)
+
+
+def test_a_create_whose_caller_gave_up_is_aborted_on_retry_and_written_once(fleet):
+    key = f"slow-{time.time_ns()}"
+    email = f"{key}@example.com"
+    request = contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(email=email), idempotency_key=key)
+    stubs = [contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(g.address)) for g in fleet.gateways]
+    # HubSpot takes 4 s to create; the caller's deadline ends while the create is at HubSpot.
+    fleet.sim_admin("PUT", "/_sim/faults", {"rules": [{"endpoint": "objects.batch.create", "latency": "4000"}]})
+    try:
+        with pytest.raises(grpc.RpcError) as gave_up:
+            stubs[0].CreateContact(request, metadata=fleet.metadata(), timeout=1.5)
+        assert gave_up.value.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN), gave_up.value
+    finally:
+        fleet.sim_admin("PUT", "/_sim/faults", {"rules": []})
+    # The retry, on another replica: told the first attempt's outcome is unknown, not written again.
+    with pytest.raises(grpc.RpcError) as retry:
+        stubs[1].CreateContact(request, metadata=fleet.metadata(), timeout=30)
+    assert retry.value.code() == grpc.StatusCode.ABORTED and "may or may not" in retry.value.details(), retry.value.details()
+    deadline = time.monotonic() + 30
+    while stored_at_hubspot(fleet, email) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert stored_at_hubspot(fleet, email) == 1, "the slow create landed once, never a duplicate"
 
 
 def test_fifty_callers_associating_at_once_on_three_replicas_cost_a_handful_of_batch_calls(fleet):
