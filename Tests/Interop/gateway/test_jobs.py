@@ -22,8 +22,11 @@ LONG = os.environ.get("HUBSPOT_GATEWAY_LONG_TESTS") == "1"
 
 @pytest.fixture(scope="module")
 def jobs_fleet():
-    # A budget of 3 calls/s makes the job last long enough for several kills mid-job.
-    fleet = Fleet(replicas=3, args=("--job-visibility-timeout-seconds", "3", "--general-per-second", "3"),
+    # A budget of 3 calls/s makes the job last long enough for several kills mid-job. Batches
+    # only: the long form's 10,000 records would otherwise go through one HubSpot import (its
+    # own tests: JobsTests), and the kills would find no batch to interrupt.
+    fleet = Fleet(replicas=3, args=("--job-visibility-timeout-seconds", "3", "--general-per-second", "3",
+                                    "--job-import-threshold", "0"),
                   sim_args=("--seed", "0"), redis_aof=True)
     yield fleet
     fleet.stop()
