@@ -105,6 +105,7 @@ def contact_ids(fleet, count):
             cursor = page.page.next_cursor
             if not cursor:
                 break
+        assert len(ids) >= count, f"the simulator holds {len(ids)} contacts; the test asked for {count} (seed more)"
         return ids[:count]
 
 

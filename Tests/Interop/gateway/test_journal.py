@@ -69,9 +69,9 @@ def edits_seen(events, token):
 
 
 def test_journal_only_every_change_arrives_once_in_order_and_reaches_every_replica(tmp_path):
-    fleet = Fleet(replicas=2, args=JOURNAL_ARGS, sim_args=("--seed", "120", *SIM_ARGS), env=ENV)
+    contacts, rounds = (500, 10) if LONG else (50, 10)
+    fleet = Fleet(replicas=2, args=JOURNAL_ARGS, sim_args=("--seed", str(contacts + 20), *SIM_ARGS), env=ENV)
     try:
-        contacts, rounds = (500, 10) if LONG else (50, 10)
         ids = contact_ids(fleet, contacts)
         subscribed(fleet)
         # Invalidation: a contact cached on both replicas serves the journal's change on both.
