@@ -56,7 +56,10 @@ public final class HubSpotUpstream: Sendable {
         // deadline is refused on arrival, like a call in its service's line (`--early-refusal-share`).
         let earlyRefusal =
             limiter.configuration.earlyRefusal
-            ? BatchEarlyRefusal(share: limiter.configuration.earlyRefusalShare) { expectedWait in
+            ? BatchEarlyRefusal(
+                share: limiter.configuration.earlyRefusalShare,
+                fastestInterval: .seconds(1) / max(1, limiter.configuration.generalPerSecond)
+            ) { expectedWait in
                 metrics.increment(
                     GatewayMetrics.Name.budgetRefusals,
                     [

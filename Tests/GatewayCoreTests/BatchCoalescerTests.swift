@@ -46,13 +46,13 @@ import TestSupport
     struct Refused: Error, Equatable { var expectedWait: Duration }
 
     /// A coalescer of strings on a hand-moved clock, its gate, the clock and the batch sizes sent.
-    static func line(share: Double?) -> (
+    static func line(share: Double?, fastest: Duration = .zero) -> (
         BatchCoalescer<String, String, String>, Gate, HandClock, CallLog
     ) {
         let gate = Gate()
         let clock = HandClock()
         let log = CallLog()
-        let refusal = share.map { BatchEarlyRefusal(share: $0) { Refused(expectedWait: $0) } }
+        let refusal = share.map { BatchEarlyRefusal(share: $0, fastestInterval: fastest) { Refused(expectedWait: $0) } }
         let coalescer = BatchCoalescer<String, String, String>(
             maxBatchSize: 100, merging: .share, earlyRefusal: refusal, now: { clock.now },
             admit: { _ in await gate.wait() },
@@ -143,6 +143,33 @@ import TestSupport
         }
         try await eventually("300 requests wait") { coalescer.waitingCount == 300 }
         try await Self.drain(gate, coalescer)
+        #expect(try await waiting.value.count == 300)
+    }
+
+    @Test func beforeAnyMeasurementTheBudgetsOwnPaceJudges() async throws {
+        // The budget allows one batch a second: 300 waiting cannot all leave sooner than that.
+        let (coalescer, gate, clock, _) = Self.line(share: 0.5, fastest: .seconds(1))
+        let now = clock.now
+        let waiting = Task {
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for n in 0..<300 {
+                    group.addTask {
+                        try await coalescer.submit(
+                            "\(n)", key: "contacts", identity: "\(n)", deadline: now + .seconds(60))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        try await eventually("300 requests wait") { coalescer.waitingCount == 300 }
+        await #expect(throws: Refused(expectedWait: .seconds(4))) {
+            try await coalescer.submit("late", key: "contacts", identity: "late", deadline: now + .seconds(4))
+        }
+        async let patient = coalescer.submit(
+            "patient", key: "contacts", identity: "patient", deadline: now + .seconds(9))
+        try await eventually("it waits") { coalescer.waitingCount == 301 }
+        try await Self.drain(gate, coalescer)
+        #expect(try await patient == "read patient")
         #expect(try await waiting.value.count == 300)
     }
 }

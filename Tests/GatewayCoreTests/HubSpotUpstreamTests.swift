@@ -389,4 +389,43 @@ struct DoorEnvironment {
             #expect(second.source == .cache, "one property set, one entry: normalized once at the door")
         }
     }
+
+    @Test func aReadWhoseBatchLineOutlastsItsDeadlineIsRefusedOnArrivalAndCounted() async throws {
+        try await DoorEnvironment.with(contacts: 500) { environment in
+            let metrics = TestMetrics()
+            let door = environment.door(
+                metrics: GatewayMetrics(factory: metrics), configureLimiter: { $0.generalPerSecond = 2 })
+            defer { door.transport.shutdown() }
+            let upstream = door.upstream
+            // 499 distinct reads at 2 calls a second: a line of several batches.
+            let ids = environment.ids
+            let waiting = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for id in ids.dropFirst() {
+                        group.addTask {
+                            _ = try? await upstream.readObject(
+                                type: "contacts", id: id, properties: ["email"], deadline: .now + .seconds(60))
+                        }
+                    }
+                }
+            }
+            // Three batches have left: the line's pace is measured, and at least 200 reads remain.
+            try await eventually("three batch reads reached HubSpot", within: .seconds(30)) {
+                let stats = try await environment.send(.get, "/_sim/stats")
+                let calls = (stats["byEndpoint"] as? [String: Any])?["objects.batch.read"] as? NSNumber
+                return (calls?.intValue ?? 0) >= 3
+            }
+            await #expect(throws: RateLimitExceeded.self) {
+                _ = try await upstream.readObject(
+                    type: "contacts", id: environment.ids[0], properties: ["email"], deadline: .now + .seconds(1))
+            }
+            let refusals = metrics.counters(label: GatewayMetrics.Name.budgetRefusals)
+                .filter { $0.dimensions.contains { $0 == ("reason", "batch_line") } }
+                .map(\.totalValue).reduce(0, +)
+            #expect(refusals == 1, "refused by its place in the batch line, not by the limiter at its deadline")
+            // The reads still in line leave it when their callers give up.
+            waiting.cancel()
+            await waiting.value
+        }
+    }
 }

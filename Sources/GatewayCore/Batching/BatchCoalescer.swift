@@ -8,8 +8,8 @@ import Tracing
 /// rate-limit slot), later requests join its batch; once admitted, the batch closes and goes
 /// out as one call. At low load a request is a batch of one (one call, no added latency); at
 /// high load one call serves up to `maxBatchSize` requests. A request whose caller gives up
-/// before its batch leaves is dropped from it; the others are not disturbed. With an
-/// `EarlyRefusal`, a request whose place in the line cannot reach a batch before its deadline
+/// before its batch leaves is dropped from it; the others are not disturbed. With a
+/// `BatchEarlyRefusal`, a request whose place in the line cannot reach a batch before its deadline
 /// is refused on arrival instead of waiting out its deadline.
 public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Output: Sendable>: Sendable {
     /// What to do with two waiting requests of the same identity (`identity` of `submit`).
@@ -66,10 +66,12 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         var departureInterval: Duration?
 
         /// How long a new request would wait for its batch to leave, when the line is longer
-        /// than one batch and its pace has been measured.
-        func expectedWait(batchSize: Int) -> Duration? {
-            guard order.count >= batchSize, let departureInterval else { return nil }
-            return departureInterval * (order.count / batchSize + 1)
+        /// than one batch: at the measured pace, never faster than `fastest` allows (the budget's
+        /// own pace; a first measurement across a window's edge can be far too quick).
+        func expectedWait(batchSize: Int, fastest: Duration) -> Duration? {
+            guard order.count >= batchSize else { return nil }
+            let interval = max(departureInterval ?? .zero, fastest)
+            return interval > .zero ? interval * (order.count / batchSize + 1) : nil
         }
 
         /// Notes a batch leaving at `now` (`stillWaiting`: requests remain for later batches).
@@ -140,7 +142,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
                 switch placed {
                 case .leader: Task { await self.lead(key) }
                 case .follower: break
-                case .refused(let expectedWait): waiter.resume(throwing: earlyRefusal!.refusal(expectedWait))
+                case .refused(let refusal, let expectedWait): waiter.resume(throwing: refusal.refusal(expectedWait))
                 }
             }
         } onCancel: {
@@ -156,7 +158,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
     private enum Placement {
         case leader, follower
         /// Not enqueued: the line ahead would outlast the deadline (the expected wait).
-        case refused(Duration)
+        case refused(BatchEarlyRefusal, Duration)
     }
 
     private static func enqueue(
@@ -168,10 +170,11 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         let joining = merging == .share && identity.map { group.shared[$0] != nil } == true
         // A request that joins an input already waiting costs nothing; a new input at the end of
         // a line longer than its time left allows is refused now rather than at its deadline.
-        if !joining, let earlyRefusal, let expected = group.expectedWait(batchSize: batchSize),
+        if !joining, let earlyRefusal,
+            let expected = group.expectedWait(batchSize: batchSize, fastest: earlyRefusal.fastestInterval),
             expected > now.duration(to: deadline) * earlyRefusal.share
         {
-            return .refused(expected)
+            return .refused(earlyRefusal, expected)
         }
         let token = group.next
         group.next += 1
@@ -298,11 +301,18 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
 public struct BatchEarlyRefusal: Sendable {
     /// Refuse when the expected wait is over this share of the time left (0–1).
     public var share: Double
+    /// The shortest time between two batches (one over the budget's calls per second): the line
+    /// never moves faster, whatever was measured; zero: judge by measurement alone.
+    public var fastestInterval: Duration
     /// The error a refused request gets, from its expected wait.
     public var refusal: @Sendable (_ expectedWait: Duration) -> any Error
 
-    public init(share: Double, refusal: @escaping @Sendable (_ expectedWait: Duration) -> any Error) {
+    public init(
+        share: Double, fastestInterval: Duration = .zero,
+        refusal: @escaping @Sendable (_ expectedWait: Duration) -> any Error
+    ) {
         self.share = share
+        self.fastestInterval = fastestInterval
         self.refusal = refusal
     }
 }
