@@ -309,6 +309,7 @@ struct GatewayServer {
         var restConfiguration = RESTConfiguration()
         restConfiguration.defaultTimeout = .milliseconds(Int64(options.restDefaultTimeoutSeconds * 1000))
         restConfiguration.accessLog = AccessLogPolicy(rawValue: options.accessLog) ?? .errors
+        restConfiguration.maxBodyBytes = options.restMaxBodyBytes
         let rest = CRMObjectRoutes(crm: crm, keys: keys, configuration: restConfiguration)
         rest.register(on: router, logger: logger)
         rest.registerOpenAPI(on: router)

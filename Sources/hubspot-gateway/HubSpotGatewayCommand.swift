@@ -309,6 +309,11 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             "Seconds a REST request (HubSpot's paths, on the HTTP port) may wait for the budget and HubSpot without an X-Gateway-Timeout-Ms header."
     )
     var restDefaultTimeoutSeconds: Double = 10
+    @Option(
+        help:
+            "Largest REST request body accepted, bytes (413 in HubSpot's error shape above; HubSpot's own limit is about 3 MB)."
+    )
+    var restMaxBodyBytes = 3 * 1024 * 1024
 
     // MARK: Metadata
     @Option(help: "Seconds pipelines, owners, properties and association types are served from the cache.")
@@ -384,7 +389,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
         "journal-lease-seconds", "journal-manage-subscriptions", "webhook-intake",
         "export-settle-seconds", "export-calls-per-second", "export-call-timeout-seconds",
         "idempotency-retention-hours",
-        "metadata-ttl-seconds", "rest-default-timeout-seconds", "job-max-records", "job-retention-hours",
+        "metadata-ttl-seconds", "rest-default-timeout-seconds", "rest-max-body-bytes", "job-max-records",
+        "job-retention-hours",
         "job-visibility-timeout-seconds", "job-call-timeout-seconds", "job-workers", "job-max-batch-attempts",
         "job-import-threshold", "job-import-poll-seconds", "job-import-timeout-seconds",
     ]
@@ -438,6 +444,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
             ("--idempotency-retention-hours", idempotencyRetentionHours),
             ("--metadata-ttl-seconds", metadataTtlSeconds),
             ("--rest-default-timeout-seconds", restDefaultTimeoutSeconds),
+            ("--rest-max-body-bytes", Double(restMaxBodyBytes)),
         ]
         for (name, value) in positive where !(value > 0) {
             throw ValidationError("\(name) must be more than 0 (got \(value))")

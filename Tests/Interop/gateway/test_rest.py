@@ -100,6 +100,18 @@ def test_a_conditional_get_is_304_until_the_record_changes(rest_fleet):
     assert status == 200
     status, headers, _ = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}", headers={"If-None-Match": etag})
     assert status == 200 and headers["ETag"] != etag
+    # A write through the gRPC API changes what REST serves too.
+    import grpc
+    from hubspot.gateway.v1 import contacts_pb2, contacts_pb2_grpc
+    etag = headers["ETag"]
+    status, _, _ = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}", headers={"If-None-Match": etag})
+    assert status == 304
+    grpc_contacts = contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(rest_fleet.gateways[0].address))
+    grpc_contacts.UpdateContact(contacts_pb2.UpdateContactRequest(contact=contacts_pb2.Contact(id=contact, first_name="ByGRPC")),
+                                metadata=rest_fleet.metadata(), timeout=30)
+    status, headers, body = http(rest_fleet, "GET", f"/crm/v3/objects/contacts/{contact}?properties=firstname",
+                                 headers={"If-None-Match": etag})
+    assert status == 200 and headers["ETag"] != etag and json.loads(body)["properties"]["firstname"] == "ByGRPC"
 
 
 def test_bad_input_gets_hubspots_error_shape(rest_fleet):
@@ -109,6 +121,21 @@ def test_bad_input_gets_hubspots_error_shape(rest_fleet):
     assert status == 400 and "limited to 100" in json.loads(body)["message"]
     status, _, body = http(rest_fleet, "GET", "/crm/v3/objects/contacts/1?propertiesWithHistory=email")
     assert status == 400 and "propertiesWithHistory" in json.loads(body)["message"]
+    malformed = raw(rest_fleet, "POST", "/crm/v3/objects/contacts", b'{"properties": {"email": ')
+    assert malformed[0] == 400 and json.loads(malformed[1])["category"] == "VALIDATION_ERROR", malformed
+    oversize = raw(rest_fleet, "POST", "/crm/v3/objects/contacts/batch/create", b'{"inputs": [' + b" " * (3 * 1024 * 1024) + b"]}")
+    assert oversize[0] == 413 and json.loads(oversize[1])["status"] == "error", oversize[0]
+
+
+def raw(fleet, method, path, data):
+    """(status, body) of a request with `data` sent as it is (not necessarily JSON)."""
+    request = urllib.request.Request(fleet.rest_url + path, method=method, data=data,
+                                     headers={"Authorization": f"Bearer {fleet.KEYS['orders'][0]}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def test_associations_v4_properties_pipelines_and_owners_through_the_sdk(rest_fleet):
