@@ -63,24 +63,32 @@ import TestSupport
         return (coalescer, gate, clock, log)
     }
 
+    /// `count` requests ("0", "1", …) waiting in `coalescer`'s line until `deadline`; the task
+    /// answers their results once the line is drained.
+    static func waitingRequests(
+        _ coalescer: BatchCoalescer<String, String, String>, count: Int, deadline: ContinuousClock.Instant
+    ) async throws -> Task<[String], any Error> {
+        let waiting = Task {
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for n in 0..<count {
+                    group.addTask {
+                        try await coalescer.submit("\(n)", key: "contacts", identity: "\(n)", deadline: deadline)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        try await eventually("\(count) requests wait") { coalescer.waitingCount == count }
+        return waiting
+    }
+
     /// 450 requests waiting; two batches let out one (hand-moved) second apart, so the line is
     /// measured to move one batch a second with 250 requests still in it.
     static func measuredLine(share: Double?) async throws -> (
         BatchCoalescer<String, String, String>, Gate, HandClock, CallLog, Task<[String], any Error>
     ) {
         let (coalescer, gate, clock, log) = line(share: share)
-        let far = clock.now + .seconds(600)
-        let waiting = Task {
-            try await withThrowingTaskGroup(of: String.self) { group in
-                for n in 0..<450 {
-                    group.addTask {
-                        try await coalescer.submit("\(n)", key: "contacts", identity: "\(n)", deadline: far)
-                    }
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
-        }
-        try await eventually("450 requests wait") { coalescer.waitingCount == 450 }
+        let waiting = try await waitingRequests(coalescer, count: 450, deadline: clock.now + .seconds(600))
         gate.open()
         try await eventually("the first batch left") { coalescer.waitingCount == 350 }
         clock.advance(by: .seconds(1))
@@ -130,18 +138,7 @@ import TestSupport
         let (coalescer, gate, clock, _) = Self.line(share: 0.5)
         let now = clock.now
         // 300 waiting but no batch has left yet: no pace to judge by.
-        let waiting = Task {
-            try await withThrowingTaskGroup(of: String.self) { group in
-                for n in 0..<300 {
-                    group.addTask {
-                        try await coalescer.submit(
-                            "\(n)", key: "contacts", identity: "\(n)", deadline: now + .seconds(1))
-                    }
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
-        }
-        try await eventually("300 requests wait") { coalescer.waitingCount == 300 }
+        let waiting = try await Self.waitingRequests(coalescer, count: 300, deadline: now + .seconds(1))
         try await Self.drain(gate, coalescer)
         #expect(try await waiting.value.count == 300)
     }
@@ -150,18 +147,7 @@ import TestSupport
         // The budget allows one batch a second: 300 waiting cannot all leave sooner than that.
         let (coalescer, gate, clock, _) = Self.line(share: 0.5, fastest: .seconds(1))
         let now = clock.now
-        let waiting = Task {
-            try await withThrowingTaskGroup(of: String.self) { group in
-                for n in 0..<300 {
-                    group.addTask {
-                        try await coalescer.submit(
-                            "\(n)", key: "contacts", identity: "\(n)", deadline: now + .seconds(60))
-                    }
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
-        }
-        try await eventually("300 requests wait") { coalescer.waitingCount == 300 }
+        let waiting = try await Self.waitingRequests(coalescer, count: 300, deadline: now + .seconds(60))
         await #expect(throws: Refused(expectedWait: .seconds(4))) {
             try await coalescer.submit("late", key: "contacts", identity: "late", deadline: now + .seconds(4))
         }
