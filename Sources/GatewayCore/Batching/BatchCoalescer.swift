@@ -167,10 +167,10 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         deadline: ContinuousClock.Instant,
         share: BudgetClaim.Share?, trace: InstrumentationContext?, ticket: borrowing Mutex<(entry: Int, token: Int)?>
     ) -> Placement {
-        let joining = merging == .share && identity.map { group.shared[$0] != nil } == true
         // A request that joins an input already waiting costs nothing; a new input at the end of
         // a line longer than its time left allows is refused now rather than at its deadline.
-        if !joining, let earlyRefusal,
+        let existing = merging == .share ? identity.flatMap { group.shared[$0] } : nil
+        if existing == nil, let earlyRefusal,
             let expected = group.expectedWait(batchSize: batchSize, fastest: earlyRefusal.fastestInterval),
             expected > now.duration(to: deadline) * earlyRefusal.share
         {
@@ -179,7 +179,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         let token = group.next
         group.next += 1
         let number: Int
-        if merging == .share, let identity, let existing = group.shared[identity] {
+        if let existing {
             number = existing
             group.entries[existing]!.waiters.append((token, waiter, deadline, share, trace))
         } else {
