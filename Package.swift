@@ -368,6 +368,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "TimeConversions",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -403,7 +404,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: [
-                "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
+                "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport", "TimeConversions",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

@@ -6,17 +6,22 @@ import RedisClient
 import Synchronization
 import Testing
 import TestSupport
+import TimeConversions
 
 /// A cache on a real redis-server, and a pretend upstream whose answers and calls the test controls.
 struct CacheRig {
     let redis: RedisServerProcess
     let client: RedisClient
     let cache: ObjectCache
+    /// The time every cache of the rig reads: entries age only when the test moves it.
+    let clock: ManualClock
     let upstream = Upstream()
 
-    /// Another replica's cache on the same Redis and configuration.
+    /// Another replica's cache on the same Redis, configuration and clock.
     func replica(metrics: GatewayMetrics = GatewayMetrics()) -> ObjectCache {
-        ObjectCache(redis: client, configuration: cache.configuration, metrics: metrics, logger: quietLogger())
+        ObjectCache(
+            redis: client, configuration: cache.configuration, metrics: metrics, time: .manual(clock),
+            logger: quietLogger())
     }
 
     static func start(persistent: Bool = false, configure: (inout ObjectCache.Configuration) -> Void = { _ in })
@@ -31,9 +36,12 @@ struct CacheRig {
         configuration.keyPrefix = "test:\(UUID().uuidString)"
         configuration.redisTimeout = .seconds(2)
         configure(&configuration)
+        let clock = ManualClock()
         return CacheRig(
             redis: redis, client: client,
-            cache: ObjectCache(redis: client, configuration: configuration, logger: quietLogger()))
+            cache: ObjectCache(
+                redis: client, configuration: configuration, time: .manual(clock), logger: quietLogger()),
+            clock: clock)
     }
 
     /// Closes the client, keeping the server alive until then: nothing else reads `redis`,
@@ -50,10 +58,9 @@ struct CacheRig {
     }
 }
 
-/// What HubSpot would answer, with a call count and an optional failure or delay.
+/// What HubSpot would answer, with a call count and an optional failure.
 final class Upstream: Sendable {
-    private let state = Mutex<(email: String, calls: Int, failing: Bool, delay: Duration)>(
-        ("a@example.com", 0, false, .zero))
+    private let state = Mutex<(email: String, calls: Int, failing: Bool)>(("a@example.com", 0, false))
     /// When set, the next fetch reads its answer, signals `started`, and waits for the gate.
     private let hold = Mutex<(gate: Gate, started: AsyncStream<Void>.Continuation)?>(nil)
 
@@ -68,14 +75,12 @@ final class Upstream: Sendable {
     var calls: Int { state.withLock { $0.calls } }
     func set(email: String) { state.withLock { $0.email = email } }
     func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
-    func delay(_ delay: Duration) { state.withLock { $0.delay = delay } }
 
     func fetch(_ id: String) async throws -> HubSpotObject? {
-        let (email, failing, delay) = state.withLock { state in
+        let (email, failing) = state.withLock { state in
             state.calls += 1
-            return (state.email, state.failing, state.delay)
+            return (state.email, state.failing)
         }
-        if delay > .zero { try await Task.sleep(for: delay) }
         if let held = hold.withLock({ held in
             defer { held = nil }; return held
         }) {
@@ -96,7 +101,7 @@ final class Upstream: Sendable {
         let first = try await rig.read("1")
         #expect(first.source == .upstream)
         // A second cache on the same Redis (another replica) sees the entry.
-        let other = ObjectCache(redis: rig.client, configuration: rig.cache.configuration, logger: quietLogger())
+        let other = rig.replica()
         let second = try await other.read(type: "contacts", id: "1", properties: ["email"]) {
             try await rig.upstream.fetch("1")
         }
@@ -152,7 +157,7 @@ final class Upstream: Sendable {
     @Test func staleEntriesAreServedWhenHubSpotCannotBeAsked() async throws {
         let rig = try await CacheRig.start { $0.ttl = .milliseconds(200) }
         _ = try await rig.read("1")
-        try await Task.sleep(for: .milliseconds(300))
+        rig.clock.advance(by: .milliseconds(300))
         rig.upstream.fail(true)
         let stale = try await rig.read("1")
         #expect(stale.source == .stale)
@@ -165,9 +170,14 @@ final class Upstream: Sendable {
 
     @Test func concurrentMissesCostOneFetch() async throws {
         let rig = try await CacheRig.start()
-        rig.upstream.delay(.milliseconds(500))
+        let (_, release) = rig.upstream.holdNextFetch()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<50 { group.addTask { _ = try await rig.read("7") } }
+            // The first fetch is held until all fifty reads wait for it.
+            try await eventually("fifty reads wait for one fetch") {
+                rig.cache.readersWaiting(for: "contacts\u{0}7\u{0}email") == 50
+            }
+            release.open()
             try await group.waitForAll()
         }
         #expect(rig.upstream.calls == 1)
@@ -179,7 +189,7 @@ final class Upstream: Sendable {
         #expect(try await rig.read("missing").object == nil)
         let again = try await rig.read("missing")
         #expect(again.object == nil && again.source == .cache)
-        try await Task.sleep(for: .milliseconds(2200))
+        rig.clock.advance(by: .milliseconds(2200))
         #expect(try await rig.read("missing").source == .upstream)
         #expect(rig.upstream.calls == 2)
         await rig.finish()
@@ -187,7 +197,7 @@ final class Upstream: Sendable {
 
     @Test func withoutRedisReadsGoThroughAndAreKeptLocally() async throws {
         let upstream = Upstream()
-        let cache = ObjectCache(redis: nil, logger: quietLogger())
+        let cache = ObjectCache(redis: nil, time: .manual(ManualClock()), logger: quietLogger())
         for _ in 0..<3 {
             _ = try await cache.read(type: "contacts", id: "1", properties: []) { try await upstream.fetch("1") }
         }
@@ -337,7 +347,9 @@ final class Upstream: Sendable {
     @Test func aHotKeySurvivesAScanOfColdKeys() async throws {
         var configuration = ObjectCache.Configuration()
         configuration.localCapacity = 100
-        let cache = ObjectCache(redis: nil, configuration: configuration, logger: quietLogger())
+        // Time stands still: only eviction, not the in-process lifetime, can drop the hot key.
+        let cache = ObjectCache(
+            redis: nil, configuration: configuration, time: .manual(ManualClock()), logger: quietLogger())
         let hot = Upstream(), cold = Upstream()
         for id in 0..<5000 {
             if id % 20 == 0 {

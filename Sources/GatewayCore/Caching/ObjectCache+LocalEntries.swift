@@ -51,17 +51,19 @@ extension ObjectCache {
         func ticket() -> UInt64 { sequence }
 
         /// The fallback read (Redis unreachable).
-        mutating func get(type: String, id: String, properties: String) -> Entry? {
+        mutating func get(type: String, id: String, properties: String, now: ContinuousClock.Instant) -> Entry? {
             guard let hit = entries.get(key(Self.objectKey(type, id), properties)) else { return nil }
-            return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
+            return Entry(object: hit.object, notFound: hit.object == nil, age: now - hit.fetched, version: -1)
         }
 
         /// The near read: only while listening, and only entries kept within `within`.
-        mutating func near(type: String, id: String, properties: String, within: Duration) -> Entry? {
+        mutating func near(
+            type: String, id: String, properties: String, within: Duration, now: ContinuousClock.Instant
+        ) -> Entry? {
             guard listening, let hit = entries.get(key(Self.objectKey(type, id), properties)),
-                .now - hit.stored <= within
+                now - hit.stored <= within
             else { return nil }
-            return Entry(object: hit.object, notFound: hit.object == nil, age: .now - hit.fetched, version: -1)
+            return Entry(object: hit.object, notFound: hit.object == nil, age: now - hit.fetched, version: -1)
         }
 
         /// The object of the current copy when it came from `fill`.
@@ -78,12 +80,11 @@ extension ObjectCache {
         /// Keeps a copy `age` old, unless the object was invalidated after `ticket` was taken.
         mutating func keep(
             _ object: HubSpotObject?, type: String, id: String, properties: String, age: Duration, ticket: UInt64,
-            fill: Fill?
+            fill: Fill?, now: ContinuousClock.Instant
         ) {
             let objectKey = Self.objectKey(type, id)
             guard unchanged(objectKey, since: ticket) else { return }
             let key = key(objectKey, properties)
-            let now = ContinuousClock.now
             let isNew = entries.peek(key) == nil
             if let evicted = entries.set(
                 key, Copy(object: object, fetched: now - age, stored: now, fill: fill, objectKey: objectKey))

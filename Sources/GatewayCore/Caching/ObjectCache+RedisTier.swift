@@ -45,7 +45,9 @@ extension ObjectCache {
         """)
 
     func lookup(type: String, id: String, properties: String) async -> Entry? {
-        guard let redis else { return local.withLock { $0.get(type: type, id: id, properties: properties) } }
+        guard let redis else {
+            return local.withLock { $0.get(type: type, id: id, properties: properties, now: time.now) }
+        }
         do {
             // Redis's entry of an object written during an outage may be older than the write:
             // make that invalidation first (the retry loop makes the others), or skip Redis.
@@ -80,7 +82,7 @@ extension ObjectCache {
         } catch {
             logger.debug("cache lookup failed; reading through", metadata: ["error": "\(error)"])
             metrics.increment(GatewayMetrics.Name.redisFallbacks, [("component", "cache")])
-            return local.withLock { $0.get(type: type, id: id, properties: properties) }
+            return local.withLock { $0.get(type: type, id: id, properties: properties, now: time.now) }
         }
     }
 
@@ -89,7 +91,9 @@ extension ObjectCache {
         at slot: (generation: String, version: Int64)?, ticket: UInt64
     ) async {
         local.withLock {
-            $0.keep(object, type: type, id: id, properties: properties, age: .zero, ticket: ticket, fill: nil)
+            $0.keep(
+                object, type: type, id: id, properties: properties, age: .zero, ticket: ticket, fill: nil, now: time.now
+            )
         }
         // Without a version read from Redis (no Redis, or it failed) nothing is written there.
         guard let redis, let slot, slot.version >= 0 else { return }
@@ -97,7 +101,7 @@ extension ObjectCache {
         do {
             _ = try await redis.set(
                 .init(entryPrefix(type, id) + "\(slot.generation):\(slot.version):" + properties),
-                .init(Self.encode(object)),
+                .init(Self.encode(object, fetchedAt: time.wallMilliseconds)),
                 expiration: .milliseconds(Int(max(1, keep.milliseconds))), timeout: configuration.redisTimeout)
         } catch {
             logger.debug("cache fill failed", metadata: ["error": "\(error)"])
@@ -105,8 +109,8 @@ extension ObjectCache {
     }
 
     /// `<fetched at, ms since 1970>\n<JSON object or empty for not found>`
-    static func encode(_ object: HubSpotObject?) -> [UInt8] {
-        var bytes = Array(String(Date().epochMilliseconds).utf8)
+    static func encode(_ object: HubSpotObject?, fetchedAt: Int64) -> [UInt8] {
+        var bytes = Array(String(fetchedAt).utf8)
         bytes.append(UInt8(ascii: "\n"))
         if let object, let json = try? entryEncoder.encode(object) { bytes.append(contentsOf: json) }
         return bytes
@@ -125,7 +129,7 @@ extension ObjectCache {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")),
             let fetched = Int64(String(decoding: bytes[..<newline], as: UTF8.self))
         else { return nil }
-        let age = Duration.milliseconds(max(0, Date().epochMilliseconds - fetched))
+        let age = Duration.milliseconds(max(0, time.wallMilliseconds - fetched))
         let fill = Fill(fetched: fetched, length: bytes.count)
         let body = bytes[(newline + 1)...]
         if body.isEmpty { return Entry(object: nil, notFound: true, age: age, version: 0, fill: fill) }

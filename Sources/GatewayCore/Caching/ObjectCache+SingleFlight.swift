@@ -13,12 +13,20 @@ extension ObjectCache {
         -> HubSpotObject?
     {
         let task: Task<HubSpotObject?, any Error> = inFlight.withLock { flights in
-            if let running = flights[key] { return running }
+            if let running = flights[key] {
+                flights[key]!.readers += 1
+                return running.task
+            }
             let task = Task { try await work() }
-            flights[key] = task
+            flights[key] = (task, 1)
             return task
         }
-        defer { _ = inFlight.withLock { flights in flights[key] == task ? flights.removeValue(forKey: key) : nil } }
+        defer {
+            _ = inFlight.withLock { flights in flights[key]?.task == task ? flights.removeValue(forKey: key) : nil }
+        }
         return try await task.value
     }
+
+    /// How many reads wait for the fetch of `key` (`type\0id\0properties`) now.
+    func readersWaiting(for key: String) -> Int { inFlight.withLock { $0[key]?.readers ?? 0 } }
 }

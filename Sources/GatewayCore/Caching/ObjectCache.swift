@@ -73,12 +73,15 @@ public final class ObjectCache: Sendable {
 
     public let configuration: Configuration
     let redis: RedisClient?
+    /// What entry ages and the in-process lifetimes are measured by.
+    let time: TimeSource
     let logger: Logger
     let metrics: GatewayMetrics
     /// The tracer bootstrapped before this cache was made; nil when traces are not exported
     /// (asking `InstrumentationSystem` and making no-op spans cost ~2 % of a cache hit).
     let tracer: (any Tracer)?
-    let inFlight = Mutex<[String: Task<HubSpotObject?, any Error>]>([:])
+    /// Fetches under way on this replica, with how many reads wait for each.
+    let inFlight = Mutex<[String: (task: Task<HubSpotObject?, any Error>, readers: Int)]>([:])
     let local: Mutex<LocalEntries>
     let outcomes = Mutex<(hits: Int, misses: Int)>((0, 0))
     let pending: Mutex<PendingInvalidations>
@@ -95,9 +98,10 @@ public final class ObjectCache: Sendable {
 
     public init(
         redis: RedisClient?, configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(),
-        logger: Logger = Logger(label: "cache")
+        time: TimeSource = .system, logger: Logger = Logger(label: "cache")
     ) {
         self.redis = redis
+        self.time = time
         self.metrics = metrics
         self.tracer = InstrumentationSystem.tracer is NoOpTracer ? nil : InstrumentationSystem.tracer
         self.configuration = configuration
@@ -123,8 +127,9 @@ public final class ObjectCache: Sendable {
         let lookupSpan = tracer?.startSpan("cache.lookup")
         lookupSpan?.attributes["gateway.object_type"] = type
         if redis != nil, freshness > .zero, configuration.nearTTL > .zero, freshness >= configuration.nearTTL,
-            let near = local.withLock({ $0.near(type: type, id: id, properties: names, within: configuration.nearTTL) }
-            ),
+            let near = local.withLock({
+                $0.near(type: type, id: id, properties: names, within: configuration.nearTTL, now: time.now)
+            }),
             near.age <= (near.notFound ? min(freshness, configuration.notFoundTTL) : freshness)
         {
             metrics.cacheReadCounters.hit.increment()
@@ -159,7 +164,7 @@ public final class ObjectCache: Sendable {
             local.withLock {
                 $0.keep(
                     entry.object, type: type, id: id, properties: names, age: entry.age, ticket: ticket,
-                    fill: entry.fill)
+                    fill: entry.fill, now: time.now)
             }
         }
         // An in-process entry (Redis unreachable) missed other replicas' invalidations.

@@ -18,14 +18,15 @@ extension FixedWindowRateLimiter {
             } catch {
                 logger.debug("replica heartbeat failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: configuration.replicaHeartbeatInterval)
+            try? await time.sleep(for: configuration.replicaHeartbeatInterval)
         }
     }
 
     func heartbeatIfDue(_ redis: RedisClient) async throws {
+        let now = time.now
         let due: Bool = state.withLock { state in
             guard let last = state.lastHeartbeat else { return true }
-            return ContinuousClock.now - last >= configuration.replicaHeartbeatInterval
+            return now - last >= configuration.replicaHeartbeatInterval
         }
         guard due else { return }
         try await heartbeat(redis)
@@ -36,13 +37,13 @@ extension FixedWindowRateLimiter {
             Self.heartbeatScript,
             arguments: [
                 .init(configuration.keyPrefix + ":replicas"), .init(replicaID),
-                .init(Int(configuration.replicaTimeToLive.milliseconds)),
+                .init(Int(configuration.replicaTimeToLive.milliseconds)), .init(imposedNow),
             ], timeout: configuration.redisTimeout)
         guard case .array(let values) = reply, values.count == 2, case .integer(let count) = values[0],
             case .integer(let fresh) = values[1]
         else { return }
+        let now = time.now
         state.withLock { state in
-            let now = ContinuousClock.now
             state.lastHeartbeat = now
             // A set that did not exist (the fleet's first replica, or a Redis that lost its
             // data) starts the count again: the other replicas have not announced themselves.
@@ -58,12 +59,19 @@ extension FixedWindowRateLimiter {
         }
     }
 
-    /// Announces this replica (scored by Redis's clock), forgets silent ones, counts the rest.
-    /// Returns {count, 1 if the set was new}.
+    /// The time a script must use instead of Redis's `TIME` (ms since 1970), as its argument;
+    /// `0`: Redis's own clock. Only a manual clock (tests) imposes one.
+    var imposedNow: Int { Int(time.imposedWallMilliseconds ?? 0) }
+
+    /// Announces this replica (scored by Redis's clock, or ARGV[4] when not 0), forgets silent
+    /// ones, counts the rest. Returns {count, 1 if the set was new}.
     static let heartbeatScript = RedisScript(
         """
-        local t = redis.call('TIME')
-        local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local nowMs = tonumber(ARGV[4])
+        if nowMs == 0 then
+          local t = redis.call('TIME')
+          nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
         local fresh = redis.call('EXISTS', ARGV[1]) == 0 and 1 or 0
         redis.call('ZADD', ARGV[1], nowMs, ARGV[2])
         redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', nowMs - tonumber(ARGV[3]))

@@ -2,14 +2,15 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
+import TimeConversions
 
 /// Decisions without Redis: this replica's share of the budget, on its own clock.
 extension FixedWindowRateLimiter {
     // MARK: Local fallback
 
     func decideLocally(_ kind: UpstreamCallKind, _ priority: CallPriority) -> Decision {
-        let now = ContinuousClock.now
-        let wall = Self.wallMilliseconds()
+        let now = time.now
+        let wall = time.wallMilliseconds
         return state.withLock { state in
             if let pause = state.localPauseUntil[kind], pause > now { return .wait(pause - now, .hubSpotPause) }
             let replicas = redis == nil ? 1 : state.replicas

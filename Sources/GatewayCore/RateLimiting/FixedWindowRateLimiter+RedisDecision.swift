@@ -18,6 +18,7 @@ extension FixedWindowRateLimiter {
         arguments.append(.init(Int(configuration.windowEndGuard.milliseconds)))
         arguments.append(.init(paced ? 1 : 0))
         arguments.append(.init(configuration.keyPrefix + ":incarnation"))
+        arguments.append(.init(imposedNow))
         for bucket in buckets {
             arguments.append(.init(bucket.key))
             arguments.append(.init(bucket.limit))
@@ -130,8 +131,8 @@ extension FixedWindowRateLimiter {
     /// data; that is the one harm, see docs/operations.md.)
     /// Bulk general calls count against a lower limit (the interactive reserve kept) until the
     /// release point of the window, and against the whole limit after it (not while recovering).
-    /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, then
-    /// per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th
+    /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, the
+    /// time to use instead of Redis's (ms since 1970; 0: Redis's `TIME`), then per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th
     /// window, limit once released, release point in ms into the window (-1: never).
     /// Then the fair share among calling services (an empty prefix: none): the prefix of its
     /// keys, the asking service (empty: the gateway's own, never held back), its weight, the
@@ -147,8 +148,11 @@ extension FixedWindowRateLimiter {
     /// fair share is why}.
     static let acquireScript = RedisScript(
         """
-        local t = redis.call('TIME')
-        local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local nowMs = tonumber(ARGV[6])
+        if nowMs == 0 then
+          local t = redis.call('TIME')
+          nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
         local n = tonumber(ARGV[1])
         local recovering = redis.call('EXISTS', ARGV[2]) == 1
         local guard = tonumber(ARGV[3])
@@ -156,7 +160,7 @@ extension FixedWindowRateLimiter {
         if redis.call('SET', ARGV[5], nowMs, 'NX') then
           local waitMs = 0
           for i = 1, n do
-            local base = 6 + (i - 1) * 7
+            local base = 7 + (i - 1) * 7
             local window = tonumber(ARGV[base + 3])
             if window < 60000 then
               local start = nowMs - (nowMs % window)
@@ -171,7 +175,7 @@ extension FixedWindowRateLimiter {
         local pauseMs = 0
         local firstStart = 0
         for i = 1, n do
-          local base = 6 + (i - 1) * 7
+          local base = 7 + (i - 1) * 7
           local prefix = ARGV[base]
           local limit = tonumber(ARGV[base + 1])
           if recovering then limit = tonumber(ARGV[base + 2]) end
@@ -214,7 +218,7 @@ extension FixedWindowRateLimiter {
           if paused > pauseMs then pauseMs = paused end
           keys[i] = {key, window}
         end
-        local fbase = 6 + n * 7
+        local fbase = 7 + n * 7
         local fprefix = ARGV[fbase] or ''
         local fair = 0
         local vtKey, waitKey, svc, minV, credit

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
+import TimeConversions
 
 /// The budget's use, for operators (AdminService, /metrics).
 extension FixedWindowRateLimiter {
@@ -17,7 +18,7 @@ extension FixedWindowRateLimiter {
     /// (empty without Redis or when it does not answer).
     public func usage() async -> [Usage] {
         guard let redis else { return [] }
-        let now = Self.wallMilliseconds()
+        let now = time.wallMilliseconds
         func key(_ bucket: String, _ windowMs: Int64) -> String {
             "\(configuration.keyPrefix):\(bucket):\(now - now % windowMs)"
         }

@@ -22,6 +22,9 @@ public final class FixedWindowRateLimiter: Sendable {
     public let replicaID: String
     let logger: Logger
     let metrics: GatewayMetrics
+    /// The clock windows, waits and deadlines are read on; a manual one is imposed on Redis's
+    /// scripts too (tests), the system one leaves Redis's `TIME` in charge.
+    let time: TimeSource
     let state: Mutex<State>
     /// This replica's waiting calls and grants per service (early refusal, statistics).
     let services: ServiceQueues
@@ -42,11 +45,13 @@ public final class FixedWindowRateLimiter: Sendable {
 
     public init(
         redis: RedisClient?, configuration: RateLimiterConfiguration = .init(), replicaID: String = UUID().uuidString,
-        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "ratelimit")
+        metrics: GatewayMetrics = GatewayMetrics(), time: TimeSource = .system,
+        logger: Logger = Logger(label: "ratelimit")
     ) {
         self.redis = redis
+        self.time = time
         self.metrics = metrics
-        self.services = ServiceQueues(metrics: metrics)
+        self.services = ServiceQueues(metrics: metrics, time: time)
         self.configuration = configuration
         self.replicaID = replicaID
         self.logger = logger
@@ -79,10 +84,10 @@ public final class FixedWindowRateLimiter: Sendable {
                 span.attributes["gateway.budget.bucket"] = kind.metricLabel
                 span.attributes["gateway.budget.priority"] = "\(priority)"
             }
-            let started = ContinuousClock.now
+            let started = time.now
             let grant = try await acquireUntraced(kind, priority: priority, paced: paced, deadline: deadline)
             if span.isRecording {
-                span.attributes["gateway.budget.waited_ms"] = (ContinuousClock.now - started).milliseconds
+                span.attributes["gateway.budget.waited_ms"] = (time.now - started).milliseconds
                 span.attributes["gateway.budget.decided_in"] = mode == .redis ? "redis" : "local"
             }
             return grant
@@ -92,7 +97,7 @@ public final class FixedWindowRateLimiter: Sendable {
     private func acquireUntraced(
         _ kind: UpstreamCallKind, priority: CallPriority, paced: Bool, deadline: ContinuousClock.Instant
     ) async throws -> RateLimitGrant {
-        let started = ContinuousClock.now
+        let started = time.now
         let bucket = [("bucket", kind.metricLabel)]
         let claim = BudgetClaim.effective
         let queue = ServiceQueues.Key(kind: kind, priority: priority, service: claim?.requester?.service)
@@ -113,8 +118,7 @@ public final class FixedWindowRateLimiter: Sendable {
         defer { services.leave(queue, token) }
         var waited = false
         // Time spent in line counts as waiting: the slot must still leave the call its reserve.
-        if ContinuousClock.now - started > .milliseconds(1), ContinuousClock.now + configuration.callReserve > deadline
-        {
+        if time.now - started > .milliseconds(1), time.now + configuration.callReserve > deadline {
             metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
             services.refused(queue, reason: .budget)
             throw RateLimitExceeded(kind: kind, retryAfter: configuration.callReserve, cause: .budget)
@@ -124,7 +128,7 @@ public final class FixedWindowRateLimiter: Sendable {
             let cause: RateLimitExceeded.Cause
             switch await decide(kind, priority, paced: paced, claim: claim, deadline: deadline) {
             case .granted(let grant):
-                let elapsed = ContinuousClock.now - started
+                let elapsed = time.now - started
                 if waited { metrics.time(GatewayMetrics.Name.limiterWaitTime, bucket, elapsed) }
                 services.granted(queue, claim: claim, waited: elapsed)
                 return grant
@@ -133,7 +137,7 @@ public final class FixedWindowRateLimiter: Sendable {
                 cause = why
             }
             let jitter = Duration.milliseconds(Int64.random(in: 0...max(0, configuration.waitJitter.milliseconds)))
-            let wake = ContinuousClock.now + wait + jitter
+            let wake = time.now + wait + jitter
             if wake + configuration.callReserve > deadline {
                 metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
                 services.refused(queue, reason: cause)
@@ -141,7 +145,7 @@ public final class FixedWindowRateLimiter: Sendable {
             }
             if !waited { metrics.increment(GatewayMetrics.Name.limiterWaits, bucket) }
             waited = true
-            try await Task.sleep(until: wake, clock: .continuous)
+            try await time.sleep(until: wake)
         }
     }
 
@@ -154,7 +158,7 @@ public final class FixedWindowRateLimiter: Sendable {
     ) throws {
         guard configuration.earlyRefusal, let expected = services.expectedWait(queue, budgetPerSecond: budgetPerSecond)
         else { return }
-        let now = ContinuousClock.now
+        let now = time.now
         guard expected > now.duration(to: deadline) * configuration.earlyRefusalShare else { return }
         services.refused(queue, reason: .callerShare)
         metrics.increment(GatewayMetrics.Name.limiterRefusals, bucket)
@@ -178,7 +182,8 @@ public final class FixedWindowRateLimiter: Sendable {
             metadata: [
                 "bucket": "\(kind)", "status": "\(status)", "pauseMs": "\(pause.milliseconds)",
             ])
-        state.withLock { $0.localPauseUntil[kind] = .now + pause }
+        let until = time.now + pause
+        state.withLock { $0.localPauseUntil[kind] = until }
         if let redis {
             _ = try? await redis.set(
                 .init(pauseKey(kind)), "1", expiration: .milliseconds(Int(max(1, pause.milliseconds))),
@@ -195,7 +200,7 @@ public final class FixedWindowRateLimiter: Sendable {
 
     func decide(
         _ kind: UpstreamCallKind, _ priority: CallPriority, paced: Bool, claim: BudgetClaim? = nil,
-        deadline: ContinuousClock.Instant = .now + .seconds(1)
+        deadline: ContinuousClock.Instant? = nil
     ) async -> Decision {
         if let hold = heldFor() { return .wait(hold) }
         if let redis, useRedisNow() {
@@ -209,7 +214,7 @@ public final class FixedWindowRateLimiter: Sendable {
                 }
                 return try await decideInRedis(
                     redis, kind, priority, paced: paced, claim: claim,
-                    deadlineLeft: ContinuousClock.now.duration(to: deadline))
+                    deadlineLeft: deadline.map { time.now.duration(to: $0) } ?? .seconds(1))
             } catch {
                 fallBack(after: error)
                 if let hold = heldFor() { return .wait(hold) }
@@ -220,31 +225,29 @@ public final class FixedWindowRateLimiter: Sendable {
 
     /// How long the current switch between Redis and local decisions still holds grants back.
     func heldFor() -> Duration? {
-        let left = state.withLock { $0.holdUntilMs } - Self.wallMilliseconds()
+        let left = state.withLock { $0.holdUntilMs } - time.wallMilliseconds
         return left > 0 ? .milliseconds(left) : nil
     }
 
     func useRedisNow() -> Bool {
         state.withLock { state in
             guard let until = state.localUntil else { return true }
-            return ContinuousClock.now >= until
+            return time.now >= until
         }
     }
 
-    /// Milliseconds since 1970 on this replica's clock (Redis's clock decides while Redis is up).
-    static func wallMilliseconds() -> Int64 { Date().epochMilliseconds }
-
     /// The end of the current one-second window (search windows divide it).
     func windowEnd() -> Int64 {
-        let now = Self.wallMilliseconds()
+        let now = time.wallMilliseconds
         return now - now % 1000 + 1000
     }
 
     func backOnRedis() {
+        let end = windowEnd()
         state.withLock { state in
             state.localUntil = nil
             state.mode = .redis
-            state.holdUntilMs = max(state.holdUntilMs, windowEnd())
+            state.holdUntilMs = max(state.holdUntilMs, end)
         }
         logger.notice("rate limiter back on Redis")
         metrics.gauge(GatewayMetrics.Name.limiterLocalMode, [], 0)
@@ -260,11 +263,13 @@ public final class FixedWindowRateLimiter: Sendable {
     }
 
     func fallBack(after error: any Error) {
+        let retryAt = time.now + configuration.redisRetryInterval
+        let end = windowEnd()
         let (changed, replicas): (Bool, Int) = state.withLock { state in
-            state.localUntil = .now + configuration.redisRetryInterval
+            state.localUntil = retryAt
             let mode = Mode.local(replicas: state.replicas)
             // Grants already made in Redis this window are unknown here: start at the next one.
-            if state.mode == .redis { state.holdUntilMs = max(state.holdUntilMs, windowEnd()) }
+            if state.mode == .redis { state.holdUntilMs = max(state.holdUntilMs, end) }
             defer { state.mode = mode }
             return (state.mode != mode, state.replicas)
         }

@@ -1,4 +1,5 @@
 import Synchronization
+import TimeConversions
 
 /// This replica's view of each calling service's HubSpot calls: how many wait for a slot, at
 /// what rate the service has been granted slots lately, what it was charged and refused. It
@@ -24,7 +25,7 @@ final class ServiceQueues: Sendable {
         /// Calls in line, in arrival order; the first asks the limiter.
         var line: [Int] = []
         /// Calls in line waiting for their turn (all but the head, once they parked).
-        var parked: [Int: CheckedContinuation<Void, any Error>] = [:]
+        var parked: [Int: Parked] = [:]
         /// Times of the latest grants (oldest first), for the grant rate.
         var grants: [ContinuousClock.Instant] = []
         /// The service's weight, as its calls claim it.
@@ -39,8 +40,12 @@ final class ServiceQueues: Sendable {
 
     private let state = Mutex(State())
     private let metrics: GatewayMetrics
+    private let time: TimeSource
 
-    init(metrics: GatewayMetrics) { self.metrics = metrics }
+    init(metrics: GatewayMetrics, time: TimeSource = .system) {
+        self.metrics = metrics
+        self.time = time
+    }
     /// Grants remembered per queue for the rate; older than `rateHorizon` they no longer count.
     static let rateSamples = 32
     static let rateHorizon: Duration = .seconds(10)
@@ -66,18 +71,7 @@ final class ServiceQueues: Sendable {
         metrics.gauge(GatewayMetrics.Name.budgetQueued, Self.labels(key, service), Double(length))
         guard !head else { return token }
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.park(key, token) }
-                group.addTask {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                    throw RateLimitExceeded(
-                        kind: key.kind,
-                        retryAfter: self.expectedWait(key, budgetPerSecond: budgetPerSecond) ?? .seconds(1),
-                        cause: .callerShare)
-                }
-                defer { group.cancelAll() }
-                try await group.next()
-            }
+            try await park(key, token, deadline: deadline, budgetPerSecond: budgetPerSecond)
         } catch {
             leave(key, token)
             throw error
@@ -85,17 +79,47 @@ final class ServiceQueues: Sendable {
         return token
     }
 
-    /// Suspends until `token` heads its line (or the task is cancelled).
-    private func park(_ key: Key, _ token: Int) async throws {
+    /// A call parked in its line: resumed when it heads the line, or with `RateLimitExceeded`
+    /// by its timer at the deadline. Whoever resumes it first takes it out of `parked` and cancels
+    /// the timer at once, so no timer outlives its call.
+    private struct Parked {
+        var continuation: CheckedContinuation<Void, any Error>
+        var timer: Task<Void, Never>?
+
+        func resume(throwing error: (any Error)? = nil) {
+            timer?.cancel()
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
+    }
+
+    /// Suspends until `token` heads its line, the deadline passes or the task is cancelled.
+    private func park(_ key: Key, _ token: Int, deadline: ContinuousClock.Instant, budgetPerSecond: Double)
+        async throws
+    {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let now: Bool = state.withLock { state in
                     guard state.queues[key]?.line.contains(token) == true else { return true }
                     if state.queues[key]!.line.first == token { return true }
-                    state.queues[key]!.parked[token] = continuation
+                    state.queues[key]!.parked[token] = Parked(continuation: continuation)
                     return false
                 }
-                if now { continuation.resume() }
+                if now { return continuation.resume() }
+                let timer = Task { [time] in
+                    guard (try? await time.sleep(until: deadline)) != nil else { return }
+                    let parked = self.state.withLock { $0.queues[key]?.parked.removeValue(forKey: token) }
+                    parked?.resume(
+                        throwing: RateLimitExceeded(
+                            kind: key.kind,
+                            retryAfter: self.expectedWait(key, budgetPerSecond: budgetPerSecond) ?? .seconds(1),
+                            cause: .callerShare))
+                }
+                let taken = state.withLock { state -> Bool in
+                    guard state.queues[key]?.parked[token] != nil else { return true }
+                    state.queues[key]!.parked[token]!.timer = timer
+                    return false
+                }
+                if taken { timer.cancel() }
             }
         } onCancel: {
             let parked = state.withLock { $0.queues[key]?.parked.removeValue(forKey: token) }
@@ -106,11 +130,11 @@ final class ServiceQueues: Sendable {
     /// Takes `token` out of its line; the next call in line gets its turn.
     func leave(_ key: Key, _ token: Int?) {
         guard let token, let service = key.service else { return }
-        let (next, length): (CheckedContinuation<Void, any Error>?, Int) = state.withLock { state in
+        let (next, length): (Parked?, Int) = state.withLock { state in
             guard var queue = state.queues[key], let index = queue.line.firstIndex(of: token) else { return (nil, 0) }
             queue.line.remove(at: index)
             queue.parked[token] = nil
-            var next: CheckedContinuation<Void, any Error>?
+            var next: Parked?
             if index == 0, let head = queue.line.first { next = queue.parked.removeValue(forKey: head) }
             state.queues[key] = queue
             state.statistics[service]?.queued -= 1
@@ -125,7 +149,7 @@ final class ServiceQueues: Sendable {
     }
 
     func granted(_ key: Key, claim: BudgetClaim?, waited: Duration) {
-        let now = ContinuousClock.now
+        let now = time.now
         state.withLock { state in
             var queue = state.queues[key, default: Queue()]
             queue.grants.append(now)
@@ -170,7 +194,7 @@ final class ServiceQueues: Sendable {
     /// pile up and fail at their deadlines.
     func expectedWait(_ key: Key, budgetPerSecond: Double) -> Duration? {
         guard key.service != nil else { return nil }
-        let now = ContinuousClock.now
+        let now = time.now
         return state.withLock { state -> Duration? in
             guard let queue = state.queues[key], !queue.line.isEmpty else { return nil }
             let recent = queue.grants.filter { now - $0 < Self.rateHorizon }
