@@ -454,7 +454,7 @@ let package = Package(
         .testTarget(
             name: "HubSpotSimulatorTests",
             dependencies: [
-                "HubSpotSimulator", "TestSupport",
+                "HubSpotSimulator", "TestSupport", "TimeConversions",
                 "WebhookSignature",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,3 +1,4 @@
+import TimeConversions
 /// Everything that shapes one simulated HubSpot portal. Every value has HubSpot's default.
 public struct SimulatorConfiguration: Sendable {
     /// Interface to bind (`127.0.0.1` by default: the simulator is a development tool).
@@ -32,6 +33,10 @@ public struct SimulatorConfiguration: Sendable {
     /// How long a written record stays out of search results, as HubSpot's search index lags
     /// behind writes (by seconds); zero: searchable at once.
     public var searchIndexDelay: Duration = .zero
+    /// The simulator's clock: what it stamps records with, counts its rate-limit windows and
+    /// its statistics' seconds by, and judges the search index's delay on. Tests pass a
+    /// `ManualClock` to move time by hand; webhook signatures keep the real time.
+    public var time: TimeSource = .system
     /// Largest request body accepted, in bytes.
     public var maxBodyBytes: Int = 4 * 1024 * 1024
     /// Inputs per batch call.

@@ -4,10 +4,11 @@ import HubSpotSimulator
 import Synchronization
 import Testing
 import TestSupport
+import TimeConversions
 
 /// A client on a fresh transport, pointed at `baseURL`.
 func makeClient(
-    _ baseURL: String, token: String, retry: HubSpotRetryPolicy = HubSpotRetryPolicy(),
+    _ baseURL: String, token: String, retry: HubSpotRetryPolicy = HubSpotRetryPolicy(), time: TimeSource = .system,
     observer: (@Sendable (HubSpotExchange) -> Void)? = nil
 ) -> (HubSpotClient, CurlTransport) {
     let transport = CurlTransport()
@@ -17,18 +18,24 @@ func makeClient(
     return (
         HubSpotClient(
             transport: transport, credentials: .privateAppToken(Secret(token)), configuration: configuration,
-            observer: observer), transport
+            time: time, observer: observer), transport
     )
 }
 
 /// Runs `body` with a client against a fresh simulator.
+/// A client of a fresh simulator; with `clock`, both keep time by it (the client's retry waits,
+/// the simulator's windows), and the test moves it.
 func withClient(
     _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
-    retry: HubSpotRetryPolicy = HubSpotRetryPolicy(),
+    retry: HubSpotRetryPolicy = HubSpotRetryPolicy(), clock: ManualClock? = nil,
     _ body: (HubSpotClient, String) async throws -> Void
 ) async throws {
-    try await withSimulator(configure) { baseURL, token in
-        let (client, transport) = makeClient(baseURL, token: token, retry: retry)
+    let time: TimeSource = clock.map { .manual($0) } ?? .system
+    try await withSimulator({
+        $0.time = time
+        configure(&$0)
+    }) { baseURL, token in
+        let (client, transport) = makeClient(baseURL, token: token, retry: retry, time: time)
         defer { transport.shutdown() }
         try await body(client, baseURL)
     }
@@ -201,15 +208,24 @@ func withClient(
 
 @Suite struct HubSpotClientRetryTests {
     @Test func tenSecondlyRateLimitIsWaitedOutAndRetried() async throws {
-        try await withClient({
-            $0.burstLimit = 2; $0.burstInterval = .seconds(3)
-        }) { client, baseURL in
+        let clock = ManualClock()
+        try await withClient(
+            {
+                $0.burstLimit = 2; $0.burstInterval = .seconds(3)
+            }, clock: clock
+        ) { client, baseURL in
             // Three calls against a limit of two per 3 s: the third gets a 429, waits the
             // interval HubSpot names (3,000 ms, not the 10 s default), and succeeds.
-            for _ in 0..<3 { _ = try await client.listObjects("contacts", limit: 1) }
+            let started = clock.now
+            await runMovingClock(
+                clock,
+                [
+                    { for _ in 0..<3 { _ = try? await client.listObjects("contacts", limit: 1) } }
+                ])
             let stats = try await adminStats(baseURL)
             #expect(stats["rateLimited"] as? Int == 1)
             #expect((stats["byStatus"] as? [String: Int])?["200"] == 3)
+            #expect(clock.now - started == .seconds(3), "waited what HubSpot named, no more")
         }
     }
 
@@ -293,11 +309,13 @@ func withClient(
     }
 
     @Test func retriesNeverWaitPastTheDeadline() async throws {
-        try await withClient({
-            $0.burstLimit = 1; $0.burstInterval = .seconds(60)
-        }) { client, baseURL in
+        let clock = ManualClock()
+        try await withClient(
+            {
+                $0.burstLimit = 1; $0.burstInterval = .seconds(60)
+            }, clock: clock
+        ) { client, baseURL in
             _ = try await client.listObjects("contacts", limit: 1)
-            let clock = ContinuousClock()
             let start = clock.now
             do {
                 _ = try await client.listObjects(
@@ -307,7 +325,7 @@ func withClient(
                 #expect(error.policyName == "TEN_SECONDLY_ROLLING")
                 #expect(error.rateLimit.intervalMilliseconds == 60_000)
             }
-            #expect(clock.now - start < .seconds(2))
+            #expect(clock.now == start, "gave up at once instead of waiting")
             #expect(try await adminStats(baseURL)["total"] as? Int == 2)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
+import TimeConversions
 
 @Suite struct RateLimitTests {
     @Test func burstLimitAnswers429WithHubSpotsBodyAndChangesNothing() async throws {
@@ -32,12 +33,15 @@ import Testing
     }
 
     @Test func rollingWindowAdmitsAgainOnceOldRequestsAge() async throws {
+        let clock = ManualClock()
         try await SimulatorHarness.with({
-            $0.burstLimit = 3; $0.burstInterval = .seconds(3)
-        }) { sim in
+            $0.burstLimit = 3; $0.burstInterval = .seconds(3); $0.time = .manual(clock)
+        }) { (sim: SimulatorHarness) async throws -> Void in
             for _ in 0..<3 { #expect(try await sim.get("/crm/v3/objects/contacts").status == 200) }
             #expect(try await sim.get("/crm/v3/objects/contacts").status == 429)
-            try await Task.sleep(for: .milliseconds(3100))
+            clock.advance(by: .milliseconds(2900))
+            #expect(try await sim.get("/crm/v3/objects/contacts").status == 429, "the window still holds all three")
+            clock.advance(by: .milliseconds(200))
             #expect(try await sim.get("/crm/v3/objects/contacts").status == 200)
         }
     }

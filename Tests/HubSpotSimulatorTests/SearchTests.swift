@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
+import TimeConversions
 import TestSupport
 
 @Suite struct SearchTests {
@@ -167,8 +168,10 @@ import TestSupport
 /// HubSpot's search index lags behind writes; the simulator's can too.
 @Suite struct SearchIndexDelayTests {
     @Test func aWrittenRecordIsSearchableOnlyAfterTheIndexDelay() async throws {
-        // A delay no loaded CI machine takes between the write and the first search.
-        try await SimulatorHarness.with({ $0.searchIndexDelay = .seconds(3) }) { sim in
+        let clock = ManualClock()
+        try await SimulatorHarness.with({
+            $0.searchIndexDelay = .seconds(3); $0.time = .manual(clock)
+        }) { sim in
             let id = try await sim.createContact(["email": "late@acme.com"])
             let query: [String: Any] = [
                 "filterGroups": [["filters": [["propertyName": "email", "operator": "EQ", "value": "late@acme.com"]]]]
@@ -177,9 +180,12 @@ import TestSupport
             #expect(early.object["total"] as? Int == 0, "not indexed yet")
             // The read by id sees it at once: only search lags.
             #expect(try await sim.get("/crm/v3/objects/contacts/\(id)").status == 200)
-            try await eventually("the record is indexed") {
-                try await sim.post("/crm/v3/objects/contacts/search", query).object["total"] as? Int == 1
-            }
+            clock.advance(by: .milliseconds(2999))
+            let almost = try await sim.post("/crm/v3/objects/contacts/search", query)
+            #expect(almost.object["total"] as? Int == 0, "not indexed before the delay")
+            clock.advance(by: .milliseconds(1))
+            let indexed = try await sim.post("/crm/v3/objects/contacts/search", query)
+            #expect(indexed.object["total"] as? Int == 1, "indexed once the delay passed")
         }
     }
 }

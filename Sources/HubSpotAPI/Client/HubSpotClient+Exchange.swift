@@ -100,7 +100,7 @@ extension HubSpotClient {
             try Task.checkCancellation()
             var timeout = configuration.requestTimeout
             if let deadline = options.deadline {
-                let left = clock.now.duration(to: deadline)
+                let left = time.now.duration(to: deadline)
                 guard left > .milliseconds(1) else {
                     throw lastError.map { HubSpotClientError.deadlineExceeded(lastError: "\($0)") }
                         ?? HubSpotClientError.deadlineExceeded(lastError: nil)
@@ -167,14 +167,15 @@ extension HubSpotClient {
                 // No retry left, or waiting would pass the caller's deadline: HubSpot's answer stands.
                 guard
                     let delay = configuration.retryPolicy.delay(
-                        after: error, attempt: attempt, idempotent: idempotent, deadline: options.deadline)
+                        after: error, attempt: attempt, idempotent: idempotent, deadline: options.deadline,
+                        now: time.now)
                 else { throw error }
                 logger.debug(
                     "retrying HubSpot call",
                     metadata: [
                         "endpoint": "\(endpoint)", "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(error)",
                     ])
-                try await Task.sleep(for: delay)
+                try await time.sleep(for: delay)
             }
         }
     }

@@ -11,6 +11,8 @@ public struct HubSpotClient: Sendable {
     let authenticator: Authenticator
     let logger: Logger
     let observer: (@Sendable (HubSpotExchange) -> Void)?
+    /// What retry waits and deadlines are measured on (a test's manual clock moves them).
+    let time: TimeSource
 
     /// - Parameter observer: called after every HTTP exchange (each attempt), e.g. to read
     ///   HubSpot's rate-limit headers or count calls.
@@ -18,10 +20,12 @@ public struct HubSpotClient: Sendable {
         transport: CurlTransport,
         credentials: HubSpotCredentials,
         configuration: HubSpotClientConfiguration = HubSpotClientConfiguration(),
+        time: TimeSource = .system,
         logger: Logger = Logger(label: "hubspot-client"),
         observer: (@Sendable (HubSpotExchange) -> Void)? = nil
     ) {
         self.transport = transport
+        self.time = time
         self.configuration = configuration
         self.logger = logger
         self.observer = observer

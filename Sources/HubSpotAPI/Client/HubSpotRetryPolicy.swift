@@ -33,12 +33,13 @@ public struct HubSpotRetryPolicy: Sendable {
     /// `error`; nil to give up: the policy says so, or the wait would reach `deadline`. The one
     /// retry decision of the client's loop and of the gateway's door.
     public func delay(
-        after error: any Error, attempt: Int, idempotent: Bool, deadline: ContinuousClock.Instant?
+        after error: any Error, attempt: Int, idempotent: Bool, deadline: ContinuousClock.Instant?,
+        now: ContinuousClock.Instant = .now
     ) -> Duration? {
         guard case .retry(let delay) = decide(after: error, attempt: attempt, idempotent: idempotent) else {
             return nil
         }
-        if let deadline, ContinuousClock.now + delay >= deadline { return nil }
+        if let deadline, now + delay >= deadline { return nil }
         return delay
     }
 

@@ -62,7 +62,7 @@ struct AdminAPI {
             case ("POST", "/_sim/oauth/expire"):
                 var w = JSONWriter()
                 w.beginObject()
-                w.member("expired", core.expireIssuedTokens(now: Timestamps.now()))
+                w.member("expired", core.expireIssuedTokens(now: core.configuration.time.wallMilliseconds))
                 w.endObject()
                 return .json(200, w)
             case ("GET", "/_sim/webhooks"):
@@ -83,7 +83,7 @@ struct AdminAPI {
             case ("GET", _) where path.hasPrefix("/_sim/journal/files/"):
                 // The pre-signed download URL of a journal entry's data (S3 at HubSpot).
                 let offset = String(path.dropFirst("/_sim/journal/files/".count))
-                guard let file = core.journal.file(offset: offset, now: Timestamps.now()) else {
+                guard let file = core.journal.file(offset: offset, now: core.configuration.time.wallMilliseconds) else {
                     return HubSpotErrorBody(
                         status: 404, message: "no journal file \(offset) (expired?)", category: "OBJECT_NOT_FOUND"
                     ).reply
@@ -172,7 +172,7 @@ struct AdminAPI {
 
     private func writeLimits() -> JSONWriter {
         let settings = core.limits.settings
-        let used = core.limits.snapshot(now: Timestamps.now())
+        let used = core.limits.snapshot(now: core.configuration.time.wallMilliseconds)
         var w = JSONWriter()
         w.beginObject()
         w.member("burstLimit", settings.burstLimit)

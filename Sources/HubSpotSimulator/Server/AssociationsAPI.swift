@@ -26,7 +26,7 @@ enum AssociationsAPI {
     static func createDefault(
         _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext
     ) throws(HubSpotErrorBody) -> APIReply {
-        let started = Timestamps.now()
+        let started = ctx.now
         let entry = AssociationCatalog.defaultEntry(
             from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
         try associateDefault(from, fromId, to, toId, entry, ctx)
@@ -42,7 +42,7 @@ enum AssociationsAPI {
         let requested = try types(try request.json(), "request body")
         ctx.emit(
             try ctx.store.associate(
-                from: from, fromId: fromId, to: to, toId: toId, types: requested, now: Timestamps.now()))
+                from: from, fromId: fromId, to: to, toId: toId, types: requested, now: ctx.now))
         var w = JSONWriter()
         writeLabelsPair(&w, from, fromId, to, toId, ctx)
         return .json(201, w)
@@ -79,7 +79,7 @@ enum AssociationsAPI {
     static func remove(
         _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition, _ toId: String, _ ctx: APIContext
     ) -> APIReply {
-        ctx.emit(ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: Timestamps.now()))
+        ctx.emit(ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: ctx.now))
         return .noContent
     }
 
@@ -88,7 +88,7 @@ enum AssociationsAPI {
     static func batchRead(
         _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
     ) throws(HubSpotErrorBody) -> APIReply {
-        let started = Timestamps.now()
+        let started = ctx.now
         let (_, inputs) = try ObjectsAPI.batchInputs(request, ctx)
         var found: [(String, [(toId: Int64, types: [AssociationType])])] = []
         var missing: [String] = []
@@ -130,7 +130,7 @@ enum AssociationsAPI {
     static func batchAssociateDefault(
         _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
     ) throws(HubSpotErrorBody) -> APIReply {
-        let started = Timestamps.now()
+        let started = ctx.now
         let pairs = try parsePairs(request, ctx)
         let entry = AssociationCatalog.defaultEntry(
             from: from.name, to: to.name, fromSingular: from.singular, toSingular: to.singular)
@@ -145,7 +145,7 @@ enum AssociationsAPI {
     static func batchCreate(
         _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
     ) throws(HubSpotErrorBody) -> APIReply {
-        let started = Timestamps.now()
+        let started = ctx.now
         let (_, inputs) = try ObjectsAPI.batchInputs(request, ctx)
         var created: [(String, String)] = []
         for (index, input) in inputs.enumerated() {
@@ -157,7 +157,7 @@ enum AssociationsAPI {
             let requested = try types(object["types"], "inputs[\(index)].types")
             ctx.emit(
                 try ctx.store.associate(
-                    from: from, fromId: fromId, to: to, toId: toId, types: requested, now: Timestamps.now()))
+                    from: from, fromId: fromId, to: to, toId: toId, types: requested, now: ctx.now))
             created.append((fromId, toId))
         }
         let w = ObjectRenderer.batch(
@@ -180,7 +180,7 @@ enum AssociationsAPI {
                     try JSONField.object(target, "inputs[\(index)].to[\(targetIndex)]")["id"],
                     "inputs[\(index)].to[\(targetIndex)].id")
                 ctx.emit(
-                    ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: Timestamps.now()))
+                    ctx.store.removeAssociations(from: from, fromId: fromId, to: to, toId: toId, now: ctx.now))
             }
         }
         return .noContent
@@ -235,7 +235,7 @@ enum AssociationsAPI {
             try ctx.store.associate(
                 from: from, fromId: fromId, to: to, toId: toId,
                 types: [AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: nil)],
-                now: Timestamps.now()))
+                now: ctx.now))
     }
 
     private static func writeDefaultPair(

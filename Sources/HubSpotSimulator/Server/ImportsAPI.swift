@@ -58,7 +58,7 @@ enum ImportsAPI {
         }
         let rows = CSV.rows(String(decoding: file, as: UTF8.self))
         guard let header = rows.first else { throw .validation("the file is empty") }
-        let now = Timestamps.now()
+        let now = ctx.now
         var events: [ChangeEvent] = []
         let made = ctx.imports.add { id in
             var made = ImportStore.Import(id: id, rows: max(0, rows.count - 1), created: 0, updated: 0, errors: [])

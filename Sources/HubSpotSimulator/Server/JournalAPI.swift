@@ -63,7 +63,7 @@ enum JournalAPI {
         {
             return APIReply(status: 204, body: [])
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = ctx.now
         switch ctx.journal.lookup(position, now: now) {
         case .none:
             return APIReply(status: 204, body: [])
@@ -117,7 +117,7 @@ enum JournalAPI {
             properties: Set(body["properties"]?.arrayValue?.compactMap(\.stringValue) ?? []),
             portalId: { if case .number(let n)? = body["portalId"] { Int(n) } else { nil } }())
         var w = JSONWriter()
-        write(&w, ctx.journal.upsert(record, now: Int64(Date().timeIntervalSince1970 * 1000)))
+        write(&w, ctx.journal.upsert(record, now: ctx.now))
         return .json(200, w)
     }
 

@@ -27,7 +27,7 @@ enum ListsAPI {
             throw .validation("processingType must be MANUAL, DYNAMIC or SNAPSHOT")
         }
         let list = ctx.lists.create(
-            name: name, objectTypeId: objectTypeId, processingType: processing, now: Timestamps.now())
+            name: name, objectTypeId: objectTypeId, processingType: processing, now: ctx.now)
         var w = JSONWriter()
         w.beginObject()
         w.key("list")
@@ -115,7 +115,7 @@ enum ListsAPI {
         let existing = Set(ids.filter { ctx.store.exists(type, id: $0) })
         let missing = ids.filter { !existing.contains($0) }
         let (changed, _) = ctx.lists.change(
-            list.id, add: add, add ? ids.filter(existing.contains) : ids, now: Timestamps.now())!
+            list.id, add: add, add ? ids.filter(existing.contains) : ids, now: ctx.now)!
         var w = JSONWriter()
         w.beginObject()
         w.key(add ? "recordIdsAdded" : "recordIdsRemoved")

@@ -4,6 +4,9 @@ import TimeConversions
 
 /// What every API handler shares: the store, the settings, where events go.
 struct APIContext: Sendable {
+    /// Milliseconds since 1970 on the simulator's clock.
+    var now: Int64 { configuration.time.wallMilliseconds }
+
     var store: ObjectStore
     var lists: ListStore
     var imports: ImportStore
@@ -73,7 +76,7 @@ enum ObjectsAPI {
     {
         let body = try JSONField.object(try request.json(), "request body")
         let input = try createInput(body, type, ctx, path: "")
-        let (results, events) = try ctx.store.create(type, [input], atomic: true, now: Timestamps.now())
+        let (results, events) = try ctx.store.create(type, [input], atomic: true, now: ctx.now)
         ctx.emit(events)
         var w = JSONWriter()
         ObjectRenderer.write(&w, try results[0].get(), selection: .allSet)
@@ -87,7 +90,7 @@ enum ObjectsAPI {
         let input = ObjectStore.UpdateInput(
             id: id, idProperty: request.parameter("idProperty"),
             properties: try JSONField.properties(body["properties"]))
-        let (results, events) = try ctx.store.update(type, [input], atomic: true, now: Timestamps.now())
+        let (results, events) = try ctx.store.update(type, [input], atomic: true, now: ctx.now)
         ctx.emit(events)
         var w = JSONWriter()
         ObjectRenderer.write(&w, try results[0].get(), selection: .allSet)
@@ -95,7 +98,7 @@ enum ObjectsAPI {
     }
 
     static func archive(_ type: ObjectTypeDefinition, id: String, _ ctx: APIContext) -> APIReply {
-        ctx.emit(ctx.store.archive(type, ids: [id], now: Timestamps.now()))
+        ctx.emit(ctx.store.archive(type, ids: [id], now: ctx.now))
         return .noContent
     }
 
@@ -105,7 +108,7 @@ enum ObjectsAPI {
         let body = try JSONField.object(try request.json(), "request body")
         let (snapshot, events) = try ctx.store.merge(
             type, primary: try JSONField.id(body["primaryObjectId"], "primaryObjectId"),
-            merged: try JSONField.id(body["objectIdToMerge"], "objectIdToMerge"), now: Timestamps.now())
+            merged: try JSONField.id(body["objectIdToMerge"], "objectIdToMerge"), now: ctx.now)
         ctx.emit(events)
         var w = JSONWriter()
         ObjectRenderer.write(&w, snapshot, selection: .allSet)
@@ -130,7 +133,7 @@ enum ObjectsAPI {
     static func batchRead(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext)
         throws(HubSpotErrorBody) -> APIReply
     {
-        let started = Timestamps.now()
+        let started = ctx.now
         let (body, inputs) = try batchInputs(request, ctx)
         var ids: [String] = []
         for (index, input) in inputs.enumerated() {
@@ -163,7 +166,7 @@ enum ObjectsAPI {
     static func batchCreate(_ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext)
         throws(HubSpotErrorBody) -> APIReply
     {
-        let started = Timestamps.now()
+        let started = ctx.now
         let (_, inputs) = try batchInputs(request, ctx)
         var parsed: [ObjectStore.CreateInput] = []
         for (index, input) in inputs.enumerated() {
@@ -171,7 +174,7 @@ enum ObjectsAPI {
                 try createInput(try JSONField.object(input, "inputs[\(index)]"), type, ctx, path: "inputs[\(index)]."))
         }
         let atomic = parsed.contains { $0.objectWriteTraceId == nil }
-        let (results, events) = try ctx.store.create(type, parsed, atomic: atomic, now: Timestamps.now())
+        let (results, events) = try ctx.store.create(type, parsed, atomic: atomic, now: ctx.now)
         ctx.emit(events)
         return writeResults(results, traceIds: parsed.map(\.objectWriteTraceId), successStatus: 201, started: started)
     }
@@ -179,7 +182,7 @@ enum ObjectsAPI {
     static func batchUpdate(
         _ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext, upsert: Bool = false
     ) throws(HubSpotErrorBody) -> APIReply {
-        let started = Timestamps.now()
+        let started = ctx.now
         let (_, inputs) = try batchInputs(request, ctx)
         var parsed: [ObjectStore.UpdateInput] = []
         for (index, input) in inputs.enumerated() {
@@ -198,7 +201,7 @@ enum ObjectsAPI {
                         object["objectWriteTraceId"], "inputs[\(index)].objectWriteTraceId")))
         }
         let atomic = parsed.contains { $0.objectWriteTraceId == nil }
-        let now = Timestamps.now()
+        let now = ctx.now
         let (results, events) =
             upsert
             ? try ctx.store.upsert(type, parsed, atomic: atomic, now: now)
@@ -215,7 +218,7 @@ enum ObjectsAPI {
         for (index, input) in inputs.enumerated() {
             ids.append(try JSONField.id(try JSONField.object(input, "inputs[\(index)]")["id"], "inputs[\(index)].id"))
         }
-        ctx.emit(ctx.store.archive(type, ids: ids, now: Timestamps.now()))
+        ctx.emit(ctx.store.archive(type, ids: ids, now: ctx.now))
         return .noContent
     }
 
@@ -228,7 +231,7 @@ enum ObjectsAPI {
         let query = try SearchQuery.parse(
             body, bodySize: String(decoding: request.body, as: UTF8.self).count, limits: ctx.configuration.searchLimits,
             type: type)
-        let indexedThrough = Timestamps.now() - ctx.configuration.searchIndexDelay.milliseconds
+        let indexedThrough = ctx.now - ctx.configuration.searchIndexDelay.milliseconds
         let (total, page) = ctx.store.withRecords(type) { ids, records in
             SearchEvaluator.run(query, type: type, ids: ids, records: records, indexedThrough: indexedThrough)
         }

@@ -29,11 +29,13 @@ final class RequestStatistics: Sendable {
     }
 
     private let capacity: Int
+    private let time: TimeSource
     private let state: Mutex<State>
 
-    init(capacity: Int) {
+    init(capacity: Int, time: TimeSource) {
         self.capacity = max(1, capacity)
-        state = Mutex(State(startedAt: Timestamps.now()))
+        self.time = time
+        state = Mutex(State(startedAt: time.wallMilliseconds))
     }
 
     /// An API request arrived (it is `record`ed when it ends).
@@ -68,7 +70,7 @@ final class RequestStatistics: Sendable {
     }
 
     func reset() {
-        state.withLock { $0 = State(startedAt: Timestamps.now()) }
+        state.withLock { $0 = State(startedAt: time.wallMilliseconds) }
     }
 
     func snapshot() -> State { state.withLock { $0 } }

@@ -43,7 +43,7 @@ final class SimulatorCore: Sendable {
         faults = Mutex(configuration.faults)
         scopes = Mutex(GrantedScopes(granted: configuration.grantedScopes))
         faultRandom = Mutex(SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17))
-        statistics = RequestStatistics(capacity: configuration.statisticsCapacity)
+        statistics = RequestStatistics(capacity: configuration.statisticsCapacity, time: configuration.time)
         webhooks = try WebhookDispatcher(
             configuration: configuration.webhook, portalId: configuration.portalId, appId: configuration.appId,
             logger: logger)

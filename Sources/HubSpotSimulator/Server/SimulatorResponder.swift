@@ -1,3 +1,4 @@
+import TimeConversions
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,7 +16,7 @@ struct SimulatorResponder: HTTPResponder {
     let core: SimulatorCore
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        var arrivedAt = Timestamps.now()
+        var arrivedAt = core.configuration.time.wallMilliseconds
         let path = request.uri.path
         let query = APIRequest.parseQuery(Substring(request.uri.query ?? ""))
         if path == "/_sim" || path.hasPrefix("/_sim/") {
