@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
+import TimeConversions
 
 @Suite struct ObjectsTests {
     @Test func createThenGetReturnsTheRecordWithMaintainedProperties() async throws {
@@ -38,9 +39,10 @@ import Testing
     }
 
     @Test func updateChangesValuesAndLastModifiedAndKeepsHistory() async throws {
-        try await SimulatorHarness.with { sim in
+        let clock = ManualClock()
+        try await SimulatorHarness.with({ $0.time = .manual(clock) }) { (sim: SimulatorHarness) async throws -> Void in
             let id = try await sim.createContact(["email": "h@b.co", "firstname": "Old"])
-            try await Task.sleep(for: .milliseconds(5))
+            clock.advance(by: .milliseconds(5))
             let updated = try await sim.request(
                 "PATCH", "/crm/v3/objects/contacts/\(id)", json: ["properties": ["firstname": "New"]])
             #expect(updated.status == 200)

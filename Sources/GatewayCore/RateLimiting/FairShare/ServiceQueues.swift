@@ -98,13 +98,20 @@ final class ServiceQueues: Sendable {
     {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let now: Bool = state.withLock { state in
-                    guard state.queues[key]?.line.contains(token) == true else { return true }
-                    if state.queues[key]!.line.first == token { return true }
+                enum Outcome { case parked, headsTheLine, cancelled }
+                let outcome: Outcome = state.withLock { state in
+                    guard state.queues[key]?.line.contains(token) == true else { return .headsTheLine }
+                    if state.queues[key]!.line.first == token { return .headsTheLine }
+                    // Cancelled before it parked: the cancellation handler found nothing to resume.
+                    if Task.isCancelled { return .cancelled }
                     state.queues[key]!.parked[token] = Parked(continuation: continuation)
-                    return false
+                    return .parked
                 }
-                if now { return continuation.resume() }
+                switch outcome {
+                case .headsTheLine: return continuation.resume()
+                case .cancelled: return continuation.resume(throwing: CancellationError())
+                case .parked: break
+                }
                 let timer = Task { [time] in
                     guard (try? await time.sleep(until: deadline)) != nil else { return }
                     let parked = self.state.withLock { $0.queues[key]?.parked.removeValue(forKey: token) }
