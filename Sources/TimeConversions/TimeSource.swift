@@ -11,6 +11,7 @@ public struct TimeSource: Sendable {
     enum Kind: Sendable {
         case system
         case manual(ManualClock)
+        case shifted(ClockShift)
     }
 
     let kind: Kind
@@ -21,6 +22,27 @@ public struct TimeSource: Sendable {
     /// Time that passes only when `clock` is advanced.
     public static func manual(_ clock: ManualClock) -> TimeSource { TimeSource(kind: .manual(clock)) }
 
+    /// The machine's time, moved forward by `shift` (a separate process whose clock a test moves
+    /// through an API, e.g. the simulator's `/_sim/clock`).
+    public static func shifted(_ shift: ClockShift) -> TimeSource { TimeSource(kind: .shifted(shift)) }
+
+    /// Whether this is the machine's own time, unshifted.
+    public var isSystem: Bool {
+        if case .system = kind { return true }
+        return false
+    }
+
+    /// Moves this time forward by `duration`; false for the system's, which nobody moves.
+    @discardableResult
+    public func moveForward(by duration: Duration) -> Bool {
+        switch kind {
+        case .system: return false
+        case .manual(let clock): clock.advance(by: duration)
+        case .shifted(let shift): shift.advance(by: duration)
+        }
+        return true
+    }
+
     /// The monotonic reading, for durations and deadlines.
     @inlinable public var now: ContinuousClock.Instant { nowInstant() }
 
@@ -28,6 +50,7 @@ public struct TimeSource: Sendable {
         switch kind {
         case .system: return .now
         case .manual(let clock): return clock.now
+        case .shifted(let shift): return .now + shift.amount
         }
     }
 
@@ -36,6 +59,7 @@ public struct TimeSource: Sendable {
         switch kind {
         case .system: return Date().epochMilliseconds
         case .manual(let clock): return clock.wallMilliseconds
+        case .shifted(let shift): return Date().epochMilliseconds + shift.amount.milliseconds
         }
     }
 
@@ -44,7 +68,7 @@ public struct TimeSource: Sendable {
     public var imposedWallMilliseconds: Int64? {
         switch kind {
         case .system: return nil
-        case .manual(let clock): return clock.wallMilliseconds
+        case .manual, .shifted: return wallMilliseconds
         }
     }
 
@@ -53,6 +77,9 @@ public struct TimeSource: Sendable {
         switch kind {
         case .system: try await Task.sleep(until: deadline, clock: .continuous)
         case .manual(let clock): try await clock.sleep(until: deadline)
+        case .shifted(let shift):
+            // A shift made while asleep does not wake the sleeper early (nothing needs it to).
+            try await Task.sleep(until: deadline - shift.amount, clock: .continuous)
         }
     }
 

@@ -46,6 +46,25 @@ import TimeConversions
         }
     }
 
+    @Test func theAdminClockMovesTheSimulatorsTimeForwardAndNeverBack() async throws {
+        try await SimulatorHarness.with({
+            $0.burstLimit = 1; $0.burstInterval = .seconds(60)
+        }) {
+            (sim: SimulatorHarness) async throws -> Void in
+            let before = try await sim.request("GET", "/_sim/clock", authorized: false).object["now"] as? Int ?? 0
+            #expect(try await sim.get("/crm/v3/objects/contacts").status == 200)
+            #expect(try await sim.get("/crm/v3/objects/contacts").status == 429)
+            let moved = try await sim.request(
+                "POST", "/_sim/clock", json: ["advanceMilliseconds": 60_000], authorized: false)
+            #expect(moved.status == 200)
+            #expect((moved.object["now"] as? Int ?? 0) >= before + 60_000)
+            #expect(try await sim.get("/crm/v3/objects/contacts").status == 200, "the window aged on the moved clock")
+            let back = try await sim.request(
+                "POST", "/_sim/clock", json: ["advanceMilliseconds": -1], authorized: false)
+            #expect(back.status == 400)
+        }
+    }
+
     @Test func searchHasItsOwnSecondlyLimitAndNoRateLimitHeaders() async throws {
         // A long window keeps the test independent of how fast a loaded machine sends.
         try await SimulatorHarness.with({

@@ -7,6 +7,15 @@ import TimeConversions
 struct AdminAPI {
     let core: SimulatorCore
 
+    /// `{"now": ms since 1970}` on the simulator's clock.
+    func writeClock() -> JSONWriter {
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("now", core.configuration.time.wallMilliseconds)
+        w.endObject()
+        return w
+    }
+
     func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
         let request = APIRequest(
             method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
@@ -47,6 +56,18 @@ struct AdminAPI {
             case ("DELETE", "/_sim/faults"):
                 core.faults.withLock { $0 = FaultConfiguration() }
                 return .noContent
+            case ("GET", "/_sim/clock"):
+                return .json(200, writeClock())
+            case ("POST", "/_sim/clock"):
+                let body = try request.json()
+                guard case .number(let milliseconds)? = body["advanceMilliseconds"], milliseconds >= 0,
+                    milliseconds == milliseconds.rounded()
+                else {
+                    throw HubSpotErrorBody.validation(
+                        "the clock moves forward only: {\"advanceMilliseconds\": N} with N >= 0")
+                }
+                core.configuration.time.moveForward(by: .milliseconds(Int64(milliseconds)))
+                return .json(200, writeClock())
             case ("GET", "/_sim/limits"):
                 return .json(200, writeLimits())
             case ("PUT", "/_sim/limits"):

@@ -35,6 +35,10 @@ final class SimulatorCore: Sendable {
             throw SimulatorConfigurationError("burst and search intervals must be positive")
         }
         guard !configuration.token.isEmpty else { throw SimulatorConfigurationError("the token must not be empty") }
+        var configuration = configuration
+        // The machine's time, which `/_sim/clock` can move forward (a test of a retention or a
+        // delay, against the simulator as a separate process).
+        if configuration.time.isSystem { configuration.time = .shifted(ClockShift()) }
         self.configuration = configuration
         self.logger = logger
         store = ObjectStore(

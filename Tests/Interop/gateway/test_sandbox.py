@@ -82,11 +82,14 @@ def test_sigterm_drains_the_in_flight_calls_and_exits_zero(start_gateway):
         # connecting when the listener closes is refused, which is not what this test is about.
         admin_pb2_grpc.AdminServiceStub(channel).GetStatus(admin_pb2.GetStatusRequest(), metadata=call_metadata(gateway), timeout=10)
         contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
-        # 40 list calls at 8 HubSpot calls a second: most of them are still waiting for budget
-        # inside the gateway when SIGTERM arrives half a second later.
+        # 40 list calls at 8 HubSpot calls a second: once the first are answered, most of them
+        # are still waiting for budget inside the gateway when SIGTERM arrives.
         futures = [contacts.ListContacts.future(contacts_pb2.ListContactsRequest(), metadata=call_metadata(gateway), timeout=30)
                    for _ in range(40)]
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while not any(future.done() for future in futures):
+            assert time.monotonic() < deadline, "no list call was answered"
+            time.sleep(0.01)
         assert sum(future.done() for future in futures) < 40
         gateway.process.terminate()
         replies = [future.result() for future in futures]
