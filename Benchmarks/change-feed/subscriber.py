@@ -6,7 +6,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Interop" / "gateway"))
-import conftest  # noqa: E402,F401  (compiles Protos/hubspot into importable stubs)
+import gateway_fleet  # noqa: E402,F401  (compiles Protos/hubspot into importable stubs)
 import grpc  # noqa: E402
 from hubspot.gateway.v1 import changes_pb2, changes_pb2_grpc  # noqa: E402
 

@@ -1,12 +1,12 @@
 """What the Python drivers of the gateway's benchmarks share: the gateway's generated stubs
-(compiled by the interop suite's conftest) and the resident memory of the gateway process,
+(compiled by the interop suite's gateway_fleet) and the resident memory of the gateway process,
 sampled in the background."""
 import pathlib
 import sys
 import threading
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Interop" / "gateway"))
-import conftest  # noqa: E402,F401  (compiles Protos/hubspot into importable `hubspot.gateway.v1` stubs)
+import gateway_fleet  # noqa: E402,F401  (compiles Protos/hubspot into importable `hubspot.gateway.v1` stubs)
 
 
 class ResidentMemory:

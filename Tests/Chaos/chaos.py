@@ -19,10 +19,11 @@ import grpc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-_spec = importlib.util.spec_from_file_location("gateway_fleet", ROOT / "Tests" / "Interop" / "gateway" / "conftest.py")
+_spec = importlib.util.spec_from_file_location("gateway_fleet", ROOT / "Tests" / "Interop" / "gateway" / "gateway_fleet.py")
 gateway_fleet = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gateway_fleet)
 Fleet, Gateway, post_signed_webhook = gateway_fleet.Fleet, gateway_fleet.Gateway, gateway_fleet.post_signed_webhook
+span_beyond_budget = gateway_fleet.span_beyond_budget
 
 RESULTS = pathlib.Path(os.environ.get("CHAOS_RESULTS", "/tmp/hubspot-gateway-chaos.jsonl"))
 

@@ -14,7 +14,7 @@ import uuid
 import grpc
 import pytest
 
-from conftest import Fleet, Gateway, post_signed_webhook
+from gateway_fleet import Fleet, Gateway, post_signed_webhook
 from hubspot.gateway.v1 import changes_pb2, changes_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
 
 PUBLIC_URL = "https://hubspot-gateway.example.com/webhooks/hubspot"
@@ -211,7 +211,7 @@ def synthetic_events(token: str, count: int, objects: int = 50) -> list[dict]:
 # acknowledging (argv: address, key, group, member).
 MEMBER_PROCESS = """
 import sys
-import conftest
+import gateway_fleet  # noqa: F401 (compiles the stubs and puts them on sys.path)
 import grpc
 from hubspot.gateway.v1 import changes_pb2, changes_pb2_grpc
 address, key, group, member = sys.argv[1:5]

@@ -1,7 +1,7 @@
 """The Python client kit (clients/python), installed as a calling service would install it
 (`pip install ./clients/python`), the three example callers (examples/) and the README tour's
 grpcurl calls, against the sandbox gateway with Redis. The kit and the examples run in processes
-of their own, as callers do (and because this process already holds stubs compiled by conftest)."""
+of their own, as callers do (and because this process already holds stubs compiled by gateway_fleet)."""
 import json
 import os
 import pathlib
@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Fleet, Gateway
+from gateway_fleet import Fleet, Gateway
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 VENV_BIN = pathlib.Path(sys.executable).parent

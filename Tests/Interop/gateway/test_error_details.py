@@ -13,7 +13,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 from hubspot.gateway.v1 import (common_pb2, contacts_pb2, contacts_pb2_grpc, deals_pb2, deals_pb2_grpc, errors_pb2,
                                 metadata_pb2, metadata_pb2_grpc)
 

@@ -9,7 +9,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, contacts_pb2, contacts_pb2_grpc, common_pb2, objects_pb2, objects_pb2_grpc
 
 LONG = os.environ.get("HUBSPOT_GATEWAY_LONG_TESTS") == "1"

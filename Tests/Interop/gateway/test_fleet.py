@@ -6,7 +6,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import contact_ids
+from gateway_fleet import contact_ids, span_beyond_budget
 from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
 
 
@@ -28,7 +28,7 @@ def test_many_callers_on_three_replicas_get_correct_answers_within_hubspots_limi
         assert asked == got and email
     stats = fleet.sim_admin("GET", "/_sim/stats")
     assert stats["rateLimited"] == 0, "no 429 ever reaches HubSpot's side"
-    assert stats["maxAdmittedInAnyWallClockSecond"] <= 8, stats["perSecond"]
+    assert span_beyond_budget(stats) is None, stats["perSecond"]
     batch_reads = stats["byEndpoint"].get("objects.batch.read", 0)
     # 48 callers over 3 replicas keep at most ~16 reads waiting per replica, so a batch holds up
     # to ~16 ids: 300 distinct contacts need ~19 calls at best; one call per read would be 300.

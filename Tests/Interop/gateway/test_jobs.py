@@ -14,7 +14,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 from hubspot.gateway.v1 import jobs_pb2, jobs_pb2_grpc
 
 LONG = os.environ.get("HUBSPOT_GATEWAY_LONG_TESTS") == "1"

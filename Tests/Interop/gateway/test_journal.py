@@ -13,7 +13,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import Fleet, contact_ids, post_signed_webhook
+from gateway_fleet import Fleet, contact_ids, post_signed_webhook
 from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, changes_pb2, changes_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
 
 LONG = os.environ.get("HUBSPOT_GATEWAY_LONG_TESTS") == "1"

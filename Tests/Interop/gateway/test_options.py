@@ -3,7 +3,7 @@ Deployment sets them from a ConfigMap)."""
 import re
 import subprocess
 
-from conftest import gateway_binary
+from gateway_fleet import gateway_binary
 
 
 def test_every_option_in_help_is_read_from_the_environment_too():

@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, changes_pb2, changes_pb2_grpc, common_pb2, objects_pb2, objects_pb2_grpc
 
 LOOKBACK, INTERVAL = 20, 1

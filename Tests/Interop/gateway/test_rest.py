@@ -19,7 +19,7 @@ from hubspot.crm.contacts import (
 )
 from hubspot.crm.contacts.exceptions import ApiException, NotFoundException, UnauthorizedException
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import SimplePublicObjectInput
 from hubspot.crm.contacts.exceptions import ApiException
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 
 
 @pytest.fixture(scope="module")

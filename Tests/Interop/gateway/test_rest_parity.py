@@ -30,7 +30,7 @@ from hubspot.crm.contacts import (
 from hubspot.crm.associations.v4 import AssociationSpec
 from hubspot.crm.objects import SimplePublicObjectInputForCreate as ObjectInputForCreate
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 from hubspot.gateway.v1 import admin_pb2, admin_pb2_grpc, common_pb2, contacts_pb2, contacts_pb2_grpc
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))

@@ -11,7 +11,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import Fleet
+from gateway_fleet import Fleet
 from hubspot.gateway.v1 import common_pb2, contacts_pb2, contacts_pb2_grpc
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
