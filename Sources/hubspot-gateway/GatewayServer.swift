@@ -30,6 +30,14 @@ struct GatewayServer {
     let options: HubSpotGatewayCommand
     let logger: Logger
     /// Made when `--otlp-endpoint` is set: traces go there (off by default).
+    /// The fully qualified names of the gRPC services `services` serve, read from the methods
+    /// they register (sorted, each once).
+    static func serviceNames(of services: [any RegistrableRPCService]) -> [String] {
+        var router = RPCRouter<Nghttp2ServerTransport>()
+        for service in services { service.registerMethods(with: &router) }
+        return Set(router.methods.map(\.service.fullyQualifiedService)).sorted()
+    }
+
     func makeTraceExporter() -> OTLPExporter? {
         options.otlpEndpoint.map { endpoint in
             var configuration = OTLPExporter.Configuration(endpoint: endpoint)
@@ -210,21 +218,6 @@ struct GatewayServer {
                 context: { tlsContext.current }, clientIdentityMetadataKey: CallerAuthenticationInterceptor.identityKey)
         }
         let grpcTransport = Nghttp2ServerTransport(configuration: grpcConfiguration, logger: logger)
-        let serviceNames = [
-            "ContactsService", "DealsService", "ObjectsService", "AssociationsService", "ChangesService",
-            "MetadataService", "ListsService", "AdminService",
-        ]
-        .map { "hubspot.gateway.v1." + $0 }
-        let health = HealthService(servingServices: serviceNames)
-        let reflection = try ReflectionService(
-            descriptorSetsBase64: [
-                GatewayProtoDescriptors.fileDescriptorSetBase64,
-                GRPCStandardServicesDescriptors.fileDescriptorSetBase64,
-            ],
-            services: serviceNames + [
-                "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
-                "grpc.reflection.v1alpha.ServerReflection",
-            ])
         var exportConfiguration = ExportConfiguration()
         exportConfiguration.settle = .milliseconds(Int64(options.exportSettleSeconds * 1000))
         exportConfiguration.callsPerSecond = options.exportCallsPerSecond
@@ -244,24 +237,35 @@ struct GatewayServer {
         jobs.importPollInterval = .milliseconds(Int64(max(0.05, options.jobImportPollSeconds) * 1000))
         jobs.importTimeout = .milliseconds(Int64(options.jobImportTimeoutSeconds * 1000))
         let jobStore = durableRedis.map { WriteJobStore(redis: $0, configuration: jobs) }
+        let gatewayServices: [any RegistrableRPCService] = [
+            ContactsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
+            DealsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
+            ObjectsService(
+                crm: crm, defaultTimeout: timeout, exports: exportConfiguration, running: runningExports,
+                idempotentWrites: idempotentWrites),
+            AssociationsService(crm: crm, defaultTimeout: timeout),
+            ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
+            MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
+            JobsService(store: jobStore),
+            AdminService(
+                upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata,
+                serviceWeights: keys.weights),
+        ]
+        // Health and reflection name what the services register, so none can be left out.
+        let serviceNames = Self.serviceNames(of: gatewayServices)
+        let health = HealthService(servingServices: serviceNames)
+        let reflection = try ReflectionService(
+            descriptorSetsBase64: [
+                GatewayProtoDescriptors.fileDescriptorSetBase64,
+                GRPCStandardServicesDescriptors.fileDescriptorSetBase64,
+            ],
+            services: serviceNames + [
+                "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ])
         let server = GRPCServer(
             transport: grpcTransport,
-            services: [
-                ContactsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
-                DealsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
-                ObjectsService(
-                    crm: crm, defaultTimeout: timeout, exports: exportConfiguration, running: runningExports,
-                    idempotentWrites: idempotentWrites),
-                AssociationsService(crm: crm, defaultTimeout: timeout),
-                ChangesService(feed: feed, configuration: changesConfiguration, drain: drain, logger: logger),
-                MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
-                JobsService(store: jobStore),
-                AdminService(
-                    upstream: upstream, redisConfigured: redis != nil, exports: runningExports, metadata: crm.metadata,
-                    serviceWeights: keys.weights),
-                health,
-                reflection, reflection.v1alpha,
-            ],
+            services: gatewayServices + [health, reflection, reflection.v1alpha],
             // The tracing interceptor only when traces are exported: without a tracer its
             // extraction and wrapping would cost every RPC for nothing.
             interceptors: [
@@ -430,16 +434,12 @@ struct GatewayServer {
                 "redis": "\(redis == nil ? "none (local limiter and cache)" : "configured")",
                 "callers": "\(keys.services.joined(separator: ","))", "credentials": "\(credentials)",
             ])
-        do {
-            try await group.run()
-        } catch {
-            await redis?.shutdown()
-            if durableRedis !== redis { await durableRedis?.shutdown() }
-            if durableRedis !== redis { await durableRedis?.shutdown() }
-            throw error
-        }
+        // The Redis clients close once, after the group, whether it ended or failed.
+        var failure: (any Error)?
+        do { try await group.run() } catch { failure = error }
         await redis?.shutdown()
         if durableRedis !== redis { await durableRedis?.shutdown() }
+        if let failure { throw failure }
     }
 }
 

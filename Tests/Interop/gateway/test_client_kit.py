@@ -174,6 +174,15 @@ def test_the_readmes_grpcurl_calls_work(sandbox_with_redis):
         assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
         outputs.append(result.stdout)
     joined = "\n".join(outputs)
-    assert "hubspot.gateway.v1.ContactsService" in joined, "reflection lists the services"
+    # Every service of the contract is listed by reflection and serving by the health service.
+    contract = {f"hubspot.gateway.v1.{name}" for name in
+                re.findall(r"^service (\w+)", "\n".join(p.read_text() for p in (ROOT / "Protos/hubspot/gateway/v1").glob("*.proto")), re.M)}
+    assert "hubspot.gateway.v1.JobsService" in contract
+    listed = set(re.findall(r"^(hubspot\.gateway\.v1\.\w+)$", outputs[0], re.M))
+    assert listed == contract, f"reflection lists {sorted(listed)}; the contract has {sorted(contract)}"
+    for service in sorted(contract):
+        result = subprocess.run([grpcurl, "-plaintext", "-d", json.dumps({"service": service}), sandbox_with_redis.address,
+                                 "grpc.health.v1.Health/Check"], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0 and "SERVING" in result.stdout, f"{service}: {result.stdout}{result.stderr}"
     assert "rpc ListContacts" in joined, "describe shows the method"
     assert '"contacts"' in joined, "ListContacts answered with contacts"
