@@ -418,7 +418,8 @@ let package = Package(
         .testTarget(
             name: "GatewayRESTTests",
             dependencies: [
-                "GatewayCore", "GatewayREST", "HubSpotAPI", "JSONCore",
+                "GatewayAPI", "GatewayCore", "GatewayREST", "HubSpotAPI", "JSONCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

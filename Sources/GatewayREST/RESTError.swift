@@ -107,7 +107,7 @@ struct RESTError: Error, Sendable {
             var answer = RESTError(
                 .serviceUnavailable, "HubSpot is failing; the gateway's breaker is open (\(error))",
                 category: "SERVICE_UNAVAILABLE")
-            answer.retryAfter = .seconds(5)
+            answer.retryAfter = error.retryAfter
             return answer
         case is WriteOutcomeUnknown:
             var answer = RESTError(
@@ -116,11 +116,19 @@ struct RESTError: Error, Sendable {
                 category: "WRITE_OUTCOME_UNKNOWN")
             answer.extraHeaders = [(.writeOutcome, "unknown")]
             return answer
+        case is DeadlinePassed:
+            return RESTError(
+                .gatewayTimeout, "the deadline passed before \(subject) could be served", category: "TIMEOUT")
+        case is CancellationError:
+            return RESTError(Self.clientClosedRequest, "the request was cancelled", category: "CANCELLED")
         default:
             return RESTError(
                 .internalServerError, "the gateway could not serve \(subject): \(error)", category: "INTERNAL_ERROR")
         }
     }
+
+    /// 499, the status proxies give a request its client gave up on (HTTP has none of its own).
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
 
     /// HubSpot's 429 body: the SDKs retry after `Retry-After`.
     static func rateLimited(retryAfter: Duration) -> RESTError {
