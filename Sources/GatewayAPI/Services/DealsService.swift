@@ -96,14 +96,6 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
                         $0.objectType = "companies"; $0.objectID = id
                     }, field: "company_ids[\(index)]", from: Self.type))
         }
-        if let stage = properties["dealstage"] ?? nil {
-            // HubSpot puts a deal without a pipeline into the default one.
-            let pipeline = (properties["pipeline"] ?? nil) ?? "default"
-            let terms = records.terms(request.metadata)
-            try await records.mapped("the new deal") {
-                try await records.crm.metadata.checkStage(stage, pipeline: pipeline, of: Self.type, terms)
-            }
-        }
         if message.lineItems.isEmpty {
             let written = try await records.write(
                 Self.type, .create(properties: properties.compactMapValues { $0 }, associations: associations),
@@ -190,17 +182,7 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         guard !message.stage.isEmpty else { throw InputValidation.invalid(field: "stage", "stage is required") }
         var properties: [String: String?] = ["dealstage": message.stage]
         if !message.pipeline.isEmpty { properties["pipeline"] = message.pipeline }
-        // The stage must belong to the pipeline the deal will be in: no budget spent on a move
-        // HubSpot would refuse.
-        let terms = records.terms(request.metadata)
-        try await records.mapped("deal \(message.id)") {
-            // A deal HubSpot holds without a pipeline is in the default one.
-            let pipeline =
-                message.pipeline.isEmpty
-                ? try await records.crm.records.get(Self.type, id: message.id, properties: ["pipeline"], terms)
-                    .record?["pipeline"] ?? "default" : message.pipeline
-            try await records.crm.metadata.checkStage(message.stage, pipeline: pipeline, of: Self.type, terms)
-        }
+        // The domain refuses a stage of another pipeline before any budget is spent (`Records`).
         let written = try await records.write(
             Self.type, .update(id: message.id, properties: properties), subject: "deal \(message.id)", request.metadata)
         return ServerResponse(message: .with { $0.deal = Deal(written) })

@@ -92,6 +92,7 @@ public struct Records: Sendable {
     public func write(_ type: String, _ write: ObjectWrite, _ terms: CallTerms) async throws -> CRMRecord {
         try Caller.authorize(.write, type)
         if let refusal = await schemaRefusal(type, [write]).first ?? nil { throw refusal }
+        if let refusal = await stageRefusal(type, write, terms) { throw refusal }
         let write = try await withDefaultKinds(type, [write], terms)[0].get()
         let idProperty: String? = if case .upsert(let idProperty, _, _) = write { idProperty } else { nil }
         let body = {
@@ -109,6 +110,9 @@ public struct Records: Sendable {
         do { try Caller.authorize(.write, type) } catch { return writes.map { _ in .failure(error) } }
         let resolved = await withDefaultKinds(type, writes, terms)
         var refusals: [(any Error)?] = await schemaRefusal(type, writes)
+        for (index, write) in writes.enumerated() where refusals[index] == nil {
+            refusals[index] = await stageRefusal(type, write, terms)
+        }
         for (index, write) in resolved.enumerated() {
             if case .failure(let error) = write, refusals[index] == nil { refusals[index] = error }
         }

@@ -192,3 +192,24 @@ def test_a_type_id_path_shares_the_named_types_cache_and_legacy_v3_association_p
     assert status == 404 and "/crm/v4/objects/" in json.loads(body)["message"]
     status, _, body = http(rest_fleet, "GET", "/crm/v4/associations/contacts/companies/labels")
     assert status == 200 and {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"} in json.loads(body)["results"]
+
+
+def test_a_rest_patch_of_a_deal_to_a_stage_of_another_pipeline_is_refused_before_hubspot(rest_fleet):
+    """The deal-stage rule is the domain's, so REST and gRPC give the same answer."""
+    status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/deals", {"properties": {"dealname": "Stage via REST", "dealstage": "qualifiedtobuy"}})
+    assert status == 201, body
+    deal_id = json.loads(body)["id"]
+    updates = lambda: rest_fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"].get("objects.update", 0) + \
+        rest_fleet.sim_admin("GET", "/_sim/stats")["byEndpoint"].get("objects.batch.update", 0)
+    before = updates()
+    status, _, body = http(rest_fleet, "PATCH", f"/crm/v3/objects/deals/{deal_id}", {"properties": {"dealstage": "renewalwon"}})
+    assert status == 400, body
+    answer = json.loads(body)
+    assert answer["category"] == "VALIDATION_ERROR" and "closedwon" in answer["message"], answer
+    assert updates() == before, "no HubSpot write was made"
+    # Into the other pipeline with its own stage: allowed.
+    status, _, body = http(rest_fleet, "PATCH", f"/crm/v3/objects/deals/{deal_id}", {"properties": {"dealstage": "renewalwon", "pipeline": "renewals"}})
+    assert status == 200 and json.loads(body)["properties"]["dealstage"] == "renewalwon", body
+    # A create naming a stage of no pipeline it is in: refused too.
+    status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/deals", {"properties": {"dealname": "x", "dealstage": "renewalwon"}})
+    assert status == 400, body
