@@ -164,7 +164,7 @@ let package = Package(
         .target(
             name: "ChangeFeed",
             dependencies: [
-                "GatewayCore", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature",
+                "GatewayCore", "HubSpotAPI", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,10 +1,114 @@
 import Foundation
 import Testing
 
-/// The API layer maps proto ⇄ domain and nothing more: it reaches HubSpot only through
-/// GatewayCore's domain (`CRM`), never through HubSpotAPI's client or models. These checks
-/// keep that rule from breaking silently (SwiftPM would let a transitive import compile).
+/// The modules' arrows point one way (docs/architecture.md): every module imports only the
+/// first-party modules its row there allows and its target declares, and the API layer maps
+/// proto ⇄ domain and nothing more — it reaches HubSpot only through GatewayCore's domain
+/// (`CRM`), never through HubSpotAPI's client or models. These checks keep the rules from
+/// breaking silently (SwiftPM would let a transitive import compile).
 @Suite struct LayeringTests {
+    /// What each library module may import of the project's own modules (docs/architecture.md).
+    static let allowed: [String: Set<String>] = [
+        "TimeConversions": [],
+        "JSONCore": [],
+        "JSONLogging": ["JSONCore"],
+        "WebhookSignature": ["CLibcrypto", "TimeConversions"],
+        "HubSpotAPI": ["CCurl", "CCurlShim", "JSONCore", "TimeConversions"],
+        "RedisClient": ["CHiredis", "TimeConversions"],
+        "GRPCNghttp2Transport": ["CNghttp2"],
+        "GRPCStandardServices": [],
+        "GRPCInteropTesting": [],
+        "GatewayProto": [],
+        "GatewayTracing": ["HubSpotAPI", "JSONCore"],
+        "HubSpotSimulator": ["JSONCore", "TimeConversions", "WebhookSignature"],
+        "GatewayCore": ["HubSpotAPI", "RedisClient", "TimeConversions", "WebhookSignature"],
+        // HubSpotAPI: the journal reader's own client, until its calls go through the door.
+        "ChangeFeed": ["GatewayCore", "HubSpotAPI", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature"],
+        "WriteJobs": ["GatewayCore", "RedisClient"],
+        "GatewayAPI": [
+            "ChangeFeed", "GatewayCore", "GatewayProto", "TimeConversions", "WebhookSignature", "WriteJobs",
+        ],
+        "GatewayREST": ["GatewayCore", "JSONCore", "TimeConversions"],
+    ]
+
+    /// Every module of the project: the folders of Sources/.
+    static var firstPartyModules: Set<String> {
+        let folders =
+            (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Sources").path)) ?? []
+        return Set(folders.map { $0.replacingOccurrences(of: "-", with: "_") })
+    }
+
+    /// The quoted (first-party) dependencies of each target in Package.swift, by target name.
+    static func declaredDependencies() throws -> [String: Set<String>] {
+        let manifest = Array(try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8))
+        var declared: [String: Set<String>] = [:]
+        let text = String(manifest)
+        var searchFrom = text.startIndex
+        while let name = text.range(of: "name: \"", range: searchFrom..<text.endIndex) {
+            searchFrom = name.upperBound
+            guard let close = text[name.upperBound...].firstIndex(of: "\"") else { break }
+            let target = String(text[name.upperBound..<close])
+            // Only a target's own `dependencies: [` right after its name (not a product's).
+            let rest = text[close...]
+            guard let next = rest.range(of: "dependencies: ["),
+                rest[rest.startIndex..<next.lowerBound].range(of: "name: ") == nil
+            else {
+                declared[target, default: []] = declared[target] ?? []
+                continue
+            }
+            var depth = 1
+            var index = next.upperBound
+            var inner = ""
+            while depth > 0, index < text.endIndex {
+                let character = text[index]
+                if character == "[" { depth += 1 }
+                if character == "]" { depth -= 1 }
+                if depth > 0 { inner.append(character) }
+                index = text.index(after: index)
+            }
+            // `.product(name: …)` entries are other packages'.
+            let withoutProducts = inner.replacing(/\.product\([^)]*\)/, with: "")
+            declared[target] = Set(withoutProducts.matches(of: /"([^"]+)"/).map { String($0.output.1) })
+        }
+        return declared
+    }
+
+    @Test(arguments: allowed.keys.sorted())
+    func aModuleImportsOnlyTheFirstPartyModulesItDeclaresAndTheArchitectureAllows(_ module: String) throws {
+        let folder = Self.root.appendingPathComponent("Sources/\(module)")
+        let files = try #require(FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil))
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
+        #expect(!files.isEmpty, "Sources/\(module) has no Swift files")
+        let declared = try #require(try Self.declaredDependencies()[module], "no \(module) target in Package.swift")
+        let firstParty = Self.firstPartyModules
+        for file in files {
+            let imported = Self.importedModules(try String(contentsOf: file, encoding: .utf8))
+                .intersection(firstParty).subtracting([module])
+            for dependency in imported.sorted() {
+                #expect(
+                    declared.contains(dependency),
+                    "\(module)/\(file.lastPathComponent) imports \(dependency), which its target does not declare")
+                #expect(
+                    Self.allowed[module]!.contains(dependency),
+                    "\(module)/\(file.lastPathComponent) imports \(dependency): not an arrow of docs/architecture.md")
+            }
+        }
+    }
+
+    @Test func everySwiftLibraryModuleHasARowInTheArchitecture() throws {
+        let sources = Self.root.appendingPathComponent("Sources")
+        var libraries = Set<String>()
+        for folder in try FileManager.default.contentsOfDirectory(atPath: sources.path) {
+            let files =
+                FileManager.default.enumerator(atPath: sources.appendingPathComponent(folder).path)?
+                .compactMap { $0 as? String } ?? []
+            // Executables (named with dashes) are the composition roots: they may import anything.
+            if !folder.contains("-"), files.contains(where: { $0.hasSuffix(".swift") }) { libraries.insert(folder) }
+        }
+        let missing = libraries.subtracting(Self.allowed.keys)
+        #expect(missing.isEmpty, "modules without a row in docs/architecture.md and `allowed`: \(missing.sorted())")
+    }
+
     /// Modules the API layer must not import, and why.
     static let forbidden = [
         "HubSpotAPI": "HubSpot's client and wire models live below the domain (GatewayCore)",
