@@ -63,6 +63,22 @@ struct Fleet {
             .snapshot
     }
 
+    /// One call of `limiter` that may wait, the fleet's manual clock moved for it; nil when refused.
+    func acquireMovingTheClock(_ limiter: FixedWindowRateLimiter, deadline: ContinuousClock.Instant) async
+        -> RateLimitGrant?
+    {
+        let granted = Mutex<RateLimitGrant?>(nil)
+        await runMovingClock(
+            clock!,
+            [
+                {
+                    let grant = try? await limiter.acquire(.general, deadline: deadline)
+                    granted.withLock { $0 = grant }
+                }
+            ])
+        return granted.withLock { $0 }
+    }
+
     /// As `hammer`, counting into `counts` (which also keeps when in each window grants came).
     /// On a manual clock, time moves only when every caller (and `alsoSleeping` other tasks)
     /// waits on it.
@@ -172,16 +188,7 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         }
         // Waiting is what happens when the deadline allows it.
         let start = fleet.now
-        let granted = Mutex<RateLimitGrant?>(nil)
-        await runMovingClock(
-            fleet.clock!,
-            [
-                {
-                    let grant = try? await limiter.acquire(.general, deadline: fleet.now + .seconds(3))
-                    granted.withLock { $0 = grant }
-                }
-            ])
-        #expect(granted.withLock { $0 } != nil)
+        #expect(await fleet.acquireMovingTheClock(limiter, deadline: fleet.now + .seconds(3)) != nil)
         #expect(fleet.now - start <= .seconds(1) + limiter.configuration.waitJitter, "waited for the next window only")
         await fleet.shutdown()
     }
@@ -200,16 +207,7 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
             #expect(error.retryAfter > .zero && error.cause == .budget)
         }
         // With room for the wait and the reserve, it waits and is granted.
-        let granted = Mutex<RateLimitGrant?>(nil)
-        await runMovingClock(
-            fleet.clock!,
-            [
-                {
-                    let grant = try? await limiter.acquire(.general, deadline: fleet.now + .seconds(7))
-                    granted.withLock { $0 = grant }
-                }
-            ])
-        #expect(granted.withLock { $0 } != nil)
+        #expect(await fleet.acquireMovingTheClock(limiter, deadline: fleet.now + .seconds(7)) != nil)
         await fleet.shutdown()
     }
 
