@@ -27,11 +27,16 @@ public final class ManualClock: Sendable {
         var nextID: UInt64 = 0
         var watchers: [Watcher] = []
 
-        /// Watchers whose condition holds, taken out of the list.
+        /// Watchers whose condition holds, taken out of the list. Each condition is asked once:
+        /// it may read state that changes meanwhile, and a watcher taken out must be the one resumed.
         mutating func satisfiedWatchers() -> [Watcher] {
             let count = sleepers.count
-            let ready = watchers.filter { $0.condition(count) }
-            watchers.removeAll { $0.condition(count) }
+            var ready: [Watcher] = []
+            var waiting: [Watcher] = []
+            for watcher in watchers {
+                if watcher.condition(count) { ready.append(watcher) } else { waiting.append(watcher) }
+            }
+            watchers = waiting
             return ready
         }
     }
