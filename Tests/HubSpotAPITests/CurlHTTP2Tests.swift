@@ -24,13 +24,13 @@ final class HTTP2FileServer: Sendable {
         guard openssl == 0 else { throw POSIXError(.EIO) }
         try FileManager.default.createDirectory(atPath: directory + "/htdocs", withIntermediateDirectories: true)
         try Data("hello over h2\n".utf8).write(to: URL(fileURLWithPath: directory + "/htdocs/hello.txt"))
-        port = try SpawnedProcess.freePort()
-        process = try SpawnedProcess(
-            "/usr/sbin/nghttpd",
+        let directory = directory
+        (process, port) = try SpawnedProcess.onFreePort("/usr/sbin/nghttpd") { port in
             [
                 "--htdocs=" + directory + "/htdocs", "--address=127.0.0.1", String(port),
                 directory + "/key.pem", directory + "/cert.pem",
-            ], readyPort: port)
+            ]
+        }
     }
 
     deinit {

@@ -19,26 +19,26 @@ public final class RedisSentinelProcess: Sendable {
 
     /// The Sentinel authenticates to the master and its replicas with the master's password.
     init(master: RedisServerProcess, masterName: String, downAfter: Int) throws {
-        directory = try SpawnedProcess.temporaryDirectory("redis-sentinel-test")
+        let directory = try SpawnedProcess.temporaryDirectory("redis-sentinel-test")
+        self.directory = directory
         self.masterName = masterName
-        let port = try SpawnedProcess.freePort()
-        self.port = port
-        // Sentinel rewrites its configuration file as it learns the fleet: it must be writable.
-        let configuration = """
-            port \(port)
-            bind 127.0.0.1
-            dir \(directory)
-            logfile \(directory)/sentinel.log
-            sentinel monitor \(masterName) 127.0.0.1 \(master.port) 1
-            sentinel down-after-milliseconds \(masterName) \(downAfter)
-            sentinel failover-timeout \(masterName) 10000
-            sentinel parallel-syncs \(masterName) 1
-            \(master.password.map { "sentinel auth-pass \(masterName) \($0)" } ?? "")
+        (process, port) = try SpawnedProcess.onFreePort("/usr/bin/redis-server") { port in
+            // Sentinel rewrites its configuration file as it learns the fleet: it must be writable.
+            let configuration = """
+                port \(port)
+                bind 127.0.0.1
+                dir \(directory)
+                logfile \(directory)/sentinel.log
+                sentinel monitor \(masterName) 127.0.0.1 \(master.port) 1
+                sentinel down-after-milliseconds \(masterName) \(downAfter)
+                sentinel failover-timeout \(masterName) 10000
+                sentinel parallel-syncs \(masterName) 1
+                \(master.password.map { "sentinel auth-pass \(masterName) \($0)" } ?? "")
 
-            """
-        try configuration.write(toFile: directory + "/sentinel.conf", atomically: true, encoding: .utf8)
-        process = try SpawnedProcess(
-            "/usr/bin/redis-server", [directory + "/sentinel.conf", "--sentinel"], readyPort: port)
+                """
+            try configuration.write(toFile: directory + "/sentinel.conf", atomically: true, encoding: .utf8)
+            return [directory + "/sentinel.conf", "--sentinel"]
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

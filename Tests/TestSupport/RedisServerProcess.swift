@@ -39,12 +39,11 @@ public final class RedisServerProcess: Sendable {
         password: String? = nil, persistent: Bool = false, tls: TestCertificates? = nil,
         requireClientCertificates: Bool = false, extraArguments: [String] = []
     ) throws {
-        directory = try SpawnedProcess.temporaryDirectory("redis-test")
+        let directory = try SpawnedProcess.temporaryDirectory("redis-test")
+        self.directory = directory
         self.password = password
         self.certificates = tls
-        var attempt = 0
-        while true {
-            let port = try SpawnedProcess.freePort()
+        (process, port) = try SpawnedProcess.onFreePort("/usr/bin/redis-server") { port in
             var arguments =
                 (tls.map {
                     [
@@ -59,16 +58,7 @@ public final class RedisServerProcess: Sendable {
                     directory + "/redis.log",
                 ]
             if let password { arguments += ["--requirepass", password] }
-            arguments += extraArguments
-            do {
-                process = try SpawnedProcess("/usr/bin/redis-server", arguments, readyPort: port)
-                self.port = port
-                return
-            } catch let error as ExitedBeforeListening {
-                // The port was taken by something outside this process: another one.
-                attempt += 1
-                if attempt >= 5 { throw error }
-            }
+            return arguments + extraArguments
         }
     }
 

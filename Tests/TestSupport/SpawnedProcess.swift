@@ -162,6 +162,23 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// Kills the process hard, as a crash would.
     public func kill() { signalAndReap(SIGKILL) }
 
+    /// Starts a server on a port from `freePort()` (its arguments from `arguments(port)`), and on
+    /// another when something outside this process took that one first; gives up after `attempts`.
+    public static func onFreePort(
+        _ executable: String, attempts: Int = 5, _ arguments: (_ port: Int) throws -> [String]
+    ) throws -> (process: SpawnedProcess, port: Int) {
+        var attempt = 0
+        while true {
+            let port = try freePort()
+            do {
+                return (try SpawnedProcess(executable, arguments(port), readyPort: port), port)
+            } catch let error as ExitedBeforeListening {
+                attempt += 1
+                if attempt >= attempts { throw error }
+            }
+        }
+    }
+
     /// A TCP port nothing listens on right now, and one this process has not handed out before.
     /// A port for a server a test starts: random below the kernel's ephemeral range (a port
     /// from that range may become the local port of some outgoing connection first), never
