@@ -66,9 +66,11 @@ struct RunningServer {
         }
         let body = try Self.requestFile(request)
         let output = body + ".out"
+        // Counted before the client starts: a call that reaches the handler before the count is
+        // read (a busy test thread) would otherwise never be seen to arrive.
+        let before = started.count
         let client = try SpawnedProcess(
             "/usr/bin/nghttp", nghttpArguments(method: "StreamingOutputCall", body: body), outputPath: output)
-        let before = started.count
         try await eventually("the call reaches its handler") { started.count > before }
         return BackgroundCall(client: client, outputPath: output)
     }
