@@ -118,8 +118,7 @@ public final class ManualClock: Sendable {
     @discardableResult
     public func advanceToNextDeadline() -> Bool {
         guard let next = nextDeadline else { return false }
-        advance(to: next)
-        if next <= now { advance(by: .zero) }
+        advance(by: max(.zero, next - now))
         return true
     }
 

@@ -44,9 +44,7 @@ public struct TimeSource: Sendable {
     }
 
     /// The monotonic reading, for durations and deadlines.
-    @inlinable public var now: ContinuousClock.Instant { nowInstant() }
-
-    @usableFromInline func nowInstant() -> ContinuousClock.Instant {
+    public var now: ContinuousClock.Instant {
         switch kind {
         case .system: return .now
         case .manual(let clock): return clock.now
