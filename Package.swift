@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "GRPCInteropTesting", targets: ["GRPCInteropTesting"]),
         .executable(name: "hubspot-sim", targets: ["hubspot-sim"]),
         .executable(name: "hubspot-gateway", targets: ["hubspot-gateway"]),
+        .executable(name: "hubspot-gateway-sandbox", targets: ["hubspot-gateway-sandbox"]),
         .executable(name: "grpc-interop-server", targets: ["grpc-interop-server"]),
         .executable(name: "hubspot-client-bench", targets: ["hubspot-client-bench"]),
         .executable(name: "redis-client-bench", targets: ["redis-client-bench"]),
@@ -126,6 +127,7 @@ let package = Package(
                 "HubSpotAPI", "RedisClient", "TimeConversions", "WebhookSignature",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
@@ -167,6 +169,7 @@ let package = Package(
                 "GatewayCore", "HubSpotAPI", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -217,6 +220,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
@@ -231,6 +235,45 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        /// The gateway assembled once from one configuration: the door, the domain, the feed, the
+        /// jobs and both APIs, its gRPC services, HTTP routes and background services.
+        .target(
+            name: "GatewayAssembly",
+            dependencies: [
+                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
+                "GRPCStandardServices", "HubSpotAPI", "RedisClient", "TimeConversions", "WriteJobs",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        /// The command line of the gateway's executables: options grouped as the configuration
+        /// is, mapped onto it, and the listeners, metrics and tracing around the assembly.
+        .target(
+            name: "GatewayCommandLine",
+            dependencies: [
+                "ChangeFeed", "GatewayAPI", "GatewayAssembly", "GatewayCore", "GatewayREST", "GatewayTracing",
+                "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "JSONLogging", "RedisClient", "WriteJobs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -263,21 +306,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "hubspot-gateway",
+            dependencies: ["GatewayCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        /// The gateway against an in-process HubSpot simulator (scripts/run); not in the image.
+        .executableTarget(
+            name: "hubspot-gateway-sandbox",
             dependencies: [
-                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
-                "GRPCStandardServices", "GatewayTracing", "HubSpotAPI", "HubSpotSimulator", "JSONLogging",
-                "RedisClient",
-                "WriteJobs",
+                "ChangeFeed", "GatewayAssembly", "GatewayCommandLine", "GatewayCore", "HubSpotAPI", "HubSpotSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

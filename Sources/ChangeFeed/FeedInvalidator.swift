@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import CoreMetrics
 import GatewayCore
 import Logging
@@ -9,7 +10,7 @@ import RedisClient
 /// cache) and only then acknowledges; an event a replica took and did not acknowledge (it died)
 /// is claimed by another after `claimAfter`. So an accepted webhook invalidates even when the
 /// replica that stored it is killed at once.
-public struct FeedInvalidator: Sendable {
+public struct FeedInvalidator: Service, Sendable {
     public struct Configuration: Sendable {
         /// The consumer group of the fleet's invalidation.
         public var group = "hubspot-gateway-cache"
@@ -43,8 +44,10 @@ public struct FeedInvalidator: Sendable {
         self.logger = logger
     }
 
-    /// Runs until cancelled.
-    public func run() async {
+    /// Runs until cancelled or the replica shuts down.
+    public func run() async { await cancelWhenGracefulShutdown { await self.loop() } }
+
+    func loop() async {
         var groupReady = false
         while !Task.isCancelled {
             do {

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import CoreMetrics
 import Foundation
 import GatewayCore
@@ -45,7 +46,7 @@ public struct JournalReaderConfiguration: Sendable {
 /// HubSpot no longer keeps (the gateway was behind for more than the journal's 3 days) is
 /// reported loudly and the reconciler publishes again everything since the last change the
 /// journal delivered.
-public struct JournalReader: Sendable {
+public struct JournalReader: Service, Sendable {
     /// Metric names.
     public enum Name {
         /// Entries read, and events they held (by whether the feed stored them or had them).
@@ -59,7 +60,6 @@ public struct JournalReader: Sendable {
         public static let failures = "gateway_journal_failures_total"
     }
 
-    let client: HubSpotClient
     let upstream: HubSpotUpstream
     let feed: ChangeFeed
     let lease: FeedLease
@@ -71,17 +71,16 @@ public struct JournalReader: Sendable {
     let logger: Logger
 
     /// - Parameters:
-    ///   - client: a client whose credentials are the app's client credentials with the
-    ///     journal's scopes; its calls go through `upstream`'s door at bulk priority.
+    ///   - upstream: the door, holding the app's developer-platform client (its client
+    ///     credentials with the journal's scopes); every journal call goes through it.
     ///   - catchUp: asks the reconciler to publish again every change since the millisecond
     ///     given (`Reconciler.catchUp`).
     public init(
-        client: HubSpotClient, upstream: HubSpotUpstream, feed: ChangeFeed, lease: FeedLease, replica: String,
+        upstream: HubSpotUpstream, feed: ChangeFeed, lease: FeedLease, replica: String,
         configuration: JournalReaderConfiguration = .init(),
         catchUp: @escaping @Sendable (Int64) async throws -> Void, metrics: (any MetricsFactory)? = nil,
         logger: Logger
     ) {
-        self.client = client
         self.upstream = upstream
         self.feed = feed
         self.lease = lease
@@ -97,8 +96,10 @@ public struct JournalReader: Sendable {
     /// The newest change (ms) the journal delivered: where a catch-up starts.
     public var watermarkKey: String { "\(configuration.keyPrefix):watermark" }
 
-    /// Reads while this replica holds the lease; returns when cancelled.
-    public func run() async {
+    /// Reads while this replica holds the lease; returns when cancelled or the replica shuts down.
+    public func run() async { await cancelWhenGracefulShutdown { await self.loop() } }
+
+    func loop() async {
         await lease.hold(as: replica) { token in
             if configuration.manageSubscriptions {
                 do {
@@ -146,17 +147,14 @@ public struct JournalReader: Sendable {
         let deadline = ContinuousClock.now + configuration.callTimeout
         let entry: JournalEntry?
         do {
-            entry = try await upstream.call(with: client, priority: .bulk, deadline: deadline) { client, options in
-                try await client.journalEntry(position, in: configuration.scope, options: options)
-            }
+            entry = try await upstream.journalEntry(position, in: configuration.scope, deadline: deadline)
         } catch let error as HubSpotError where error.status == 404 {
             guard case .next(let offset) = position else { throw error }
             try await expired(offset, token: token)
             return true
         }
         guard let entry else { return false }
-        let data = try await client.downloadJournalData(
-            from: entry.url, options: CallOptions(deadline: ContinuousClock.now + configuration.callTimeout))
+        let data = try await upstream.journalData(of: entry, deadline: .now + configuration.callTimeout)
         let events = try JournalEntryData.events(data)
         let appended = events.isEmpty ? nil : try await feed.append(events)
         guard try await lease.write(offsetKey, entry.currentOffset, token: token) else { throw LeaseLost() }
@@ -192,9 +190,7 @@ public struct JournalReader: Sendable {
     /// Creates or updates a subscription per configured type (HubSpot upserts by type).
     func ensureSubscriptions() async throws {
         let deadline = ContinuousClock.now + configuration.callTimeout
-        let existing = try await upstream.call(with: client, priority: .bulk, deadline: deadline) { client, options in
-            try await client.journalSubscriptions(options: options)
-        }
+        let existing = try await upstream.journalSubscriptions(deadline: deadline)
         let portal: Int? = if case .local(let portal) = configuration.scope { portal } else { nil }
         for type in configuration.objectTypes {
             guard let typeId = ObjectTypeAliases.objectTypeId(of: type) else {
@@ -209,12 +205,9 @@ public struct JournalReader: Sendable {
             }) {
                 continue
             }
-            _ = try await upstream.call(with: client, priority: .bulk, deadline: deadline) { client, options in
-                try await client.upsertJournalSubscription(
-                    JournalSubscription(
-                        objectTypeId: typeId, actions: configuration.actions.sorted(), portalId: portal),
-                    options: options)
-            }
+            try await upstream.upsertJournalSubscription(
+                JournalSubscription(objectTypeId: typeId, actions: configuration.actions.sorted(), portalId: portal),
+                deadline: deadline)
             logger.notice(
                 "subscribed to the webhooks journal", metadata: ["type": "\(type)", "objectTypeId": "\(typeId)"])
         }

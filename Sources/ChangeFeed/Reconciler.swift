@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Foundation
 import GatewayCore
 import JSONCore
@@ -43,7 +44,7 @@ public struct ReconcilerConfiguration: Sendable {
 /// (record, modification time) whichever intake sees it first: a re-read of the lookback
 /// publishes nothing twice, nor does a change a webhook already delivered (the feed's change
 /// keys).
-public struct Reconciler: Sendable {
+public struct Reconciler: Service, Sendable {
     let crm: CRM
     let feed: ChangeFeed
     let lease: FeedLease
@@ -99,8 +100,10 @@ public struct Reconciler: Sendable {
         }
     }
 
-    /// Polls while this replica holds the lease; returns when cancelled.
-    public func run() async {
+    /// Polls while this replica holds the lease; returns when cancelled or the replica shuts down.
+    public func run() async { await cancelWhenGracefulShutdown { await self.loop() } }
+
+    func loop() async {
         await lease.hold(as: replica) { token in
             var lastDeletionScan: ContinuousClock.Instant? = nil
             while true {

@@ -21,6 +21,8 @@ public final class HubSpotUpstream: Sendable {
 
     /// The client, without retries of its own. Private: every HubSpot call goes through the door.
     private let client: HubSpotClient
+    /// The app's developer-platform client (the webhooks journal), without retries of its own.
+    let developerClient: HubSpotClient?
     public let limiter: FixedWindowRateLimiter
     public let breaker: CircuitBreaker
     public let cache: ObjectCache
@@ -34,10 +36,11 @@ public final class HubSpotUpstream: Sendable {
     private let logger: Logger
 
     public init(
-        client: HubSpotClient, limiter: FixedWindowRateLimiter, breaker: CircuitBreaker, cache: ObjectCache,
-        configuration: Configuration = .init(), metrics: GatewayMetrics = GatewayMetrics(),
-        logger: Logger = Logger(label: "upstream")
+        client: HubSpotClient, developerClient: HubSpotClient? = nil, limiter: FixedWindowRateLimiter,
+        breaker: CircuitBreaker, cache: ObjectCache, configuration: Configuration = .init(),
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "upstream")
     ) {
+        self.developerClient = developerClient?.retrying(by: .none)
         let attempts = Attempts(
             client: client.retrying(by: .none), limiter: limiter, breaker: breaker,
             retryPolicy: client.configuration.retryPolicy, metrics: metrics, logger: logger)
@@ -277,17 +280,23 @@ public final class HubSpotUpstream: Sendable {
         }
     }
 
-    /// A call made with a client of its own (another credential of the app: the webhooks
-    /// journal's client-credentials token), through the door all the same: counted against the
-    /// general budget at `priority`, guarded by the breaker, retried by the door's policy.
-    public func call<T: Sendable>(
-        with client: HubSpotClient, priority: CallPriority, deadline: ContinuousClock.Instant,
+    static let noDeveloperClient = HubSpotClientError.invalidArgument(
+        "the webhooks journal needs the app's developer-platform client credentials")
+
+    /// Whether the door holds the app's developer-platform client (the webhooks journal).
+    public var hasDeveloperClient: Bool { developerClient != nil }
+
+    /// A call with the app's developer-platform client (the webhooks journal's
+    /// client-credentials token), through the door all the same: counted against the general
+    /// budget at `priority`, guarded by the breaker, retried by the door's policy.
+    func developerCall<T: Sendable>(
+        priority: CallPriority, deadline: ContinuousClock.Instant,
         _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
     ) async throws -> T {
-        let bare = client.retrying(by: .none)
+        guard let developerClient else { throw Self.noDeveloperClient }
         return try await attempts.run(
             .general, priority: priority, deadline: deadline, idempotent: true, admitted: false
-        ) { _, options in try await body(bare, options) }
+        ) { _, options in try await body(developerClient, options) }
     }
 
     /// A write's failure as the caller must see it: `WriteOutcomeUnknown` when the request may

@@ -1,10 +1,11 @@
+import ServiceLifecycle
 import Foundation
 import Synchronization
 
 /// Tells open subscriptions that the replica is shutting down, so they end at once with
 /// UNAVAILABLE (their clients reconnect to another replica and resume) instead of holding the
 /// shutdown until the grace period runs out.
-public final class SubscriptionDrain: Sendable {
+public final class SubscriptionDrain: Service, Sendable {
     private struct State {
         var draining = false
         var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
@@ -15,6 +16,12 @@ public final class SubscriptionDrain: Sendable {
     public init() {}
 
     public var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Begins draining when the replica begins shutting down.
+    public func run() async {
+        try? await gracefulShutdown()
+        begin()
+    }
 
     /// Ends every subscription (now and later ones).
     public func begin() {

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Foundation
 import HubSpotAPI
 import Logging
@@ -24,6 +25,17 @@ extension ObjectCache {
 
     /// Whether this replica hears invalidations now (the near cache is on).
     public var isListening: Bool { local.withLock { $0.listening } }
+
+    /// The cache's background work until cancelled or the replica shuts down: the invalidation
+    /// listener (the near cache's coherence) and the retries of invalidations a Redis outage
+    /// held back (so writes acknowledged during it are not followed by reads of old entries).
+    public func run() async {
+        await cancelWhenGracefulShutdown {
+            async let listening: Void = self.runInvalidationListener()
+            async let retrying: Void = self.runPendingInvalidations()
+            _ = await (listening, retrying)
+        }
+    }
 
     /// Listens for invalidations published by every replica (this one included) and keeps the
     /// near cache on while it hears them; resubscribes after Redis comes back. Runs until

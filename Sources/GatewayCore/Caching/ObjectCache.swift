@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import CoreMetrics
 import Foundation
 import HubSpotAPI
@@ -22,7 +23,7 @@ import TimeConversions
 /// copies when the message arrives, and hot entries are served for up to `nearTTL` without a
 /// Redis round trip. Whenever the subscription is down the near cache is off and emptied, so
 /// missed messages cannot leave old copies behind.
-public final class ObjectCache: Sendable {
+public final class ObjectCache: Service, Sendable {
     public struct Configuration: Sendable {
         public var keyPrefix = "hubspot-gateway:cache"
         /// How long an entry is fresh.

@@ -7,9 +7,13 @@ public struct CRM: Sendable {
     public let metadata: CRMMetadata
     public let orders: Orders
     public let lists: CRMLists
+    /// The door every operation goes through (its limiter, breaker and cache, for status and
+    /// the change feed's invalidation).
+    public let upstream: HubSpotUpstream
 
     /// - Parameter metadataCache: where metadata is kept (default: this replica's memory only).
     public init(upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil)) {
+        self.upstream = upstream
         metadata = CRMMetadata(upstream: upstream, cache: metadataCache)
         records = Records(upstream: upstream, metadata: metadata)
         orders = Orders(records: records)

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Foundation
 import Logging
 import RedisClient
@@ -7,6 +8,9 @@ import TimeConversions
 /// Replica heartbeats: the live-replica count the local fallback divides the budget by.
 extension FixedWindowRateLimiter {
     // MARK: Replica count (for the fallback share)
+
+    /// The replica's heartbeats, until cancelled or the replica shuts down.
+    public func run() async { await cancelWhenGracefulShutdown { await self.runHeartbeats() } }
 
     /// Announces this replica every `replicaHeartbeatInterval` until cancelled, so idle
     /// replicas are counted too. Run it for the replica's lifetime (the gateway's ServiceGroup).

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Foundation
 import Logging
 import RedisClient
@@ -9,7 +10,7 @@ import Tracing
 /// the Redis every replica shares, on Redis's clock. `acquire` waits for a slot until the
 /// caller's deadline; when Redis is unreachable the replica uses its share of the budget
 /// locally and goes back to Redis by itself.
-public final class FixedWindowRateLimiter: Sendable {
+public final class FixedWindowRateLimiter: Service, Sendable {
     /// Where the last decision was made.
     public enum Mode: Sendable, Equatable {
         case redis

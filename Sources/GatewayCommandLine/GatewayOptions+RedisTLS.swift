@@ -1,11 +1,11 @@
 import ArgumentParser
 import RedisClient
 
-extension HubSpotGatewayCommand {
+extension GatewayOptions {
     /// The `--redis-tls-*` options onto a configuration parsed from `--redis-url`; they only
     /// make sense with TLS, so a `redis://` URL with any of them is refused.
     func applyRedisTLS(to configuration: inout RedisConfiguration) throws {
-        let given = [redisTlsCaFile, redisTlsServerName, redisTlsCertFile, redisTlsKeyFile].contains { $0 != nil }
+        let given = [redis.redisTlsCaFile, redis.redisTlsServerName, redis.redisTlsCertFile, redis.redisTlsKeyFile].contains { $0 != nil }
         guard var tls = configuration.tls else {
             if given {
                 throw ValidationError(
@@ -13,13 +13,13 @@ extension HubSpotGatewayCommand {
             }
             return
         }
-        guard (redisTlsCertFile == nil) == (redisTlsKeyFile == nil) else {
+        guard (redis.redisTlsCertFile == nil) == (redis.redisTlsKeyFile == nil) else {
             throw ValidationError("--redis-tls-cert-file and --redis-tls-key-file go together")
         }
-        tls.caFile = redisTlsCaFile ?? tls.caFile
-        tls.serverName = redisTlsServerName ?? tls.serverName
-        tls.certificateFile = redisTlsCertFile
-        tls.keyFile = redisTlsKeyFile
+        tls.caFile = redis.redisTlsCaFile ?? tls.caFile
+        tls.serverName = redis.redisTlsServerName ?? tls.serverName
+        tls.certificateFile = redis.redisTlsCertFile
+        tls.keyFile = redis.redisTlsKeyFile
         configuration.tls = tls
     }
 }

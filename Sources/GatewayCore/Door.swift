@@ -1,0 +1,94 @@
+import Foundation
+import HubSpotAPI
+import Logging
+import RedisClient
+import TimeConversions
+
+/// The door's configuration: one value per component it is made of.
+public struct DoorConfiguration: Sendable {
+    public var hubspot: HubSpotClientConfiguration
+    public var limits = RateLimiterConfiguration()
+    public var breaker = CircuitBreaker.Configuration()
+    public var cache = ObjectCache.Configuration()
+    public var metadata = MetadataCache.Configuration()
+    public var batching = HubSpotUpstream.Configuration()
+
+    public init(baseURL: String = "https://api.hubapi.com") { hubspot = HubSpotClientConfiguration(baseURL: baseURL) }
+
+    /// Every Redis key and channel of the door under `prefix` (a fleet of its own on a shared
+    /// Redis; each test).
+    public mutating func prefixKeys(_ prefix: String) {
+        limits.keyPrefix = prefix + ":ratelimit"
+        cache.keyPrefix = prefix + ":cache"
+        metadata.keyPrefix = prefix + ":metadata"
+    }
+
+    /// The longest Redis round trip of the limiter and the object cache (on every call's path).
+    public var redisTimeout: Duration {
+        get { limits.redisTimeout }
+        set {
+            limits.redisTimeout = newValue
+            cache.redisTimeout = newValue
+        }
+    }
+}
+
+/// The credentials of the app's developer platform (the webhooks journal): a second client the
+/// door holds, whose calls go through the same budget and breaker.
+public struct DeveloperCredentials: Sendable {
+    public var clientId: String
+    public var clientSecret: Secret
+    public var scopes: [String]
+
+    public init(clientId: String, clientSecret: Secret, scopes: [String]) {
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+        self.scopes = scopes
+    }
+}
+
+extension CRM {
+    /// The domain on a door built from `configuration`: the one place the door is assembled.
+    /// - Parameters:
+    ///   - redis: the fleet's shared Redis (nil: this replica limits and caches alone).
+    ///   - developer: the app's client credentials, for the webhooks journal.
+    ///   - observer: told of every HTTP exchange with HubSpot besides the limiter and metrics.
+    ///   - breakerNow: the breaker's clock (tests), else `time`'s.
+    public init(
+        door configuration: DoorConfiguration, credentials: HubSpotCredentials,
+        developer: DeveloperCredentials? = nil, redis: RedisClient?, transport: CurlTransport,
+        replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), time: TimeSource = .system,
+        breakerNow: (@Sendable () -> ContinuousClock.Instant)? = nil,
+        observer: @escaping @Sendable (HubSpotExchange) -> Void = { _ in }, logger: Logger
+    ) {
+        let limiter = FixedWindowRateLimiter(
+            redis: redis, configuration: configuration.limits, replicaID: replicaID, metrics: metrics, time: time,
+            logger: logger)
+        let observe = HubSpotUpstream.observer(for: limiter, metrics: metrics)
+        let client = HubSpotClient(
+            transport: transport, credentials: credentials, configuration: configuration.hubspot, time: time,
+            logger: logger
+        ) { exchange in
+            observe(exchange)
+            observer(exchange)
+        }
+        let developerClient = developer.map {
+            HubSpotClient(
+                transport: transport,
+                credentials: .clientCredentials(
+                    ClientCredentials(clientId: $0.clientId, clientSecret: $0.clientSecret, scopes: $0.scopes)),
+                configuration: configuration.hubspot, time: time, logger: logger, observer: observe)
+        }
+        let upstream = HubSpotUpstream(
+            client: client, developerClient: developerClient, limiter: limiter,
+            breaker: CircuitBreaker(
+                configuration: configuration.breaker, metrics: metrics, logger: logger,
+                now: breakerNow ?? { time.now }),
+            cache: ObjectCache(
+                redis: redis, configuration: configuration.cache, metrics: metrics, time: time, logger: logger),
+            configuration: configuration.batching, metrics: metrics, logger: logger)
+        self.init(
+            upstream: upstream,
+            metadataCache: MetadataCache(redis: redis, configuration: configuration.metadata, logger: logger))
+    }
+}
