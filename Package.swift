@@ -469,8 +469,8 @@ let package = Package(
         .testTarget(
             name: "GatewayAPITests",
             dependencies: [
-                "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "HubSpotAPI", "HubSpotSimulator",
-                "RedisClient", "TestSupport", "TimeConversions", "WriteJobs",
+                "ChangeFeed", "GatewayAPI", "GatewayAssembly", "GatewayCore", "GatewayProto", "HubSpotAPI",
+                "HubSpotSimulator", "RedisClient", "TestSupport", "TimeConversions", "WriteJobs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: GatewayOptions
+    /// The old spelling of the sandbox, answered with where it went.
+    @Flag(help: .hidden) var sandbox = false
 
     static func main() async {
         await runCommand(
@@ -21,7 +23,14 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
                 for: Self.self))
     }
 
-    func validate() throws { try options.validateForHubSpot() }
+    func validate() throws {
+        guard !sandbox else {
+            throw ValidationError(
+                "the sandbox is a product of its own, without the simulator in this binary: run hubspot-gateway-sandbox (or scripts/run)"
+            )
+        }
+        try options.validateForHubSpot()
+    }
 
     func run() async throws {
         let runner = GatewayRunner(options: options, logger: options.bootstrapLogging())

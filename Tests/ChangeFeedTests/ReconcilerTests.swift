@@ -71,26 +71,20 @@ import TestSupport
                     transport.shutdown()
                     admin.shutdown()
                 }
-                var limits = RateLimiterConfiguration()
-                limits.keyPrefix = feed.feed.configuration.keyPrefix + ":limits"
-                limits.redisTimeout = .seconds(2)
+                var door = DoorConfiguration(baseURL: baseURL)
+                door.prefixKeys(feed.feed.configuration.keyPrefix)
+                door.redisTimeout = .seconds(2)
                 // Fast enough for 25,000 records: 100 calls and 50 searches a second (bulk
                 // searches take every other 20 ms window).
-                limits.generalPerSecond = 100
-                limits.searchPerSecond = 50
-                limits.windowEndGuard = .milliseconds(2)
-                let limiter = FixedWindowRateLimiter(redis: feed.client, configuration: limits, logger: quietLogger())
-                var cacheConfiguration = ObjectCache.Configuration()
-                cacheConfiguration.keyPrefix = feed.feed.configuration.keyPrefix + ":cache"
-                cacheConfiguration.redisTimeout = .seconds(2)
+                door.limits.generalPerSecond = 100
+                door.limits.searchPerSecond = 50
+                door.limits.windowEndGuard = .milliseconds(2)
+                let crm = CRM(
+                    door: door, credentials: .privateAppToken(Secret(simulator.token)), redis: feed.client,
+                    transport: transport, logger: quietLogger())
                 let client = HubSpotClient(
                     transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
                     configuration: HubSpotClientConfiguration(baseURL: baseURL))
-                let upstream = HubSpotUpstream(
-                    client: client,
-                    limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
-                    cache: ObjectCache(redis: feed.client, configuration: cacheConfiguration, logger: quietLogger()),
-                    logger: quietLogger())
                 var configuration = ReconcilerConfiguration()
                 configuration.objectTypes = ["contacts"]
                 configuration.keyPrefix = feed.feed.configuration.keyPrefix + ":reconciler"
@@ -98,7 +92,6 @@ import TestSupport
                 configure(&configuration)
                 let lease = FeedLease(
                     name: "reconciler", redis: feed.client, keyPrefix: feed.feed.configuration.keyPrefix)
-                let crm = CRM(upstream: upstream)
                 let reconciler = Reconciler(
                     crm: crm, feed: feed.feed, lease: lease, replica: "replica-1", configuration: configuration,
                     logger: quietLogger())

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAPI
+import GatewayAssembly
 import GatewayCore
 import GatewayProto
 import GRPCCore
@@ -61,34 +62,25 @@ struct GatewayRig {
         simulator.dailyLimit = 0
         do {
             try await HubSpotSimulator.withRunning(simulator, logger: quietLogger()) { _, baseURL in
-                var limits = RateLimiterConfiguration()
-                limits.keyPrefix = "test:\(UUID().uuidString)"
-                limits.redisTimeout = .seconds(2)
-                limits.generalPerSecond = generalPerSecond
+                var configuration = GatewayConfiguration(baseURL: baseURL)
+                let prefix = "test:\(UUID().uuidString)"
+                configuration.prefixKeys(prefix)
+                configuration.door.redisTimeout = .seconds(2)
+                configuration.door.limits.generalPerSecond = generalPerSecond
+                configuration.door.hubspot.requestTimeout = hubspotRequestTimeout
+                configuration.accessLog = accessLog
+                configuration.jobs.visibilityTimeout = jobVisibilityTimeout
+                configuration.jobs.workersPerReplica = max(1, jobWorkers)
+                configuration.jobs.maxBatchAttempts = jobMaxBatchAttempts
+                configuration.jobs.importThreshold = jobImportThreshold
+                configuration.jobs.importPollInterval = .milliseconds(50)
+                configuration.jobWatchInterval = .milliseconds(50)
                 // A Redis this fleet has been using: its first call would otherwise find it new and
                 // wait out the current second (what a Redis that lost its data gets), which a short
                 // deadline on a loaded machine may not outlast.
-                try await redisClient.send("SET", [.init(limits.keyPrefix + ":incarnation"), "0"])
-                let limiter = FixedWindowRateLimiter(redis: redisClient, configuration: limits, logger: quietLogger())
+                try await redisClient.send("SET", [.init(configuration.door.limits.keyPrefix + ":incarnation"), "0"])
                 let transport = CurlTransport()
                 defer { transport.shutdown() }
-                var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
-                clientConfiguration.requestTimeout = hubspotRequestTimeout
-                let hubspot = HubSpotClient(
-                    transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
-                    configuration: clientConfiguration, observer: HubSpotUpstream.observer(for: limiter))
-                var cacheConfiguration = ObjectCache.Configuration()
-                cacheConfiguration.keyPrefix = limits.keyPrefix
-                cacheConfiguration.redisTimeout = .seconds(2)
-                let upstream = HubSpotUpstream(
-                    client: hubspot, limiter: limiter, breaker: CircuitBreaker(logger: quietLogger()),
-                    cache: ObjectCache(redis: redisClient, configuration: cacheConfiguration, logger: quietLogger()),
-                    logger: quietLogger())
-                var metadataConfiguration = MetadataCache.Configuration()
-                metadataConfiguration.keyPrefix = limits.keyPrefix + ":metadata"
-                let crm = CRM(
-                    upstream: upstream,
-                    metadataCache: MetadataCache(redis: redisClient, configuration: metadataConfiguration))
                 let keys = try CallerKeys(
                     parsing: """
                         # service key-hash scopes
@@ -99,39 +91,18 @@ struct GatewayRig {
                         """)
                 let requestMetrics = TestMetrics()
                 let captured = CapturedLog()
-                let observation = RequestObservationInterceptor(
-                    accessLog: accessLog, logger: captured.logger, metricsFactory: requestMetrics)
+                let gateway = try Gateway(
+                    configuration: configuration, credentials: .privateAppToken(Secret(simulator.token)), keys: keys,
+                    redis: redisClient, transport: transport, replicaID: "rig", logger: quietLogger(),
+                    accessLogger: captured.logger, metricsFactory: requestMetrics)
                 let inProcess = InProcessTransport()
-                let exports = RunningExports()
-                var idempotency = IdempotentWrites.Configuration()
-                idempotency.keyPrefix = limits.keyPrefix + ":idempotency"
-                let idempotentWrites = IdempotentWrites(redis: redisClient, configuration: idempotency)
-                var jobs = WriteJobsConfiguration()
-                jobs.keyPrefix = limits.keyPrefix + ":jobs"
-                jobs.visibilityTimeout = jobVisibilityTimeout
-                jobs.workersPerReplica = max(1, jobWorkers)
-                jobs.maxBatchAttempts = jobMaxBatchAttempts
-                jobs.importThreshold = jobImportThreshold
-                jobs.importPollInterval = .milliseconds(50)
-                let jobStore = WriteJobStore(redis: redisClient, configuration: jobs)
-                let workers = WriteJobWorkers(store: jobStore, crm: crm, replicaID: "rig", logger: quietLogger())
+                let jobStore = gateway.jobStore!
+                let workers = gateway.jobWorkers!
                 let server = GRPCServer(
-                    transport: inProcess.server,
-                    services: [
-                        JobsService(store: jobStore, watchInterval: .milliseconds(50)),
-                        ContactsService(crm: crm, idempotentWrites: idempotentWrites),
-                        AdminService(
-                            upstream: upstream, redisConfigured: true, exports: exports, metadata: crm.metadata,
-                            serviceWeights: keys.weights),
-                        MetadataService(crm: crm), ListsService(crm: crm),
-                        DealsService(crm: crm, idempotentWrites: idempotentWrites),
-                        ObjectsService(crm: crm, running: exports, idempotentWrites: idempotentWrites),
-                        AssociationsService(crm: crm),
-                    ],
-                    interceptors: [
-                        observation,
-                        CallerAuthenticationInterceptor(keys: keys, logger: quietLogger()),
-                    ])
+                    transport: inProcess.server, services: gateway.grpcServices, interceptors: gateway.interceptors)
+                let hubspot = HubSpotClient(
+                    transport: transport, credentials: .privateAppToken(Secret(simulator.token)),
+                    configuration: HubSpotClientConfiguration(baseURL: baseURL))
                 let ids = try await hubspot.listObjects("contacts", limit: 100).results.map(\.id)
                 try await withGRPCClient(transport: inProcess.client) { grpc in
                     try await withThrowingDiscardingTaskGroup { group in

@@ -22,13 +22,21 @@ import Testing
         "GatewayTracing": ["HubSpotAPI", "JSONCore"],
         "HubSpotSimulator": ["JSONCore", "TimeConversions", "WebhookSignature"],
         "GatewayCore": ["HubSpotAPI", "RedisClient", "TimeConversions", "WebhookSignature"],
-        // HubSpotAPI: the journal reader's own client, until its calls go through the door.
+        // HubSpotAPI: the webhooks journal's wire types (its calls go through the door).
         "ChangeFeed": ["GatewayCore", "HubSpotAPI", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature"],
         "WriteJobs": ["GatewayCore", "RedisClient"],
         "GatewayAPI": [
             "ChangeFeed", "GatewayCore", "GatewayProto", "TimeConversions", "WebhookSignature", "WriteJobs",
         ],
         "GatewayREST": ["GatewayCore", "JSONCore", "TimeConversions"],
+        "GatewayAssembly": [
+            "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
+            "GRPCStandardServices", "HubSpotAPI", "RedisClient", "TimeConversions", "WriteJobs",
+        ],
+        "GatewayCommandLine": [
+            "ChangeFeed", "GatewayAPI", "GatewayAssembly", "GatewayCore", "GatewayREST", "GatewayTracing",
+            "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "JSONLogging", "RedisClient", "WriteJobs",
+        ],
     ]
 
     /// Every module of the project: the folders of Sources/.

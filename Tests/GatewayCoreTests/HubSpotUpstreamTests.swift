@@ -71,37 +71,23 @@ struct DoorEnvironment {
         configureBreaker: (inout CircuitBreaker.Configuration) -> Void = { _ in },
         configureUpstream: (inout HubSpotUpstream.Configuration) -> Void = { _ in }
     ) -> Door {
-        var limits = RateLimiterConfiguration()
-        limits.keyPrefix = keyPrefix
-        limits.redisTimeout = .seconds(2)
-        configureLimiter(&limits)
-        let limiter = FixedWindowRateLimiter(
-            redis: redis ?? redisClient, configuration: limits, replicaID: replicaID, metrics: metrics,
-            logger: quietLogger())
-        var breakerConfiguration = CircuitBreaker.Configuration()
-        configureBreaker(&breakerConfiguration)
+        var door = DoorConfiguration(baseURL: baseURL)
+        door.limits.keyPrefix = keyPrefix
+        door.cache.keyPrefix = keyPrefix
+        door.redisTimeout = .seconds(2)
+        door.hubspot.retryPolicy.maxAttempts = retries
+        door.hubspot.retryPolicy.baseDelay = .milliseconds(20)
+        configureLimiter(&door.limits)
+        configureBreaker(&door.breaker)
+        configureUpstream(&door.batching)
         let transport = CurlTransport()
-        var clientConfiguration = HubSpotClientConfiguration(baseURL: baseURL)
-        clientConfiguration.retryPolicy.maxAttempts = retries
-        clientConfiguration.retryPolicy.baseDelay = .milliseconds(20)
-        let client = HubSpotClient(
-            transport: transport, credentials: .privateAppToken(Secret(token ?? simulator.token)),
-            configuration: clientConfiguration,
-            observer: HubSpotUpstream.observer(for: limiter, metrics: metrics))
-        var cacheConfiguration = ObjectCache.Configuration()
-        cacheConfiguration.keyPrefix = keyPrefix
-        cacheConfiguration.redisTimeout = .seconds(2)
-        var upstreamConfiguration = HubSpotUpstream.Configuration()
-        configureUpstream(&upstreamConfiguration)
-        let now: @Sendable () -> ContinuousClock.Instant =
-            if let breakerClock { { breakerClock.now } } else { { .now } }
-        let upstream = HubSpotUpstream(
-            client: client, limiter: limiter,
-            breaker: CircuitBreaker(
-                configuration: breakerConfiguration, metrics: metrics, logger: quietLogger(), now: now),
-            cache: ObjectCache(
-                redis: redis ?? redisClient, configuration: cacheConfiguration, metrics: metrics, logger: quietLogger()),
-            configuration: upstreamConfiguration, metrics: metrics, logger: quietLogger())
+        var breakerNow: (@Sendable () -> ContinuousClock.Instant)? = nil
+        if let breakerClock { breakerNow = { breakerClock.now } }
+        let crm = CRM(
+            door: door, credentials: .privateAppToken(Secret(token ?? simulator.token)), redis: redis ?? redisClient,
+            transport: transport, replicaID: replicaID, metrics: metrics, breakerNow: breakerNow,
+            logger: quietLogger())
+        let upstream = crm.upstream
         return Door(upstream: upstream, transport: transport)
     }
 

@@ -17,13 +17,10 @@ import Testing
         metrics: (any MetricsFactory)? = nil
     ) -> Router<BasicRequestContext> {
         let transport = CurlTransport()
-        let upstream = HubSpotUpstream(
-            client: HubSpotClient(
-                transport: transport, credentials: .privateAppToken(Secret("unused")),
-                configuration: HubSpotClientConfiguration(baseURL: "http://127.0.0.1:9")),
-            limiter: FixedWindowRateLimiter(redis: nil), breaker: CircuitBreaker(),
-            cache: ObjectCache(redis: nil))
-        let routes = CRMObjectRoutes(crm: CRM(upstream: upstream), keys: keys, configuration: configuration)
+        let crm = CRM(
+            door: DoorConfiguration(baseURL: "http://127.0.0.1:9"), credentials: .privateAppToken(Secret("unused")),
+            redis: nil, transport: transport, logger: Logger(label: "test"))
+        let routes = CRMObjectRoutes(crm: crm, keys: keys, configuration: configuration)
         let router = Router()
         routes.register(on: router, logger: Logger(label: "test"), metricsFactory: metrics)
         routes.registerOpenAPI(on: router)

@@ -290,15 +290,13 @@ enum Door {
     {
         let redis = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
         try await redis.waitUntilConnected()
-        let limiter = FixedWindowRateLimiter(redis: redis, logger: logger)
         let transport = CurlTransport()
         let client = HubSpotClient(
             transport: transport, credentials: .privateAppToken(Secret(token)),
-            configuration: HubSpotClientConfiguration(baseURL: baseURL),
-            observer: HubSpotUpstream.observer(for: limiter))
-        let upstream = HubSpotUpstream(
-            client: client, limiter: limiter, breaker: CircuitBreaker(logger: logger),
-            cache: ObjectCache(redis: redis, logger: logger), logger: logger)
-        return (redis, transport, client, upstream)
+            configuration: HubSpotClientConfiguration(baseURL: baseURL))
+        let crm = CRM(
+            door: DoorConfiguration(baseURL: baseURL), credentials: .privateAppToken(Secret(token)), redis: redis,
+            transport: transport, logger: logger)
+        return (redis, transport, client, crm.upstream)
     }
 }

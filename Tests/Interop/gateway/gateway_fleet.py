@@ -1,4 +1,5 @@
-"""Starts the real `hubspot-gateway` executable (sandbox mode: its built-in HubSpot simulator)
+"""Starts the real `hubspot-gateway` executable (or `hubspot-gateway-sandbox`, the gateway with a
+HubSpot simulator in the same process, for `Gateway("--sandbox")`)
 for Python's grpcio, with stubs compiled from Protos/hubspot by grpcio-tools."""
 import hashlib
 import importlib.resources
@@ -49,14 +50,21 @@ def gateway_binary() -> str:
     return _binary("HUBSPOT_GATEWAY_BIN", "hubspot-gateway")
 
 
+def sandbox_binary() -> str:
+    return _binary("HUBSPOT_GATEWAY_SANDBOX_BIN", "hubspot-gateway-sandbox")
+
+
 class Gateway:
     """One running gateway: its gRPC address, HTTP port and (sandbox) development key."""
 
     def __init__(self, *args: str, env: dict | None = None):
         # Logs go to a file, not a pipe nobody reads: a full pipe would stall the gateway.
         self.log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
+        # "--sandbox": the sandbox product, which runs HubSpot's simulator beside the gateway.
+        sandbox = "--sandbox" in args
+        args = tuple(a for a in args if a != "--sandbox")
         self.process = subprocess.Popen(
-            [gateway_binary(), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--log-level", "warning", *args],
+            [sandbox_binary() if sandbox else gateway_binary(), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--log-level", "warning", *args],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env={**os.environ, **(env or {})},
         )
         self.key = None

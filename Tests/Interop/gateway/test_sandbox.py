@@ -1,4 +1,5 @@
 """The gateway executable in sandbox mode, called by grpcio with stubs compiled from Protos/."""
+import hashlib
 import subprocess
 import time
 import urllib.error
@@ -64,14 +65,25 @@ def test_without_credentials_the_gateway_refuses_to_start_and_says_why(gateway_b
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("HUBSPOT_GATEWAY_")}
     result = subprocess.run([gateway_bin], capture_output=True, text=True, timeout=30, env=env)
     assert result.returncode != 0
-    assert "no HubSpot credentials" in result.stderr and "--sandbox" in result.stderr
+    assert "no HubSpot credentials" in result.stderr and "hubspot-gateway-sandbox" in result.stderr
+
+
+def test_the_production_binary_does_not_carry_the_simulator(gateway_bin):
+    # The sandbox is a product of its own: the image's binary has no simulator in it.
+    assert b"HubSpotSimulator" not in open(gateway_bin, "rb").read()
+    result = subprocess.run([gateway_bin, "--sandbox"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "run hubspot-gateway-sandbox" in result.stderr
 
 
 def test_settings_come_from_the_environment_too(start_gateway):
-    # No --sandbox on the command line: the environment alone turns it on.
-    gateway = start_gateway(env={"HUBSPOT_GATEWAY_SANDBOX": "true"})
+    # The caller keys from the environment alone: the sandbox then prints no development key.
+    key = "env-key-0123456789"
+    line = f"ops sha256:{hashlib.sha256(key.encode()).hexdigest()} admin"
+    gateway = start_gateway("--sandbox", env={"HUBSPOT_GATEWAY_CALLER_KEYS": line})
+    assert gateway.key is None
     with grpc.insecure_channel(gateway.address) as channel:
-        status = admin_pb2_grpc.AdminServiceStub(channel).GetStatus(admin_pb2.GetStatusRequest(), metadata=call_metadata(gateway), timeout=10)
+        status = admin_pb2_grpc.AdminServiceStub(channel).GetStatus(
+            admin_pb2.GetStatusRequest(), metadata=[("authorization", f"Bearer {key}")], timeout=10)
     assert status.replica_id
 
 
