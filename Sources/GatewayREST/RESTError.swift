@@ -61,70 +61,51 @@ struct RESTError: Error, Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
-    /// What went wrong on the way to HubSpot, as HubSpot would have said it.
+    /// What went wrong on the way to HubSpot, as HubSpot would have said it: the failure's
+    /// reason as HubSpot's status and category, its message and wait.
     static func from(_ error: any Error, subject: String) -> RESTError {
-        switch error {
-        case let error as RESTError: return error
-        case let error as CRMError:
-            var answer: RESTError
-            switch error.reason {
-            case .notFound:
-                answer = RESTError(.notFound, "\(subject) not found", category: "OBJECT_NOT_FOUND")
-            case .alreadyExists(let existing):
-                answer = RESTError(.conflict, error.message, category: "CONFLICT")
-                if let existing { answer.message = error.message.isEmpty ? "Existing ID: \(existing)" : error.message }
-            case .invalidInput, .notAUniqueProperty, .invalidRequest, .searchResultsCap:
-                answer = RESTError(.badRequest, error.message, category: "VALIDATION_ERROR")
-            case .missingScopes(let required):
-                answer = RESTError(
-                    .forbidden,
-                    "HubSpot refused \(subject): the gateway's HubSpot app lacks a scope this call needs; its operators must grant it",
-                    category: "MISSING_SCOPES")
-                if !required.isEmpty { answer.context["requiredGranularScopes"] = required }
-            case .rateLimited(let wait):
-                answer = rateLimited(retryAfter: wait ?? .seconds(1))
-            case .credentialsRejected:
-                answer = RESTError(
-                    .serviceUnavailable,
-                    "HubSpot rejected the gateway's own credentials; the gateway's operators must check its HubSpot token",
-                    category: "GATEWAY_CREDENTIALS")
-            case .unavailable:
-                answer = RESTError(.serviceUnavailable, error.message, category: "SERVICE_UNAVAILABLE")
-                answer.retryAfter = .seconds(1)
-            case .deadlineExceeded:
-                answer = RESTError(
-                    .gatewayTimeout, "the deadline passed before HubSpot answered \(subject)", category: "TIMEOUT")
-            case .unexpectedAnswer:
-                answer = RESTError(.badGateway, error.message, category: "UNEXPECTED_ANSWER")
+        if let error = error as? RESTError { return error }
+        let failure = GatewayFailure(classifying: error, subject: subject)
+        var answer: RESTError
+        switch failure.reason {
+        case .recordNotFound, .metadataNotFound, .jobNotFound:
+            answer = RESTError(.notFound, failure.message, category: "OBJECT_NOT_FOUND")
+        case .duplicateRecord:
+            answer = RESTError(.conflict, failure.hubSpotMessage ?? failure.message, category: "CONFLICT")
+        case .invalidProperty, .invalidRequest, .searchResultsCap, .jobTooLarge, .feedCursorExpired:
+            answer = RESTError(.badRequest, failure.hubSpotMessage ?? failure.message, category: "VALIDATION_ERROR")
+        case .missingScopes, .callerNotAllowed:
+            answer = RESTError(.forbidden, failure.message, category: "MISSING_SCOPES")
+            if failure.reason == .missingScopes, !failure.requiredScopes.isEmpty {
+                answer.context["requiredGranularScopes"] = failure.requiredScopes
             }
-            if let id = error.correlationId { answer.correlationId = id }
-            return answer
-        case let error as CallerNotAllowed:
-            return RESTError(.forbidden, "\(error)", category: "MISSING_SCOPES")
-        case let error as RateLimitExceeded:
-            return rateLimited(retryAfter: error.retryAfter)
-        case let error as CircuitOpen:
-            var answer = RESTError(
-                .serviceUnavailable, "HubSpot is failing; the gateway's breaker is open (\(error))",
-                category: "SERVICE_UNAVAILABLE")
-            answer.retryAfter = error.retryAfter
-            return answer
-        case is WriteOutcomeUnknown:
-            var answer = RESTError(
-                .badGateway,
-                "the outcome of this write is unknown: HubSpot may or may not have applied it; read the record before retrying",
-                category: "WRITE_OUTCOME_UNKNOWN")
+        case .hubspotRateLimited, .gatewayBudgetExhausted, .callerShareExhausted, .subscriberTooSlow:
+            answer = rateLimited(retryAfter: failure.retryAfter ?? .seconds(1))
+        case .hubspotCredentialsRejected:
+            answer = RESTError(.serviceUnavailable, failure.message, category: "GATEWAY_CREDENTIALS")
+        case .hubspotUnavailable, .circuitOpen, .gatewayStateUnavailable, .replicaShuttingDown:
+            answer = RESTError(.serviceUnavailable, failure.message, category: "SERVICE_UNAVAILABLE")
+        case .deadlineExceeded, .idempotentRequestInFlight:
+            answer = RESTError(.gatewayTimeout, failure.message, category: "TIMEOUT")
+        case .hubspotUnexpectedAnswer:
+            answer = RESTError(.badGateway, failure.message, category: "UNEXPECTED_ANSWER")
+        case .writeOutcomeUnknown:
+            answer = RESTError(.badGateway, failure.message, category: "WRITE_OUTCOME_UNKNOWN")
             answer.extraHeaders = [(.writeOutcome, "unknown")]
-            return answer
-        case is DeadlinePassed:
-            return RESTError(
-                .gatewayTimeout, "the deadline passed before \(subject) could be served", category: "TIMEOUT")
-        case is CancellationError:
-            return RESTError(Self.clientClosedRequest, "the request was cancelled", category: "CANCELLED")
-        default:
-            return RESTError(
-                .internalServerError, "the gateway could not serve \(subject): \(error)", category: "INTERNAL_ERROR")
+        case .cancelled:
+            answer = RESTError(Self.clientClosedRequest, failure.message, category: "CANCELLED")
+        case .callerNotAuthenticated:
+            answer = RESTError(.unauthorized, failure.message, category: "INVALID_AUTHENTICATION")
+        case .idempotencyKeyReused, .featureNotConfigured, .idempotentOutcomeUnknown:
+            answer = RESTError(.conflict, failure.message, category: "CONFLICT")
+        case .unimplemented:
+            answer = RESTError(.notImplemented, failure.message, category: "NOT_IMPLEMENTED")
+        case .internal:
+            answer = RESTError(.internalServerError, failure.message, category: "INTERNAL_ERROR")
         }
+        answer.retryAfter = answer.retryAfter ?? failure.retryAfter
+        if let id = failure.correlationId { answer.correlationId = id }
+        return answer
     }
 
     /// 499, the status proxies give a request its client gave up on (HTTP has none of its own).

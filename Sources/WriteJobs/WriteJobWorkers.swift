@@ -233,7 +233,7 @@ public struct WriteJobWorkers: Service {
             }
             return JobRecordResult(
                 position: entry.position, recordKey: entry.record.recordKey, outcome: .failed,
-                errorReason: GatewayErrorReason.of(refusal).rawValue, errorMessage: "\(refusal)")
+                errorReason: GatewayFailure(classifying: refusal, subject: "the record").reason.rawValue, errorMessage: "\(refusal)")
         }
         return (results, outcome.calls)
     }
@@ -261,7 +261,7 @@ public struct WriteJobWorkers: Service {
                         }
                     } catch {
                         result.outcome = .failed
-                        result.errorReason = GatewayErrorReason.of(error).rawValue
+                        result.errorReason = GatewayFailure(classifying: error, subject: "the record").reason.rawValue
                         result.errorMessage =
                             "the record was written (id \(made.id)) but an association was not: \(error)"
                     }
@@ -271,7 +271,7 @@ public struct WriteJobWorkers: Service {
                 results.append(
                     JobRecordResult(
                         position: position, recordKey: record.recordKey, outcome: .failed,
-                        errorReason: GatewayErrorReason.of(error).rawValue, errorMessage: "\(error)"))
+                        errorReason: GatewayFailure(classifying: error, subject: "the record").reason.rawValue, errorMessage: "\(error)"))
             }
         }
         return results

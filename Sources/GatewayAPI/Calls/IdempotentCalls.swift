@@ -87,7 +87,7 @@ struct IdempotentCalls: Sendable {
             GatewayErrors.error(
                 .gatewayStateUnavailable,
                 "the gateway cannot reach Redis to check idempotency key '\(key)'; retry with the same key",
-                retryAfter: GatewayErrors.unavailableRetryDelay)
+                retryAfter: GatewayFailure.unavailableRetryDelay)
         }
     }
 }

@@ -226,7 +226,7 @@ public struct ChangesService: Hubspot_Gateway_V1_ChangesService.ServiceProtocol 
             logger.warning("the change feed could not be read", metadata: ["error": "\(error)"])
             throw GatewayErrors.error(
                 .gatewayStateUnavailable, "the change feed cannot be read now (\(error)); subscribe again later",
-                retryAfter: GatewayErrors.unavailableRetryDelay)
+                retryAfter: GatewayFailure.unavailableRetryDelay)
         }
     }
 }

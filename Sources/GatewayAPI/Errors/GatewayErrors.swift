@@ -42,101 +42,24 @@ public enum GatewayErrors {
         return RPCError(code: reason.code, message: message, metadata: metadata, cause: cause)
     }
 
-    /// How long a caller should wait after HubSpot failed, when HubSpot did not say.
-    static let unavailableRetryDelay: Duration = .seconds(1)
-
-    /// The RPC error for `error`; `subject` names what was asked for ("contact 123").
+    /// The RPC error for `error`; `subject` names what was asked for ("contact 123"): the
+    /// failure's reason, message and wait, and its details as trailers.
     public static func rpcError(_ error: any Error, subject: String) -> RPCError {
         if let error = error as? RPCError { return error }
+        let failure = GatewayFailure(classifying: error, subject: subject)
         var metadata = Metadata()
-        switch error {
-        case let error as CRMError:
-            if let id = error.correlationId { metadata.addString(id, forKey: Key.correlationId) }
-            switch error.reason {
-            case .notFound:
-                return Self.error(.recordNotFound, "\(subject) not found in HubSpot", metadata: metadata)
-            case .alreadyExists(let existing):
-                if let existing { metadata.addString(existing, forKey: Key.existingId) }
-                return Self.error(
-                    .duplicateRecord,
-                    existing.map { "\(subject) already exists (existing id \($0)): \(error.message)" } ?? error.message,
-                    metadata: metadata)
-            case .invalidInput(let property):
-                if let property { metadata.addString(property, forKey: Key.property) }
-                return Self.error(
-                    .invalidProperty, "HubSpot refused \(subject): \(error.message)", metadata: metadata,
-                    field: property.map { "properties.\($0)" })
-            case .notAUniqueProperty:
-                metadata.addString("id_property", forKey: Key.property)
-                return Self.error(
-                    .invalidRequest, "id_property \(error.message)", metadata: metadata, field: "id_property")
-            case .invalidRequest:
-                return Self.error(.invalidRequest, error.message, metadata: metadata)
-            case .credentialsRejected(let status):
-                let message =
-                    status.map {
-                        "HubSpot rejected the gateway's own credentials (\($0)); the gateway's operators must check its HubSpot token or OAuth settings"
-                    }
-                    ?? "the gateway could not refresh its HubSpot OAuth token; its operators must check its OAuth settings"
-                return Self.error(.hubspotCredentialsRejected, message, metadata: metadata)
-            case .missingScopes(let required):
-                if !required.isEmpty { metadata.addString(required.joined(separator: ","), forKey: Key.requiredScopes) }
-                let scopes = required.isEmpty ? "a scope" : "the scope \(required.joined(separator: " or "))"
-                return Self.error(
-                    .missingScopes,
-                    "HubSpot refused \(subject): the gateway's HubSpot app lacks \(scopes); its operators must grant it (other object types are unaffected)",
-                    metadata: metadata)
-            case .rateLimited(let wait):
-                return Self.error(
-                    .hubspotRateLimited, "HubSpot's rate limit was reached; retry later", metadata: metadata,
-                    retryAfter: wait ?? unavailableRetryDelay)
-            case .unavailable(let status):
-                let message =
-                    status.map { "HubSpot answered \($0): \(error.message)" } ?? error.message
-                return Self.error(
-                    .hubspotUnavailable, message, metadata: metadata, retryAfter: unavailableRetryDelay)
-            case .deadlineExceeded:
-                return Self.error(
-                    .deadlineExceeded, "the deadline passed before HubSpot answered \(subject)", metadata: metadata)
-            case .unexpectedAnswer:
-                return Self.error(.hubspotUnexpectedAnswer, error.message, metadata: metadata)
-            case .searchResultsCap:
-                return Self.error(.searchResultsCap, error.message, metadata: metadata, field: "after")
-            }
-        case let error as CallerNotAllowed:
-            return Self.error(
-                .callerNotAllowed, "\(error)",
-                metadata: [
-                    CallerAuthenticationInterceptor.callerKey: .string(error.service),
-                    CallerAuthenticationInterceptor.scopeKey: .string(error.scope),
-                ])
-        case let error as RateLimitExceeded:
-            let reason: GatewayErrorReason =
-                switch error.cause {
-                case .budget: .gatewayBudgetExhausted
-                case .hubSpotPause: .hubspotRateLimited
-                case .callerShare: .callerShareExhausted
-                }
-            return Self.error(
-                reason, "\(error) (see the \(Key.retryAfterMilliseconds) trailer)", retryAfter: error.retryAfter)
-        case let error as CircuitOpen:
-            return Self.error(.circuitOpen, "\(error)", retryAfter: error.retryAfter)
-        case let error as WriteOutcomeUnknown:
-            // Not UNAVAILABLE: clients (and gRPC retry policies) retry that, and a retried
-            // create that had landed is a duplicate.
-            if let correlation = error.correlationId {
-                metadata.addString(correlation, forKey: Key.correlationId)
-            }
-            metadata.addString("unknown", forKey: Key.writeOutcome)
-            return Self.error(
-                .writeOutcomeUnknown, "the outcome of \(subject) is unknown: \(error)", metadata: metadata,
-                cause: error)
-        case is DeadlinePassed:
-            return Self.error(.deadlineExceeded, "\(error)")
-        case is CancellationError:
-            return Self.error(.cancelled, "the call was cancelled")
-        default:
-            return Self.error(.internal, "unexpected failure while handling \(subject): \(error)")
+        if let id = failure.correlationId { metadata.addString(id, forKey: Key.correlationId) }
+        if let property = failure.property { metadata.addString(property, forKey: Key.property) }
+        if let existing = failure.existingId { metadata.addString(existing, forKey: Key.existingId) }
+        if failure.outcomeUnknown { metadata.addString("unknown", forKey: Key.writeOutcome) }
+        if let service = failure.callerService {
+            metadata.addString(service, forKey: CallerAuthenticationInterceptor.callerKey)
+            metadata.addString(failure.requiredScopes.joined(separator: ","), forKey: CallerAuthenticationInterceptor.scopeKey)
+        } else if !failure.requiredScopes.isEmpty {
+            metadata.addString(failure.requiredScopes.joined(separator: ","), forKey: Key.requiredScopes)
         }
+        return Self.error(
+            failure.reason, failure.message, metadata: metadata, retryAfter: failure.retryAfter, field: failure.field,
+            cause: failure.cause)
     }
 }

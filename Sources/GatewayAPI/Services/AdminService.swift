@@ -36,7 +36,7 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
         } catch {
             throw GatewayErrors.error(
                 .gatewayStateUnavailable, "the metadata cache could not be flushed in Redis (\(error)); retry",
-                retryAfter: GatewayErrors.unavailableRetryDelay)
+                retryAfter: GatewayFailure.unavailableRetryDelay)
         }
         return ServerResponse(message: .init())
     }

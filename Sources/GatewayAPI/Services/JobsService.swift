@@ -73,7 +73,7 @@ public struct JobsService: Hubspot_Gateway_V1_JobsService.ServiceProtocol {
             throw GatewayErrors.error(
                 .gatewayStateUnavailable,
                 "the job could not be stored in Redis (\(error)); nothing was accepted, submit it again",
-                retryAfter: GatewayErrors.unavailableRetryDelay)
+                retryAfter: GatewayFailure.unavailableRetryDelay)
         }
     }
 
@@ -85,7 +85,7 @@ public struct JobsService: Hubspot_Gateway_V1_JobsService.ServiceProtocol {
         do { status = try await store.status(id) } catch {
             throw GatewayErrors.error(
                 .gatewayStateUnavailable, "the job cannot be read from Redis now (\(error))",
-                retryAfter: GatewayErrors.unavailableRetryDelay)
+                retryAfter: GatewayFailure.unavailableRetryDelay)
         }
         guard let status, status.service == caller.service else {
             throw GatewayErrors.error(.jobNotFound, "service `\(caller.service)` has no job \(id.prefix(40))")

@@ -1,7 +1,8 @@
 /// Why a request (or a job's record) failed, as `google.rpc.ErrorInfo.reason` names it: the
 /// stable list of `hubspot.gateway.v1.ErrorReason` (Protos/hubspot/gateway/v1/errors.proto
 /// documents what a caller should do for each; `ErrorReasonTests` keeps the two lists equal).
-/// The gRPC status each goes with is GatewayAPI's (`GatewayErrorReason.code`).
+/// The gRPC status each goes with is GatewayAPI's (`GatewayErrorReason.code`); `GatewayFailure`
+/// classifies every failure into one.
 public enum GatewayErrorReason: String, CaseIterable, Sendable {
     case gatewayBudgetExhausted = "GATEWAY_BUDGET_EXHAUSTED"
     case hubspotRateLimited = "HUBSPOT_RATE_LIMITED"
@@ -34,39 +35,4 @@ public enum GatewayErrorReason: String, CaseIterable, Sendable {
     case unimplemented = "UNIMPLEMENTED"
     case jobNotFound = "JOB_NOT_FOUND"
     case jobTooLarge = "JOB_TOO_LARGE"
-}
-
-extension GatewayErrorReason {
-    /// The reason of a domain failure, for outcomes reported outside a gRPC status (a job's
-    /// record results); `GatewayErrors` makes the same choice with a message for each.
-    public static func of(_ error: any Error) -> GatewayErrorReason {
-        switch error {
-        case let error as CRMError:
-            switch error.reason {
-            case .notFound: .recordNotFound
-            case .alreadyExists: .duplicateRecord
-            case .invalidInput: .invalidProperty
-            case .notAUniqueProperty, .invalidRequest: .invalidRequest
-            case .credentialsRejected: .hubspotCredentialsRejected
-            case .missingScopes: .missingScopes
-            case .rateLimited: .hubspotRateLimited
-            case .unavailable: .hubspotUnavailable
-            case .deadlineExceeded: .deadlineExceeded
-            case .unexpectedAnswer: .hubspotUnexpectedAnswer
-            case .searchResultsCap: .searchResultsCap
-            }
-        case let error as RateLimitExceeded:
-            switch error.cause {
-            case .budget: .gatewayBudgetExhausted
-            case .hubSpotPause: .hubspotRateLimited
-            case .callerShare: .callerShareExhausted
-            }
-        case is CallerNotAllowed: .callerNotAllowed
-        case is CircuitOpen: .circuitOpen
-        case is WriteOutcomeUnknown: .writeOutcomeUnknown
-        case is DeadlinePassed: .deadlineExceeded
-        case is CancellationError: .cancelled
-        default: .internal
-        }
-    }
 }
