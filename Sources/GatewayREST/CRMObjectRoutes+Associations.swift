@@ -43,7 +43,7 @@ extension CRMObjectRoutes {
     /// HubSpot's `{results: [{category, typeId, label}]}` from the metadata cache.
     func associationLabels(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let call = try call(request, context, write: false)
-        let toType = try Self.objectType(context.parameters.get("toType"))
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
         let kinds = try await crm.metadata.associationKinds(from: call.type, to: toType, call.terms)
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
@@ -57,7 +57,7 @@ extension CRMObjectRoutes {
 
     func listAssociations(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let call = try call(request, context, write: false)
-        let toType = try Self.objectType(context.parameters.get("toType"))
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
         let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 500
         guard (1...500).contains(limit) else { throw RESTError.badRequest("limit must be between 1 and 500") }
         let page = try await crm.associations.list(
@@ -76,7 +76,7 @@ extension CRMObjectRoutes {
 
     func associate(_ request: Request, _ context: some RequestContext, labelled: Bool) async throws -> Response {
         let call = try call(request, context, write: true)
-        let toType = try Self.objectType(context.parameters.get("toType"))
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
         let (id, toId) = (Self.pathValue(context, "id"), Self.pathValue(context, "toId"))
         var kinds: [AssociationKind] = []
         if labelled {
@@ -107,7 +107,7 @@ extension CRMObjectRoutes {
 
     func removeAssociation(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let call = try call(request, context, write: true)
-        let toType = try Self.objectType(context.parameters.get("toType"))
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
         try await crm.associations.remove(
             RecordRef(call.type, Self.pathValue(context, "id")),
             RecordRef(toType, Self.pathValue(context, "toId")), call.terms)
@@ -116,7 +116,7 @@ extension CRMObjectRoutes {
 
     func batchReadAssociations(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let call = try call(request, context, write: false)
-        let toType = try Self.objectType(context.parameters.get("toType"))
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
         let inputs = try await Self.inputs(try await json(request), max: 1000)
         let ids = try inputs.enumerated().map { index, input in
             guard let id = input["id"]?.propertyText else {
@@ -152,7 +152,7 @@ extension CRMObjectRoutes {
         -> Response
     {
         let call = try call(request, context, write: true)
-        let toType = try Self.objectType(context.parameters.get("toType"))
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
         let inputs = try await Self.inputs(try await json(request), max: Self.maxBatchInputs)
         var pairs: [(from: RecordRef, to: RecordRef)] = []
         var kinds: [AssociationKind]? = nil

@@ -65,16 +65,11 @@ public struct CRMObjectRoutes: Sendable {
     /// budget); its failure in HubSpot's error shape.
     func answer(_ request: Request, _ body: () async throws -> Response) async -> Response {
         do {
-            return try await Caller.$current.withValue(caller(of: request)) { try await body() }
+            let caller = try? FrontMatter.caller(authorization: request.headers[.authorization], keys: keys)
+            return try await Caller.$current.withValue(caller) { try await body() }
         } catch {
             return RESTError.from(error, subject: "the request").response
         }
-    }
-
-    /// The service whose key the request presents, if any.
-    func caller(of request: Request) -> Caller? {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
-        return keys.caller(presenting: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
     }
 
     // MARK: Calls
@@ -90,40 +85,15 @@ public struct CRMObjectRoutes: Sendable {
     func call(_ request: Request, _ context: some RequestContext, write: Bool, typeParameter: String? = "type")
         throws -> Call
     {
-        guard let caller = caller(of: request) else {
-            throw RESTError(
-                .unauthorized,
-                "Authentication credentials not found or not valid. Send your service's gateway key as the access token (Authorization: Bearer <key>).",
-                category: "INVALID_AUTHENTICATION")
-        }
+        let caller = try FrontMatter.caller(authorization: request.headers[.authorization], keys: keys)
         ObservedRequest.current?.record(caller: caller.service)
-        let access: ObjectAccess = write ? .write : .read
-        guard caller.mayAny(access) else {
-            throw RESTError(
-                .forbidden,
-                "service `\(caller.service)` lacks the scope `crm.\(write ? "write" : "read")` this request needs",
-                category: "MISSING_SCOPES")
-        }
-        let timeout =
-            request.headers[.gatewayTimeout].flatMap { Int64($0) }.map {
-                Duration.milliseconds($0)
-            }
-            ?? configuration.defaultTimeout
-        let priority: CallPriority =
-            request.headers[.gatewayPriority]?.lowercased() == "bulk" ? .bulk : .interactive
-        let terms = CallTerms(priority: priority, deadline: .now + timeout)
+        try FrontMatter.admit(caller, to: write ? .write : .read, for: "this request")
+        let terms = FrontMatter.terms(
+            timeout: request.headers[.gatewayTimeout].flatMap { Int64($0) }.map { .milliseconds($0) },
+            defaultTimeout: configuration.defaultTimeout, priority: request.headers[.gatewayPriority])
         guard let typeParameter else { return Call(caller: caller, terms: terms, type: "") }
-        let type = try Self.objectType(context.parameters.get(typeParameter))
+        let type = try FrontMatter.objectType(context.parameters.get(typeParameter) ?? "", field: "objectType")
         return Call(caller: caller, terms: terms, type: type)
-    }
-
-    /// An object type from a path: a name, an id (`0-1`) or a custom type's `p_…` name, as the
-    /// name the rest of the gateway keys it by (`0-1` → `contacts`).
-    static func objectType(_ text: String?) throws -> String {
-        guard let type = text, !type.isEmpty,
-            type.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" })
-        else { throw RESTError.badRequest("Unable to infer object type from: \(text ?? "")") }
-        return ObjectTypeAliases.canonical(type)
     }
 
     /// A path parameter as the caller meant it: SDKs percent-encode values such as an e-mail

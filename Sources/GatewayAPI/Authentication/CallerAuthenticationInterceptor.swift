@@ -35,55 +35,22 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         if service.hasPrefix("grpc.health.") || service.hasPrefix("grpc.reflection.") {
             return try await next(request, context)
         }
-        let identity =
-            trustsCertificateIdentity ? request.metadata.firstString(Self.identityKey) : nil
-        if request.metadata.firstString("authorization") == nil, let identity,
-            let caller = keys.caller(certificateIdentity: identity)
-        {
-            return try await admit(caller, request: request, context: context, next: next)
-        }
-        guard let header = request.metadata.firstString("authorization") else {
-            return StreamingServerResponse(
-                error: GatewayErrors.error(
-                    .callerNotAuthenticated,
-                    identity.map {
-                        "no caller key, and the client certificate's identity \($0) is not a caller's `cert=`: send `authorization: Bearer <key>` or ask the gateway's operators to map the certificate"
-                    }
-                        ?? "no caller key: send `authorization: Bearer <key>` (keys are issued per calling service by the gateway's operators)"
-                ))
-        }
-        guard let presented = Self.bearerKey(in: header), let caller = keys.caller(presenting: presented) else {
-            logger.notice(
-                "rejected an unknown caller key",
-                metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
-            return StreamingServerResponse(
-                error: GatewayErrors.error(
-                    .callerNotAuthenticated,
-                    "unknown caller key (check the key your service was given; it is compared by its SHA-256)"))
-        }
-        return try await admit(caller, request: request, context: context, next: next)
-    }
-
-    /// Checks the authenticated caller's scope for the method and runs it as that caller.
-    private func admit<Input: Sendable, Output: Sendable>(
-        _ caller: Caller, request: StreamingServerRequest<Input>, context: ServerContext,
-        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
-    ) async throws -> StreamingServerResponse<Output> {
-        ObservedRequest.current?.record(caller: caller.service)
-        let needed = Self.scope(of: context.descriptor)
-        // CRM methods need their access to some object type; the domain checks the type itself.
-        let allowed =
-            switch needed {
-            case .read: caller.mayAny(.read)
-            case .write: caller.mayAny(.write)
-            default: caller.scopes.contains(needed)
+        let authorization = request.metadata.firstString("authorization")
+        let caller: Caller
+        do {
+            caller = try FrontMatter.caller(
+                authorization: authorization,
+                certificateIdentity: trustsCertificateIdentity ? request.metadata.firstString(Self.identityKey) : nil,
+                keys: keys)
+            ObservedRequest.current?.record(caller: caller.service)
+            try FrontMatter.admit(caller, to: Self.scope(of: context.descriptor), for: context.descriptor.method)
+        } catch {
+            if error.reason == .callerNotAuthenticated, authorization != nil {
+                logger.notice(
+                    "rejected an unknown caller key",
+                    metadata: ["method": "\(context.descriptor.fullyQualifiedMethod)", "peer": "\(context.remotePeer)"])
             }
-        guard allowed else {
-            return StreamingServerResponse(
-                error: GatewayErrors.error(
-                    .callerNotAllowed,
-                    "service `\(caller.service)` lacks the scope `\(needed.rawValue)` that \(context.descriptor.method) needs",
-                    metadata: [Self.callerKey: .string(caller.service), Self.scopeKey: .string(needed.rawValue)]))
+            return StreamingServerResponse(error: GatewayErrors.rpcError(error, subject: "the call"))
         }
         // Handlers scope per-caller state (idempotency keys) by this; a client cannot set it.
         return try await Caller.$current.withValue(caller) { try await next(request, context) }
@@ -92,24 +59,6 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
     /// Trailers of a CALLER_NOT_ALLOWED refusal: the calling service and the scope it lacks.
     static let callerKey = IdempotentCalls.callerKey
     static let scopeKey = "x-required-caller-scope"
-
-    /// The key of an `authorization: Bearer <key>` value (scheme case-insensitive, surrounding
-    /// spaces ignored); nil for any other form. Plain UTF-8 work: this runs on every call.
-    static func bearerKey(in header: String) -> String? {
-        var bytes = Substring(header).utf8[...]
-        let scheme = "bearer".utf8
-        guard bytes.count > scheme.count, zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
-            bytes[bytes.index(bytes.startIndex, offsetBy: scheme.count)] == UInt8(ascii: " ")
-        else { return nil }
-        bytes = bytes.dropFirst(scheme.count + 1)
-        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
-            bytes = bytes.dropFirst()
-        }
-        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
-            bytes = bytes.dropLast()
-        }
-        return bytes.isEmpty ? nil : String(Substring(bytes))
-    }
 
     /// The scope a method needs: the Admin service needs `admin`, the Changes service
     /// `changes.read`; Get/List/Search/BatchGet/Export methods read; everything else writes.

@@ -13,10 +13,11 @@ public struct CallContext: Sendable {
     public var priority: CallPriority
 
     public init(metadata: Metadata, defaultTimeout: Duration, now: ContinuousClock.Instant = .now) {
-        let timeout = metadata.firstString("grpc-timeout").flatMap(Self.parseTimeout)
-        deadline = now + (timeout ?? defaultTimeout)
-        let priorityValue = metadata.firstString("x-gateway-priority")?.lowercased()
-        priority = priorityValue == "bulk" ? .bulk : .interactive
+        let terms = FrontMatter.terms(
+            timeout: metadata.firstString("grpc-timeout").flatMap(Self.parseTimeout), defaultTimeout: defaultTimeout,
+            priority: metadata.firstString("x-gateway-priority"), now: now)
+        deadline = terms.deadline
+        priority = terms.priority
     }
 
     /// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n).

@@ -29,11 +29,8 @@ enum InputValidation {
 
     /// An object type: a standard name (`contacts`), a custom one (`p123_cars`) or an id (`2-123`).
     static func objectType(_ value: String, field: String = "object_type") throws(RPCError) {
-        guard !value.isEmpty else { throw invalid(field: field, "\(field) is required") }
-        let allowed = value.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" }
-        guard allowed, value.count <= 100 else {
-            throw invalid(
-                field: field, "\(field) \"\(value.prefix(40))\" is not an object type name (letters, digits, _ and -)")
+        do { _ = try FrontMatter.objectType(value, field: field) } catch {
+            throw GatewayErrors.rpcError(error, subject: field)
         }
     }
 

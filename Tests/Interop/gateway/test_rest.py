@@ -213,3 +213,20 @@ def test_a_rest_patch_of_a_deal_to_a_stage_of_another_pipeline_is_refused_before
     # A create naming a stage of no pipeline it is in: refused too.
     status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/deals", {"properties": {"dealname": "x", "dealstage": "renewalwon"}})
     assert status == 400, body
+
+
+def test_rest_and_grpc_refuse_the_same_object_type_names_before_hubspot(rest_fleet):
+    import grpc
+    from hubspot.gateway.v1 import objects_pb2, objects_pb2_grpc
+
+    stub = objects_pb2_grpc.ObjectsServiceStub(grpc.insecure_channel(rest_fleet.gateways[0].address))
+    for name, refused in [("x" * 101, True), ("con tacts", True), ("p" + "1" * 99, False)]:
+        status, _, body = http(rest_fleet, "GET", f"/crm/v3/objects/{urllib.request.quote(name)}/1")
+        with pytest.raises(grpc.RpcError) as error:
+            stub.GetObject(objects_pb2.GetObjectRequest(object_type=name, id="1"), metadata=rest_fleet.metadata(), timeout=30)
+        assert status == 400 and error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, status, error.value)
+        # Refused by the gateway alike on both APIs; a well-formed name reaches HubSpot, which
+        # does not know it.
+        gateways_own = "is not an object type name"
+        assert (gateways_own in json.loads(body)["message"]) == refused, (name, body)
+        assert (gateways_own in error.value.details()) == refused, (name, error.value.details())
