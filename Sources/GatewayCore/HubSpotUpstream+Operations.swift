@@ -1,9 +1,8 @@
 import HubSpotAPI
 
-/// Every HubSpot operation the APIs use besides single reads and writes (`readObject`,
-/// `write`), each through the door: the caller's priority and deadline, the budget, the breaker
-/// and the door's retries; writes drop the cached copies of what they change. Nothing above
-/// GatewayCore hands the door a closure over `HubSpotClient` any more.
+/// The door's coalesced operations besides single reads and writes: many reads and writes at
+/// once, and association writes merged with other callers' into HubSpot's batch calls. Every
+/// other operation is one `call` written once, in the domain (`HubSpotUpstream.perform`).
 extension HubSpotUpstream {
     /// Many records through the read coalescer (one HubSpot call for the misses, shared with
     /// other callers); nil where HubSpot has no such record, in the order asked.
@@ -49,74 +48,6 @@ extension HubSpotUpstream {
         }
     }
 
-    /// A page of records in HubSpot's order.
-    public func list(
-        _ type: String, limit: Int, after cursor: String?, properties: [String], archived: Bool = false,
-        priority: CallPriority, deadline: ContinuousClock.Instant
-    ) async throws -> ObjectPage {
-        try await call(priority: priority, deadline: deadline) { client, options in
-            try await client.listObjects(
-                type, limit: limit, after: cursor, properties: PropertyNames.normalized(properties), archived: archived,
-                options: options)
-        }
-    }
-
-    /// A page of search results (search has its own, smaller budget).
-    public func search(
-        _ type: String, _ request: SearchRequest, priority: CallPriority, deadline: ContinuousClock.Instant
-    ) async throws -> SearchPage {
-        try await call(.search, priority: priority, deadline: deadline) { client, options in
-            try await client.search(type, request, options: options)
-        }
-    }
-
-    /// Archives one record.
-    public func archive(_ type: String, id: String, priority: CallPriority, deadline: ContinuousClock.Instant)
-        async throws
-    {
-        try await call(priority: priority, deadline: deadline, invalidating: [(type, id)]) { client, options in
-            try await client.archiveObject(type, id: id, options: options)
-        }
-    }
-
-    /// Archives up to 100 records in one call.
-    public func archive(_ type: String, ids: [String], priority: CallPriority, deadline: ContinuousClock.Instant)
-        async throws
-    {
-        try await call(priority: priority, deadline: deadline, invalidating: ids.map { (type, $0) }) {
-            client, options in
-            try await client.batchArchive(type, ids: ids, options: options)
-        }
-    }
-
-    /// Merges `mergedId` into `primaryId` (HubSpot's merge endpoint; never retried once it may
-    /// have reached HubSpot) and answers the surviving record. Both records' cached copies are
-    /// dropped, and reads of the merged-away id are served the survivor from then on.
-    public func merge(
-        _ type: String, primaryId: String, mergedId: String, priority: CallPriority,
-        deadline: ContinuousClock.Instant
-    ) async throws -> HubSpotObject {
-        let survivor = try await call(
-            priority: priority, deadline: deadline, idempotent: false,
-            invalidating: [(type, primaryId), (type, mergedId)]
-        ) { client, options in
-            try await client.mergeObjects(type, primaryId: primaryId, mergedId: mergedId, options: options)
-        }
-        for gone in [mergedId, primaryId] where gone != survivor.id {
-            await cache.rememberMerge(type: type, id: gone, into: survivor.id)
-        }
-        return survivor
-    }
-
-    /// The type's property definitions.
-    public func properties(of type: String, priority: CallPriority, deadline: ContinuousClock.Instant) async throws
-        -> [PropertyDefinition]
-    {
-        try await call(priority: priority, deadline: deadline) { client, options in
-            try await client.properties(of: type, options: options)
-        }
-    }
-
     // MARK: Associations
 
     /// Associates two records, with HubSpot's default type when `types` is empty, in a batch
@@ -146,26 +77,6 @@ extension HubSpotUpstream {
             throw error
         }
         await invalidate([from, to])
-    }
-
-    /// A page of the records of `toType` associated with a record.
-    public func associations(
-        of from: (type: String, id: String), toType: String, limit: Int = 500, after cursor: String? = nil,
-        priority: CallPriority, deadline: ContinuousClock.Instant
-    ) async throws -> HubSpotAPI.AssociationPage {
-        try await call(priority: priority, deadline: deadline) { client, options in
-            try await client.listAssociations(
-                from: from.type, id: from.id, to: toType, limit: limit, after: cursor, options: options)
-        }
-    }
-
-    /// The records of `toType` associated with each of up to 1,000 records, in one call.
-    public func associations(
-        of type: String, ids: [String], toType: String, priority: CallPriority, deadline: ContinuousClock.Instant
-    ) async throws -> AssociationBatchResult {
-        try await call(priority: priority, deadline: deadline) { client, options in
-            try await client.batchReadAssociations(from: type, to: toType, ids: ids, options: options)
-        }
     }
 
     /// Removes every association between two records, in a batch call shared with other

@@ -35,7 +35,7 @@ struct GatewayCoreBenchmark {
         }()
         let redisURL = arguments[3]
         do {
-            let (redis, transport, client, upstream) = try await Door.open(
+            let (redis, transport, client, crm) = try await Door.open(
                 simulator: baseURL, token: token, redis: redisURL, logger: logger)
             let firstId = try await client.listObjects("contacts", limit: 1).results[0].id
             guard let first = Int(firstId).map({ $0 + skip }) else { fatalError("simulator ids are numeric") }
@@ -63,7 +63,7 @@ struct GatewayCoreBenchmark {
                         group.addTask {
                             let began = clock.now
                             do {
-                                let read = try await upstream.readObject(
+                                let read = try await crm.upstream.readObject(
                                     type: "contacts", id: id, properties: ["email", "firstname"],
                                     deadline: began + .seconds(deadlineSeconds))
                                 tally.served(read.object != nil, after: clock.now - began)
@@ -188,7 +188,7 @@ enum ServicesBenchmark {
         let (baseURL, token) = (arguments[1], arguments[2])
         var logger = Logger(label: "gateway-core-bench")
         logger.logLevel = .warning
-        let (redis, transport, client, upstream) = try await Door.open(
+        let (redis, transport, client, crm) = try await Door.open(
             simulator: baseURL, token: token, redis: arguments[3], logger: logger)
         _ = try await client.send(transport, baseURL + "/_sim/stats/reset")
         let services = [
@@ -209,9 +209,9 @@ enum ServicesBenchmark {
                                 calls.addTask {
                                     let began = clock.now
                                     do {
-                                        _ = try await upstream.list(
-                                            "contacts", limit: 1, after: nil, properties: [], priority: .interactive,
-                                            deadline: began + .seconds(deadlineSeconds))
+                                        _ = try await crm.records.list(
+                                            "contacts", limit: 1, after: nil, properties: [],
+                                            CallTerms(deadline: began + .seconds(deadlineSeconds)))
                                         tally.served(caller.service)
                                     } catch let refusal as RateLimitExceeded {
                                         tally.refused(caller.service, refusal.cause.rawValue, after: clock.now - began)
@@ -286,7 +286,7 @@ final class ServiceTally: Sendable {
 /// The door the benchmark drives: a Redis limiter and cache, a curl client to the simulator.
 enum Door {
     static func open(simulator baseURL: String, token: String, redis url: String, logger: Logger) async throws
-        -> (RedisClient, CurlTransport, HubSpotClient, HubSpotUpstream)
+        -> (RedisClient, CurlTransport, HubSpotClient, CRM)
     {
         let redis = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
         try await redis.waitUntilConnected()
@@ -297,6 +297,6 @@ enum Door {
         let crm = CRM(
             door: DoorConfiguration(baseURL: baseURL), credentials: .privateAppToken(Secret(token)), redis: redis,
             transport: transport, logger: logger)
-        return (redis, transport, client, crm.upstream)
+        return (redis, transport, client, crm)
     }
 }

@@ -1,3 +1,4 @@
+import HubSpotAPI
 /// Associations (HubSpot's v4) between records of any types.
 public struct Associations: Sendable {
     let upstream: HubSpotUpstream
@@ -70,12 +71,11 @@ public struct Associations: Sendable {
     ) async throws -> AssociationPage {
         try Caller.authorize(.read, from.type)
         try Caller.authorize(.read, toType)
-        return try await translatingErrors {
-            AssociationPage(
-                try await upstream.associations(
-                    of: (from.type, from.id), toType: toType, limit: limit, after: cursor, priority: terms.priority,
-                    deadline: terms.deadline))
-        }
+        return AssociationPage(
+            try await upstream.perform(terms) {
+                try await $0.listAssociations(
+                    from: from.type, id: from.id, to: toType, limit: limit, after: cursor, options: $1)
+            })
     }
 
     /// The records of `toType` associated with each of `ids` (up to 1,000; HubSpot's batch
@@ -86,11 +86,10 @@ public struct Associations: Sendable {
     {
         try Caller.authorize(.read, type)
         try Caller.authorize(.read, toType)
-        return try await translatingErrors {
-            Association.byRecord(
-                try await upstream.associations(
-                    of: type, ids: ids, toType: toType, priority: terms.priority, deadline: terms.deadline))
-        }
+        return Association.byRecord(
+            try await upstream.perform(terms) {
+                try await $0.batchReadAssociations(from: type, to: toType, ids: ids, options: $1)
+            })
     }
 
     /// Removes every association between two records.

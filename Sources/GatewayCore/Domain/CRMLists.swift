@@ -1,3 +1,4 @@
+import HubSpotAPI
 import Foundation
 
 /// A list of records (marketing's segments).
@@ -40,25 +41,21 @@ public struct CRMLists: Sendable {
 
     /// Lists whose name contains `query` (all when nil), from `offset`.
     public func find(query: String?, offset: Int, count: Int, _ terms: CallTerms) async throws -> CRMListPage {
-        try await translatingErrors {
-            CRMListPage(
-                try await upstream.searchLists(
-                    query: query, offset: offset, count: count, priority: terms.priority, deadline: terms.deadline))
-        }
+        CRMListPage(
+            try await upstream.perform(terms) {
+                try await $0.searchLists(query: query, offset: offset, count: count, options: $1)
+            })
     }
 
     public func get(_ id: String, _ terms: CallTerms) async throws -> CRMList {
-        try await translatingErrors {
-            CRMList(try await upstream.list(id, priority: terms.priority, deadline: terms.deadline))
-        }
+        CRMList(try await upstream.perform(terms) { try await $0.list(id, options: $1) })
     }
 
     public func members(of id: String, limit: Int, after: String?, _ terms: CallTerms) async throws -> CRMListMembers {
-        try await translatingErrors {
-            CRMListMembers(
-                try await upstream.listMemberships(
-                    id, limit: limit, after: after, priority: terms.priority, deadline: terms.deadline))
-        }
+        CRMListMembers(
+            try await upstream.perform(terms) {
+                try await $0.listMemberships(id, limit: limit, after: after, options: $1)
+            })
     }
 
     /// Adds (or removes) members of a MANUAL list, in calls of at most `batchSize` ids.
@@ -68,11 +65,10 @@ public struct CRMLists: Sendable {
         var total = CRMListChange(changed: [], missing: [])
         for start in stride(from: 0, to: recordIds.count, by: batchSize) {
             let batch = Array(recordIds[start..<min(recordIds.count, start + batchSize)])
-            let change = try await translatingErrors {
-                CRMListChange(
-                    try await upstream.changeListMemberships(
-                        id, add: add, recordIds: batch, priority: terms.priority, deadline: terms.deadline), add: add)
-            }
+            let change = CRMListChange(
+                try await upstream.perform(terms) {
+                    try await $0.changeListMemberships(id, add: add, recordIds: batch, options: $1)
+                }, add: add)
             total.changed += change.changed
             total.missing += change.missing
         }

@@ -10,7 +10,7 @@ public struct CRMMetadata: Sendable {
     /// Every pipeline of `type` (deals, tickets), with stages.
     public func pipelines(_ type: String, _ terms: CallTerms) async throws -> [CRMPipeline] {
         let (pipelines, _) = try await cached("pipelines:\(type)") {
-            try await upstream.pipelines(of: type, priority: terms.priority, deadline: terms.deadline)
+            try await upstream.perform(terms) { try await $0.pipelines(of: type, options: $1) }
         }
         return pipelines.map(CRMPipeline.init).sorted { ($0.displayOrder, $0.id) < ($1.displayOrder, $1.id) }
     }
@@ -26,9 +26,9 @@ public struct CRMMetadata: Sendable {
     {
         let name = "owners:\(limit):\(after ?? ""):\(email?.lowercased() ?? ""):\(archived)"
         let (page, _) = try await cached(name) {
-            try await upstream.owners(
-                limit: limit, after: after, email: email, archived: archived, priority: terms.priority,
-                deadline: terms.deadline)
+            try await upstream.perform(terms) {
+                try await $0.owners(limit: limit, after: after, email: email, archived: archived, options: $1)
+            }
         }
         return CRMOwnerPage(page)
     }
@@ -36,7 +36,7 @@ public struct CRMMetadata: Sendable {
     /// Every property of `type`, by name.
     public func properties(_ type: String, _ terms: CallTerms) async throws -> [CRMProperty] {
         let (definitions, _) = try await cached(Self.propertiesItem(type)) {
-            try await upstream.properties(of: type, priority: terms.priority, deadline: terms.deadline)
+            try await upstream.perform(terms) { try await $0.properties(of: type, options: $1) }
         }
         return definitions.map(CRMProperty.init).sorted { $0.name < $1.name }
     }
@@ -51,7 +51,7 @@ public struct CRMMetadata: Sendable {
     /// Every association kind from `from` to `to` (HubSpot-defined and labelled).
     public func associationKinds(from: String, to: String, _ terms: CallTerms) async throws -> [AssociationKind] {
         let (labels, _) = try await cached("associations:\(from):\(to)") {
-            try await upstream.associationLabels(from: from, to: to, priority: terms.priority, deadline: terms.deadline)
+            try await upstream.perform(terms) { try await $0.associationLabels(from: from, to: to, options: $1) }
         }
         return labels.map(AssociationKind.init)
     }

@@ -190,3 +190,20 @@ extension CRMListChange {
             missing: change.recordIdsMissing ?? [])
     }
 }
+
+extension HubSpotUpstream {
+    /// One HubSpot call of a domain operation, through the door on the caller's terms (budget,
+    /// breaker, the door's retries); objects named in `invalidating` are dropped from the cache
+    /// (the call is a write). Its failure comes back as a `CRMError`.
+    func perform<T: Sendable>(
+        _ terms: CallTerms, _ kind: UpstreamCallKind = .general, idempotent: Bool = true,
+        invalidating objects: [(type: String, id: String)] = [],
+        _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await call(
+                kind, priority: terms.priority, deadline: terms.deadline, idempotent: idempotent,
+                invalidating: objects, body)
+        } catch { throw CRMError.translating(error) }
+    }
+}

@@ -1,3 +1,4 @@
+import HubSpotAPI
 import Foundation
 import TimeConversions
 
@@ -82,12 +83,11 @@ extension Records {
             for toType in export.associationTypes where !records[0].archived {
                 try await export.beforeCall()
                 let terms = export.terms()
-                associations[toType] = try await translatingErrors {
-                    Association.byRecord(
-                        try await upstream.associations(
-                            of: type, ids: records.map(\.id), toType: toType, priority: terms.priority,
-                            deadline: terms.deadline))
-                }
+                let ids = records.map(\.id)
+                associations[toType] = Association.byRecord(
+                    try await upstream.perform(terms) {
+                        try await $0.batchReadAssociations(from: type, to: toType, ids: ids, options: $1)
+                    })
             }
             try await deliver(
                 zip(records, cursors).map { record, cursor in

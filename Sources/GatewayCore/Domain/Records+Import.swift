@@ -52,24 +52,23 @@ extension Records {
                 csv += Array(
                     (columns.map { Self.csvField(rows[index][$0] ?? "") }.joined(separator: ",") + "\r\n").utf8)
             }
-            let status = try await translatingErrors {
-                try await upstream.startImport(
+            // Not idempotent: a retried upload would be a second import.
+            let file = csv
+            let status = try await upstream.perform(terms, idempotent: false) {
+                try await $0.startImport(
                     name: "hubspot-gateway job", objectTypeId: objectTypeId, idProperty: idProperty, columns: columns,
-                    csv: csv, priority: terms.priority, deadline: terms.deadline)
+                    csv: file, options: $1)
             }
             calls += 1
             importId = status.id
             try await started(importId)
         }
-        var status = try await translatingErrors {
-            try await upstream.importStatus(importId, priority: terms.priority, deadline: terms.deadline)
-        }
+        let id = importId
+        var status = try await upstream.perform(terms) { try await $0.importStatus(id, options: $1) }
         calls += 1
         while !status.isFinished {
             try await Task.sleep(for: pollInterval)
-            status = try await translatingErrors {
-                try await upstream.importStatus(importId, priority: terms.priority, deadline: terms.deadline)
-            }
+            status = try await upstream.perform(terms) { try await $0.importStatus(id, options: $1) }
             calls += 1
         }
         guard status.state == "DONE" else {
@@ -78,10 +77,8 @@ extension Records {
         // Line 1 is the header; line n is the (n − 1)-th row sent.
         var after: String?
         repeat {
-            let page = try await translatingErrors {
-                try await upstream.importErrors(
-                    importId, after: after, priority: terms.priority, deadline: terms.deadline)
-            }
+            let cursor = after
+            let page = try await upstream.perform(terms) { try await $0.importErrors(id, after: cursor, options: $1) }
             calls += 1
             for error in page.results {
                 guard let line = error.sourceData?.lineNumber, line >= 2, line - 2 < sent.count else { continue }

@@ -58,12 +58,12 @@ public struct Records: Sendable {
         _ terms: CallTerms
     ) async throws -> RecordPage {
         try Caller.authorize(.read, type)
-        return try await translatingErrors {
-            RecordPage(
-                try await upstream.list(
-                    type, limit: limit, after: cursor, properties: properties, archived: archived,
-                    priority: terms.priority, deadline: terms.deadline))
-        }
+        let properties = PropertyNames.normalized(properties)
+        return RecordPage(
+            try await upstream.perform(terms) {
+                try await $0.listObjects(
+                    type, limit: limit, after: cursor, properties: properties, archived: archived, options: $1)
+            })
     }
 
     /// A page of search results (search has its own, smaller budget).
@@ -79,11 +79,8 @@ public struct Records: Sendable {
                 "search stops at HubSpot's \(Self.searchResultsCap)th result (after \(offset), limit \(query.limit)): narrow the query — e.g. filter on hs_lastmodifieddate or hs_object_id ranges — or use ObjectsService.ExportChanged"
             )
         }
-        return try await translatingErrors {
-            RecordPage(
-                try await upstream.search(
-                    type, SearchRequest(query), priority: terms.priority, deadline: terms.deadline))
-        }
+        let request = SearchRequest(query)
+        return RecordPage(try await upstream.perform(terms, .search) { try await $0.search(type, request, options: $1) })
     }
 
     /// Creates, updates or upserts one record (merged with other callers' writes into HubSpot's
@@ -226,26 +223,28 @@ public struct Records: Sendable {
         -> CRMRecord
     {
         try Caller.authorize(.write, type)
-        return try await translatingErrors {
-            CRMRecord(
-                try await upstream.merge(
-                    type, primaryId: primaryId, mergedId: mergedId, priority: terms.priority, deadline: terms.deadline))
+        // Never retried once it may have reached HubSpot; both records' cached copies are
+        // dropped, and reads of the merged-away id are served the survivor from then on.
+        let survivor = try await upstream.perform(
+            terms, idempotent: false, invalidating: [(type, primaryId), (type, mergedId)]
+        ) { try await $0.mergeObjects(type, primaryId: primaryId, mergedId: mergedId, options: $1) }
+        for gone in [mergedId, primaryId] where gone != survivor.id {
+            await upstream.cache.rememberMerge(type: type, id: gone, into: survivor.id)
         }
+        return CRMRecord(survivor)
     }
 
     /// Archives one record.
     public func archive(_ type: String, id: String, _ terms: CallTerms) async throws {
         try Caller.authorize(.write, type)
-        return try await translatingErrors {
-            try await upstream.archive(type, id: id, priority: terms.priority, deadline: terms.deadline)
-        }
+        try await upstream.perform(terms, invalidating: [(type, id)]) { try await $0.archiveObject(type, id: id, options: $1) }
     }
 
     /// Archives up to 100 records in one HubSpot call.
     public func archive(_ type: String, ids: [String], _ terms: CallTerms) async throws {
         try Caller.authorize(.write, type)
-        return try await translatingErrors {
-            try await upstream.archive(type, ids: ids, priority: terms.priority, deadline: terms.deadline)
+        try await upstream.perform(terms, invalidating: ids.map { (type, $0) }) {
+            try await $0.batchArchive(type, ids: ids, options: $1)
         }
     }
 
@@ -260,8 +259,7 @@ public struct Records: Sendable {
             return try await translatingErrors(body)
         } catch let error as CRMError {
             guard case .invalidInput = error.reason,
-                let definitions = try? await upstream.properties(
-                    of: type, priority: terms.priority, deadline: terms.deadline),
+                let definitions = try? await upstream.perform(terms) { try await $0.properties(of: type, options: $1) },
                 !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true })
             else { throw error }
             let unique = definitions.filter { $0.hasUniqueValue == true }.map(\.name)
