@@ -174,8 +174,8 @@ public final class HubSpotUpstream: Sendable {
             return try await cache.read(
                 type: type, id: id, properties: properties, maxStaleness: maxStaleness,
                 canServeStale: Self.isUnavailability
-            ) { [breaker] in
-                try breaker.refuseIfOpen()
+            ) {
+                // The batch's admission checks the breaker before it spends budget.
                 do {
                     return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
                 } catch is UnattributedRead {
@@ -221,7 +221,6 @@ public final class HubSpotUpstream: Sendable {
             if UniqueValues.matches(read.object?[uniqueProperty], value, of: uniqueProperty) { return answer(read) }
             // The record no longer holds the value (or is gone): ask HubSpot who does.
         }
-        try breaker.refuseIfOpen()
         let ticket = cache.invalidationTicket()
         let object: HubSpotObject?
         do {
@@ -247,7 +246,6 @@ public final class HubSpotUpstream: Sendable {
     public func write(
         type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
     ) async throws -> HubSpotObject {
-        try breaker.refuseIfOpen()
         do {
             let object = try await writes[priority]!.write(type: type, write, deadline: deadline)
             await cache.invalidate(type: type, id: object.id)
