@@ -54,7 +54,7 @@ public final class Gateway: Sendable {
     ///   - metricsFactory: where the RPCs' metrics go (default: the bootstrapped one).
     public init(
         configuration: GatewayConfiguration, credentials: HubSpotCredentials,
-        developer: DeveloperCredentials? = nil, keys: CallerKeys, redis: RedisClient?,
+        developer: ClientCredentials? = nil, keys: CallerKeys, redis: RedisClient?,
         durableRedis: RedisClient? = nil, transport: CurlTransport, replicaID: String = UUID().uuidString,
         metrics: GatewayMetrics = GatewayMetrics(), time: TimeSource = .system, logger: Logger,
         accessLogger: Logger? = nil, metricsFactory: (any MetricsFactory)? = nil

@@ -129,10 +129,10 @@ public struct GatewayOptions: ParsableArguments {
     }
 
     /// The journal app's client credentials, when the journal is on.
-    func developerCredentials() -> DeveloperCredentials? {
+    func developerCredentials() -> ClientCredentials? {
         guard !journal.journalTypes.isEmpty, let id = journal.journalClientId, let secret = journal.journalClientSecret
         else { return nil }
-        return DeveloperCredentials(clientId: id, clientSecret: Secret(secret), scopes: Self.journalScopes)
+        return ClientCredentials(clientId: id, clientSecret: Secret(secret), scopes: Self.journalScopes)
     }
 
     /// The secrets the logs must never show.

@@ -33,30 +33,17 @@ public struct DoorConfiguration: Sendable {
     }
 }
 
-/// The credentials of the app's developer platform (the webhooks journal): a second client the
-/// door holds, whose calls go through the same budget and breaker.
-public struct DeveloperCredentials: Sendable {
-    public var clientId: String
-    public var clientSecret: Secret
-    public var scopes: [String]
-
-    public init(clientId: String, clientSecret: Secret, scopes: [String]) {
-        self.clientId = clientId
-        self.clientSecret = clientSecret
-        self.scopes = scopes
-    }
-}
-
 extension CRM {
     /// The domain on a door built from `configuration`: the one place the door is assembled.
     /// - Parameters:
     ///   - redis: the fleet's shared Redis (nil: this replica limits and caches alone).
-    ///   - developer: the app's client credentials, for the webhooks journal.
+    ///   - developer: the app's developer-platform client credentials (the webhooks journal),
+    ///     for a second client the door holds, whose calls go through the same budget and breaker.
     ///   - observer: told of every HTTP exchange with HubSpot besides the limiter and metrics.
     ///   - breakerNow: the breaker's clock (tests), else `time`'s.
     public init(
         door configuration: DoorConfiguration, credentials: HubSpotCredentials,
-        developer: DeveloperCredentials? = nil, redis: RedisClient?, transport: CurlTransport,
+        developer: ClientCredentials? = nil, redis: RedisClient?, transport: CurlTransport,
         replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), time: TimeSource = .system,
         breakerNow: (@Sendable () -> ContinuousClock.Instant)? = nil,
         observer: @escaping @Sendable (HubSpotExchange) -> Void = { _ in }, logger: Logger
@@ -74,10 +61,8 @@ extension CRM {
         }
         let developerClient = developer.map {
             HubSpotClient(
-                transport: transport,
-                credentials: .clientCredentials(
-                    ClientCredentials(clientId: $0.clientId, clientSecret: $0.clientSecret, scopes: $0.scopes)),
-                configuration: configuration.hubspot, time: time, logger: logger, observer: observe)
+                transport: transport, credentials: .clientCredentials($0), configuration: configuration.hubspot,
+                time: time, logger: logger, observer: observe)
         }
         let upstream = HubSpotUpstream(
             client: client, developerClient: developerClient, limiter: limiter,
