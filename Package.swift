@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "HubSpotSimulator", targets: ["HubSpotSimulator"]),
-        .library(name: "WebhookSignature", targets: ["WebhookSignature"]),
+        .library(name: "Digests", targets: ["Digests"]),
         .library(name: "HubSpotAPI", targets: ["HubSpotAPI"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "GRPCNghttp2Transport", targets: ["GRPCNghttp2Transport"]),
@@ -70,10 +70,10 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // MARK: Libraries
-        /// `Duration` in milliseconds, written once for every module.
-        .target(name: "TimeConversions", swiftSettings: swiftSettings),
+        /// The time module: the clock every component reads (`TimeSource`), `Duration` in milliseconds, HubSpot's timestamps.
+        .target(name: "Time", swiftSettings: swiftSettings),
         .target(
-            name: "WebhookSignature", dependencies: ["CLibcrypto", "TimeConversions"], swiftSettings: swiftSettings),
+            name: "Digests", dependencies: ["CLibcrypto", "Time"], swiftSettings: swiftSettings),
         .target(name: "JSONCore", swiftSettings: swiftSettings),
         /// swift-log handler writing one JSON object per line, with secrets redacted.
         .target(
@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "HubSpotSimulator",
             dependencies: [
-                "JSONCore", "WebhookSignature", "TimeConversions",
+                "JSONCore", "Digests", "Time",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "HubSpotAPI",
             dependencies: [
-                "CCurl", "CCurlShim", "JSONCore", "TimeConversions",
+                "CCurl", "CCurlShim", "JSONCore", "Time",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "RedisClient",
             dependencies: [
-                "CHiredis", "TimeConversions",
+                "CHiredis", "Time",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "HubSpotAPI", "RedisClient", "TimeConversions", "WebhookSignature",
+                "HubSpotAPI", "RedisClient", "Time", "Digests",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,7 +166,7 @@ let package = Package(
         .target(
             name: "ChangeFeed",
             dependencies: [
-                "GatewayCore", "HubSpotAPI", "JSONCore", "RedisClient", "TimeConversions", "WebhookSignature",
+                "GatewayCore", "HubSpotAPI", "JSONCore", "RedisClient", "Time", "Digests",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -215,7 +215,7 @@ let package = Package(
         .target(
             name: "GatewayAPI",
             dependencies: [
-                "ChangeFeed", "GatewayCore", "GatewayProto", "WebhookSignature", "TimeConversions", "WriteJobs",
+                "ChangeFeed", "GatewayCore", "GatewayProto", "Digests", "Time", "WriteJobs",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -231,7 +231,7 @@ let package = Package(
         .target(
             name: "GatewayREST",
             dependencies: [
-                "GatewayCore", "JSONCore", "TimeConversions",
+                "GatewayCore", "JSONCore", "Time",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -245,7 +245,7 @@ let package = Package(
             name: "GatewayAssembly",
             dependencies: [
                 "ChangeFeed", "GatewayAPI", "GatewayCore", "GatewayProto", "GatewayREST", "GRPCNghttp2Transport",
-                "GRPCStandardServices", "HubSpotAPI", "RedisClient", "TimeConversions", "WriteJobs",
+                "GRPCStandardServices", "HubSpotAPI", "RedisClient", "Time", "WriteJobs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -353,7 +353,7 @@ let package = Package(
         .executableTarget(
             name: "change-feed-bench",
             dependencies: [
-                "HubSpotAPI", "WebhookSignature",
+                "HubSpotAPI", "Digests",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -383,7 +383,7 @@ let package = Package(
             name: "ChangeFeedTests",
             dependencies: [
                 "ChangeFeed", "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
-                "WebhookSignature",
+                "Digests",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -396,7 +396,7 @@ let package = Package(
         .testTarget(
             name: "HubSpotAPITests",
             dependencies: [
-                "HubSpotAPI", "HubSpotSimulator", "TestSupport", "TimeConversions",
+                "HubSpotAPI", "HubSpotSimulator", "TestSupport", "Time",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -406,7 +406,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "TimeConversions",
+                "Time",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -442,7 +442,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: [
-                "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport", "TimeConversions",
+                "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport", "Time",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
@@ -470,7 +470,7 @@ let package = Package(
             name: "GatewayAPITests",
             dependencies: [
                 "ChangeFeed", "GatewayAPI", "GatewayAssembly", "GatewayCore", "GatewayProto", "HubSpotAPI",
-                "HubSpotSimulator", "RedisClient", "TestSupport", "TimeConversions", "WriteJobs",
+                "HubSpotSimulator", "RedisClient", "TestSupport", "Time", "WriteJobs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
@@ -489,12 +489,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], swiftSettings: swiftSettings),
+        .testTarget(name: "DigestsTests", dependencies: ["Digests"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HubSpotSimulatorTests",
             dependencies: [
-                "HubSpotSimulator", "TestSupport", "TimeConversions",
-                "WebhookSignature",
+                "HubSpotSimulator", "TestSupport", "Time",
+                "Digests",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

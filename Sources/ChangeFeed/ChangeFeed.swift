@@ -1,5 +1,5 @@
 import RedisClient
-import TimeConversions
+import Time
 
 /// The durable, resumable feed of changes: one Redis stream for every object type, so that one
 /// cursor orders everything (a subscriber to several types resumes from one place, and one

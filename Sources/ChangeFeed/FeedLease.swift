@@ -1,5 +1,5 @@
 import RedisClient
-import TimeConversions
+import Time
 
 /// A lease in Redis that one replica at a time holds (the reconciler's, the journal reader's):
 /// taken when free, renewed by its holder, taken over by another replica once the holder stops

@@ -6,7 +6,7 @@ import HubSpotAPI
 import JSONCore
 import Logging
 import RedisClient
-import TimeConversions
+import Time
 
 /// Settings of the journal intake (`--journal-*` options).
 public struct JournalReaderConfiguration: Sendable {

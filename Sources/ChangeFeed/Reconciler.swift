@@ -4,7 +4,7 @@ import GatewayCore
 import JSONCore
 import Logging
 import RedisClient
-import TimeConversions
+import Time
 
 /// Settings of the reconciler (`--reconcile-*` options).
 public struct ReconcilerConfiguration: Sendable {

@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
-import WebhookSignature
+import Digests
 
 /// Settings of the webhook intake (`--webhook-*` options).
 public struct WebhookIntakeConfiguration: Sendable {

@@ -13,7 +13,7 @@ import Metrics
 import RedisClient
 import ServiceLifecycle
 import Synchronization
-import TimeConversions
+import Time
 import WriteJobs
 
 /// The gateway, assembled once: the door, the domain, the change feed, the write jobs and both

@@ -2,7 +2,7 @@ import Foundation
 import HubSpotAPI
 import Logging
 import RedisClient
-import TimeConversions
+import Time
 
 /// The door's configuration: one value per component it is made of.
 public struct DoorConfiguration: Sendable {

@@ -1,6 +1,6 @@
 import HubSpotAPI
 import Logging
-import TimeConversions
+import Time
 
 /// The single door to HubSpot: every call the gateway makes goes cache → coalescer → rate
 /// limiter → circuit breaker → `HubSpotClient`, within the caller's deadline.

@@ -3,7 +3,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import JSONCore
-import TimeConversions
+import Time
 
 /// HubSpot's associations v4 paths on the domain's `Associations` (writes merged into batch
 /// calls across callers, as for gRPC).

@@ -3,7 +3,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import JSONCore
-import TimeConversions
+import Time
 
 /// `POST /crm/v3/objects/{type}/batch/{read,create,update,upsert,archive}` and `/search`.
 extension CRMObjectRoutes {

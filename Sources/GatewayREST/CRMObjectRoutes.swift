@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import JSONCore
 import Logging
-import TimeConversions
+import Time
 
 /// Settings of the REST endpoint.
 public struct RESTConfiguration: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
 import JSONCore
-import TimeConversions
+import Time
 
 /// Domain records as HubSpot's JSON, written once.
 extension JSONWriter {

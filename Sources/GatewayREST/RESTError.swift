@@ -3,7 +3,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import JSONCore
-import TimeConversions
+import Time
 
 /// An answer in HubSpot's error shape (`status`, `message`, `correlationId`, `category`, …) with
 /// HubSpot's status codes, so that SDK code handling HubSpot's errors keeps working.

@@ -3,7 +3,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import Logging
-import TimeConversions
+import Time
 
 /// Counts, times and logs every REST request by method, route template, status and calling
 /// service — the REST twin of the gRPC `RequestObservationInterceptor` — and gives each one a

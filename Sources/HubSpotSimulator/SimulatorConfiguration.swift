@@ -1,4 +1,4 @@
-import TimeConversions
+import Time
 /// Everything that shapes one simulated HubSpot portal. Every value has HubSpot's default.
 public struct SimulatorConfiguration: Sendable {
     /// Interface to bind (`127.0.0.1` by default: the simulator is a development tool).

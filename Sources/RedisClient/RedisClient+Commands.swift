@@ -1,4 +1,4 @@
-import TimeConversions
+import Time
 
 /// The commands the gateway uses, typed.
 extension RedisClient {

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import Synchronization
-import TimeConversions
+import Time
 import Tracing
 
 /// One argument of a Redis command: bytes, with conversions from text and numbers.

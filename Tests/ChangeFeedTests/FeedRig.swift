@@ -4,7 +4,7 @@ import GatewayCore
 import Logging
 import RedisClient
 import TestSupport
-import WebhookSignature
+import Digests
 
 /// A real redis-server, a feed on it, and signed webhook requests to an intake.
 struct FeedRig {

@@ -2,7 +2,7 @@ import ChangeFeed
 import Foundation
 import Testing
 import TestSupport
-import WebhookSignature
+import Digests
 
 /// The intake against a real redis-server: only signed deliveries reach the feed, each event
 /// once, and nothing is answered 200 that was not stored.

@@ -6,7 +6,7 @@ import GRPCInProcessTransport
 import SwiftProtobuf
 import Testing
 import TestSupport
-import TimeConversions
+import Time
 
 /// `ObjectsService.ExportChanged` against hubspot-sim's seeded records (a minute apart, each
 /// contact associated with a company), through the whole gRPC stack.

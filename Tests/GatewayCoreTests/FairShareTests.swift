@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 import TestSupport
-import TimeConversions
+import Time
 
 /// Services with weights share the fleet's budget by them, across replicas, and a share nobody
 /// uses goes to the others (a real redis-server, three replicas' limiters, on a clock the test

@@ -5,7 +5,7 @@ import RedisClient
 import Synchronization
 import Testing
 import TestSupport
-import TimeConversions
+import Time
 
 /// Three replicas' limiters sharing one real redis-server, on a clock the test moves (`clock`;
 /// nil: the system's), which Redis's scripts use too: windows fill the same way on any machine.

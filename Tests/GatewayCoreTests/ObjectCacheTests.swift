@@ -6,7 +6,7 @@ import RedisClient
 import Synchronization
 import Testing
 import TestSupport
-import TimeConversions
+import Time
 
 /// A cache on a real redis-server, and a pretend upstream whose answers and calls the test controls.
 struct CacheRig {

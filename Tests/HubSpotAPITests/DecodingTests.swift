@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 import Testing
 @testable import HubSpotAPI
-@testable import TimeConversions
+@testable import Time
 
 @Suite struct DecodingTests {
     func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }

@@ -4,7 +4,7 @@ import HubSpotSimulator
 import Synchronization
 import Testing
 import TestSupport
-import TimeConversions
+import Time
 
 /// A client on a fresh transport, pointed at `baseURL`.
 func makeClient(

@@ -1,7 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
-import TimeConversions
+import Time
 
 @Suite struct ObjectsTests {
     @Test func createThenGetReturnsTheRecordWithMaintainedProperties() async throws {

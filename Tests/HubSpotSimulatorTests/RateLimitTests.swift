@@ -1,7 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
-import TimeConversions
+import Time
 
 @Suite struct RateLimitTests {
     @Test func burstLimitAnswers429WithHubSpotsBodyAndChangesNothing() async throws {

@@ -1,7 +1,7 @@
 import Foundation
 import HubSpotSimulator
 import Testing
-import TimeConversions
+import Time
 import TestSupport
 
 @Suite struct SearchTests {

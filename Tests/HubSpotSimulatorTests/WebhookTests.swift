@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import TestSupport
-import WebhookSignature
+import Digests
 
 /// A real HTTP receiver that records what the simulator delivers.
 final class WebhookReceiver: Sendable {

@@ -1,5 +1,5 @@
 import Synchronization
-import TimeConversions
+import Time
 
 /// Runs `tasks` concurrently on `clock` and moves it on whenever every one of them (and
 /// `alsoSleeping` other tasks that always come back to the clock, e.g. heartbeats) sleeps on

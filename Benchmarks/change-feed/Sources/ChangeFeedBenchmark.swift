@@ -3,7 +3,7 @@ import HubSpotAPI
 import Hummingbird
 import Logging
 import Synchronization
-import WebhookSignature
+import Digests
 
 /// The change-feed benchmark's two halves:
 /// - `reference PORT`: a Hummingbird route on the webhook path that reads the body and answers

@@ -2,7 +2,7 @@ import GatewayCore
 import GatewayProto
 import GRPCCore
 import SwiftProtobuf
-import TimeConversions
+import Time
 
 /// What every handler needs to know about the call it serves: until when, and at which priority.
 public struct CallContext: Sendable {

@@ -1,7 +1,7 @@
 import GatewayCore
 import GRPCCore
 import SwiftProtobuf
-import WebhookSignature
+import Digests
 
 /// Creates keyed by an `idempotency_key` field or `idempotency-key` request metadata: each key
 /// of a calling service runs once for a day (`IdempotentWrites`); a retry gets the first answer.

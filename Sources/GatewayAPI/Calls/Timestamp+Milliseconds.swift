@@ -1,6 +1,6 @@
 import Foundation
 import SwiftProtobuf
-import TimeConversions
+import Time
 
 extension Google_Protobuf_Timestamp {
     /// A HubSpot time (whole milliseconds) exactly: `init(date:)` truncates the binary fraction

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
 import GRPCCore
-import TimeConversions
+import Time
 
 /// Turns what went wrong on the way to HubSpot into the gRPC status a caller can act on: its
 /// reason (`GatewayErrorReason`), HubSpot's correlation id and, when waiting helps, the delay —

@@ -3,7 +3,7 @@ import GatewayCore
 import GRPCCore
 import Logging
 import Synchronization
-import TimeConversions
+import Time
 
 /// Counts, times and logs every RPC by method, final status and calling service, gives each
 /// one a request id (the caller's `x-request-id`, or a new one) that is returned in the response

@@ -3,7 +3,7 @@ import GatewayCore
 import GatewayProto
 import GRPCCore
 import SwiftProtobuf
-import TimeConversions
+import Time
 
 typealias Deal = Hubspot_Gateway_V1_Deal
 

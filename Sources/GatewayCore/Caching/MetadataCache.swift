@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// HubSpot's metadata (pipelines, properties, owners, association types) in the shared cache:
 /// it changes rarely, so it is kept for its own TTL, fetched once at a time per item across

@@ -3,7 +3,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// The in-process tier: the fallback without Redis and the near cache.
 extension ObjectCache {

@@ -1,7 +1,7 @@
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// Merged records: HubSpot answers a read of a merged-away id with the record it was merged
 /// into. The cache remembers that (from the change feed's merge events, or from such an

@@ -4,7 +4,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// The near cache's coherence: invalidations heard through Redis pub/sub.
 extension ObjectCache {

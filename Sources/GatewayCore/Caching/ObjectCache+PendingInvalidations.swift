@@ -3,7 +3,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// Invalidations Redis could not take, kept and made once it can.
 extension ObjectCache {

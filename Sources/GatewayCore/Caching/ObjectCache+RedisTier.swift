@@ -3,7 +3,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// The shared tier: versioned entries in Redis and their encoding.
 extension ObjectCache {

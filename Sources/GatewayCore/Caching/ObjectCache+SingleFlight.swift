@@ -3,7 +3,7 @@ import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// One fetch per missing entry on this replica, however many readers wait for it.
 extension ObjectCache {

@@ -1,7 +1,7 @@
 import HubSpotAPI
 import Logging
 import Synchronization
-import TimeConversions
+import Time
 import RedisClient
 
 /// Reads by a unique property (`email`): which record holds a value is remembered next to the

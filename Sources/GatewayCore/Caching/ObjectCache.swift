@@ -6,7 +6,7 @@ import Logging
 import RedisClient
 import Synchronization
 import Tracing
-import TimeConversions
+import Time
 
 /// A read-through cache of HubSpot objects in the Redis all replicas share.
 ///

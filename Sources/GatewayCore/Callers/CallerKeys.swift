@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import WebhookSignature
+import Digests
 
 /// The keys of the services allowed to call the gateway: per service, the SHA-256 of its key
 /// and its scopes. Only hashes are held, and a presented key is compared with every entry in

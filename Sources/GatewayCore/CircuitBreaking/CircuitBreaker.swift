@@ -1,6 +1,6 @@
 import Logging
 import Synchronization
-import TimeConversions
+import Time
 
 /// Stops calling HubSpot while it is failing: closed → open (fail fast) → half-open (a few
 /// probes decide) → closed. Failures are counted over a rolling window so the breaker works at

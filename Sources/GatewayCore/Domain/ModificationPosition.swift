@@ -1,5 +1,5 @@
 import Foundation
-import TimeConversions
+import Time
 
 /// A place in a type's records ordered by (last modification, id): a walk from here yields the
 /// records after it. HubSpot ids are numbers, and they order records that share one

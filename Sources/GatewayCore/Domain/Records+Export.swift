@@ -1,6 +1,6 @@
 import HubSpotAPI
 import Foundation
-import TimeConversions
+import Time
 
 /// How an export reads.
 public struct ExportTerms: Sendable {

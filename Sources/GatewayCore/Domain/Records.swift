@@ -258,8 +258,9 @@ public struct Records: Sendable {
         do {
             return try await translatingErrors(body)
         } catch let error as CRMError {
-            guard case .invalidInput = error.reason,
-                let definitions = try? await upstream.perform(terms) { try await $0.properties(of: type, options: $1) },
+            guard case .invalidInput = error.reason else { throw error }
+            let definitions = try? await upstream.perform(terms) { try await $0.properties(of: type, options: $1) }
+            guard let definitions,
                 !definitions.contains(where: { $0.name == idProperty && $0.hasUniqueValue == true })
             else { throw error }
             let unique = definitions.filter { $0.hasUniqueValue == true }.map(\.name)

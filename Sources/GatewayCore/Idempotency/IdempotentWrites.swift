@@ -1,6 +1,6 @@
 import Foundation
 import RedisClient
-import TimeConversions
+import Time
 
 /// Runs a write at most once per idempotency key (scoped per calling service) for a day: the
 /// key, a fingerprint of the request, its state and its answer live in Redis, shared by the

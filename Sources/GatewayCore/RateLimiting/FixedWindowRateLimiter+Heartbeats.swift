@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// Replica heartbeats: the live-replica count the local fallback divides the budget by.
 extension FixedWindowRateLimiter {

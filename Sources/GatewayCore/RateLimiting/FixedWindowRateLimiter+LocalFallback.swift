@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// Decisions without Redis: this replica's share of the budget, on its own clock.
 extension FixedWindowRateLimiter {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// The fleet-wide decision: one Lua script on Redis's clock counts every bucket at once.
 extension FixedWindowRateLimiter {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 
 /// The budget's use, for operators (AdminService, /metrics).
 extension FixedWindowRateLimiter {

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
-import TimeConversions
+import Time
 import Tracing
 
 /// The fleet-wide HubSpot budget: fixed one-second windows (and a UTC-day window) counted in

@@ -1,5 +1,5 @@
 import Synchronization
-import TimeConversions
+import Time
 
 /// Spaces one holder's calls at least `interval` apart (a background job's share of the budget,
 /// e.g. at most one search a second for the reconciler), on top of the fleet's limiter. A zero

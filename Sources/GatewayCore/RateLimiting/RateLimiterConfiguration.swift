@@ -1,4 +1,4 @@
-import TimeConversions
+import Time
 
 /// What a HubSpot call counts against.
 public enum UpstreamCallKind: Sendable, Hashable {

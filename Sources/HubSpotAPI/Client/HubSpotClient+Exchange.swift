@@ -2,7 +2,7 @@ import Foundation
 import Tracing
 import JSONCore
 import Logging
-import TimeConversions
+import Time
 
 /// The machinery under every endpoint: one exchange with HubSpot built, sent with retries by
 /// the policy, observed and decoded.

@@ -1,7 +1,7 @@
 import Foundation
 import JSONCore
 import Logging
-import TimeConversions
+import Time
 
 /// Typed calls to HubSpot's CRM v3 API (objects, batch, search, properties) and associations v4,
 /// over `CurlTransport`, with authentication, HubSpot's error model and retries.

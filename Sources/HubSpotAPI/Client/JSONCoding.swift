@@ -1,5 +1,5 @@
 import Foundation
-import TimeConversions
+import Time
 
 /// JSON coders that read and write HubSpot's timestamps (`2019-10-30T03:30:17.883Z`), made
 /// once: the client's bodies and the gateway's cache entries use them.

@@ -1,5 +1,5 @@
 import Foundation
-import TimeConversions
+import Time
 
 /// A CRM record as HubSpot returns it (`SimplePublicObject` and its relatives). Unknown fields
 /// are ignored; property values are strings or null.

@@ -1,5 +1,5 @@
 import Foundation
-import TimeConversions
+import Time
 import JSONCore
 
 /// Types the client reads straight from a parsed `JSONValue`: the records, pages and batch

@@ -1,7 +1,7 @@
 import CCurl
 import CCurlShim
 import Foundation
-import TimeConversions
+import Time
 
 /// One curl easy handle and the error buffer curl writes into. Lives on the loop thread only.
 final class EasyHandle {

@@ -1,6 +1,6 @@
 import Synchronization
 import JSONCore
-import TimeConversions
+import Time
 
 /// The simulator's own API under `/_sim/` (a prefix no HubSpot path uses): observation,
 /// faults, limits and reset. It needs no token and is never rate limited or faulted.

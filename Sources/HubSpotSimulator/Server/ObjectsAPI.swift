@@ -1,6 +1,6 @@
 import Foundation
 import JSONCore
-import TimeConversions
+import Time
 
 /// What every API handler shares: the store, the settings, where events go.
 struct APIContext: Sendable {

@@ -1,5 +1,5 @@
 import Synchronization
-import TimeConversions
+import Time
 
 /// What arrived at the simulator: counts per endpoint, per status and per wall-clock second,
 /// plus a bounded log of arrival times for sliding-window checks

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import Synchronization
-import WebhookSignature
+import Digests
 import JSONCore
-import TimeConversions
+import Time
 
 /// The shared parts of one running simulator: state, limits, faults, statistics, webhooks.
 final class SimulatorCore: Sendable {

@@ -1,4 +1,4 @@
-import TimeConversions
+import Time
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,7 +6,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
-import WebhookSignature
+import Digests
 
 /// Answers every request: admin paths go to `AdminAPI`; API paths pass through faults,
 /// authentication and HubSpot's rate limits before their handler, and are counted.

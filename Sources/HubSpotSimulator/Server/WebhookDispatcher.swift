@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
-import WebhookSignature
+import Digests
 import JSONCore
 
 /// Delivers store changes to the configured target as HubSpot does: JSON arrays of events,

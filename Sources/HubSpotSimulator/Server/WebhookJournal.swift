@@ -1,7 +1,7 @@
 import Foundation
 import JSONCore
 import Synchronization
-import TimeConversions
+import Time
 
 /// HubSpot's webhooks journal (2026-03), simulated: subscriptions choose which changes are
 /// written; changes gather into entries (at most `maxEventsPerEntry` each, sealed when full or

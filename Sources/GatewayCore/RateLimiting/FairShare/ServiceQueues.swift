@@ -1,5 +1,5 @@
 import Synchronization
-import TimeConversions
+import Time
 
 /// This replica's view of each calling service's HubSpot calls: how many wait for a slot, at
 /// what rate the service has been granted slots lately, what it was charged and refused. It

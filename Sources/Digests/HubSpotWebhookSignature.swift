@@ -1,5 +1,5 @@
 import Foundation
-import TimeConversions
+import Time
 
 /// HubSpot's webhook request signatures (v1, v2 and v3), for signing (the simulator) and
 /// verifying (the gateway's webhook receiver).

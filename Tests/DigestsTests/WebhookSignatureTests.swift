@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import WebhookSignature
+@testable import Digests
 
 @Suite struct SHA256Tests {
     @Test func digestsMatchTheFIPSVectors() {
