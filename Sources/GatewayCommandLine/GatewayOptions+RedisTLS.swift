@@ -5,7 +5,8 @@ extension GatewayOptions {
     /// The `--redis-tls-*` options onto a configuration parsed from `--redis-url`; they only
     /// make sense with TLS, so a `redis://` URL with any of them is refused.
     func applyRedisTLS(to configuration: inout RedisConfiguration) throws {
-        let given = [redis.redisTlsCaFile, redis.redisTlsServerName, redis.redisTlsCertFile, redis.redisTlsKeyFile].contains { $0 != nil }
+        let given = [redis.redisTlsCaFile, redis.redisTlsServerName, redis.redisTlsCertFile, redis.redisTlsKeyFile]
+            .contains { $0 != nil }
         guard var tls = configuration.tls else {
             if given {
                 throw ValidationError(

@@ -13,7 +13,8 @@ extension GatewayOptions {
             return nil
         case (let certificate?, let key?):
             return try ReloadingServerTLSContext(
-                files: .init(certificateChain: certificate, privateKey: key, clientCA: serving.tlsClientCa), logger: logger)
+                files: .init(certificateChain: certificate, privateKey: key, clientCA: serving.tlsClientCa),
+                logger: logger)
         default:
             throw ValidationError("--tls-cert and --tls-key go together")
         }

@@ -145,7 +145,8 @@ public struct GatewayOptions: ParsableArguments {
         Set(
             try Self.list(changes.webhookSignatureVersions).map { version in
                 guard let known = WebhookIntakeConfiguration.SignatureVersion(rawValue: version) else {
-                    throw ValidationError("--webhook-signature-versions takes v1, v2 and v3 (comma-separated), not \(version)")
+                    throw ValidationError(
+                        "--webhook-signature-versions takes v1, v2 and v3 (comma-separated), not \(version)")
                 }
                 return known
             })
@@ -245,7 +246,8 @@ public struct GatewayOptions: ParsableArguments {
         var compared: [String: [String]] = [:]
         for part in text.split(separator: ";") where !part.trimmingCharacters(in: .whitespaces).isEmpty {
             let pieces = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            let names = pieces.count == 2 ? pieces[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : []
+            let names =
+                pieces.count == 2 ? pieces[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } : []
             guard pieces.count == 2, !pieces[0].isEmpty, !names.isEmpty, !names.contains(where: \.isEmpty) else {
                 throw ValidationError(
                     "--reconcile-properties: '\(part)' is not type=property,property (e.g. contacts=email,lifecyclestage)"

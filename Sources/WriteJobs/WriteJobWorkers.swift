@@ -233,7 +233,8 @@ public struct WriteJobWorkers: Service {
             }
             return JobRecordResult(
                 position: entry.position, recordKey: entry.record.recordKey, outcome: .failed,
-                errorReason: GatewayFailure(classifying: refusal, subject: "the record").reason.rawValue, errorMessage: "\(refusal)")
+                errorReason: GatewayFailure(classifying: refusal, subject: "the record").reason.rawValue,
+                errorMessage: "\(refusal)")
         }
         return (results, outcome.calls)
     }
@@ -271,7 +272,8 @@ public struct WriteJobWorkers: Service {
                 results.append(
                     JobRecordResult(
                         position: position, recordKey: record.recordKey, outcome: .failed,
-                        errorReason: GatewayFailure(classifying: error, subject: "the record").reason.rawValue, errorMessage: "\(error)"))
+                        errorReason: GatewayFailure(classifying: error, subject: "the record").reason.rawValue,
+                        errorMessage: "\(error)"))
             }
         }
         return results

@@ -15,7 +15,8 @@ import Logging
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hubspot-gateway-sandbox",
-        abstract: "hubspot-gateway against a built-in HubSpot simulator with demo data (no HubSpot credentials needed).",
+        abstract:
+            "hubspot-gateway against a built-in HubSpot simulator with demo data (no HubSpot credentials needed).",
         discussion:
             "Takes every option of hubspot-gateway (also as HUBSPOT_GATEWAY_<OPTION>); HubSpot's credentials and URL are the simulator's. Without caller keys it prints a development key."
     )

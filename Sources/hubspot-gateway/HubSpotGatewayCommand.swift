@@ -18,7 +18,8 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
 
     static func main() async {
         await runCommand(
-            Self.self, EnvironmentArguments.merge(
+            Self.self,
+            EnvironmentArguments.merge(
                 Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
                 for: Self.self))
     }

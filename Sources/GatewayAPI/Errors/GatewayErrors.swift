@@ -54,7 +54,8 @@ public enum GatewayErrors {
         if failure.outcomeUnknown { metadata.addString("unknown", forKey: Key.writeOutcome) }
         if let service = failure.callerService {
             metadata.addString(service, forKey: CallerAuthenticationInterceptor.callerKey)
-            metadata.addString(failure.requiredScopes.joined(separator: ","), forKey: CallerAuthenticationInterceptor.scopeKey)
+            metadata.addString(
+                failure.requiredScopes.joined(separator: ","), forKey: CallerAuthenticationInterceptor.scopeKey)
         } else if !failure.requiredScopes.isEmpty {
             metadata.addString(failure.requiredScopes.joined(separator: ","), forKey: Key.requiredScopes)
         }

@@ -55,7 +55,8 @@ public enum FrontMatter {
         timeout: Duration?, defaultTimeout: Duration, priority: String?, now: ContinuousClock.Instant = .now
     ) -> CallTerms {
         CallTerms(
-            priority: priority?.lowercased() == "bulk" ? .bulk : .interactive, deadline: now + (timeout ?? defaultTimeout))
+            priority: priority?.lowercased() == "bulk" ? .bulk : .interactive,
+            deadline: now + (timeout ?? defaultTimeout))
     }
 
     /// An object type as the caller named it (a name, an id such as `0-1`, a custom type's

@@ -57,7 +57,9 @@ public struct GatewayFailure: Error, Sendable, CustomStringConvertible {
                 }
             self.init(reason, "\(error)", retryAfter: error.retryAfter)
         case let error as CircuitOpen:
-            self.init(.circuitOpen, "HubSpot is failing; the gateway's breaker is open (\(error))", retryAfter: error.retryAfter)
+            self.init(
+                .circuitOpen, "HubSpot is failing; the gateway's breaker is open (\(error))",
+                retryAfter: error.retryAfter)
         case let error as WriteOutcomeUnknown:
             // Not retryable as such: a retried create that had landed is a duplicate.
             self.init(
@@ -101,7 +103,8 @@ public struct GatewayFailure: Error, Sendable, CustomStringConvertible {
                 status.map {
                     "HubSpot rejected the gateway's own credentials (\($0)); the gateway's operators must check its HubSpot token or OAuth settings"
                 }
-                    ?? "the gateway could not refresh its HubSpot OAuth token; its operators must check its OAuth settings")
+                    ?? "the gateway could not refresh its HubSpot OAuth token; its operators must check its OAuth settings"
+            )
         case .missingScopes(let required):
             let scopes = required.isEmpty ? "a scope" : "the scope \(required.joined(separator: " or "))"
             self.init(

@@ -80,7 +80,8 @@ public struct Records: Sendable {
             )
         }
         let request = SearchRequest(query)
-        return RecordPage(try await upstream.perform(terms, .search) { try await $0.search(type, request, options: $1) })
+        return RecordPage(
+            try await upstream.perform(terms, .search) { try await $0.search(type, request, options: $1) })
     }
 
     /// Creates, updates or upserts one record (merged with other callers' writes into HubSpot's
@@ -237,7 +238,9 @@ public struct Records: Sendable {
     /// Archives one record.
     public func archive(_ type: String, id: String, _ terms: CallTerms) async throws {
         try Caller.authorize(.write, type)
-        try await upstream.perform(terms, invalidating: [(type, id)]) { try await $0.archiveObject(type, id: id, options: $1) }
+        try await upstream.perform(terms, invalidating: [(type, id)]) {
+            try await $0.archiveObject(type, id: id, options: $1)
+        }
     }
 
     /// Archives up to 100 records in one HubSpot call.
