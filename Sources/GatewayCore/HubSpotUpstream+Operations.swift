@@ -7,16 +7,14 @@ extension HubSpotUpstream {
     /// Many records through the read coalescer (one HubSpot call for the misses, shared with
     /// other callers); nil where HubSpot has no such record, in the order asked.
     public func readObjects(
-        type: String, ids: [String], properties: [String], maxStaleness: Duration? = nil, priority: CallPriority,
-        deadline: ContinuousClock.Instant
+        type: String, ids: [String], properties: [String], maxStaleness: Duration? = nil, _ terms: CallTerms
     ) async throws -> [HubSpotObject?] {
         let properties = PropertyNames.normalized(properties)
         return try await withThrowingTaskGroup(of: (Int, HubSpotObject?).self) { group in
             for (index, id) in ids.enumerated() {
                 group.addTask {
                     let read = try await self.readObject(
-                        type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: priority,
-                        deadline: deadline)
+                        type: type, id: id, properties: properties, maxStaleness: maxStaleness, terms)
                     return (index, read.object)
                 }
             }
@@ -28,16 +26,16 @@ extension HubSpotUpstream {
 
     /// Many writes through the write coalescer (merged with other callers' into HubSpot batch
     /// calls); one result per input, in input order.
-    public func write(
-        type: String, _ writes: [ObjectWrite], priority: CallPriority, deadline: ContinuousClock.Instant
-    ) async -> [Result<HubSpotObject, any Error>] {
+    public func write(type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async -> [Result<
+        HubSpotObject, any Error
+    >] {
         await withTaskGroup(of: (Int, Result<HubSpotObject, any Error>).self) { group in
             for (index, write) in writes.enumerated() {
                 group.addTask {
                     do {
                         return (
                             index,
-                            .success(try await self.write(type: type, write, priority: priority, deadline: deadline))
+                            .success(try await self.write(type: type, write, terms))
                         )
                     } catch { return (index, .failure(error)) }
                 }
@@ -54,24 +52,22 @@ extension HubSpotUpstream {
     /// call shared with other callers of the type pair.
     public func associate(
         from: (type: String, id: String), to: (type: String, id: String), types: [AssociationSpec],
-        priority: CallPriority, deadline: ContinuousClock.Instant
+        _ terms: CallTerms
     ) async throws {
         try await writeAssociation(
-            types.isEmpty ? .associateDefault : .associate, from: from, to: to, types: types, priority: priority,
-            deadline: deadline)
+            types.isEmpty ? .associateDefault : .associate, from: from, to: to, types: types, terms)
     }
 
     /// One association write through the coalescer; both records' cached copies are dropped
     /// (a record read with associations shows them), whether it went through or not.
     func writeAssociation(
         _ operation: AssociationWriteCoalescer.Operation, from: (type: String, id: String),
-        to: (type: String, id: String), types: [AssociationSpec] = [], priority: CallPriority,
-        deadline: ContinuousClock.Instant
+        to: (type: String, id: String), types: [AssociationSpec] = [], _ terms: CallTerms
     ) async throws {
         do {
-            try await associationWrites[priority]!.write(
+            try await associationWrites[terms.priority]!.write(
                 operation, from: from.type, to: to.type, AssociationWrite(fromId: from.id, toId: to.id, types: types),
-                deadline: deadline)
+                deadline: terms.deadline)
         } catch {
             await invalidate([from, to])
             throw error
@@ -82,9 +78,8 @@ extension HubSpotUpstream {
     /// Removes every association between two records, in a batch call shared with other
     /// callers of the type pair.
     public func removeAssociations(
-        from: (type: String, id: String), to: (type: String, id: String), priority: CallPriority,
-        deadline: ContinuousClock.Instant
+        from: (type: String, id: String), to: (type: String, id: String), _ terms: CallTerms
     ) async throws {
-        try await writeAssociation(.remove, from: from, to: to, priority: priority, deadline: deadline)
+        try await writeAssociation(.remove, from: from, to: to, terms)
     }
 }

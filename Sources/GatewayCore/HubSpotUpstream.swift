@@ -155,12 +155,11 @@ public final class HubSpotUpstream: Sendable {
     /// One object, from the shared cache when fresh enough, else from a coalesced batch read.
     /// A stale copy is served when HubSpot cannot be asked (breaker open, no budget in time).
     public func readObject(
-        type: String, id: String, properties: [String], maxStaleness: Duration? = nil,
-        priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
+        type: String, id: String, properties: [String], maxStaleness: Duration? = nil, _ terms: CallTerms
     ) async throws -> ObjectCache.Read {
         try await readObject(
-            type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: priority,
-            deadline: deadline, mergeHops: 0)
+            type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
+            deadline: terms.deadline, mergeHops: 0)
     }
 
     /// `mergeHops`: merges followed so far (a record merged into one merged later); a few at most.
@@ -180,7 +179,8 @@ public final class HubSpotUpstream: Sendable {
                     return try await reads.read(type: type, id: id, properties: properties, deadline: deadline)
                 } catch is UnattributedRead {
                     // Merged into another record: HubSpot answers the survivor for the old id.
-                    let object = try await self.call(priority: priority, deadline: deadline) { client, options in
+                    let object = try await self.call(CallTerms(priority: priority, deadline: deadline)) {
+                        client, options in
                         try await client.getObject(type, id: id, properties: properties, options: options)
                     }
                     guard object.id == id else { throw RecordMerged(type: type, id: id, survivorId: object.id) }
@@ -204,8 +204,9 @@ public final class HubSpotUpstream: Sendable {
     /// be asked); otherwise HubSpot is asked by the value, in a coalesced batch read.
     public func readObject(
         type: String, uniqueProperty: String, value: String, properties: [String], maxStaleness: Duration? = nil,
-        priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
+        _ terms: CallTerms
     ) async throws -> ObjectCache.Read {
+        let (priority, deadline) = (terms.priority, terms.deadline)
         let asked = PropertyNames.normalized(properties)
         // The value's property is read too, to check the record still holds it.
         let fetched = asked.contains(uniqueProperty) ? asked : PropertyNames.normalized(asked + [uniqueProperty])
@@ -216,8 +217,7 @@ public final class HubSpotUpstream: Sendable {
         }
         if let id = await cache.uniqueId(type: type, property: uniqueProperty, value: value) {
             let read = try await readObject(
-                type: type, id: id, properties: fetched, maxStaleness: maxStaleness, priority: priority,
-                deadline: deadline)
+                type: type, id: id, properties: fetched, maxStaleness: maxStaleness, terms)
             if UniqueValues.matches(read.object?[uniqueProperty], value, of: uniqueProperty) { return answer(read) }
             // The record no longer holds the value (or is gone): ask HubSpot who does.
         }
@@ -227,7 +227,7 @@ public final class HubSpotUpstream: Sendable {
             object = try await reads[priority]!.read(
                 type: type, idProperty: uniqueProperty, value: value, properties: fetched, deadline: deadline)
         } catch is UnattributedRead {
-            object = try await call(priority: priority, deadline: deadline) { client, options in
+            object = try await call(terms) { client, options in
                 try await client.getObject(
                     type, id: value, properties: fetched, idProperty: uniqueProperty, options: options)
             }
@@ -243,11 +243,9 @@ public final class HubSpotUpstream: Sendable {
     /// Creates, updates or upserts one record through a coalesced batch call, and drops the
     /// record's cached copies. Throws HubSpot's error for this input only, or
     /// `WriteOutcomeUnknown` when the request may have been applied although it failed.
-    public func write(
-        type: String, _ write: ObjectWrite, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant
-    ) async throws -> HubSpotObject {
+    public func write(type: String, _ write: ObjectWrite, _ terms: CallTerms) async throws -> HubSpotObject {
         do {
-            let object = try await writes[priority]!.write(type: type, write, deadline: deadline)
+            let object = try await writes[terms.priority]!.write(type: type, write, deadline: terms.deadline)
             await cache.invalidate(type: type, id: object.id)
             return object
         } catch {
@@ -263,13 +261,14 @@ public final class HubSpotUpstream: Sendable {
     /// call that names them is a write, and fails with `WriteOutcomeUnknown` when it may have
     /// been applied.
     func call<T: Sendable>(
-        _ kind: UpstreamCallKind = .general, priority: CallPriority = .interactive, deadline: ContinuousClock.Instant,
-        idempotent: Bool = true, invalidating objects: [(type: String, id: String)] = [],
+        _ terms: CallTerms, _ kind: UpstreamCallKind = .general, idempotent: Bool = true,
+        invalidating objects: [(type: String, id: String)] = [],
         _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
     ) async throws -> T {
         do {
             let result = try await attempts.run(
-                kind, priority: priority, deadline: deadline, idempotent: idempotent, admitted: false, body)
+                kind, priority: terms.priority, deadline: terms.deadline, idempotent: idempotent, admitted: false,
+                body)
             await invalidate(objects)
             return result
         } catch {

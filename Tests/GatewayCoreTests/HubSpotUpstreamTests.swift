@@ -125,10 +125,10 @@ struct DoorEnvironment {
             defer { door.transport.shutdown() }
             let ids = environment.ids
             let first = try await door.upstream.readObject(
-                type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+                type: "contacts", id: ids[0], properties: ["email"], CallTerms(deadline: .now + .seconds(5)))
             #expect(first.source == .upstream && first.object?.id == ids[0])
             let second = try await door.upstream.readObject(
-                type: "contacts", id: ids[0], properties: ["email"], deadline: .now + .seconds(5))
+                type: "contacts", id: ids[0], properties: ["email"], CallTerms(deadline: .now + .seconds(5)))
             #expect(second.source == .cache)
         }
     }
@@ -146,11 +146,11 @@ struct DoorEnvironment {
             let ids = environment.ids
             // Cache one object, then let it go stale (maxStaleness zero forces HubSpot).
             _ = try await upstream.readObject(
-                type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
+                type: "contacts", id: ids[0], properties: [], CallTerms(deadline: .now + .seconds(5)))
             try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<3 {
                 await #expect(throws: HubSpotError.self) {
-                    _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in
+                    _ = try await upstream.call(CallTerms(deadline: .now + .seconds(5))) { client, options in
                         try await client.getObject("contacts", id: ids[1], options: options)
                     }
                 }
@@ -158,12 +158,13 @@ struct DoorEnvironment {
             #expect(upstream.breaker.currentState == .open)
             let before = try await environment.perSecond().counts.values.reduce(0, +)
             await #expect(throws: CircuitOpen.self) {
-                _ = try await upstream.call(deadline: .now + .seconds(5)) { client, options in
+                _ = try await upstream.call(CallTerms(deadline: .now + .seconds(5))) { client, options in
                     try await client.getObject("contacts", id: ids[1], options: options)
                 }
             }
             let stale = try await upstream.readObject(
-                type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
+                type: "contacts", id: ids[0], properties: [], maxStaleness: .zero,
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(stale.source == .stale && stale.object?.id == ids[0])
             #expect(
                 try await environment.perSecond().counts.values.reduce(0, +) == before,
@@ -172,7 +173,8 @@ struct DoorEnvironment {
             try await environment.faults(#"{"outage": false}"#)
             clock.advance(by: .seconds(2))
             let fresh = try await upstream.readObject(
-                type: "contacts", id: ids[0], properties: [], maxStaleness: .zero, deadline: .now + .seconds(5))
+                type: "contacts", id: ids[0], properties: [], maxStaleness: .zero,
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(fresh.source == .upstream)
             #expect(upstream.breaker.currentState == .closed)
         }
@@ -185,20 +187,23 @@ struct DoorEnvironment {
             defer { writer.transport.shutdown(); reader.transport.shutdown() }
             let id = environment.ids[0]
             _ = try await reader.upstream.readObject(
-                type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+                type: "contacts", id: id, properties: ["firstname"], CallTerms(deadline: .now + .seconds(5)))
             _ = try await writer.upstream.write(
-                type: "contacts", .update(id: id, properties: ["firstname": "Renamed"]), deadline: .now + .seconds(5))
+                type: "contacts", .update(id: id, properties: ["firstname": "Renamed"]),
+                CallTerms(deadline: .now + .seconds(5)))
             let read = try await reader.upstream.readObject(
-                type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+                type: "contacts", id: id, properties: ["firstname"], CallTerms(deadline: .now + .seconds(5)))
             #expect(read.source == .upstream)
             #expect(read.object?.properties["firstname"] == "Renamed")
             // Other calls invalidate what they name, too.
-            _ = try await writer.upstream.call(deadline: .now + .seconds(5), invalidating: [("contacts", id)]) {
+            _ = try await writer.upstream.call(
+                CallTerms(deadline: .now + .seconds(5)), invalidating: [("contacts", id)]
+            ) {
                 client, options in
                 try await client.updateObject("contacts", id: id, properties: ["firstname": "Again"], options: options)
             }
             let again = try await reader.upstream.readObject(
-                type: "contacts", id: id, properties: ["firstname"], deadline: .now + .seconds(5))
+                type: "contacts", id: id, properties: ["firstname"], CallTerms(deadline: .now + .seconds(5)))
             #expect(again.object?.properties["firstname"] == "Again")
         }
     }
@@ -215,7 +220,7 @@ struct DoorEnvironment {
                 #"{"rules": [{"endpoint": "objects.get", "errorRate": 0.3, "errorStatuses": [503]}]}"#)
             let id = environment.ids[0]
             for _ in 0..<20 {
-                let object = try await door.upstream.call(deadline: .now + .seconds(20)) { client, options in
+                let object = try await door.upstream.call(CallTerms(deadline: .now + .seconds(20))) { client, options in
                     try await client.getObject("contacts", id: id, options: options)
                 }
                 #expect(object.id == id)
@@ -238,7 +243,7 @@ struct DoorEnvironment {
             let started = ContinuousClock.now
             // HubSpot's 503, the limiter's refusal or the client's deadline, whichever comes first.
             await #expect(throws: (any Error).self) {
-                _ = try await door.upstream.call(deadline: .now + .milliseconds(600)) { client, options in
+                _ = try await door.upstream.call(CallTerms(deadline: .now + .milliseconds(600))) { client, options in
                     try await client.getObject("contacts", id: id, options: options)
                 }
             }
@@ -260,13 +265,13 @@ struct DoorEnvironment {
                 for id in ids {
                     group.addTask {
                         _ = try await door.upstream.readObject(
-                            type: "contacts", id: id, properties: [], deadline: .now + .seconds(5))
+                            type: "contacts", id: id, properties: [], CallTerms(deadline: .now + .seconds(5)))
                     }
                 }
                 try await group.waitForAll()
             }
             _ = try await door.upstream.readObject(
-                type: "contacts", id: ids[0], properties: [], deadline: .now + .seconds(5))
+                type: "contacts", id: ids[0], properties: [], CallTerms(deadline: .now + .seconds(5)))
             #expect(try metrics.expectCounter(GatewayMetrics.Name.cacheReads, [("result", "miss")]).totalValue == 5)
             #expect(try metrics.expectCounter(GatewayMetrics.Name.cacheReads, [("result", "hit")]).totalValue == 1)
             let batchCalls = try metrics.expectCounter(
@@ -279,7 +284,7 @@ struct DoorEnvironment {
 
             try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<2 {
-                _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in
+                _ = try? await door.upstream.call(CallTerms(deadline: .now + .seconds(5))) { client, options in
                     try await client.getObject("contacts", id: ids[1], options: options)
                 }
             }
@@ -288,7 +293,7 @@ struct DoorEnvironment {
                     GatewayMetrics.Name.upstreamCalls, [("endpoint", "objects.get"), ("status", "503")]
                 ).totalValue == 2)
             #expect(try metrics.expectGauge(GatewayMetrics.Name.breakerState).lastValue == 2)
-            _ = try? await door.upstream.call(deadline: .now + .seconds(5)) { client, options in
+            _ = try? await door.upstream.call(CallTerms(deadline: .now + .seconds(5))) { client, options in
                 try await client.getObject("contacts", id: ids[1], options: options)
             }
             #expect(try metrics.expectCounter(GatewayMetrics.Name.breakerRejections).totalValue == 1)
@@ -308,7 +313,7 @@ struct DoorEnvironment {
             let ids = environment.ids
             try await environment.faults(#"{"outage": true}"#)
             for _ in 0..<2 {
-                _ = try? await upstream.call(deadline: .now + .seconds(5)) { client, options in
+                _ = try? await upstream.call(CallTerms(deadline: .now + .seconds(5))) { client, options in
                     try await client.getObject("contacts", id: ids[1], options: options)
                 }
             }
@@ -319,18 +324,18 @@ struct DoorEnvironment {
             // (the budget of 2 a second would make 12 calls wait for seconds).
             for _ in 0..<4 {
                 await #expect(throws: CircuitOpen.self) {
-                    _ = try await upstream.call(deadline: .now + .seconds(10)) { client, options in
+                    _ = try await upstream.call(CallTerms(deadline: .now + .seconds(10))) { client, options in
                         try await client.getObject("contacts", id: ids[1], options: options)
                     }
                 }
                 await #expect(throws: CircuitOpen.self) {
                     _ = try await upstream.readObject(
-                        type: "contacts", id: ids[2], properties: [], deadline: .now + .seconds(10))
+                        type: "contacts", id: ids[2], properties: [], CallTerms(deadline: .now + .seconds(10)))
                 }
                 await #expect(throws: CircuitOpen.self) {
                     _ = try await upstream.write(
                         type: "contacts", .update(id: ids[2], properties: ["email": "x@example.com"]),
-                        deadline: .now + .seconds(10))
+                        CallTerms(deadline: .now + .seconds(10)))
                 }
             }
             #expect(
@@ -349,13 +354,13 @@ struct DoorEnvironment {
             let door = environment.door(metrics: GatewayMetrics(factory: metrics), token: "pat-na1-not-the-right-token")
             defer { door.transport.shutdown() }
             await #expect(throws: HubSpotError.self) {
-                _ = try await door.upstream.call(deadline: .now + .seconds(5)) { client, options in
+                _ = try await door.upstream.call(CallTerms(deadline: .now + .seconds(5))) { client, options in
                     try await client.getObject("contacts", id: environment.ids[0], options: options)
                 }
             }
             await #expect(throws: HubSpotError.self) {
                 _ = try await door.upstream.readObject(
-                    type: "contacts", id: environment.ids[0], properties: [], deadline: .now + .seconds(5))
+                    type: "contacts", id: environment.ids[0], properties: [], CallTerms(deadline: .now + .seconds(5)))
             }
             let rejected = try metrics.expectCounter(GatewayMetrics.Name.credentialsRejected)
             #expect(rejected.totalValue == 2)
@@ -368,9 +373,10 @@ struct DoorEnvironment {
             defer { door.transport.shutdown() }
             let id = environment.ids[0]
             let first = try await door.upstream.readObject(
-                type: "contacts", id: id, properties: ["email", "firstname"], deadline: .now + .seconds(5))
+                type: "contacts", id: id, properties: ["email", "firstname"], CallTerms(deadline: .now + .seconds(5)))
             let second = try await door.upstream.readObject(
-                type: "contacts", id: id, properties: ["firstname", "email", "email"], deadline: .now + .seconds(5))
+                type: "contacts", id: id, properties: ["firstname", "email", "email"],
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(first.source == .upstream)
             #expect(second.source == .cache, "one property set, one entry: normalized once at the door")
         }
@@ -390,7 +396,8 @@ struct DoorEnvironment {
                     for id in ids.dropFirst() {
                         group.addTask {
                             _ = try? await upstream.readObject(
-                                type: "contacts", id: id, properties: ["email"], deadline: .now + .seconds(60))
+                                type: "contacts", id: id, properties: ["email"],
+                                CallTerms(deadline: .now + .seconds(60)))
                         }
                     }
                 }
@@ -403,7 +410,8 @@ struct DoorEnvironment {
             }
             await #expect(throws: RateLimitExceeded.self) {
                 _ = try await upstream.readObject(
-                    type: "contacts", id: environment.ids[0], properties: ["email"], deadline: .now + .seconds(1))
+                    type: "contacts", id: environment.ids[0], properties: ["email"],
+                    CallTerms(deadline: .now + .seconds(1)))
             }
             let refusals = metrics.counters(label: GatewayMetrics.Name.budgetRefusals)
                 .filter { $0.dimensions.contains { $0 == ("reason", "batch_line") } }

@@ -10,8 +10,8 @@ import TestSupport
     /// The seeded contacts' emails, by id.
     static func emails(_ environment: DoorEnvironment, _ door: Door) async throws -> [(id: String, email: String)] {
         let records = try await door.upstream.readObjects(
-            type: "contacts", ids: environment.ids, properties: ["email"], priority: .interactive,
-            deadline: .now + .seconds(5))
+            type: "contacts", ids: environment.ids, properties: ["email"],
+            CallTerms(priority: .interactive, deadline: .now + .seconds(5)))
         return records.compactMap { record in record.flatMap { r in r["email"].map { (r.id, $0) } } }
     }
 
@@ -44,7 +44,7 @@ import TestSupport
                             // HubSpot compares emails without case.
                             let read = try await door.upstream.readObject(
                                 type: "contacts", uniqueProperty: "email", value: contact.email.uppercased(),
-                                properties: ["firstname"], deadline: .now + .seconds(5))
+                                properties: ["firstname"], CallTerms(deadline: .now + .seconds(5)))
                             return (contact.id, read)
                         }
                     }
@@ -81,7 +81,7 @@ import TestSupport
             for _ in 0..<3 {
                 let read = try await door.upstream.readObject(
                     type: "contacts", uniqueProperty: "email", value: contact.email, properties: ["firstname"],
-                    deadline: .now + .seconds(5))
+                    CallTerms(deadline: .now + .seconds(5)))
                 #expect(read.object?.id == contact.id)
                 sources.append(read.source)
             }
@@ -96,19 +96,19 @@ import TestSupport
             let contact = try #require(try await Self.emails(environment, door).first)
             let found = try await door.upstream.readObject(
                 type: "contacts", uniqueProperty: "email", value: contact.email, properties: [],
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(found.object?.id == contact.id)
 
             _ = try await door.upstream.write(
                 type: "contacts", .update(id: contact.id, properties: ["email": "moved@example.com"]),
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             let old = try await door.upstream.readObject(
                 type: "contacts", uniqueProperty: "email", value: contact.email, properties: [],
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(old.object == nil, "the remembered id no longer holds the old email")
             let moved = try await door.upstream.readObject(
                 type: "contacts", uniqueProperty: "email", value: "moved@example.com", properties: ["email"],
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(moved.object?.id == contact.id)
             #expect(moved.object?["email"] == "moved@example.com", "asked for, so answered")
         }
@@ -121,18 +121,18 @@ import TestSupport
             let contact = try #require(try await Self.emails(environment, door).first)
             _ = try await door.upstream.readObject(
                 type: "contacts", uniqueProperty: "email", value: contact.email, properties: [],
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             try await environment.faults(#"{"outage": true}"#)
             let stale = try await door.upstream.readObject(
                 type: "contacts", uniqueProperty: "email", value: contact.email, properties: [], maxStaleness: .zero,
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(stale.source == .stale)
             #expect(stale.object?.id == contact.id)
             // An email never read before has nothing to serve: HubSpot's failure comes through.
             await #expect(throws: (any Error).self) {
                 _ = try await door.upstream.readObject(
                     type: "contacts", uniqueProperty: "email", value: "never@example.com", properties: [],
-                    deadline: .now + .seconds(5))
+                    CallTerms(deadline: .now + .seconds(5)))
             }
         }
     }
@@ -143,7 +143,7 @@ import TestSupport
             defer { door.transport.shutdown() }
             let read = try await door.upstream.readObject(
                 type: "contacts", uniqueProperty: "email", value: "nobody@example.com", properties: [],
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(read.object == nil)
         }
     }
@@ -158,18 +158,18 @@ import TestSupport
             defer { door.transport.shutdown() }
             let (survivor, merged) = (environment.ids[0], environment.ids[1])
             _ = try await door.upstream.readObject(
-                type: "contacts", id: merged, properties: ["email"], deadline: .now + .seconds(5))
+                type: "contacts", id: merged, properties: ["email"], CallTerms(deadline: .now + .seconds(5)))
             // Merged in HubSpot's UI (the gateway hears of it only by reading).
             try await environment.send(
                 .post, "/_sim/ui/objects/contacts/merge",
                 body: #"{"primaryObjectId": "\#(survivor)", "objectIdToMerge": "\#(merged)"}"#)
             let fresh = try await door.upstream.readObject(
                 type: "contacts", id: merged, properties: ["email"], maxStaleness: .zero,
-                deadline: .now + .seconds(5))
+                CallTerms(deadline: .now + .seconds(5)))
             #expect(fresh.object?.id == survivor, "HubSpot answers the survivor for the old id")
             try await environment.send(.post, "/_sim/stats/reset")
             let again = try await door.upstream.readObject(
-                type: "contacts", id: merged, properties: ["email"], deadline: .now + .seconds(5))
+                type: "contacts", id: merged, properties: ["email"], CallTerms(deadline: .now + .seconds(5)))
             #expect(again.object?.id == survivor)
             #expect(again.source == .cache, "the survivor's entry, remembered as the old id's")
             #expect(try await environment.perSecond().counts.isEmpty, "no HubSpot call for the old id any more")

@@ -58,7 +58,7 @@ import TestSupport
                     group.addTask {
                         while ContinuousClock.now < end {
                             do {
-                                try await door.upstream.call(kind, deadline: end) { client, options in
+                                try await door.upstream.call(CallTerms(deadline: end), kind) { client, options in
                                     try await body(client, options)
                                 }
                             } catch { return }

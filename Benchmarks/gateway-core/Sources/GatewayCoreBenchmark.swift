@@ -65,7 +65,7 @@ struct GatewayCoreBenchmark {
                             do {
                                 let read = try await crm.upstream.readObject(
                                     type: "contacts", id: id, properties: ["email", "firstname"],
-                                    deadline: began + .seconds(deadlineSeconds))
+                                    CallTerms(deadline: began + .seconds(deadlineSeconds)))
                                 tally.served(read.object != nil, after: clock.now - began)
                             } catch {
                                 tally.failed(error, after: clock.now - began)

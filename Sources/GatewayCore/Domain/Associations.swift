@@ -13,8 +13,8 @@ public struct Associations: Sendable {
         try Self.authorize(from, to)
         try await translatingErrors {
             try await upstream.associate(
-                from: (from.type, from.id), to: (to.type, to.id), types: kinds.map(\.spec), priority: terms.priority,
-                deadline: terms.deadline)
+                from: (from.type, from.id), to: (to.type, to.id), types: kinds.map(\.spec),
+                terms)
         }
         return kinds.isEmpty ? [AssociationKind.default(from: from.type, to: to.type)].compactMap { $0 } : kinds
     }
@@ -97,7 +97,7 @@ public struct Associations: Sendable {
         try Self.authorize(from, to)
         try await translatingErrors {
             try await upstream.removeAssociations(
-                from: (from.type, from.id), to: (to.type, to.id), priority: terms.priority, deadline: terms.deadline)
+                from: (from.type, from.id), to: (to.type, to.id), terms)
         }
     }
 }

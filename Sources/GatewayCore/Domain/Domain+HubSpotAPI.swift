@@ -201,9 +201,7 @@ extension HubSpotUpstream {
         _ body: @Sendable (HubSpotClient, CallOptions) async throws -> T
     ) async throws -> T {
         do {
-            return try await call(
-                kind, priority: terms.priority, deadline: terms.deadline, idempotent: idempotent,
-                invalidating: objects, body)
+            return try await call(terms, kind, idempotent: idempotent, invalidating: objects, body)
         } catch { throw CRMError.translating(error) }
     }
 }

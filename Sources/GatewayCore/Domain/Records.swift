@@ -17,8 +17,8 @@ public struct Records: Sendable {
         return try await translatingErrors {
             RecordRead(
                 try await upstream.readObject(
-                    type: type, id: id, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
-                    deadline: terms.deadline))
+                    type: type, id: id, properties: properties, maxStaleness: maxStaleness,
+                    terms))
         }
     }
 
@@ -33,7 +33,7 @@ public struct Records: Sendable {
             RecordRead(
                 try await upstream.readObject(
                     type: type, uniqueProperty: uniqueProperty, value: value, properties: properties,
-                    maxStaleness: maxStaleness, priority: terms.priority, deadline: terms.deadline))
+                    maxStaleness: maxStaleness, terms))
         }
     }
 
@@ -45,8 +45,8 @@ public struct Records: Sendable {
         try Caller.authorize(.read, type)
         return try await translatingErrors {
             try await upstream.readObjects(
-                type: type, ids: ids, properties: properties, maxStaleness: maxStaleness, priority: terms.priority,
-                deadline: terms.deadline
+                type: type, ids: ids, properties: properties, maxStaleness: maxStaleness,
+                terms
             ).map { $0.map(CRMRecord.init) }
         }
     }
@@ -95,7 +95,7 @@ public struct Records: Sendable {
         let idProperty: String? = if case .upsert(let idProperty, _, _) = write { idProperty } else { nil }
         let body = {
             CRMRecord(
-                try await upstream.write(type: type, write, priority: terms.priority, deadline: terms.deadline))
+                try await upstream.write(type: type, write, terms))
         }
         guard let idProperty else { return try await translatingErrors(body) }
         return try await explainingIdProperty(type, idProperty, terms, body)
@@ -121,7 +121,7 @@ public struct Records: Sendable {
             checked.isEmpty
             ? []
             : await upstream.write(
-                type: type, checked.map { writes[$0] }, priority: terms.priority, deadline: terms.deadline)
+                type: type, checked.map { writes[$0] }, terms)
         var results = refusals.map { refusal in refusal.map { Result<CRMRecord, any Error>.failure($0) } }
         for (index, result) in zip(checked, sent) {
             results[index] = result.map(CRMRecord.init).mapError(CRMError.translating)
