@@ -37,6 +37,13 @@ import Testing
             "ChangeFeed", "GatewayAPI", "GatewayAssembly", "GatewayCore", "GatewayREST", "GatewayTracing",
             "GRPCNghttp2Transport", "GRPCStandardServices", "HubSpotAPI", "JSONLogging", "RedisClient", "WriteJobs",
         ],
+        // The executables: they parse and run; the assembly is the library's.
+        "hubspot-gateway": ["GatewayCommandLine"],
+        "hubspot-gateway-sandbox": [
+            "ChangeFeed", "GatewayAssembly", "GatewayCommandLine", "GatewayCore", "HubSpotAPI", "HubSpotSimulator",
+        ],
+        "hubspot-sim": ["HubSpotSimulator"],
+        "grpc-interop-server": ["GRPCInteropTesting", "GRPCNghttp2Transport", "GRPCStandardServices"],
     ]
 
     /// Every module of the project: the folders of Sources/.
@@ -103,15 +110,14 @@ import Testing
         }
     }
 
-    @Test func everySwiftLibraryModuleHasARowInTheArchitecture() throws {
+    @Test func everySwiftModuleHasARowInTheArchitecture() throws {
         let sources = Self.root.appendingPathComponent("Sources")
         var libraries = Set<String>()
         for folder in try FileManager.default.contentsOfDirectory(atPath: sources.path) {
             let files =
                 FileManager.default.enumerator(atPath: sources.appendingPathComponent(folder).path)?
                 .compactMap { $0 as? String } ?? []
-            // Executables (named with dashes) are the composition roots: they may import anything.
-            if !folder.contains("-"), files.contains(where: { $0.hasSuffix(".swift") }) { libraries.insert(folder) }
+            if files.contains(where: { $0.hasSuffix(".swift") }) { libraries.insert(folder) }
         }
         let missing = libraries.subtracting(Self.allowed.keys)
         #expect(missing.isEmpty, "modules without a row in docs/architecture.md and `allowed`: \(missing.sorted())")
