@@ -1,6 +1,8 @@
 """The Kubernetes manifests under k8s/: valid against the API schema, and consistent with each
 other, with the example Secret, with the gateway's options and with the Dockerfile."""
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -24,10 +26,15 @@ def selects(selector: dict, labels: dict) -> bool:
 
 
 def gateway_options() -> set[str]:
-    """The options hubspot-gateway reads from HUBSPOT_GATEWAY_* variables."""
-    source = (ROOT / "Sources" / "hubspot-gateway" / "HubSpotGatewayCommand.swift").read_text()
-    listed = re.search(r"static let optionNames = \[(.*?)\]", source, re.S).group(1)
-    return {"HUBSPOT_GATEWAY_" + name.upper().replace("-", "_") for name in re.findall(r'"([a-z0-9-]+)"', listed)}
+    """The options hubspot-gateway reads from HUBSPOT_GATEWAY_* variables: every option of its
+    --help (the gateway reads the names from there too)."""
+    binary = os.environ.get("HUBSPOT_GATEWAY_BIN") or str(ROOT / ".build" / "debug" / "hubspot-gateway")
+    if not os.path.exists(binary):
+        pytest.skip(f"no hubspot-gateway binary at {binary}")
+    help_text = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30, check=True).stdout
+    names = re.findall(r"^\s+--([a-z0-9-]+) <", help_text, re.M)
+    assert len(names) > 40, help_text
+    return {"HUBSPOT_GATEWAY_" + name.upper().replace("-", "_") for name in names}
 
 
 @pytest.mark.parametrize("path", RENDERINGS + ["k8s/monitoring"])
