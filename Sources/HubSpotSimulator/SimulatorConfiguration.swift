@@ -7,8 +7,14 @@ public struct SimulatorConfiguration: Sendable {
     public var port: Int = 0
     /// The private-app token clients must present as `Authorization: Bearer <token>`.
     public var token: String = "pat-sim-token"
+    /// Tokens of the account's other private apps: each has a burst window of its own, and
+    /// all share the account's daily limit (a service still calling HubSpot directly).
+    public var otherPrivateAppTokens: [String] = []
     /// The portal (account) id shown in webhooks and errors.
     public var portalId: Int = 62515
+    /// The account's time zone name, as `/account-info/2026-03/details` reports it (its offset
+    /// is `dailyResetUTCOffset`).
+    public var accountTimeZone: String = "Etc/UTC"
     /// The app id shown in webhooks.
     public var appId: Int = 54321
     /// Custom object types, e.g. parsed from `cars:vin!,make,year:number`.

@@ -57,6 +57,18 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Hours east of UTC of the account's time zone (the daily limit resets at its midnight).")
     var dailyResetUtcOffsetHours = 0
 
+    @Option(
+        help:
+            "The account's time zone name in /account-info/2026-03/details (its offset: --daily-reset-utc-offset-hours)."
+    )
+    var accountTimeZone = "Etc/UTC"
+
+    @Option(
+        help:
+            "Token of another private app of the account (repeatable): its own burst window, the account's daily limit shared."
+    )
+    var otherPrivateAppToken: [String] = []
+
     @Option(help: "Search requests allowed per search interval (0 = unlimited).")
     var searchPerSecond = 5
 
@@ -146,6 +158,8 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.burstInterval = .milliseconds(burstIntervalMs)
         configuration.dailyLimit = dailyLimit
         configuration.dailyResetUTCOffset = .seconds(dailyResetUtcOffsetHours * 3600)
+        configuration.accountTimeZone = accountTimeZone
+        configuration.otherPrivateAppTokens = otherPrivateAppToken
         configuration.searchPerSecondLimit = searchPerSecond
         configuration.searchIndexDelay = .milliseconds(max(0, searchIndexDelayMs))
         configuration.searchInterval = .milliseconds(max(1, searchIntervalMs))

@@ -15,6 +15,8 @@ struct APIContext: Sendable {
     var baseURL: String
     var emit: @Sendable ([ChangeEvent]) -> Void
     var journal: WebhookJournal
+    var limits: HubSpotRateLimits
+    var preferences: CommunicationPreferences
 }
 
 /// CRM v3 objects: single-record calls, list, batch, search and merge.

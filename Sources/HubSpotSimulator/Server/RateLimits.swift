@@ -32,8 +32,9 @@ struct RollingWindowCounter: Sendable {
     }
 }
 
-/// HubSpot's limits for one app and account: the rolling burst window, the daily budget and the
-/// separate secondly limit of search. A refused request consumes nothing.
+/// HubSpot's limits for one account: a rolling burst window per private app (token), the daily
+/// budget every app of the account shares, and the separate secondly limit of search. A refused
+/// request consumes nothing.
 final class HubSpotRateLimits: Sendable {
     struct Settings: Sendable {
         var burstLimit: Int
@@ -53,7 +54,8 @@ final class HubSpotRateLimits: Sendable {
 
     private struct State: Sendable {
         var settings: Settings
-        var burst: RollingWindowCounter
+        /// The burst window of each app, by its index (0: the main token and OAuth tokens).
+        var bursts: [Int: RollingWindowCounter] = [:]
         var search: RollingWindowCounter
         var day: Int64 = -1
         var dailyUsed = 0
@@ -66,89 +68,99 @@ final class HubSpotRateLimits: Sendable {
     private let state: Mutex<State>
 
     init(_ settings: Settings) {
-        state = Mutex(
-            State(
-                settings: settings,
-                burst: RollingWindowCounter(
-                    capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
-                search: RollingWindowCounter(
-                    capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
-            ))
+        state = Mutex(Self.fresh(settings))
+    }
+
+    private static func fresh(_ settings: Settings) -> State {
+        State(
+            settings: settings,
+            search: RollingWindowCounter(
+                capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds))
     }
 
     var settings: Settings { state.withLock { $0.settings } }
 
     /// Replaces the limits (admin API); counters start afresh.
     func reconfigure(_ settings: Settings) {
-        state.withLock { state in
-            state = State(
-                settings: settings,
-                burst: RollingWindowCounter(
-                    capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds),
-                search: RollingWindowCounter(
-                    capacity: settings.searchPerSecondLimit, windowMilliseconds: settings.searchIntervalMilliseconds)
-            )
-        }
+        state.withLock { $0 = Self.fresh(settings) }
     }
 
     func reset() { reconfigure(settings) }
 
     var refusals: Int { state.withLock { $0.refusals } }
 
-    /// Admits or refuses one request and returns the `X-HubSpot-RateLimit-*` headers to send.
-    /// Search responses carry no rate-limit headers, as on HubSpot.
-    func admit(isSearch: Bool, now arrivedAt: Int64) -> Decision {
+    /// Admits or refuses one request of private app `app` and returns the
+    /// `X-HubSpot-RateLimit-*` headers to send. Search responses carry no rate-limit headers, as
+    /// on HubSpot.
+    func admit(app: Int = 0, isSearch: Bool, now arrivedAt: Int64) -> Decision {
         state.withLock { state in
             let now = max(arrivedAt, state.clock)
             state.clock = now
-            var decision = decide(&state, isSearch: isSearch, now: now)
+            var decision = decide(&state, app: app, isSearch: isSearch, now: now)
             decision.at = now
             return decision
         }
     }
 
-    private func decide(_ state: inout State, isSearch: Bool, now: Int64) -> Decision {
-        do {
-            let settings = state.settings
-            let day = (now + settings.dailyResetOffsetMilliseconds) / 86_400_000
-            if day != state.day {
-                state.day = day
-                state.dailyUsed = 0
-            }
-            if settings.dailyLimit > 0, state.dailyUsed >= settings.dailyLimit {
+    private func decide(_ state: inout State, app: Int, isSearch: Bool, now: Int64) -> Decision {
+        rollDay(&state, now: now)
+        let settings = state.settings
+        if settings.dailyLimit > 0, state.dailyUsed >= settings.dailyLimit {
+            state.refusals += 1
+            return Decision(refusedBy: .daily, headers: isSearch ? [] : headers(&state, app: app, now: now))
+        }
+        if isSearch {
+            if settings.searchPerSecondLimit > 0, !state.search.tryAdmit(at: now) {
                 state.refusals += 1
-                return Decision(refusedBy: .daily, headers: isSearch ? [] : headers(&state, now: now))
+                return Decision(refusedBy: .secondly, headers: [])
             }
-            if isSearch {
-                if settings.searchPerSecondLimit > 0, !state.search.tryAdmit(at: now) {
-                    state.refusals += 1
-                    return Decision(refusedBy: .secondly, headers: [])
-                }
-            } else if settings.burstLimit > 0, !state.burst.tryAdmit(at: now) {
-                state.refusals += 1
-                return Decision(refusedBy: .tenSecondlyRolling, headers: headers(&state, now: now))
-            }
-            state.dailyUsed += 1
-            return Decision(refusedBy: nil, headers: isSearch ? [] : headers(&state, now: now))
+        } else if settings.burstLimit > 0, !state.bursts[app, default: burstWindow(settings)].tryAdmit(at: now) {
+            state.refusals += 1
+            return Decision(refusedBy: .tenSecondlyRolling, headers: headers(&state, app: app, now: now))
+        }
+        state.dailyUsed += 1
+        return Decision(refusedBy: nil, headers: isSearch ? [] : headers(&state, app: app, now: now))
+    }
+
+    private func burstWindow(_ settings: Settings) -> RollingWindowCounter {
+        RollingWindowCounter(capacity: settings.burstLimit, windowMilliseconds: settings.burstIntervalMilliseconds)
+    }
+
+    /// A new day at the account's midnight (`dailyResetOffsetMilliseconds` from UTC).
+    private func rollDay(_ state: inout State, now: Int64) {
+        let day = (now + state.settings.dailyResetOffsetMilliseconds) / 86_400_000
+        if day != state.day {
+            state.day = day
+            state.dailyUsed = 0
         }
     }
 
-    /// Budget left now, for the admin API.
+    /// The account's daily usage: calls counted today, and when the count resets (ms since 1970).
+    func dailyUsage(now: Int64) -> (used: Int, resetsAt: Int64) {
+        state.withLock { state in
+            rollDay(&state, now: now)
+            let offset = state.settings.dailyResetOffsetMilliseconds
+            return (state.dailyUsed, (state.day + 1) * 86_400_000 - offset)
+        }
+    }
+
+    /// Budget left now, for the admin API (the burst window of the main app).
     func snapshot(now: Int64) -> (burstUsed: Int, searchUsed: Int, dailyUsed: Int) {
         state.withLock { state in
             (
-                state.settings.burstLimit > 0 ? state.burst.used(at: now) : 0,
+                state.settings.burstLimit > 0 ? state.bursts[0, default: burstWindow(state.settings)].used(at: now) : 0,
                 state.settings.searchPerSecondLimit > 0 ? state.search.used(at: now) : 0,
                 state.dailyUsed
             )
         }
     }
 
-    private func headers(_ state: inout State, now: Int64) -> [(String, String)] {
+    private func headers(_ state: inout State, app: Int, now: Int64) -> [(String, String)] {
         let settings = state.settings
         var out: [(String, String)] = []
         if settings.burstLimit > 0 {
-            let remaining = max(0, settings.burstLimit - state.burst.used(at: now))
+            let remaining = max(
+                0, settings.burstLimit - state.bursts[app, default: burstWindow(settings)].used(at: now))
             let secondly = max(
                 1, Int((Double(settings.burstLimit) * 1000 / Double(settings.burstIntervalMilliseconds)).rounded(.up)))
             out += [

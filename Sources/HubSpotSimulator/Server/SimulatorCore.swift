@@ -11,6 +11,7 @@ final class SimulatorCore: Sendable {
     let store: ObjectStore
     let lists = ListStore()
     let imports = ImportStore()
+    let preferences = CommunicationPreferences()
     let limits: HubSpotRateLimits
     let faults: Mutex<FaultConfiguration>
     let scopes: Mutex<GrantedScopes>
@@ -94,13 +95,14 @@ final class SimulatorCore: Sendable {
                 }
                 webhooks.enqueue(events)
                 journal.record(events)
-            }, journal: journal)
+            }, journal: journal, limits: limits, preferences: preferences)
     }
 
     /// Back to the start-up state: data reseeded, counters, limits and faults as configured.
     func reset() throws(SimulatorConfigurationError) {
         store.reset()
         lists.reset()
+        preferences.reset()
         journal.reset()
         try seed()
         statistics.reset()
@@ -111,11 +113,24 @@ final class SimulatorCore: Sendable {
 
     var admin: AdminAPI { AdminAPI(core: self) }
 
+    /// The private app whose token this is: 0 for the main token, 1… for the other apps.
+    func privateApp(presenting token: String) -> Int? {
+        ([configuration.token] + configuration.otherPrivateAppTokens).firstIndex {
+            constantTimeEquals(Array(token.utf8), Array($0.utf8))
+        }
+    }
+
+    /// The private app a request spends the burst window of (OAuth and client tokens: the main one).
+    func privateApp(_ header: String?) -> Int {
+        guard let header, header.count > 7 else { return 0 }
+        return privateApp(presenting: String(header.dropFirst(7))) ?? 0
+    }
+
     /// Why a bearer token is refused, or nil when it is accepted.
     func authenticationFailure(_ header: String?, now: Int64) -> HubSpotErrorBody? {
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return .unauthorized }
         let presented = String(header.dropFirst(7))
-        if constantTimeEquals(Array(presented.utf8), Array(configuration.token.utf8)) { return nil }
+        if privateApp(presenting: presented) != nil { return nil }
         if let client = clientTokens.withLock({ $0[presented] }) {
             guard client.expiresAt <= now else { return nil }
             var expired = HubSpotErrorBody.unauthorized

@@ -32,7 +32,10 @@ struct SimulatorResponder: HTTPResponder {
             method: request.method.rawValue, path: path,
             segments: APIRequest.pathSegments(path), query: query, body: [])
         apiRequest.bearerScopes = core.clientScopes(request.headers[.authorization])
-        let matched = JournalAPI.match(apiRequest) ?? APIRoute.match(apiRequest)
+        let matched =
+            JournalAPI.match(apiRequest) ?? AccountAPI.match(apiRequest) ?? CommunicationPreferencesAPI.match(
+                apiRequest)
+            ?? APIRoute.match(apiRequest)
         let endpoint = (try? matched.get().name) ?? "unknown"
 
         // An outage answers before HubSpot looks at anything.
@@ -78,7 +81,8 @@ struct SimulatorResponder: HTTPResponder {
 
         // HubSpot counts a request when it arrives; latency, drops and server errors come after
         // (a slow answer is still counted in the second the request arrived in).
-        let decision = core.limits.admit(isSearch: route.isSearch, now: arrivedAt)
+        let decision = core.limits.admit(
+            app: core.privateApp(request.headers[.authorization]), isSearch: route.isSearch, now: arrivedAt)
         // From here on the request counts at the time it was admitted (what the limits saw).
         arrivedAt = decision.at
         let faulted = try await applyFaults(
