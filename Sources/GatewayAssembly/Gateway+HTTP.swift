@@ -42,5 +42,6 @@ extension Gateway {
         let rest = CRMObjectRoutes(crm: crm, keys: keys, configuration: configuration.rest)
         rest.register(on: router, logger: logger, metricsFactory: metricsFactory)
         rest.registerOpenAPI(on: router)
+        rest.registerPassthrough(on: router, logger: logger, metricsFactory: metricsFactory)
     }
 }

@@ -26,6 +26,22 @@ import Testing
         #expect(keys.caller(presenting: "") == nil)
     }
 
+    @Test func passthroughPrefixesFollowTheirScopeAndStayOutOfCRM() throws {
+        let keys = try CallerKeys(
+            parsing: CallerKeys.line(
+                service: "sender", key: "k",
+                scopeNames: ["crm.read", "hubspot.passthrough:/communication-preferences/", "/files/", "changes.read"]))
+        let caller = try #require(keys.caller(presenting: "k"))
+        #expect(caller.passthroughPrefixes == ["/communication-preferences/", "/files/"])
+        #expect(caller.scopes == [.read, .changesRead])
+        #expect(caller.mayPassThrough("/files/v3/files/7") && !caller.mayPassThrough("/marketing/v3/emails"))
+        for bad in ["hubspot.passthrough:/crm/v3/", "hubspot.passthrough:files/"] {
+            #expect(throws: CallerKeysError.self) {
+                try CallerKeys(parsing: CallerKeys.line(service: "s", key: "k", scopeNames: [bad]))
+            }
+        }
+    }
+
     @Test func badLinesAreRefusedWithTheLineAndTheProblem() {
         #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: "orders sha256:abcd crm.read") }
         #expect(throws: CallerKeysError.self) { try CallerKeys(parsing: "orders crm.read") }

@@ -39,6 +39,9 @@ public struct Caller: Sendable, Equatable {
     public var objectAccess: [String: ObjectAccess]
     /// The service's weight in the fair sharing of HubSpot's budget among services (default 1).
     public var weight: Double
+    /// The HubSpot path prefixes the service may call as they are, through the door
+    /// (`hubspot.passthrough:/communication-preferences/,/marketing/`).
+    public var passthroughPrefixes: [String] = []
 
     public init(
         service: String, scopes: Set<CallerScope>, objectAccess: [String: ObjectAccess] = [:], weight: Double = 1
@@ -54,6 +57,9 @@ public struct Caller: Sendable, Equatable {
         let all: CallerScope = access.contains(.write) ? .write : .read
         return scopes.contains(all) || objectAccess[ObjectTypeAliases.canonical(type)]?.isSuperset(of: access) == true
     }
+
+    /// Whether the service may call HubSpot's `path` as it is (one of its passthrough prefixes).
+    public func mayPassThrough(_ path: String) -> Bool { passthroughPrefixes.contains { path.hasPrefix($0) } }
 
     /// Whether the service may read (or write) records of some type: what an RPC's method
     /// needs before its object type is known.

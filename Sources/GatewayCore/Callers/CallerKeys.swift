@@ -11,7 +11,9 @@ import Digests
 /// `orders sha256:5e88…42 crm.read,crm.write`
 /// `marketing sha256:9f86…08 crm.objects.contacts.read,crm.objects.contacts.write weight=2`
 /// Scopes are `crm.read` / `crm.write` (every object type), `crm.objects.<type>.read|write`
-/// (one type, HubSpot's scope names), `changes.read` and `admin`; `weight=` (default 1) is the
+/// (one type, HubSpot's scope names), `changes.read`, `admin` and
+/// `hubspot.passthrough:/prefix/,/other/` (HubSpot paths outside `/crm/` passed through as they
+/// are; the prefixes after the first follow the comma); `weight=` (default 1) is the
 /// service's weight in the fair sharing of HubSpot's budget. `cert=<identity>` lets the service
 /// call without a key over mutual TLS, identified by its client certificate's URI SAN (a SPIFFE
 /// id) or DNS SAN; the key field is then `none` if it has no key at all:
@@ -70,8 +72,22 @@ public struct CallerKeys: Sendable {
                 hash = bytes
             }
             var caller = Caller(service: fields[0], scopes: [])
+            var passthrough = false
             for name in fields[2].split(separator: ",") {
-                if let scope = CallerScope(rawValue: String(name)) {
+                if name.hasPrefix(Self.passthroughScope) || (passthrough && name.hasPrefix("/")) {
+                    // `hubspot.passthrough:/a/,/b/`: the prefixes after the first follow the comma.
+                    let prefix =
+                        name.hasPrefix("/") ? String(name) : String(name.dropFirst(Self.passthroughScope.count))
+                    guard prefix.hasPrefix("/"), !prefix.hasPrefix("/crm/") else {
+                        throw CallerKeysError(
+                            line: number + 1,
+                            problem:
+                                "`\(Self.passthroughScope)` takes HubSpot path prefixes starting with / and outside /crm/ (the gateway serves it), e.g. \(Self.passthroughScope)/communication-preferences/,/marketing/"
+                        )
+                    }
+                    caller.passthroughPrefixes.append(prefix)
+                    passthrough = true
+                } else if let scope = CallerScope(rawValue: String(name)) {
                     caller.scopes.insert(scope)
                 } else if let (type, access) = ObjectAccess.parse(String(name)) {
                     caller.objectAccess[type, default: []].formUnion(access)
@@ -79,7 +95,7 @@ public struct CallerKeys: Sendable {
                     throw CallerKeysError(
                         line: number + 1,
                         problem:
-                            "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")), crm.objects.<type>.read, crm.objects.<type>.write)"
+                            "unknown scope `\(name)` (known: \(CallerScope.allCases.map(\.rawValue).joined(separator: ", ")), crm.objects.<type>.read, crm.objects.<type>.write, \(Self.passthroughScope)<path prefix>)"
                     )
                 }
             }
@@ -121,6 +137,9 @@ public struct CallerKeys: Sendable {
         }
         self.entries = entries
     }
+
+    /// The scope of HubSpot paths a service may call as they are, followed by their prefixes.
+    public static let passthroughScope = "hubspot.passthrough:"
 
     /// One service with a key given in clear (sandbox mode prints it for developers).
     public init(service: String, key: String, scopes: Set<CallerScope>) {

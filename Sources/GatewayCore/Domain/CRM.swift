@@ -7,6 +7,7 @@ public struct CRM: Sendable {
     public let metadata: CRMMetadata
     public let orders: Orders
     public let lists: CRMLists
+    public let passthrough: Passthrough
     /// The door every operation goes through (its limiter, breaker and cache, for status and
     /// the change feed's invalidation).
     public let upstream: HubSpotUpstream
@@ -18,6 +19,7 @@ public struct CRM: Sendable {
         records = Records(upstream: upstream, metadata: metadata)
         orders = Orders(records: records)
         lists = CRMLists(upstream: upstream)
+        passthrough = Passthrough(upstream: upstream)
         associations = Associations(upstream: upstream)
     }
 }

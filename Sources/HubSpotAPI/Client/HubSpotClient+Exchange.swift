@@ -89,6 +89,18 @@ extension HubSpotClient {
         _ method: HTTPRequest.Method, _ path: String, query: QueryItems, rawBody encodedBody: [UInt8]?,
         contentType: String, endpoint: String, options: CallOptions, idempotentDefault: Bool
     ) async throws -> (Answer, HTTPResponse) {
+        try await exchange(
+            method, path, query: query, rawBody: encodedBody, contentType: contentType, endpoint: endpoint,
+            options: options, idempotentDefault: idempotentDefault
+        ) { response in try decode(Answer.self, response, endpoint: endpoint) }
+    }
+
+    /// As `exchange`, with the 2xx answer read by `read` (the raw answer of a passed-through call).
+    func exchange<Answer>(
+        _ method: HTTPRequest.Method, _ path: String, query: QueryItems, rawBody encodedBody: [UInt8]?,
+        contentType: String, endpoint: String, options: CallOptions, idempotentDefault: Bool,
+        read: (HTTPResponse) throws -> Answer
+    ) async throws -> (Answer, HTTPResponse) {
         let url = configuration.baseURL + path + query.encoded
         let idempotent = options.idempotent ?? idempotentDefault
         let clock = ContinuousClock()
@@ -142,7 +154,7 @@ extension HubSpotClient {
                 exchange.refreshingToken = refreshing
                 observer?(exchange)
                 if (200..<300).contains(response.status) {
-                    return (try decode(Answer.self, response, endpoint: endpoint), response)
+                    return (try read(response), response)
                 }
                 if refreshing {
                     refreshedAfter401 = true

@@ -50,6 +50,8 @@ public struct HubSpotError: Error, CustomStringConvertible, Sendable {
     public var retryAfter: Duration?
     /// `x-hubspot-auth-failure`, on 401s.
     public var authFailure: String?
+    /// The answer itself, when HubSpot sent one (a passed-through call returns it unchanged).
+    var response: HTTPResponse?
 
     public var description: String {
         var text = "HubSpot \(status)"
@@ -114,6 +116,7 @@ public struct HubSpotError: Error, CustomStringConvertible, Sendable {
     }
 
     init(response: HTTPResponse) {
+        self.response = response
         status = response.status
         rateLimit = RateLimitStatus(response)
         correlationId = response.header("X-HubSpot-Correlation-Id")
