@@ -84,6 +84,7 @@ public final class Gateway: Sendable {
             ChangesService(feed: feed, configuration: configuration.changes, drain: drain, logger: logger),
             MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
             JobsService(store: jobStore, watchInterval: configuration.jobWatchInterval),
+            PassthroughService(crm: crm, defaultTimeout: timeout),
             AdminService(
                 upstream: crm.upstream, redisConfigured: redis != nil, exports: exports, metadata: crm.metadata,
                 serviceWeights: keys.weights),

@@ -43,7 +43,9 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
                 certificateIdentity: trustsCertificateIdentity ? request.metadata.firstString(Self.identityKey) : nil,
                 keys: keys)
             ObservedRequest.current?.record(caller: caller.service)
-            try FrontMatter.admit(caller, to: Self.scope(of: context.descriptor), for: context.descriptor.method)
+            if let scope = Self.scope(of: context.descriptor) {
+                try FrontMatter.admit(caller, to: scope, for: context.descriptor.method)
+            }
         } catch {
             if error.reason == .callerNotAuthenticated, authorization != nil {
                 logger.notice(
@@ -62,7 +64,10 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
 
     /// The scope a method needs: the Admin service needs `admin`, the Changes service
     /// `changes.read`; Get/List/Search/BatchGet/Export methods read; everything else writes.
-    static func scope(of method: MethodDescriptor) -> CallerScope {
+    /// The Passthrough service needs none here: the domain checks each path against the
+    /// caller's passthrough prefixes.
+    static func scope(of method: MethodDescriptor) -> CallerScope? {
+        if method.service.fullyQualifiedService.hasSuffix(".PassthroughService") { return nil }
         if method.service.fullyQualifiedService.hasSuffix(".AdminService") { return .admin }
         if method.service.fullyQualifiedService.hasSuffix(".ChangesService") { return .changesRead }
         return readPrefixes.contains(where: { method.method.hasPrefix($0) }) ? .read : .write

@@ -76,3 +76,38 @@ def test_paths_outside_the_keys_prefixes_and_keys_without_the_scope_are_refused_
     # /crm/ is the gateway's own: an unknown path there stays its 404.
     status, _, body = call(fleet, "GET", "/crm/v3/nothing-here")
     assert status == 404 and json.loads(body)["category"] == "OBJECT_NOT_FOUND", body
+
+
+def test_grpc_only_callers_pass_through_by_rpc_with_the_same_rules(fleet):
+    import grpc
+    from hubspot.gateway.v1 import passthrough_pb2, passthrough_pb2_grpc
+
+    stub = passthrough_pb2_grpc.PassthroughServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
+    sender = (("authorization", f"Bearer {SENDER_KEY}"),)
+    before = passthrough_calls(fleet)
+    reply = stub.CallHubSpot(passthrough_pb2.CallHubSpotRequest(
+        method="POST", path="/communication-preferences/v3/subscribe",
+        body=json.dumps({"emailAddress": "grpc@example.com", "subscriptionId": "2"}).encode()), metadata=sender, timeout=30)
+    assert reply.status == 200 and json.loads(reply.body)["status"] == "SUBSCRIBED"
+    assert reply.headers["Content-Type"].startswith("application/json") and reply.headers["X-HubSpot-Correlation-Id"]
+    status = stub.CallHubSpot(passthrough_pb2.CallHubSpotRequest(
+        method="GET", path="/communication-preferences/v3/status/email/grpc%40example.com"), metadata=sender, timeout=30)
+    assert [s["status"] for s in json.loads(status.body)["subscriptionStatuses"]] == ["NOT_SUBSCRIBED", "SUBSCRIBED"]
+    # HubSpot's 4xx is an answer, not an RPC error.
+    again = stub.CallHubSpot(passthrough_pb2.CallHubSpotRequest(
+        method="POST", path="/communication-preferences/v3/subscribe",
+        body=json.dumps({"emailAddress": "grpc@example.com", "subscriptionId": "2"}).encode()), metadata=sender, timeout=30)
+    assert again.status == 400 and json.loads(again.body)["category"] == "VALIDATION_ERROR"
+    assert passthrough_calls(fleet) - before == 3
+    for request, metadata, code in [
+        (passthrough_pb2.CallHubSpotRequest(method="GET", path="/marketing/v3/emails"), sender, grpc.StatusCode.PERMISSION_DENIED),
+        (passthrough_pb2.CallHubSpotRequest(method="GET", path="/crm/v3/objects/contacts"), sender, grpc.StatusCode.INVALID_ARGUMENT),
+        (passthrough_pb2.CallHubSpotRequest(method="GET", path="/communication-preferences/v3/definitions"),
+         fleet.metadata("orders"), grpc.StatusCode.PERMISSION_DENIED),
+        (passthrough_pb2.CallHubSpotRequest(method="TRACE", path="/communication-preferences/v3/definitions"), sender,
+         grpc.StatusCode.INVALID_ARGUMENT),
+    ]:
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.CallHubSpot(request, metadata=metadata, timeout=30)
+        assert refused.value.code() == code, (request, refused.value)
+    assert passthrough_calls(fleet) - before == 3
