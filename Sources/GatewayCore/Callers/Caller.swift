@@ -88,6 +88,7 @@ public struct CallerNotAllowed: Error, CustomStringConvertible, Sendable {
     /// The scope that would allow it (`crm.objects.deals.write`; `crm.write` allows every type).
     public var scope: String
     public var description: String {
-        "service `\(service)` lacks the scope `\(scope)` (or crm.\(scope.hasSuffix(".write") ? "write" : "read")) this request needs"
+        let broader = scope.hasPrefix("crm.objects.") ? " (or crm.\(scope.hasSuffix(".write") ? "write" : "read"))" : ""
+        return "service `\(service)` lacks the scope `\(scope)`\(broader) this request needs"
     }
 }

@@ -64,7 +64,7 @@ def test_paths_outside_the_keys_prefixes_and_keys_without_the_scope_are_refused_
     before = passthrough_calls(fleet)
     status, _, body = call(fleet, "GET", "/marketing/v3/emails")
     assert status == 403 and json.loads(body)["category"] == "MISSING_SCOPES", body
-    assert "hubspot.passthrough:/marketing/" in json.loads(body)["message"]
+    assert "lacks the scope `hubspot.passthrough:/marketing/` this request needs" in json.loads(body)["message"], body
     status, _, body = call(fleet, "GET", "/communication-preferences/v3/definitions", key=fleet.KEYS["orders"][0])
     assert status == 403 and json.loads(body)["category"] == "MISSING_SCOPES", body
     status, _, body = call(fleet, "GET", "/communication-preferences/v3/definitions", key="not-a-key")
