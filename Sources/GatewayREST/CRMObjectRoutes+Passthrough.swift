@@ -36,15 +36,7 @@ extension CRMObjectRoutes {
         let terms = FrontMatter.terms(
             timeout: request.headers[.gatewayTimeout].flatMap { Int64($0) }.map { .milliseconds($0) },
             defaultTimeout: configuration.defaultTimeout, priority: request.headers[.gatewayPriority])
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-        } catch {
-            throw RESTError(
-                .contentTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes",
-                category: "VALIDATION_ERROR")
-        }
+        let body = try await body(request)
         let answer = try await crm.passthrough.send(
             PassthroughRequest(
                 method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",

@@ -103,16 +103,20 @@ public struct CRMObjectRoutes: Sendable {
         return raw.removingPercentEncoding ?? raw
     }
 
-    func json(_ request: Request) async throws -> JSONValue {
+    /// The request's body, up to `maxBodyBytes` (413 in HubSpot's shape above).
+    func body(_ request: Request) async throws -> ByteBuffer {
         var request = request
-        let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+            return try await request.collectBody(upTo: configuration.maxBodyBytes)
         } catch {
             throw RESTError(
                 .contentTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes",
                 category: "VALIDATION_ERROR")
         }
+    }
+
+    func json(_ request: Request) async throws -> JSONValue {
+        let body = try await body(request)
         do {
             return try JSONParser.parse(Array(buffer: body))
         } catch {

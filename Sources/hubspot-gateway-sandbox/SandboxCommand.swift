@@ -25,13 +25,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Accepted for the command lines of older versions (hubspot-gateway --sandbox); always on.")
     var sandbox = false
 
-    static func main() async {
-        await runCommand(
-            Self.self,
-            EnvironmentArguments.merge(
-                Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
-                for: Self.self))
-    }
+    static func main() async { await runCommand(Self.self) }
 
     func run() async throws {
         let logger = options.bootstrapLogging()

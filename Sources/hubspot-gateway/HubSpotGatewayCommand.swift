@@ -16,13 +16,7 @@ struct HubSpotGatewayCommand: AsyncParsableCommand {
     /// The old spelling of the sandbox, answered with where it went.
     @Flag(help: .hidden) var sandbox = false
 
-    static func main() async {
-        await runCommand(
-            Self.self,
-            EnvironmentArguments.merge(
-                Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
-                for: Self.self))
-    }
+    static func main() async { await runCommand(Self.self) }
 
     func validate() throws {
         guard !sandbox else {
