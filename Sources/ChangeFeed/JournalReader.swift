@@ -176,13 +176,14 @@ public struct JournalReader: Service, Sendable {
     /// HubSpot no longer has `offset`: say so loudly, have the reconciler publish every change
     /// since the newest the journal delivered, and read again from the earliest entry kept.
     func expired(_ offset: String, token: Int64) async throws {
-        Counter(label: Name.offsetsExpired, factory: metrics).increment()
         let since = try await feed.storedMilliseconds(watermarkKey)
         logger.error(
             "the webhooks journal no longer has the stored offset: changes were lost to it; the reconciler publishes everything since the last change the journal delivered",
             metadata: [
                 "offset": "\(offset)", "since_ms": "\(since.map(String.init) ?? "none (nothing read yet)")",
             ])
+        // Counted once said: whoever sees the count can find the log line.
+        Counter(label: Name.offsetsExpired, factory: metrics).increment()
         if let since { try await catchUp(since) }
         guard try await lease.write(offsetKey, "", token: token) else { throw LeaseLost() }
     }
