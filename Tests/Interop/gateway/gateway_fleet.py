@@ -7,13 +7,13 @@ import json
 import os
 import random
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.request
 import pathlib
 import subprocess
 import tempfile
+import threading
 
 import pytest
 
@@ -208,13 +208,19 @@ class Fleet:
         return Gateway(*self.gateway_args, env=self.gateway_env)
 
     def start_redis(self):
-        self.redis = subprocess.Popen(self.redis_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.2).close()
+        """Starts the fleet's redis-server and returns once it says it accepts connections (its
+        data loaded, when it restarts with an AOF)."""
+        args = [*self.redis_args[:-1], "notice"]  # the last argument is the log level
+        self.redis = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        said = []
+        for line in self.redis.stdout:
+            said.append(line)
+            if "Ready to accept connections" in line:
                 break
-            except OSError:
-                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"redis-server did not start: {''.join(said[-5:])}")
+        # Its later lines go nowhere, and never fill the pipe.
+        threading.Thread(target=self.redis.stdout.read, daemon=True).start()
 
     def metadata(self, caller: str = "orders"):
         return (("authorization", f"Bearer {self.KEYS[caller][0]}"),)
