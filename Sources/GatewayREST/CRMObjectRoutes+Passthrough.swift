@@ -31,7 +31,7 @@ extension CRMObjectRoutes {
     }
 
     func passthrough(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let caller = try FrontMatter.caller(authorization: request.headers[.authorization], keys: keys)
+        let caller = try requestCaller(request)
         ObservedRequest.current?.record(caller: caller.service)
         let terms = FrontMatter.terms(
             timeout: request.headers[.gatewayTimeout].flatMap { Int64($0) }.map { .milliseconds($0) },

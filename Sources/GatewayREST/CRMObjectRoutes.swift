@@ -61,6 +61,11 @@ public struct CRMObjectRoutes: Sendable {
         registerMetadata(on: paths)
     }
 
+    /// The caller `answer` bound for the request; resolved again only to say why there is none.
+    func requestCaller(_ request: Request) throws -> Caller {
+        try Caller.current ?? FrontMatter.caller(authorization: request.headers[.authorization], keys: keys)
+    }
+
     /// Runs a handler as its caller (`Caller.current`: object-type access, fair sharing of the
     /// budget); its failure in HubSpot's error shape.
     func answer(_ request: Request, _ body: () async throws -> Response) async -> Response {
@@ -85,7 +90,7 @@ public struct CRMObjectRoutes: Sendable {
     func call(_ request: Request, _ context: some RequestContext, write: Bool, typeParameter: String? = "type")
         throws -> Call
     {
-        let caller = try FrontMatter.caller(authorization: request.headers[.authorization], keys: keys)
+        let caller = try requestCaller(request)
         ObservedRequest.current?.record(caller: caller.service)
         try FrontMatter.admit(caller, to: write ? .write : .read, for: "this request")
         let terms = FrontMatter.terms(
