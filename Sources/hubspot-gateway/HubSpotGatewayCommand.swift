@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import GatewayCommandLine
 
 /// The gateway's command line: its options, mapped onto the assembly by `GatewayRunner`.
