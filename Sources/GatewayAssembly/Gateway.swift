@@ -87,7 +87,7 @@ public final class Gateway: Sendable {
             PassthroughService(crm: crm, defaultTimeout: timeout),
             AdminService(
                 upstream: crm.upstream, redisConfigured: redis != nil, exports: exports, metadata: crm.metadata,
-                serviceWeights: keys.weights),
+                serviceShares: keys.shares),
         ]
         // Health and reflection name what the services register, so none can be left out.
         let serviceNames = Self.serviceNames(of: own)
@@ -115,7 +115,11 @@ public final class Gateway: Sendable {
                     keys: keys, trustsCertificateIdentity: configuration.trustsCertificateIdentity, logger: logger)
             ]
 
-        var services: [any Service] = [crm.upstream.limiter, crm.upstream.cache, drain]
+        var services: [any Service] = [
+            crm.upstream.limiter, crm.upstream.cache, drain,
+            AccountDayFollower(
+                upstream: crm.upstream, configuration: configuration.accountDay, time: time, logger: logger),
+        ]
         if let feed {
             services.append(
                 FeedInvalidator(

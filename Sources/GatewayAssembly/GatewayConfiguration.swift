@@ -37,6 +37,8 @@ public struct GatewayConfiguration: Sendable {
     /// The webhooks-journal reader (off when it has no object types; needs developer credentials).
     public var journal = JournalReaderConfiguration()
     public var journalLease: Duration = .seconds(6)
+    /// Reading the account's day (its midnight, its usage) from HubSpot's account-info API.
+    public var accountDay = AccountDayFollower.Configuration()
     /// Where the leases' keys live.
     public var leaseKeyPrefix = "hubspot-gateway:lease"
 

@@ -111,8 +111,30 @@ public struct BudgetOptions: ParsableArguments {
     public var generalPerSecond = 8
     @Option(help: "Fleet-wide search calls per second.")
     public var searchPerSecond = 4
-    @Option(help: "Fleet-wide HubSpot calls per UTC day (0: no daily budget).")
-    public var dailyLimit = 250_000
+    @Option(
+        help:
+            "A cap of the fleet's own HubSpot calls per account day, on top of what HubSpot's Daily-Remaining says is left of the account's day (0: HubSpot's figure alone)."
+    )
+    public var dailyLimit = 0
+    @Option(
+        help:
+            "Calls per HubSpot interval the fleet leaves unspent under X-HubSpot-RateLimit-Max (at most a tenth of Max): room for what the estimate of others' spending misses."
+    )
+    public var burstMargin = 3
+    @Option(
+        help:
+            "Take the fleet's ceiling from the plan's X-HubSpot-RateLimit-Max (less --burst-share-for-others) instead of --general-per-second."
+    )
+    public var learnBurst = false
+    @Option(help: "With --learn-burst: the share of HubSpot's burst left to callers the gateway cannot see (0–1).")
+    public var burstShareForOthers: Double = 0.1
+    @Option(
+        help:
+            "Share of a day (the account's, and each service's daily= quota) only interactive calls may spend: bulk work stops when no more is left (0–1)."
+    )
+    public var dailyInteractiveReserve: Double = 0.05
+    @Option(help: "Seconds between reads of the account's daily usage and midnight (account-info API).")
+    public var accountRefreshSeconds: Double = 900
     @Option(help: "General calls per second bulk callers may never take.")
     public var interactiveReserve = 2
     @Option(

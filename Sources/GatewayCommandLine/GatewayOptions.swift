@@ -94,6 +94,15 @@ public struct GatewayOptions: ParsableArguments {
         guard budget.generalPerSecond > 0, budget.searchPerSecond > 0 else {
             throw ValidationError("--general-per-second and --search-per-second must be positive")
         }
+        guard budget.dailyLimit >= 0, budget.burstMargin >= 0 else {
+            throw ValidationError("--daily-limit and --burst-margin must be zero or positive")
+        }
+        guard (0...1).contains(budget.burstShareForOthers), (0...1).contains(budget.dailyInteractiveReserve) else {
+            throw ValidationError("--burst-share-for-others and --daily-interactive-reserve are shares from 0 to 1")
+        }
+        guard budget.accountRefreshSeconds > 0 else {
+            throw ValidationError("--account-refresh-seconds must be positive")
+        }
     }
 
     /// What a gateway in front of the real HubSpot needs besides valid values: credentials,
@@ -164,10 +173,15 @@ public struct GatewayOptions: ParsableArguments {
         limits.searchPerSecond = budget.searchPerSecond
         limits.dailyLimit = budget.dailyLimit
         limits.interactiveReserve = budget.interactiveReserve
+        limits.burstMargin = budget.burstMargin
+        limits.learnBurst = budget.learnBurst
+        limits.burstShareForOthers = budget.burstShareForOthers
+        limits.dailyInteractiveReserve = budget.dailyInteractiveReserve
         limits.reserveHeldFor = .milliseconds(budget.reserveHeldMilliseconds)
         limits.earlyRefusal = budget.earlyRefusalShare > 0
         limits.earlyRefusalShare = budget.earlyRefusalShare
         configuration.door.limits = limits
+        configuration.accountDay.refreshInterval = .seconds(budget.accountRefreshSeconds)
         configuration.door.breaker.minimumFailures = budget.breakerMinimumFailures
         configuration.door.breaker.openInterval = .seconds(budget.breakerOpenSeconds)
         configuration.door.cache.ttl = .seconds(cache.cacheTtlSeconds)

@@ -55,13 +55,14 @@ public final class HubSpotUpstream: Sendable {
         var reads: [CallPriority: BatchReadCoalescer] = [:]
         var writes: [CallPriority: BatchWriteCoalescer] = [:]
         var associationWrites: [CallPriority: AssociationWriteCoalescer] = [:]
-        // A read or write whose place in its batch line cannot reach HubSpot before its
-        // deadline is refused on arrival, like a call in its service's line (`--early-refusal-share`).
-        let earlyRefusal =
-            limiter.configuration.earlyRefusal
-            ? BatchEarlyRefusal(
-                share: limiter.configuration.earlyRefusalShare,
-                fastestInterval: .seconds(1) / max(1, limiter.configuration.generalPerSecond)
+        for priority in [CallPriority.interactive, .bulk] {
+            // A read or write whose place in its batch line cannot reach HubSpot before its
+            // deadline is refused on arrival, like a call in its service's line
+            // (`--early-refusal-share`); so is one of a service past its daily quota.
+            let earlyRefusal = BatchEarlyRefusal(
+                share: limiter.configuration.earlyRefusal ? limiter.configuration.earlyRefusalShare : .infinity,
+                fastestInterval: .seconds(1) / max(1, limiter.configuration.generalPerSecond),
+                refuseCaller: { share in try limiter.refuseOverQuota(share, priority: priority) }
             ) { expectedWait in
                 metrics.increment(
                     GatewayMetrics.Name.budgetRefusals,
@@ -70,8 +71,7 @@ public final class HubSpotUpstream: Sendable {
                         ("bucket", UpstreamCallKind.general.metricLabel), ("reason", "batch_line"),
                     ])
                 return RateLimitExceeded(kind: .general, retryAfter: expectedWait, cause: .budget)
-            } : nil
-        for priority in [CallPriority.interactive, .bulk] {
+            }
             let admit: @Sendable (ContinuousClock.Instant) async throws -> Void = { deadline in
                 try breaker.refuseIfOpen()
                 try await limiter.acquire(.general, priority: priority, paced: true, deadline: deadline)
@@ -139,16 +139,19 @@ public final class HubSpotUpstream: Sendable {
                 GatewayMetrics.Name.upstreamCalls,
                 endpoint + [("status", exchange.status == 0 ? "error" : String(exchange.status))])
             metrics.time(GatewayMetrics.Name.upstreamDuration, endpoint, exchange.duration)
-            guard exchange.status == 429 || exchange.rateLimit.remaining == 0 else { return }
             let kind: UpstreamCallKind = exchange.endpoint.contains("search") ? .search : .general
             if exchange.status == 429 {
-                metrics.increment(GatewayMetrics.Name.upstreamRateLimited, [("bucket", kind.metricLabel)])
+                metrics.increment(
+                    GatewayMetrics.Name.upstreamRateLimited,
+                    [("bucket", kind.metricLabel), ("policy", exchange.rateLimitPolicy ?? "unknown")])
             }
-            let interval = exchange.rateLimit.intervalMilliseconds.map { Duration.milliseconds($0) }
-            Task {
-                await limiter.observe(
-                    kind: kind, status: exchange.status, remaining: exchange.rateLimit.remaining, interval: interval)
-            }
+            let limits = exchange.rateLimit
+            let answer = FixedWindowRateLimiter.HubSpotAnswer(
+                status: exchange.status, policy: exchange.rateLimitPolicy, max: limits.max, remaining: limits.remaining,
+                intervalMilliseconds: limits.intervalMilliseconds, dailyMax: limits.dailyMax,
+                dailyRemaining: limits.dailyRemaining)
+            guard answer.mattersToTheBudget else { return }
+            Task { await limiter.observe(answer, kind: kind) }
         }
     }
 

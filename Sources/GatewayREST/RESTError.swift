@@ -79,7 +79,8 @@ struct RESTError: Error, Sendable {
             if failure.reason == .missingScopes, !failure.requiredScopes.isEmpty {
                 answer.context["requiredGranularScopes"] = failure.requiredScopes
             }
-        case .hubspotRateLimited, .gatewayBudgetExhausted, .callerShareExhausted, .subscriberTooSlow:
+        case .hubspotRateLimited, .gatewayBudgetExhausted, .callerShareExhausted, .subscriberTooSlow,
+            .hubspotDailyLimitReached, .serviceDailyQuotaExhausted:
             answer = rateLimited(retryAfter: failure.retryAfter ?? .seconds(1))
         case .hubspotCredentialsRejected:
             answer = RESTError(.serviceUnavailable, failure.message, category: "GATEWAY_CREDENTIALS")

@@ -21,10 +21,11 @@ import TestSupport
             let status = try await rig.admin.getStatus(.init(), metadata: GatewayRig.metadata(key: GatewayRig.adminKey))
             #expect(status.breaker == .closed && status.redis == .up)
             #expect(status.cacheHitRatio == 0.5, "one miss, one hit")
-            let daily = status.budget.first { $0.bucket == "daily" }
-            #expect(
-                daily.map { $0.used == 1 && $0.limit == 250_000 } == true,
-                "one HubSpot call (the miss) went through the door today: \(status.budget)")
+            // One HubSpot call (the miss) went through the door today, charged to its service.
+            let spent = status.serviceDays.reduce(0) { $0 + $1.spent }
+            #expect(spent == 1, "\(status.serviceDays)")
+            #expect(status.hubspot.max == 100 && status.hubspot.interval.seconds == 10, "\(status.hubspot)")
+            #expect(status.hubspot.fleetRate == 8, "alone on the token, the fleet keeps its configured rate")
             #expect(status.budget.contains { $0.bucket == "general" && $0.limit == 8 })
             #expect(!status.replicaID.isEmpty)
             let denied = await rpcError { _ = try await rig.admin.getStatus(.init(), metadata: GatewayRig.metadata()) }

@@ -65,7 +65,7 @@ import Testing
                 scopeNames: ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.0-3.read"],
                 weight: 2))
         let marketing = try #require(keys.caller(presenting: "m-key"))
-        #expect(marketing.weight == 2 && keys.weights == ["marketing": 2])
+        #expect(marketing.weight == 2 && keys.shares["marketing"]?.weight == 2 && keys.shares.count == 1)
         #expect(marketing.may(.write, "contacts") && marketing.may(.read, "0-1"))
         #expect(marketing.may(.read, "deals") && !marketing.may(.write, "deals"))
         #expect(!marketing.may(.read, "companies"))

@@ -225,9 +225,11 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
         await fleet.shutdown()
     }
 
-    @Test func hubSpotSayingTheBudgetIsSpentPausesTheWholeFleet() async throws {
+    @Test func hubSpotSayingTheBurstIsSpentHoldsTheWholeFleet() async throws {
         let fleet = try await Fleet.start(replicas: 2)
-        await fleet.limiters[0].observe(kind: .general, status: 429, remaining: 0, interval: .milliseconds(1500))
+        await fleet.limiters[0].observe(
+            .init(status: 429, policy: "TEN_SECONDLY_ROLLING", max: 100, remaining: 0, intervalMilliseconds: 10_000),
+            kind: .general)
         // The other replica waits out the pause too.
         do {
             try await fleet.limiters[1].acquire(.general, deadline: fleet.now + .milliseconds(500))

@@ -5,7 +5,8 @@ extension GatewayErrorReason {
     /// The status code the reason goes with.
     public var code: RPCError.Code {
         switch self {
-        case .gatewayBudgetExhausted, .hubspotRateLimited, .subscriberTooSlow, .callerShareExhausted:
+        case .gatewayBudgetExhausted, .hubspotRateLimited, .subscriberTooSlow, .callerShareExhausted,
+            .hubspotDailyLimitReached, .serviceDailyQuotaExhausted:
             .resourceExhausted
         case .hubspotUnavailable, .circuitOpen, .hubspotCredentialsRejected, .gatewayStateUnavailable,
             .replicaShuttingDown:

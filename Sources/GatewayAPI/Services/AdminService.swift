@@ -12,20 +12,20 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
     private let started = ContinuousClock.now
 
     private let metadata: CRMMetadata?
-    private let serviceWeights: [String: Double]
+    private let serviceShares: [String: BudgetClaim.Share]
 
     /// - Parameters:
     ///   - metadata: what `FlushMetadata` flushes (nil: nothing to flush).
-    ///   - serviceWeights: the calling services' weights (`CallerKeys.weights`).
+    ///   - serviceShares: the calling services' weights and quotas (`CallerKeys.shares`).
     public init(
         upstream: HubSpotUpstream, redisConfigured: Bool, exports: RunningExports = RunningExports(),
-        metadata: CRMMetadata? = nil, serviceWeights: [String: Double] = [:]
+        metadata: CRMMetadata? = nil, serviceShares: [String: BudgetClaim.Share] = [:]
     ) {
         self.upstream = upstream
         self.redisConfigured = redisConfigured
         self.exports = exports
         self.metadata = metadata
-        self.serviceWeights = serviceWeights
+        self.serviceShares = serviceShares
     }
 
     public func flushMetadata(request: ServerRequest<Hubspot_Gateway_V1_FlushMetadataRequest>, context: ServerContext)
@@ -45,7 +45,8 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
         async throws -> ServerResponse<Hubspot_Gateway_V1_GetStatusResponse>
     {
         let limiter = upstream.limiter
-        let usage = await limiter.usage()
+        let budget = await limiter.fleetBudget()
+        let usage = budget.usage
         let uptime = ContinuousClock.now - started
         return ServerResponse(
             message: .with { status in
@@ -73,10 +74,34 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
                         $0.runningFor = Google_Protobuf_Duration(ContinuousClock.now - export.started)
                     }
                 }
+                status.hubspot = .with { hubspot in
+                    let view = budget.hubSpot
+                    hubspot.max = Int32(view.max ?? 0)
+                    hubspot.remaining = Int32(view.remaining ?? 0)
+                    hubspot.interval = Google_Protobuf_Duration(.milliseconds(view.intervalMilliseconds ?? 0))
+                    hubspot.dailyMax = Int64(view.dailyMax ?? 0)
+                    hubspot.dailyRemaining = Int64(view.dailyRemaining ?? 0)
+                    hubspot.othersPerInterval = view.othersPerInterval ?? 0
+                    hubspot.othersToday = budget.othersToday ?? 0
+                    hubspot.fleetRate = budget.fleetRate
+                    if let end = view.dayEndsAt {
+                        hubspot.dayEndsAt = Google_Protobuf_Timestamp(
+                            seconds: end / 1000, nanos: Int32(end % 1000) * 1_000_000)
+                    }
+                    hubspot.timeZone = budget.timeZone ?? ""
+                }
+                let named = Set(budget.spendToday.keys).union(serviceShares.keys)
+                status.serviceDays = named.sorted().map { service in
+                    .with {
+                        $0.service = service
+                        $0.spent = budget.spendToday[service] ?? 0
+                        $0.quota = Int64(serviceShares[service]?.dailyQuota ?? 0)
+                    }
+                }
                 status.services = limiter.serviceStatistics.map { service in
                     .with {
                         $0.service = service.service
-                        $0.weight = serviceWeights[service.service] ?? 1
+                        $0.weight = serviceShares[service.service]?.weight ?? 1
                         $0.calls = service.calls
                         $0.records = Int64(service.records)
                         $0.queued = Int32(service.queued)

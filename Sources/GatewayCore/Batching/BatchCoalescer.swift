@@ -128,6 +128,7 @@ public final class BatchCoalescer<Key: Hashable & Sendable, Item: Sendable, Outp
         let ticket = Mutex<(entry: Int, token: Int)?>(nil)
         // Who the input is for: the batch's budget claim charges each service its inputs.
         let share = Caller.current?.share
+        try earlyRefusal?.refuseCaller?(share)
         let trace = InstrumentationContext.current
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (waiter: Waiter) in
@@ -306,13 +307,17 @@ public struct BatchEarlyRefusal: Sendable {
     public var fastestInterval: Duration
     /// The error a refused request gets, from its expected wait.
     public var refusal: @Sendable (_ expectedWait: Duration) -> any Error
+    /// Refuses the calling service's input outright (its daily quota spent), before it joins.
+    public var refuseCaller: (@Sendable (BudgetClaim.Share?) throws -> Void)?
 
     public init(
         share: Double, fastestInterval: Duration = .zero,
+        refuseCaller: (@Sendable (BudgetClaim.Share?) throws -> Void)? = nil,
         refusal: @escaping @Sendable (_ expectedWait: Duration) -> any Error
     ) {
         self.share = share
         self.fastestInterval = fastestInterval
+        self.refuseCaller = refuseCaller
         self.refusal = refusal
     }
 }

@@ -42,6 +42,8 @@ public struct Caller: Sendable, Equatable {
     /// The HubSpot path prefixes the service may call as they are, through the door
     /// (`hubspot.passthrough:/communication-preferences/,/marketing/`).
     public var passthroughPrefixes: [String] = []
+    /// The service's HubSpot calls per account day, fleet-wide (`daily=40000`; nil: no quota).
+    public var dailyQuota: Int?
 
     public init(
         service: String, scopes: Set<CallerScope>, objectAccess: [String: ObjectAccess] = [:], weight: Double = 1

@@ -14,7 +14,8 @@ import Digests
 /// (one type, HubSpot's scope names), `changes.read`, `admin` and
 /// `hubspot.passthrough:/prefix/,/other/` (HubSpot paths outside `/crm/` passed through as they
 /// are; the prefixes after the first follow the comma); `weight=` (default 1) is the
-/// service's weight in the fair sharing of HubSpot's budget. `cert=<identity>` lets the service
+/// service's weight in the fair sharing of HubSpot's budget; `daily=<n>` its quota of HubSpot
+/// calls per account day, fleet-wide (bulk calls stop at the interactive reserve short of it). `cert=<identity>` lets the service
 /// call without a key over mutual TLS, identified by its client certificate's URI SAN (a SPIFFE
 /// id) or DNS SAN; the key field is then `none` if it has no key at all:
 /// `analytics none crm.read cert=spiffe://cluster.local/ns/analytics/sa/exporter`
@@ -55,7 +56,7 @@ public struct CallerKeys: Sendable {
                 throw CallerKeysError(
                     line: number + 1,
                     problem:
-                        "expected `<service> sha256:<64 hex digits>|none <scopes> [weight=<n>] [cert=<identity>]`, found \(fields.count) fields"
+                        "expected `<service> sha256:<64 hex digits>|none <scopes> [weight=<n>] [daily=<n>] [cert=<identity>]`, found \(fields.count) fields"
                 )
             }
             var hash: [UInt8]?
@@ -107,13 +108,20 @@ public struct CallerKeys: Sendable {
                             line: number + 1, problem: "`weight=` takes a number from 0 to 1000, e.g. weight=2")
                     }
                     caller.weight = weight
+                } else if field.hasPrefix("daily=") {
+                    guard let quota = Int(field.dropFirst(6)), quota > 0 else {
+                        throw CallerKeysError(
+                            line: number + 1,
+                            problem: "`daily=` takes a positive whole number of HubSpot calls a day, e.g. daily=40000")
+                    }
+                    caller.dailyQuota = quota
                 } else if field.hasPrefix("cert="), field.count > 5 {
                     identity = String(field.dropFirst(5))
                 } else {
                     throw CallerKeysError(
                         line: number + 1,
                         problem:
-                            "unknown field `\(field)` (after the scopes: weight=<n>, cert=<client certificate identity>)"
+                            "unknown field `\(field)` (after the scopes: weight=<n>, daily=<calls a day>, cert=<client certificate identity>)"
                     )
                 }
             }
@@ -128,10 +136,11 @@ public struct CallerKeys: Sendable {
                 throw CallerKeysError(line: number + 1, problem: "the certificate identity \(identity) is listed twice")
             }
             if let other = entries.first(where: { $0.caller.service == caller.service }),
-                other.caller.weight != caller.weight
+                other.caller.weight != caller.weight || other.caller.dailyQuota != caller.dailyQuota
             {
                 throw CallerKeysError(
-                    line: number + 1, problem: "service `\(caller.service)` has another weight on an earlier line")
+                    line: number + 1,
+                    problem: "service `\(caller.service)` has another weight or daily quota on an earlier line")
             }
             entries.append(Entry(keyHash: hash, certificateIdentity: identity, caller: caller))
         }
@@ -181,11 +190,11 @@ public struct CallerKeys: Sendable {
             + (weight.map { " weight=\($0)" } ?? "")
     }
 
-    /// Every configured service with its weight (fair sharing's shares).
-    public var weights: [String: Double] {
-        var weights: [String: Double] = [:]
-        for entry in entries { weights[entry.caller.service] = entry.caller.weight }
-        return weights
+    /// Every configured service with its weight and daily quota (fair sharing's shares).
+    public var shares: [String: BudgetClaim.Share] {
+        var shares: [String: BudgetClaim.Share] = [:]
+        for entry in entries { shares[entry.caller.service] = entry.caller.share }
+        return shares
     }
 
     private static func hexBytes(_ text: String) -> [UInt8]? {

@@ -35,4 +35,6 @@ public enum GatewayErrorReason: String, CaseIterable, Sendable {
     case unimplemented = "UNIMPLEMENTED"
     case jobNotFound = "JOB_NOT_FOUND"
     case jobTooLarge = "JOB_TOO_LARGE"
+    case hubspotDailyLimitReached = "HUBSPOT_DAILY_LIMIT_REACHED"
+    case serviceDailyQuotaExhausted = "SERVICE_DAILY_QUOTA_EXHAUSTED"
 }

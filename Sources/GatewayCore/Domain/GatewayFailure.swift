@@ -54,6 +54,8 @@ public struct GatewayFailure: Error, Sendable, CustomStringConvertible {
                 case .budget: .gatewayBudgetExhausted
                 case .hubSpotPause: .hubspotRateLimited
                 case .callerShare: .callerShareExhausted
+                case .accountDaySpent, .accountDayReserved: .hubspotDailyLimitReached
+                case .serviceQuota: .serviceDailyQuotaExhausted
                 }
             self.init(reason, "\(error)", retryAfter: error.retryAfter)
         case let error as CircuitOpen:

@@ -15,7 +15,7 @@ public struct GatewayMetrics: Sendable {
         public static let recordsPerCall = "hubspot_upstream_records_per_call"
         /// Attempts repeated by the door after a transient failure, by `endpoint`.
         public static let upstreamRetries = "hubspot_upstream_retries_total"
-        /// 429s HubSpot answered, by `policy` (should stay zero: alert on any).
+        /// 429s HubSpot answered, by `bucket` and `policy` (should stay zero: alert on any).
         public static let upstreamRateLimited = "hubspot_upstream_rate_limited_total"
         /// Acquires that had to wait for a later window, by `bucket`.
         public static let limiterWaits = "gateway_ratelimit_waits_total"
@@ -23,6 +23,8 @@ public struct GatewayMetrics: Sendable {
         public static let limiterWaitTime = "gateway_ratelimit_wait_seconds"
         /// Acquires refused because the slot came after the caller's deadline, by `bucket`.
         public static let limiterRefusals = "gateway_ratelimit_refusals_total"
+        /// HubSpot answers saying a bucket's burst is spent (a 429 or Remaining 0), by `bucket`.
+        public static let limiterHubSpotSpent = "gateway_ratelimit_hubspot_spent_total"
         /// 1 while the limiter decides locally because Redis is unreachable.
         public static let limiterLocalMode = "gateway_ratelimit_redis_fallback_active"
         /// Times a component fell back from Redis, by `component` (`ratelimit`, `cache`).

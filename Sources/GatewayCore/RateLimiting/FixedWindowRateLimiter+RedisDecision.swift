@@ -19,6 +19,15 @@ extension FixedWindowRateLimiter {
         arguments.append(.init(paced ? 1 : 0))
         arguments.append(.init(configuration.keyPrefix + ":incarnation"))
         arguments.append(.init(imposedNow))
+        arguments.append(.init(observedKey))
+        arguments.append(.init(String(max(0, configuration.burstMargin))))
+        arguments.append(.init(configuration.learnBurst ? 1 : 0))
+        arguments.append(.init(String(min(1, max(0, configuration.burstShareForOthers)))))
+        arguments.append(.init(dayKey))
+        arguments.append(.init(spendKeyPrefix))
+        arguments.append(.init(String(quotaLimit(for: claim, priority))))
+        arguments.append(.init(configuration.keyPrefix + ":daily"))
+        arguments.append(.init(priority == .bulk ? 1 : 0))
         for bucket in buckets {
             arguments.append(.init(bucket.key))
             arguments.append(.init(bucket.limit))
@@ -27,24 +36,44 @@ extension FixedWindowRateLimiter {
             arguments.append(.init(bucket.everyNthWindow))
             arguments.append(.init(bucket.releasedLimit))
             arguments.append(.init(bucket.releaseAfterMilliseconds))
+            arguments.append(.init(bucket.adaptiveFull))
         }
         appendFairShareArguments(&arguments, kind, priority, claim: claim, deadlineLeft: deadlineLeft)
         let reply = try await redis.evaluate(
             Self.acquireScript, arguments: arguments, timeout: configuration.redisTimeout)
-        guard case .array(let values) = reply, values.count >= 2, case .integer(let granted) = values[0],
+        guard case .array(let values) = reply, values.count >= 3, case .integer(let granted) = values[0],
             case .integer(let waitMs) = values[1]
         else {
             throw RedisError.protocolError("unexpected reply of the rate-limit script: \(reply)")
         }
         guard granted == 1 else {
             var cause = RateLimitExceeded.Cause.budget
-            if values.count >= 4, case .integer(let paused) = values[2], case .integer(let fair) = values[3] {
-                cause = paused == 1 ? .hubSpotPause : fair == 1 ? .callerShare : .budget
+            if case .integer(let code) = values[2] {
+                cause =
+                    switch code {
+                    case 1: .hubSpotPause
+                    case 2: .callerShare
+                    case 3: .accountDaySpent
+                    case 4: .accountDayReserved
+                    case 5: .serviceQuota
+                    default: .budget
+                    }
             }
             return .wait(.milliseconds(max(1, waitMs)), cause)
         }
         var window: Int?
-        if values.count >= 3, case .integer(let start) = values[2] { window = Int(start) }
+        if case .integer(let start) = values[2] { window = Int(start) }
+        if values.count >= 4, case .integer(let dayStart) = values[3] {
+            var spends: [String: Double] = [:]
+            var index = 4
+            while index + 1 < values.count {
+                if let service = values[index].string, let spend = values[index + 1].string.flatMap(Double.init) {
+                    spends[service] = spend
+                }
+                index += 2
+            }
+            noteSpends(spends, dayStart: dayStart)
+        }
         return .granted(RateLimitGrant(window: window, local: false))
     }
 
@@ -60,6 +89,10 @@ extension FixedWindowRateLimiter {
         /// interactive reserve left to bulk work); -1: never.
         var releasedLimit: Int = 0
         var releaseAfterMilliseconds: Int = -1
+        /// The whole budget per window as configured (the general bucket's): the script swaps it
+        /// for the one HubSpot's answers leave the fleet, and lowers the other limits with it;
+        /// 0: a fixed bucket.
+        var adaptiveFull: Int = 0
     }
 
     func buckets(_ kind: UpstreamCallKind, _ priority: CallPriority) -> [Bucket] {
@@ -70,7 +103,8 @@ extension FixedWindowRateLimiter {
             key: configuration.keyPrefix + ":" + kind.metricLabel, limit: limit,
             recoveryLimit: max(0, limit - Int(others.rounded(.up))),
             windowMilliseconds: configuration.windowMilliseconds(kind),
-            everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1)
+            everyNthWindow: kind == .search && priority == .bulk && configuration.interactiveReserve > 0 ? 2 : 1,
+            adaptiveFull: kind == .general ? configuration.generalPerSecond : 0)
         if let released = configuration.releasedLimit(kind, priority) {
             first.releasedLimit = released.limit
             first.releaseAfterMilliseconds = released.afterMs
@@ -131,9 +165,22 @@ extension FixedWindowRateLimiter {
     /// data; that is the one harm, see docs/operations.md.)
     /// Bulk general calls count against a lower limit (the interactive reserve kept) until the
     /// release point of the window, and against the whole limit after it (not while recovering).
+    ///
+    /// The general bucket logs its grants by time (`<key>:log`, the last minute) and adapts to HubSpot (`observeScript` keeps what its answers say): the
+    /// fleet's calls per interval are Max less the others' estimated calls and the margin (at
+    /// least one call per interval; at most `generalPerSecond`, or with `learnBurst` Max less
+    /// the share kept for others). A fractional rate r gives window k ⌊(k+1)r⌋ − ⌊kr⌋ calls.
+    /// The day is the account's (its end kept by the account watcher; UTC midnight until known);
+    /// HubSpot's word that the day is spent (or down to the interactive reserve) holds every
+    /// call (bulk calls) until its end; a service past its `daily=` quota waits for the end too.
+    ///
     /// ARGV: n, the recovery marker key, guard ms, paced (0/1), the incarnation marker key, the
-    /// time to use instead of Redis's (ms since 1970; 0: Redis's `TIME`), then per bucket: key prefix, limit, limit while recovering, window milliseconds, every n-th
-    /// window, limit once released, release point in ms into the window (-1: never).
+    /// time to use instead of Redis's (ms since 1970; 0: Redis's `TIME`), the observations key,
+    /// the burst margin, learn the burst (0/1), the share for others, the account day key, the
+    /// spend key prefix, the requester's quota for this priority (0: none), the daily stop key
+    /// prefix, bulk (0/1); then per bucket: key prefix, limit, limit while recovering, window
+    /// milliseconds, every n-th window, limit once released, release point in ms into the window
+    /// (-1: never), the configured full limit of an adaptive bucket (0: fixed).
     /// Then the fair share among calling services (an empty prefix: none): the prefix of its
     /// keys, the asking service (empty: the gateway's own, never held back), its weight, the
     /// caller's deadline in ms, the retry and waiting-margin ms, the idle credit, and m charges
@@ -143,9 +190,11 @@ extension FixedWindowRateLimiter {
     /// time. A service that was not waiting comes back at most `credit` behind the earliest
     /// waiting one (a short pause between its calls costs it nothing; a long idleness buys it
     /// no more); one with nothing waiting holds nothing back (work-conserving).
-    /// Returns {1, 0, start of the first bucket's window in seconds} when granted, else
-    /// {0, milliseconds until a slot may be free, 1 when HubSpot's pause is why, 1 when the
-    /// fair share is why}.
+    /// Returns {1, 0, start of the first bucket's window in seconds, start of the account day
+    /// (ms), then (service, spend today) of each service charged} when granted, else
+    /// {0, milliseconds until a slot may be free, why: 0 the budget, 1 HubSpot's pause, 2 the
+    /// fair share, 3 the account's day spent, 4 the day's interactive reserve, 5 the service's
+    /// quota}.
     static let acquireScript = RedisScript(
         """
         local nowMs = tonumber(ARGV[6])
@@ -153,35 +202,80 @@ extension FixedWindowRateLimiter {
           local t = redis.call('TIME')
           nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
+        local H = 15
         local n = tonumber(ARGV[1])
         local recovering = redis.call('EXISTS', ARGV[2]) == 1
         local guard = tonumber(ARGV[3])
         local paced = ARGV[4] == '1'
+        local dayEnd = tonumber(redis.call('HGET', ARGV[11], 'endsAt') or '0')
+        if dayEnd == 0 then
+          dayEnd = nowMs - nowMs % 86400000 + 86400000
+        elseif dayEnd <= nowMs then
+          dayEnd = dayEnd + math.ceil((nowMs - dayEnd + 1) / 86400000) * 86400000
+        end
+        local dayStart = dayEnd - 86400000
         if redis.call('SET', ARGV[5], nowMs, 'NX') then
           local waitMs = 0
           for i = 1, n do
-            local base = 7 + (i - 1) * 7
+            local base = H + 1 + (i - 1) * 8
             local window = tonumber(ARGV[base + 3])
             if window < 60000 then
               local start = nowMs - (nowMs % window)
-              redis.call('SET', ARGV[base] .. ':' .. start, ARGV[base + 1], 'PX', window + 5000)
+              redis.call('SET', ARGV[base] .. ':' .. start, 1000000, 'PX', window + 5000)
               if start + window - nowMs > waitMs then waitMs = start + window - nowMs end
             end
           end
-          return {0, math.max(1, waitMs)}
+          return {0, math.max(1, waitMs), 0}
         end
+        local spentUntil = tonumber(redis.call('GET', ARGV[14] .. ':spent') or '0')
+        if spentUntil > nowMs then return {0, spentUntil - nowMs, 3} end
+        if ARGV[15] == '1' then
+          local reservedUntil = tonumber(redis.call('GET', ARGV[14] .. ':reserved') or '0')
+          if reservedUntil > nowMs then return {0, reservedUntil - nowMs, 4} end
+        end
+        local fbase = H + 1 + n * 8
+        local fprefix = ARGV[fbase] or ''
+        local spendKey = ARGV[12] .. ':' .. dayStart
+        local quota = tonumber(ARGV[13])
+        if quota > 0 and fprefix ~= '' and ARGV[fbase + 1] ~= '' then
+          local spend = tonumber(redis.call('HGET', spendKey, ARGV[fbase + 1]) or '0')
+          if spend >= quota then return {0, math.max(1, dayEnd - nowMs), 5} end
+        end
+        local observed = nil
         local keys = {}
         local waitMs = 0
         local pauseMs = 0
         local firstStart = 0
         for i = 1, n do
-          local base = 7 + (i - 1) * 7
+          local base = H + 1 + (i - 1) * 8
           local prefix = ARGV[base]
           local limit = tonumber(ARGV[base + 1])
-          if recovering then limit = tonumber(ARGV[base + 2]) end
+          local recoveryLimit = tonumber(ARGV[base + 2])
           local window = tonumber(ARGV[base + 3])
           local nth = tonumber(ARGV[base + 4])
+          local released = tonumber(ARGV[base + 5])
+          local releaseAt = tonumber(ARGV[base + 6])
+          local full = tonumber(ARGV[base + 7])
           local start = nowMs - (nowMs % window)
+          if window == 86400000 then start = dayStart end
+          if full > 0 then
+            local o = redis.call('HMGET', ARGV[7], 'max', 'intervalMs', 'others')
+            local max = tonumber(o[1] or '0')
+            local interval = tonumber(o[2] or '0')
+            if max > 0 and interval > 0 then
+              local margin = math.min(tonumber(ARGV[8]), max / 10)
+              local perMs = (max - tonumber(o[3] or '0') - margin) / interval
+              local cap = full / window
+              if ARGV[9] == '1' then cap = max * (1 - tonumber(ARGV[10])) / interval end
+              perMs = math.max(1 / interval, math.min(cap, perMs))
+              local k = start / window
+              local adapted = math.floor((k + 1) * perMs * window) - math.floor(k * perMs * window)
+              limit = math.max(0, adapted - (full - limit))
+              recoveryLimit = math.max(0, limit - (full - recoveryLimit))
+              if released > 0 then released = adapted end
+            end
+          end
+          if recovering then limit = recoveryLimit end
           if i == 1 then firstStart = start end
           local index = math.floor(start / window)
           if index % nth ~= 0 then
@@ -194,8 +288,6 @@ extension FixedWindowRateLimiter {
           end
           local key = prefix .. ':' .. start
           local count = tonumber(redis.call('GET', key) or '0')
-          local releaseAt = tonumber(ARGV[base + 6])
-          local released = tonumber(ARGV[base + 5])
           if not recovering and releaseAt >= 0 then
             if nowMs - start >= releaseAt then
               limit = released
@@ -208,18 +300,17 @@ extension FixedWindowRateLimiter {
           end
           if count >= limit then
             local left = start + window - nowMs
+            if window == 86400000 then left = dayEnd - nowMs end
             if left > waitMs then waitMs = left end
           elseif paced and i == 1 and limit > 0 then
             local earliest = start + math.floor(count * window / limit)
             if earliest - nowMs > waitMs then waitMs = earliest - nowMs end
           end
-          local paused = redis.call('PTTL', prefix .. ':pause')
+          local paused = tonumber(redis.call('GET', prefix .. ':pause') or '0') - nowMs
           if paused > waitMs then waitMs = paused end
           if paused > pauseMs then pauseMs = paused end
           keys[i] = {key, window}
         end
-        local fbase = 7 + n * 7
-        local fprefix = ARGV[fbase] or ''
         local fair = 0
         local vtKey, waitKey, svc, minV, credit
         local active = {}
@@ -257,15 +348,23 @@ extension FixedWindowRateLimiter {
           end
         end
         if waitMs > 0 then
-          local byPause = 0
-          if pauseMs > 0 and pauseMs >= waitMs then byPause = 1 end
-          return {0, waitMs, byPause, fair}
+          local why = 0
+          if fair == 1 then why = 2 end
+          if pauseMs > 0 and pauseMs >= waitMs then why = 1 end
+          return {0, waitMs, why}
         end
         for i = 1, n do
-          if redis.call('INCR', keys[i][1]) == 1 then
-            redis.call('PEXPIRE', keys[i][1], keys[i][2] + 5000)
+          local count = redis.call('INCR', keys[i][1])
+          if count == 1 then redis.call('PEXPIRE', keys[i][1], keys[i][2] + 5000) end
+          if tonumber(ARGV[H + (i - 1) * 8 + 8]) > 0 then
+            -- The adaptive bucket's grants by time: what the fleet spent in HubSpot's interval.
+            local log = ARGV[H + 1 + (i - 1) * 8] .. ':log'
+            redis.call('ZADD', log, nowMs, nowMs .. ':' .. count)
+            redis.call('ZREMRANGEBYSCORE', log, '-inf', nowMs - 60000)
+            redis.call('PEXPIRE', log, 120000)
           end
         end
+        local reply = {1, 0, math.floor(firstStart / 1000), dayStart}
         if fprefix ~= '' then
           -- Served: the asking service waits no more (its other calls mark it again).
           if svc ~= '' then redis.call('HDEL', waitKey, svc) end
@@ -277,9 +376,14 @@ extension FixedWindowRateLimiter {
             local v = tonumber(redis.call('HGET', vtKey, t) or '0')
             if minV ~= nil and v < minV - credit and not active[t] then v = minV - credit end
             redis.call('HSET', vtKey, t, string.format('%.6f', v + f / w))
+            reply[#reply + 1] = t
+            reply[#reply + 1] = redis.call('HINCRBYFLOAT', spendKey, t, f)
           end
           redis.call('PEXPIRE', vtKey, 3600000)
+        else
+          redis.call('HINCRBYFLOAT', spendKey, '(gateway)', 1)
         end
-        return {1, 0, math.floor(firstStart / 1000)}
+        redis.call('PEXPIRE', spendKey, 172800000)
+        return reply
         """)
 }

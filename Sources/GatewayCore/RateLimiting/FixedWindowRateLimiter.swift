@@ -42,6 +42,12 @@ public final class FixedWindowRateLimiter: Service, Sendable {
         /// wall-clock millisecond (the end of the window the switch happened in), so the
         /// window's grants of the old mode and the new one never add up.
         var holdUntilMs: Int64 = 0
+        /// What HubSpot's latest answers said, as this replica saw them.
+        var view = HubSpotBudgetView()
+        /// The services' spend today (the account day starting at `dayStart`), as grants told.
+        var spends: (dayStart: Int64, byService: [String: Double]) = (0, [:])
+        /// The day hold last logged (logged once per hold).
+        var loggedDaySpentUntil: Int64 = 0
     }
 
     public init(
@@ -173,24 +179,11 @@ public final class FixedWindowRateLimiter: Service, Sendable {
         return Double(perSecond) / replicas
     }
 
-    /// Reads HubSpot's answer: a 429, or `X-HubSpot-RateLimit-Remaining: 0`, pauses the bucket
-    /// for the whole fleet for the interval HubSpot states.
-    public func observe(kind: UpstreamCallKind, status: Int, remaining: Int?, interval: Duration?) async {
-        guard status == 429 || remaining == 0 else { return }
-        let pause = interval ?? (kind == .search ? .seconds(1) : .seconds(10))
-        logger.warning(
-            "HubSpot says the budget is spent; pausing the bucket",
-            metadata: [
-                "bucket": "\(kind)", "status": "\(status)", "pauseMs": "\(pause.milliseconds)",
-            ])
-        let until = time.now + pause
-        state.withLock { $0.localPauseUntil[kind] = until }
-        if let redis {
-            _ = try? await redis.set(
-                .init(pauseKey(kind)), "1", expiration: .milliseconds(Int(max(1, pause.milliseconds))),
-                timeout: configuration.redisTimeout)
-        }
-    }
+    /// What HubSpot's latest answers said, as this replica saw them.
+    public var hubSpotView: HubSpotBudgetView { state.withLock { $0.view } }
+
+    /// The fleet's general calls per second by HubSpot's latest figures.
+    public var fleetRate: Double { state.withLock { $0.view.fleetRate(configuration) } }
 
     // MARK: Decisions
 
@@ -305,6 +298,12 @@ public struct RateLimitExceeded: Error, CustomStringConvertible, Sendable {
         case hubSpotPause = "hubspot_pause"
         /// The calling service's own queue is longer than its share serves before the deadline.
         case callerShare = "caller_share"
+        /// HubSpot said the account's day is spent (a `DAILY` 429 or Daily-Remaining 0).
+        case accountDaySpent = "account_day_spent"
+        /// What is left of the account's day is kept for interactive calls; bulk work waits.
+        case accountDayReserved = "account_day_reserved"
+        /// The calling service spent its `daily=` quota.
+        case serviceQuota = "service_quota"
     }
 
     public var kind: UpstreamCallKind
@@ -327,7 +326,21 @@ public struct RateLimitExceeded: Error, CustomStringConvertible, Sendable {
             "HubSpot answered that \(budget) is spent (429); the fleet is paused; retry in \(retryAfter.milliseconds) ms"
         case .callerShare:
             "this service's calls already queued use its share of \(budget) past this call's deadline; retry in \(retryAfter.milliseconds) ms or send fewer at once"
+        case .accountDaySpent:
+            "HubSpot's daily limit for the account is spent (shared by every app of the account); calls resume at the account's midnight, in \(Self.spoken(retryAfter))"
+        case .accountDayReserved:
+            "what is left of the account's HubSpot day is kept for interactive calls; bulk work resumes at the account's midnight, in \(Self.spoken(retryAfter))"
+        case .serviceQuota:
+            "this service spent its daily quota of HubSpot calls (daily= in its caller key); it resumes at the account's midnight, in \(Self.spoken(retryAfter))"
         }
+    }
+
+    /// `3 h 12 min`, `41 s`.
+    static func spoken(_ duration: Duration) -> String {
+        let seconds = Swift.max(0, Int((Double(duration.milliseconds) / 1000).rounded(.up)))
+        if seconds < 120 { return "\(seconds) s" }
+        let minutes = seconds / 60
+        return minutes < 120 ? "\(minutes) min" : "\(minutes / 60) h \(minutes % 60) min"
     }
 }
 

@@ -25,8 +25,21 @@ public struct RateLimiterConfiguration: Sendable {
     /// 1000/`searchPerSecond` ms. HubSpot allows 5 in any rolling second; one call per
     /// 250 ms window never puts more than 5 into one, where 4 per one-second window could put 8.
     public var searchPerSecond = 4
-    /// Calls per UTC day for the whole fleet; 0 disables the daily bucket.
-    public var dailyLimit = 250_000
+    /// A cap of the fleet's own calls per account day, on top of what HubSpot's
+    /// `X-HubSpot-RateLimit-Daily-Remaining` says is left of the account's day; 0: HubSpot's
+    /// figure alone.
+    public var dailyLimit = 0
+    /// Calls per HubSpot interval the fleet leaves unspent under `X-HubSpot-RateLimit-Max`
+    /// (at most a tenth of Max): room for what the estimate of the others' spending misses.
+    public var burstMargin = 3
+    /// Take the fleet's ceiling from the plan's `X-HubSpot-RateLimit-Max` (less
+    /// `burstShareForOthers`) instead of `generalPerSecond`.
+    public var learnBurst = false
+    /// With `learnBurst`: the share of HubSpot's burst left to callers the gateway cannot see.
+    public var burstShareForOthers = 0.1
+    /// The share of a day (the account's, and each service's `daily=` quota) only interactive
+    /// calls may spend: bulk work stops when no more than this is left.
+    public var dailyInteractiveReserve = 0.05
     /// General calls per second kept for interactive callers: bulk work may not take them
     /// before `reserveHeldFor` into the second.
     public var interactiveReserve = 2
@@ -77,6 +90,17 @@ public struct RateLimiterConfiguration: Sendable {
     public var callReserve: Duration = .milliseconds(100)
 
     public init() {}
+
+    /// How fast the estimate of the others' spending follows a fall of theirs (a rise is taken
+    /// at once): the half-life of the gap.
+    static let othersFallHalfLife: Duration = .seconds(1)
+    /// After HubSpot says the burst is spent (a 429, or Remaining 0), the fleet waits about one
+    /// call's share of the interval (Interval / Max), at least this long: in a rolling window a
+    /// slot comes free as soon as the oldest call ages out.
+    static let spentBurstPause: Duration = .milliseconds(1000)
+    /// While the account's midnight is unknown (the account-info API not read yet), a day HubSpot
+    /// says is spent is checked again after at most this long.
+    static let unknownDayEndRecheck: Duration = .seconds(900)
 
     /// The window length of a bucket.
     func windowMilliseconds(_ kind: UpstreamCallKind) -> Int {

@@ -140,47 +140,162 @@ public nonisolated struct Hubspot_Gateway_V1_BucketUsage: Sendable {
   public init() {}
 }
 
-public nonisolated struct Hubspot_Gateway_V1_GetStatusResponse: Sendable {
+public nonisolated struct Hubspot_Gateway_V1_GetStatusResponse: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// This window and today, fleet-wide.
-  public var budget: [Hubspot_Gateway_V1_BucketUsage] = []
+  public var budget: [Hubspot_Gateway_V1_BucketUsage] {
+    get {_storage._budget}
+    set {_uniqueStorage()._budget = newValue}
+  }
 
-  public var breaker: Hubspot_Gateway_V1_BreakerState = .unspecified
+  public var breaker: Hubspot_Gateway_V1_BreakerState {
+    get {_storage._breaker}
+    set {_uniqueStorage()._breaker = newValue}
+  }
 
   /// Cache hits ÷ (hits + misses) on this replica since it started.
-  public var cacheHitRatio: Double = 0
+  public var cacheHitRatio: Double {
+    get {_storage._cacheHitRatio}
+    set {_uniqueStorage()._cacheHitRatio = newValue}
+  }
 
-  public var redis: Hubspot_Gateway_V1_RedisStatus = .unspecified
+  public var redis: Hubspot_Gateway_V1_RedisStatus {
+    get {_storage._redis}
+    set {_uniqueStorage()._redis = newValue}
+  }
 
   /// Live replicas, as counted through Redis.
-  public var replicas: Int32 = 0
+  public var replicas: Int32 {
+    get {_storage._replicas}
+    set {_uniqueStorage()._replicas = newValue}
+  }
 
   /// This replica's uptime.
   public var uptime: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_uptime ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_uptime = newValue}
+    get {_storage._uptime ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._uptime = newValue}
   }
   /// Returns true if `uptime` has been explicitly set.
-  public var hasUptime: Bool {self._uptime != nil}
+  public var hasUptime: Bool {_storage._uptime != nil}
   /// Clears the value of `uptime`. Subsequent reads from it will return its default value.
-  public mutating func clearUptime() {self._uptime = nil}
+  public mutating func clearUptime() {_uniqueStorage()._uptime = nil}
 
-  public var replicaID: String = String()
+  public var replicaID: String {
+    get {_storage._replicaID}
+    set {_uniqueStorage()._replicaID = newValue}
+  }
 
   /// ExportChanged streams running on this replica.
-  public var exports: [Hubspot_Gateway_V1_RunningExport] = []
+  public var exports: [Hubspot_Gateway_V1_RunningExport] {
+    get {_storage._exports}
+    set {_uniqueStorage()._exports = newValue}
+  }
 
   /// What each calling service got of the budget through this replica since it started.
-  public var services: [Hubspot_Gateway_V1_ServiceBudget] = []
+  public var services: [Hubspot_Gateway_V1_ServiceBudget] {
+    get {_storage._services}
+    set {_uniqueStorage()._services = newValue}
+  }
+
+  /// What HubSpot's latest answers say, and what the fleet makes of it.
+  public var hubspot: Hubspot_Gateway_V1_HubSpotBudget {
+    get {_storage._hubspot ?? Hubspot_Gateway_V1_HubSpotBudget()}
+    set {_uniqueStorage()._hubspot = newValue}
+  }
+  /// Returns true if `hubspot` has been explicitly set.
+  public var hasHubspot: Bool {_storage._hubspot != nil}
+  /// Clears the value of `hubspot`. Subsequent reads from it will return its default value.
+  public mutating func clearHubspot() {_uniqueStorage()._hubspot = nil}
+
+  /// Each service's HubSpot calls today (the account's day), fleet-wide, with its quota.
+  public var serviceDays: [Hubspot_Gateway_V1_ServiceDay] {
+    get {_storage._serviceDays}
+    set {_uniqueStorage()._serviceDays = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _uptime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// HubSpot's own figures (X-HubSpot-RateLimit-*) as the fleet last saw them, and the fleet's
+/// estimate of what callers it cannot see (services still calling HubSpot directly) spend.
+public nonisolated struct Hubspot_Gateway_V1_HubSpotBudget: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The burst window: Max calls per interval, Remaining in it.
+  public var max: Int32 = 0
+
+  public var remaining: Int32 = 0
+
+  public var interval: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_interval ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_interval = newValue}
+  }
+  /// Returns true if `interval` has been explicitly set.
+  public var hasInterval: Bool {self._interval != nil}
+  /// Clears the value of `interval`. Subsequent reads from it will return its default value.
+  public mutating func clearInterval() {self._interval = nil}
+
+  /// The account's day (every private app of the account spends it).
+  public var dailyMax: Int64 = 0
+
+  public var dailyRemaining: Int64 = 0
+
+  /// Calls per interval others made, by the fleet's estimate.
+  public var othersPerInterval: Double = 0
+
+  /// Calls others made today (the account's spend less the fleet's).
+  public var othersToday: Double = 0
+
+  /// General calls per second the fleet allows itself now.
+  public var fleetRate: Double = 0
+
+  /// When the account's day ends (its midnight), and its time zone when HubSpot said it.
+  public var dayEndsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_dayEndsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_dayEndsAt = newValue}
+  }
+  /// Returns true if `dayEndsAt` has been explicitly set.
+  public var hasDayEndsAt: Bool {self._dayEndsAt != nil}
+  /// Clears the value of `dayEndsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearDayEndsAt() {self._dayEndsAt = nil}
+
+  public var timeZone: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _interval: SwiftProtobuf.Google_Protobuf_Duration? = nil
+  fileprivate var _dayEndsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// One calling service's HubSpot calls in the account's current day, fleet-wide.
+public nonisolated struct Hubspot_Gateway_V1_ServiceDay: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// `(gateway)`: the gateway's own work (reconciler, journal, account checks).
+  public var service: String = String()
+
+  /// Calls charged to it today (fractions of shared batches).
+  public var spent: Double = 0
+
+  /// Its daily= quota (0: none).
+  public var quota: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// One calling service's share of HubSpot's budget, on one replica.
@@ -351,7 +466,147 @@ nonisolated extension Hubspot_Gateway_V1_BucketUsage: SwiftProtobuf.Message, Swi
 
 nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStatusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0\u{1}services\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0\u{1}services\0\u{1}hubspot\0\u{3}service_days\0")
+
+  fileprivate class _StorageClass {
+    var _budget: [Hubspot_Gateway_V1_BucketUsage] = []
+    var _breaker: Hubspot_Gateway_V1_BreakerState = .unspecified
+    var _cacheHitRatio: Double = 0
+    var _redis: Hubspot_Gateway_V1_RedisStatus = .unspecified
+    var _replicas: Int32 = 0
+    var _uptime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _replicaID: String = String()
+    var _exports: [Hubspot_Gateway_V1_RunningExport] = []
+    var _services: [Hubspot_Gateway_V1_ServiceBudget] = []
+    var _hubspot: Hubspot_Gateway_V1_HubSpotBudget? = nil
+    var _serviceDays: [Hubspot_Gateway_V1_ServiceDay] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _budget = source._budget
+      _breaker = source._breaker
+      _cacheHitRatio = source._cacheHitRatio
+      _redis = source._redis
+      _replicas = source._replicas
+      _uptime = source._uptime
+      _replicaID = source._replicaID
+      _exports = source._exports
+      _services = source._services
+      _hubspot = source._hubspot
+      _serviceDays = source._serviceDays
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeRepeatedMessageField(value: &_storage._budget) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._breaker) }()
+        case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._cacheHitRatio) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._redis) }()
+        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._replicas) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._uptime) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._replicaID) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._exports) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._services) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._hubspot) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._serviceDays) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._budget.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._budget, fieldNumber: 1)
+      }
+      if _storage._breaker != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._breaker, fieldNumber: 2)
+      }
+      if _storage._cacheHitRatio.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._cacheHitRatio, fieldNumber: 3)
+      }
+      if _storage._redis != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._redis, fieldNumber: 4)
+      }
+      if _storage._replicas != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._replicas, fieldNumber: 5)
+      }
+      try { if let v = _storage._uptime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      if !_storage._replicaID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._replicaID, fieldNumber: 7)
+      }
+      if !_storage._exports.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._exports, fieldNumber: 8)
+      }
+      if !_storage._services.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._services, fieldNumber: 9)
+      }
+      try { if let v = _storage._hubspot {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._serviceDays.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._serviceDays, fieldNumber: 11)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_GetStatusResponse, rhs: Hubspot_Gateway_V1_GetStatusResponse) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._budget != rhs_storage._budget {return false}
+        if _storage._breaker != rhs_storage._breaker {return false}
+        if _storage._cacheHitRatio != rhs_storage._cacheHitRatio {return false}
+        if _storage._redis != rhs_storage._redis {return false}
+        if _storage._replicas != rhs_storage._replicas {return false}
+        if _storage._uptime != rhs_storage._uptime {return false}
+        if _storage._replicaID != rhs_storage._replicaID {return false}
+        if _storage._exports != rhs_storage._exports {return false}
+        if _storage._services != rhs_storage._services {return false}
+        if _storage._hubspot != rhs_storage._hubspot {return false}
+        if _storage._serviceDays != rhs_storage._serviceDays {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_HubSpotBudget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HubSpotBudget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}max\0\u{1}remaining\0\u{1}interval\0\u{3}daily_max\0\u{3}daily_remaining\0\u{3}others_per_interval\0\u{3}others_today\0\u{3}fleet_rate\0\u{3}day_ends_at\0\u{3}time_zone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -359,15 +614,16 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.budget) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.breaker) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.cacheHitRatio) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.redis) }()
-      case 5: try { try decoder.decodeSingularInt32Field(value: &self.replicas) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._uptime) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.replicaID) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.exports) }()
-      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.services) }()
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.max) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.remaining) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._interval) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.dailyMax) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.dailyRemaining) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.othersPerInterval) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.othersToday) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.fleetRate) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._dayEndsAt) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
       default: break
       }
     }
@@ -378,46 +634,90 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.budget.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.budget, fieldNumber: 1)
+    if self.max != 0 {
+      try visitor.visitSingularInt32Field(value: self.max, fieldNumber: 1)
     }
-    if self.breaker != .unspecified {
-      try visitor.visitSingularEnumField(value: self.breaker, fieldNumber: 2)
+    if self.remaining != 0 {
+      try visitor.visitSingularInt32Field(value: self.remaining, fieldNumber: 2)
     }
-    if self.cacheHitRatio.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.cacheHitRatio, fieldNumber: 3)
-    }
-    if self.redis != .unspecified {
-      try visitor.visitSingularEnumField(value: self.redis, fieldNumber: 4)
-    }
-    if self.replicas != 0 {
-      try visitor.visitSingularInt32Field(value: self.replicas, fieldNumber: 5)
-    }
-    try { if let v = self._uptime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    try { if let v = self._interval {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
-    if !self.replicaID.isEmpty {
-      try visitor.visitSingularStringField(value: self.replicaID, fieldNumber: 7)
+    if self.dailyMax != 0 {
+      try visitor.visitSingularInt64Field(value: self.dailyMax, fieldNumber: 4)
     }
-    if !self.exports.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.exports, fieldNumber: 8)
+    if self.dailyRemaining != 0 {
+      try visitor.visitSingularInt64Field(value: self.dailyRemaining, fieldNumber: 5)
     }
-    if !self.services.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.services, fieldNumber: 9)
+    if self.othersPerInterval.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.othersPerInterval, fieldNumber: 6)
+    }
+    if self.othersToday.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.othersToday, fieldNumber: 7)
+    }
+    if self.fleetRate.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.fleetRate, fieldNumber: 8)
+    }
+    try { if let v = self._dayEndsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 10)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Hubspot_Gateway_V1_GetStatusResponse, rhs: Hubspot_Gateway_V1_GetStatusResponse) -> Bool {
-    if lhs.budget != rhs.budget {return false}
-    if lhs.breaker != rhs.breaker {return false}
-    if lhs.cacheHitRatio != rhs.cacheHitRatio {return false}
-    if lhs.redis != rhs.redis {return false}
-    if lhs.replicas != rhs.replicas {return false}
-    if lhs._uptime != rhs._uptime {return false}
-    if lhs.replicaID != rhs.replicaID {return false}
-    if lhs.exports != rhs.exports {return false}
-    if lhs.services != rhs.services {return false}
+  public static func ==(lhs: Hubspot_Gateway_V1_HubSpotBudget, rhs: Hubspot_Gateway_V1_HubSpotBudget) -> Bool {
+    if lhs.max != rhs.max {return false}
+    if lhs.remaining != rhs.remaining {return false}
+    if lhs._interval != rhs._interval {return false}
+    if lhs.dailyMax != rhs.dailyMax {return false}
+    if lhs.dailyRemaining != rhs.dailyRemaining {return false}
+    if lhs.othersPerInterval != rhs.othersPerInterval {return false}
+    if lhs.othersToday != rhs.othersToday {return false}
+    if lhs.fleetRate != rhs.fleetRate {return false}
+    if lhs._dayEndsAt != rhs._dayEndsAt {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_ServiceDay: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ServiceDay"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}spent\0\u{1}quota\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.service) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.spent) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.quota) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.service.isEmpty {
+      try visitor.visitSingularStringField(value: self.service, fieldNumber: 1)
+    }
+    if self.spent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.spent, fieldNumber: 2)
+    }
+    if self.quota != 0 {
+      try visitor.visitSingularInt64Field(value: self.quota, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_ServiceDay, rhs: Hubspot_Gateway_V1_ServiceDay) -> Bool {
+    if lhs.service != rhs.service {return false}
+    if lhs.spent != rhs.spent {return false}
+    if lhs.quota != rhs.quota {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

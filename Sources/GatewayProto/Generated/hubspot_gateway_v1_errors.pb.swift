@@ -160,6 +160,16 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
 
   /// INVALID_ARGUMENT. The job has more records than the gateway takes in one job. Split it.
   case jobTooLarge // = 31
+
+  /// RESOURCE_EXHAUSTED. HubSpot's daily limit for the account (shared by every app of the
+  /// account) is spent, or what is left of it is kept for interactive calls and this is bulk
+  /// work. Calls resume at the account's midnight: RetryInfo says when. Do not retry sooner.
+  case hubspotDailyLimitReached // = 32
+
+  /// RESOURCE_EXHAUSTED. The calling service spent its daily quota of HubSpot calls (daily= in
+  /// its caller key; bulk work stops a reserve short of it). It resumes at the account's
+  /// midnight (RetryInfo); other services are still served.
+  case serviceDailyQuotaExhausted // = 33
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -200,6 +210,8 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case 29: self = .unimplemented
     case 30: self = .jobNotFound
     case 31: self = .jobTooLarge
+    case 32: self = .hubspotDailyLimitReached
+    case 33: self = .serviceDailyQuotaExhausted
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -238,6 +250,8 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case .unimplemented: return 29
     case .jobNotFound: return 30
     case .jobTooLarge: return 31
+    case .hubspotDailyLimitReached: return 32
+    case .serviceDailyQuotaExhausted: return 33
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -276,6 +290,8 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     .unimplemented,
     .jobNotFound,
     .jobTooLarge,
+    .hubspotDailyLimitReached,
+    .serviceDailyQuotaExhausted,
   ]
 
 }
@@ -283,5 +299,5 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 nonisolated extension Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0\u{1}HUBSPOT_DAILY_LIMIT_REACHED\0\u{1}SERVICE_DAILY_QUOTA_EXHAUSTED\0")
 }

@@ -152,16 +152,16 @@ extension HubSpotClient {
                     rateLimit: RateLimitStatus(response),
                     correlationId: response.header("X-HubSpot-Correlation-Id"), attempt: attempt)
                 exchange.refreshingToken = refreshing
+                let failure = (200..<300).contains(response.status) ? nil : HubSpotError(response: response)
+                exchange.rateLimitPolicy = response.status == 429 ? failure?.policyName : nil
                 observer?(exchange)
-                if (200..<300).contains(response.status) {
-                    return (try read(response), response)
-                }
+                guard let failure else { return (try read(response), response) }
                 if refreshing {
                     refreshedAfter401 = true
                     attempt -= 1
                     continue
                 }
-                throw HubSpotError(response: response)
+                throw failure
             } catch let error as CancellationError {
                 span.end()
                 throw error

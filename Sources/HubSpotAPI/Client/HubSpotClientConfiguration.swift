@@ -38,6 +38,8 @@ public struct HubSpotExchange: Sendable {
     public var status: Int
     public var duration: Duration
     public var rateLimit: RateLimitStatus
+    /// A 429's `policyName` (`TEN_SECONDLY_ROLLING`, `SECONDLY`, `DAILY`).
+    public var rateLimitPolicy: String?
     public var correlationId: String?
     /// 1 for the first attempt.
     public var attempt: Int

@@ -6,10 +6,13 @@ public struct BudgetClaim: Sendable, Equatable {
     public struct Share: Sendable, Hashable {
         public var service: String
         public var weight: Double
+        /// The service's HubSpot calls per account day (`daily=` in its caller key; nil: none).
+        public var dailyQuota: Int?
 
-        public init(service: String, weight: Double) {
+        public init(service: String, weight: Double, dailyQuota: Int? = nil) {
             self.service = service
             self.weight = weight
+            self.dailyQuota = dailyQuota
         }
     }
 
@@ -50,11 +53,13 @@ public struct BudgetClaim: Sendable, Equatable {
     /// The claim of a HubSpot call made now: the batch's, else the current caller's own.
     public static var effective: BudgetClaim? {
         if let current { return current }
-        return Caller.current.map { BudgetClaim(Share(service: $0.service, weight: $0.weight)) }
+        return Caller.current.map { BudgetClaim($0.share) }
     }
 }
 
 extension Caller {
     /// The caller's share of the budget.
-    public var share: BudgetClaim.Share { BudgetClaim.Share(service: service, weight: weight) }
+    public var share: BudgetClaim.Share {
+        BudgetClaim.Share(service: service, weight: weight, dailyQuota: dailyQuota)
+    }
 }
