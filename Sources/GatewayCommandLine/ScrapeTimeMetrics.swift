@@ -19,6 +19,17 @@ struct ScrapeTimeMetrics: Sendable {
         static let budgetUsed = "gateway_ratelimit_budget_used"
         /// The limit of that window.
         static let budgetLimit = "gateway_ratelimit_budget_limit"
+        /// HubSpot's own figures as its latest answer said them (`X-HubSpot-RateLimit-*`), by
+        /// `window` (`burst`, `daily`): what is left, and the limit.
+        static let hubSpotRemaining = "gateway_hubspot_ratelimit_remaining"
+        static let hubSpotMax = "gateway_hubspot_ratelimit_max"
+        /// Calls others (services still calling HubSpot directly) made, by the fleet's estimate,
+        /// by `window`: `burst` (per HubSpot interval) and `daily` (today).
+        static let othersEstimate = "gateway_budget_others_estimate"
+        /// General calls per second the fleet allows itself now (lower while others spend).
+        static let fleetRate = "gateway_budget_fleet_rate"
+        /// Each service's HubSpot calls today (the account's day), fleet-wide, by `service`.
+        static let serviceSpendToday = "gateway_budget_service_spend_today"
         /// Events in the change feed.
         static let feedLength = "gateway_feed_length"
         /// Age of the oldest event retained (how far back a subscriber can resume).
@@ -46,9 +57,27 @@ struct ScrapeTimeMetrics: Sendable {
             Gauge(label: Name.cpuSeconds).record(figures.cpuSeconds)
             Gauge(label: Name.openFileDescriptors).record(figures.openFileDescriptors)
         }
-        for usage in await limiter.usage() {
+        let budget = await limiter.fleetBudget()
+        for usage in budget.usage {
             Gauge(label: Name.budgetUsed, dimensions: [("bucket", usage.bucket)]).record(usage.used)
             Gauge(label: Name.budgetLimit, dimensions: [("bucket", usage.bucket)]).record(usage.limit)
+        }
+        let view = budget.hubSpot
+        for (window, remaining, max) in [
+            ("burst", view.remaining, view.max), ("daily", view.dailyRemaining, view.dailyMax),
+        ] {
+            if let remaining { Gauge(label: Name.hubSpotRemaining, dimensions: [("window", window)]).record(remaining) }
+            if let max { Gauge(label: Name.hubSpotMax, dimensions: [("window", window)]).record(max) }
+        }
+        if let others = view.othersPerInterval {
+            Gauge(label: Name.othersEstimate, dimensions: [("window", "burst")]).record(others)
+        }
+        if let others = budget.othersToday {
+            Gauge(label: Name.othersEstimate, dimensions: [("window", "daily")]).record(others)
+        }
+        Gauge(label: Name.fleetRate).record(budget.fleetRate)
+        for (service, spent) in budget.spendToday {
+            Gauge(label: Name.serviceSpendToday, dimensions: [("service", service)]).record(spent)
         }
         guard let feed else { return }
         if let extent = try? await feed.extent() {

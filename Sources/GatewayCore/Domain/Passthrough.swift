@@ -31,7 +31,8 @@ public struct PassthroughReply: Sendable {
 /// files, a beta endpoint), for the services that need one call more than the gateway offers:
 /// each goes through the door like any call — the fleet's budget (search's for a `…/search`
 /// POST), the caller's fair share, the breaker, retries of GETs — and HubSpot's answer comes
-/// back as it is. A service may call only the prefixes its key names
+/// back as it is, with the gateway's view of the budget added (`X-Gateway-Budget-*`: a service
+/// that paces itself by HubSpot's headers sees the fleet's rate and its own quota). A service may call only the prefixes its key names
 /// (`hubspot.passthrough:/communication-preferences/,…`); `/crm/` is never passed through, as
 /// the gateway serves it itself and keeps its cache coherent with what it writes there.
 public struct Passthrough: Sendable {
@@ -55,7 +56,9 @@ public struct Passthrough: Sendable {
                 method, path: request.path, query: request.query, contentType: request.contentType,
                 body: request.body, options: options)
         }
-        return PassthroughReply(status: answer.status, headers: answer.headers, body: answer.body)
+        return PassthroughReply(
+            status: answer.status, headers: answer.headers + upstream.limiter.budgetHeaders(for: caller.share),
+            body: answer.body)
     }
 
     /// Refuses a path that is not plainly one of HubSpot's: one that does not start with `/`,

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RedisClient
 import Synchronization
@@ -165,6 +166,28 @@ extension FixedWindowRateLimiter {
             await observe(
                 HubSpotAnswer(status: 200, dailyMax: usageLimit, dailyRemaining: usageLimit - currentUsage),
                 kind: .general)
+        }
+    }
+
+    /// The fleet's view of the budget as answer headers: the general calls per second it
+    /// allows itself, the others' estimated calls per HubSpot interval, when the account's day
+    /// ends (ms since 1970) and, for a service with a quota, what is left of it today.
+    public func budgetHeaders(for share: BudgetClaim.Share?) -> [(name: String, value: String)] {
+        let wall = time.wallMilliseconds
+        return state.withLock { state in
+            var headers: [(name: String, value: String)] = [
+                ("X-Gateway-Budget-Rate", String(format: "%.2f", state.view.fleetRate(configuration))),
+                ("X-Gateway-Budget-Day-Ends-At", String(state.view.dayEndsAt(now: wall))),
+            ]
+            if let others = state.view.othersPerInterval {
+                headers.append(("X-Gateway-Budget-Others-Per-Interval", String(format: "%.1f", others)))
+            }
+            if let share, let quota = share.dailyQuota {
+                let end = state.view.dayEndsAt(now: wall)
+                let spent = state.spends.dayStart == end - 86_400_000 ? state.spends.byService[share.service] ?? 0 : 0
+                headers.append(("X-Gateway-Quota-Remaining", String(Swift.max(0, Int((Double(quota) - spent).rounded(.down))))))
+            }
+            return headers
         }
     }
 

@@ -41,7 +41,7 @@ enum AccountAPI {
         w.beginArray()
         w.beginObject()
         w.member("name", "private-apps-api-calls-daily")
-        w.member("usageLimit", ctx.configuration.dailyLimit)
+        w.member("usageLimit", ctx.limits.settings.dailyLimit)
         w.member("currentUsage", usage.used)
         w.member("collectedAt", Timestamps.iso8601(now))
         w.member("fetchStatus", "SUCCESS")

@@ -174,6 +174,16 @@ struct AdminAPI {
             w.member("second", second)
             w.member("requests", bucket.all)
             w.member("rateLimited", bucket.rateLimited)
+            w.key("byEndpoint")
+            w.beginObject()
+            for (name, counts) in bucket.byEndpoint.sorted(by: { $0.key < $1.key }) {
+                w.key(name)
+                w.beginObject()
+                w.member("requests", counts.all)
+                w.member("rateLimited", counts.rateLimited)
+                w.endObject()
+            }
+            w.endObject()
             w.endObject()
         }
         w.endArray()

@@ -12,6 +12,22 @@ final class RequestStatistics: Sendable {
         var search: Bool
     }
 
+    /// One wall-clock second's requests, all and by endpoint (requests, of which 429s).
+    struct Second: Sendable {
+        var all = 0
+        var rateLimited = 0
+        var byEndpoint: [String: (all: Int, rateLimited: Int)] = [:]
+
+        mutating func count(endpoint: String, refused: Bool) {
+            all += 1
+            byEndpoint[endpoint, default: (0, 0)].all += 1
+            if refused {
+                rateLimited += 1
+                byEndpoint[endpoint, default: (0, 0)].rateLimited += 1
+            }
+        }
+    }
+
     struct State: Sendable {
         var startedAt: Int64
         /// API requests received, counted when they arrive (before faults and handlers).
@@ -22,7 +38,7 @@ final class RequestStatistics: Sendable {
         var byStatus: [Int: Int] = [:]
         var byEndpointAndStatus: [String: [Int: Int]] = [:]
         /// Epoch second → (all, answered 429).
-        var perSecond: [Int64: (all: Int, rateLimited: Int)] = [:]
+        var perSecond: [Int64: Second] = [:]
         var arrivals: [Arrival] = []
         var arrivalsHead = 0
         var arrivalsDropped = 0
@@ -50,10 +66,7 @@ final class RequestStatistics: Sendable {
             state.byStatus[status, default: 0] += 1
             state.byEndpointAndStatus[endpoint, default: [:]][status, default: 0] += 1
             let second = arrivedAt / 1000
-            var bucket = state.perSecond[second] ?? (0, 0)
-            bucket.all += 1
-            if status == 429 { bucket.rateLimited += 1 }
-            state.perSecond[second] = bucket
+            state.perSecond[second, default: Second()].count(endpoint: endpoint, refused: status == 429)
             if state.perSecond.count > 7200 {
                 // Keep two hours of seconds.
                 state.perSecond = state.perSecond.filter { $0.key > second - 7200 }
