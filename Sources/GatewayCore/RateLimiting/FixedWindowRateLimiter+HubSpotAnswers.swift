@@ -154,14 +154,20 @@ extension FixedWindowRateLimiter {
 
     /// The account's day ends at `endsAt` (ms since 1970 on this replica's clock), as HubSpot's
     /// account-info API says; the fleet's daily counts and holds follow it.
+    /// A new end within a minute of the known one (modulo days) is the same midnight read
+    /// again with the round trip's jitter, and is not taken: the day's keys stay the same.
     public func setAccountDay(endsAt: Int64, timeZone: String?, usageLimit: Int?, currentUsage: Int?) async throws {
-        state.withLock { $0.view.dayEndsAt = endsAt }
-        guard let redis else { return }
-        var fields: [RESPArgument] = [.init(dayKey), "endsAt", .init(endsAt)]
-        if let timeZone { fields += ["timeZone", .init(timeZone)] }
-        _ = try await redis.send("HSET", fields, timeout: configuration.redisTimeout)
-        _ = try await redis.send("PEXPIRE", [.init(dayKey), .init(3 * 86_400_000)], timeout: configuration.redisTimeout)
-        if let usageLimit, let currentUsage {
+        state.withLock { state in
+            if let known = state.view.dayEndsAt, Self.sameMidnight(known, endsAt) { return }
+            state.view.dayEndsAt = endsAt
+        }
+        if let redis {
+            let reply = try await redis.evaluate(
+                Self.dayScript, arguments: [.init(dayKey), .init(endsAt), .init(timeZone ?? "")],
+                timeout: configuration.redisTimeout)
+            if let kept = reply.string.flatMap({ Int64($0) }) { state.withLock { $0.view.dayEndsAt = kept } }
+        }
+        if let usageLimit, let currentUsage, usageLimit > 0 {
             // What the account-info API counts is HubSpot's figure too.
             await observe(
                 HubSpotAnswer(status: 200, dailyMax: usageLimit, dailyRemaining: usageLimit - currentUsage),
@@ -190,6 +196,29 @@ extension FixedWindowRateLimiter {
             return headers
         }
     }
+
+    static func sameMidnight(_ a: Int64, _ b: Int64) -> Bool {
+        let day: Int64 = 86_400_000
+        let apart = ((b - a) % day + day) % day
+        return min(apart, day - apart) <= 60_000
+    }
+
+    /// Keeps the account day's end (ARGV: the day key, the end read, the time zone) unless the
+    /// one held is the same midnight within a minute; returns the end held.
+    static let dayScript = RedisScript(
+        """
+        local known = tonumber(redis.call('HGET', ARGV[1], 'endsAt') or '0')
+        local read = tonumber(ARGV[2])
+        local day = 86400000
+        local apart = ((read - known) % day + day) % day
+        if known == 0 or math.min(apart, day - apart) > 60000 then
+          redis.call('HSET', ARGV[1], 'endsAt', read)
+          known = read
+        end
+        if ARGV[3] ~= '' then redis.call('HSET', ARGV[1], 'timeZone', ARGV[3]) end
+        redis.call('PEXPIRE', ARGV[1], 3 * day)
+        return tostring(known)
+        """)
 
     // MARK: Service quotas
 
@@ -260,9 +289,9 @@ extension FixedWindowRateLimiter {
           local own = redis.call('ZCOUNT', ARGV[2] .. ':log', '(' .. (nowMs - interval), '+inf')
           -- What HubSpot counted beyond the fleet's own calls: the others' calls in the window.
           local count = math.max(0, max - remaining - own)
-          -- Their rate: the window's count over the interval, or, when it grows (they started
-          -- or sped up and the window does not show it all yet), its growth over the last
-          -- couple of seconds; both in calls per interval.
+          -- Their rate: the window's count over the interval, or, when it grows fast (they
+          -- started or sped up and the window does not show it all yet), its growth over the
+          -- last couple of seconds; both in calls per interval.
           local samples = ARGV[1] .. ':samples'
           local sample = count
           local past = redis.call('LRANGE', samples, 0, -1)
@@ -270,8 +299,10 @@ extension FixedWindowRateLimiter {
             local at, seen = string.match(past[j], '([^:]+):([^:]+)')
             local age = nowMs - tonumber(at)
             if age >= 1500 and age <= 4000 then
+              -- (Only a clear growth: a few calls' noise over two seconds is ten times that
+              -- over the interval.)
               local growth = (count - tonumber(seen)) * interval / age
-              if growth > sample then sample = growth end
+              if growth > count + max * 0.15 then sample = growth end
               break
             end
           end

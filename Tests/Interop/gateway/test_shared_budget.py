@@ -128,7 +128,8 @@ def test_a_direct_client_on_the_gateways_token_and_a_saturated_fleet_share_the_w
     first = int(started)
     fleet_calls = per_second(stats, "objects.batch.read")
     direct_calls = per_second(stats, "objects.list")
-    report = {s - first: (fleet_calls.get(s, (0, 0)), direct_calls.get(s, (0, 0))) for s in range(first, first + 43)}
+    report = " ".join(f"{s - first}s:{fleet_calls.get(s, (0, 0))}+{direct_calls.get(s, (0, 0))}"
+                      for s in range(first, first + 43))
     steady = range(first + 11, first + 30)
     # After the first interval: no 429 to anyone, and no second without a call of the fleet.
     assert all(fleet_calls.get(s, (0, 0))[1] == 0 and direct_calls.get(s, (0, 0))[1] == 0 for s in steady), report
@@ -155,7 +156,7 @@ QUOTA_KEY = "quota-key-0001"
 @pytest.fixture(scope="module")
 def day_fleet():
     line = f"capped sha256:{hashlib.sha256(QUOTA_KEY.encode()).hexdigest()} crm.read daily=5"
-    fleet = Fleet(replicas=2, sim_args=("--seed", "300", "--daily-reset-utc-offset-hours", "-5",
+    fleet = Fleet(replicas=2, sim_args=("--seed", "500", "--daily-reset-utc-offset-hours=-5",
                                         "--account-time-zone", "US/Eastern", "--other-private-app-token", "pat-other-app"),
                   args=("--account-refresh-seconds", "1"), extra_keys=(line,))
     yield fleet
@@ -245,17 +246,22 @@ def test_two_private_apps_spend_the_accounts_day_and_the_fleet_resumes_at_the_ac
     assert refusals, "the day was never spent"
     assert all(reason == "HUBSPOT_DAILY_LIMIT_REACHED" for reason, _, _ in refusals), refusals
     assert all(abs(retry - left) < 3 for _, retry, left in refusals), refusals
-    # At the account's midnight the fleet resumes by itself.
+    # At the account's midnight the fleet resumes by itself. (Records never read: one read
+    # before would be served stale from the cache while HubSpot cannot be asked.)
+    unread = iter(reversed(ids[n + 1:]))
     while True:
         try:
-            stub.GetContact(contacts_pb2.GetContactRequest(id=ids[0], read_options=FRESH),
+            stub.GetContact(contacts_pb2.GetContactRequest(id=next(unread), read_options=FRESH),
                             metadata=fleet.metadata("analytics"), timeout=5)
             break
         except grpc.RpcError as error:
-            assert reason_and_retry(error)[0] == "HUBSPOT_DAILY_LIMIT_REACHED"
+            # Before the midnight every refusal says why; after it the fleet's calls may wait
+            # for the burst like any.
+            if time.monotonic() < midnight - 1.5:
+                assert reason_and_retry(error)[0] == "HUBSPOT_DAILY_LIMIT_REACHED"
             assert time.monotonic() < midnight + 15, "not served again after the account's midnight"
             threading.Event().wait(0.2)
-    assert time.monotonic() > midnight - 1.5, "served again before the account's midnight"
+    assert time.monotonic() > midnight - 1.5, ("served again before the account's midnight", refusals[:3], sim_usage(fleet))
     assert sim_usage(fleet)["currentUsage"] < 100, "a new day at HubSpot"
     # HubSpot refused the fleet at most once per replica: it held its calls instead of trying.
     assert fleet.sim_admin("GET", "/_sim/stats")["byEndpointAndStatus"].get("objects.batch.read", {}).get("429", 0) <= 2
