@@ -43,7 +43,9 @@ final class SharedBurstWindow: Sendable {
     }
 
     var perSecond: [(second: Int64, fleet: Int, fleetRefused: Int, others: Int, othersRefused: Int)] {
-        seconds.withLock { $0 }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.0, $0.value.1, $0.value.2, $0.value.3) }
+        seconds.withLock { $0 }.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value.0, $0.value.1, $0.value.2, $0.value.3)
+        }
     }
 }
 
@@ -87,8 +89,10 @@ final class SharedBurstWindow: Sendable {
         await fleet.shutdown()
         let seconds = hubSpot.perSecond.map { ($0.second - firstSecond, $0) }
         let steady = seconds.filter { $0.0 >= 15 && $0.0 < 40 }.map(\.1)
-        let report = seconds.map { "\($0.0)s: \($0.1.fleet)+\($0.1.others) (429: \($0.1.fleetRefused)/\($0.1.othersRefused))" }
-            .joined(separator: ", ")
+        let report = seconds.map {
+            "\($0.0)s: \($0.1.fleet)+\($0.1.others) (429: \($0.1.fleetRefused)/\($0.1.othersRefused))"
+        }
+        .joined(separator: ", ")
         // Once the others' share is learned, nobody is refused and the fleet never stops …
         #expect(steady.count == 25, "\(report)")
         #expect(steady.allSatisfy { $0.fleetRefused == 0 && $0.othersRefused == 0 }, "\(report)")
@@ -105,7 +109,8 @@ final class SharedBurstWindow: Sendable {
         let fleet = try await Fleet.start(replicas: 2)
         let limiter = fleet.limiters[0]
         let midnight = fleet.time.wallMilliseconds + 3_600_000
-        try await limiter.setAccountDay(endsAt: midnight, timeZone: "US/Eastern", usageLimit: 2_000, currentUsage: 1_950)
+        try await limiter.setAccountDay(
+            endsAt: midnight, timeZone: "US/Eastern", usageLimit: 2_000, currentUsage: 1_950)
         // 50 of 2,000 left: under the 5 % kept for interactive calls.
         do {
             try await fleet.limiters[1].acquire(.general, priority: .bulk, deadline: fleet.now + .seconds(5))
@@ -152,7 +157,9 @@ final class SharedBurstWindow: Sendable {
             }
         }
         // The replica that granted its calls refuses its batch inputs before they join a batch.
-        #expect(throws: RateLimitExceeded.self) { try fleet.limiters[0].refuseOverQuota(capped, priority: .interactive) }
+        #expect(throws: RateLimitExceeded.self) {
+            try fleet.limiters[0].refuseOverQuota(capped, priority: .interactive)
+        }
         try await BudgetClaim.$current.withValue(BudgetClaim(free)) {
             try await fleet.limiters[1].acquire(.general, deadline: fleet.now + .seconds(5))
         }

@@ -191,7 +191,8 @@ extension FixedWindowRateLimiter {
             if let share, let quota = share.dailyQuota {
                 let end = state.view.dayEndsAt(now: wall)
                 let spent = state.spends.dayStart == end - 86_400_000 ? state.spends.byService[share.service] ?? 0 : 0
-                headers.append(("X-Gateway-Quota-Remaining", String(Swift.max(0, Int((Double(quota) - spent).rounded(.down))))))
+                headers.append(
+                    ("X-Gateway-Quota-Remaining", String(Swift.max(0, Int((Double(quota) - spent).rounded(.down))))))
             }
             return headers
         }
@@ -259,7 +260,8 @@ extension FixedWindowRateLimiter {
         metrics.increment(
             GatewayMetrics.Name.budgetRefusals,
             [("service", share.service), ("bucket", "daily"), ("reason", "service_quota")])
-        throw RateLimitExceeded(kind: .general, retryAfter: .milliseconds(Swift.max(1, end - wall)), cause: .serviceQuota)
+        throw RateLimitExceeded(
+            kind: .general, retryAfter: .milliseconds(Swift.max(1, end - wall)), cause: .serviceQuota)
     }
 
     /// Records what HubSpot said (`observe`); the others' estimate and what a 429 or a spent day

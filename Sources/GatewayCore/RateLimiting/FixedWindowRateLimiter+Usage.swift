@@ -69,7 +69,8 @@ extension FixedWindowRateLimiter {
                 ("general", "\(configuration.keyPrefix):general:\(now - now % 1000)", generalLimit),
                 (
                     "search",
-                    "\(configuration.keyPrefix):search:\(now - now % Int64(configuration.windowMilliseconds(.search)))", 1
+                    "\(configuration.keyPrefix):search:\(now - now % Int64(configuration.windowMilliseconds(.search)))",
+                    1
                 ),
                 ("daily", "\(configuration.keyPrefix):daily:\(dayStart)", configuration.dailyLimit),
             ]

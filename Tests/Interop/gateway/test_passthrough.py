@@ -46,6 +46,8 @@ def test_an_allowed_path_goes_through_the_door_and_hubspots_answer_comes_back_as
     assert status == 200, body
     assert json.loads(body)["recipient"] == "buyer@example.com"
     assert headers["content-type"].startswith("application/json") and headers.get("x-hubspot-correlation-id")
+    # The gateway's own view of the budget rides along.
+    assert float(headers["x-gateway-budget-rate"]) > 0 and int(headers["x-gateway-budget-day-ends-at"]) > 0, headers
     status, _, body = call(fleet, "POST", "/communication-preferences/v3/subscribe",
                            {"emailAddress": "buyer@example.com", "subscriptionId": "1"})
     assert status == 200 and json.loads(body)["status"] == "SUBSCRIBED", body
