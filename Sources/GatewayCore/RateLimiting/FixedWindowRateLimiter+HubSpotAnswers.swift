@@ -182,7 +182,7 @@ extension FixedWindowRateLimiter {
         let wall = time.wallMilliseconds
         return state.withLock { state in
             var headers: [(name: String, value: String)] = [
-                ("X-Gateway-Budget-Rate", String(format: "%.2f", state.view.fleetRate(configuration))),
+                ("X-Gateway-Budget-Rate", String(format: "%.2f", state.view.fleetRate(configuration, now: wall))),
                 ("X-Gateway-Budget-Day-Ends-At", String(state.view.dayEndsAt(now: wall))),
             ]
             if let others = state.view.othersPerInterval {
@@ -403,9 +403,10 @@ public struct HubSpotBudgetView: Sendable {
     }
 
     /// The fleet's general calls per second these figures allow (the acquire script's rule).
-    func fleetRate(_ configuration: RateLimiterConfiguration) -> Double {
+    func fleetRate(_ configuration: RateLimiterConfiguration, now: Int64? = nil) -> Double {
         let configured = Double(configuration.generalPerSecond)
         guard let max, max > 0, let interval = intervalMilliseconds, interval > 0 else { return configured }
+        if let now, let observedAt, now - observedAt > 3 * Int64(interval) { return configured }
         let margin = Swift.min(Double(configuration.burstMargin), Double(max) / 10)
         let perSecond = (Double(max) - (othersPerInterval ?? 0) - margin) * 1000 / Double(interval)
         let cap =

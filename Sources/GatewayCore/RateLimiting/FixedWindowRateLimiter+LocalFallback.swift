@@ -26,7 +26,8 @@ extension FixedWindowRateLimiter {
             case .general:
                 // This replica's share of the second; a share under 1 becomes one call per
                 // ⌈1/share⌉ seconds.
-                let adapted = state.view.fleetRate(configuration) / Double(max(1, configuration.generalPerSecond))
+                let adapted =
+                    state.view.fleetRate(configuration, now: wall) / Double(max(1, configuration.generalPerSecond))
                 let share =
                     Double(configuration.perWindowLimit(.general, priority)) * min(1, adapted) / Double(replicas)
                 let windowMs = share >= 1 ? 1000 : Int64((1 / share).rounded(.up)) * 1000

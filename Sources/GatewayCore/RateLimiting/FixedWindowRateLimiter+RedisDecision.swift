@@ -169,7 +169,7 @@ extension FixedWindowRateLimiter {
     /// The general bucket logs its grants by time (`<key>:log`, the last minute) and adapts to HubSpot (`observeScript` keeps what its answers say): the
     /// fleet's calls per interval are Max less the others' estimated calls and the margin (at
     /// least one call per interval; at most `generalPerSecond`, or with `learnBurst` Max less
-    /// the share kept for others). A fractional rate r gives window k ⌊(k+1)r⌋ − ⌊kr⌋ calls.
+    /// the share kept for others), while the figures are at most three intervals old. A fractional rate r gives window k ⌊(k+1)r⌋ − ⌊kr⌋ calls.
     /// The day is the account's (its end kept by the account watcher; UTC midnight until known);
     /// HubSpot's word that the day is spent (or down to the interactive reserve) holds every
     /// call (bulk calls) until its end; a service past its `daily=` quota waits for the end too.
@@ -259,10 +259,12 @@ extension FixedWindowRateLimiter {
           local start = nowMs - (nowMs % window)
           if window == 86400000 then start = dayStart end
           if full > 0 then
-            local o = redis.call('HMGET', ARGV[7], 'max', 'intervalMs', 'others')
+            local o = redis.call('HMGET', ARGV[7], 'max', 'intervalMs', 'others', 'at')
             local max = tonumber(o[1] or '0')
             local interval = tonumber(o[2] or '0')
-            if max > 0 and interval > 0 then
+            -- Figures older than three intervals are HubSpot's no longer (it stopped sending
+            -- them, or nobody called): the configured budget holds until it says again.
+            if max > 0 and interval > 0 and nowMs - tonumber(o[4] or '0') <= 3 * interval then
               local margin = math.min(tonumber(ARGV[8]), max / 10)
               local perMs = (max - tonumber(o[3] or '0') - margin) / interval
               local cap = full / window

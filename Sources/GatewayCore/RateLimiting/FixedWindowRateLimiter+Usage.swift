@@ -61,7 +61,7 @@ extension FixedWindowRateLimiter {
             view.dayEndsAt = day["endsAt"].flatMap { Int64($0) } ?? view.dayEndsAt
             budget.timeZone = day["timeZone"]
             budget.hubSpot = view
-            budget.fleetRate = view.fleetRate(configuration)
+            budget.fleetRate = view.fleetRate(configuration, now: now)
             let dayStart = view.dayEndsAt(now: now) - 86_400_000
             budget.spendToday = try await hash(redis, "\(spendKeyPrefix):\(dayStart)").compactMapValues(Double.init)
             let generalLimit = Int((budget.fleetRate).rounded(.up))

@@ -183,7 +183,10 @@ public final class FixedWindowRateLimiter: Service, Sendable {
     public var hubSpotView: HubSpotBudgetView { state.withLock { $0.view } }
 
     /// The fleet's general calls per second by HubSpot's latest figures.
-    public var fleetRate: Double { state.withLock { $0.view.fleetRate(configuration) } }
+    public var fleetRate: Double {
+        let wall = time.wallMilliseconds
+        return state.withLock { $0.view.fleetRate(configuration, now: wall) }
+    }
 
     // MARK: Decisions
 
