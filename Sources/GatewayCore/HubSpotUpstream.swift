@@ -145,11 +145,8 @@ public final class HubSpotUpstream: Sendable {
                     GatewayMetrics.Name.upstreamRateLimited,
                     [("bucket", kind.metricLabel), ("policy", exchange.rateLimitPolicy ?? "unknown")])
             }
-            let limits = exchange.rateLimit
             let answer = FixedWindowRateLimiter.HubSpotAnswer(
-                status: exchange.status, policy: exchange.rateLimitPolicy, max: limits.max, remaining: limits.remaining,
-                intervalMilliseconds: limits.intervalMilliseconds, dailyMax: limits.dailyMax,
-                dailyRemaining: limits.dailyRemaining)
+                status: exchange.status, policy: exchange.rateLimitPolicy, limits: exchange.rateLimit)
             guard answer.mattersToTheBudget else { return }
             Task { await limiter.observe(answer, kind: kind) }
         }

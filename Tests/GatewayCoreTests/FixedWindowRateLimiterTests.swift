@@ -1,5 +1,6 @@
 import Foundation
 @testable import GatewayCore
+import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
@@ -228,7 +229,9 @@ func fullWindows(_ counts: [Int: Int]) -> [Int] {
     @Test func hubSpotSayingTheBurstIsSpentHoldsTheWholeFleet() async throws {
         let fleet = try await Fleet.start(replicas: 2)
         await fleet.limiters[0].observe(
-            .init(status: 429, policy: "TEN_SECONDLY_ROLLING", max: 100, remaining: 0, intervalMilliseconds: 10_000),
+            .init(
+                status: 429, policy: "TEN_SECONDLY_ROLLING",
+                limits: .init(max: 100, remaining: 0, intervalMilliseconds: 10_000)),
             kind: .general)
         // The other replica waits out the pause too.
         do {

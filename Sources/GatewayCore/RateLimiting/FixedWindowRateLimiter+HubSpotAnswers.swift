@@ -1,4 +1,5 @@
 import Foundation
+import HubSpotAPI
 import Logging
 import RedisClient
 import Synchronization
@@ -13,27 +14,22 @@ extension FixedWindowRateLimiter {
         public var status: Int
         /// The 429's `policyName`: `TEN_SECONDLY_ROLLING`, `SECONDLY` or `DAILY`.
         public var policy: String?
-        public var max: Int?
-        public var remaining: Int?
-        public var intervalMilliseconds: Int?
-        public var dailyMax: Int?
-        public var dailyRemaining: Int?
+        /// Its `X-HubSpot-RateLimit-*` headers.
+        public var limits: RateLimitStatus
 
-        public init(
-            status: Int, policy: String? = nil, max: Int? = nil, remaining: Int? = nil,
-            intervalMilliseconds: Int? = nil, dailyMax: Int? = nil, dailyRemaining: Int? = nil
-        ) {
+        public init(status: Int, policy: String? = nil, limits: RateLimitStatus = .init()) {
             self.status = status
             self.policy = policy
-            self.max = max
-            self.remaining = remaining
-            self.intervalMilliseconds = intervalMilliseconds
-            self.dailyMax = dailyMax
-            self.dailyRemaining = dailyRemaining
+            self.limits = limits
         }
 
         /// Says anything the budget follows.
-        var mattersToTheBudget: Bool { status == 429 || max != nil || dailyRemaining != nil }
+        var mattersToTheBudget: Bool { status == 429 || limits.max != nil || limits.dailyRemaining != nil }
+        var max: Int? { limits.max }
+        var remaining: Int? { limits.remaining }
+        var intervalMilliseconds: Int? { limits.intervalMilliseconds }
+        var dailyMax: Int? { limits.dailyMax }
+        var dailyRemaining: Int? { limits.dailyRemaining }
     }
 
     var observedKey: String { configuration.keyPrefix + ":observed" }
@@ -81,8 +77,8 @@ extension FixedWindowRateLimiter {
 
     private func observeDay(_ answer: HubSpotAnswer) async {
         var general = answer
-        general.max = nil
-        general.remaining = nil
+        general.limits.max = nil
+        general.limits.remaining = nil
         await observe(general, kind: .general)
     }
 
@@ -170,7 +166,9 @@ extension FixedWindowRateLimiter {
         if let usageLimit, let currentUsage, usageLimit > 0 {
             // What the account-info API counts is HubSpot's figure too.
             await observe(
-                HubSpotAnswer(status: 200, dailyMax: usageLimit, dailyRemaining: usageLimit - currentUsage),
+                HubSpotAnswer(
+                    status: 200,
+                    limits: RateLimitStatus(dailyMax: usageLimit, dailyRemaining: usageLimit - currentUsage)),
                 kind: .general)
         }
     }
@@ -324,11 +322,13 @@ extension FixedWindowRateLimiter {
             end
           end
           -- The calls of others HubSpot refused leave a dip in the window for one interval,
-          -- which must not raise the fleet's rate: after a spent window the estimate does not
-          -- fall below what it was for one interval.
+          -- which must not raise the fleet's rate: after a spent (or all but spent) window the
+          -- estimate does not fall below what it was for one interval.
           local floor = tonumber(o[3] or '0')
           local floorUntil = tonumber(o[4] or '0')
-          if ARGV[11] == '1' or remaining == 0 then
+          -- (Remaining 1 counts: the others' next calls are then the ones HubSpot refuses,
+          -- and the fleet never hears of it.)
+          if ARGV[11] == '1' or remaining <= 1 then
             if nowMs >= floorUntil then floor = 0 end
             floor = math.max(floor, tonumber(o[1] or '0'), value)
             floorUntil = nowMs + interval
