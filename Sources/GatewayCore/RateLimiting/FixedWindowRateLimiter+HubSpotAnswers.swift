@@ -289,29 +289,60 @@ extension FixedWindowRateLimiter {
           local own = redis.call('ZCOUNT', ARGV[2] .. ':log', '(' .. (nowMs - interval), '+inf')
           -- What HubSpot counted beyond the fleet's own calls: the others' calls in the window.
           local count = math.max(0, max - remaining - own)
-          -- Their rate: the window's count over the interval, or, when it grows fast (they
-          -- started or sped up and the window does not show it all yet), its growth over the
-          -- last couple of seconds; both in calls per interval.
-          local samples = ARGV[1] .. ':samples'
-          local sample = count
-          local past = redis.call('LRANGE', samples, 0, -1)
-          for j = 1, #past do
-            local at, seen = string.match(past[j], '([^:]+):([^:]+)')
-            local age = nowMs - tonumber(at)
-            if age >= 1500 and age <= 4000 then
-              -- (Only a clear growth: a few calls' noise over two seconds is ten times that
-              -- over the interval.)
-              local growth = (count - tonumber(seen)) * interval / age
-              if growth > count + max * 0.15 then sample = growth end
-              break
+          -- Their rate, from their calls per second: what a second added to the count, plus
+          -- what aged out of the window in it (their calls of one interval before, known from
+          -- that second's own figure). A refused call of theirs then leaves no dip in the rate,
+          -- where it leaves one in the count; and a spender that just started shows at once.
+          -- The seconds of the last interval are kept summing to the count, so errors never
+          -- build up. Calls per interval, over the last three finished seconds.
+          local arrivals = ARGV[1] .. ':arrivals'
+          local seconds = math.max(1, math.floor(interval / 1000 + 0.5))
+          local second = math.floor(nowMs / 1000)
+          local state = redis.call('HMGET', arrivals, 'cur', 'curCount', 'done', 'doneCount')
+          local rate = 0
+          if not state[1] then
+            for k = second - seconds + 1, second - 1 do
+              redis.call('HSET', arrivals, 'a:' .. k, count / seconds)
+            end
+            redis.call('HSET', arrivals, 'cur', second, 'curCount', count, 'done', second - 1,
+              'doneCount', count * (seconds - 1) / seconds)
+          else
+            local cur = tonumber(state[1])
+            if second > cur then
+              local done = tonumber(state[3])
+              local doneCount = tonumber(state[4])
+              local curCount = tonumber(state[2])
+              local span = cur - done
+              local agedOut = 0
+              for k = done + 1, cur do
+                agedOut = agedOut + tonumber(redis.call('HGET', arrivals, 'a:' .. (k - seconds)) or '0')
+              end
+              local each = math.max(0, (curCount - doneCount + agedOut) / math.max(1, span))
+              for k = done + 1, cur do redis.call('HSET', arrivals, 'a:' .. k, each) end
+              local sum = 0
+              for k = cur - seconds + 1, cur do
+                sum = sum + tonumber(redis.call('HGET', arrivals, 'a:' .. k) or '0')
+              end
+              local fix = (curCount - sum) / seconds
+              for k = cur - seconds + 1, cur do
+                local v = tonumber(redis.call('HGET', arrivals, 'a:' .. k) or '0') + fix
+                redis.call('HSET', arrivals, 'a:' .. k, math.max(0, v))
+              end
+              redis.call('HDEL', arrivals, 'a:' .. (cur - 3 * seconds))
+              redis.call('HSET', arrivals, 'cur', second, 'curCount', count, 'done', cur, 'doneCount', curCount)
+            else
+              redis.call('HSET', arrivals, 'curCount', count)
             end
           end
-          local newest = past[1] and tonumber(string.match(past[1], '([^:]+):')) or 0
-          if nowMs - newest >= 250 then
-            redis.call('LPUSH', samples, nowMs .. ':' .. count)
-            redis.call('LTRIM', samples, 0, 19)
-            redis.call('PEXPIRE', samples, 60000)
-          end
+          redis.call('PEXPIRE', arrivals, 3 * interval + 60000)
+          local done = tonumber(redis.call('HGET', arrivals, 'done'))
+          for k = done - 2, done do rate = rate + tonumber(redis.call('HGET', arrivals, 'a:' .. k) or '0') end
+          rate = rate / 3 * seconds
+          -- The rate says what comes next; the count, when clearly above it (they slowed down
+          -- or stopped), what of theirs is still in the window. (The larger of two noisy
+          -- figures would overstate them by the noise.)
+          local sample = rate
+          if count > rate + max * 0.1 then sample = count end
           local o = redis.call('HMGET', ARGV[1], 'smooth', 'at', 'floor', 'floorUntil')
           local value = sample
           if o[1] then
@@ -322,13 +353,11 @@ extension FixedWindowRateLimiter {
             end
           end
           -- The calls of others HubSpot refused leave a dip in the window for one interval,
-          -- which must not raise the fleet's rate: after a spent (or all but spent) window the
-          -- estimate does not fall below what it was for one interval.
+          -- which must not raise the fleet's rate: after a spent window the estimate does not
+          -- fall below what it was for one interval.
           local floor = tonumber(o[3] or '0')
           local floorUntil = tonumber(o[4] or '0')
-          -- (Remaining 1 counts: the others' next calls are then the ones HubSpot refuses,
-          -- and the fleet never hears of it.)
-          if ARGV[11] == '1' or remaining <= 1 then
+          if ARGV[11] == '1' or remaining == 0 then
             if nowMs >= floorUntil then floor = 0 end
             floor = math.max(floor, tonumber(o[1] or '0'), value)
             floorUntil = nowMs + interval
