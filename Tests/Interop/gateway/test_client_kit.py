@@ -132,8 +132,14 @@ with GatewayClient("{fleet.gateways[0].address}", caller_key="{key}", deadlines=
             codes.append(error.code().name)
 print(json.dumps(codes))
 """, timeout=120)
-        assert json.loads(out.strip().splitlines()[-1]) == ["UNAVAILABLE", "UNAVAILABLE"]
-        attempts = {method: sum(_count(g, method, "unavailable") for g in fleet.gateways) for method in ("GetContact", "CreateContact")}
+        # The create is UNAVAILABLE when the read's failures opened the breaker, else UNKNOWN
+        # (HubSpot answered 5xx to a create that may have landed: WRITE_OUTCOME_UNKNOWN). Which one
+        # depends on the breaker's window (the gateway's own calls at start, such as the
+        # account-info reads, count in it); either way it is tried once.
+        codes = json.loads(out.strip().splitlines()[-1])
+        assert codes[0] == "UNAVAILABLE" and codes[1] in ("UNAVAILABLE", "UNKNOWN"), codes
+        attempts = {method: sum(_count(g, method, code) for g in fleet.gateways for code in ("unavailable", "unknown"))
+                    for method in ("GetContact", "CreateContact")}
         assert attempts == {"GetContact": 3, "CreateContact": 1}, attempts
     finally:
         fleet.stop()
