@@ -43,13 +43,10 @@ extension FixedWindowRateLimiter {
     /// the account's midnight.
     public func observe(_ answer: HubSpotAnswer, kind: UpstreamCallKind) async {
         guard answer.mattersToTheBudget else { return }
-        if kind == .search {
+        if kind == .search, answer.policy != "DAILY" {
             // Search answers carry no figures; HubSpot's secondly limit frees within a second.
-            guard answer.status == 429, answer.policy != "DAILY" else {
-                if answer.policy == "DAILY" { await observeDay(answer) }
-                return
-            }
-            await pause(.search, for: .seconds(1), status: answer.status)
+            // (A DAILY 429 of a search spends the day as any: read below.)
+            if answer.status == 429 { await pause(.search, for: .seconds(1), status: answer.status) }
             return
         }
         guard let redis, useRedisNow() else {
@@ -73,13 +70,6 @@ extension FixedWindowRateLimiter {
         if answer.status == 429 || answer.remaining == 0 {
             metrics.increment(GatewayMetrics.Name.limiterHubSpotSpent, [("bucket", kind.metricLabel)])
         }
-    }
-
-    private func observeDay(_ answer: HubSpotAnswer) async {
-        var general = answer
-        general.limits.max = nil
-        general.limits.remaining = nil
-        await observe(general, kind: .general)
     }
 
     /// Without Redis: this replica's view only (its own pause and day, its local rate).
