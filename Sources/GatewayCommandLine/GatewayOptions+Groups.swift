@@ -120,7 +120,7 @@ public struct BudgetOptions: ParsableArguments {
         help:
             "Calls per HubSpot interval the fleet leaves unspent under X-HubSpot-RateLimit-Max (at most a tenth of Max): room for what the estimate of others' spending misses."
     )
-    public var burstMargin = 4
+    public var burstMargin = 3
     @Option(
         help:
             "Take the fleet's ceiling from the plan's X-HubSpot-RateLimit-Max (less --burst-share-for-others) instead of --general-per-second."

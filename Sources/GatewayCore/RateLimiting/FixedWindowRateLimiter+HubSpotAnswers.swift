@@ -278,61 +278,38 @@ extension FixedWindowRateLimiter {
         if max > 0 and remaining >= 0 and interval > 0 then
           local own = redis.call('ZCOUNT', ARGV[2] .. ':log', '(' .. (nowMs - interval), '+inf')
           -- What HubSpot counted beyond the fleet's own calls: the others' calls in the window.
+          -- (The fleet's calls granted but not yet at HubSpot make a figure low, never high: the
+          -- second's largest is the closest.)
           local count = math.max(0, max - remaining - own)
-          -- Their rate, from their calls per second: what a second added to the count, plus
-          -- what aged out of the window in it (their calls of one interval before, known from
-          -- that second's own figure). A refused call of theirs then leaves no dip in the rate,
-          -- where it leaves one in the count; and a spender that just started shows at once.
-          -- The seconds of the last interval are kept summing to the count, so errors never
-          -- build up. Calls per interval, over the last three finished seconds.
-          local arrivals = ARGV[1] .. ':arrivals'
-          local seconds = math.max(1, math.floor(interval / 1000 + 0.5))
+          local history = ARGV[1] .. ':arrivals'
           local second = math.floor(nowMs / 1000)
-          local state = redis.call('HMGET', arrivals, 'cur', 'curCount', 'done', 'doneCount')
-          local rate = 0
-          if not state[1] then
-            for k = second - seconds + 1, second - 1 do
-              redis.call('HSET', arrivals, 'a:' .. k, count / seconds)
-            end
-            redis.call('HSET', arrivals, 'cur', second, 'curCount', count, 'done', second - 1,
-              'doneCount', count * (seconds - 1) / seconds)
-          else
-            local cur = tonumber(state[1])
-            if second > cur then
-              local done = tonumber(state[3])
-              local doneCount = tonumber(state[4])
-              local curCount = tonumber(state[2])
-              local span = cur - done
-              local agedOut = 0
-              for k = done + 1, cur do
-                agedOut = agedOut + tonumber(redis.call('HGET', arrivals, 'a:' .. (k - seconds)) or '0')
+          count = math.max(count, tonumber(redis.call('HGET', history, 'c:' .. second) or '0'))
+          redis.call('HSET', history, 'c:' .. second, count)
+          redis.call('HDEL', history, 'c:' .. (second - 4))
+          redis.call('PEXPIRE', history, interval + 60000)
+          -- A call granted now stays in HubSpot's window for an interval, while the others go on
+          -- at their rate. When their count clearly grows (over up to three seconds; a spender
+          -- that started, or spends faster), it will go on growing until the growth is an
+          -- interval old: what they have now plus that growth for the rest of the interval.
+          local sample = count
+          local growing = false
+          for back = 3, 1, -1 do
+            local earlier = redis.call('HGET', history, 'c:' .. (second - back))
+            if earlier then
+              local grown = count - tonumber(earlier)
+              if grown >= math.max(2, tonumber(ARGV[8])) then
+                growing = true
+                local since = tonumber(redis.call('HGET', history, 'since') or '-1')
+                if since < 0 then
+                  since = (second - back) * 1000
+                  redis.call('HSET', history, 'since', since)
+                end
+                sample = count + grown / back / 1000 * math.max(0, interval - (nowMs - since))
               end
-              local each = math.max(0, (curCount - doneCount + agedOut) / math.max(1, span))
-              for k = done + 1, cur do redis.call('HSET', arrivals, 'a:' .. k, each) end
-              local sum = 0
-              for k = cur - seconds + 1, cur do
-                sum = sum + tonumber(redis.call('HGET', arrivals, 'a:' .. k) or '0')
-              end
-              local fix = (curCount - sum) / seconds
-              for k = cur - seconds + 1, cur do
-                local v = tonumber(redis.call('HGET', arrivals, 'a:' .. k) or '0') + fix
-                redis.call('HSET', arrivals, 'a:' .. k, math.max(0, v))
-              end
-              redis.call('HDEL', arrivals, 'a:' .. (cur - 3 * seconds))
-              redis.call('HSET', arrivals, 'cur', second, 'curCount', count, 'done', cur, 'doneCount', curCount)
-            else
-              redis.call('HSET', arrivals, 'curCount', count)
+              break
             end
           end
-          redis.call('PEXPIRE', arrivals, 3 * interval + 60000)
-          local done = tonumber(redis.call('HGET', arrivals, 'done'))
-          for k = done - 2, done do rate = rate + tonumber(redis.call('HGET', arrivals, 'a:' .. k) or '0') end
-          rate = rate / 3 * seconds
-          -- The rate says what comes next; the count, when clearly above it (they slowed down
-          -- or stopped), what of theirs is still in the window. (The larger of two noisy
-          -- figures would overstate them by the noise.)
-          local sample = rate
-          if count > rate + max * 0.1 then sample = count end
+          if not growing then redis.call('HDEL', history, 'since') end
           local o = redis.call('HMGET', ARGV[1], 'smooth', 'at', 'floor', 'floorUntil')
           local value = sample
           if o[1] then

@@ -169,7 +169,8 @@ extension FixedWindowRateLimiter {
     /// The general bucket logs its grants by time (`<key>:log`, the last minute) and adapts to HubSpot (`observeScript` keeps what its answers say): the
     /// fleet's calls per interval are Max less the others' estimated calls and the margin (at
     /// least one call per interval; at most `generalPerSecond`, or with `learnBurst` Max less
-    /// the share kept for others), while the figures are at most three intervals old. A fractional rate r gives window k ⌊(k+1)r⌋ − ⌊kr⌋ calls.
+    /// the share kept for others), while the figures are at most three intervals old. A fractional rate r gives window k ⌊(k+1)r⌋ − ⌊kr⌋ calls,
+    /// and the grants logged in the last interval never exceed what that rate spends in one.
     /// The day is the account's (its end kept by the account watcher; UTC midnight until known);
     /// HubSpot's word that the day is spent (or down to the interactive reserve) holds every
     /// call (bulk calls) until its end; a service past its `daily=` quota waits for the end too.
@@ -272,9 +273,27 @@ extension FixedWindowRateLimiter {
               perMs = math.max(1 / interval, math.min(cap, perMs))
               local k = start / window
               local adapted = math.floor((k + 1) * perMs * window) - math.floor(k * perMs * window)
+              -- A slot of the last window a grant missed (held past its end by the rolling check
+              -- below) is not lost: it carries over, one at most; the check keeps the sum.
+              local before = math.floor(k * perMs * window) - math.floor((k - 1) * perMs * window)
+              local used = tonumber(redis.call('GET', prefix .. ':' .. (start - window)) or '0')
+              if used < before then adapted = math.min(adapted + 1, math.floor(cap * window + 0.5)) end
               limit = math.max(0, adapted - (full - limit))
               recoveryLimit = math.max(0, limit - (full - recoveryLimit))
               if released > 0 then released = adapted end
+              -- HubSpot's window rolls: the fleet's grants of the last interval stay within
+              -- what it may spend in one (and one more: a bound that held every grant would
+              -- repeat a gap of one interval before in every interval after), wherever the
+              -- fixed windows fall.
+              local allowed = math.max(1, math.floor(perMs * interval)) + 1
+              local since = '(' .. (nowMs - interval)
+              local own = redis.call('ZCOUNT', prefix .. ':log', since, '+inf')
+              if own >= allowed then
+                local oldest = redis.call('ZRANGEBYSCORE', prefix .. ':log', since, '+inf', 'WITHSCORES',
+                  'LIMIT', own - allowed, 1)
+                local left = tonumber(oldest[2]) + interval - nowMs + 1
+                if left > waitMs then waitMs = left end
+              end
             end
           end
           if recovering then limit = recoveryLimit end

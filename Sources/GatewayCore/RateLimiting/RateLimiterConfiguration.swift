@@ -31,7 +31,7 @@ public struct RateLimiterConfiguration: Sendable {
     public var dailyLimit = 0
     /// Calls per HubSpot interval the fleet leaves unspent under `X-HubSpot-RateLimit-Max`
     /// (at most a tenth of Max): room for what the estimate of the others' spending misses.
-    public var burstMargin = 4
+    public var burstMargin = 3
     /// Take the fleet's ceiling from the plan's `X-HubSpot-RateLimit-Max` (less
     /// `burstShareForOthers`) instead of `generalPerSecond`.
     public var learnBurst = false

@@ -138,15 +138,13 @@ def test_a_direct_client_on_the_gateways_token_and_a_saturated_fleet_share_the_w
     report = " ".join(f"{s - first}s:{fleet_calls.get(s, (0, 0))}+{direct_calls.get(s, (0, 0))}"
                       for s in range(first, first + 43))
     steady = range(first + 11, first + 30)
-    # After the first interval: (almost) no 429 to anyone, and (almost) no second without a call
-    # of the fleet. The issue asks for none; one refusal in the first interval can leave a dip
-    # that the estimate follows one interval later (see the issue's note).
+    # After the first interval: no 429 to anyone, and no second without a call of the fleet …
     refused = sum(fleet_calls.get(s, (0, 0))[1] + direct_calls.get(s, (0, 0))[1] for s in steady)
-    assert refused <= 2, report
-    assert sum(1 for s in steady if fleet_calls.get(s, (0, 0))[0] == 0) <= 1, report
-    # The fleet takes most of what the direct client leaves (5 a second).
+    assert refused == 0, report
+    assert all(fleet_calls.get(s, (0, 0))[0] > 0 for s in steady), report
+    # … and the fleet takes at least 90 % of what the direct client leaves (5 a second).
     taken = sum(fleet_calls.get(s, (0, 0))[0] for s in steady)
-    assert taken >= 4.0 * len(steady), (taken, report)
+    assert taken >= 4.5 * len(steady), (taken, report)
     # The direct client stopped at 30 s: within one interval (10 s) the fleet is back at 8 a second.
     back = [fleet_calls.get(s, (0, 0))[0] for s in range(first + 40, first + 42)]
     assert sum(back) >= 15, report
