@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubSpotAPI
 
 /// HubSpot options.
 public struct HubSpotOptions: ParsableArguments {
@@ -14,6 +15,11 @@ public struct HubSpotOptions: ParsableArguments {
     public var hubspotBaseUrl = "https://api.hubapi.com"
     @Option(help: "Longest single HTTP exchange with HubSpot, seconds.")
     public var hubspotRequestTimeoutSeconds: Double = 30
+    @Option(
+        help:
+            "HubSpot's API version every call uses: 2026-09 (current), 2026-03, or legacy (/crm/v3, /crm/v4). Per replica; see docs/hubspot-versions.md."
+    )
+    public var hubspotApiVersion = HubSpotAPIVersion.current
 
     public init() {}
 }
@@ -330,3 +336,5 @@ public struct LoggingOptions: ParsableArguments {
 
     public init() {}
 }
+
+extension HubSpotAPIVersion: ExpressibleByArgument {}

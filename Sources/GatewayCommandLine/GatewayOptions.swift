@@ -165,6 +165,7 @@ public struct GatewayOptions: ParsableArguments {
     public func configuration(baseURL: String) throws -> GatewayConfiguration {
         var configuration = GatewayConfiguration(baseURL: baseURL)
         configuration.door.hubspot.requestTimeout = .seconds(hubspot.hubspotRequestTimeoutSeconds)
+        configuration.door.hubspot.apiVersion = hubspot.hubspotApiVersion
         configuration.door.redisTimeout = .milliseconds(redis.redisTimeoutMilliseconds)
         configuration.door.metadata.ttl = .seconds(cache.metadataTtlSeconds)
 

@@ -103,7 +103,8 @@ public struct GatewayRunner {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         gateway.registerRoutes(on: router)
-        let scrapeTime = ScrapeTimeMetrics(limiter: gateway.crm.upstream.limiter, feed: gateway.feed)
+        let scrapeTime = ScrapeTimeMetrics(
+            limiter: gateway.crm.upstream.limiter, feed: gateway.feed, apiVersion: gateway.crm.upstream.apiVersion)
         router.get("metrics") { _, _ -> Response in
             await scrapeTime.update()
             return Response(

@@ -30,6 +30,8 @@ struct ScrapeTimeMetrics: Sendable {
         static let fleetRate = "gateway_budget_fleet_rate"
         /// Each service's HubSpot calls today (the account's day), fleet-wide, by `service`.
         static let serviceSpendToday = "gateway_budget_service_spend_today"
+        /// 1, labelled with the HubSpot API `version` this replica calls (`--hubspot-api-version`).
+        static let hubSpotAPIVersion = "gateway_hubspot_api_version"
         /// Events in the change feed.
         static let feedLength = "gateway_feed_length"
         /// Age of the oldest event retained (how far back a subscriber can resume).
@@ -43,15 +45,18 @@ struct ScrapeTimeMetrics: Sendable {
 
     let limiter: FixedWindowRateLimiter
     let feed: ChangeFeed?
+    let apiVersion: String
     private let started = Date().timeIntervalSince1970
 
-    init(limiter: FixedWindowRateLimiter, feed: ChangeFeed?) {
+    init(limiter: FixedWindowRateLimiter, feed: ChangeFeed?, apiVersion: String) {
         self.limiter = limiter
         self.feed = feed
+        self.apiVersion = apiVersion
     }
 
     func update() async {
         Gauge(label: Name.startTime).record(started)
+        Gauge(label: Name.hubSpotAPIVersion, dimensions: [("version", apiVersion)]).record(1)
         if let figures = ProcessFigures.read() {
             Gauge(label: Name.residentMemory).record(figures.residentBytes)
             Gauge(label: Name.cpuSeconds).record(figures.cpuSeconds)

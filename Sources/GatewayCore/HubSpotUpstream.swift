@@ -282,6 +282,8 @@ public final class HubSpotUpstream: Sendable {
 
     /// Whether the door holds the app's developer-platform client (the webhooks journal).
     public var hasDeveloperClient: Bool { developerClient != nil }
+    /// HubSpot's API version this replica's calls use.
+    public var apiVersion: String { client.configuration.apiVersion.rawValue }
 
     /// A call with the app's developer-platform client (the webhooks journal's
     /// client-credentials token), through the door all the same: counted against the general

@@ -9,11 +9,12 @@ import Time
 /// A client on a fresh transport, pointed at `baseURL`.
 func makeClient(
     _ baseURL: String, token: String, retry: HubSpotRetryPolicy = HubSpotRetryPolicy(), time: TimeSource = .system,
-    observer: (@Sendable (HubSpotExchange) -> Void)? = nil
+    version: HubSpotAPIVersion = .current, observer: (@Sendable (HubSpotExchange) -> Void)? = nil
 ) -> (HubSpotClient, CurlTransport) {
     let transport = CurlTransport()
     var configuration = HubSpotClientConfiguration(baseURL: baseURL)
     configuration.retryPolicy = retry
+    configuration.apiVersion = version
     configuration.requestTimeout = .seconds(10)
     return (
         HubSpotClient(
@@ -27,7 +28,7 @@ func makeClient(
 /// the simulator's windows), and the test moves it.
 func withClient(
     _ configure: (inout SimulatorConfiguration) -> Void = { _ in },
-    retry: HubSpotRetryPolicy = HubSpotRetryPolicy(), clock: ManualClock? = nil,
+    retry: HubSpotRetryPolicy = HubSpotRetryPolicy(), clock: ManualClock? = nil, version: HubSpotAPIVersion = .current,
     _ body: (HubSpotClient, String) async throws -> Void
 ) async throws {
     let time: TimeSource = clock.map { .manual($0) } ?? .system
@@ -35,15 +36,15 @@ func withClient(
         $0.time = time
         configure(&$0)
     }) { baseURL, token in
-        let (client, transport) = makeClient(baseURL, token: token, retry: retry, time: time)
+        let (client, transport) = makeClient(baseURL, token: token, retry: retry, time: time, version: version)
         defer { transport.shutdown() }
         try await body(client, baseURL)
     }
 }
 
 @Suite struct HubSpotClientObjectTests {
-    @Test func createGetUpdateArchive() async throws {
-        try await withClient { client, _ in
+    @Test(arguments: HubSpotAPIVersion.allCases) func createGetUpdateArchive(version: HubSpotAPIVersion) async throws {
+        try await withClient(version: version) { client, baseURL in
             let created = try await client.createObject("contacts", properties: ["email": "c@b.co", "firstname": "Cy"])
             #expect(created["email"] == "c@b.co")
             #expect(created.createdAt != nil)
@@ -60,6 +61,7 @@ func withClient(
             await #expect(throws: HubSpotError.self) { try await client.getObject("contacts", id: created.id) }
             let archived = try await client.getObject("contacts", id: created.id, archived: true)
             #expect(archived.archived == true)
+            try await expectEveryCall(on: version, baseURL)
         }
     }
 
@@ -95,8 +97,10 @@ func withClient(
         }
     }
 
-    @Test func listPagesThroughEverything() async throws {
-        try await withClient({ $0.seedContacts = 120 }) { client, _ in
+    @Test(arguments: HubSpotAPIVersion.allCases) func listPagesThroughEverything(version: HubSpotAPIVersion)
+        async throws
+    {
+        try await withClient({ $0.seedContacts = 120 }, version: version) { client, baseURL in
             var ids: [String] = []
             var after: String?
             repeat {
@@ -108,11 +112,14 @@ func withClient(
             } while after != nil
             #expect(ids.count == 120)
             #expect(Set(ids).count == 120)
+            try await expectEveryCall(on: version, baseURL)
         }
     }
 
-    @Test func batchCallsReportPartialFailures() async throws {
-        try await withClient { client, _ in
+    @Test(arguments: HubSpotAPIVersion.allCases) func batchCallsReportPartialFailures(version: HubSpotAPIVersion)
+        async throws
+    {
+        try await withClient(version: version) { client, baseURL in
             let created = try await client.batchCreate(
                 "contacts", inputs: (0..<3).map { BatchCreateInput(properties: ["email": "b\($0)@b.co"]) })
             #expect(created.httpStatus == 201)
@@ -146,11 +153,14 @@ func withClient(
                 ])
             try await client.batchArchive("contacts", ids: ids)
             #expect(try await client.batchRead("contacts", ids: ids).results.isEmpty)
+            try await expectEveryCall(on: version, baseURL)
         }
     }
 
-    @Test func searchWithFiltersSortsAndPaging() async throws {
-        try await withClient { client, _ in
+    @Test(arguments: HubSpotAPIVersion.allCases) func searchWithFiltersSortsAndPaging(version: HubSpotAPIVersion)
+        async throws
+    {
+        try await withClient(version: version) { client, baseURL in
             for (index, stage) in ["lead", "customer", "lead", "lead"].enumerated() {
                 _ = try await client.createObject(
                     "contacts",
@@ -165,11 +175,13 @@ func withClient(
             var next = request
             next.after = first.nextAfter
             #expect(try await client.search("contacts", next).results.map { $0["firstname"] } == ["N0"])
+            try await expectEveryCall(on: version, baseURL)
         }
     }
 
-    @Test func associationsAndProperties() async throws {
-        try await withClient { client, _ in
+    @Test(arguments: HubSpotAPIVersion.allCases) func associationsAndProperties(version: HubSpotAPIVersion) async throws
+    {
+        try await withClient(version: version) { client, baseURL in
             let contact = try await client.createObject("contacts", properties: ["email": "a@b.co"])
             let company = try await client.createObject("companies", properties: ["name": "Acme"])
             try await client.associateDefault(from: "contacts", id: contact.id, to: "companies", toId: company.id)
@@ -195,6 +207,7 @@ func withClient(
             #expect(
                 try await client.getObject("deals", id: deal.id, associations: ["contacts"]).associations?["contacts"]?
                     .results.map(\.id) == [contact.id])
+            try await expectEveryCall(on: version, baseURL)
         }
     }
 
@@ -480,6 +493,12 @@ func adminRequest(_ baseURL: String, _ method: String, _ path: String) async thr
     let response = try await transport.send(
         HTTPRequest(method: method == "POST" ? .post : .get, url: baseURL + path), timeout: .seconds(5))
     return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
+}
+
+/// Every call the simulator counted went to `version`'s paths.
+func expectEveryCall(on version: HubSpotAPIVersion, _ baseURL: String) async throws {
+    let byVersion = try await adminStats(baseURL)["byVersion"] as? [String: Int] ?? [:]
+    #expect(!byVersion.isEmpty && byVersion.keys.allSatisfy { $0 == version.rawValue }, "\(byVersion)")
 }
 
 func adminStats(_ baseURL: String) async throws -> [String: Any] {

@@ -66,6 +66,7 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
                 status.replicas = Int32(limiter.knownReplicaCount)
                 status.uptime = Google_Protobuf_Duration(uptime)
                 status.replicaID = limiter.replicaID
+                status.hubspotApiVersion = upstream.apiVersion
                 status.exports = exports.all.map { export in
                     .with {
                         $0.objectType = export.objectType

@@ -180,7 +180,12 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         let message = request.message
         try InputValidation.id(message.id, field: "id")
         guard !message.stage.isEmpty else { throw InputValidation.invalid(field: "stage", "stage is required") }
-        var properties: [String: String?] = ["dealstage": message.stage]
+        var properties: [String: String?] = message.properties.mapValues { $0 }
+        if let name = properties.keys.first(where: { $0 == "dealstage" || $0 == "pipeline" }) {
+            throw InputValidation.invalid(
+                field: "properties", "\(name) is set by stage and pipeline, not in properties")
+        }
+        properties["dealstage"] = message.stage
         if !message.pipeline.isEmpty { properties["pipeline"] = message.pipeline }
         // The domain refuses a stage of another pipeline before any budget is spent (`Records`).
         let written = try await records.write(

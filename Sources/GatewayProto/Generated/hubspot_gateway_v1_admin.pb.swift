@@ -216,6 +216,13 @@ public nonisolated struct Hubspot_Gateway_V1_GetStatusResponse: @unchecked Senda
     set {_uniqueStorage()._serviceDays = newValue}
   }
 
+  /// HubSpot's API version this replica calls (`--hubspot-api-version`: 2026-09, 2026-03 or
+  /// legacy); replicas may differ during a rollout.
+  public var hubspotApiVersion: String {
+    get {_storage._hubspotApiVersion}
+    set {_uniqueStorage()._hubspotApiVersion = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -466,7 +473,7 @@ nonisolated extension Hubspot_Gateway_V1_BucketUsage: SwiftProtobuf.Message, Swi
 
 nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStatusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0\u{1}services\0\u{1}hubspot\0\u{3}service_days\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}budget\0\u{1}breaker\0\u{3}cache_hit_ratio\0\u{1}redis\0\u{1}replicas\0\u{1}uptime\0\u{3}replica_id\0\u{1}exports\0\u{1}services\0\u{1}hubspot\0\u{3}service_days\0\u{3}hubspot_api_version\0")
 
   fileprivate class _StorageClass {
     var _budget: [Hubspot_Gateway_V1_BucketUsage] = []
@@ -480,6 +487,7 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
     var _services: [Hubspot_Gateway_V1_ServiceBudget] = []
     var _hubspot: Hubspot_Gateway_V1_HubSpotBudget? = nil
     var _serviceDays: [Hubspot_Gateway_V1_ServiceDay] = []
+    var _hubspotApiVersion: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -501,6 +509,7 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
       _services = source._services
       _hubspot = source._hubspot
       _serviceDays = source._serviceDays
+      _hubspotApiVersion = source._hubspotApiVersion
     }
   }
 
@@ -530,6 +539,7 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._services) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._hubspot) }()
         case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._serviceDays) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._hubspotApiVersion) }()
         default: break
         }
       }
@@ -575,6 +585,9 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
       if !_storage._serviceDays.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._serviceDays, fieldNumber: 11)
       }
+      if !_storage._hubspotApiVersion.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._hubspotApiVersion, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -595,6 +608,7 @@ nonisolated extension Hubspot_Gateway_V1_GetStatusResponse: SwiftProtobuf.Messag
         if _storage._services != rhs_storage._services {return false}
         if _storage._hubspot != rhs_storage._hubspot {return false}
         if _storage._serviceDays != rhs_storage._serviceDays {return false}
+        if _storage._hubspotApiVersion != rhs_storage._hubspotApiVersion {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -399,6 +399,10 @@ public nonisolated struct Hubspot_Gateway_V1_MoveDealStageRequest: Sendable {
   /// Also move the deal to this pipeline when set.
   public var pipeline: String = String()
 
+  /// Other properties the new stage needs, written in the same update (e.g. `closedate` for a
+  /// closed-won stage where the portal requires it; HubSpot 2026-09 enforces such rules).
+  public var properties: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1124,7 +1128,7 @@ nonisolated extension Hubspot_Gateway_V1_UpdateDealResponse: SwiftProtobuf.Messa
 
 nonisolated extension Hubspot_Gateway_V1_MoveDealStageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MoveDealStageRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}stage\0\u{1}pipeline\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}stage\0\u{1}pipeline\0\u{1}properties\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1135,6 +1139,7 @@ nonisolated extension Hubspot_Gateway_V1_MoveDealStageRequest: SwiftProtobuf.Mes
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.stage) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.pipeline) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
       default: break
       }
     }
@@ -1150,6 +1155,9 @@ nonisolated extension Hubspot_Gateway_V1_MoveDealStageRequest: SwiftProtobuf.Mes
     if !self.pipeline.isEmpty {
       try visitor.visitSingularStringField(value: self.pipeline, fieldNumber: 3)
     }
+    if !self.properties.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1157,6 +1165,7 @@ nonisolated extension Hubspot_Gateway_V1_MoveDealStageRequest: SwiftProtobuf.Mes
     if lhs.id != rhs.id {return false}
     if lhs.stage != rhs.stage {return false}
     if lhs.pipeline != rhs.pipeline {return false}
+    if lhs.properties != rhs.properties {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -6,7 +6,11 @@ struct Authenticator: Sendable {
     private let privateToken: Secret?
     private let oauth: OAuthTokenManager?
 
-    init(credentials: HubSpotCredentials, transport: CurlTransport, baseURL: String, timeout: Duration) {
+    init(
+        credentials: HubSpotCredentials, transport: CurlTransport, baseURL: String, timeout: Duration,
+        version: HubSpotAPIVersion
+    ) {
+        let tokenURL = baseURL + HubSpotAPIFamily.oauth.root(version) + "/token"
         switch credentials {
         case .privateAppToken(let token):
             privateToken = token
@@ -19,7 +23,8 @@ struct Authenticator: Sendable {
                         ("grant_type", "refresh_token"), ("client_id", credentials.clientId),
                         ("client_secret", credentials.clientSecret.revealed),
                         ("refresh_token", credentials.refreshToken.revealed),
-                    ], transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
+                    ], transport: transport, url: credentials.tokenPath.map { baseURL + $0 } ?? tokenURL,
+                    timeout: timeout)
             }
         case .clientCredentials(let credentials):
             privateToken = nil
@@ -29,7 +34,8 @@ struct Authenticator: Sendable {
                         ("grant_type", "client_credentials"), ("client_id", credentials.clientId),
                         ("client_secret", credentials.clientSecret.revealed),
                         ("scope", credentials.scopes.joined(separator: " ")),
-                    ], transport: transport, url: baseURL + credentials.tokenPath, timeout: timeout)
+                    ], transport: transport, url: credentials.tokenPath.map { baseURL + $0 } ?? tokenURL,
+                    timeout: timeout)
             }
         }
     }

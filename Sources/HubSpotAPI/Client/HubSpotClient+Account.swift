@@ -7,7 +7,7 @@ extension HubSpotClient {
     /// `GET /account-info/2026-03/details`.
     public func accountDetails(options: CallOptions = .init()) async throws -> AccountDetails {
         try await call(
-            .get, "/account-info/2026-03/details", endpoint: "account.details", options: options,
+            .get, path(.accountInfo, "/details"), endpoint: "account.details", options: options,
             idempotentDefault: true)
     }
 
@@ -16,7 +16,7 @@ extension HubSpotClient {
     public func accountDailyUsage(options: CallOptions = .init()) async throws -> AccountDailyUsage? {
         struct Page: Decodable { var results: [AccountDailyUsage] }
         let page: Page = try await call(
-            .get, "/account-info/2026-03/api-usage/daily/private-apps", endpoint: "account.usage.daily",
+            .get, path(.accountInfo, "/api-usage/daily/private-apps"), endpoint: "account.usage.daily",
             options: options, idempotentDefault: true)
         return page.results.first { $0.name == "private-apps-api-calls-daily" } ?? page.results.first
     }

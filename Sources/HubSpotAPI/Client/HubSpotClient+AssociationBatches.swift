@@ -13,7 +13,7 @@ extension HubSpotClient {
         from: String, to: String, pairs: [(fromId: String, toId: String)], options: CallOptions = .init()
     ) async throws {
         let _: Empty = try await call(
-            .post, "/crm/v4/associations/\(try segment(from))/\(try segment(to))/batch/associate/default",
+            .post, path(.associations, "/\(try segment(from))/\(try segment(to))/batch/associate/default"),
             body: Inputs(inputs: pairs.map { Pair(from: Ref(id: $0.fromId), to: Ref(id: $0.toId)) }),
             endpoint: "associations.batch.associate.default", options: options, idempotentDefault: true)
     }
@@ -29,7 +29,7 @@ extension HubSpotClient {
             var types: [AssociationSpec]
         }
         let _: Empty = try await call(
-            .post, "/crm/v4/associations/\(try segment(from))/\(try segment(to))/batch/create",
+            .post, path(.associations, "/\(try segment(from))/\(try segment(to))/batch/create"),
             body: Inputs(inputs: inputs.map { Input(from: Ref(id: $0.fromId), to: Ref(id: $0.toId), types: $0.types) }),
             endpoint: "associations.batch.create", options: options, idempotentDefault: true)
     }
@@ -43,7 +43,7 @@ extension HubSpotClient {
             var to: [Ref]
         }
         let _: Empty = try await call(
-            .post, "/crm/v4/associations/\(try segment(from))/\(try segment(to))/batch/archive",
+            .post, path(.associations, "/\(try segment(from))/\(try segment(to))/batch/archive"),
             body: Inputs(inputs: pairs.map { Input(from: Ref(id: $0.fromId), to: [Ref(id: $0.toId)]) }),
             endpoint: "associations.batch.archive", options: options, idempotentDefault: true)
     }

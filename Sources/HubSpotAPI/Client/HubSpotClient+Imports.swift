@@ -91,7 +91,7 @@ extension HubSpotClient {
         part("files", filename: "records.csv", type: "text/csv", csv)
         body += Array("--\(boundary)--\r\n".utf8)
         return try await exchange(
-            .post, "/crm/v3/imports", query: QueryItems(), rawBody: body,
+            .post, path(.imports, ""), query: QueryItems(), rawBody: body,
             contentType: "multipart/form-data; boundary=\(boundary)", endpoint: "imports.create", options: options,
             idempotentDefault: false
         ).0
@@ -100,7 +100,7 @@ extension HubSpotClient {
     /// `GET /crm/v3/imports/{id}`.
     public func importStatus(_ id: String, options: CallOptions = .init()) async throws -> ImportStatus {
         try await call(
-            .get, "/crm/v3/imports/\(try segment(id))", endpoint: "imports.get", options: options,
+            .get, path(.imports, "/\(try segment(id))"), endpoint: "imports.get", options: options,
             idempotentDefault: true)
     }
 
@@ -112,7 +112,7 @@ extension HubSpotClient {
         query.add("limit", "500")
         query.add("after", after)
         return try await call(
-            .get, "/crm/v3/imports/\(try segment(id))/errors", query: query, endpoint: "imports.errors",
+            .get, path(.imports, "/\(try segment(id))/errors"), query: query, endpoint: "imports.errors",
             options: options, idempotentDefault: true)
     }
 }

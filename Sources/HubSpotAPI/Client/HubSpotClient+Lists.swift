@@ -10,7 +10,7 @@ extension HubSpotClient {
             var count: Int
         }
         return try await call(
-            .post, "/crm/v3/lists/search", body: Body(query: query, offset: offset, count: count),
+            .post, path(.lists, "/search"), body: Body(query: query, offset: offset, count: count),
             endpoint: "lists.search", options: options, idempotentDefault: true)
     }
 
@@ -18,7 +18,7 @@ extension HubSpotClient {
     public func list(_ id: String, options: CallOptions = .init()) async throws -> HubSpotList {
         struct Answer: Decodable { var list: HubSpotList }
         let answer: Answer = try await call(
-            .get, "/crm/v3/lists/\(try segment(id))", endpoint: "lists.get", options: options, idempotentDefault: true)
+            .get, path(.lists, "/\(try segment(id))"), endpoint: "lists.get", options: options, idempotentDefault: true)
         return answer.list
     }
 
@@ -30,7 +30,7 @@ extension HubSpotClient {
         query.add("limit", String(limit))
         query.add("after", after)
         return try await call(
-            .get, "/crm/v3/lists/\(try segment(id))/memberships", query: query, endpoint: "lists.memberships",
+            .get, path(.lists, "/\(try segment(id))/memberships"), query: query, endpoint: "lists.memberships",
             options: options, idempotentDefault: true)
     }
 
@@ -40,7 +40,7 @@ extension HubSpotClient {
         async throws -> ListMembershipChange
     {
         try await call(
-            .put, "/crm/v3/lists/\(try segment(id))/memberships/\(add ? "add" : "remove")", body: recordIds,
+            .put, path(.lists, "/\(try segment(id))/memberships/\(add ? "add" : "remove")"), body: recordIds,
             endpoint: "lists.memberships.\(add ? "add" : "remove")", options: options, idempotentDefault: true)
     }
 }

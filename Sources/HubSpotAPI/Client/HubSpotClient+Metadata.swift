@@ -5,7 +5,7 @@ extension HubSpotClient {
     public func pipelines(of type: String, options: CallOptions = .init()) async throws -> [Pipeline] {
         struct Page: Decodable { var results: [Pipeline] }
         let page: Page = try await call(
-            .get, "/crm/v3/pipelines/\(try segment(type))", endpoint: "pipelines.list", options: options,
+            .get, path(.pipelines, "/\(try segment(type))"), endpoint: "pipelines.list", options: options,
             idempotentDefault: true)
         return page.results
     }
@@ -21,7 +21,7 @@ extension HubSpotClient {
         query.add("email", email)
         if archived { query.add("archived", "true") }
         return try await call(
-            .get, "/crm/v3/owners", query: query, endpoint: "owners.list", options: options, idempotentDefault: true)
+            .get, path(.owners, ""), query: query, endpoint: "owners.list", options: options, idempotentDefault: true)
     }
 
     /// `GET /crm/v4/associations/{from}/{to}/labels`: every association type from `from` to `to`.
@@ -30,7 +30,7 @@ extension HubSpotClient {
     {
         struct Page: Decodable { var results: [AssociationLabel] }
         let page: Page = try await call(
-            .get, "/crm/v4/associations/\(try segment(from))/\(try segment(to))/labels",
+            .get, path(.associations, "/\(try segment(from))/\(try segment(to))/labels"),
             endpoint: "associations.labels", options: options, idempotentDefault: true)
         return page.results
     }

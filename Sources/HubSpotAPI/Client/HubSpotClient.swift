@@ -3,8 +3,9 @@ import JSONCore
 import Logging
 import Time
 
-/// Typed calls to HubSpot's CRM v3 API (objects, batch, search, properties) and associations v4,
-/// over `CurlTransport`, with authentication, HubSpot's error model and retries.
+/// Typed calls to HubSpot's CRM APIs (objects, batch, search, properties, associations, …) on
+/// the configured version's paths (`HubSpotAPI`), over `CurlTransport`, with authentication,
+/// HubSpot's error model and retries.
 public struct HubSpotClient: Sendable {
     public private(set) var configuration: HubSpotClientConfiguration
     let transport: CurlTransport
@@ -31,7 +32,7 @@ public struct HubSpotClient: Sendable {
         self.observer = observer
         authenticator = Authenticator(
             credentials: credentials, transport: transport, baseURL: configuration.baseURL,
-            timeout: configuration.requestTimeout)
+            timeout: configuration.requestTimeout, version: configuration.apiVersion)
     }
 
     /// The same client (transport, credentials, observer) retrying by `policy`; e.g. `.none`
@@ -56,7 +57,7 @@ public struct HubSpotClient: Sendable {
         query.add("idProperty", idProperty)
         if archived { query.add("archived", "true") }
         return try await call(
-            .get, "/crm/v3/objects/\(try segment(type))/\(try segment(id))", query: query, endpoint: "objects.get",
+            .get, path(.objects, "/\(try segment(type))/\(try segment(id))"), query: query, endpoint: "objects.get",
             options: options, idempotentDefault: true)
     }
 
@@ -72,7 +73,7 @@ public struct HubSpotClient: Sendable {
         query.add("associations", associations)
         if archived { query.add("archived", "true") }
         return try await call(
-            .get, "/crm/v3/objects/\(try segment(type))", query: query, endpoint: "objects.list", options: options,
+            .get, path(.objects, "/\(try segment(type))"), query: query, endpoint: "objects.list", options: options,
             idempotentDefault: true)
     }
 
@@ -87,7 +88,7 @@ public struct HubSpotClient: Sendable {
             var associations: [AssociationInput]
         }
         return try await call(
-            .post, "/crm/v3/objects/\(try segment(type))",
+            .post, path(.objects, "/\(try segment(type))"),
             body: Body(properties: properties, associations: associations),
             endpoint: "objects.create", options: options, idempotentDefault: false)
     }
@@ -101,7 +102,7 @@ public struct HubSpotClient: Sendable {
         var query = QueryItems()
         query.add("idProperty", idProperty)
         return try await call(
-            .patch, "/crm/v3/objects/\(try segment(type))/\(try segment(id))", query: query,
+            .patch, path(.objects, "/\(try segment(type))/\(try segment(id))"), query: query,
             body: Body(properties: properties.mapValues { $0 ?? "" }), endpoint: "objects.update", options: options,
             idempotentDefault: true)
     }
@@ -109,7 +110,7 @@ public struct HubSpotClient: Sendable {
     /// `DELETE /crm/v3/objects/{type}/{id}` (HubSpot answers 204 even for unknown ids).
     public func archiveObject(_ type: String, id: String, options: CallOptions = .init()) async throws {
         let _: Empty = try await call(
-            .delete, "/crm/v3/objects/\(try segment(type))/\(try segment(id))", endpoint: "objects.archive",
+            .delete, path(.objects, "/\(try segment(type))/\(try segment(id))"), endpoint: "objects.archive",
             options: options, idempotentDefault: true)
     }
 
@@ -119,7 +120,7 @@ public struct HubSpotClient: Sendable {
     {
         struct Body: Encodable { var primaryObjectId: String; var objectIdToMerge: String }
         return try await call(
-            .post, "/crm/v3/objects/\(try segment(type))/merge",
+            .post, path(.objects, "/\(try segment(type))/merge"),
             body: Body(primaryObjectId: primaryId, objectIdToMerge: mergedId),
             endpoint: "objects.merge", options: options, idempotentDefault: false)
     }
@@ -141,7 +142,7 @@ public struct HubSpotClient: Sendable {
         var query = QueryItems()
         if archived { query.add("archived", "true") }
         return try await batch(
-            "/crm/v3/objects/\(try segment(type))/batch/read", query: query,
+            path(.objects, "/\(try segment(type))/batch/read"), query: query,
             body: Body(
                 inputs: ids.map(Input.init), properties: properties, propertiesWithHistory: propertiesWithHistory,
                 idProperty: idProperty),
@@ -154,7 +155,7 @@ public struct HubSpotClient: Sendable {
         -> BatchResult
     {
         try await batch(
-            "/crm/v3/objects/\(try segment(type))/batch/create", body: Inputs(inputs: inputs),
+            path(.objects, "/\(try segment(type))/batch/create"), body: Inputs(inputs: inputs),
             endpoint: "objects.batch.create", options: options, idempotentDefault: false)
     }
 
@@ -163,7 +164,7 @@ public struct HubSpotClient: Sendable {
         -> BatchResult
     {
         try await batch(
-            "/crm/v3/objects/\(try segment(type))/batch/update", body: Inputs(inputs: inputs),
+            path(.objects, "/\(try segment(type))/batch/update"), body: Inputs(inputs: inputs),
             endpoint: "objects.batch.update", options: options, idempotentDefault: true)
     }
 
@@ -172,7 +173,7 @@ public struct HubSpotClient: Sendable {
         -> BatchResult
     {
         try await batch(
-            "/crm/v3/objects/\(try segment(type))/batch/upsert", body: Inputs(inputs: inputs),
+            path(.objects, "/\(try segment(type))/batch/upsert"), body: Inputs(inputs: inputs),
             endpoint: "objects.batch.upsert", options: options, idempotentDefault: true)
     }
 
@@ -180,7 +181,7 @@ public struct HubSpotClient: Sendable {
     public func batchArchive(_ type: String, ids: [String], options: CallOptions = .init()) async throws {
         struct Input: Encodable { var id: String }
         let _: Empty = try await call(
-            .post, "/crm/v3/objects/\(try segment(type))/batch/archive", body: Inputs(inputs: ids.map(Input.init)),
+            .post, path(.objects, "/\(try segment(type))/batch/archive"), body: Inputs(inputs: ids.map(Input.init)),
             endpoint: "objects.batch.archive", options: options, idempotentDefault: true)
     }
 
@@ -191,7 +192,7 @@ public struct HubSpotClient: Sendable {
         -> SearchPage
     {
         try await call(
-            .post, "/crm/v3/objects/\(try segment(type))/search", body: request, endpoint: "objects.search",
+            .post, path(.objects, "/\(try segment(type))/search"), body: request, endpoint: "objects.search",
             options: options, idempotentDefault: true)
     }
 
@@ -201,7 +202,7 @@ public struct HubSpotClient: Sendable {
     public func properties(of type: String, options: CallOptions = .init()) async throws -> [PropertyDefinition] {
         struct Page: Decodable { var results: [PropertyDefinition] }
         let page: Page = try await call(
-            .get, "/crm/v3/properties/\(try segment(type))", endpoint: "properties.list", options: options,
+            .get, path(.properties, "/\(try segment(type))"), endpoint: "properties.list", options: options,
             idempotentDefault: true)
         return page.results
     }
@@ -214,7 +215,9 @@ public struct HubSpotClient: Sendable {
     {
         let _: Empty = try await call(
             .put,
-            "/crm/v4/objects/\(try segment(from))/\(try segment(id))/associations/default/\(try segment(to))/\(try segment(toId))",
+            path(
+                .recordAssociations,
+                "/\(try segment(from))/\(try segment(id))/associations/default/\(try segment(to))/\(try segment(toId))"),
             endpoint: "associations.createDefault", options: options, idempotentDefault: true)
     }
 
@@ -225,7 +228,9 @@ public struct HubSpotClient: Sendable {
     ) async throws -> AssociationLabels {
         try await call(
             .put,
-            "/crm/v4/objects/\(try segment(from))/\(try segment(id))/associations/\(try segment(to))/\(try segment(toId))",
+            path(
+                .recordAssociations,
+                "/\(try segment(from))/\(try segment(id))/associations/\(try segment(to))/\(try segment(toId))"),
             body: types, endpoint: "associations.create", options: options, idempotentDefault: true)
     }
 
@@ -237,7 +242,7 @@ public struct HubSpotClient: Sendable {
         query.add("limit", String(limit))
         query.add("after", after)
         return try await call(
-            .get, "/crm/v4/objects/\(try segment(from))/\(try segment(id))/associations/\(try segment(to))",
+            .get, path(.recordAssociations, "/\(try segment(from))/\(try segment(id))/associations/\(try segment(to))"),
             query: query,
             endpoint: "associations.list", options: options, idempotentDefault: true)
     }
@@ -252,7 +257,7 @@ public struct HubSpotClient: Sendable {
             var errors: [BatchItemError]?
         }
         let (answer, response): (Answer, HTTPResponse) = try await exchange(
-            .post, "/crm/v4/associations/\(try segment(from))/\(try segment(to))/batch/read",
+            .post, path(.associations, "/\(try segment(from))/\(try segment(to))/batch/read"),
             query: QueryItems(), body: Inputs(inputs: ids.map(Input.init)), endpoint: "associations.batch.read",
             options: options, idempotentDefault: true)
         return AssociationBatchResult(results: answer.results, errors: answer.errors ?? [], httpStatus: response.status)
@@ -264,7 +269,9 @@ public struct HubSpotClient: Sendable {
     {
         let _: Empty = try await call(
             .delete,
-            "/crm/v4/objects/\(try segment(from))/\(try segment(id))/associations/\(try segment(to))/\(try segment(toId))",
+            path(
+                .recordAssociations,
+                "/\(try segment(from))/\(try segment(id))/associations/\(try segment(to))/\(try segment(toId))"),
             endpoint: "associations.archive", options: options, idempotentDefault: true)
     }
 }

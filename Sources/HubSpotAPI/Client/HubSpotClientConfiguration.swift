@@ -10,6 +10,8 @@ public struct HubSpotClientConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(30)
     /// How failed calls are retried.
     public var retryPolicy = HubSpotRetryPolicy()
+    /// The path family of every call (`--hubspot-api-version`).
+    public var apiVersion = HubSpotAPIVersion.current
 
     public init(baseURL: String = "https://api.hubapi.com") {
         self.baseURL = baseURL

@@ -36,8 +36,8 @@ public struct OAuthCredentials: Sendable {
     public var clientId: String
     public var clientSecret: Secret
     public var refreshToken: Secret
-    /// Token endpoint path on the HubSpot base URL.
-    public var tokenPath: String = "/oauth/v1/token"
+    /// Token endpoint path on the HubSpot base URL (nil: the OAuth API's on the client's version).
+    public var tokenPath: String?
     /// Refresh this long before the access token expires.
     public var refreshMargin: Duration = .seconds(300)
 
@@ -54,8 +54,8 @@ public struct ClientCredentials: Sendable {
     public var clientId: String
     public var clientSecret: Secret
     public var scopes: [String]
-    /// Token endpoint path on the HubSpot base URL.
-    public var tokenPath: String = "/oauth/v1/token"
+    /// Token endpoint path on the HubSpot base URL (nil: the OAuth API's on the client's version).
+    public var tokenPath: String?
     /// Fetch a new token this long before the current one expires.
     public var refreshMargin: Duration = .seconds(300)
 

@@ -9,6 +9,8 @@ struct APIRequest: Sendable {
     var body: [UInt8]
     /// The scopes of the caller's client-credentials token (nil: a private-app or install token).
     var bearerScopes: Set<String>? = nil
+    /// The dated API version of the path (`2026-09`; nil: a numeric path, `/crm/v3/…`).
+    var version: String? = nil
 
     /// Every value of a query parameter, comma-separated lists split (`properties=a,b&properties=c`).
     func listParameter(_ name: String) -> [String]? {

@@ -9,9 +9,9 @@ enum AccountAPI {
         let s = request.segments
         guard s.first == "account-info" else { return nil }
         switch Array(s.dropFirst()) {
-        case ["2026-03", "details"]:
+        case ["2026-03", "details"], ["v3", "details"]:
             return APIRoute.route(request, "account.details", ["GET": { _, c throws(HubSpotErrorBody) in details(c) }])
-        case ["2026-03", "api-usage", "daily", "private-apps"]:
+        case ["2026-03", "api-usage", "daily", "private-apps"], ["v3", "api-usage", "daily", "private-apps"]:
             return APIRoute.route(
                 request, "account.usage.daily", ["GET": { _, c throws(HubSpotErrorBody) in dailyUsage(c) }])
         default:

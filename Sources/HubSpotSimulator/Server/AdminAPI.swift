@@ -16,6 +16,27 @@ struct AdminAPI {
         return w
     }
 
+    /// `{"rules": [{objectType, property, whenProperty?, equals?}]}`.
+    func writeRules() -> JSONWriter {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("rules")
+        w.beginArray()
+        for rule in core.writeRules.all {
+            w.beginObject()
+            w.member("objectType", rule.objectType)
+            w.member("property", rule.property)
+            if let when = rule.when {
+                w.member("whenProperty", when.property)
+                w.member("equals", when.equals)
+            }
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w
+    }
+
     func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
         let request = APIRequest(
             method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
@@ -55,6 +76,14 @@ struct AdminAPI {
                 return .json(200, Self.writeScopes(GrantedScopes(granted: nil)))
             case ("DELETE", "/_sim/faults"):
                 core.faults.withLock { $0 = FaultConfiguration() }
+                return .noContent
+            case ("GET", "/_sim/write-rules"):
+                return .json(200, writeRules())
+            case ("POST", "/_sim/write-rules"):
+                core.writeRules.add(try WriteRules.parse(try request.json()))
+                return .json(200, writeRules())
+            case ("DELETE", "/_sim/write-rules"):
+                core.writeRules.reset()
                 return .noContent
             case ("GET", "/_sim/clock"):
                 return .json(200, writeClock())
@@ -151,6 +180,10 @@ struct AdminAPI {
         w.key("byEndpoint")
         w.beginObject()
         for (name, count) in snapshot.byEndpoint.sorted(by: { $0.key < $1.key }) { w.member(name, count) }
+        w.endObject()
+        w.key("byVersion")
+        w.beginObject()
+        for (version, count) in snapshot.byVersion.sorted(by: { $0.key < $1.key }) { w.member(version, count) }
         w.endObject()
         w.key("byStatus")
         w.beginObject()

@@ -17,6 +17,7 @@ struct APIContext: Sendable {
     var journal: WebhookJournal
     var limits: HubSpotRateLimits
     var preferences: CommunicationPreferences
+    var writeRules: WriteRules
 }
 
 /// CRM v3 objects: single-record calls, list, batch, search and merge.
@@ -78,6 +79,7 @@ enum ObjectsAPI {
     {
         let body = try JSONField.object(try request.json(), "request body")
         let input = try createInput(body, type, ctx, path: "")
+        try checkWriteRules(request, type, ctx, creates: [input.properties])
         let (results, events) = try ctx.store.create(type, [input], atomic: true, now: ctx.now)
         ctx.emit(events)
         var w = JSONWriter()
@@ -92,6 +94,7 @@ enum ObjectsAPI {
         let input = ObjectStore.UpdateInput(
             id: id, idProperty: request.parameter("idProperty"),
             properties: try JSONField.properties(body["properties"]))
+        try checkWriteRules(request, type, ctx, updates: [input])
         let (results, events) = try ctx.store.update(type, [input], atomic: true, now: ctx.now)
         ctx.emit(events)
         var w = JSONWriter()
@@ -175,6 +178,7 @@ enum ObjectsAPI {
             parsed.append(
                 try createInput(try JSONField.object(input, "inputs[\(index)]"), type, ctx, path: "inputs[\(index)]."))
         }
+        try checkWriteRules(request, type, ctx, creates: parsed.map(\.properties))
         let atomic = parsed.contains { $0.objectWriteTraceId == nil }
         let (results, events) = try ctx.store.create(type, parsed, atomic: atomic, now: ctx.now)
         ctx.emit(events)
@@ -202,6 +206,7 @@ enum ObjectsAPI {
                     objectWriteTraceId: try JSONField.optionalString(
                         object["objectWriteTraceId"], "inputs[\(index)].objectWriteTraceId")))
         }
+        try checkWriteRules(request, type, ctx, updates: parsed)
         let atomic = parsed.contains { $0.objectWriteTraceId == nil }
         let now = ctx.now
         let (results, events) =
@@ -277,6 +282,27 @@ enum ObjectsAPI {
             out.append(type)
         }
         return out
+    }
+
+    /// On 2026-09 and later, the portal's write rules (`WriteRules`): a write that breaks one is
+    /// refused whole, naming the property, before anything is written.
+    private static func checkWriteRules(
+        _ request: APIRequest, _ type: ObjectTypeDefinition, _ ctx: APIContext,
+        creates: [[String: String?]] = [], updates: [ObjectStore.UpdateInput] = []
+    ) throws(HubSpotErrorBody) {
+        guard DatedPaths.enforcesWriteRules(request.version), !ctx.writeRules.all.isEmpty else { return }
+        var problems: [HubSpotErrorBody.PropertyProblem] = []
+        for properties in creates {
+            problems += ctx.writeRules.problems(type.name, creating: true, after: properties)
+        }
+        for update in updates {
+            let stored = try? ctx.store.get(type, id: update.id, idProperty: update.idProperty, archived: false)
+            var after: [String: String?] = stored?.object.properties.mapValues { Optional($0) } ?? [:]
+            after.merge(update.properties) { _, new in new }
+            problems += ctx.writeRules.problems(type.name, creating: stored == nil, after: after)
+        }
+        guard !problems.isEmpty else { return }
+        throw .invalidProperties(problems, portalId: ctx.configuration.portalId)
     }
 
     private static func createInput(_ object: JSONValue, _ type: ObjectTypeDefinition, _ ctx: APIContext, path: String)

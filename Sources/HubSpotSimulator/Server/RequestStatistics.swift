@@ -36,6 +36,8 @@ final class RequestStatistics: Sendable {
         var total = 0
         var byEndpoint: [String: Int] = [:]
         var byStatus: [Int: Int] = [:]
+        /// API requests by the version of their path (`2026-09`, `legacy`).
+        var byVersion: [String: Int] = [:]
         var byEndpointAndStatus: [String: [Int: Int]] = [:]
         /// Epoch second → (all, answered 429).
         var perSecond: [Int64: Second] = [:]
@@ -54,9 +56,12 @@ final class RequestStatistics: Sendable {
         state = Mutex(State(startedAt: time.wallMilliseconds))
     }
 
-    /// An API request arrived (it is `record`ed when it ends).
-    func arrived() {
-        state.withLock { $0.received += 1 }
+    /// An API request arrived on a path of `version` (it is `record`ed when it ends).
+    func arrived(version: String) {
+        state.withLock {
+            $0.received += 1
+            $0.byVersion[version, default: 0] += 1
+        }
     }
 
     func record(endpoint: String, status: Int, arrivedAt: Int64) {

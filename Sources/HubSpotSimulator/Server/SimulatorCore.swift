@@ -12,6 +12,7 @@ final class SimulatorCore: Sendable {
     let lists = ListStore()
     let imports = ImportStore()
     let preferences = CommunicationPreferences()
+    let writeRules = WriteRules()
     let limits: HubSpotRateLimits
     let faults: Mutex<FaultConfiguration>
     let scopes: Mutex<GrantedScopes>
@@ -95,7 +96,7 @@ final class SimulatorCore: Sendable {
                 }
                 webhooks.enqueue(events)
                 journal.record(events)
-            }, journal: journal, limits: limits, preferences: preferences)
+            }, journal: journal, limits: limits, preferences: preferences, writeRules: writeRules)
     }
 
     /// Back to the start-up state: data reseeded, counters, limits and faults as configured.
@@ -103,6 +104,7 @@ final class SimulatorCore: Sendable {
         store.reset()
         lists.reset()
         preferences.reset()
+        writeRules.reset()
         journal.reset()
         try seed()
         statistics.reset()

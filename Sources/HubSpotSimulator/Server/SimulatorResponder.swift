@@ -17,20 +17,28 @@ struct SimulatorResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         var arrivedAt = core.configuration.time.wallMilliseconds
-        let path = request.uri.path
         let query = APIRequest.parseQuery(Substring(request.uri.query ?? ""))
-        if path == "/_sim" || path.hasPrefix("/_sim/") {
+        if request.uri.path == "/_sim" || request.uri.path.hasPrefix("/_sim/") {
             var request = request
             let body = try await request.collectBody(upTo: core.configuration.maxBodyBytes)
             let reply = core.admin.handle(
-                method: request.method.rawValue, path: path, query: query, body: Array(buffer: body))
+                method: request.method.rawValue, path: request.uri.path, query: query, body: Array(buffer: body))
             return Self.response(reply, correlationId: nil, slowBody: nil)
         }
-        core.statistics.arrived()
         let correlationId = UUID().uuidString.lowercased()
+        let path: String
+        let version: String?
+        switch DatedPaths.read(request.uri.path) {
+        case .success(let read): (path, version) = read
+        case .failure(let notFound):
+            core.statistics.arrived(version: "unknown")
+            return record(notFound.reply, "unknown", arrivedAt, correlationId)
+        }
+        core.statistics.arrived(version: version ?? "legacy")
         var apiRequest = APIRequest(
             method: request.method.rawValue, path: path,
             segments: APIRequest.pathSegments(path), query: query, body: [])
+        apiRequest.version = version
         apiRequest.bearerScopes = core.clientScopes(request.headers[.authorization])
         let matched =
             JournalAPI.match(apiRequest) ?? AccountAPI.match(apiRequest) ?? CommunicationPreferencesAPI.match(
