@@ -8,8 +8,8 @@ import Time
 /// HubSpot's associations v4 paths on the domain's `Associations` (writes merged into batch
 /// calls across callers, as for gRPC).
 extension CRMObjectRoutes {
-    func registerAssociations<Context: RequestContext>(on paths: RouterGroup<Context>) {
-        let objects = paths.group("v4/objects")
+    func registerAssociations<Context: RequestContext>(on paths: RouterGroup<Context>, _ family: RESTPathFamily) {
+        let objects = paths.group(RouterPath(family.recordAssociations))
         objects.get(":type/:id/associations/:toType") { request, context in
             await answer(request) { try await listAssociations(request, context) }
         }
@@ -22,7 +22,7 @@ extension CRMObjectRoutes {
         objects.delete(":type/:id/associations/:toType/:toId") { request, context in
             await answer(request) { try await removeAssociation(request, context) }
         }
-        let batches = paths.group("v4/associations")
+        let batches = paths.group(RouterPath(family.associations))
         batches.post(":type/:toType/batch/read") { request, context in
             await answer(request) { try await batchReadAssociations(request, context) }
         }

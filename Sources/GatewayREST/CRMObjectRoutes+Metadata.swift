@@ -7,15 +7,15 @@ import JSONCore
 /// HubSpot's properties, pipelines and owners paths, read through the metadata cache (the same
 /// domain operations as `MetadataService`).
 extension CRMObjectRoutes {
-    func registerMetadata<Context: RequestContext>(on paths: RouterGroup<Context>) {
-        paths.get("v3/properties/:type") { request, context in
+    func registerMetadata<Context: RequestContext>(on paths: RouterGroup<Context>, _ family: RESTPathFamily) {
+        paths.get(RouterPath("\(family.properties)/:type")) { request, context in
             await answer(request) {
                 let call = try call(request, context, write: false)
                 let properties = try await crm.metadata.properties(call.type, call.terms)
                 return Self.results { w in for property in properties { w.property(property) } }
             }
         }
-        paths.get("v3/properties/:type/:name") { request, context in
+        paths.get(RouterPath("\(family.properties)/:type/:name")) { request, context in
             await answer(request) {
                 let call = try call(request, context, write: false)
                 let name = Self.pathValue(context, "name")
@@ -33,14 +33,14 @@ extension CRMObjectRoutes {
                 return Self.json(.ok, w)
             }
         }
-        paths.get("v3/pipelines/:type") { request, context in
+        paths.get(RouterPath("\(family.pipelines)/:type")) { request, context in
             await answer(request) {
                 let call = try call(request, context, write: false)
                 let pipelines = try await crm.metadata.pipelines(call.type, call.terms)
                 return Self.results { w in for pipeline in pipelines { w.pipeline(pipeline) } }
             }
         }
-        paths.get("v3/pipelines/:type/:pipelineId") { request, context in
+        paths.get(RouterPath("\(family.pipelines)/:type/:pipelineId")) { request, context in
             await answer(request) {
                 let call = try call(request, context, write: false)
                 let id = Self.pathValue(context, "pipelineId")
@@ -53,7 +53,7 @@ extension CRMObjectRoutes {
                 return Self.json(.ok, w)
             }
         }
-        paths.get("v3/owners") { request, context in
+        paths.get(RouterPath(family.owners)) { request, context in
             await answer(request) {
                 let call = try call(request, context, write: false, typeParameter: nil)
                 let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 100

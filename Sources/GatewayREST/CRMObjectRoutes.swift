@@ -19,7 +19,7 @@ public struct RESTConfiguration: Sendable {
     public init() {}
 }
 
-/// HubSpot's CRM object paths (`/crm/v3/objects/…`) on the domain, so that code written for a
+/// HubSpot's CRM object paths (`/crm/v3/objects/…`, and the dated `/crm/objects/2026-09/…`) on the domain, so that code written for a
 /// HubSpot SDK moves behind the gateway by changing its base URL and token: the handlers only
 /// map HubSpot's JSON to `CRM` calls and the answers and errors back.
 public struct CRMObjectRoutes: Sendable {
@@ -45,7 +45,13 @@ public struct CRMObjectRoutes: Sendable {
             // A server span per request, continuing the caller's `traceparent` (no-op unless
             // a tracer is bootstrapped).
             .add(middleware: TracingMiddleware<Context>())
-        let objects = paths.group("v3/objects")
+        register(on: paths, .legacy)
+        register(on: paths.group().add(middleware: DatedVersionMiddleware<Context>()), .dated)
+    }
+
+    /// Every CRM route of one path family.
+    private func register<Context: RequestContext>(on paths: RouterGroup<Context>, _ family: RESTPathFamily) {
+        let objects = paths.group(RouterPath(family.objects))
         objects.get(":type") { request, context in await answer(request) { try await list(request, context) } }
         objects.post(":type") { request, context in await answer(request) { try await create(request, context) } }
         objects.get(":type/:id") { request, context in await answer(request) { try await get(request, context) } }
@@ -57,8 +63,8 @@ public struct CRMObjectRoutes: Sendable {
         objects.post(":type/batch/:operation") { request, context in
             await answer(request) { try await batch(request, context) }
         }
-        registerAssociations(on: paths)
-        registerMetadata(on: paths)
+        registerAssociations(on: paths, family)
+        registerMetadata(on: paths, family)
     }
 
     /// The caller `answer` bound for the request; resolved again only to say why there is none.

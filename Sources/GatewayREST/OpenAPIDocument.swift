@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import JSONCore
@@ -6,8 +7,32 @@ import JSONCore
 /// routes registered on the router (so it cannot drift from them) and the summary of each.
 enum OpenAPIDocument {
     /// What each served route does, by "METHOD /path" (parameters as `{name}`, as the router
-    /// describes its routes and OpenAPI writes them).
-    static let summaries: [String: String] = [
+    /// describes its routes and OpenAPI writes them): each numeric path and its dated twin.
+    static let summaries: [String: String] = numericSummaries.reduce(into: [:]) { summaries, entry in
+        summaries[entry.key] = entry.value
+        summaries[datedKey(entry.key)] = entry.value + " (HubSpot's dated path: 2026-03 or 2026-09)"
+    }
+
+    /// The dated twin of a numeric route's key (`/crm/v3/objects/…` → `/crm/objects/{apiVersion}/…`).
+    static func datedKey(_ key: String) -> String {
+        let legacy = RESTPathFamily.legacy
+        let dated = RESTPathFamily.dated
+        for (from, to) in [
+            (legacy.objects, dated.objects), (legacy.recordAssociations, dated.recordAssociations),
+            (legacy.associations, dated.associations), (legacy.properties, dated.properties),
+            (legacy.pipelines, dated.pipelines), (legacy.owners, dated.owners),
+        ] {
+            let prefix = " /crm/" + from
+            guard let range = key.range(of: prefix),
+                key[range.upperBound...].isEmpty || key[range.upperBound...].hasPrefix("/")
+            else { continue }
+            return key.replacingCharacters(
+                in: range, with: " /crm/" + to.replacingOccurrences(of: ":apiVersion", with: "{apiVersion}"))
+        }
+        return key
+    }
+
+    private static let numericSummaries: [String: String] = [
         "GET /crm/v3/objects/{type}": "A page of records (limit, after, properties, archived)",
         "POST /crm/v3/objects/{type}": "Create a record (properties, associations with types)",
         "GET /crm/v3/objects/{type}/{id}":

@@ -55,13 +55,15 @@ public struct RESTObservationMiddleware<Context: RequestContext>: RouterMiddlewa
         let elapsed = ContinuousClock.now - started
         let caller = caller ?? ObservedRequest.anonymousCaller
         let method = request.method.rawValue
-        let key = FinishedKey(method: method, route: route, status: status.code, caller: caller)
+        let version = RESTPathFamily.version(ofPath: request.uri.path)
+        let key = FinishedKey(method: method, route: route, status: status.code, caller: caller, apiVersion: version)
         let finished = finishedHandles.handles(for: key) {
             FinishedHandles(
                 requests: Counter(
                     label: RESTMetricName.requests,
                     dimensions: [
                         ("method", method), ("route", route), ("status", String(status.code)), ("caller", caller),
+                        ("api_version", version),
                     ],
                     factory: factory),
                 duration: Timer(
@@ -83,7 +85,8 @@ public struct RESTObservationMiddleware<Context: RequestContext>: RouterMiddlewa
             level: level, "rest request finished",
             metadata: [
                 "request_id": .string(requestId), "caller": .string(caller), "method": .string(method),
-                "route": .string(route), "path": .string(request.uri.path), "status": .stringConvertible(status.code),
+                "route": .string(route), "path": .string(request.uri.path), "api_version": .string(version),
+                "status": .stringConvertible(status.code),
                 "duration_ms": .stringConvertible(elapsed.fractionalMilliseconds),
             ])
     }
@@ -91,7 +94,8 @@ public struct RESTObservationMiddleware<Context: RequestContext>: RouterMiddlewa
 
 /// The REST endpoint's metric names (Prometheus style).
 public enum RESTMetricName {
-    /// Finished requests, by `method`, `route` (template), `status` and `caller`.
+    /// Finished requests, by `method`, `route` (template), `status`, `caller` and `api_version`
+    /// (`legacy` for `/crm/v3|v4/…`, else the dated version of the path).
     public static let requests = "gateway_rest_requests_total"
     /// Time from arrival to the response head, by `method`, `route` and `caller`.
     public static let duration = "gateway_rest_request_duration_seconds"
@@ -105,6 +109,7 @@ private struct FinishedKey: Hashable, Sendable {
     let route: String
     let status: Int
     let caller: String
+    let apiVersion: String
 }
 
 private struct FinishedHandles: Sendable {

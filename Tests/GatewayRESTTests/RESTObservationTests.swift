@@ -34,10 +34,15 @@ import Testing
         let name = RESTMetricName.requests
         let route = "/crm/v3/objects/{type}/{id}"
         let anonymous = try metrics.expectCounter(
-            name, [("method", "GET"), ("route", route), ("status", "401"), ("caller", "none")])
+            name,
+            [("method", "GET"), ("route", route), ("status", "401"), ("caller", "none"), ("api_version", "legacy")])
         #expect(anonymous.totalValue == 1)
         let analytics = try metrics.expectCounter(
-            name, [("method", "PATCH"), ("route", route), ("status", "403"), ("caller", "analytics")])
+            name,
+            [
+                ("method", "PATCH"), ("route", route), ("status", "403"), ("caller", "analytics"),
+                ("api_version", "legacy"),
+            ])
         #expect(analytics.totalValue == 1)
     }
 }

@@ -102,3 +102,33 @@ def test_a_deal_closed_without_the_property_a_portal_rule_requires_is_invalid_ar
                                   metadata=legacy.metadata(), timeout=30).deal
     assert legacy_deals.MoveDealStage(deals_pb2.MoveDealStageRequest(id=old.id, stage="closedwon"),
                                       metadata=legacy.metadata(), timeout=30).deal.stage == "closedwon"
+
+
+def test_the_rest_endpoint_serves_the_sdks_legacy_paths_and_dated_paths_with_the_same_records(fleets):
+    fleet, _ = fleets
+    rest = f"http://127.0.0.1:{fleet.gateways[0].http_port}"
+    key = fleet.KEYS["orders"][0]
+    from hubspot import HubSpot
+    from hubspot.crm.contacts import SimplePublicObjectInputForCreate
+    client = HubSpot(access_token=key, host=rest, base_url=rest)
+    created = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(
+        properties={"email": "versions@example.com", "firstname": "Dated"}))
+    sdk_read = client.crm.contacts.basic_api.get_by_id(created.id, properties=["email", "firstname"])
+    for version in ("2026-03", "2026-09"):
+        status, record = raw(rest + f"/crm/objects/{version}/contacts/{created.id}?properties=email,firstname", token=key)
+        assert status == 200, record
+        assert record["id"] == sdk_read.id and record["properties"]["email"] == sdk_read.properties["email"]
+        assert record["properties"]["firstname"] == sdk_read.properties["firstname"]
+    # A write and a batch read on dated paths, read back on the legacy ones.
+    status, _ = raw(rest + f"/crm/objects/2026-09/contacts/{created.id}", method="PATCH",
+                    body={"properties": {"lastname": "Versioned"}}, token=key)
+    assert status == 200
+    status, page = raw(rest + "/crm/objects/2026-09/contacts/batch/read", method="POST",
+                       body={"inputs": [{"id": created.id}], "properties": ["lastname"]}, token=key)
+    assert status == 200 and page["results"][0]["properties"]["lastname"] == "Versioned", page
+    assert client.crm.contacts.basic_api.get_by_id(created.id, properties=["lastname"]).properties["lastname"] == "Versioned"
+    status, pipelines = raw(rest + "/crm/pipelines/2026-09/deals", token=key)
+    assert status == 200 and pipelines["results"], pipelines
+    # A version the gateway does not serve is HubSpot's 404, saying which it serves.
+    status, body = raw(rest + f"/crm/objects/2027-03/contacts/{created.id}", token=key)
+    assert status == 404 and "2026-09" in body["message"], body
