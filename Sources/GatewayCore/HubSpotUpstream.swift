@@ -386,6 +386,11 @@ private struct Attempts: Sendable {
                     metrics.increment(GatewayMetrics.Name.credentialsRejected)
                 } else if let error = error as? HubSpotError, error.status == 403 {
                     metrics.increment(GatewayMetrics.Name.missingScopes, [("bucket", kind.metricLabel)])
+                } else if let error = error as? HubSpotError, error.status == 400, error.category == "VALIDATION_ERROR"
+                {
+                    metrics.increment(
+                        GatewayMetrics.Name.validationRefusals,
+                        [("code", error.errors.first?.code ?? "none")])
                 }
                 guard
                     let delay = retryPolicy.delay(

@@ -45,6 +45,10 @@ public struct GatewayMetrics: Sendable {
         /// HubSpot 403s: the gateway's app lacks a scope for the call (not an outage; no
         /// readiness change), by `bucket`.
         public static let missingScopes = "gateway_hubspot_missing_scopes_total"
+        /// HubSpot 400 `VALIDATION_ERROR`s of the gateway's writes and reads, by `code` of the
+        /// first problem (`REQUIRED_PROPERTY`: a portal rule 2026-09 enforces; `INVALID_OPTION`,
+        /// `PROPERTY_DOESNT_EXIST`, …). Never retried; the caller gets INVALID_ARGUMENT.
+        public static let validationRefusals = "gateway_hubspot_validation_refusals_total"
         /// Fair sharing of the budget among calling services, by `service` and `bucket`: calls
         /// charged (fractions of coalesced batches), the inputs they carried, calls waiting for
         /// a slot now, the wait of granted calls, and refusals by `reason` (`budget`,

@@ -92,6 +92,10 @@ def test_a_deal_closed_without_the_property_a_portal_rule_requires_is_invalid_ar
     # One HubSpot call, not retried.
     writes = calls(fleet, "objects.batch.update") + calls(fleet, "objects.update")
     assert writes == 1, fleet.sim_admin("GET", "/_sim/stats")
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{fleet.gateways[0].http_port}/metrics", timeout=5).read().decode()
+    assert 'gateway_hubspot_validation_refusals_total{code="REQUIRED_PROPERTY"} 1' in metrics, \
+        [line for line in metrics.splitlines() if "validation" in line]
+    assert 'gateway_hubspot_api_version{version="2026-09"} 1' in metrics
     # With the property the stage needs: written.
     moved = deals.MoveDealStage(deals_pb2.MoveDealStageRequest(
         id=deal.id, stage="closedwon", properties={"closedate": "2026-12-31"}), metadata=fleet.metadata(), timeout=30).deal
