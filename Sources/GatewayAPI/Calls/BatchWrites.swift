@@ -53,9 +53,12 @@ enum AssociationTranslation {
         return NewAssociation(to: RecordRef(target.objectType, target.objectID), kinds: kinds)
     }
 
+    /// A type by id (with its category), or by its label alone (type_id 0), found by the domain.
     static func kind(_ type: Hubspot_Gateway_V1_AssociationType, field: String) throws(RPCError) -> AssociationKind {
+        if type.typeID == 0, !type.label.isEmpty { return .labelled(type.label) }
         guard type.typeID > 0 else {
-            throw InputValidation.invalid(field: "\(field).type_id", "\(field).type_id must be positive")
+            throw InputValidation.invalid(
+                field: "\(field).type_id", "\(field).type_id must be positive, or 0 with the type's label")
         }
         switch type.category {
         case .hubspotDefined: return AssociationKind(.hubspotDefined, Int(type.typeID))

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import GatewayProto
 import GRPCCore
@@ -124,6 +125,64 @@ public struct MetadataService: Hubspot_Gateway_V1_MetadataService.ServiceProtoco
                 $0.types = kinds.map(Hubspot_Gateway_V1_AssociationType.init)
                 $0.inverseTypes = inverse.map(Hubspot_Gateway_V1_AssociationType.init)
             })
+    }
+
+    public func createAssociationLabel(
+        request: ServerRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse> {
+        let message = request.message
+        try InputValidation.objectType(message.fromObjectType, field: "from_object_type")
+        try InputValidation.objectType(message.toObjectType, field: "to_object_type")
+        guard !message.label.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw InputValidation.invalid(field: "label", "label is required")
+        }
+        let terms = records.terms(request.metadata)
+        let made = try await records.mapped("the association label '\(message.label)'") {
+            try await metadata.createAssociationLabel(
+                from: message.fromObjectType, to: message.toObjectType, label: message.label,
+                name: message.name.isEmpty ? nil : message.name, terms)
+        }
+        return ServerResponse(
+            message: .with {
+                $0.type = .init(made.kind)
+                if let inverse = made.inverse { $0.inverseType = .init(inverse) }
+            })
+    }
+
+    public func renameAssociationLabel(
+        request: ServerRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse> {
+        let message = request.message
+        try labelTarget(message.fromObjectType, message.toObjectType, message.typeID)
+        guard !message.label.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw InputValidation.invalid(field: "label", "label is required")
+        }
+        let terms = records.terms(request.metadata)
+        try await records.mapped("the association label \(message.typeID)") {
+            try await metadata.renameAssociationLabel(
+                from: message.fromObjectType, to: message.toObjectType, typeId: Int(message.typeID),
+                label: message.label, terms)
+        }
+        return ServerResponse(message: .init())
+    }
+
+    public func deleteAssociationLabel(
+        request: ServerRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse> {
+        let message = request.message
+        try labelTarget(message.fromObjectType, message.toObjectType, message.typeID)
+        let terms = records.terms(request.metadata)
+        try await records.mapped("the association label \(message.typeID)") {
+            try await metadata.deleteAssociationLabel(
+                from: message.fromObjectType, to: message.toObjectType, typeId: Int(message.typeID), terms)
+        }
+        return ServerResponse(message: .init())
+    }
+
+    private func labelTarget(_ from: String, _ to: String, _ typeId: Int32) throws(RPCError) {
+        try InputValidation.objectType(from, field: "from_object_type")
+        try InputValidation.objectType(to, field: "to_object_type")
+        guard typeId > 0 else { throw InputValidation.invalid(field: "type_id", "type_id must be positive") }
     }
 }
 

@@ -100,6 +100,24 @@ public final class MetadataCache: Sendable {
         return value
     }
 
+    /// Forgets the items `names`, fleet-wide (a change the gateway made to them itself).
+    public func forget(_ names: [String]) async {
+        for name in names {
+            let key = await entryKey(name)
+            local.withLock { $0[key] = nil }
+            looks.withLock { $0[name] = nil }
+            if let redis {
+                do {
+                    _ = try await redis.del([.init(key)], timeout: configuration.redisTimeout)
+                } catch {
+                    logger.warning(
+                        "could not forget a metadata item in Redis; other replicas keep it until its TTL",
+                        metadata: ["item": "\(name)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     /// Forgets every item, fleet-wide (the next read of each asks HubSpot).
     public func flush() async throws {
         localGeneration.add(1, ordering: .relaxed)

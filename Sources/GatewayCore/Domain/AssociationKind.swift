@@ -15,6 +15,12 @@ public struct AssociationKind: Sendable, Hashable {
         self.label = label
     }
 
+    /// A kind named by its label only (type id 0), found among the pair's kinds by the domain
+    /// (`Associations.resolve`).
+    public static func labelled(_ label: String) -> AssociationKind {
+        AssociationKind(.userDefined, 0, label: label)
+    }
+
     /// HubSpot's default (unlabelled) association from `fromType` to `toType` between standard
     /// objects; nil where HubSpot has none (custom objects name their kinds).
     public static func `default`(from fromType: String, to toType: String) -> AssociationKind? {

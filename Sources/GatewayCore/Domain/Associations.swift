@@ -2,6 +2,8 @@ import HubSpotAPI
 /// Associations (HubSpot's v4) between records of any types.
 public struct Associations: Sendable {
     let upstream: HubSpotUpstream
+    /// Where kinds named by their label are found (`resolve`).
+    let metadata: CRMMetadata
 
     /// Associates two records with `kinds` (HubSpot's default kind between the two types when
     /// empty), in a batch call shared with other callers of the type pair, and answers the
@@ -11,6 +13,7 @@ public struct Associations: Sendable {
         async throws -> [AssociationKind]
     {
         try Self.authorize(from, to)
+        let kinds = try await resolve(kinds, from: from.type, to: to.type, terms)
         try await translatingErrors {
             try await upstream.associate(
                 from: (from.type, from.id), to: (to.type, to.id), types: kinds.map(\.spec),
@@ -24,9 +27,31 @@ public struct Associations: Sendable {
     public func associate(_ pairs: [(from: RecordRef, to: RecordRef)], kinds: [AssociationKind], _ terms: CallTerms)
         async -> [Result<Void, any Error>]
     {
-        await each(pairs) { from, to in
-            _ = try await associate(from, to, kinds: kinds, terms)
+        guard let first = pairs.first else { return [] }
+        let resolved: [AssociationKind]
+        do {
+            resolved = try await resolve(kinds, from: first.from.type, to: first.to.type, terms)
+        } catch {
+            return pairs.map { _ in .failure(error) }
         }
+        return await each(pairs) { from, to in
+            _ = try await associate(from, to, kinds: resolved, terms)
+        }
+    }
+
+    /// The kinds with those named by their label (type id 0) found among the pair's kinds.
+    func resolve(_ kinds: [AssociationKind], from: String, to: String, _ terms: CallTerms) async throws
+        -> [AssociationKind]
+    {
+        var resolved: [AssociationKind] = []
+        for kind in kinds {
+            guard kind.typeId == 0, let label = kind.label else {
+                resolved.append(kind)
+                continue
+            }
+            resolved.append(try await metadata.associationKind(labelled: label, from: from, to: to, terms))
+        }
+        return resolved
     }
 
     /// Removes every association between each pair, batched like `associate`.

@@ -20,7 +20,7 @@ public struct CRM: Sendable {
         orders = Orders(records: records)
         lists = CRMLists(upstream: upstream)
         passthrough = Passthrough(upstream: upstream)
-        associations = Associations(upstream: upstream)
+        associations = Associations(upstream: upstream, metadata: metadata)
     }
 }
 

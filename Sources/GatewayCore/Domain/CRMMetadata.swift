@@ -50,10 +50,82 @@ public struct CRMMetadata: Sendable {
 
     /// Every association kind from `from` to `to` (HubSpot-defined and labelled).
     public func associationKinds(from: String, to: String, _ terms: CallTerms) async throws -> [AssociationKind] {
-        let (labels, _) = try await cached("associations:\(from):\(to)") {
+        let (labels, _) = try await cached(Self.kindsItem(from, to)) {
             try await upstream.perform(terms) { try await $0.associationLabels(from: from, to: to, options: $1) }
         }
         return labels.map(AssociationKind.init)
+    }
+
+    static func kindsItem(_ from: String, _ to: String) -> String { "associations:\(from):\(to)" }
+
+    /// The kind from `from` to `to` a caller named by its label (HubSpot's, such as "Primary",
+    /// or one the portal made), case-insensitively. A legacy type name (`contact_to_company`),
+    /// which HubSpot refuses from 2026-09, and an unknown label are `.invalidRequest`, naming
+    /// what to send instead.
+    public func associationKind(labelled label: String, from: String, to: String, _ terms: CallTerms)
+        async throws -> AssociationKind
+    {
+        let kinds = try await associationKinds(from: from, to: to, terms)
+        if let kind = kinds.first(where: { $0.label?.lowercased() == label.lowercased() }) { return kind }
+        let labels = kinds.compactMap(\.label).map { "'\($0)'" }.joined(separator: ", ")
+        if label.contains("_to_") {
+            let unlabelled = kinds.first { $0.label == nil }
+            throw CRMError(
+                .invalidRequest,
+                "'\(label)' is a legacy association type name, which HubSpot refuses from API version 2026-09; name the type by type_id"
+                    + (unlabelled.map { " (\($0.typeId) is the unlabelled type from \(from) to \(to))" } ?? "")
+                    + " or by one of its labels: \(labels.isEmpty ? "none" : labels)")
+        }
+        throw CRMError(
+            .invalidRequest,
+            "no association label '\(label)' from \(from) to \(to); its labels are: \(labels.isEmpty ? "none" : labels)"
+        )
+    }
+
+    /// Makes a label (a USER_DEFINED kind) between two types; HubSpot makes its inverse too.
+    /// Answers the kind from `from` to `to`, and its inverse when the answer names it. Both
+    /// directions' cached kinds are forgotten fleet-wide.
+    public func createAssociationLabel(from: String, to: String, label: String, name: String?, _ terms: CallTerms)
+        async throws -> (kind: AssociationKind, inverse: AssociationKind?)
+    {
+        try Self.authorizeLabels(from, to)
+        let name = name ?? label.lowercased().split(separator: " ").joined(separator: "_")
+        let made = try await upstream.perform(terms, idempotent: false) {
+            try await $0.createAssociationLabel(from: from, to: to, label: label, name: name, options: $1)
+        }
+        await cache.forget([Self.kindsItem(from, to), Self.kindsItem(to, from)])
+        let kinds = made.map(AssociationKind.init)
+        guard let first = kinds.first else {
+            throw CRMError(.unexpectedAnswer, "HubSpot made the label '\(label)' but named no type for it")
+        }
+        return (first, kinds.dropFirst().first)
+    }
+
+    /// Renames the label of a USER_DEFINED kind (and its inverse's).
+    public func renameAssociationLabel(from: String, to: String, typeId: Int, label: String, _ terms: CallTerms)
+        async throws
+    {
+        try Self.authorizeLabels(from, to)
+        try await upstream.perform(terms) {
+            try await $0.renameAssociationLabel(from: from, to: to, typeId: typeId, label: label, options: $1)
+        }
+        await cache.forget([Self.kindsItem(from, to), Self.kindsItem(to, from)])
+    }
+
+    /// Deletes a USER_DEFINED kind and its inverse.
+    public func deleteAssociationLabel(from: String, to: String, typeId: Int, _ terms: CallTerms) async throws {
+        try Self.authorizeLabels(from, to)
+        try await upstream.perform(terms) {
+            try await $0.deleteAssociationLabel(from: from, to: to, typeId: typeId, options: $1)
+        }
+        await cache.forget([Self.kindsItem(from, to), Self.kindsItem(to, from)])
+    }
+
+    /// Labels are part of how records of both types relate: writing them takes write access
+    /// to both.
+    private static func authorizeLabels(_ from: String, _ to: String) throws {
+        try Caller.authorize(.write, from)
+        try Caller.authorize(.write, to)
     }
 
     /// Checks, before a write spends budget on it, that `stage` is a stage of pipeline

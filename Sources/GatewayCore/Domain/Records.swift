@@ -132,19 +132,28 @@ public struct Records: Sendable {
     /// The writes with HubSpot's default kind filled in where a new record's association names
     /// none: the standard pairs' from memory, every other HubSpot-defined pair's (line items,
     /// products, quotes, notes, tasks, calls, emails, meetings, custom objects) from the
-    /// association types in the metadata cache. A pair without one fails its write.
+    /// association types in the metadata cache, and kinds named by their label found there. A
+    /// pair without one, or an unknown label, fails its write.
     func withDefaultKinds(_ type: String, _ writes: [ObjectWrite], _ terms: CallTerms) async
         -> [Result<ObjectWrite, any Error>]
     {
         var defaults: [String: Result<AssociationKind, any Error>] = [:]
         var results: [Result<ObjectWrite, any Error>] = []
         for write in writes {
-            guard case .create(let properties, var associations) = write, associations.contains(where: \.kinds.isEmpty)
+            guard case .create(let properties, var associations) = write,
+                associations.contains(where: { $0.kinds.isEmpty || $0.kinds.contains { $0.typeId == 0 } })
             else {
                 results.append(.success(write))
                 continue
             }
             do {
+                for index in associations.indices {
+                    // Kinds named by their label: the pair's kind of that label.
+                    for (k, kind) in associations[index].kinds.enumerated() where kind.typeId == 0 {
+                        associations[index].kinds[k] = try await metadata.associationKind(
+                            labelled: kind.label ?? "", from: type, to: associations[index].to.type, terms)
+                    }
+                }
                 for index in associations.indices where associations[index].kinds.isEmpty {
                     let toType = associations[index].to.type
                     if defaults[toType] == nil {

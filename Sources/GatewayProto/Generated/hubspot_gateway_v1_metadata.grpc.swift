@@ -102,6 +102,45 @@ public enum Hubspot_Gateway_V1_MetadataService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateAssociationLabel" metadata.
+        public enum CreateAssociationLabel: Sendable {
+            /// Request type for "CreateAssociationLabel".
+            public typealias Input = Hubspot_Gateway_V1_CreateAssociationLabelRequest
+            /// Response type for "CreateAssociationLabel".
+            public typealias Output = Hubspot_Gateway_V1_CreateAssociationLabelResponse
+            /// Descriptor for "CreateAssociationLabel".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.MetadataService"),
+                method: "CreateAssociationLabel",
+                type: .unary
+            )
+        }
+        /// Namespace for "RenameAssociationLabel" metadata.
+        public enum RenameAssociationLabel: Sendable {
+            /// Request type for "RenameAssociationLabel".
+            public typealias Input = Hubspot_Gateway_V1_RenameAssociationLabelRequest
+            /// Response type for "RenameAssociationLabel".
+            public typealias Output = Hubspot_Gateway_V1_RenameAssociationLabelResponse
+            /// Descriptor for "RenameAssociationLabel".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.MetadataService"),
+                method: "RenameAssociationLabel",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteAssociationLabel" metadata.
+        public enum DeleteAssociationLabel: Sendable {
+            /// Request type for "DeleteAssociationLabel".
+            public typealias Input = Hubspot_Gateway_V1_DeleteAssociationLabelRequest
+            /// Response type for "DeleteAssociationLabel".
+            public typealias Output = Hubspot_Gateway_V1_DeleteAssociationLabelResponse
+            /// Descriptor for "DeleteAssociationLabel".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.MetadataService"),
+                method: "DeleteAssociationLabel",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "hubspot.gateway.v1.MetadataService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListPipelines.descriptor,
@@ -109,7 +148,10 @@ public enum Hubspot_Gateway_V1_MetadataService: Sendable {
             ListOwners.descriptor,
             ListProperties.descriptor,
             GetProperty.descriptor,
-            ListAssociationTypes.descriptor
+            ListAssociationTypes.descriptor,
+            CreateAssociationLabel.descriptor,
+            RenameAssociationLabel.descriptor,
+            DeleteAssociationLabel.descriptor
         ]
     }
 }
@@ -219,6 +261,53 @@ extension Hubspot_Gateway_V1_MetadataService {
             request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_ListAssociationTypesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ListAssociationTypesResponse>
+
+        /// Handle the "CreateAssociationLabel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Association labels the portal defines (write access to both object types). Every replica
+        /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_CreateAssociationLabelRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_CreateAssociationLabelResponse` messages.
+        func createAssociationLabel(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>
+
+        /// Handle the "RenameAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_RenameAssociationLabelRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_RenameAssociationLabelResponse` messages.
+        func renameAssociationLabel(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>
+
+        /// Handle the "DeleteAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_DeleteAssociationLabelResponse` messages.
+        func deleteAssociationLabel(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>
     }
 
     /// Service protocol for the "hubspot.gateway.v1.MetadataService" service.
@@ -312,6 +401,53 @@ extension Hubspot_Gateway_V1_MetadataService {
             request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_ListAssociationTypesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_ListAssociationTypesResponse>
+
+        /// Handle the "CreateAssociationLabel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Association labels the portal defines (write access to both object types). Every replica
+        /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateAssociationLabelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_CreateAssociationLabelResponse` message.
+        func createAssociationLabel(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>
+
+        /// Handle the "RenameAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameAssociationLabelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_RenameAssociationLabelResponse` message.
+        func renameAssociationLabel(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>
+
+        /// Handle the "DeleteAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_DeleteAssociationLabelResponse` message.
+        func deleteAssociationLabel(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>
     }
 
     /// Simple service protocol for the "hubspot.gateway.v1.MetadataService" service.
@@ -403,6 +539,53 @@ extension Hubspot_Gateway_V1_MetadataService {
             request: Hubspot_Gateway_V1_ListAssociationTypesRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Hubspot_Gateway_V1_ListAssociationTypesResponse
+
+        /// Handle the "CreateAssociationLabel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Association labels the portal defines (write access to both object types). Every replica
+        /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_CreateAssociationLabelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_CreateAssociationLabelResponse` to respond with.
+        func createAssociationLabel(
+            request: Hubspot_Gateway_V1_CreateAssociationLabelRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_CreateAssociationLabelResponse
+
+        /// Handle the "RenameAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_RenameAssociationLabelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_RenameAssociationLabelResponse` to respond with.
+        func renameAssociationLabel(
+            request: Hubspot_Gateway_V1_RenameAssociationLabelRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_RenameAssociationLabelResponse
+
+        /// Handle the "DeleteAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_DeleteAssociationLabelResponse` to respond with.
+        func deleteAssociationLabel(
+            request: Hubspot_Gateway_V1_DeleteAssociationLabelRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_DeleteAssociationLabelResponse
     }
 }
 
@@ -476,6 +659,39 @@ extension Hubspot_Gateway_V1_MetadataService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_MetadataService.Method.CreateAssociationLabel.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_CreateAssociationLabelRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_CreateAssociationLabelResponse>(),
+            handler: { request, context in
+                try await self.createAssociationLabel(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_MetadataService.Method.RenameAssociationLabel.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_RenameAssociationLabelRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_RenameAssociationLabelResponse>(),
+            handler: { request, context in
+                try await self.renameAssociationLabel(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_MetadataService.Method.DeleteAssociationLabel.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>(),
+            handler: { request, context in
+                try await self.deleteAssociationLabel(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -542,6 +758,39 @@ extension Hubspot_Gateway_V1_MetadataService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_ListAssociationTypesResponse> {
         let response = try await self.listAssociationTypes(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createAssociationLabel(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse> {
+        let response = try await self.createAssociationLabel(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func renameAssociationLabel(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse> {
+        let response = try await self.renameAssociationLabel(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteAssociationLabel(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse> {
+        let response = try await self.deleteAssociationLabel(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -623,6 +872,45 @@ extension Hubspot_Gateway_V1_MetadataService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_ListAssociationTypesResponse> {
         return GRPCCore.ServerResponse<Hubspot_Gateway_V1_ListAssociationTypesResponse>(
             message: try await self.listAssociationTypes(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createAssociationLabel(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>(
+            message: try await self.createAssociationLabel(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func renameAssociationLabel(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>(
+            message: try await self.renameAssociationLabel(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteAssociationLabel(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>(
+            message: try await self.deleteAssociationLabel(
                 request: request.message,
                 context: context
             ),
@@ -752,6 +1040,68 @@ extension Hubspot_Gateway_V1_MetadataService {
             deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_ListAssociationTypesResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_ListAssociationTypesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateAssociationLabel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Association labels the portal defines (write access to both object types). Every replica
+        /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateAssociationLabelRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_CreateAssociationLabelRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_CreateAssociationLabelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createAssociationLabel<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_CreateAssociationLabelResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RenameAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameAssociationLabelRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_RenameAssociationLabelRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_RenameAssociationLabelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func renameAssociationLabel<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_RenameAssociationLabelResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_DeleteAssociationLabelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteAssociationLabel<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -950,6 +1300,101 @@ extension Hubspot_Gateway_V1_MetadataService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "CreateAssociationLabel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Association labels the portal defines (write access to both object types). Every replica
+        /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateAssociationLabelRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_CreateAssociationLabelRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_CreateAssociationLabelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createAssociationLabel<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_CreateAssociationLabelResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_MetadataService.Method.CreateAssociationLabel.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RenameAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameAssociationLabelRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_RenameAssociationLabelRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_RenameAssociationLabelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func renameAssociationLabel<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_RenameAssociationLabelResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_MetadataService.Method.RenameAssociationLabel.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteAssociationLabel" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_DeleteAssociationLabelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteAssociationLabel<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_MetadataService.Method.DeleteAssociationLabel.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1101,6 +1546,86 @@ extension Hubspot_Gateway_V1_MetadataService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_ListAssociationTypesRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_ListAssociationTypesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateAssociationLabel" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Association labels the portal defines (write access to both object types). Every replica
+    /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateAssociationLabelRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createAssociationLabel<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createAssociationLabel(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_CreateAssociationLabelRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_CreateAssociationLabelResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RenameAssociationLabel" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameAssociationLabelRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func renameAssociationLabel<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.renameAssociationLabel(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_RenameAssociationLabelRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_RenameAssociationLabelResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteAssociationLabel" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteAssociationLabelRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteAssociationLabel<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteAssociationLabel(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1278,6 +1803,98 @@ extension Hubspot_Gateway_V1_MetadataService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listAssociationTypes(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateAssociationLabel" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Association labels the portal defines (write access to both object types). Every replica
+    /// > sees the change at once (the metadata cache forgets the pair's types fleet-wide).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createAssociationLabel<Result>(
+        _ message: Hubspot_Gateway_V1_CreateAssociationLabelRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateAssociationLabelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateAssociationLabelRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createAssociationLabel(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RenameAssociationLabel" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func renameAssociationLabel<Result>(
+        _ message: Hubspot_Gateway_V1_RenameAssociationLabelRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameAssociationLabelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameAssociationLabelRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.renameAssociationLabel(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteAssociationLabel" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteAssociationLabel<Result>(
+        _ message: Hubspot_Gateway_V1_DeleteAssociationLabelRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteAssociationLabelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteAssociationLabelRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteAssociationLabel(
             request: request,
             options: options,
             onResponse: handleResponse

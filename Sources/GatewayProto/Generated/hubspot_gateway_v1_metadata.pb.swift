@@ -354,6 +354,116 @@ public nonisolated struct Hubspot_Gateway_V1_ListAssociationTypesResponse: Senda
   public init() {}
 }
 
+public nonisolated struct Hubspot_Gateway_V1_CreateAssociationLabelRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromObjectType: String = String()
+
+  public var toObjectType: String = String()
+
+  /// The label people see, e.g. "Billing contact".
+  public var label: String = String()
+
+  /// HubSpot's internal name (default: the label in snake_case).
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_CreateAssociationLabelResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The new USER_DEFINED type from `from_object_type` to `to_object_type`; use its type_id, or
+  /// its label (type_id 0), in association writes.
+  public var type: Hubspot_Gateway_V1_AssociationType {
+    get {_type ?? Hubspot_Gateway_V1_AssociationType()}
+    set {_type = newValue}
+  }
+  /// Returns true if `type` has been explicitly set.
+  public var hasType: Bool {self._type != nil}
+  /// Clears the value of `type`. Subsequent reads from it will return its default value.
+  public mutating func clearType() {self._type = nil}
+
+  /// The type HubSpot made the other way, when it said.
+  public var inverseType: Hubspot_Gateway_V1_AssociationType {
+    get {_inverseType ?? Hubspot_Gateway_V1_AssociationType()}
+    set {_inverseType = newValue}
+  }
+  /// Returns true if `inverseType` has been explicitly set.
+  public var hasInverseType: Bool {self._inverseType != nil}
+  /// Clears the value of `inverseType`. Subsequent reads from it will return its default value.
+  public mutating func clearInverseType() {self._inverseType = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _type: Hubspot_Gateway_V1_AssociationType? = nil
+  fileprivate var _inverseType: Hubspot_Gateway_V1_AssociationType? = nil
+}
+
+public nonisolated struct Hubspot_Gateway_V1_RenameAssociationLabelRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromObjectType: String = String()
+
+  public var toObjectType: String = String()
+
+  /// A USER_DEFINED type (HubSpot's own cannot be renamed).
+  public var typeID: Int32 = 0
+
+  public var label: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_RenameAssociationLabelResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_DeleteAssociationLabelRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromObjectType: String = String()
+
+  public var toObjectType: String = String()
+
+  /// A USER_DEFINED type; HubSpot deletes its inverse, and the associations of both, with it.
+  public var typeID: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Hubspot_Gateway_V1_DeleteAssociationLabelResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "hubspot.gateway.v1"
@@ -1023,6 +1133,213 @@ nonisolated extension Hubspot_Gateway_V1_ListAssociationTypesResponse: SwiftProt
   public static func ==(lhs: Hubspot_Gateway_V1_ListAssociationTypesResponse, rhs: Hubspot_Gateway_V1_ListAssociationTypesResponse) -> Bool {
     if lhs.types != rhs.types {return false}
     if lhs.inverseTypes != rhs.inverseTypes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_CreateAssociationLabelRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateAssociationLabelRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_object_type\0\u{3}to_object_type\0\u{1}label\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromObjectType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toObjectType) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromObjectType, fieldNumber: 1)
+    }
+    if !self.toObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.toObjectType, fieldNumber: 2)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 3)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_CreateAssociationLabelRequest, rhs: Hubspot_Gateway_V1_CreateAssociationLabelRequest) -> Bool {
+    if lhs.fromObjectType != rhs.fromObjectType {return false}
+    if lhs.toObjectType != rhs.toObjectType {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_CreateAssociationLabelResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateAssociationLabelResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}inverse_type\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._type) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._inverseType) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._type {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._inverseType {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_CreateAssociationLabelResponse, rhs: Hubspot_Gateway_V1_CreateAssociationLabelResponse) -> Bool {
+    if lhs._type != rhs._type {return false}
+    if lhs._inverseType != rhs._inverseType {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_RenameAssociationLabelRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RenameAssociationLabelRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_object_type\0\u{3}to_object_type\0\u{3}type_id\0\u{1}label\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromObjectType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toObjectType) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.typeID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromObjectType, fieldNumber: 1)
+    }
+    if !self.toObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.toObjectType, fieldNumber: 2)
+    }
+    if self.typeID != 0 {
+      try visitor.visitSingularInt32Field(value: self.typeID, fieldNumber: 3)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_RenameAssociationLabelRequest, rhs: Hubspot_Gateway_V1_RenameAssociationLabelRequest) -> Bool {
+    if lhs.fromObjectType != rhs.fromObjectType {return false}
+    if lhs.toObjectType != rhs.toObjectType {return false}
+    if lhs.typeID != rhs.typeID {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_RenameAssociationLabelResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RenameAssociationLabelResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_RenameAssociationLabelResponse, rhs: Hubspot_Gateway_V1_RenameAssociationLabelResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_DeleteAssociationLabelRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteAssociationLabelRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_object_type\0\u{3}to_object_type\0\u{3}type_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromObjectType) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toObjectType) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.typeID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromObjectType, fieldNumber: 1)
+    }
+    if !self.toObjectType.isEmpty {
+      try visitor.visitSingularStringField(value: self.toObjectType, fieldNumber: 2)
+    }
+    if self.typeID != 0 {
+      try visitor.visitSingularInt32Field(value: self.typeID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_DeleteAssociationLabelRequest, rhs: Hubspot_Gateway_V1_DeleteAssociationLabelRequest) -> Bool {
+    if lhs.fromObjectType != rhs.fromObjectType {return false}
+    if lhs.toObjectType != rhs.toObjectType {return false}
+    if lhs.typeID != rhs.typeID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_DeleteAssociationLabelResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteAssociationLabelResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_DeleteAssociationLabelResponse, rhs: Hubspot_Gateway_V1_DeleteAssociationLabelResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -42,6 +42,17 @@ final class ObjectStore: Sendable {
         var associations: [AssociationKey: [Int64: [AssociationType]]] = [:]
         /// Records merged away, by type: merged id → surviving id.
         var mergedInto: [String: [Int64: Int64]] = [:]
+        /// The portal's own association labels (USER_DEFINED), by "from>to".
+        var userLabels: [String: [UserLabel]] = [:]
+        var nextLabelTypeId = 100
+    }
+
+    /// An association label the portal made: its type id one way, its inverse's the other.
+    struct UserLabel: Sendable, Equatable {
+        var typeId: Int
+        var inverse: Int
+        var label: String
+        var name: String
     }
 
     let schema: ObjectSchema
@@ -153,6 +164,66 @@ final class ObjectStore: Sendable {
     /// Drops every record and association.
     func reset() {
         state.withLock { $0 = State() }
+    }
+
+    // MARK: Association labels
+
+    func userLabels(from: String, to: String) -> [UserLabel] {
+        state.withLock { $0.userLabels["\(from)>\(to)"] ?? [] }
+    }
+
+    /// A new label between two types, both ways (HubSpot makes the inverse type too).
+    func createLabel(from: String, to: String, label: String, name: String) throws(HubSpotErrorBody) -> UserLabel {
+        try state.withLock { (state: inout State) throws(HubSpotErrorBody) -> UserLabel in
+            let key = "\(from)>\(to)"
+            if state.userLabels[key, default: []].contains(where: { $0.label == label || $0.name == name }) {
+                throw .validation("An association label '\(label)' (\(name)) already exists from \(from) to \(to)")
+            }
+            let forward = UserLabel(
+                typeId: state.nextLabelTypeId, inverse: state.nextLabelTypeId + 1, label: label, name: name)
+            state.nextLabelTypeId += 2
+            state.userLabels[key, default: []].append(forward)
+            if from != to {
+                state.userLabels["\(to)>\(from)", default: []].append(
+                    UserLabel(typeId: forward.inverse, inverse: forward.typeId, label: label, name: name))
+            }
+            return forward
+        }
+    }
+
+    /// Renames a label (and its inverse).
+    func renameLabel(from: String, to: String, typeId: Int, label: String) throws(HubSpotErrorBody) {
+        try state.withLock { (state: inout State) throws(HubSpotErrorBody) in
+            let key = "\(from)>\(to)"
+            guard let index = state.userLabels[key]?.firstIndex(where: { $0.typeId == typeId }) else {
+                throw .notFound
+            }
+            let inverse = state.userLabels[key]![index].inverse
+            state.userLabels[key]![index].label = label
+            if let back = state.userLabels["\(to)>\(from)"]?.firstIndex(where: { $0.typeId == inverse }) {
+                state.userLabels["\(to)>\(from)"]![back].label = label
+            }
+        }
+    }
+
+    /// Deletes a label and its inverse; associations of that type are removed with it.
+    func deleteLabel(from: String, to: String, typeId: Int) throws(HubSpotErrorBody) {
+        try state.withLock { (state: inout State) throws(HubSpotErrorBody) in
+            let key = "\(from)>\(to)"
+            guard let label = state.userLabels[key]?.first(where: { $0.typeId == typeId }) else { throw .notFound }
+            state.userLabels[key]?.removeAll { $0.typeId == typeId }
+            state.userLabels["\(to)>\(from)"]?.removeAll { $0.typeId == label.inverse }
+            for (association, targets) in state.associations
+            where (association.fromType == from && association.toType == to)
+                || (association.fromType == to && association.toType == from)
+            {
+                let gone = association.fromType == from ? typeId : label.inverse
+                state.associations[association] = targets.compactMapValues { types in
+                    let kept = types.filter { !($0.category == "USER_DEFINED" && $0.typeId == gone) }
+                    return kept.isEmpty ? nil : kept
+                }
+            }
+        }
     }
 
     // MARK: Writes
@@ -582,6 +653,14 @@ final class ObjectStore: Sendable {
             if let entry = AssociationCatalog.entry(from: type.name, to: toTypeName, typeId: association.typeId) {
                 labelled.label = entry.label
                 inverse.typeId = entry.inverse
+            } else if association.category == "USER_DEFINED",
+                let user = state.userLabels["\(type.name)>\(toTypeName)"]?.first(where: {
+                    $0.typeId == association.typeId
+                })
+            {
+                labelled.label = user.label
+                inverse.typeId = user.inverse
+                inverse.label = user.label
             } else if association.category == "HUBSPOT_DEFINED" {
                 inverse.typeId = AssociationCatalog.syntheticTypeId(from: toTypeName, to: type.name)
             }

@@ -71,10 +71,25 @@ struct APIRoute: Sendable {
                 ])
         case ("v4", "associations", 6) where s[5] == "labels":
             return route(
-                "associations.labels",
+                method == "GET" ? "associations.labels" : "associations.labels.\(method.lowercased())",
                 [
                     "GET": { _, c throws(HubSpotErrorBody) in
-                        MetadataAPI.associationLabels(try resolveType(s[3], c), try resolveType(s[4], c))
+                        MetadataAPI.associationLabels(try resolveType(s[3], c), try resolveType(s[4], c), c)
+                    },
+                    "POST": { r, c throws(HubSpotErrorBody) in
+                        try MetadataAPI.createLabel(r, try resolveType(s[3], c), try resolveType(s[4], c), c)
+                    },
+                    "PUT": { r, c throws(HubSpotErrorBody) in
+                        try MetadataAPI.renameLabel(r, try resolveType(s[3], c), try resolveType(s[4], c), c)
+                    },
+                ])
+        case ("v4", "associations", 7) where s[5] == "labels":
+            return route(
+                "associations.labels.delete",
+                [
+                    "DELETE": { _, c throws(HubSpotErrorBody) in
+                        try MetadataAPI.deleteLabel(
+                            String(s[6]), try resolveType(s[3], c), try resolveType(s[4], c), c)
                     }
                 ])
         case ("v3", "objects", 4):

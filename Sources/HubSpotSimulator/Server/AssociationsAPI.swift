@@ -3,13 +3,30 @@ import JSONCore
 
 /// CRM associations v4: default and labelled associations, lists, and the batch calls.
 enum AssociationsAPI {
-    /// Parses `[{associationCategory, associationTypeId}]`.
-    static func types(_ value: JSONValue?, _ name: String) throws(HubSpotErrorBody) -> [AssociationType] {
+    /// The pair an association write is made between, and the version of its path: on 2026-09
+    /// a type may be named by its label instead of its id, and a legacy type name is refused.
+    struct Pair {
+        var from: ObjectTypeDefinition
+        var to: ObjectTypeDefinition
+        var version: String?
+        var ctx: APIContext
+    }
+
+    /// Parses `[{associationCategory, associationTypeId}]` (2026-09: or `{label}`).
+    static func types(_ value: JSONValue?, _ name: String, pair: Pair? = nil) throws(HubSpotErrorBody)
+        -> [AssociationType]
+    {
         let array = try JSONField.array(value, name)
         guard !array.isEmpty else { throw .validation("\(name) must name at least one association type") }
         var out: [AssociationType] = []
         for (index, element) in array.enumerated() {
             let object = try JSONField.object(element, "\(name)[\(index)]")
+            if let pair, DatedPaths.enforcesWriteRules(pair.version), let label = object["label"]?.stringValue,
+                object["associationTypeId"] == nil
+            {
+                out.append(try byLabel(label, "\(name)[\(index)]", pair))
+                continue
+            }
             guard let category = object["associationCategory"]?.stringValue else {
                 throw .validation(
                     "\(name)[\(index)].associationCategory is required (HUBSPOT_DEFINED, USER_DEFINED or INTEGRATOR_DEFINED)"
@@ -21,6 +38,30 @@ enum AssociationsAPI {
             out.append(AssociationType(category: category, typeId: Int(typeId), label: nil))
         }
         return out
+    }
+
+    /// A type of the pair by its label (HubSpot's or the portal's); a legacy type name such as
+    /// `contact_to_company` is refused, naming the id to send instead.
+    private static func byLabel(_ label: String, _ field: String, _ pair: Pair) throws(HubSpotErrorBody)
+        -> AssociationType
+    {
+        let catalog = AssociationCatalog.entries.filter { $0.from == pair.from.name && $0.to == pair.to.name }
+        if let legacy = catalog.first(where: { $0.name == label }) {
+            throw .validation(
+                "\(field): legacy association type names such as '\(label)' are not accepted from 2026-09; send associationTypeId \(legacy.typeId) (HUBSPOT_DEFINED)"
+                    + (legacy.label.map { " or the label '\($0)'" } ?? ""))
+        }
+        if let entry = catalog.first(where: { $0.label?.lowercased() == label.lowercased() }) {
+            return AssociationType(category: "HUBSPOT_DEFINED", typeId: entry.typeId, label: entry.label)
+        }
+        let users = pair.ctx.store.userLabels(from: pair.from.name, to: pair.to.name)
+        if let user = users.first(where: { $0.label.lowercased() == label.lowercased() }) {
+            return AssociationType(category: "USER_DEFINED", typeId: user.typeId, label: user.label)
+        }
+        let known = (catalog.compactMap(\.label) + users.map(\.label)).map { "'\($0)'" }
+        throw .validation(
+            "\(field): no association label '\(label)' from \(pair.from.name) to \(pair.to.name); labels: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+        )
     }
 
     static func createDefault(
@@ -39,7 +80,8 @@ enum AssociationsAPI {
         _ request: APIRequest, _ from: ObjectTypeDefinition, _ fromId: String, _ to: ObjectTypeDefinition,
         _ toId: String, _ ctx: APIContext
     ) throws(HubSpotErrorBody) -> APIReply {
-        let requested = try types(try request.json(), "request body")
+        let requested = try types(
+            try request.json(), "request body", pair: Pair(from: from, to: to, version: request.version, ctx: ctx))
         ctx.emit(
             try ctx.store.associate(
                 from: from, fromId: fromId, to: to, toId: toId, types: requested, now: ctx.now))
@@ -154,7 +196,9 @@ enum AssociationsAPI {
                 try JSONField.object(object["from"], "inputs[\(index)].from")["id"], "inputs[\(index)].from.id")
             let toId = try JSONField.id(
                 try JSONField.object(object["to"], "inputs[\(index)].to")["id"], "inputs[\(index)].to.id")
-            let requested = try types(object["types"], "inputs[\(index)].types")
+            let requested = try types(
+                object["types"], "inputs[\(index)].types",
+                pair: Pair(from: from, to: to, version: request.version, ctx: ctx))
             ctx.emit(
                 try ctx.store.associate(
                     from: from, fromId: fromId, to: to, toId: toId, types: requested, now: ctx.now))

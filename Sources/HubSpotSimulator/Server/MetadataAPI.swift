@@ -1,3 +1,4 @@
+import Foundation
 import JSONCore
 
 /// HubSpot's metadata endpoints: pipelines (`/crm/v3/pipelines/{type}`), owners
@@ -162,7 +163,9 @@ enum MetadataAPI {
 
     /// `GET /crm/v4/associations/{from}/{to}/labels`: every type from one object type to
     /// another (HubSpot-defined ones, labelled or not).
-    static func associationLabels(_ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition) -> APIReply {
+    static func associationLabels(_ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext)
+        -> APIReply
+    {
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.key("results")
@@ -182,8 +185,60 @@ enum MetadataAPI {
             if let label = entry.label { w.member("label", label) } else { w.key("label"); w.null() }
             w.endObject()
         }
+        for user in ctx.store.userLabels(from: from.name, to: to.name) { writeUserLabel(&w, user) }
         w.endArray()
         w.endObject()
         return .json(200, w)
+    }
+
+    private static func writeUserLabel(_ w: inout JSONWriter, _ user: ObjectStore.UserLabel) {
+        w.beginObject()
+        w.member("category", "USER_DEFINED")
+        w.member("typeId", user.typeId)
+        w.member("label", user.label)
+        w.endObject()
+    }
+
+    /// `POST …/labels` `{label, name}`: a USER_DEFINED type both ways; answers both.
+    static func createLabel(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
+        let body = try JSONField.object(try request.json(), "request body")
+        guard let label = body["label"]?.stringValue, !label.isEmpty else { throw .validation("label is required") }
+        let name = body["name"]?.stringValue ?? label.lowercased().replacingOccurrences(of: " ", with: "_")
+        let made = try ctx.store.createLabel(from: from.name, to: to.name, label: label, name: name)
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("results")
+        w.beginArray()
+        writeUserLabel(&w, made)
+        if from.name != to.name {
+            writeUserLabel(&w, .init(typeId: made.inverse, inverse: made.typeId, label: made.label, name: made.name))
+        }
+        w.endArray()
+        w.endObject()
+        return .json(200, w)
+    }
+
+    /// `PUT …/labels` `{associationTypeId, label}`: renames a USER_DEFINED type (204).
+    static func renameLabel(
+        _ request: APIRequest, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
+        let body = try JSONField.object(try request.json(), "request body")
+        guard case .number(let typeId)? = body["associationTypeId"], typeId == typeId.rounded() else {
+            throw .validation("associationTypeId must be an integer")
+        }
+        guard let label = body["label"]?.stringValue, !label.isEmpty else { throw .validation("label is required") }
+        try ctx.store.renameLabel(from: from.name, to: to.name, typeId: Int(typeId), label: label)
+        return .noContent
+    }
+
+    /// `DELETE …/labels/{associationTypeId}` (204).
+    static func deleteLabel(
+        _ typeId: String, _ from: ObjectTypeDefinition, _ to: ObjectTypeDefinition, _ ctx: APIContext
+    ) throws(HubSpotErrorBody) -> APIReply {
+        guard let id = Int(typeId) else { throw .validation("associationTypeId must be an integer, was \(typeId)") }
+        try ctx.store.deleteLabel(from: from.name, to: to.name, typeId: id)
+        return .noContent
     }
 }

@@ -136,3 +136,72 @@ def test_the_rest_endpoint_serves_the_sdks_legacy_paths_and_dated_paths_with_the
     # A version the gateway does not serve is HubSpot's 404, saying which it serves.
     status, body = raw(rest + f"/crm/objects/2027-03/contacts/{created.id}", token=key)
     assert status == 404 and "2026-09" in body["message"], body
+
+
+def test_association_labels_are_managed_and_associations_made_by_label_or_id_and_legacy_names_refused(fleets):
+    from hubspot.gateway.v1 import (associations_pb2, associations_pb2_grpc, common_pb2, metadata_pb2,
+                                    metadata_pb2_grpc, objects_pb2, objects_pb2_grpc)
+    fleet, _ = fleets
+    channel = grpc.insecure_channel(fleet.gateways[0].address)
+    metadata = metadata_pb2_grpc.MetadataServiceStub(channel)
+    associations = associations_pb2_grpc.AssociationsServiceStub(channel)
+    objects = objects_pb2_grpc.ObjectsServiceStub(channel)
+    md = fleet.metadata()
+
+    def kinds():
+        listed = metadata.ListAssociationTypes(metadata_pb2.ListAssociationTypesRequest(
+            from_object_type="contacts", to_object_type="companies"), metadata=md, timeout=30)
+        return {t.label: t.type_id for t in listed.types}, {t.label: t.type_id for t in listed.inverse_types}
+
+    kinds()  # the pair's types are now in the metadata cache: a new label must still show at once
+    made = metadata.CreateAssociationLabel(metadata_pb2.CreateAssociationLabelRequest(
+        from_object_type="contacts", to_object_type="companies", label="Billing contact"), metadata=md, timeout=30)
+    assert made.type.category == common_pb2.AssociationType.CATEGORY_USER_DEFINED and made.type.type_id > 0
+    forward, inverse = kinds()
+    assert forward["Billing contact"] == made.type.type_id and inverse["Billing contact"] == made.inverse_type.type_id
+
+    contact = objects.CreateObject(objects_pb2.CreateObjectRequest(
+        object_type="contacts", properties={"email": "labels@example.com"}), metadata=md, timeout=30).object
+    company = objects.CreateObject(objects_pb2.CreateObjectRequest(
+        object_type="companies", properties={"name": "Labels Inc"}), metadata=md, timeout=30).object
+    ref = lambda t, i: associations_pb2.ObjectRef(object_type=t, id=i)
+    # By label (type_id 0), and HubSpot's own label by name too.
+    associations.Associate(associations_pb2.AssociateRequest(
+        **{"from": ref("contacts", contact.id)}, to=ref("companies", company.id),
+        types=[common_pb2.AssociationType(label="billing contact"), common_pb2.AssociationType(label="Primary")]),
+        metadata=md, timeout=30)
+    listed = associations.ListAssociations(associations_pb2.ListAssociationsRequest(
+        **{"from": ref("contacts", contact.id)}, to_object_type="companies"), metadata=md, timeout=30)
+    made_types = {(t.type_id, t.label) for a in listed.associations for t in a.types}
+    assert (made.type.type_id, "Billing contact") in made_types and (1, "Primary") in made_types, made_types
+
+    # A legacy type name: refused before any HubSpot write, naming what to send.
+    fleet.sim_admin("POST", "/_sim/stats/reset")
+    with pytest.raises(grpc.RpcError) as legacy:
+        associations.Associate(associations_pb2.AssociateRequest(
+            **{"from": ref("contacts", contact.id)}, to=ref("companies", company.id),
+            types=[common_pb2.AssociationType(label="contact_to_company")]), metadata=md, timeout=30)
+    assert legacy.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "legacy" in legacy.value.details() and "279" in legacy.value.details(), legacy.value.details()
+    assert calls(fleet, "associations.batch.create") == 0
+    with pytest.raises(grpc.RpcError) as unknown:
+        associations.Associate(associations_pb2.AssociateRequest(
+            **{"from": ref("contacts", contact.id)}, to=ref("companies", company.id),
+            types=[common_pb2.AssociationType(label="Reseller")]), metadata=md, timeout=30)
+    assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "Billing contact" in unknown.value.details()
+
+    # Rename and delete: every reader sees it at once.
+    metadata.RenameAssociationLabel(metadata_pb2.RenameAssociationLabelRequest(
+        from_object_type="contacts", to_object_type="companies", type_id=made.type.type_id, label="Invoices to"),
+        metadata=md, timeout=30)
+    assert kinds()[0].get("Invoices to") == made.type.type_id
+    metadata.DeleteAssociationLabel(metadata_pb2.DeleteAssociationLabelRequest(
+        from_object_type="contacts", to_object_type="companies", type_id=made.type.type_id), metadata=md, timeout=30)
+    assert "Invoices to" not in kinds()[0]
+
+    # HubSpot itself (the simulator) on 2026-09: a label in the body is taken, a legacy name is not.
+    base = fleet.sim_url + f"/crm/objects/2026-09/contacts/{contact.id}/associations/companies/{company.id}"
+    status, body = raw(base, method="PUT", body=[{"associationCategory": "HUBSPOT_DEFINED", "label": "contact_to_company"}])
+    assert status == 400 and "legacy" in body["message"] and "associationTypeId 1" in body["message"], body
+    status, body = raw(base, method="PUT", body=[{"associationCategory": "HUBSPOT_DEFINED", "label": "Primary"}])
+    assert status in (200, 201), body
