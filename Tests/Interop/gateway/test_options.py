@@ -11,7 +11,9 @@ from gateway_fleet import gateway_binary, sandbox_binary
 def test_the_options_are_grouped_as_the_configuration_is():
     help_text = subprocess.run([gateway_binary(), "--help"], capture_output=True, text=True, timeout=30).stdout
     options = set(re.findall(r"^\s+--([a-z0-9-]+) <", help_text, re.M))
-    assert 40 < len(options) <= 85, "the number of options (expert knobs are constants, docs/configuration.md)"
+    # A bound on option sprawl: expert knobs are constants (docs/configuration.md). Raised from 85
+    # for the budget shared with services not yet migrated and HubSpot's API version (issues 32, 33).
+    assert 40 < len(options) <= 90, "the number of options (expert knobs are constants, docs/configuration.md)"
     sections = re.findall(r"^([A-Z][A-Z ,]+):$", help_text, re.M)
     for section in ["HUBSPOT", "REDIS", "SERVING", "BUDGET AND BREAKER", "CACHE", "CHANGE FEED", "WEBHOOKS JOURNAL"]:
         assert section in sections
