@@ -38,6 +38,15 @@ extension CRMObjectRoutes {
         batches.get(":type/:toType/labels") { request, context in
             await answer(request) { try await associationLabels(request, context) }
         }
+        batches.post(":type/:toType/labels") { request, context in
+            await answer(request) { try await changeLabel(request, context, .create) }
+        }
+        batches.put(":type/:toType/labels") { request, context in
+            await answer(request) { try await changeLabel(request, context, .rename) }
+        }
+        batches.delete(":type/:toType/labels/:typeId") { request, context in
+            await answer(request) { try await changeLabel(request, context, .delete) }
+        }
     }
 
     /// HubSpot's `{results: [{category, typeId, label}]}` from the metadata cache.
@@ -53,6 +62,43 @@ extension CRMObjectRoutes {
         w.endArray()
         w.endObject()
         return Self.json(.ok, w)
+    }
+
+    enum LabelChange { case create, rename, delete }
+
+    /// HubSpot's label writes: `POST {label, name}` (answers both types made), `PUT
+    /// {associationTypeId, label}` and `DELETE …/{typeId}` (204).
+    func changeLabel(_ request: Request, _ context: some RequestContext, _ change: LabelChange) async throws
+        -> Response
+    {
+        let call = try call(request, context, write: true)
+        let toType = try FrontMatter.objectType(context.parameters.get("toType") ?? "", field: "toObjectType")
+        switch change {
+        case .create:
+            let body = try await json(request)
+            guard let label = body["label"]?.stringValue, !label.isEmpty else {
+                throw RESTError.badRequest("label is required")
+            }
+            let made = try await crm.metadata.createAssociationLabel(
+                from: call.type, to: toType, label: label, name: body["name"]?.stringValue, call.terms)
+            return Self.results { w in
+                for kind in [made.kind] + [made.inverse].compactMap({ $0 }) { w.associationType(kind) }
+            }
+        case .rename:
+            let body = try await json(request)
+            guard let typeId = body["associationTypeId"]?.propertyText.flatMap({ Int($0) }),
+                let label = body["label"]?.stringValue, !label.isEmpty
+            else { throw RESTError.badRequest("associationTypeId (a number) and label are required") }
+            try await crm.metadata.renameAssociationLabel(
+                from: call.type, to: toType, typeId: typeId, label: label, call.terms)
+            return Response(status: .noContent)
+        case .delete:
+            guard let typeId = Int(Self.pathValue(context, "typeId")) else {
+                throw RESTError.badRequest("the association type id must be a number")
+            }
+            try await crm.metadata.deleteAssociationLabel(from: call.type, to: toType, typeId: typeId, call.terms)
+            return Response(status: .noContent)
+        }
     }
 
     func listAssociations(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -228,9 +274,13 @@ extension CRMObjectRoutes {
     }
 
     /// `{associationCategory, associationTypeId}`.
+    /// `{associationCategory, associationTypeId}`, or (as HubSpot 2026-09 takes it) `{label}`.
     static func kind(_ type: JSONValue) throws -> AssociationKind {
+        if type["associationTypeId"] == nil, let label = type["label"]?.stringValue, !label.isEmpty {
+            return .labelled(label)
+        }
         guard let id = type["associationTypeId"]?.propertyText.flatMap({ Int($0) }) else {
-            throw RESTError.badRequest("associationTypeId must be a number")
+            throw RESTError.badRequest("associationTypeId must be a number (or give the type's label)")
         }
         return AssociationKind(.init(hubSpotName: type["associationCategory"]?.stringValue), id)
     }

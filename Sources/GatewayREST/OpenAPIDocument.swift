@@ -53,6 +53,9 @@ enum OpenAPIDocument {
         "POST /crm/v4/associations/{type}/{toType}/batch/archive": "Batch remove associations",
         "GET /crm/v4/associations/{type}/{toType}/labels":
             "The association types between two object types, both HubSpot's and labelled (metadata cache)",
+        "POST /crm/v4/associations/{type}/{toType}/labels": "Create an association label (and its inverse)",
+        "PUT /crm/v4/associations/{type}/{toType}/labels": "Rename an association label",
+        "DELETE /crm/v4/associations/{type}/{toType}/labels/{typeId}": "Delete an association label",
         "GET /crm/v3/properties/{type}": "A type's properties (metadata cache)",
         "GET /crm/v3/properties/{type}/{name}": "One property (metadata cache)",
         "GET /crm/v3/pipelines/{type}": "A type's pipelines and stages (metadata cache)",

@@ -205,3 +205,26 @@ def test_association_labels_are_managed_and_associations_made_by_label_or_id_and
     assert status == 400 and "legacy" in body["message"] and "associationTypeId 1" in body["message"], body
     status, body = raw(base, method="PUT", body=[{"associationCategory": "HUBSPOT_DEFINED", "label": "Primary"}])
     assert status in (200, 201), body
+
+
+def test_rest_manages_association_labels_and_associates_by_label_on_dated_paths(fleets):
+    fleet, _ = fleets
+    rest = f"http://127.0.0.1:{fleet.gateways[0].http_port}"
+    key = fleet.KEYS["orders"][0]
+    labels = rest + "/crm/associations/2026-09/deals/companies/labels"
+    status, made = raw(labels, method="POST", body={"label": "Reseller", "name": "reseller"}, token=key)
+    assert status == 200 and made["results"][0]["category"] == "USER_DEFINED", made
+    type_id = made["results"][0]["typeId"]
+    status, listed = raw(labels, token=key)
+    assert {"category": "USER_DEFINED", "typeId": type_id, "label": "Reseller"} in listed["results"], listed
+    status, deal = raw(rest + "/crm/objects/2026-09/deals", method="POST", body={"properties": {"dealname": "By label"}}, token=key)
+    status, company = raw(rest + "/crm/objects/2026-09/companies", method="POST", body={"properties": {"name": "Resells"}}, token=key)
+    status, answer = raw(rest + f"/crm/objects/2026-09/deals/{deal['id']}/associations/companies/{company['id']}",
+                         method="PUT", body=[{"associationCategory": "USER_DEFINED", "label": "Reseller"}], token=key)
+    assert status == 201 and answer["labels"] == ["Reseller"], answer
+    status, _ = raw(labels, method="PUT", body={"associationTypeId": type_id, "label": "Channel partner"}, token=key)
+    assert status == 204
+    status, _ = raw(labels + f"/{type_id}", method="DELETE", token=key)
+    assert status == 204
+    status, listed = raw(labels, token=key)
+    assert all(t["typeId"] != type_id for t in listed["results"]), listed
