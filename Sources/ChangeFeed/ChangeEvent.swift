@@ -39,6 +39,9 @@ public struct ChangeEvent: Sendable, Equatable {
     /// Association changes: HubSpot's association type (CONTACT_TO_COMPANY) and the other record.
     public var associationType: String?
     public var toObjectId: String?
+    /// The HubSpot account the change happened in (webhooks and the journal say it; nil when
+    /// not said). Not stored: the intakes keep the fleet's own portal's events only.
+    public var portalId: Int?
     /// Which intake saw the change first: HubSpot's webhook or the gateway's reconciler.
     public var source: Source = .webhook
     /// The reconciler's `updated`: which of the properties it compares for the type changed

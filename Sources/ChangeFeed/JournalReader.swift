@@ -69,6 +69,9 @@ public struct JournalReader: Service, Sendable {
     let catchUp: @Sendable (Int64) async throws -> Void
     let metrics: any MetricsFactory
     let logger: Logger
+    /// Drops the events of other portals (the global journal holds every installing account's),
+    /// and names the portal of a local journal given none (nil: every event is kept).
+    let portals: PortalFilter?
 
     /// - Parameters:
     ///   - upstream: the door, holding the app's developer-platform client (its client
@@ -78,9 +81,10 @@ public struct JournalReader: Service, Sendable {
     public init(
         upstream: HubSpotUpstream, feed: ChangeFeed, lease: FeedLease, replica: String,
         configuration: JournalReaderConfiguration = .init(),
-        catchUp: @escaping @Sendable (Int64) async throws -> Void, metrics: (any MetricsFactory)? = nil,
-        logger: Logger
+        catchUp: @escaping @Sendable (Int64) async throws -> Void, portals: PortalFilter? = nil,
+        metrics: (any MetricsFactory)? = nil, logger: Logger
     ) {
+        self.portals = portals
         self.upstream = upstream
         self.feed = feed
         self.lease = lease
@@ -147,7 +151,7 @@ public struct JournalReader: Service, Sendable {
         let deadline = ContinuousClock.now + configuration.callTimeout
         let entry: JournalEntry?
         do {
-            entry = try await upstream.journalEntry(position, in: configuration.scope, deadline: deadline)
+            entry = try await upstream.journalEntry(position, in: await scope(), deadline: deadline)
         } catch let error as HubSpotError where error.status == 404 {
             guard case .next(let offset) = position else { throw error }
             try await expired(offset, token: token)
@@ -155,7 +159,8 @@ public struct JournalReader: Service, Sendable {
         }
         guard let entry else { return false }
         let data = try await upstream.journalData(of: entry, deadline: .now + configuration.callTimeout)
-        let events = try JournalEntryData.events(data)
+        let delivered = try JournalEntryData.events(data)
+        let events = portals?.keep(delivered, intake: "journal") ?? delivered
         let appended = events.isEmpty ? nil : try await feed.append(events)
         guard try await lease.write(offsetKey, entry.currentOffset, token: token) else { throw LeaseLost() }
         if let newest = events.map(\.occurredAt).max() {
@@ -188,11 +193,18 @@ public struct JournalReader: Service, Sendable {
         guard try await lease.write(offsetKey, "", token: token) else { throw LeaseLost() }
     }
 
+    /// The journal to read: a local one given no portal is the fleet's portal's (waiting until
+    /// the portal is known, from `--hubspot-portal-id` or HubSpot's account-info).
+    func scope() async -> JournalScope {
+        guard case .local(nil) = configuration.scope, let portals else { return configuration.scope }
+        return .local(portalId: await portals.portal.value())
+    }
+
     /// Creates or updates a subscription per configured type (HubSpot upserts by type).
     func ensureSubscriptions() async throws {
         let deadline = ContinuousClock.now + configuration.callTimeout
         let existing = try await upstream.journalSubscriptions(deadline: deadline)
-        let portal: Int? = if case .local(let portal) = configuration.scope { portal } else { nil }
+        let portal: Int? = if case .local(let portal) = await scope() { portal } else { nil }
         for type in configuration.objectTypes {
             guard let typeId = ObjectTypeAliases.objectTypeId(of: type) else {
                 logger.warning(

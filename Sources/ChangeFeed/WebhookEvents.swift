@@ -54,6 +54,7 @@ public enum WebhookEvents {
             objectType: objectType, objectId: objectId, kind: kind, eventId: eventId,
             subscriptionType: subscriptionType, occurredAt: occurredAt,
             changeSource: item["changeSource"]?.stringValue)
+        event.portalId = item["portalId"]?.propertyText.flatMap { Int($0) }
         if kind == .updated || kind == .unknown {
             event.propertyName = item["propertyName"]?.stringValue
             event.propertyValue = item["propertyValue"].flatMap { $0.isNull ? nil : $0.propertyText }

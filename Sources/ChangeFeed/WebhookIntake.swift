@@ -56,10 +56,15 @@ public struct WebhookIntake: Sendable {
     public let configuration: WebhookIntakeConfiguration
     let feed: ChangeFeed
     let logger: Logger
+    /// Drops the events of other portals (nil: every event is kept).
+    let portals: PortalFilter?
 
-    public init(configuration: WebhookIntakeConfiguration, feed: ChangeFeed, logger: Logger) {
+    public init(
+        configuration: WebhookIntakeConfiguration, feed: ChangeFeed, portals: PortalFilter? = nil, logger: Logger
+    ) {
         self.configuration = configuration
         self.feed = feed
+        self.portals = portals
         self.logger = logger
     }
 
@@ -105,12 +110,16 @@ public struct WebhookIntake: Sendable {
         case .success(let key): requestKey = key
         case .failure(let why): return Answer(status: 401, body: why.message, outcome: .badSignature)
         }
-        let events: [ChangeEvent]
+        let delivered: [ChangeEvent]
         do {
-            events = try WebhookEvents.parse(body, maxEvents: configuration.maxEventsPerRequest)
+            delivered = try WebhookEvents.parse(body, maxEvents: configuration.maxEventsPerRequest)
         } catch {
             return Answer(status: 400, body: error.message, outcome: .malformed)
         }
+        // Another portal's events are answered as accepted (HubSpot must not retry them) and
+        // never stored.
+        let events = portals?.keep(delivered, intake: "webhook") ?? delivered
+        let foreign = delivered.count - events.count
         let appended: ChangeFeed.Appended
         do {
             appended = try await feed.append(events, requestKey: requestKey, replayWindow: configuration.maxAge)
@@ -127,7 +136,8 @@ public struct WebhookIntake: Sendable {
         }
         let stored = appended.storedCount
         return Answer(
-            status: 200, body: "{\"accepted\":\(stored),\"duplicates\":\(events.count - stored)}",
+            status: 200,
+            body: "{\"accepted\":\(stored),\"duplicates\":\(events.count - stored),\"otherPortals\":\(foreign)}",
             outcome: stored == 0 && !events.isEmpty ? .duplicate : .accepted)
     }
 

@@ -3,7 +3,8 @@ import Logging
 import ServiceLifecycle
 import Time
 
-/// Learns the account's day from HubSpot's account-info API — when its daily count resets (the
+/// Learns the account from HubSpot's account-info API — its portal id, when not given, and its
+/// day: when its daily count resets (the
 /// account's midnight, in its time zone) and how much of it every app of the account has
 /// spent — at start and every `refreshInterval`, and gives it to the limiter, which counts days
 /// and holds spent days to that midnight. The calls go through the door at bulk priority.
@@ -22,12 +23,15 @@ public struct AccountDayFollower: Service {
     let configuration: Configuration
     let time: TimeSource
     let logger: Logger
+    /// The fleet's portal, learned from the same details when not given (nil: not followed).
+    let portal: HubSpotPortal?
 
     public init(
         upstream: HubSpotUpstream, configuration: Configuration = .init(), time: TimeSource = .system,
-        logger: Logger = Logger(label: "account-day")
+        portal: HubSpotPortal? = nil, logger: Logger = Logger(label: "account-day")
     ) {
         self.upstream = upstream
+        self.portal = portal
         self.configuration = configuration
         self.time = time
         self.logger = logger
@@ -53,10 +57,19 @@ public struct AccountDayFollower: Service {
         }
     }
 
+    /// The account's time zone; its portal id goes to `portal` (a token of another portal than
+    /// the one configured is an error in the log: its events would all be dropped).
     private func readTimeZone() async throws -> String? {
-        try await upstream.call(CallTerms(priority: .bulk, deadline: time.now + .seconds(30))) { client, options in
+        let details = try await upstream.call(CallTerms(priority: .bulk, deadline: time.now + .seconds(30))) {
+            client, options in
             try await client.accountDetails(options: options)
-        }.timeZone
+        }
+        if let reported = details.portalId, let portal, let configured = portal.learned(reported) {
+            logger.error(
+                "the HubSpot token belongs to another portal than --hubspot-portal-id says; its change events are dropped as another portal's",
+                metadata: ["tokenPortal": "\(reported)", "configuredPortal": "\(configured)"])
+        }
+        return details.timeZone
     }
 
     /// Reads the account's usage once and tells the limiter when its day ends.
