@@ -385,6 +385,7 @@ let package = Package(
                 "ChangeFeed", "GatewayCore", "HubSpotAPI", "HubSpotSimulator", "RedisClient", "TestSupport",
                 "Digests",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -24,8 +24,9 @@ public struct JournalReaderConfiguration: Sendable {
     public var actions = ["CREATE", "UPDATE", "DELETE", "MERGE", "RESTORE", "ASSOCIATION_ADDED", "ASSOCIATION_REMOVED"]
     /// Create or update the journal subscriptions at start (idempotent).
     public var manageSubscriptions = true
-    /// The app's global journal, or one account's local journal.
-    public var scope: JournalScope = .global
+    /// One account's local journal (`.local(nil)`: the fleet's portal's), or the app's global
+    /// journal (every installing account's; other portals' events are dropped).
+    public var scope: JournalScope = .local(portalId: nil)
     public var start: Start = .earliest
     /// Pause after the reader caught up (HubSpot had no newer entry).
     public var pollInterval: Duration = .seconds(5)

@@ -46,7 +46,9 @@ public final class PortalFilter: Sendable {
             if first {
                 logger.warning(
                     "dropping change events of another HubSpot portal (counted in gateway_changes_foreign_portal_total; logged once per portal)",
-                    metadata: ["portal": "\(other)", "ownPortal": "\(own)", "intake": "\(intake)", "events": "\(count)"])
+                    metadata: [
+                        "portal": "\(other)", "ownPortal": "\(own)", "intake": "\(intake)", "events": "\(count)",
+                    ])
             }
         }
         return kept

@@ -137,7 +137,8 @@ public struct WebhookIntake: Sendable {
         let stored = appended.storedCount
         return Answer(
             status: 200,
-            body: "{\"accepted\":\(stored),\"duplicates\":\(events.count - stored),\"otherPortals\":\(foreign)}",
+            body: "{\"accepted\":\(stored),\"duplicates\":\(events.count - stored)"
+                + (foreign > 0 ? ",\"otherPortals\":\(foreign)}" : "}"),
             outcome: stored == 0 && !events.isEmpty ? .duplicate : .accepted)
     }
 

@@ -22,7 +22,8 @@ extension Gateway {
         if let feed, configuration.webhookIntake, !configuration.webhooks.clientSecrets.isEmpty {
             router.post(RouterPath(configuration.webhooks.path)) { request, _ -> Response in
                 let intake = WebhookIntake(
-                    configuration: self.webhooks.withLock { $0 }, feed: feed, logger: self.logger)
+                    configuration: self.webhooks.withLock { $0 }, feed: feed, portals: self.portals,
+                    logger: self.logger)
                 let answer: WebhookIntake.Answer
                 do {
                     var request = request

@@ -44,6 +44,9 @@ public final class Gateway: Sendable {
     let redis: RedisClient?
     let webhooks: Mutex<WebhookIntakeConfiguration>
     let logger: Logger
+    /// The portal this fleet serves, and the intakes' filter of other portals' events.
+    public let portal: HubSpotPortal
+    let portals: PortalFilter
 
     /// - Parameters:
     ///   - redis: the fleet's shared Redis (nil: this replica limits and caches alone, and has
@@ -115,11 +118,20 @@ public final class Gateway: Sendable {
                     keys: keys, trustsCertificateIdentity: configuration.trustsCertificateIdentity, logger: logger)
             ]
 
+        let portal = HubSpotPortal(configuration.portalId)
+        let portals = PortalFilter(portal: portal, logger: logger, metrics: metricsFactory)
         var services: [any Service] = [
             crm.upstream.limiter, crm.upstream.cache, drain,
             AccountDayFollower(
-                upstream: crm.upstream, configuration: configuration.accountDay, time: time, logger: logger),
+                upstream: crm.upstream, configuration: configuration.accountDay, time: time, portal: portal,
+                logger: logger),
         ]
+        if let redis {
+            services.append(
+                RedisPrefixClaim(
+                    redis: redis, prefix: configuration.keyPrefix, portal: portal, readiness: readiness,
+                    logger: logger))
+        }
         if let feed {
             services.append(
                 FeedInvalidator(
@@ -150,7 +162,7 @@ public final class Gateway: Sendable {
                         upstream: crm.upstream, feed: feed, lease: lease("journal", configuration.journalLease),
                         replica: replicaID, configuration: configuration.journal,
                         catchUp: { since in _ = try await reconciler.catchUp(types: types, from: since) },
-                        logger: logger))
+                        portals: portals, logger: logger))
             }
         }
         if let jobWorkers, configuration.jobs.workersPerReplica > 0 { services.append(jobWorkers) }
@@ -168,6 +180,8 @@ public final class Gateway: Sendable {
         self.redis = redis
         self.webhooks = Mutex(configuration.webhooks)
         self.logger = logger
+        self.portal = portal
+        self.portals = portals
     }
 
     /// The fully qualified names of the gRPC services `services` serve, read from the methods
@@ -204,8 +218,14 @@ public final class Readiness: Sendable {
         }
     }
 
+    private let prefixTaken = Mutex<String?>(nil)
+
+    /// Another portal's fleet keeps its state under this fleet's Redis prefix.
+    func prefixClaimedByAnother(_ why: String) { prefixTaken.withLock { $0 = why } }
+
     func problem(redis: RedisClient?, limiter: FixedWindowRateLimiter) -> String? {
         if credentialsRejected.withLock({ $0 }) { return "HubSpot rejected the gateway's credentials" }
+        if let why = prefixTaken.withLock({ $0 }) { return why }
         if let redis, !redis.health.isUp, limiter.mode == .redis {
             return "Redis unreachable and the local fallback not yet active"
         }

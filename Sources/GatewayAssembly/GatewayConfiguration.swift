@@ -37,6 +37,12 @@ public struct GatewayConfiguration: Sendable {
     /// The webhooks-journal reader (off when it has no object types; needs developer credentials).
     public var journal = JournalReaderConfiguration()
     public var journalLease: Duration = .seconds(6)
+    /// The HubSpot portal this fleet serves (nil: learned from HubSpot's account-info at start).
+    /// The change intakes drop other portals' events; the journal reads its local journal.
+    public var portalId: Int?
+    /// Where every Redis key of the fleet lives (`prefixKeys`), recorded as the portal's: a
+    /// second fleet of another portal on the same Redis needs its own.
+    public var keyPrefix = "hubspot-gateway"
     /// Reading the account's day (its midnight, its usage) from HubSpot's account-info API.
     public var accountDay = AccountDayFollower.Configuration()
     /// Where the leases' keys live.
@@ -51,6 +57,7 @@ public struct GatewayConfiguration: Sendable {
     /// Every Redis key and channel of the gateway under `prefix` (a fleet of its own on a shared
     /// Redis; each test).
     public mutating func prefixKeys(_ prefix: String) {
+        keyPrefix = prefix
         door.prefixKeys(prefix)
         feed.keyPrefix = prefix + ":feed"
         idempotency.keyPrefix = prefix + ":idempotency"

@@ -20,6 +20,11 @@ public struct HubSpotOptions: ParsableArguments {
             "HubSpot's API version every call uses: 2026-09 (current), 2026-03, or legacy (/crm/v3, /crm/v4). Per replica; see docs/hubspot-versions.md."
     )
     public var hubspotApiVersion = HubSpotAPIVersion.current
+    @Option(
+        help:
+            "The HubSpot portal (account id) this fleet serves: webhook and journal events of other portals are dropped, and the journal read is its local one. Without it, learned from HubSpot's account-info at start."
+    )
+    public var hubspotPortalId: Int?
 
     public init() {}
 }
@@ -51,6 +56,11 @@ public struct RedisOptions: ParsableArguments {
             "Replicas that must confirm (WAIT) a webhook event or job record before the gateway acknowledges it, so a Sentinel failover keeps it (0: the master alone)."
     )
     public var redisDurableReplicas = 0
+    @Option(
+        help:
+            "Prefix of every Redis key and channel of this fleet. Two fleets on one Redis (a sandbox portal's and production's) need their own, e.g. hubspot-gateway:<portal id>; a fleet finding another portal's state under its prefix reports not ready."
+    )
+    public var redisKeyPrefix = "hubspot-gateway"
 
     public init() {}
 }
@@ -258,8 +268,16 @@ public struct JournalOptions: ParsableArguments {
     public var journalClientId: String?
     @Option(help: "Client secret of that app (better: $HUBSPOT_GATEWAY_JOURNAL_CLIENT_SECRET).")
     public var journalClientSecret: String?
-    @Option(help: "Read one account's local journal (its portal id) instead of the app's global journal.")
+    @Option(
+        help:
+            "Read this account's local journal (its portal id) instead of the fleet's portal's (--hubspot-portal-id, or learned from HubSpot)."
+    )
     public var journalPortalId: Int?
+    @Flag(
+        help:
+            "Read the app's global journal (every installing account's events; other portals' are dropped) instead of the portal's local one."
+    )
+    public var journalGlobal = false
     @Option(help: "Where a reader without a stored offset starts: earliest (what HubSpot still keeps) or latest.")
     public var journalStart = "earliest"
     @Option(

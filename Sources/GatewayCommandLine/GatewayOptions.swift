@@ -166,6 +166,7 @@ public struct GatewayOptions: ParsableArguments {
         var configuration = GatewayConfiguration(baseURL: baseURL)
         configuration.door.hubspot.requestTimeout = .seconds(hubspot.hubspotRequestTimeoutSeconds)
         configuration.door.hubspot.apiVersion = hubspot.hubspotApiVersion
+        configuration.portalId = hubspot.hubspotPortalId
         configuration.door.redisTimeout = .milliseconds(redis.redisTimeoutMilliseconds)
         configuration.door.metadata.ttl = .seconds(cache.metadataTtlSeconds)
 
@@ -217,7 +218,7 @@ public struct GatewayOptions: ParsableArguments {
         configuration.reconciler.comparedProperties = try Self.comparedProperties(changes.reconcileProperties)
         configuration.reconcilerLease = .seconds(changes.reconcileLeaseSeconds)
         configuration.journal.objectTypes = Self.list(journal.journalTypes)
-        configuration.journal.scope = journal.journalPortalId.map { .local(portalId: $0) } ?? .global
+        configuration.journal.scope = journal.journalGlobal ? .global : .local(portalId: journal.journalPortalId)
         configuration.journal.start = JournalReaderConfiguration.Start(rawValue: journal.journalStart) ?? .earliest
         configuration.journal.pollInterval = .milliseconds(journal.journalPollIntervalMilliseconds)
         configuration.journalLease = .seconds(journal.journalLeaseSeconds)
@@ -232,6 +233,8 @@ public struct GatewayOptions: ParsableArguments {
         configuration.jobs.workersPerReplica = writes.jobWorkers
         configuration.jobs.importThreshold = max(0, writes.jobImportThreshold)
         configuration.jobs.importPollInterval = .seconds(max(0.05, writes.jobImportPollSeconds))
+        // Last, so that no component configured above keeps the default prefix.
+        if redis.redisKeyPrefix != configuration.keyPrefix { configuration.prefixKeys(redis.redisKeyPrefix) }
         return configuration
     }
 

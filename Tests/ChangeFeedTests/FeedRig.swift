@@ -37,12 +37,14 @@ struct FeedRig {
         await client.shutdown()
     }
 
-    func intake(_ configure: (inout WebhookIntakeConfiguration) -> Void = { _ in }) -> WebhookIntake {
+    func intake(
+        portals: PortalFilter? = nil, _ configure: (inout WebhookIntakeConfiguration) -> Void = { _ in }
+    ) -> WebhookIntake {
         var configuration = WebhookIntakeConfiguration()
         configuration.publicURL = Self.publicURL
         configuration.clientSecrets = [Self.secret]
         configure(&configuration)
-        return WebhookIntake(configuration: configuration, feed: feed, logger: quietLogger())
+        return WebhookIntake(configuration: configuration, feed: feed, portals: portals, logger: quietLogger())
     }
 
     /// Every event in the feed, oldest first.
@@ -83,10 +85,10 @@ struct SignedDelivery {
     /// HubSpot's event JSON.
     static func event(
         _ eventId: Int, _ subscriptionType: String, objectId: Int, property: (String, String)? = nil,
-        extra: String = ""
+        extra: String = "", portal: Int = 62515
     ) -> String {
         var fields = [
-            "\"eventId\":\(eventId)", "\"subscriptionId\":1", "\"portalId\":62515", "\"appId\":1",
+            "\"eventId\":\(eventId)", "\"subscriptionId\":1", "\"portalId\":\(portal)", "\"appId\":1",
             "\"occurredAt\":1700000000000", "\"subscriptionType\":\"\(subscriptionType)\"", "\"attemptNumber\":0",
             "\"objectId\":\(objectId)", "\"changeSource\":\"CRM_UI\"",
         ]

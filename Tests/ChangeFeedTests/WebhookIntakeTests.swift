@@ -1,4 +1,6 @@
 import ChangeFeed
+import GatewayCore
+import MetricsTestKit
 import Foundation
 import Testing
 import TestSupport
@@ -31,6 +33,26 @@ import Digests
             #expect(retry.status == 200 && retry.outcome == .duplicate)
             let stored = try await rig.stored()
             #expect(stored.count == 3)
+        }
+    }
+
+    @Test func anotherPortalsEventsAreAcceptedButNeverStoredAndCountedByPortal() async throws {
+        try await FeedRig.with { rig in
+            let metrics = TestMetrics()
+            let portals = PortalFilter(portal: HubSpotPortal(777), logger: quietLogger(), metrics: metrics)
+            let intake = rig.intake(portals: portals)
+            let mixed = SignedDelivery.batch([
+                SignedDelivery.event(1, "contact.creation", objectId: 101),
+                SignedDelivery.event(2, "contact.creation", objectId: 102, portal: 777),
+                SignedDelivery.event(3, "deal.deletion", objectId: 7),
+            ])
+            let answer = await SignedDelivery(mixed).send(to: intake)
+            #expect(answer.status == 200 && answer.outcome == .accepted)
+            #expect(answer.body == #"{"accepted":1,"duplicates":0,"otherPortals":2}"#)
+            #expect(try await rig.stored().map(\.objectId) == ["102"])
+            let dropped = try metrics.expectCounter(
+                PortalFilter.Name.foreign, [("portal", "62515"), ("intake", "webhook")])
+            #expect(dropped.totalValue == 2)
         }
     }
 
