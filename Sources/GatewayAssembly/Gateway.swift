@@ -49,23 +49,26 @@ public final class Gateway: Sendable {
     let portals: PortalFilter
 
     /// - Parameters:
-    ///   - redis: the fleet's shared Redis (nil: this replica limits and caches alone, and has
-    ///     no change feed, write jobs or idempotency).
+    ///   - redis: the fleet's shared state Redis, which never evicts (nil: this replica limits and
+    ///     caches alone, and has no change feed, write jobs or idempotency).
     ///   - durableRedis: the connections for acknowledged writes (feed events, job records),
     ///     which wait for replicas; `redis` when none are awaited.
+    ///   - cacheRedis: the caches' Redis, which may evict (nil: `redis`).
     ///   - accessLogger: where the access log goes (default: `logger`).
     ///   - metricsFactory: where the RPCs' metrics go (default: the bootstrapped one).
     public init(
         configuration: GatewayConfiguration, credentials: HubSpotCredentials,
         developer: ClientCredentials? = nil, keys: CallerKeys, redis: RedisClient?,
-        durableRedis: RedisClient? = nil, transport: CurlTransport, replicaID: String = UUID().uuidString,
+        durableRedis: RedisClient? = nil, cacheRedis: RedisClient? = nil, transport: CurlTransport,
+        replicaID: String = UUID().uuidString,
         metrics: GatewayMetrics = GatewayMetrics(), time: TimeSource = .system, logger: Logger,
         accessLogger: Logger? = nil, metricsFactory: (any MetricsFactory)? = nil
     ) throws {
         let readiness = Readiness()
         let crm = CRM(
             door: configuration.door, credentials: credentials, developer: developer, redis: redis,
-            transport: transport, replicaID: replicaID, metrics: metrics, time: time, observer: readiness.observe,
+            cacheRedis: cacheRedis, transport: transport, replicaID: replicaID, metrics: metrics, time: time,
+            observer: readiness.observe,
             logger: logger)
         let durableRedis = durableRedis ?? redis
         let feed = durableRedis.map { ChangeFeed(redis: $0, configuration: configuration.feed) }

@@ -61,6 +61,21 @@ public struct RedisOptions: ParsableArguments {
             "Prefix of every Redis key and channel of this fleet. Two fleets on one Redis (a sandbox portal's and production's) need their own, e.g. hubspot-gateway:<portal id>; a fleet finding another portal's state under its prefix reports not ready."
     )
     public var redisKeyPrefix = "hubspot-gateway"
+    @Option(
+        help:
+            "The Redis of what must not be lost (feed, jobs, idempotency records, offsets, leases, the budget's state); noeviction and AOF. Default: --redis-url."
+    )
+    public var stateRedisUrl: String?
+    @Option(
+        help:
+            "The Redis of the object and metadata caches, which may evict (allkeys-lru). Default: --redis-url."
+    )
+    public var cacheRedisUrl: String?
+    @Flag(
+        help:
+            "Start even when the state Redis's maxmemory-policy evicts keys (acknowledged jobs, events and idempotency records could then be lost)."
+    )
+    public var allowEvictingStateRedis = false
 
     public init() {}
 }

@@ -66,13 +66,22 @@ public struct GatewayRunner {
         }
         var configuration = try options.configuration(baseURL: baseURL)
         configure(&configuration)
-        let redis: RedisClient? = try options.redis.redisUrl.map { url in
+        func redisClient(_ url: String) throws -> RedisClient {
             var redisConfiguration = try RedisConfiguration(url: url)
             redisConfiguration.commandTimeout = .milliseconds(options.redis.redisTimeoutMilliseconds)
             try options.applyRedisTLS(to: &redisConfiguration)
             redisConfiguration.sentinelPassword = options.redis.redisSentinelPassword
             redisConfiguration.durableReplicas = options.redis.redisDurableReplicas
             return RedisClient(configuration: redisConfiguration, logger: logger)
+        }
+        // Two roles: the state that must not be lost, and the caches, which may be evicted.
+        let stateURL = options.redis.stateRedisUrl ?? options.redis.redisUrl
+        let cacheURL = options.redis.cacheRedisUrl ?? options.redis.redisUrl
+        let redis: RedisClient? = try stateURL.map(redisClient)
+        let cacheRedis: RedisClient? = try cacheURL.flatMap { $0 == stateURL ? nil : try redisClient($0) }
+        if let redis {
+            try await StateRedisPolicy.check(
+                redis, allowEvicting: options.redis.allowEvictingStateRedis, shared: cacheRedis == nil, logger: logger)
         }
         // Acknowledged writes (feed events, job records) WAIT for replicas; on connections of
         // their own, so a slow replica never holds up the limiter's and the cache's commands.
@@ -84,7 +93,7 @@ public struct GatewayRunner {
         let tlsContext = try options.grpcTLSContext(logger: logger)
         let gateway = try Gateway(
             configuration: configuration, credentials: credentials, developer: options.developerCredentials(),
-            keys: keys, redis: redis, durableRedis: durableRedis, transport: transport,
+            keys: keys, redis: redis, durableRedis: durableRedis, cacheRedis: cacheRedis, transport: transport,
             metrics: GatewayMetrics(), logger: logger)
 
         var grpcConfiguration = Nghttp2ServerTransportConfiguration(
@@ -162,6 +171,7 @@ public struct GatewayRunner {
         do { try await group.run() } catch { failure = error }
         await redis?.shutdown()
         if durableRedis !== redis { await durableRedis?.shutdown() }
+        await cacheRedis?.shutdown()
         if let failure { throw failure }
     }
 }

@@ -36,15 +36,17 @@ public struct DoorConfiguration: Sendable {
 extension CRM {
     /// The domain on a door built from `configuration`: the one place the door is assembled.
     /// - Parameters:
-    ///   - redis: the fleet's shared Redis (nil: this replica limits and caches alone).
+    ///   - redis: the fleet's shared state Redis (nil: this replica limits and caches alone).
+    ///   - cacheRedis: the Redis of the object and metadata caches, which may evict (nil: `redis`).
     ///   - developer: the app's developer-platform client credentials (the webhooks journal),
     ///     for a second client the door holds, whose calls go through the same budget and breaker.
     ///   - observer: told of every HTTP exchange with HubSpot besides the limiter and metrics.
     ///   - breakerNow: the breaker's clock (tests), else `time`'s.
     public init(
         door configuration: DoorConfiguration, credentials: HubSpotCredentials,
-        developer: ClientCredentials? = nil, redis: RedisClient?, transport: CurlTransport,
-        replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(), time: TimeSource = .system,
+        developer: ClientCredentials? = nil, redis: RedisClient?, cacheRedis: RedisClient? = nil,
+        transport: CurlTransport, replicaID: String = UUID().uuidString, metrics: GatewayMetrics = GatewayMetrics(),
+        time: TimeSource = .system,
         breakerNow: (@Sendable () -> ContinuousClock.Instant)? = nil,
         observer: @escaping @Sendable (HubSpotExchange) -> Void = { _ in }, logger: Logger
     ) {
@@ -70,10 +72,12 @@ extension CRM {
                 configuration: configuration.breaker, metrics: metrics, logger: logger,
                 now: breakerNow ?? { time.now }),
             cache: ObjectCache(
-                redis: redis, configuration: configuration.cache, metrics: metrics, time: time, logger: logger),
+                redis: cacheRedis ?? redis, configuration: configuration.cache, metrics: metrics, time: time,
+                logger: logger),
             configuration: configuration.batching, metrics: metrics, logger: logger)
         self.init(
             upstream: upstream,
-            metadataCache: MetadataCache(redis: redis, configuration: configuration.metadata, logger: logger))
+            metadataCache: MetadataCache(
+                redis: cacheRedis ?? redis, configuration: configuration.metadata, logger: logger))
     }
 }

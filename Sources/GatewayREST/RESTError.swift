@@ -84,7 +84,7 @@ struct RESTError: Error, Sendable {
             answer = rateLimited(retryAfter: failure.retryAfter ?? .seconds(1))
         case .hubspotCredentialsRejected:
             answer = RESTError(.serviceUnavailable, failure.message, category: "GATEWAY_CREDENTIALS")
-        case .hubspotUnavailable, .circuitOpen, .gatewayStateUnavailable, .replicaShuttingDown:
+        case .hubspotUnavailable, .circuitOpen, .gatewayStateUnavailable, .replicaShuttingDown, .gatewayStateFull:
             answer = RESTError(.serviceUnavailable, failure.message, category: "SERVICE_UNAVAILABLE")
         case .deadlineExceeded, .idempotentRequestInFlight:
             answer = RESTError(.gatewayTimeout, failure.message, category: "TIMEOUT")

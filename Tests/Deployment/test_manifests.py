@@ -56,7 +56,7 @@ def test_the_example_secret_is_valid_and_holds_only_placeholders():
 
 
 def test_the_schema_check_rejects_unknown_fields_wrong_types_and_missing_required_fields():
-    (deployment,) = [o for o in render("k8s") if o["kind"] == "Deployment"]
+    deployment = one(render("k8s"), "Deployment", "hubspot-gateway")
     import copy
     unknown = copy.deepcopy(deployment)
     unknown["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
@@ -161,7 +161,7 @@ def test_every_pod_runs_locked_down(path):
             assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
 
 
-def test_the_in_cluster_redis_is_reachable_from_the_gateway_only_and_persists_with_aof():
+def test_the_state_redis_never_evicts_and_persists_and_the_cache_redis_evicts_and_both_admit_the_gateway_only():
     objects = render("k8s")
     redis = one(objects, "StatefulSet", "hubspot-gateway-redis")
     service = one(objects, "Service", redis["spec"]["serviceName"])
@@ -169,16 +169,29 @@ def test_the_in_cluster_redis_is_reachable_from_the_gateway_only_and_persists_wi
     assert selects(service["spec"]["selector"], labels) and service["spec"]["clusterIP"] == "None"
     args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
+    # Acknowledged state is never evicted (the gateway refuses to start on an evicting one).
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    cache = one(objects, "Deployment", "hubspot-gateway-redis-cache")
+    cache_args = cache["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert cache_args[cache_args.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    config = one(objects, "ConfigMap", "hubspot-gateway-config")["data"]
+    cache_service = one(objects, "Service", "hubspot-gateway-redis-cache")
+    assert config["HUBSPOT_GATEWAY_CACHE_REDIS_URL"] == "redis://hubspot-gateway-redis-cache:6379"
+    assert selects(cache_service["spec"]["selector"], cache["spec"]["template"]["metadata"]["labels"])
+    cache_policy = one(objects, "NetworkPolicy", "hubspot-gateway-redis-cache")
+    (cache_rule,) = cache_policy["spec"]["ingress"]
     policy = one(objects, "NetworkPolicy", "hubspot-gateway-redis")
     assert selects(policy["spec"]["podSelector"]["matchLabels"], labels)
     gateway_labels = one(objects, "Deployment", "hubspot-gateway")["spec"]["template"]["metadata"]["labels"]
     (rule,) = policy["spec"]["ingress"]
     assert [selects(peer["podSelector"]["matchLabels"], gateway_labels) for peer in rule["from"]] == [True]
+    assert [selects(peer["podSelector"]["matchLabels"], gateway_labels) for peer in cache_rule["from"]] == [True]
     (secret,) = load("k8s/secret.example.yaml")
     assert f"//{service['metadata']['name']}:6379" in secret["stringData"]["redis-url"]
-    # The production overlay uses a managed Redis instead.
+    # The production overlay uses a managed state Redis instead (the cache Redis stays).
     production = render("k8s/overlays/production")
-    assert not [o for o in production if "redis" in o["metadata"]["name"]]
+    assert not [o for o in production if o["metadata"]["name"] == "hubspot-gateway-redis"]
+    assert one(production, "Deployment", "hubspot-gateway-redis-cache")
     assert {o["metadata"].get("namespace") for o in production} == {"crm-gateway"}
 
 

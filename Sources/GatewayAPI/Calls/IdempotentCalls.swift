@@ -83,6 +83,11 @@ struct IdempotentCalls: Sendable {
                 .idempotentRequestInFlight,
                 "the first request with idempotency key '\(key)' is still in flight; retry with the same key to get its answer"
             )
+        case .storeFull(let key):
+            GatewayErrors.error(
+                .gatewayStateFull,
+                "the gateway's state Redis is out of memory, so idempotency key '\(key)' could not be recorded and nothing was written; retry later (its operators must raise maxmemory)",
+                retryAfter: GatewayFailure.stateFullRetryDelay)
         case .storeUnavailable(let key):
             GatewayErrors.error(
                 .gatewayStateUnavailable,

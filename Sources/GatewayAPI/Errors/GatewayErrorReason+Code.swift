@@ -6,7 +6,7 @@ extension GatewayErrorReason {
     public var code: RPCError.Code {
         switch self {
         case .gatewayBudgetExhausted, .hubspotRateLimited, .subscriberTooSlow, .callerShareExhausted,
-            .hubspotDailyLimitReached, .serviceDailyQuotaExhausted:
+            .hubspotDailyLimitReached, .serviceDailyQuotaExhausted, .gatewayStateFull:
             .resourceExhausted
         case .hubspotUnavailable, .circuitOpen, .hubspotCredentialsRejected, .gatewayStateUnavailable,
             .replicaShuttingDown:

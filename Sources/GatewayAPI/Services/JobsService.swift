@@ -69,6 +69,11 @@ public struct JobsService: Hubspot_Gateway_V1_JobsService.ServiceProtocol {
                 throw GatewayErrors.error(.invalidRequest, refusal.message, field: "records[\(position)]")
             }
             throw GatewayErrors.error(.jobTooLarge, refusal.message)
+        } catch  where GatewayFailure.isStateFull(error) {
+            throw GatewayErrors.error(
+                .gatewayStateFull,
+                "the gateway's state Redis is out of memory (maxmemory reached): the job was not accepted; submit it again later (its operators must raise maxmemory or shorten job retention)",
+                retryAfter: GatewayFailure.stateFullRetryDelay)
         } catch {
             throw GatewayErrors.error(
                 .gatewayStateUnavailable,

@@ -37,4 +37,5 @@ public enum GatewayErrorReason: String, CaseIterable, Sendable {
     case jobTooLarge = "JOB_TOO_LARGE"
     case hubspotDailyLimitReached = "HUBSPOT_DAILY_LIMIT_REACHED"
     case serviceDailyQuotaExhausted = "SERVICE_DAILY_QUOTA_EXHAUSTED"
+    case gatewayStateFull = "GATEWAY_STATE_FULL"
 }

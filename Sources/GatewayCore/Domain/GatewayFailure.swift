@@ -1,3 +1,4 @@
+import RedisClient
 /// What went wrong, classified once for every API: the reason, a message a person can act on,
 /// whether and when the caller may retry, whether a write's outcome is unknown, and the details
 /// each wire form carries. gRPC (`GatewayErrors`) and REST (`RESTError`) each keep a small table
@@ -36,6 +37,15 @@ public struct GatewayFailure: Error, Sendable, CustomStringConvertible {
 
     /// How long a caller should wait after HubSpot failed, when HubSpot did not say.
     public static let unavailableRetryDelay: Duration = .seconds(1)
+    /// How long a caller waits after the state Redis said it is out of memory (an operator
+    /// has to act; retrying at once only adds load).
+    public static let stateFullRetryDelay: Duration = .seconds(30)
+
+    /// Whether `error` is the state Redis refusing a write for lack of memory (`noeviction`).
+    public static func isStateFull(_ error: any Error) -> Bool {
+        (error as? RedisServerError)?.kind == .outOfMemory
+            || "\(error)".contains("OOM command not allowed")
+    }
 
     /// `error` classified; `subject` names what was asked for ("contact 123").
     public init(classifying error: any Error, subject: String) {

@@ -36,6 +36,8 @@ public struct IdempotentWrites: Sendable {
         case stillInFlight(key: String)
         /// Redis cannot be asked: nothing can be promised about the key.
         case storeUnavailable(key: String)
+        /// The state Redis is out of memory: the key could not be recorded, nothing was written.
+        case storeFull(key: String)
     }
 
     public let configuration: Configuration
@@ -103,6 +105,8 @@ public struct IdempotentWrites: Sendable {
                     Self.claimScript, keys: [recordKey],
                     arguments: [.init(fingerprint), .init(owner), RESPArgument(inFlight.milliseconds), retention],
                     timeout: configuration.redisTimeout)
+            } catch let error as RedisServerError where error.kind == .outOfMemory {
+                throw Refusal.storeFull(key: key)
             } catch {
                 throw Refusal.storeUnavailable(key: key)
             }

@@ -170,6 +170,11 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
   /// its caller key; bulk work stops a reserve short of it). It resumes at the account's
   /// midnight (RetryInfo); other services are still served.
   case serviceDailyQuotaExhausted // = 33
+
+  /// RESOURCE_EXHAUSTED. The gateway's state Redis (the feed, jobs, idempotency records) is out of
+  /// memory (its maxmemory reached; it never evicts what was acknowledged): nothing was accepted.
+  /// Retry later; its operators must raise maxmemory or shorten retention (docs/operations.md).
+  case gatewayStateFull // = 34
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -212,6 +217,7 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case 31: self = .jobTooLarge
     case 32: self = .hubspotDailyLimitReached
     case 33: self = .serviceDailyQuotaExhausted
+    case 34: self = .gatewayStateFull
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -252,6 +258,7 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case .jobTooLarge: return 31
     case .hubspotDailyLimitReached: return 32
     case .serviceDailyQuotaExhausted: return 33
+    case .gatewayStateFull: return 34
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -292,6 +299,7 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     .jobTooLarge,
     .hubspotDailyLimitReached,
     .serviceDailyQuotaExhausted,
+    .gatewayStateFull,
   ]
 
 }
@@ -299,5 +307,5 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 nonisolated extension Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0\u{1}HUBSPOT_DAILY_LIMIT_REACHED\0\u{1}SERVICE_DAILY_QUOTA_EXHAUSTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0\u{1}HUBSPOT_DAILY_LIMIT_REACHED\0\u{1}SERVICE_DAILY_QUOTA_EXHAUSTED\0\u{1}GATEWAY_STATE_FULL\0")
 }

@@ -46,7 +46,10 @@ public enum RESPValue: Sendable, Equatable {
 public struct RedisServerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The first word of the reply, which Redis uses as the error's kind.
     public enum Kind: Equatable, Sendable {
-        case err, noScript, wrongType, loading, readOnly, noAuth, wrongPass, busy, other(String)
+        case err, noScript, wrongType, loading, readOnly, noAuth, wrongPass, busy
+        /// `OOM`: maxmemory reached under `noeviction`; the write was not made.
+        case outOfMemory
+        case other(String)
     }
 
     public var message: String
@@ -64,6 +67,7 @@ public struct RedisServerError: Error, Sendable, Equatable, CustomStringConverti
         case "NOAUTH": return .noAuth
         case "WRONGPASS": return .wrongPass
         case "BUSY": return .busy
+        case "OOM": return .outOfMemory
         default: return .other(String(prefix))
         }
     }

@@ -1,0 +1,105 @@
+"""Acknowledged state lives in a Redis that never evicts (issue 34): a state Redis that would
+evict stops the gateway at start, a full one refuses new state with RESOURCE_EXHAUSTED naming
+Redis memory (never a yes that is then lost), and the caches live in a Redis of their own.
+Real processes: gateways, redis-servers, hubspot-sim."""
+import random
+import subprocess
+import tempfile
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from gateway_fleet import Fleet, Gateway
+from hubspot.gateway.v1 import contacts_pb2, contacts_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+
+
+def redis_server(policy: str = "noeviction") -> tuple[subprocess.Popen, int]:
+    port = random.randint(30001, 40000)
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", tempfile.mkdtemp(), "--maxmemory-policy", policy,
+                                "--loglevel", "notice"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if "Ready to accept connections" in line:
+            break
+    return process, port
+
+
+def cli(port: int, *args: str) -> str:
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+
+
+def reason(error: grpc.RpcError) -> str | None:
+    for detail in rpc_status.from_call(error).details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info.reason
+    return None
+
+
+def test_a_single_evicting_redis_stops_the_gateway_at_start_with_the_fix_in_the_message():
+    process, port = redis_server("volatile-lru")
+    fleet = Fleet(replicas=0, redis_url=f"redis://127.0.0.1:{port}")
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            Gateway(*fleet.gateway_args, env=fleet.gateway_env)
+        text = str(refused.value)
+        assert "volatile-lru" in text and "--cache-redis-url" in text and "noeviction" in text, text
+        # Accepting the risk explicitly starts it (with a warning).
+        accepted = Gateway(*fleet.gateway_args, "--allow-evicting-state-redis", env=fleet.gateway_env)
+        assert "evicts keys" in accepted.log_text()
+        accepted.stop()
+    finally:
+        fleet.stop()
+        process.terminate()
+
+
+@pytest.fixture(scope="module")
+def two_roles():
+    state, state_port = redis_server("noeviction")
+    cache, cache_port = redis_server("allkeys-lru")
+    fleet = Fleet(replicas=1, sim_args=("--seed", "50"), redis_url=f"redis://127.0.0.1:{state_port}",
+                  args=("--cache-redis-url", f"redis://127.0.0.1:{cache_port}"))
+    yield fleet, state_port, cache_port
+    fleet.stop()
+    state.terminate()
+    cache.terminate()
+
+
+def test_caches_go_to_the_cache_redis_and_a_full_state_redis_refuses_new_state_but_reads_go_on(two_roles):
+    fleet, state_port, cache_port = two_roles
+    channel = grpc.insecure_channel(fleet.gateways[0].address)
+    contacts = contacts_pb2_grpc.ContactsServiceStub(channel)
+    jobs = jobs_pb2_grpc.JobsServiceStub(channel)
+    page = contacts.ListContacts(contacts_pb2.ListContactsRequest(), metadata=fleet.metadata(), timeout=30)
+    for contact in page.contacts[:5]:
+        contacts.GetContact(contacts_pb2.GetContactRequest(id=contact.id), metadata=fleet.metadata("analytics"), timeout=10)
+    cached = cli(cache_port, "--scan", "--pattern", "hubspot-gateway:cache:*").split()
+    assert cached, "the object cache writes to the cache Redis"
+    assert not cli(state_port, "--scan", "--pattern", "hubspot-gateway:cache:*"), "no cache entry in the state Redis"
+
+    record = jobs_pb2.JobInput(object_type="contacts", operation=jobs_pb2.JobInput.OPERATION_UPSERT, id_property="email",
+                               properties={"email": "full@example.com"})
+    # The state Redis reaches its maxmemory (noeviction): every write to it is refused.
+    assert cli(state_port, "CONFIG", "SET", "maxmemory", "1") == "OK"
+    try:
+        with pytest.raises(grpc.RpcError) as full:
+            jobs.SubmitWrite(jobs_pb2.SubmitWriteRequest(input=record), metadata=fleet.metadata(), timeout=30)
+        assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, full.value
+        assert reason(full.value) == "GATEWAY_STATE_FULL" and "out of memory" in full.value.details()
+        with pytest.raises(grpc.RpcError) as idempotent:
+            contacts.CreateContact(contacts_pb2.CreateContactRequest(
+                contact=contacts_pb2.Contact(email="idem-full@example.com"), idempotency_key="full-1"),
+                metadata=fleet.metadata(), timeout=30)
+        assert idempotent.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and reason(idempotent.value) == "GATEWAY_STATE_FULL"
+        # Reads go on: the budget falls back to this replica's share, the cache is elsewhere.
+        reply = contacts.GetContact(contacts_pb2.GetContactRequest(id=page.contacts[6].id),
+                                    metadata=fleet.metadata("analytics"), timeout=10)
+        assert reply.contact.id == page.contacts[6].id
+    finally:
+        assert cli(state_port, "CONFIG", "SET", "maxmemory", "0") == "OK"
+    # With room again, the same job is accepted (nothing of the refused one was kept).
+    job = jobs.SubmitWrite(jobs_pb2.SubmitWriteRequest(input=record), metadata=fleet.metadata(), timeout=30)
+    assert job.id
