@@ -103,3 +103,80 @@ def test_caches_go_to_the_cache_redis_and_a_full_state_redis_refuses_new_state_b
     # With room again, the same job is accepted (nothing of the refused one was kept).
     job = jobs.SubmitWrite(jobs_pb2.SubmitWriteRequest(input=record), metadata=fleet.metadata(), timeout=30)
     assert job.id
+
+
+def test_a_small_evicting_cache_redis_filled_by_reads_never_costs_an_acknowledged_job_record_or_idempotency_answer():
+    import concurrent.futures
+    import json
+    import urllib.request
+    state, state_port = redis_server("noeviction")
+    cache, cache_port = redis_server("allkeys-lru")
+    assert cli(cache_port, "CONFIG", "SET", "maxmemory", "2mb") == "OK"
+    fleet = Fleet(replicas=2, sim_args=("--seed", "3000"), redis_url=f"redis://127.0.0.1:{state_port}",
+                  args=("--cache-redis-url", f"redis://127.0.0.1:{cache_port}"))
+    try:
+        gateways = [grpc.insecure_channel(g.address) for g in fleet.gateways]
+        contacts = [contacts_pb2_grpc.ContactsServiceStub(c) for c in gateways]
+        jobs = jobs_pb2_grpc.JobsServiceStub(gateways[0])
+        before = fleet.sim_admin("GET", "/_sim/objects")["contacts"]
+        ids, cursor = [], ""
+        while len(ids) < 3000:
+            page = contacts[0].ListContacts(contacts_pb2.ListContactsRequest(page={"page_size": 100, "cursor": cursor}),
+                                            metadata=fleet.metadata(), timeout=30)
+            ids += [c.id for c in page.contacts]
+            cursor = page.page.next_cursor
+            if not cursor:
+                break
+
+        def reads(offset):
+            # 30 readers at once: their reads share HubSpot's batch calls, as callers' do.
+            for n in range(offset, len(ids), 30):
+                contacts[n % 2].GetContact(contacts_pb2.GetContactRequest(id=ids[n]), metadata=fleet.metadata("analytics"),
+                                           timeout=60)
+
+        def job():
+            records = (jobs_pb2.JobInput(object_type="contacts", operation=jobs_pb2.JobInput.OPERATION_UPSERT,
+                                         id_property="email", record_key=str(i),
+                                         properties={"email": f"pressure{i}@example.com", "firstname": f"P{i}"})
+                       for i in range(5000))
+            return jobs.SubmitWrites(records, metadata=fleet.metadata(), timeout=120)
+
+        def create(i):
+            return contacts[i % 2].CreateContact(contacts_pb2.CreateContactRequest(
+                contact=contacts_pb2.Contact(email=f"idem-pressure{i}@example.com"), idempotency_key=f"pressure-{i}"),
+                metadata=fleet.metadata(), timeout=120).contact.id
+
+        with concurrent.futures.ThreadPoolExecutor(80) as pool:
+            reading = [pool.submit(reads, offset) for offset in range(30)]
+            submitted = pool.submit(job)
+            created = list(pool.map(create, range(1000)))
+            accepted = submitted.result()
+            for reader in reading:
+                reader.result()
+        assert int(cli(cache_port, "INFO", "stats").split("evicted_keys:")[1].split()[0]) > 0, "the cache Redis evicted"
+
+        # The job finishes, every record written once.
+        watch = jobs.WatchJob(jobs_pb2.WatchJobRequest(job_id=accepted.id), metadata=fleet.metadata(), timeout=240)
+        final = None
+        for final in watch:
+            if final.state in (jobs_pb2.Job.STATE_DONE, jobs_pb2.Job.STATE_CANCELLED):
+                break
+        assert final is not None and final.state == jobs_pb2.Job.STATE_DONE, final
+        results, position = [], 0
+        while True:
+            page = list(jobs.JobResults(jobs_pb2.JobResultsRequest(job_id=accepted.id, from_position=position),
+                                        metadata=fleet.metadata(), timeout=60))
+            if not page:
+                break
+            results += page
+            position += len(page)
+        assert len(results) == 5000 and all(r.outcome in (jobs_pb2.RecordResult.OUTCOME_CREATED, jobs_pb2.RecordResult.OUTCOME_WRITTEN)
+                                            for r in results), {r.outcome for r in results}
+        # Every idempotency answer kept: the same keys answer the same records, and nothing twice.
+        again = [create(i) for i in range(1000)]
+        assert again == created and len(set(created)) == 1000
+        assert fleet.sim_admin("GET", "/_sim/objects")["contacts"] == before + 5000 + 1000
+    finally:
+        fleet.stop()
+        state.terminate()
+        cache.terminate()
