@@ -110,6 +110,24 @@ def test_each_fleet_keeps_its_own_portals_changes_cache_and_budget(fleets):
                    for line in metric(fleet.gateways[0], "gateway_changes_foreign_portal_total")), metric(
             fleet.gateways[0], "gateway_changes_foreign_portal_total")
 
+    # B's cache: another portal's change to a record B caches leaves it cached; B's own change
+    # to another record, delivered after it, is what shows the delivery was processed.
+    foreign_id, own_id = page.contacts[1].id, page.contacts[2].id
+    for contact_id in (foreign_id, own_id):
+        readers[b].GetContact(contacts_pb2.GetContactRequest(id=contact_id), metadata=b.metadata("analytics"), timeout=10)
+    assert post_signed_webhook(b.gateways[0], [event(PORTAL_A, foreign_id, f"foreign {token}"),
+                                               event(PORTAL_B, own_id, f"own {token}")], SECRET, PUBLIC_URL) == 200
+    deadline = time.monotonic() + 10
+    while True:  # until B refetches its own changed record: its invalidation has run
+        before = contact_reads(b)
+        readers[b].GetContact(contacts_pb2.GetContactRequest(id=own_id), metadata=b.metadata("analytics"), timeout=10)
+        if contact_reads(b) > before:
+            break
+        assert time.monotonic() < deadline, "B's own change never invalidated its cached copy"
+    before = contact_reads(b)
+    readers[b].GetContact(contacts_pb2.GetContactRequest(id=foreign_id), metadata=b.metadata("analytics"), timeout=10)
+    assert contact_reads(b) == before, "another portal's change invalidated B's cached record"
+
     # Every key of each fleet lives under its own prefix: cache, feed, budget, leases, …
     keys = subprocess.run(["redis-cli", "-p", str(a.redis_port), "--scan"], capture_output=True, text=True,
                           timeout=30).stdout.split()
