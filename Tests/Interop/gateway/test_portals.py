@@ -159,3 +159,41 @@ def test_a_fleet_of_another_portal_under_the_same_prefix_reports_not_ready(fleet
         assert answer and answer[0] == 503 and f"portal {PORTAL_A}" in answer[1] and "--redis-key-prefix" in answer[1], answer
     finally:
         stray.stop()
+
+
+def test_the_global_journal_of_another_portal_publishes_nothing_and_is_counted():
+    app = ("journal-app", "journal-app-secret")
+    fleet = Fleet(replicas=1, sim_args=("--seed", "20", "--oauth-client-id", app[0], "--oauth-client-secret", app[1],
+                                        "--oauth-refresh-token", "unused"),
+                  args=("--journal-types", "contacts", "--journal-client-id", app[0], "--journal-poll-interval-milliseconds",
+                        "200", "--webhook-intake", "false", "--journal-global", "--hubspot-portal-id", str(PORTAL_B)),
+                  env={"HUBSPOT_GATEWAY_JOURNAL_CLIENT_SECRET": app[1]})
+    try:
+        deadline = time.monotonic() + 20
+        while fleet.sim_admin("GET", "/_sim/journal")["subscriptions"] < 1:
+            assert time.monotonic() < deadline, "the journal reader never subscribed"
+        page = contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(fleet.gateways[0].address)).ListContacts(
+            contacts_pb2.ListContactsRequest(), metadata=fleet.metadata(), timeout=30)
+        token = uuid.uuid4().hex[:8]
+        for contact in page.contacts[:3]:  # edits in portal 62515, this fleet's is 777
+            fleet.sim_admin("PATCH", f"/_sim/ui/objects/contacts/{contact.id}", {"properties": {"jobtitle": token}})
+        deadline = time.monotonic() + 30
+        while True:
+            dropped = [line for line in metric(fleet.gateways[0], "gateway_changes_foreign_portal_total")
+                       if f'portal="{PORTAL_A}"' in line and 'intake="journal"' in line]
+            if dropped and float(dropped[0].rsplit(" ", 1)[1]) >= 3:
+                break
+            assert time.monotonic() < deadline, metric(fleet.gateways[0], "gateway_")
+        # The feed has none of them: a marker webhook is off here, so read what the feed holds.
+        stream = changes_pb2_grpc.ChangesServiceStub(grpc.insecure_channel(fleet.gateways[0].address)).Subscribe(
+            changes_pb2.SubscribeRequest(object_types=["contacts"], position=changes_pb2.START_POSITION_OLDEST),
+            metadata=fleet.metadata("feeds"), timeout=3)
+        seen = []
+        try:
+            for change in stream:
+                seen.append(change.property_value)
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+        assert token not in seen, seen
+    finally:
+        fleet.stop()
