@@ -19,7 +19,7 @@ enum StateRedisPolicy {
     }
 
     /// How long the check waits for Redis at start (it is skipped, with a warning, past that).
-    static let timeout: Duration = .seconds(3)
+    static let timeout: Duration = .seconds(10)
 
     static func check(_ redis: RedisClient, allowEvicting: Bool, shared: Bool, logger: Logger) async throws {
         let policy: String
