@@ -25,7 +25,7 @@ struct RESTPathFamily: Sendable {
     /// The dated versions the endpoint serves.
     static let datedVersions: Set<String> = ["2026-03", "2026-09"]
 
-    /// The version of a request's path: `legacy`, a date (`2026-09`), or nil when it is none.
+    /// The version of a request's path: a date (`2026-09`), or `legacy` for any other path.
     static func version(ofPath path: String) -> String {
         let segments = path.split(separator: "/")
         guard segments.count >= 3, segments[0] == "crm" else { return "legacy" }
