@@ -158,6 +158,46 @@ def post_signed_webhook(gateway, events: list[dict], secret: str, public_url: st
         return 0
 
 
+_handed_out_ports: set[int] = set()
+
+
+def free_port() -> int:
+    """A port for a server a test starts, as `SpawnedProcess.freePort` picks them: random below
+    the kernel's ephemeral range (a port in it may become the local port of some outgoing
+    connection first) and never the same twice in this process. Not probed by binding it; a
+    server that finds it taken exits, and its starter tries another (`start_redis_server`)."""
+    try:
+        ephemeral_start = int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_start = 32768
+    while True:
+        port = random.randrange(20000, max(20001, min(ephemeral_start, 32768)))
+        if port not in _handed_out_ports:
+            _handed_out_ports.add(port)
+            return port
+
+
+def start_redis_server(args_for_port, port: int | None = None, tries: int = 5) -> tuple[subprocess.Popen, int]:
+    """Starts `redis-server` with `args_for_port(port)` and returns it with its port once it
+    accepts connections. With no `port` given, a free one is picked, and another when a process
+    of a parallel test took it first; a Redis that never gets ready fails with what it said."""
+    said: list[str] = []
+    for _ in range(tries if port is None else 1):
+        chosen = port or free_port()
+        process = subprocess.Popen(args_for_port(chosen), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        said = []
+        for line in process.stdout:
+            said.append(line)
+            if "Ready to accept connections" in line:
+                # Its later lines go nowhere, and never fill the pipe.
+                threading.Thread(target=process.stdout.read, daemon=True).start()
+                return process, chosen
+        process.wait(timeout=10)
+        if not any("Address already in use" in line for line in said):
+            break
+    raise RuntimeError(f"redis-server did not start: {''.join(said[-5:])}")
+
+
 class Fleet:
     """Three gateways sharing one redis-server, in front of one hubspot-sim (HubSpot's limits
     on), with caller keys for a writer, a reader and an operator."""
@@ -166,20 +206,11 @@ class Fleet:
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
     def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
-                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_port: int | None = None,
-                 gateways_redis_port: int | None = None, redis_url: str | None = None, env: dict | None = None):
+                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_url: str | None = None, env: dict | None = None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
-        self.redis_port = redis_port or random.randint(20000, 30000)
-        # `gateways_redis_port`: the gateways dial this port instead (a proxy in front of Redis).
-        dialled = gateways_redis_port or self.redis_port
-        # `redis_aof`: the append-only file on, fsync every second (as in k8s/): a restart keeps what was acknowledged.
-        # `redis_tls` (TestCertificates): Redis serves TLS only, and the gateways reach it with rediss://.
-        listen = (["--port", "0", "--tls-port", str(self.redis_port), "--tls-cert-file", str(redis_tls.server_cert),
-                   "--tls-key-file", str(redis_tls.server_key), "--tls-ca-cert-file", str(redis_tls.ca), "--tls-auth-clients", "no"]
-                  if redis_tls else ["--port", str(self.redis_port)])
-        self.redis_args = ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "",
-                           "--appendonly", "yes" if redis_aof else "no", "--appendfsync", "everysec",
-                           "--dir", self.dir, "--loglevel", "warning"]
+        self.redis_port = None  # a free one, picked when Redis first starts
+        self.redis_tls = redis_tls
+        self.redis_aof = redis_aof
         # `redis_url`: a Redis the test runs itself (Sentinel, say); the fleet starts none.
         self.redis = None
         if redis_url is None:
@@ -198,8 +229,8 @@ class Fleet:
         # `env`: more environment for the gateways (secrets such as the journal's client secret).
         self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys, **(env or {})}
         redis_option = (("--redis-url", redis_url) if redis_url else
-                     ("--redis-url", f"rediss://127.0.0.1:{dialled}", "--redis-tls-ca-file", str(redis_tls.ca)) if redis_tls
-                     else ("--redis-url", f"redis://127.0.0.1:{dialled}"))
+                     ("--redis-url", f"rediss://127.0.0.1:{self.redis_port}", "--redis-tls-ca-file", str(redis_tls.ca)) if redis_tls
+                     else ("--redis-url", f"redis://127.0.0.1:{self.redis_port}"))
         self.gateway_args = ("--hubspot-base-url", self.sim_url, *redis_option, "--redis-timeout-milliseconds", "500", *args)
         self.gateways = [self.start_gateway() for _ in range(replicas)]
 
@@ -207,20 +238,23 @@ class Fleet:
         """One more replica of the fleet (as the others were started)."""
         return Gateway(*self.gateway_args, env=self.gateway_env)
 
+    def redis_args(self, port: int) -> list[str]:
+        """The fleet's redis-server command line on `port`. `redis_aof`: the append-only file on,
+        fsync every second (as in k8s/), so a restart keeps what was acknowledged. `redis_tls`
+        (TestCertificates): Redis serves TLS only, and the gateways reach it with rediss://."""
+        tls = self.redis_tls
+        listen = (["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tls.server_cert),
+                   "--tls-key-file", str(tls.server_key), "--tls-ca-cert-file", str(tls.ca), "--tls-auth-clients", "no"]
+                  if tls else ["--port", str(port)])
+        return ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes" if self.redis_aof else "no", "--appendfsync", "everysec",
+                "--dir", self.dir, "--loglevel", "notice"]
+
     def start_redis(self):
         """Starts the fleet's redis-server and returns once it says it accepts connections (its
-        data loaded, when it restarts with an AOF)."""
-        args = [*self.redis_args[:-1], "notice"]  # the last argument is the log level
-        self.redis = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        said = []
-        for line in self.redis.stdout:
-            said.append(line)
-            if "Ready to accept connections" in line:
-                break
-        else:
-            raise RuntimeError(f"redis-server did not start: {''.join(said[-5:])}")
-        # Its later lines go nowhere, and never fill the pipe.
-        threading.Thread(target=self.redis.stdout.read, daemon=True).start()
+        data loaded, when it restarts with an AOF). The first start picks a free port unless
+        one was given; a restart keeps it."""
+        self.redis, self.redis_port = start_redis_server(self.redis_args, port=self.redis_port)
 
     def metadata(self, caller: str = "orders"):
         return (("authorization", f"Bearer {self.KEYS[caller][0]}"),)

@@ -10,12 +10,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import pytest
 
-from gateway_fleet import Fleet, Gateway
+from gateway_fleet import Fleet, Gateway, start_redis_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 VENV_BIN = pathlib.Path(sys.executable).parent
@@ -35,26 +34,14 @@ def kit():
 @pytest.fixture(scope="module")
 def sandbox_with_redis():
     directory = tempfile.mkdtemp(prefix="gateway-sandbox-redis-")
-    port = _free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                              "--dir", directory], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.05)
+    redis, port = start_redis_server(lambda port: ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                                   "--appendonly", "no", "--dir", directory])
     gateway = Gateway("--sandbox", "--redis-url", f"redis://127.0.0.1:{port}")
     yield gateway
     gateway.stop()
     redis.terminate()
     redis.wait(timeout=10)
     shutil.rmtree(directory, ignore_errors=True)
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_python(kit, code_or_script, *args, env=None, timeout=180):

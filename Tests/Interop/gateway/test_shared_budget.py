@@ -144,6 +144,7 @@ def test_a_direct_client_on_the_gateways_token_and_a_saturated_fleet_share_the_w
     assert all(fleet_calls.get(s, (0, 0))[0] > 0 for s in steady), report
     # … and the fleet takes at least 90 % of what the direct client leaves (5 a second).
     taken = sum(fleet_calls.get(s, (0, 0))[0] for s in steady)
+    print(f"the fleet took {taken} calls in {len(steady)} s: {report}")  # shown with -s, or on a failure
     assert taken >= 4.5 * len(steady), (taken, report)
     # The direct client stopped at 30 s: within one interval (10 s) the fleet is back at 8 a second.
     back = [fleet_calls.get(s, (0, 0))[0] for s in range(first + 40, first + 42)]

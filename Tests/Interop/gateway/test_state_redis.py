@@ -2,7 +2,6 @@
 evict stops the gateway at start, a full one refuses new state with RESOURCE_EXHAUSTED naming
 Redis memory (never a yes that is then lost), and the caches live in a Redis of their own.
 Real processes: gateways, redis-servers, hubspot-sim."""
-import random
 import subprocess
 import tempfile
 
@@ -11,19 +10,15 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from gateway_fleet import Fleet, Gateway
+from gateway_fleet import Fleet, Gateway, start_redis_server
 from hubspot.gateway.v1 import contacts_pb2, contacts_pb2_grpc, jobs_pb2, jobs_pb2_grpc
 
 
 def redis_server(policy: str = "noeviction") -> tuple[subprocess.Popen, int]:
-    port = random.randint(30001, 40000)
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", tempfile.mkdtemp(), "--maxmemory-policy", policy,
-                                "--loglevel", "notice"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        if "Ready to accept connections" in line:
-            break
-    return process, port
+    directory = tempfile.mkdtemp()
+    return start_redis_server(lambda port: ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                            "--appendonly", "no", "--dir", directory, "--maxmemory-policy", policy,
+                                            "--loglevel", "notice"])
 
 
 def cli(port: int, *args: str) -> str:
