@@ -340,6 +340,23 @@ public struct WriteOptions: ParsableArguments {
     public var exportSettleSeconds: Double = 300
     @Option(help: "One export's share of the budget: at most this many HubSpot calls a second (0: bulk priority only).")
     public var exportCallsPerSecond: Double = 0
+    @Option(
+        help:
+            "How ExportChanged reads a whole type from the beginning: export-file (HubSpot's CRM export, a few calls; the list walk when HubSpot refuses) or list-walk (one call per 100 records)."
+    )
+    public var exportFullLoad = "export-file"
+    @Option(help: "Bytes of an export file fetched per range request: the most one export holds in memory at once.")
+    public var exportFileChunkBytes = 4 << 20
+    @Option(
+        help:
+            "Seconds before an export file's status is read again; each wait doubles up to --export-file-max-poll-seconds (each read is a HubSpot call)."
+    )
+    public var exportFileFirstPollSeconds: Double = 1
+    @Option(help: "Longest wait between two reads of an export file's status.")
+    public var exportFileMaxPollSeconds: Double = 30
+    @Option(
+        help: "Seconds HubSpot may take to build an export file before the export fails (resumable from its cursor).")
+    public var exportFileBuildTimeoutSeconds: Double = 3600
 
     public init() {}
 }

@@ -66,6 +66,10 @@ public struct GatewayOptions: ParsableArguments {
             ("--metadata-ttl-seconds", cache.metadataTtlSeconds),
             ("--rest-default-timeout-seconds", rest.restDefaultTimeoutSeconds),
             ("--tls-reload-seconds", serving.tlsReloadSeconds),
+            ("--export-file-chunk-bytes", Double(writes.exportFileChunkBytes)),
+            ("--export-file-first-poll-seconds", writes.exportFileFirstPollSeconds),
+            ("--export-file-max-poll-seconds", writes.exportFileMaxPollSeconds),
+            ("--export-file-build-timeout-seconds", writes.exportFileBuildTimeoutSeconds),
         ]
         for (name, value) in positive where !(value > 0) {
             throw ValidationError("\(name) must be more than 0 (got \(value))")
@@ -225,6 +229,14 @@ public struct GatewayOptions: ParsableArguments {
 
         configuration.exports.settle = .seconds(writes.exportSettleSeconds)
         configuration.exports.callsPerSecond = writes.exportCallsPerSecond
+        guard let fullLoad = FullLoad(rawValue: writes.exportFullLoad) else {
+            throw ValidationError("--export-full-load must be export-file or list-walk (got \(writes.exportFullLoad))")
+        }
+        configuration.exports.fullLoad = fullLoad
+        configuration.exports.file.chunkBytes = writes.exportFileChunkBytes
+        configuration.exports.file.firstPoll = .seconds(writes.exportFileFirstPollSeconds)
+        configuration.exports.file.maxPoll = .seconds(writes.exportFileMaxPollSeconds)
+        configuration.exports.file.buildTimeout = .seconds(writes.exportFileBuildTimeoutSeconds)
         configuration.idempotency.retention = .seconds(writes.idempotencyRetentionHours * 3600)
         configuration.jobs.maxRecords = writes.jobMaxRecords
         configuration.jobs.retention = .seconds(writes.jobRetentionHours * 3600)

@@ -281,6 +281,14 @@ public final class HubSpotUpstream: Sendable {
         "the webhooks journal needs the app's developer-platform client credentials")
 
     /// Whether the door holds the app's developer-platform client (the webhooks journal).
+    /// A range of an export's file: not an API call (no budget, no breaker), and its signed URL
+    /// is fetched without the token.
+    public func exportFileChunk(_ url: String, offset: Int, length: Int, timeout: Duration) async throws
+        -> HubSpotClient.ExportFileChunk
+    {
+        try await client.downloadExportFile(url, offset: offset, length: length, timeout: timeout)
+    }
+
     public var hasDeveloperClient: Bool { developerClient != nil }
     /// HubSpot's API version this replica's calls use.
     public var apiVersion: String { client.configuration.apiVersion.rawValue }

@@ -67,6 +67,12 @@ public struct SimulatorConfiguration: Sendable {
     public var oauth: OAuthConfiguration?
     /// The webhooks journal (subscriptions made through its API fill it).
     public var journal = JournalConfiguration()
+    /// How long one CRM export takes to build its file (exports run one at a time).
+    public var exportDelay: Duration = .seconds(2)
+    /// CRM exports an account may start per rolling 24 hours.
+    public var exportsPerDay = 30
+    /// How long an export's download URL works after a status read hands it out.
+    public var exportURLLifetime: Duration = .seconds(300)
     /// Arrivals kept for `/_sim/stats` sliding-window analysis.
     public var statisticsCapacity: Int = 200_000
 

@@ -27,6 +27,12 @@ struct HubSpotSimCommand: AsyncParsableCommand {
     @Option(help: "Private-app token clients must send (default: $HUBSPOT_SIM_TOKEN or pat-sim-token).")
     var token: String?
 
+    @Option(help: "Milliseconds one CRM export takes to build its file (exports run one at a time).")
+    var exportDelayMs = 2_000
+
+    @Option(help: "CRM exports the account may start per rolling 24 hours.")
+    var exportsPerDay = 30
+
     @Option(help: "Portal (account) id shown in webhooks and errors.")
     var portalId = 62515
 
@@ -154,6 +160,8 @@ struct HubSpotSimCommand: AsyncParsableCommand {
         configuration.seedContacts = seed
         configuration.seedValue = seedValue
         configuration.seedDistinctTimestamps = seedDistinctTimestamps
+        configuration.exportDelay = .milliseconds(exportDelayMs)
+        configuration.exportsPerDay = exportsPerDay
         configuration.burstLimit = burstLimit
         configuration.burstInterval = .milliseconds(burstIntervalMs)
         configuration.dailyLimit = dailyLimit

@@ -66,6 +66,7 @@ import Time
             let request = Request.with {
                 $0.objectType = "contacts"
                 $0.properties = ["email"]
+                $0.fullLoad = .listWalk
             }
             let first = try await Self.export(rig, request, stopAfter: 130)
             #expect(first.records.count == 130)
@@ -87,6 +88,31 @@ import Time
             let calls = Int(resumed.trailers.firstString(ExportTrailers.hubSpotCalls) ?? "") ?? 0
             #expect((4...6).contains(calls), "\(calls) calls for 320 records")
             #expect(resumed.resumeCursor != nil)
+        }
+    }
+
+    @Test func aFullLoadReadsHubSpotsExportFileInAFewCallsAndResumesFromARowInTheMiddle() async throws {
+        try await GatewayRig.with(contacts: 450, generalPerSecond: 50) { rig in
+            let all = try await Self.allContactIds(rig)
+            let listCalls = try await rig.answeredOK("objects.list")
+            let request = Request.with {
+                $0.objectType = "contacts"
+                $0.properties = ["email"]
+                $0.associationTypes = ["companies"]
+            }
+            let first = try await Self.export(rig, request, stopAfter: 130)
+            var resume = request
+            resume.cursor = try #require(first.records.last?.cursor)
+            let rest = try await Self.export(rig, resume)
+            let ids = first.ids + rest.ids
+            #expect(ids.count == all.count, "no record twice")
+            #expect(Set(ids) == all, "no record missed")
+            #expect(
+                rest.records.allSatisfy { $0.associations["companies"]?.associations.count == 1 }, "each its company")
+            // The resume read the same file from the row after the cut: one export, no list walk.
+            #expect(rest.trailers.firstString(ExportTrailers.fullLoad) == nil, "decided by the first run")
+            #expect(try await rig.answeredOK("exports.start") == 1)
+            #expect(try await rig.answeredOK("objects.list") == listCalls, "no list walk")
         }
     }
 
@@ -143,6 +169,7 @@ import Time
                     $0.objectType = "contacts"
                     $0.includeArchived = true
                     $0.associationTypes = ["companies"]
+                    $0.fullLoad = .listWalk
                 })
             let live = run.records.filter { !$0.archived }
             #expect(live.count == 118)
@@ -187,7 +214,10 @@ import Time
             try await rig.faults(
                 #"{"rules": [{"endpoint": "objects.list", "latency": "60000", "afterRequests": 1}]}"#)
             let status = try await rig.objects.exportChanged(
-                .with { $0.objectType = "contacts" }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey)
+                .with {
+                    $0.objectType = "contacts"
+                    $0.fullLoad = .listWalk
+                }, metadata: GatewayRig.metadata(key: GatewayRig.readerKey)
             ) { response -> Hubspot_Gateway_V1_GetStatusResponse? in
                 var received = 0
                 for try await _ in response.messages {

@@ -73,6 +73,7 @@ public struct AdminService: Hubspot_Gateway_V1_AdminService.ServiceProtocol {
                         $0.records = Int64(export.records)
                         $0.hubspotCalls = Int64(export.hubSpotCalls)
                         $0.runningFor = Google_Protobuf_Duration(ContinuousClock.now - export.started)
+                        $0.fullLoad = export.fullLoad?.text ?? ""
                     }
                 }
                 status.hubspot = .with { hubspot in

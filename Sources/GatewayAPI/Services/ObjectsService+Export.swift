@@ -14,6 +14,10 @@ public struct ExportConfiguration: Sendable {
     public var callsPerSecond = 0.0
     /// Longest wait of one HubSpot call of an export for the budget and HubSpot.
     public var callTimeout: Duration = .seconds(60)
+    /// How a full load reads the whole type unless the request says (`--export-full-load`).
+    public var fullLoad: FullLoad = .exportFile
+    /// The export file's settings (`--export-file-*`).
+    public var file = ExportFileTerms()
 
     public init() {}
 }
@@ -25,6 +29,8 @@ public enum ExportTrailers {
     /// The cursor to resume from: after an error, right after the last record received; at the
     /// end, the next incremental run's start.
     public static let resumeCursor = "export-resume-cursor"
+    /// How the full load read the whole type: `export-file`, or `list-walk: <why>`.
+    public static let fullLoad = "export-full-load"
 }
 
 extension ObjectsService {
@@ -60,7 +66,7 @@ extension ObjectsService {
         let configuration = exports
         let pacer = IntervalPacer(perSecond: configuration.callsPerSecond)
         let export = running.begin(type)
-        let terms = ExportTerms(
+        var terms = ExportTerms(
             properties: properties, includeArchived: message.includeArchived,
             associationTypes: message.associationTypes, settle: configuration.settle,
             terms: {
@@ -71,6 +77,10 @@ extension ObjectsService {
                 try await pacer.wait()
                 export.countCall()
             })
+        terms.fullLoad = message.fullLoad == .listWalk ? .listWalk : configuration.fullLoad
+        terms.file = configuration.file
+        terms.reportFullLoad = { export.fullLoad = $0 }
+        let exportTerms = terms
         // The stream is produced after this handler returns: it runs as the same caller.
         let caller = Caller.current
         try Caller.authorize(.read, type)
@@ -81,13 +91,14 @@ extension ObjectsService {
                     ExportTrailers.records: "\(export.records)", ExportTrailers.hubSpotCalls: "\(export.hubSpotCalls)",
                 ]
                 if let resume { metadata.addString(resume.text, forKey: ExportTrailers.resumeCursor) }
+                if let report = export.fullLoad { metadata.addString(report.text, forKey: ExportTrailers.fullLoad) }
                 return metadata
             }
             do {
                 // A caller that leaves ends the export at once, its HubSpot call in flight too.
                 let resume = try await cancellingOnRPCCancellation {
                     try await Caller.$current.withValue(caller) {
-                        try await records.crm.records.export(from: start, terms) { batch in
+                        try await records.crm.records.export(from: start, exportTerms) { batch in
                             for exported in batch {
                                 try await writer.write(.init(exported))
                                 export.handedOut(exported.cursor)

@@ -1,15 +1,17 @@
 import Foundation
 
-/// Where an export stands, as the opaque text a caller resumes from. An export walks the whole
-/// type by id (from the beginning only), then every record changed since in (modification,
-/// id) order, then — when archived records are asked for — the archived list by id. A cursor
-/// names the phase and the last record handed out in it, so a resume repeats and skips
-/// nothing.
+/// Where an export stands, as the opaque text a caller resumes from. From the beginning, an
+/// export reads the whole type from HubSpot's export file (or walks it by id), then every
+/// record changed since in (modification, id) order, then — when archived records are asked
+/// for — the archived list by id. A cursor names the phase and the last record handed out in
+/// it, so a resume repeats and skips nothing.
 public struct ExportCursor: Sendable, Equatable {
     public enum Phase: Sendable, Equatable {
         /// The whole type by id: the list page that starts at `pageAfter` (nil: the first),
         /// records after `lastId` in it.
         case walk(pageAfter: String?, lastId: Int64?)
+        /// The rows of HubSpot's export file of task `task`, from byte `offset` (a row's start).
+        case file(task: String, offset: Int)
         /// Records changed after `position`.
         case changed
         /// Archived records by id, as `walk`; the scan began at `scanStart` (the next run's
@@ -36,6 +38,7 @@ public struct ExportCursor: Sendable, Equatable {
         let (tag, after, lastId, scanStart): (String, String?, Int64?, Int64) =
             switch phase {
             case .walk(let after, let lastId): ("W", after, lastId, 0)
+            case .file(let task, let offset): ("F", task, Int64(offset), 0)
             case .changed: ("C", nil, nil, 0)
             case .archived(let after, let lastId, let scanStart): ("A", after, lastId, scanStart)
             }
@@ -65,6 +68,9 @@ public struct ExportCursor: Sendable, Equatable {
         let phase: Phase
         switch fields[2] {
         case "W": phase = .walk(pageAfter: after, lastId: lastId)
+        case "F":
+            guard let after, let offset = lastId, offset >= 0 else { return nil }
+            phase = .file(task: after, offset: Int(offset))
         case "C": phase = .changed
         case "A": phase = .archived(pageAfter: after, lastId: lastId, scanStart: scanStart)
         default: return nil

@@ -16,6 +16,11 @@ public struct ExportTerms: Sendable {
     /// Results per search call, and the 10,000-result cap of one query.
     public var searchPageSize = 200
     public var searchResultCap = 10_000
+    /// How a load from the beginning reads the whole type, and the export file's settings.
+    public var fullLoad: FullLoad = .exportFile
+    public var file = ExportFileTerms()
+    /// Told, once, how a load from the beginning reads the whole type (and why not the file).
+    public var reportFullLoad: @Sendable (FullLoadReport) -> Void = { _ in }
     /// Priority and deadline of each call, asked before it.
     public var terms: @Sendable () -> CallTerms
     /// Runs before every HubSpot call of the export (pacing and counting).
@@ -48,9 +53,9 @@ public struct ExportedRecord: Sendable {
 }
 
 extension Records {
-    /// Where an export of `type` begins: from the beginning (`since` nil) a walk of the whole
-    /// type by id — 100 records a call on the list endpoint, which has no 10,000 cap — and
-    /// then the changes made since the walk began; from `since`, the changes since then.
+    /// Where an export of `type` begins: from the beginning (`since` nil) the whole type — from
+    /// HubSpot's export file, or a walk by id on the list endpoint (100 records a call, no
+    /// 10,000 cap) — and then the changes made since it began; from `since`, the changes since.
     public static func exportStart(of type: String, since: Int64?, now: Int64 = Date().epochMilliseconds)
         -> ExportCursor
     {
@@ -129,6 +134,40 @@ extension Records {
             }
         }
 
+        if case .walk(nil, nil) = cursor.phase {
+            if export.fullLoad == .exportFile {
+                switch try await startExportFile(type, properties: properties, export) {
+                case .started(let task):
+                    cursor.phase = .file(task: task, offset: 0)
+                    export.reportFullLoad(FullLoadReport(source: .exportFile))
+                case .refused(let reason):
+                    export.reportFullLoad(FullLoadReport(source: .listWalk, reason: reason))
+                }
+            } else {
+                export.reportFullLoad(FullLoadReport(source: .listWalk, reason: "asked for"))
+            }
+        }
+        if case .file(let task, let offset) = cursor.phase {
+            let base = cursor
+            let end = try await readExportFile(type, task: task, from: offset, properties: properties, export) {
+                records, ends in
+                try await hand(
+                    records,
+                    ends.map {
+                        var next = base
+                        next.phase = .file(task: task, offset: $0)
+                        return next
+                    })
+            }
+            switch end {
+            case .read:
+                cursor.phase = .changed
+            case .unusable(let reason):
+                // Nothing of the file was handed out (or the task is gone): the list walk reads it all.
+                export.reportFullLoad(FullLoadReport(source: .listWalk, reason: reason))
+                cursor.phase = .walk(pageAfter: nil, lastId: nil)
+            }
+        }
         if case .walk(let after, let lastId) = cursor.phase {
             try await walkList(archived: false, after: after, lastId: lastId, keep: { _ in true }) {
                 .walk(pageAfter: $0, lastId: $1)

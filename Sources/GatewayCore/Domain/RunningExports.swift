@@ -8,6 +8,7 @@ public final class RunningExports: Sendable {
         public let objectType: String
         public let started = ContinuousClock.now
         private let counts = Mutex<(records: Int, calls: Int, cursor: ExportCursor?)>((0, 0, nil))
+        private let fullLoadReport = Mutex<FullLoadReport?>(nil)
 
         init(objectType: String) { self.objectType = objectType }
 
@@ -15,6 +16,12 @@ public final class RunningExports: Sendable {
         public var hubSpotCalls: Int { counts.withLock { $0.calls } }
         /// The cursor after the last record handed out.
         public var lastCursor: ExportCursor? { counts.withLock { $0.cursor } }
+
+        /// How its full load reads the whole type (nil: an incremental export, or not decided yet).
+        public var fullLoad: FullLoadReport? {
+            get { fullLoadReport.withLock { $0 } }
+            set { fullLoadReport.withLock { $0 = newValue } }
+        }
 
         public func countCall() { counts.withLock { $0.calls += 1 } }
         public func handedOut(_ cursor: ExportCursor) {

@@ -373,6 +373,10 @@ public nonisolated struct Hubspot_Gateway_V1_RunningExport: Sendable {
   /// Clears the value of `runningFor`. Subsequent reads from it will return its default value.
   public mutating func clearRunningFor() {self._runningFor = nil}
 
+  /// How its full load reads the whole type: "export-file", or "list-walk" and why (empty: an
+  /// incremental export, or not decided yet).
+  public var fullLoad: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -813,7 +817,7 @@ nonisolated extension Hubspot_Gateway_V1_ServiceBudget: SwiftProtobuf.Message, S
 
 nonisolated extension Hubspot_Gateway_V1_RunningExport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunningExport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}records\0\u{3}hubspot_calls\0\u{3}running_for\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}records\0\u{3}hubspot_calls\0\u{3}running_for\0\u{3}full_load\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -825,6 +829,7 @@ nonisolated extension Hubspot_Gateway_V1_RunningExport: SwiftProtobuf.Message, S
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.records) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.hubspotCalls) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._runningFor) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.fullLoad) }()
       default: break
       }
     }
@@ -847,6 +852,9 @@ nonisolated extension Hubspot_Gateway_V1_RunningExport: SwiftProtobuf.Message, S
     try { if let v = self._runningFor {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.fullLoad.isEmpty {
+      try visitor.visitSingularStringField(value: self.fullLoad, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -855,6 +863,7 @@ nonisolated extension Hubspot_Gateway_V1_RunningExport: SwiftProtobuf.Message, S
     if lhs.records != rhs.records {return false}
     if lhs.hubspotCalls != rhs.hubspotCalls {return false}
     if lhs._runningFor != rhs._runningFor {return false}
+    if lhs.fullLoad != rhs.fullLoad {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -420,7 +420,8 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// >
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+        /// > export-full-load.
         /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
@@ -632,7 +633,8 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// >
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+        /// > export-full-load.
         /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
@@ -842,7 +844,8 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// >
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+        /// > export-full-load.
         /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
@@ -1591,7 +1594,8 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// >
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+        /// > export-full-load.
         /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
@@ -2008,7 +2012,8 @@ extension Hubspot_Gateway_V1_ObjectsService {
         /// >
         /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
         /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+        /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+        /// > export-full-load.
         /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         ///
         /// - Parameters:
@@ -2358,7 +2363,8 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
     /// >
     /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
     /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-    /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+    /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+    /// > export-full-load.
     /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:
@@ -2750,7 +2756,8 @@ extension Hubspot_Gateway_V1_ObjectsService.ClientProtocol {
     /// >
     /// > Streams every record of a type changed since a moment (or all of them), at bulk priority.
     /// > Changes younger than the gateway's settle time (--export-settle-seconds) are left to the
-    /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor.
+    /// > next run. Trailers: export-records, export-hubspot-calls, export-resume-cursor,
+    /// > export-full-load.
     /// > buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     ///
     /// - Parameters:

@@ -22,6 +22,46 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// How an export from the beginning reads the whole type.
+public nonisolated enum Hubspot_Gateway_V1_FullLoad: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// HubSpot's export file (a few HubSpot calls for the whole type; the file is downloaded
+  /// outside the budget), or the list walk when HubSpot refuses an export.
+  case unspecified // = 0
+
+  /// The list endpoint by id: one HubSpot call per 100 records.
+  case listWalk // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .listWalk
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .listWalk: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Hubspot_Gateway_V1_FullLoad] = [
+    .unspecified,
+    .listWalk,
+  ]
+
+}
+
 /// A record of any object type, with its properties as HubSpot stores them (strings).
 public nonisolated struct Hubspot_Gateway_V1_CrmObject: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -553,8 +593,7 @@ public nonisolated struct Hubspot_Gateway_V1_ExportChangedRequest: Sendable {
 
   public var objectType: String = String()
 
-  /// Neither: the whole type (walked by id, 100 records a HubSpot call), then what changed
-  /// during the walk.
+  /// Neither: the whole type (see full_load), then what changed since the full load began.
   public var since: Hubspot_Gateway_V1_ExportChangedRequest.OneOf_Since? = nil
 
   /// Records modified at or after this moment, in (modification time, id) order.
@@ -584,10 +623,14 @@ public nonisolated struct Hubspot_Gateway_V1_ExportChangedRequest: Sendable {
   /// Fill `associations` with the records of these types (one HubSpot call per 100 records).
   public var associationTypes: [String] = []
 
+  /// How a full load reads the whole type (the export file unless told otherwise, or unless the
+  /// gateway runs with --export-full-load list-walk). The `export-full-load` trailer says which
+  /// it used, and why not the file when not.
+  public var fullLoad: Hubspot_Gateway_V1_FullLoad = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  /// Neither: the whole type (walked by id, 100 records a HubSpot call), then what changed
-  /// during the walk.
+  /// Neither: the whole type (see full_load), then what changed since the full load began.
   public nonisolated enum OneOf_Since: Equatable, Sendable {
     /// Records modified at or after this moment, in (modification time, id) order.
     case sinceTime(SwiftProtobuf.Google_Protobuf_Timestamp)
@@ -645,6 +688,10 @@ public nonisolated struct Hubspot_Gateway_V1_ExportedRecord: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "hubspot.gateway.v1"
+
+nonisolated extension Hubspot_Gateway_V1_FullLoad: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FULL_LOAD_UNSPECIFIED\0\u{1}FULL_LOAD_LIST_WALK\0")
+}
 
 nonisolated extension Hubspot_Gateway_V1_CrmObject: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CrmObject"
@@ -1619,7 +1666,7 @@ nonisolated extension Hubspot_Gateway_V1_MergeObjectsResponse: SwiftProtobuf.Mes
 
 nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportChangedRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{3}since_time\0\u{1}cursor\0\u{1}properties\0\u{3}include_archived\0\u{3}association_types\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{3}since_time\0\u{1}cursor\0\u{1}properties\0\u{3}include_archived\0\u{3}association_types\0\u{3}full_load\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1652,6 +1699,7 @@ nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Mes
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.properties) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.includeArchived) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.associationTypes) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.fullLoad) }()
       default: break
       }
     }
@@ -1685,6 +1733,9 @@ nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Mes
     if !self.associationTypes.isEmpty {
       try visitor.visitRepeatedStringField(value: self.associationTypes, fieldNumber: 6)
     }
+    if self.fullLoad != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fullLoad, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1694,6 +1745,7 @@ nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Mes
     if lhs.properties != rhs.properties {return false}
     if lhs.includeArchived != rhs.includeArchived {return false}
     if lhs.associationTypes != rhs.associationTypes {return false}
+    if lhs.fullLoad != rhs.fullLoad {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -30,6 +30,11 @@ struct APIRoute: Sendable {
         > { APIRoute.route(request, name, methods, search: search) }
         guard s.count >= 3, s[0] == "crm" else { return .failure(unknownPath(request.path)) }
         switch (s[1], s[2], s.count) {
+        case ("v3", "exports", 5) where s[3] == "export" && s[4] == "async":
+            return route("exports.start", ["POST": { r, c throws(HubSpotErrorBody) in try ExportsAPI.start(r, c) }])
+        case ("v3", "exports", 8) where s[3] == "export" && s[4] == "async" && s[5] == "tasks" && s[7] == "status":
+            let id = String(s[6])
+            return route("exports.status", ["GET": { _, c throws(HubSpotErrorBody) in try ExportsAPI.status(id, c) }])
         case ("v3", "imports", 3):
             return route("imports.create", ["POST": { r, c throws(HubSpotErrorBody) in try ImportsAPI.create(r, c) }])
         case ("v3", "imports", 4):

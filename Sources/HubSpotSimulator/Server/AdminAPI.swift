@@ -37,6 +37,33 @@ struct AdminAPI {
         return w
     }
 
+    /// `{delayMilliseconds, perDayLimit, urlLifetimeMilliseconds, tasks: [{id, objectType,
+    /// status, rows, downloads, bytesServed}]}`.
+    func exports() -> JSONWriter {
+        let settings = core.exports.settings
+        let now = core.configuration.time.wallMilliseconds
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("delayMilliseconds", settings.delayMilliseconds)
+        w.member("perDayLimit", settings.perDayLimit)
+        w.member("urlLifetimeMilliseconds", settings.urlLifetimeMilliseconds)
+        w.key("tasks")
+        w.beginArray()
+        for task in core.exports.all {
+            w.beginObject()
+            w.member("id", task.id)
+            w.member("objectType", task.objectType.name)
+            w.member("status", task.status(at: now))
+            w.member("rows", task.rows)
+            w.member("downloads", task.downloads)
+            w.member("bytesServed", task.bytesServed)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w
+    }
+
     func handle(method: String, path: String, query: [(String, String)], body: [UInt8]) -> APIReply {
         let request = APIRequest(
             method: method, path: path, segments: APIRequest.pathSegments(path), query: query, body: body)
@@ -85,6 +112,21 @@ struct AdminAPI {
             case ("DELETE", "/_sim/write-rules"):
                 core.writeRules.reset()
                 return .noContent
+            case ("GET", "/_sim/exports"):
+                return .json(200, exports())
+            case ("PUT", "/_sim/exports"):
+                let body = try request.json()
+                var settings = core.exports.settings
+                func number(_ name: String) -> Double? {
+                    if case .number(let value)? = body[name], value >= 0 { return value } else { return nil }
+                }
+                if let delay = number("delayMilliseconds") { settings.delayMilliseconds = Int64(delay) }
+                if let limit = number("perDayLimit") { settings.perDayLimit = Int(limit) }
+                if let lifetime = number("urlLifetimeMilliseconds") {
+                    settings.urlLifetimeMilliseconds = Int64(lifetime)
+                }
+                core.exports.settings = settings
+                return .json(200, exports())
             case ("GET", "/_sim/clock"):
                 return .json(200, writeClock())
             case ("POST", "/_sim/clock"):

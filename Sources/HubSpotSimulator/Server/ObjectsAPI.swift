@@ -10,6 +10,7 @@ struct APIContext: Sendable {
     var store: ObjectStore
     var lists: ListStore
     var imports: ImportStore
+    var exports: ExportTasks
     var configuration: SimulatorConfiguration
     /// The URL clients reach the simulator at, for paging links.
     var baseURL: String

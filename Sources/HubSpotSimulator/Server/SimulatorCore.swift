@@ -11,6 +11,7 @@ final class SimulatorCore: Sendable {
     let store: ObjectStore
     let lists = ListStore()
     let imports = ImportStore()
+    let exports: ExportTasks
     let preferences = CommunicationPreferences()
     let writeRules = WriteRules()
     let limits: HubSpotRateLimits
@@ -46,6 +47,10 @@ final class SimulatorCore: Sendable {
         store = ObjectStore(
             schema: ObjectSchema(customTypes: configuration.customObjectTypes), portalId: configuration.portalId)
         limits = HubSpotRateLimits(Self.limitSettings(configuration))
+        exports = ExportTasks(
+            ExportTasks.Settings(
+                delayMilliseconds: configuration.exportDelay.milliseconds, perDayLimit: configuration.exportsPerDay,
+                urlLifetimeMilliseconds: configuration.exportURLLifetime.milliseconds))
         faults = Mutex(configuration.faults)
         scopes = Mutex(GrantedScopes(granted: configuration.grantedScopes))
         faultRandom = Mutex(SplitMix64(seed: configuration.seedValue ^ 0x5EED_FA17))
@@ -86,7 +91,7 @@ final class SimulatorCore: Sendable {
         let webhooks = webhooks
         let journal = journal
         return APIContext(
-            store: store, lists: lists, imports: imports, configuration: configuration,
+            store: store, lists: lists, imports: imports, exports: exports, configuration: configuration,
             baseURL: baseURL.withLock { $0 },
             emit: { events in
                 let events = events.map { event in
@@ -103,6 +108,7 @@ final class SimulatorCore: Sendable {
     func reset() throws(SimulatorConfigurationError) {
         store.reset()
         lists.reset()
+        exports.reset()
         preferences.reset()
         writeRules.reset()
         journal.reset()

@@ -25,6 +25,12 @@ struct SimulatorResponder: HTTPResponder {
                 method: request.method.rawValue, path: request.uri.path, query: query, body: Array(buffer: body))
             return Self.response(reply, correlationId: nil, slowBody: nil)
         }
+        if request.uri.path.hasPrefix("/_files/exports/"), request.method == .get {
+            // An export's file, as from HubSpot's storage: no token, no rate limit, not an API call.
+            let reply = ExportsAPI.download(
+                path: request.uri.path, range: request.headers[.range], core.apiContext)
+            return Self.response(reply, correlationId: nil, slowBody: nil)
+        }
         let correlationId = UUID().uuidString.lowercased()
         let path: String
         let version: String?
@@ -179,7 +185,7 @@ struct SimulatorResponder: HTTPResponder {
         guard let body = reply.error.map({ $0.render(correlationId: correlationId ?? "") }) ?? reply.body else {
             return Response(status: .init(code: reply.status), headers: headers)
         }
-        headers[.contentType] = "application/json;charset=utf-8"
+        if headers[.contentType] == nil { headers[.contentType] = "application/json;charset=utf-8" }
         if let slowBody, let delay = slowBody.slowBodyChunkDelay {
             let chunk = max(1, slowBody.slowBodyChunkBytes)
             headers[.contentLength] = String(body.count)
