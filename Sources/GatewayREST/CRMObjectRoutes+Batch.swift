@@ -32,7 +32,13 @@ extension CRMObjectRoutes {
                 return id
             }
             let properties = (body["properties"]?.arrayValue ?? []).compactMap(\.stringValue)
-            let records = try await crm.records.get(call.type, ids: ids, properties: properties, call.terms)
+            let historyOf = (body["propertiesWithHistory"]?.arrayValue ?? []).compactMap(\.stringValue)
+            // With history: from HubSpot each time (histories are not cached), 50 records a call.
+            let records =
+                historyOf.isEmpty
+                ? try await crm.records.get(call.type, ids: ids, properties: properties, call.terms)
+                : try await crm.records.withHistory(
+                    call.type, ids: ids, properties: properties, historyOf: historyOf, call.terms)
             let missing = zip(ids, records).filter { $0.1 == nil }.map(\.0)
             var errors: [RESTError] = []
             if !missing.isEmpty {

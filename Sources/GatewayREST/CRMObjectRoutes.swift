@@ -151,10 +151,24 @@ public struct CRMObjectRoutes: Sendable {
         let call = try call(request, context, write: false)
         let id = Self.pathValue(context, "id")
         let properties = Self.properties(request)
-        guard request.uri.queryParameters["propertiesWithHistory"] == nil else {
-            throw RESTError.badRequest(
-                "propertiesWithHistory is not served by the gateway (it bypasses the cache); ask HubSpot for property history directly"
-            )
+        let historyOf = request.uri.queryParameters.getAll("propertiesWithHistory").flatMap { $0.split(separator: ",") }
+            .map(String.init)
+        if !historyOf.isEmpty {
+            // From HubSpot each time: histories are not cached (no ETag, no Age).
+            guard request.uri.queryParameters["idProperty"].map(String.init) ?? "hs_object_id" == "hs_object_id" else {
+                throw RESTError.badRequest("propertiesWithHistory is read by id only; leave out idProperty")
+            }
+            guard
+                let record = try await crm.records.withHistory(
+                    call.type, ids: [id], properties: properties, historyOf: historyOf, call.terms
+                ).first ?? nil
+            else {
+                throw RESTError(
+                    .notFound, "Object not found.  objectId are usually numeric.", category: "OBJECT_NOT_FOUND")
+            }
+            var w = JSONWriter()
+            w.record(record)
+            return Self.json(.ok, w, headers: [.gatewayCache: "bypass"])
         }
         let staleness = request.headers[.gatewayMaxStaleness].flatMap { Double($0) }
             .map { Duration.milliseconds(Int64($0 * 1000)) }

@@ -15,6 +15,24 @@ extension JSONWriter {
             optionalString(value)
         }
         endObject()
+        if !record.history.isEmpty {
+            key("propertiesWithHistory")
+            beginObject()
+            for (name, values) in record.history.sorted(by: { $0.key < $1.key }) {
+                key(name)
+                beginArray()
+                for change in values {
+                    beginObject()
+                    member("value", change.value)
+                    if let timestamp = change.timestamp { member("timestamp", HubSpotTimestamp.format(timestamp)) }
+                    if let sourceType = change.sourceType { member("sourceType", sourceType) }
+                    if let sourceId = change.sourceId { member("sourceId", sourceId) }
+                    endObject()
+                }
+                endArray()
+            }
+            endObject()
+        }
         if let created = record.createdAt { member("createdAt", HubSpotTimestamp.format(created)) }
         if let updated = record.updatedAt { member("updatedAt", HubSpotTimestamp.format(updated)) }
         member("archived", record.archived)

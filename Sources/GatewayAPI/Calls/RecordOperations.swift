@@ -53,6 +53,22 @@ struct RecordOperations: Sendable {
         return (record, read)
     }
 
+    /// Records by id with the history of `historyOf`, from HubSpot (histories are not cached);
+    /// nil where HubSpot has none.
+    func withHistory(
+        _ type: String, ids: [String], properties: [String], historyOf: [String], _ metadata: Metadata
+    ) async throws -> [CRMRecord?] {
+        try InputValidation.batch(ids.count, field: "ids")
+        for (index, id) in ids.enumerated() {
+            try InputValidation.id(id, field: ids.count == 1 ? "id" : "ids[\(index)]")
+        }
+        try InputValidation.propertyNames(historyOf, field: "properties_with_history")
+        let terms = terms(metadata)
+        return try await mapped("the \(type)") {
+            try await crm.records.withHistory(type, ids: ids, properties: properties, historyOf: historyOf, terms)
+        }
+    }
+
     /// One record by the value of a unique property (cached like reads by id); NOT_FOUND when
     /// no record holds it.
     func get(

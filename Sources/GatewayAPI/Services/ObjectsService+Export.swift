@@ -41,6 +41,7 @@ extension ObjectsService {
         let type = message.objectType
         let properties = try checked(type, message.properties)
         for toType in message.associationTypes { try InputValidation.objectType(toType, field: "association_types") }
+        try InputValidation.propertyNames(message.propertiesWithHistory, field: "properties_with_history")
         let start: ExportCursor
         switch message.since {
         case .cursor(let text)?:
@@ -79,6 +80,7 @@ extension ObjectsService {
             })
         terms.fullLoad = message.fullLoad == .listWalk ? .listWalk : configuration.fullLoad
         terms.file = configuration.file
+        terms.historyOf = message.propertiesWithHistory
         terms.reportFullLoad = { export.fullLoad = $0 }
         let exportTerms = terms
         // The stream is produced after this handler returns: it runs as the same caller.

@@ -34,6 +34,24 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     {
         let message = request.message
         let properties = try checked(message.objectType, message.properties)
+        if !message.propertiesWithHistory.isEmpty {
+            guard message.idProperty.isEmpty else {
+                throw InputValidation.invalid(
+                    field: "properties_with_history", "property history is read by id only; leave id_property empty")
+            }
+            let subject = "\(message.objectType) \(message.id)"
+            guard
+                let object = try await records.withHistory(
+                    message.objectType, ids: [message.id], properties: properties,
+                    historyOf: message.propertiesWithHistory, request.metadata
+                ).first ?? nil
+            else { throw GatewayErrors.error(.recordNotFound, "\(subject) not found in HubSpot") }
+            return ServerResponse(
+                message: .with {
+                    $0.object = CrmObject(object)
+                    $0.freshness = .with { $0.source = .hubspot }
+                })
+        }
         if message.idProperty.isEmpty {
             let (object, read) = try await records.get(
                 message.objectType, id: message.id, properties: properties, readOptions: message.readOptions,
@@ -62,9 +80,14 @@ public struct ObjectsService: Hubspot_Gateway_V1_ObjectsService.ServiceProtocol 
     ) async throws -> ServerResponse<Hubspot_Gateway_V1_BatchGetObjectsResponse> {
         let message = request.message
         let properties = try checked(message.objectType, message.properties)
-        let objects = try await records.batchGet(
-            message.objectType, ids: message.ids, properties: properties, readOptions: message.readOptions,
-            request.metadata)
+        let objects =
+            message.propertiesWithHistory.isEmpty
+            ? try await records.batchGet(
+                message.objectType, ids: message.ids, properties: properties, readOptions: message.readOptions,
+                request.metadata)
+            : try await records.withHistory(
+                message.objectType, ids: message.ids, properties: properties,
+                historyOf: message.propertiesWithHistory, request.metadata)
         return ServerResponse(
             message: .with { ($0.objects, $0.missingIds) = BatchReads.split(objects, ids: message.ids, CrmObject.init) }
         )
@@ -254,5 +277,19 @@ extension Hubspot_Gateway_V1_CrmObject {
         for (name, value) in object.properties { if let value { properties[name] = value } }
         times = .init(object)
         archived = object.archived
+        for (name, values) in object.history {
+            propertiesWithHistory[name] = .with {
+                $0.values = values.map { change in
+                    .with {
+                        $0.value = change.value
+                        if let timestamp = change.timestamp {
+                            $0.timestamp = Google_Protobuf_Timestamp(date: timestamp)
+                        }
+                        $0.sourceType = change.sourceType ?? ""
+                        $0.sourceID = change.sourceId ?? ""
+                    }
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@ public struct CRMRecord: Sendable, Equatable {
     public var archivedAt: Date?
     /// Upserts say whether the record was created (nil for every other operation).
     public var created: Bool?
+    /// Earlier values of the properties a history read asked for, newest first (empty otherwise).
+    public var history: [String: [PropertyValueChange]] = [:]
 
     public init(
         id: String, properties: [String: String?], createdAt: Date? = nil, updatedAt: Date? = nil,
@@ -28,6 +30,22 @@ public struct CRMRecord: Sendable, Equatable {
 
     /// The value of a property, or nil when unset or not asked for.
     public subscript(property: String) -> String? { properties[property] ?? nil }
+}
+
+/// One value a property held: when it was set, and by what (`sourceType`: `CRM_UI`, `API`,
+/// `IMPORT`, `WORKFLOW`, …; `sourceId`: which app, user or workflow).
+public struct PropertyValueChange: Sendable, Equatable {
+    public var value: String
+    public var timestamp: Date?
+    public var sourceType: String?
+    public var sourceId: String?
+
+    public init(value: String, timestamp: Date?, sourceType: String?, sourceId: String?) {
+        self.value = value
+        self.timestamp = timestamp
+        self.sourceType = sourceType
+        self.sourceId = sourceId
+    }
 }
 
 /// One record read through the shared cache, and how fresh the answer is.

@@ -8,6 +8,12 @@ extension CRMRecord {
         self.init(
             id: object.id, properties: object.properties, createdAt: object.createdAt, updatedAt: object.updatedAt,
             archived: object.archived ?? false, archivedAt: object.archivedAt, created: object.new)
+        history = (object.propertiesWithHistory ?? [:]).mapValues { versions in
+            versions.map {
+                PropertyValueChange(
+                    value: $0.value, timestamp: $0.timestamp, sourceType: $0.sourceType, sourceId: $0.sourceId)
+            }
+        }
     }
 }
 

@@ -10,6 +10,8 @@ public struct ExportTerms: Sendable {
     public var includeArchived: Bool
     /// Fill each record's associations to these types (one batch read per 100 records).
     public var associationTypes: [String]
+    /// Also each record's history of these properties (one batch read per 50 records).
+    public var historyOf: [String] = []
     /// Changes younger than this are left to the next run: search lags behind writes, and a
     /// cursor must not pass a change search cannot see yet.
     public var settle: Duration
@@ -84,6 +86,18 @@ extension Records {
         /// HubSpot keeps none), each with its cursor.
         func hand(_ records: [CRMRecord], _ cursors: [ExportCursor]) async throws {
             guard !records.isEmpty else { return }
+            var records = records
+            if !export.historyOf.isEmpty, !records[0].archived {
+                // As many batch reads as histories of 50 records need, each paced like any call.
+                for start in stride(from: 0, to: records.count, by: Self.historyBatchSize) {
+                    let slice = start..<min(records.count, start + Self.historyBatchSize)
+                    try await export.beforeCall()
+                    let read = try await withHistory(
+                        type, ids: records[slice].map(\.id), properties: [], historyOf: export.historyOf,
+                        export.terms())
+                    for (index, found) in zip(slice, read) { records[index].history = found?.history ?? [:] }
+                }
+            }
             var associations: [String: [String: [Association]]] = [:]
             for toType in export.associationTypes where !records[0].archived {
                 try await export.beforeCall()

@@ -285,3 +285,33 @@ public struct Records: Sendable {
         }
     }
 }
+
+extension Records {
+    /// HubSpot's batch read takes at most this many records when it returns property history.
+    static let historyBatchSize = 50
+
+    /// Records by id with the history of `historyOf` (and the current values of `properties`),
+    /// always from HubSpot: histories are not cached. A history is many values a property held,
+    /// asked for rarely (audits, analytics), so caching it would spend the cache's memory on
+    /// data few read twice, and a record's cached entry would need invalidating per property set.
+    /// nil where HubSpot has no such record, in the order asked; 50 records per HubSpot call.
+    public func withHistory(
+        _ type: String, ids: [String], properties: [String], historyOf: [String], _ terms: CallTerms
+    ) async throws -> [CRMRecord?] {
+        try Caller.authorize(.read, type)
+        let properties = PropertyNames.normalized(properties)
+        let historyOf = PropertyNames.normalized(historyOf)
+        var found: [String: CRMRecord] = [:]
+        var seen = Set<String>()
+        let unique = ids.filter { seen.insert($0).inserted }
+        for start in stride(from: 0, to: unique.count, by: Self.historyBatchSize) {
+            let chunk = Array(unique[start..<min(unique.count, start + Self.historyBatchSize)])
+            let result = try await upstream.perform(terms) {
+                try await $0.batchRead(
+                    type, ids: chunk, properties: properties, propertiesWithHistory: historyOf, options: $1)
+            }
+            for object in result.results { found[object.id] = CRMRecord(object) }
+        }
+        return ids.map { found[$0] }
+    }
+}

@@ -83,11 +83,57 @@ public nonisolated struct Hubspot_Gateway_V1_CrmObject: Sendable {
 
   public var archived: Bool = false
 
+  /// The values each property named in a read's `properties_with_history` held, newest first.
+  public var propertiesWithHistory: Dictionary<String,Hubspot_Gateway_V1_PropertyHistory> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _times: Hubspot_Gateway_V1_RecordTimes? = nil
+}
+
+/// The values one property held.
+public nonisolated struct Hubspot_Gateway_V1_PropertyHistory: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var values: [Hubspot_Gateway_V1_PropertyValue] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One value a property held: when it was set, and by what.
+public nonisolated struct Hubspot_Gateway_V1_PropertyValue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var value: String = String()
+
+  public var timestamp: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_timestamp ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_timestamp = newValue}
+  }
+  /// Returns true if `timestamp` has been explicitly set.
+  public var hasTimestamp: Bool {self._timestamp != nil}
+  /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearTimestamp() {self._timestamp = nil}
+
+  /// CRM_UI, API, IMPORT, WORKFLOW, … as HubSpot says.
+  public var sourceType: String = String()
+
+  /// The app, user or workflow that set it, when HubSpot says.
+  public var sourceID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _timestamp: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Hubspot_Gateway_V1_GetObjectRequest: Sendable {
@@ -113,6 +159,10 @@ public nonisolated struct Hubspot_Gateway_V1_GetObjectRequest: Sendable {
   public var hasReadOptions: Bool {self._readOptions != nil}
   /// Clears the value of `readOptions`. Subsequent reads from it will return its default value.
   public mutating func clearReadOptions() {self._readOptions = nil}
+
+  /// Also return every value these properties held (CrmObject.properties_with_history). Such a
+  /// read always asks HubSpot (histories are not cached: read_options do not apply), by id only.
+  public var propertiesWithHistory: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -172,6 +222,9 @@ public nonisolated struct Hubspot_Gateway_V1_BatchGetObjectsRequest: Sendable {
   public var hasReadOptions: Bool {self._readOptions != nil}
   /// Clears the value of `readOptions`. Subsequent reads from it will return its default value.
   public mutating func clearReadOptions() {self._readOptions = nil}
+
+  /// As GetObjectRequest.properties_with_history (one HubSpot call per 50 records).
+  public var propertiesWithHistory: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -628,6 +681,10 @@ public nonisolated struct Hubspot_Gateway_V1_ExportChangedRequest: Sendable {
   /// it used, and why not the file when not.
   public var fullLoad: Hubspot_Gateway_V1_FullLoad = .unspecified
 
+  /// Also return every value these properties held, for each record handed out (read from
+  /// HubSpot's batch read: one more HubSpot call per 50 records, the export file or not).
+  public var propertiesWithHistory: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Neither: the whole type (see full_load), then what changed since the full load began.
@@ -695,7 +752,7 @@ nonisolated extension Hubspot_Gateway_V1_FullLoad: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Hubspot_Gateway_V1_CrmObject: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CrmObject"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0\u{1}times\0\u{1}archived\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0\u{1}times\0\u{1}archived\0\u{3}properties_with_history\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -707,6 +764,7 @@ nonisolated extension Hubspot_Gateway_V1_CrmObject: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._times) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.archived) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Hubspot_Gateway_V1_PropertyHistory>.self, value: &self.propertiesWithHistory) }()
       default: break
       }
     }
@@ -729,6 +787,9 @@ nonisolated extension Hubspot_Gateway_V1_CrmObject: SwiftProtobuf.Message, Swift
     if self.archived != false {
       try visitor.visitSingularBoolField(value: self.archived, fieldNumber: 4)
     }
+    if !self.propertiesWithHistory.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Hubspot_Gateway_V1_PropertyHistory>.self, value: self.propertiesWithHistory, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -737,6 +798,86 @@ nonisolated extension Hubspot_Gateway_V1_CrmObject: SwiftProtobuf.Message, Swift
     if lhs.properties != rhs.properties {return false}
     if lhs._times != rhs._times {return false}
     if lhs.archived != rhs.archived {return false}
+    if lhs.propertiesWithHistory != rhs.propertiesWithHistory {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_PropertyHistory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PropertyHistory"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.values.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.values, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_PropertyHistory, rhs: Hubspot_Gateway_V1_PropertyHistory) -> Bool {
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_PropertyValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PropertyValue"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}value\0\u{1}timestamp\0\u{3}source_type\0\u{3}source_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.value) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._timestamp) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sourceType) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.sourceID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.value.isEmpty {
+      try visitor.visitSingularStringField(value: self.value, fieldNumber: 1)
+    }
+    try { if let v = self._timestamp {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.sourceType.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceType, fieldNumber: 3)
+    }
+    if !self.sourceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceID, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_PropertyValue, rhs: Hubspot_Gateway_V1_PropertyValue) -> Bool {
+    if lhs.value != rhs.value {return false}
+    if lhs._timestamp != rhs._timestamp {return false}
+    if lhs.sourceType != rhs.sourceType {return false}
+    if lhs.sourceID != rhs.sourceID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -744,7 +885,7 @@ nonisolated extension Hubspot_Gateway_V1_CrmObject: SwiftProtobuf.Message, Swift
 
 nonisolated extension Hubspot_Gateway_V1_GetObjectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetObjectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}id\0\u{3}id_property\0\u{1}properties\0\u{3}read_options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}id\0\u{3}id_property\0\u{1}properties\0\u{3}read_options\0\u{3}properties_with_history\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -757,6 +898,7 @@ nonisolated extension Hubspot_Gateway_V1_GetObjectRequest: SwiftProtobuf.Message
       case 3: try { try decoder.decodeSingularStringField(value: &self.idProperty) }()
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.properties) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._readOptions) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.propertiesWithHistory) }()
       default: break
       }
     }
@@ -782,6 +924,9 @@ nonisolated extension Hubspot_Gateway_V1_GetObjectRequest: SwiftProtobuf.Message
     try { if let v = self._readOptions {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.propertiesWithHistory.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.propertiesWithHistory, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -791,6 +936,7 @@ nonisolated extension Hubspot_Gateway_V1_GetObjectRequest: SwiftProtobuf.Message
     if lhs.idProperty != rhs.idProperty {return false}
     if lhs.properties != rhs.properties {return false}
     if lhs._readOptions != rhs._readOptions {return false}
+    if lhs.propertiesWithHistory != rhs.propertiesWithHistory {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -837,7 +983,7 @@ nonisolated extension Hubspot_Gateway_V1_GetObjectResponse: SwiftProtobuf.Messag
 
 nonisolated extension Hubspot_Gateway_V1_BatchGetObjectsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchGetObjectsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}ids\0\u{1}properties\0\u{3}read_options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{1}ids\0\u{1}properties\0\u{3}read_options\0\u{3}properties_with_history\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -849,6 +995,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchGetObjectsRequest: SwiftProtobuf.M
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.ids) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.properties) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._readOptions) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.propertiesWithHistory) }()
       default: break
       }
     }
@@ -871,6 +1018,9 @@ nonisolated extension Hubspot_Gateway_V1_BatchGetObjectsRequest: SwiftProtobuf.M
     try { if let v = self._readOptions {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.propertiesWithHistory.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.propertiesWithHistory, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -879,6 +1029,7 @@ nonisolated extension Hubspot_Gateway_V1_BatchGetObjectsRequest: SwiftProtobuf.M
     if lhs.ids != rhs.ids {return false}
     if lhs.properties != rhs.properties {return false}
     if lhs._readOptions != rhs._readOptions {return false}
+    if lhs.propertiesWithHistory != rhs.propertiesWithHistory {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1666,7 +1817,7 @@ nonisolated extension Hubspot_Gateway_V1_MergeObjectsResponse: SwiftProtobuf.Mes
 
 nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportChangedRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{3}since_time\0\u{1}cursor\0\u{1}properties\0\u{3}include_archived\0\u{3}association_types\0\u{3}full_load\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}object_type\0\u{3}since_time\0\u{1}cursor\0\u{1}properties\0\u{3}include_archived\0\u{3}association_types\0\u{3}full_load\0\u{3}properties_with_history\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1700,6 +1851,7 @@ nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Mes
       case 5: try { try decoder.decodeSingularBoolField(value: &self.includeArchived) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.associationTypes) }()
       case 7: try { try decoder.decodeSingularEnumField(value: &self.fullLoad) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.propertiesWithHistory) }()
       default: break
       }
     }
@@ -1736,6 +1888,9 @@ nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Mes
     if self.fullLoad != .unspecified {
       try visitor.visitSingularEnumField(value: self.fullLoad, fieldNumber: 7)
     }
+    if !self.propertiesWithHistory.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.propertiesWithHistory, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1746,6 +1901,7 @@ nonisolated extension Hubspot_Gateway_V1_ExportChangedRequest: SwiftProtobuf.Mes
     if lhs.includeArchived != rhs.includeArchived {return false}
     if lhs.associationTypes != rhs.associationTypes {return false}
     if lhs.fullLoad != rhs.fullLoad {return false}
+    if lhs.propertiesWithHistory != rhs.propertiesWithHistory {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

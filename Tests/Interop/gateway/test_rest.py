@@ -119,8 +119,8 @@ def test_bad_input_gets_hubspots_error_shape(rest_fleet):
     assert status == 400 and json.loads(body)["category"] == "VALIDATION_ERROR"
     status, _, body = http(rest_fleet, "POST", "/crm/v3/objects/contacts/batch/read", {"inputs": [{"id": "1"}] * 101})
     assert status == 400 and "limited to 100" in json.loads(body)["message"]
-    status, _, body = http(rest_fleet, "GET", "/crm/v3/objects/contacts/1?propertiesWithHistory=email")
-    assert status == 400 and "propertiesWithHistory" in json.loads(body)["message"]
+    status, _, body = http(rest_fleet, "GET", "/crm/v3/objects/contacts/a@b.c?propertiesWithHistory=email&idProperty=email")
+    assert status == 400 and "propertiesWithHistory is read by id only" in json.loads(body)["message"]
     malformed = raw(rest_fleet, "POST", "/crm/v3/objects/contacts", b'{"properties": {"email": ')
     assert malformed[0] == 400 and json.loads(malformed[1])["category"] == "VALIDATION_ERROR", malformed
     oversize = raw(rest_fleet, "POST", "/crm/v3/objects/contacts/batch/create", b'{"inputs": [' + b" " * (3 * 1024 * 1024) + b"]}")

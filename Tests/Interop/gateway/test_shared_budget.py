@@ -138,13 +138,13 @@ def test_a_direct_client_on_the_gateways_token_and_a_saturated_fleet_share_the_w
     report = " ".join(f"{s - first}s:{fleet_calls.get(s, (0, 0))}+{direct_calls.get(s, (0, 0))}"
                       for s in range(first, first + 43))
     steady = range(first + 11, first + 30)
+    taken = sum(fleet_calls.get(s, (0, 0))[0] for s in steady)
+    print(f"the fleet took {taken} calls in {len(steady)} s: {report}")  # shown with -s, or on a failure
     # After the first interval: no 429 to anyone, and no second without a call of the fleet …
     refused = sum(fleet_calls.get(s, (0, 0))[1] + direct_calls.get(s, (0, 0))[1] for s in steady)
     assert refused == 0, report
     assert all(fleet_calls.get(s, (0, 0))[0] > 0 for s in steady), report
     # … and the fleet takes at least 90 % of what the direct client leaves (5 a second).
-    taken = sum(fleet_calls.get(s, (0, 0))[0] for s in steady)
-    print(f"the fleet took {taken} calls in {len(steady)} s: {report}")  # shown with -s, or on a failure
     assert taken >= 4.5 * len(steady), (taken, report)
     # The direct client stopped at 30 s: within one interval (10 s) the fleet is back at 8 a second.
     back = [fleet_calls.get(s, (0, 0))[0] for s in range(first + 40, first + 42)]
