@@ -53,6 +53,19 @@ struct RecordOperations: Sendable {
         return (record, read)
     }
 
+    /// A deal's lines with their products (`Records.lines`).
+    func lines(
+        ofDeal id: String, lineItemProperties: [String], productProperties: [String],
+        readOptions: Hubspot_Gateway_V1_ReadOptions, _ metadata: Metadata
+    ) async throws -> [DealLine] {
+        let terms = terms(metadata)
+        return try await mapped("the lines of deal \(id)") {
+            try await crm.records.lines(
+                ofDeal: id, lineItemProperties: lineItemProperties, productProperties: productProperties,
+                maxStaleness: readOptions.maxStalenessDuration, terms)
+        }
+    }
+
     /// Records by id with the history of `historyOf`, from HubSpot (histories are not cached);
     /// nil where HubSpot has none.
     func withHistory(

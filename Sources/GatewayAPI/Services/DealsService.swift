@@ -33,9 +33,18 @@ public struct DealsService: Hubspot_Gateway_V1_DealsService.ServiceProtocol {
         let (object, read) = try await records.get(
             Self.type, id: message.id, properties: try properties(message.properties), readOptions: message.readOptions,
             subject: "deal \(message.id)", request.metadata)
+        var lines: [DealLine] = []
+        if message.includeLineItems {
+            try InputValidation.propertyNames(message.lineItemProperties, field: "line_item_properties")
+            try InputValidation.propertyNames(message.productProperties, field: "product_properties")
+            lines = try await records.lines(
+                ofDeal: object.id, lineItemProperties: message.lineItemProperties,
+                productProperties: message.productProperties, readOptions: message.readOptions, request.metadata)
+        }
         return ServerResponse(
             message: .with {
                 $0.deal = Deal(object); $0.freshness = .init(read)
+                $0.lineItems = lines.map(Hubspot_Gateway_V1_LineItem.init)
             })
     }
 
@@ -303,8 +312,27 @@ extension Hubspot_Gateway_V1_LineItem {
         name = record["name"] ?? ""
         price = record["price"] ?? ""
         quantity = record["quantity"] ?? ""
+        amount = record["amount"] ?? ""
         for (key, value) in record.properties
-        where !["hs_product_id", "name", "price", "quantity"].contains(key) {
+        where !["hs_product_id", "name", "price", "quantity", "amount", "hs_position_on_quote"].contains(key) {
+            if let value { properties[key] = value }
+        }
+    }
+
+    init(_ line: DealLine) {
+        self.init(line.lineItem)
+        if let product = line.product { self.product = .init(product) }
+    }
+}
+
+extension Hubspot_Gateway_V1_Product {
+    init(_ record: CRMRecord) {
+        self.init()
+        id = record.id
+        name = record["name"] ?? ""
+        price = record["price"] ?? ""
+        sku = record["hs_sku"] ?? ""
+        for (key, value) in record.properties where !["name", "price", "hs_sku"].contains(key) {
             if let value { properties[key] = value }
         }
     }

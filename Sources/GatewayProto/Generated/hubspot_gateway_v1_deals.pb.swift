@@ -90,6 +90,16 @@ public nonisolated struct Hubspot_Gateway_V1_GetDealRequest: Sendable {
   /// Clears the value of `readOptions`. Subsequent reads from it will return its default value.
   public mutating func clearReadOptions() {self._readOptions = nil}
 
+  /// Also answer the deal's line items, each with its product: the deal's associations in one
+  /// more HubSpot call, the lines and products through the cache and the shared batch reads
+  /// (read_options apply to them too). The first 500 lines.
+  public var includeLineItems: Bool = false
+
+  /// More properties of each line item and product (their usual fields always come).
+  public var lineItemProperties: [String] = []
+
+  public var productProperties: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -120,12 +130,38 @@ public nonisolated struct Hubspot_Gateway_V1_GetDealResponse: Sendable {
   /// Clears the value of `freshness`. Subsequent reads from it will return its default value.
   public mutating func clearFreshness() {self._freshness = nil}
 
+  /// With include_line_items: the deal's lines in their order on the deal
+  /// (hs_position_on_quote, then id).
+  public var lineItems: [Hubspot_Gateway_V1_LineItem] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _deal: Hubspot_Gateway_V1_Deal? = nil
   fileprivate var _freshness: Hubspot_Gateway_V1_Freshness? = nil
+}
+
+/// A product of the catalogue.
+public nonisolated struct Hubspot_Gateway_V1_Product: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var name: String = String()
+
+  public var price: String = String()
+
+  /// hs_sku
+  public var sku: String = String()
+
+  public var properties: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Hubspot_Gateway_V1_ListDealsRequest: Sendable {
@@ -330,15 +366,31 @@ public nonisolated struct Hubspot_Gateway_V1_LineItem: Sendable {
 
   public var name: String = String()
 
+  /// Unit price, decimal.
   public var price: String = String()
 
   public var quantity: String = String()
 
   public var properties: Dictionary<String,String> = [:]
 
+  /// The line's total, decimal (GetDeal's lines).
+  public var amount: String = String()
+
+  /// The product `product_id` names (GetDeal's lines; unset when it names none).
+  public var product: Hubspot_Gateway_V1_Product {
+    get {_product ?? Hubspot_Gateway_V1_Product()}
+    set {_product = newValue}
+  }
+  /// Returns true if `product` has been explicitly set.
+  public var hasProduct: Bool {self._product != nil}
+  /// Clears the value of `product`. Subsequent reads from it will return its default value.
+  public mutating func clearProduct() {self._product = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _product: Hubspot_Gateway_V1_Product? = nil
 }
 
 public nonisolated struct Hubspot_Gateway_V1_UpdateDealRequest: Sendable {
@@ -613,7 +665,7 @@ nonisolated extension Hubspot_Gateway_V1_Deal: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Hubspot_Gateway_V1_GetDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetDealRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0\u{3}read_options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}properties\0\u{3}read_options\0\u{3}include_line_items\0\u{3}line_item_properties\0\u{3}product_properties\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -624,6 +676,9 @@ nonisolated extension Hubspot_Gateway_V1_GetDealRequest: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.properties) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._readOptions) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.includeLineItems) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.lineItemProperties) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.productProperties) }()
       default: break
       }
     }
@@ -643,6 +698,15 @@ nonisolated extension Hubspot_Gateway_V1_GetDealRequest: SwiftProtobuf.Message, 
     try { if let v = self._readOptions {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if self.includeLineItems != false {
+      try visitor.visitSingularBoolField(value: self.includeLineItems, fieldNumber: 4)
+    }
+    if !self.lineItemProperties.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.lineItemProperties, fieldNumber: 5)
+    }
+    if !self.productProperties.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.productProperties, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -650,6 +714,9 @@ nonisolated extension Hubspot_Gateway_V1_GetDealRequest: SwiftProtobuf.Message, 
     if lhs.id != rhs.id {return false}
     if lhs.properties != rhs.properties {return false}
     if lhs._readOptions != rhs._readOptions {return false}
+    if lhs.includeLineItems != rhs.includeLineItems {return false}
+    if lhs.lineItemProperties != rhs.lineItemProperties {return false}
+    if lhs.productProperties != rhs.productProperties {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -657,7 +724,7 @@ nonisolated extension Hubspot_Gateway_V1_GetDealRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Hubspot_Gateway_V1_GetDealResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetDealResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{1}freshness\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deal\0\u{1}freshness\0\u{3}line_items\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -667,6 +734,7 @@ nonisolated extension Hubspot_Gateway_V1_GetDealResponse: SwiftProtobuf.Message,
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._deal) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._freshness) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.lineItems) }()
       default: break
       }
     }
@@ -683,12 +751,66 @@ nonisolated extension Hubspot_Gateway_V1_GetDealResponse: SwiftProtobuf.Message,
     try { if let v = self._freshness {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if !self.lineItems.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lineItems, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Hubspot_Gateway_V1_GetDealResponse, rhs: Hubspot_Gateway_V1_GetDealResponse) -> Bool {
     if lhs._deal != rhs._deal {return false}
     if lhs._freshness != rhs._freshness {return false}
+    if lhs.lineItems != rhs.lineItems {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Hubspot_Gateway_V1_Product: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Product"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}price\0\u{1}sku\0\u{1}properties\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.price) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.sku) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.price.isEmpty {
+      try visitor.visitSingularStringField(value: self.price, fieldNumber: 3)
+    }
+    if !self.sku.isEmpty {
+      try visitor.visitSingularStringField(value: self.sku, fieldNumber: 4)
+    }
+    if !self.properties.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Hubspot_Gateway_V1_Product, rhs: Hubspot_Gateway_V1_Product) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.price != rhs.price {return false}
+    if lhs.sku != rhs.sku {return false}
+    if lhs.properties != rhs.properties {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1000,7 +1122,7 @@ nonisolated extension Hubspot_Gateway_V1_LineItemInput: SwiftProtobuf.Message, S
 
 nonisolated extension Hubspot_Gateway_V1_LineItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LineItem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}product_id\0\u{1}name\0\u{1}price\0\u{1}quantity\0\u{1}properties\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}product_id\0\u{1}name\0\u{1}price\0\u{1}quantity\0\u{1}properties\0\u{1}amount\0\u{1}product\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1014,12 +1136,18 @@ nonisolated extension Hubspot_Gateway_V1_LineItem: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularStringField(value: &self.price) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.quantity) }()
       case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.properties) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.amount) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._product) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
@@ -1038,6 +1166,12 @@ nonisolated extension Hubspot_Gateway_V1_LineItem: SwiftProtobuf.Message, SwiftP
     if !self.properties.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.properties, fieldNumber: 6)
     }
+    if !self.amount.isEmpty {
+      try visitor.visitSingularStringField(value: self.amount, fieldNumber: 7)
+    }
+    try { if let v = self._product {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1048,6 +1182,8 @@ nonisolated extension Hubspot_Gateway_V1_LineItem: SwiftProtobuf.Message, SwiftP
     if lhs.price != rhs.price {return false}
     if lhs.quantity != rhs.quantity {return false}
     if lhs.properties != rhs.properties {return false}
+    if lhs.amount != rhs.amount {return false}
+    if lhs._product != rhs._product {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

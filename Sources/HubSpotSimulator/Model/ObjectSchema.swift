@@ -203,7 +203,7 @@ extension ObjectTypeDefinition {
         properties: [
             PropertyDefinition("name"), PropertyDefinition("price", .number), PropertyDefinition("quantity", .number),
             PropertyDefinition("hs_product_id", .number), PropertyDefinition("amount", .number),
-            PropertyDefinition("hs_sku"),
+            PropertyDefinition("hs_sku"), PropertyDefinition("hs_position_on_quote", .number),
         ],
         defaultProperties: [
             "name", "price", "quantity", "hs_product_id", "amount", "createdate", "hs_lastmodifieddate",

@@ -1,3 +1,4 @@
+import JSONCore
 import Foundation
 import Synchronization
 
@@ -478,7 +479,8 @@ final class ObjectStore: Sendable {
         _ state: inout State, _ type: ObjectTypeDefinition, _ input: CreateInput, now: EpochMilliseconds,
         events: inout [ChangeEvent]
     ) throws(HubSpotErrorBody) -> ObjectSnapshot {
-        let values = try PropertyValidator.validate(input.properties, of: type, portalId: portalId, isCreate: true)
+        var values = try PropertyValidator.validate(input.properties, of: type, portalId: portalId, isCreate: true)
+        if type.name == "line_items" { Self.fillFromProduct(state, &values) }
         if !type.requiredOneOf.isEmpty, !type.requiredOneOf.contains(where: { values[$0] != nil }) {
             throw .validation(
                 "\(type.singular.capitalized) must have at least one of: \(type.requiredOneOf.joined(separator: ", "))")
@@ -524,6 +526,22 @@ final class ObjectStore: Sendable {
                 subscriptionType: "\(type.singular).creation", objectTypeId: type.objectTypeId, objectId: id,
                 changeFlag: "NEW", occurredAt: now))
         return ObjectSnapshot(object: object, type: type)
+    }
+
+    /// As HubSpot does for a line item naming a product: its name, price and SKU come from the
+    /// product unless given, and the amount is price × quantity (quantity 1 when unset).
+    private static func fillFromProduct(_ state: State, _ values: inout [String: String?]) {
+        if let productId = (values["hs_product_id"] ?? nil).flatMap({ Int64($0) }),
+            let product = state.types["products"]?.records[productId], !product.archived
+        {
+            for name in ["name", "price", "hs_sku"] where (values[name] ?? nil) == nil {
+                if let value = product.properties[name] { values[name] = value }
+            }
+        }
+        if (values["amount"] ?? nil) == nil, let price = (values["price"] ?? nil).flatMap(Double.init) {
+            let quantity = (values["quantity"] ?? nil).flatMap(Double.init) ?? 1
+            values["amount"] = formatNumber(price * quantity)
+        }
     }
 
     private func updateOne(
