@@ -1,9 +1,12 @@
 """The analytics service's sync (against `hubspot-gateway --sandbox` with Redis:
 `python examples/analytics_service.py --key <key>`):
 
-1. every deal changed since a moment is exported in one resumable stream, at bulk priority
+1. a full load of every contact: HubSpot builds an export file (a few HubSpot calls for the
+   whole type, downloaded outside the budget), then the changes made meanwhile follow in the
+   same resumable stream;
+2. every deal changed since a moment is exported in one resumable stream, at bulk priority
    (the trailer's cursor is where the next incremental run starts);
-2. from then on the service follows the change feed as a consumer group: each event is handed
+3. from then on the service follows the change feed as a consumer group: each event is handed
    to one member of the group and acknowledged once processed, so a member that dies leaves its
    unacknowledged events to the others."""
 import datetime
@@ -16,6 +19,11 @@ from _common import connect
 from hubspot_gateway_client.v1 import changes_pb2, deals_pb2, objects_pb2
 
 client, _ = connect(__doc__)
+
+full = client.objects.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts", properties=["email", "lifecyclestage"]))
+loaded = sum(1 for _ in full)
+trailers = dict(full.trailing_metadata())
+print(f"full load: {loaded} contacts read from {trailers['export-full-load']} in {trailers['export-hubspot-calls']} HubSpot calls")
 
 since = timestamp_pb2.Timestamp()
 since.FromDatetime(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365))

@@ -5,13 +5,16 @@ Redis: `python examples/marketing_service.py --key <key> [--records 2000]`):
    bulk priority, so interactive callers keep their share of HubSpot's budget), and its
    progress is followed until every record has an outcome;
 2. the service listens for lifecycle-stage changes, and sees the one a salesperson makes
-   (played here by an update through the gateway)."""
+   (played here by an update through the gateway);
+3. before a campaign goes out, consent is checked: the subscription statuses of every
+   recipient in one call, and only those subscribed to the marketing type are sent to; a lead
+   who opts in (with the lawful basis HubSpot records) is seen at once, as is one who opts out."""
 import threading
 import time
 import uuid
 
 from _common import connect
-from hubspot_gateway_client.v1 import changes_pb2, contacts_pb2, jobs_pb2
+from hubspot_gateway_client.v1 import changes_pb2, contacts_pb2, jobs_pb2, preferences_pb2
 
 client, arguments = connect(__doc__)
 campaign = uuid.uuid4().hex[:8]
@@ -57,4 +60,29 @@ client.contacts.UpdateContact(contacts_pb2.UpdateContactRequest(
     contact=contacts_pb2.Contact(id=lead.id, lifecycle_stage="marketingqualifiedlead")))
 assert seen.wait(60), "the lifecycle-stage change did not arrive"
 stream.cancel()
+
+# The consent check before sending.
+marketing = next(t for t in client.communication_preferences.ListSubscriptionTypes(
+    preferences_pb2.ListSubscriptionTypesRequest()).types if t.purpose == "Marketing")
+client.communication_preferences.SubscribeEmail(preferences_pb2.SubscribeEmailRequest(
+    email=emails[0], subscription_id=marketing.id, legal_basis=preferences_pb2.LEGAL_BASIS_CONSENT_WITH_NOTICE,
+    legal_basis_explanation="Ticked 'send me offers' on the sign-up form"))
+
+
+def may_send(recipients):
+    statuses = client.communication_preferences.BatchGetSubscriptionStatuses(
+        preferences_pb2.BatchGetSubscriptionStatusesRequest(emails=recipients))
+    return [r.email for r in statuses.recipients
+            if any(s.subscription_id == marketing.id and s.state == preferences_pb2.SUBSCRIPTION_STATE_SUBSCRIBED
+                   for s in r.statuses)]
+
+
+audience = emails[:100]
+allowed = may_send(audience)
+assert allowed == [emails[0]], allowed
+print(f"campaign: {len(allowed)} of {len(audience)} leads consented to '{marketing.name}'")
+client.communication_preferences.UnsubscribeEmail(preferences_pb2.UnsubscribeEmailRequest(
+    email=emails[0], subscription_id=marketing.id))
+assert may_send(audience) == [], "an opt-out is seen by the next check"
+print(f"{emails[0]} opted out: the next check leaves them out")
 client.close()

@@ -91,6 +91,7 @@ public final class Gateway: Sendable {
             MetadataService(crm: crm, defaultTimeout: timeout), ListsService(crm: crm, defaultTimeout: timeout),
             JobsService(store: jobStore, watchInterval: configuration.jobWatchInterval),
             PassthroughService(crm: crm, defaultTimeout: timeout),
+            CommunicationPreferencesService(crm: crm, defaultTimeout: timeout),
             AdminService(
                 upstream: crm.upstream, redisConfigured: redis != nil, exports: exports, metadata: crm.metadata,
                 serviceShares: keys.shares),

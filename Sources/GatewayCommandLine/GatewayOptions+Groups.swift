@@ -201,6 +201,11 @@ public struct CacheOptions: ParsableArguments {
     public var cacheNearTtlSeconds: Double = 5
     @Option(help: "Seconds pipelines, owners, properties and association types are served from the cache.")
     public var metadataTtlSeconds: Double = 600
+    @Option(
+        help:
+            "Seconds a contact's subscription statuses (communication preferences) are served from the cache; never served older (a consent check that cannot ask HubSpot fails)."
+    )
+    public var preferencesTtlSeconds: Double = 60
 
     public init() {}
 }
@@ -345,18 +350,6 @@ public struct WriteOptions: ParsableArguments {
             "How ExportChanged reads a whole type from the beginning: export-file (HubSpot's CRM export, a few calls; the list walk when HubSpot refuses) or list-walk (one call per 100 records)."
     )
     public var exportFullLoad = "export-file"
-    @Option(help: "Bytes of an export file fetched per range request: the most one export holds in memory at once.")
-    public var exportFileChunkBytes = 4 << 20
-    @Option(
-        help:
-            "Seconds before an export file's status is read again; each wait doubles up to --export-file-max-poll-seconds (each read is a HubSpot call)."
-    )
-    public var exportFileFirstPollSeconds: Double = 1
-    @Option(help: "Longest wait between two reads of an export file's status.")
-    public var exportFileMaxPollSeconds: Double = 30
-    @Option(
-        help: "Seconds HubSpot may take to build an export file before the export fails (resumable from its cursor).")
-    public var exportFileBuildTimeoutSeconds: Double = 3600
 
     public init() {}
 }

@@ -64,12 +64,9 @@ public struct GatewayOptions: ParsableArguments {
             ("--journal-poll-interval-milliseconds", Double(journal.journalPollIntervalMilliseconds)),
             ("--idempotency-retention-hours", writes.idempotencyRetentionHours),
             ("--metadata-ttl-seconds", cache.metadataTtlSeconds),
+            ("--preferences-ttl-seconds", cache.preferencesTtlSeconds),
             ("--rest-default-timeout-seconds", rest.restDefaultTimeoutSeconds),
             ("--tls-reload-seconds", serving.tlsReloadSeconds),
-            ("--export-file-chunk-bytes", Double(writes.exportFileChunkBytes)),
-            ("--export-file-first-poll-seconds", writes.exportFileFirstPollSeconds),
-            ("--export-file-max-poll-seconds", writes.exportFileMaxPollSeconds),
-            ("--export-file-build-timeout-seconds", writes.exportFileBuildTimeoutSeconds),
         ]
         for (name, value) in positive where !(value > 0) {
             throw ValidationError("\(name) must be more than 0 (got \(value))")
@@ -173,6 +170,7 @@ public struct GatewayOptions: ParsableArguments {
         configuration.portalId = hubspot.hubspotPortalId
         configuration.door.redisTimeout = .milliseconds(redis.redisTimeoutMilliseconds)
         configuration.door.metadata.ttl = .seconds(cache.metadataTtlSeconds)
+        configuration.door.preferences.ttl = .seconds(cache.preferencesTtlSeconds)
 
         var limits = configuration.door.limits
         limits.generalPerSecond = budget.generalPerSecond
@@ -233,10 +231,6 @@ public struct GatewayOptions: ParsableArguments {
             throw ValidationError("--export-full-load must be export-file or list-walk (got \(writes.exportFullLoad))")
         }
         configuration.exports.fullLoad = fullLoad
-        configuration.exports.file.chunkBytes = writes.exportFileChunkBytes
-        configuration.exports.file.firstPoll = .seconds(writes.exportFileFirstPollSeconds)
-        configuration.exports.file.maxPoll = .seconds(writes.exportFileMaxPollSeconds)
-        configuration.exports.file.buildTimeout = .seconds(writes.exportFileBuildTimeoutSeconds)
         configuration.idempotency.retention = .seconds(writes.idempotencyRetentionHours * 3600)
         configuration.jobs.maxRecords = writes.jobMaxRecords
         configuration.jobs.retention = .seconds(writes.jobRetentionHours * 3600)

@@ -11,6 +11,8 @@ public struct DoorConfiguration: Sendable {
     public var breaker = CircuitBreaker.Configuration()
     public var cache = ObjectCache.Configuration()
     public var metadata = MetadataCache.Configuration()
+    /// Subscription statuses (communication preferences): a short TTL, never stale.
+    public var preferences = SubscriptionPreferences.defaultCacheConfiguration
     public var batching = HubSpotUpstream.Configuration()
 
     public init(baseURL: String = "https://api.hubapi.com") { hubspot = HubSpotClientConfiguration(baseURL: baseURL) }
@@ -21,6 +23,7 @@ public struct DoorConfiguration: Sendable {
         limits.keyPrefix = prefix + ":ratelimit"
         cache.keyPrefix = prefix + ":cache"
         metadata.keyPrefix = prefix + ":metadata"
+        preferences.keyPrefix = prefix + ":preferences"
     }
 
     /// The longest Redis round trip of the limiter and the object cache (on every call's path).
@@ -78,6 +81,8 @@ extension CRM {
         self.init(
             upstream: upstream,
             metadataCache: MetadataCache(
-                redis: cacheRedis ?? redis, configuration: configuration.metadata, logger: logger))
+                redis: cacheRedis ?? redis, configuration: configuration.metadata, logger: logger),
+            preferencesCache: MetadataCache(
+                redis: cacheRedis ?? redis, configuration: configuration.preferences, logger: logger))
     }
 }

@@ -92,7 +92,8 @@ import Time
     }
 
     @Test func aFullLoadReadsHubSpotsExportFileInAFewCallsAndResumesFromARowInTheMiddle() async throws {
-        try await GatewayRig.with(contacts: 450, generalPerSecond: 50) { rig in
+        // Ranges of 4 KiB: the file (about 30 KiB) comes in many, rows cut across them.
+        try await GatewayRig.with(contacts: 450, generalPerSecond: 50, exportFileChunkBytes: 4096) { rig in
             let all = try await Self.allContactIds(rig)
             let listCalls = try await rig.answeredOK("objects.list")
             let request = Request.with {
@@ -113,6 +114,12 @@ import Time
             #expect(rest.trailers.firstString(ExportTrailers.fullLoad) == nil, "decided by the first run")
             #expect(try await rig.answeredOK("exports.start") == 1)
             #expect(try await rig.answeredOK("objects.list") == listCalls, "no list walk")
+            let exports = try await rig.simulatorAdmin.send(
+                HTTPRequest(method: .get, url: rig.simulatorURL + "/_sim/exports"), timeout: .seconds(5))
+            let tasks = try JSONSerialization.jsonObject(with: Data(exports.body)) as? [String: Any]
+            let task = try #require((tasks?["tasks"] as? [[String: Any]])?.last)
+            #expect(task["rows"] as? Int == 450)
+            #expect((task["downloads"] as? Int ?? 0) >= 8, "read range by range: \(task)")
         }
     }
 

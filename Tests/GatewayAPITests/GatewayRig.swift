@@ -50,7 +50,7 @@ struct GatewayRig {
         contacts: Int = 5, generalPerSecond: Int = 8, accessLog: RequestObservationInterceptor.AccessLog = .off,
         hubspotRequestTimeout: Duration = .seconds(30), jobWorkers: Int = 0,
         jobVisibilityTimeout: Duration = .seconds(60), jobMaxBatchAttempts: Int = 5, jobImportThreshold: Int = 0,
-        _ body: (GatewayRig) async throws -> Void
+        exportFileChunkBytes: Int = ExportFileTerms().chunkBytes, _ body: (GatewayRig) async throws -> Void
     ) async throws {
         let redis = try await RedisServerProcess.start()
         var redisConfiguration = try RedisConfiguration(url: redis.url)
@@ -75,6 +75,8 @@ struct GatewayRig {
                 configuration.jobs.importThreshold = jobImportThreshold
                 configuration.jobs.importPollInterval = .milliseconds(50)
                 configuration.jobWatchInterval = .milliseconds(50)
+                configuration.exports.file.chunkBytes = exportFileChunkBytes
+                configuration.exports.file.firstPoll = .milliseconds(200)
                 // A Redis this fleet has been using: its first call would otherwise find it new and
                 // wait out the current second (what a Redis that lost its data gets), which a short
                 // deadline on a loaded machine may not outlast.

@@ -67,16 +67,34 @@ import Time
                     ?? []
             }
             #expect(try await statuses() == ["NOT_SUBSCRIBED", "NOT_SUBSCRIBED"])
-            let subscribed = try await sim.post(
+            // GDPR on: no subscription without its lawful basis.
+            let withoutBasis = try await sim.post(
                 "/communication-preferences/v3/subscribe", ["emailAddress": "a@b.co", "subscriptionId": "1"])
+            #expect(withoutBasis.status == 400 && withoutBasis.message.contains("legalBasis") == true)
+            let consent = ["legalBasis": "CONSENT_WITH_NOTICE", "legalBasisExplanation": "Ticked the box"]
+            let subscribed = try await sim.post(
+                "/communication-preferences/v3/subscribe",
+                ["emailAddress": "a@b.co", "subscriptionId": "1"].merging(consent) { $1 })
             #expect(subscribed.status == 200 && subscribed.object["status"] as? String == "SUBSCRIBED")
             #expect(try await statuses() == ["SUBSCRIBED", "NOT_SUBSCRIBED"])
             let again = try await sim.post(
-                "/communication-preferences/v3/subscribe", ["emailAddress": "A@b.co", "subscriptionId": "1"])
+                "/communication-preferences/v3/subscribe",
+                ["emailAddress": "A@b.co", "subscriptionId": "1"].merging(consent) { $1 })
             #expect(again.status == 400 && again.category == "VALIDATION_ERROR")
             let unsubscribed = try await sim.post(
                 "/communication-preferences/v3/unsubscribe", ["emailAddress": "a@b.co", "subscriptionId": "1"])
             #expect(unsubscribed.object["status"] as? String == "NOT_SUBSCRIBED")
+            // Opted out: v3 cannot put the person back; the batch read (v4, dated 2026-03) says so.
+            let back = try await sim.post(
+                "/communication-preferences/v3/subscribe",
+                ["emailAddress": "a@b.co", "subscriptionId": "1"].merging(consent) { $1 })
+            #expect(back.status == 400 && back.message.contains("opted out") == true)
+            let batch = try await sim.post(
+                "/communication-preferences/2026-03/statuses/batch/read", ["inputs": ["a@b.co", "c@d.co"]])
+            let results = batch.object["results"] as? [[String: Any]] ?? []
+            let first = (results.first?["statuses"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
+            #expect(first == ["UNSUBSCRIBED", "NOT_SPECIFIED"])
+            #expect(results.count == 2)
             #expect(try await sim.post("/communication-preferences/v3/subscribe", ["emailAddress": "x"]).status == 400)
             #expect(try await sim.get("/communication-preferences/v3/nothing-here").status == 404)
         }

@@ -16,7 +16,7 @@ public struct ExportConfiguration: Sendable {
     public var callTimeout: Duration = .seconds(60)
     /// How a full load reads the whole type unless the request says (`--export-full-load`).
     public var fullLoad: FullLoad = .exportFile
-    /// The export file's settings (`--export-file-*`).
+    /// The export file's settings (fixed settings, docs/configuration.md).
     public var file = ExportFileTerms()
 
     public init() {}

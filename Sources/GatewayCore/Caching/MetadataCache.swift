@@ -137,11 +137,19 @@ public final class MetadataCache: Sendable {
         return "\(configuration.keyPrefix):\(generation):\(name)"
     }
 
-    /// A stored copy: 8 bytes of fetch time (ms, big-endian), then the JSON.
+    /// A stored copy: 8 bytes of fetch time (ms, big-endian), then the JSON. When Redis answers,
+    /// its word stands — a key another replica forgot is gone here too; this replica's own copy
+    /// is read only while Redis cannot be asked.
     private func read(_ key: String) async -> (bytes: [UInt8], fetchedMs: Int64)? {
-        if let redis, let raw = try? await redis.get(.init(key), timeout: configuration.redisTimeout), raw.count > 8 {
-            let fetched = raw.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
-            return (Array(raw.dropFirst(8)), fetched)
+        if let redis {
+            do {
+                guard let raw = try await redis.get(.init(key), timeout: configuration.redisTimeout), raw.count > 8
+                else { return nil }
+                let fetched = raw.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+                return (Array(raw.dropFirst(8)), fetched)
+            } catch {
+                // Redis cannot be asked: this replica's own copy.
+            }
         }
         return local.withLock { $0[key] }
     }

@@ -8,18 +8,26 @@ public struct CRM: Sendable {
     public let orders: Orders
     public let lists: CRMLists
     public let passthrough: Passthrough
+    public let preferences: SubscriptionPreferences
     /// The door every operation goes through (its limiter, breaker and cache, for status and
     /// the change feed's invalidation).
     public let upstream: HubSpotUpstream
 
-    /// - Parameter metadataCache: where metadata is kept (default: this replica's memory only).
-    public init(upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil)) {
+    /// - Parameters:
+    ///   - metadataCache: where metadata is kept (default: this replica's memory only).
+    ///   - preferencesCache: where subscription statuses are kept (default: this replica's memory).
+    public init(
+        upstream: HubSpotUpstream, metadataCache: MetadataCache = MetadataCache(redis: nil),
+        preferencesCache: MetadataCache = MetadataCache(
+            redis: nil, configuration: SubscriptionPreferences.defaultCacheConfiguration)
+    ) {
         self.upstream = upstream
         metadata = CRMMetadata(upstream: upstream, cache: metadataCache)
         records = Records(upstream: upstream, metadata: metadata)
         orders = Orders(records: records)
         lists = CRMLists(upstream: upstream)
         passthrough = Passthrough(upstream: upstream)
+        preferences = SubscriptionPreferences(upstream: upstream, cache: preferencesCache)
         associations = Associations(upstream: upstream, metadata: metadata)
     }
 }

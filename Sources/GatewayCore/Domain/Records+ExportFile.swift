@@ -19,7 +19,7 @@ public struct FullLoadReport: Sendable, Equatable {
     public var text: String { reason.map { "\(source.rawValue): \($0)" } ?? source.rawValue }
 }
 
-/// Settings of the export-file path of a full load (`--export-file-*` options).
+/// Settings of the export-file path of a full load (fixed settings, docs/configuration.md).
 public struct ExportFileTerms: Sendable {
     /// Bytes of the file fetched per range request: the most an export holds in memory at once.
     public var chunkBytes = 4 << 20
@@ -104,7 +104,7 @@ extension Records {
             guard ContinuousClock.now - started < file.buildTimeout else {
                 throw CRMError(
                     .unavailable(status: nil),
-                    "HubSpot did not finish export \(task) of \(type) within \(file.buildTimeout) (--export-file-build-timeout-seconds); resume from the cursor to wait again"
+                    "HubSpot did not finish export \(task) of \(type) within \(file.buildTimeout); resume from the cursor to wait again"
                 )
             }
             try await Task.sleep(for: wait)

@@ -46,11 +46,18 @@ public enum HubSpotAPIFamily: String, Sendable, CaseIterable {
     case oauth
     /// `/account-info/v3` · `/account-info/2026-03`.
     case accountInfo
+    /// Subscription types, one recipient's statuses, subscribe and unsubscribe:
+    /// `/communication-preferences/v3` on every version (no dated release of these).
+    case communicationPreferences
+    /// Many recipients' statuses at once: `/communication-preferences/v4` ·
+    /// `/communication-preferences/2026-03`.
+    case subscriptionStatuses
 
     /// The dated versions HubSpot has released this API in.
     var datedVersions: [HubSpotAPIVersion] {
         switch self {
-        case .oauth, .accountInfo: [.v2026_03]
+        case .oauth, .accountInfo, .subscriptionStatuses: [.v2026_03]
+        case .communicationPreferences: []
         default: [.v2026_03, .v2026_09]
         }
     }
@@ -76,6 +83,8 @@ public enum HubSpotAPIFamily: String, Sendable, CaseIterable {
             case .exports: "/crm/v3/exports"
             case .oauth: "/oauth/v1"
             case .accountInfo: "/account-info/v3"
+            case .communicationPreferences: "/communication-preferences/v3"
+            case .subscriptionStatuses: "/communication-preferences/v4"
             }
         }
         let v = used.rawValue
@@ -90,6 +99,8 @@ public enum HubSpotAPIFamily: String, Sendable, CaseIterable {
         case .exports: "/crm/exports/\(v)"
         case .oauth: "/oauth/\(v)"
         case .accountInfo: "/account-info/\(v)"
+        case .communicationPreferences: "/communication-preferences/v3"
+        case .subscriptionStatuses: "/communication-preferences/\(v)"
         }
     }
 }

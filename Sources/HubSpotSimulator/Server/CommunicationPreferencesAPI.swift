@@ -2,7 +2,8 @@ import Foundation
 import JSONCore
 
 /// `/communication-preferences/v3/…`: the subscription definitions, one recipient's statuses,
-/// and subscribe / unsubscribe.
+/// and subscribe / unsubscribe (a legal basis required, as in an account with GDPR on); v4
+/// (dated 2026-03): many recipients' statuses in one call.
 enum CommunicationPreferencesAPI {
     /// Matches `/communication-preferences/…` paths (nil: not one).
     static func match(_ request: APIRequest) -> Result<APIRoute, HubSpotErrorBody>? {
@@ -17,6 +18,10 @@ enum CommunicationPreferencesAPI {
         case let path where path.count == 4 && path[0] == "v3" && path[1] == "status" && path[2] == "email":
             let email = String(path[3]).removingPercentEncoding ?? String(path[3])
             return route("preferences.status", "GET") { _, c throws(HubSpotErrorBody) in try status(email, c) }
+        case ["v4", "statuses", "batch", "read"]:
+            return route("preferences.statuses.batch.read", "POST") { r, c throws(HubSpotErrorBody) in
+                try batchStatuses(r, c)
+            }
         case ["v3", "subscribe"], ["v3", "unsubscribe"]:
             let subscribe = s[2] == "subscribe"
             return route("preferences.\(s[2])", "POST") { r, c throws(HubSpotErrorBody) in
@@ -74,11 +79,69 @@ enum CommunicationPreferencesAPI {
         guard let id = body["subscriptionId"]?.propertyText,
             let definition = CommunicationPreferences.definitions.first(where: { $0.id == id })
         else { throw .validation("subscriptionId must name a subscription definition") }
+        if subscribe {
+            // GDPR on: a subscription needs its lawful basis, and a person who opted out cannot be
+            // put back through v3.
+            guard let basis = body["legalBasis"]?.stringValue, Self.legalBases.contains(basis) else {
+                throw .validation(
+                    "legalBasis is required (GDPR is on for this account): one of \(Self.legalBases.sorted().joined(separator: ", "))"
+                )
+            }
+            guard body["legalBasisExplanation"]?.stringValue?.isEmpty == false else {
+                throw .validation("legalBasisExplanation is required with legalBasis")
+            }
+            if ctx.preferences.status(of: email, id) == false {
+                throw .validation("\(email) has opted out of subscription \(id) and cannot be resubscribed through v3")
+            }
+        }
         guard ctx.preferences.set(email, id, subscribed: subscribe) else {
             throw .validation("\(email) is already \(subscribe ? "subscribed" : "unsubscribed") to subscription \(id)")
         }
         var w = JSONWriter()
         write(definition, subscribed: subscribe, into: &w)
+        return .json(200, w)
+    }
+
+    /// HubSpot's lawful bases for processing.
+    static let legalBases: Set<String> = [
+        "LEGITIMATE_INTEREST_PQL", "LEGITIMATE_INTEREST_CLIENT", "PERFORMANCE_OF_CONTRACT", "CONSENT_WITH_NOTICE",
+        "NON_GDPR", "PROCESS_AND_STORE", "LEGITIMATE_INTEREST_OTHER",
+    ]
+
+    /// `{inputs: [email…]}` → `{status, results: [{subscriberIdString, statuses: [{subscriptionId,
+    /// name, status, channel, source}]}]}`; at most 100 recipients.
+    static func batchStatuses(_ request: APIRequest, _ ctx: APIContext) throws(HubSpotErrorBody) -> APIReply {
+        let emails = try JSONField.stringList(try request.json()["inputs"], "inputs") ?? []
+        guard !emails.isEmpty, emails.count <= 100 else {
+            throw .validation("inputs must hold 1 to 100 email addresses")
+        }
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("status", "COMPLETE")
+        w.key("results")
+        w.beginArray()
+        for email in emails {
+            w.beginObject()
+            w.member("subscriberIdString", email)
+            w.key("statuses")
+            w.beginArray()
+            for definition in CommunicationPreferences.definitions {
+                let subscribed = ctx.preferences.status(of: email, definition.id)
+                w.beginObject()
+                w.member("subscriptionId", Int(definition.id) ?? 0)
+                w.member("name", definition.name)
+                w.member(
+                    "status", subscribed == true ? "SUBSCRIBED" : subscribed == false ? "UNSUBSCRIBED" : "NOT_SPECIFIED"
+                )
+                w.member("channel", "EMAIL")
+                w.member("source", "SUBSCRIPTION_STATUS")
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
         return .json(200, w)
     }
 

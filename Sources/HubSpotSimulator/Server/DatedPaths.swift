@@ -14,6 +14,7 @@ enum DatedPaths {
         "crm/imports": (["2026-03", "2026-09"], "crm/v3/imports"),
         "crm/exports": (["2026-03", "2026-09"], "crm/v3/exports"),
         "oauth": (["2026-03"], "oauth/v1"),
+        "communication-preferences": (["2026-03"], "communication-preferences/v4"),
     ]
 
     /// A path's numeric twin and its version (nil: a numeric path, returned as is), or HubSpot's

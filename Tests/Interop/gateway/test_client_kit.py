@@ -142,9 +142,12 @@ def _count(gateway, method, code):
 
 
 @pytest.mark.parametrize("example, expected", [
-    ("order_service.py", [r"^buyer \d+", r"line items \(a retry answered the same deal\)", r"moved to Closed Won"]),
-    ("marketing_service.py", [r"^job .*: 2000 records stored durably", r"^imported 2000 contacts", r"lifecycle stage of \d+ is now marketingqualifiedlead"]),
-    ("analytics_service.py", [r"^exported \d+ deals changed", r"amount is now 750 \(acknowledged for group"]),
+    ("order_service.py", [r"^buyer \d+", r"line items \(a retry answered the same deal\)",
+                          r"^  1 × Keyboard at 99\.9 = 99\.9, SKU KB-", r"^  2 × Cable at 15\.00 = 30", r"moved to Closed Won"]),
+    ("marketing_service.py", [r"^job .*: 2000 records stored durably", r"^imported 2000 contacts", r"lifecycle stage of \d+ is now marketingqualifiedlead",
+                              r"^campaign: 1 of 100 leads consented to 'Marketing Information'", r"opted out: the next check leaves them out"]),
+    ("analytics_service.py", [r"^full load: \d+ contacts read from export-file in \d HubSpot calls", r"^exported \d+ deals changed",
+                              r"amount is now 750 \(acknowledged for group"]),
 ])
 def test_the_example_callers_run_against_the_sandbox(kit, sandbox_with_redis, example, expected):
     out = run_python(kit, ROOT / "examples" / example, env={"HUBSPOT_GATEWAY_TARGET": sandbox_with_redis.address,

@@ -113,7 +113,7 @@ def test_a_caller_that_leaves_ends_its_export_with_the_hubspot_call_in_flight(se
     fleet.sim_admin("PUT", "/_sim/faults", {"rules": [{"endpoint": "objects.list", "latency": "60000", "afterRequests": 1}]})
     try:
         stub = objects_pb2_grpc.ObjectsServiceStub(grpc.insecure_channel(fleet.gateways[0].address))
-        call = stub.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts"),
+        call = stub.ExportChanged(objects_pb2.ExportChangedRequest(object_type="contacts", full_load=objects_pb2.FULL_LOAD_LIST_WALK),
                                   metadata=fleet.metadata("analytics"), timeout=600)
         received = 0
         for _ in call:

@@ -49,11 +49,13 @@ def test_an_allowed_path_goes_through_the_door_and_hubspots_answer_comes_back_as
     # The gateway's own view of the budget rides along.
     assert float(headers["x-gateway-budget-rate"]) > 0 and int(headers["x-gateway-budget-day-ends-at"]) > 0, headers
     status, _, body = call(fleet, "POST", "/communication-preferences/v3/subscribe",
-                           {"emailAddress": "buyer@example.com", "subscriptionId": "1"})
+                           {"emailAddress": "buyer@example.com", "subscriptionId": "1", "legalBasis": "CONSENT_WITH_NOTICE",
+                            "legalBasisExplanation": "Opted in at checkout"})
     assert status == 200 and json.loads(body)["status"] == "SUBSCRIBED", body
     # HubSpot's 4xx comes back unchanged: status, body, correlation id.
     status, headers, body = call(fleet, "POST", "/communication-preferences/v3/subscribe",
-                                 {"emailAddress": "buyer@example.com", "subscriptionId": "1"})
+                                 {"emailAddress": "buyer@example.com", "subscriptionId": "1", "legalBasis": "CONSENT_WITH_NOTICE",
+                            "legalBasisExplanation": "Opted in at checkout"})
     refusal = json.loads(body)
     assert status == 400 and refusal["category"] == "VALIDATION_ERROR", body
     assert refusal["message"] == "buyer@example.com is already subscribed to subscription 1"
@@ -89,7 +91,8 @@ def test_grpc_only_callers_pass_through_by_rpc_with_the_same_rules(fleet):
     before = passthrough_calls(fleet)
     reply = stub.CallHubSpot(passthrough_pb2.CallHubSpotRequest(
         method="POST", path="/communication-preferences/v3/subscribe",
-        body=json.dumps({"emailAddress": "grpc@example.com", "subscriptionId": "2"}).encode()), metadata=sender, timeout=30)
+        body=json.dumps({"emailAddress": "grpc@example.com", "subscriptionId": "2", "legalBasis": "PERFORMANCE_OF_CONTRACT",
+                         "legalBasisExplanation": "Order updates"}).encode()), metadata=sender, timeout=30)
     assert reply.status == 200 and json.loads(reply.body)["status"] == "SUBSCRIBED"
     assert reply.headers["Content-Type"].startswith("application/json") and reply.headers["X-HubSpot-Correlation-Id"]
     status = stub.CallHubSpot(passthrough_pb2.CallHubSpotRequest(
@@ -98,7 +101,8 @@ def test_grpc_only_callers_pass_through_by_rpc_with_the_same_rules(fleet):
     # HubSpot's 4xx is an answer, not an RPC error.
     again = stub.CallHubSpot(passthrough_pb2.CallHubSpotRequest(
         method="POST", path="/communication-preferences/v3/subscribe",
-        body=json.dumps({"emailAddress": "grpc@example.com", "subscriptionId": "2"}).encode()), metadata=sender, timeout=30)
+        body=json.dumps({"emailAddress": "grpc@example.com", "subscriptionId": "2", "legalBasis": "PERFORMANCE_OF_CONTRACT",
+                         "legalBasisExplanation": "Order updates"}).encode()), metadata=sender, timeout=30)
     assert again.status == 400 and json.loads(again.body)["category"] == "VALIDATION_ERROR"
     assert passthrough_calls(fleet) - before == 3
     for request, metadata, code in [
