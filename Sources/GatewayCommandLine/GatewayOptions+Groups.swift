@@ -345,11 +345,6 @@ public struct WriteOptions: ParsableArguments {
     public var exportSettleSeconds: Double = 300
     @Option(help: "One export's share of the budget: at most this many HubSpot calls a second (0: bulk priority only).")
     public var exportCallsPerSecond: Double = 0
-    @Option(
-        help:
-            "How ExportChanged reads a whole type from the beginning: export-file (HubSpot's CRM export, a few calls; the list walk when HubSpot refuses) or list-walk (one call per 100 records)."
-    )
-    public var exportFullLoad = "export-file"
 
     public init() {}
 }

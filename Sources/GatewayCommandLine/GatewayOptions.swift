@@ -227,10 +227,6 @@ public struct GatewayOptions: ParsableArguments {
 
         configuration.exports.settle = .seconds(writes.exportSettleSeconds)
         configuration.exports.callsPerSecond = writes.exportCallsPerSecond
-        guard let fullLoad = FullLoad(rawValue: writes.exportFullLoad) else {
-            throw ValidationError("--export-full-load must be export-file or list-walk (got \(writes.exportFullLoad))")
-        }
-        configuration.exports.fullLoad = fullLoad
         configuration.idempotency.retention = .seconds(writes.idempotencyRetentionHours * 3600)
         configuration.jobs.maxRecords = writes.jobMaxRecords
         configuration.jobs.retention = .seconds(writes.jobRetentionHours * 3600)

@@ -146,7 +146,8 @@ public final class HubSpotUpstream: Sendable {
                     [("bucket", kind.metricLabel), ("policy", exchange.rateLimitPolicy ?? "unknown")])
             }
             let answer = FixedWindowRateLimiter.HubSpotAnswer(
-                status: exchange.status, policy: exchange.rateLimitPolicy, limits: exchange.rateLimit)
+                status: exchange.status, policy: exchange.rateLimitPolicy, limits: exchange.rateLimit,
+                duration: exchange.duration)
             guard answer.mattersToTheBudget else { return }
             Task { await limiter.observe(answer, kind: kind) }
         }

@@ -23,15 +23,10 @@ _spec = importlib.util.spec_from_file_location("gateway_fleet", ROOT / "Tests" /
 gateway_fleet = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gateway_fleet)
 Fleet, Gateway, post_signed_webhook = gateway_fleet.Fleet, gateway_fleet.Gateway, gateway_fleet.post_signed_webhook
+free_port = gateway_fleet.free_port
 span_beyond_budget = gateway_fleet.span_beyond_budget
 
 RESULTS = pathlib.Path(os.environ.get("CHAOS_RESULTS", "/tmp/hubspot-gateway-chaos.jsonl"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ready(gateway, timeout=30) -> bool:

@@ -3,6 +3,7 @@ import GatewayAPI
 import GatewayProto
 import GRPCCore
 import GRPCInProcessTransport
+import HubSpotAPI
 import SwiftProtobuf
 import Testing
 import TestSupport

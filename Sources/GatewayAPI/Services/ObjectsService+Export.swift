@@ -14,7 +14,8 @@ public struct ExportConfiguration: Sendable {
     public var callsPerSecond = 0.0
     /// Longest wait of one HubSpot call of an export for the budget and HubSpot.
     public var callTimeout: Duration = .seconds(60)
-    /// How a full load reads the whole type unless the request says (`--export-full-load`).
+    /// How a full load reads the whole type unless the request says (the export file; tests and
+    /// benchmarks may set the list walk).
     public var fullLoad: FullLoad = .exportFile
     /// The export file's settings (fixed settings, docs/configuration.md).
     public var file = ExportFileTerms()

@@ -32,6 +32,8 @@ public struct ExportFileTerms: Sendable {
     public var downloadTimeout: Duration = .seconds(120)
     /// A longer row in the file fails the export (memory stays bounded).
     public var maxRowBytes = 1 << 20
+    /// The clock the status reads wait on.
+    public var time: TimeSource = .system
 
     public init() {}
 }
@@ -92,7 +94,7 @@ extension Records {
             try await export.beforeCall()
             return try await upstream.perform(export.terms()) { try await $0.exportStatus(task, options: $1) }
         }
-        let started = ContinuousClock.now
+        let started = file.time.now
         var wait = file.firstPoll
         var status: HubSpotClient.ExportTaskStatus
         do {
@@ -101,13 +103,13 @@ extension Records {
             return .unusable(reason: "HubSpot no longer has export \(task)")
         }
         while !status.isFinished {
-            guard ContinuousClock.now - started < file.buildTimeout else {
+            guard file.time.now - started < file.buildTimeout else {
                 throw CRMError(
                     .unavailable(status: nil),
                     "HubSpot did not finish export \(task) of \(type) within \(file.buildTimeout); resume from the cursor to wait again"
                 )
             }
-            try await Task.sleep(for: wait)
+            try await file.time.sleep(for: wait)
             wait = min(wait * 2, file.maxPoll)
             status = try await readStatus()
         }

@@ -676,9 +676,8 @@ public nonisolated struct Hubspot_Gateway_V1_ExportChangedRequest: Sendable {
   /// Fill `associations` with the records of these types (one HubSpot call per 100 records).
   public var associationTypes: [String] = []
 
-  /// How a full load reads the whole type (the export file unless told otherwise, or unless the
-  /// gateway runs with --export-full-load list-walk). The `export-full-load` trailer says which
-  /// it used, and why not the file when not.
+  /// How a full load reads the whole type (the export file unless told otherwise). The
+  /// `export-full-load` trailer says which it used, and why not the file when not.
   public var fullLoad: Hubspot_Gateway_V1_FullLoad = .unspecified
 
   /// Also return every value these properties held, for each record handed out (read from

@@ -206,15 +206,20 @@ class Fleet:
             "feeds": ("feeds-key-0001", "changes.read,crm.read")}
 
     def __init__(self, replicas: int = 3, args: tuple = (), sim_args: tuple = ("--seed", "400"), weights: dict | None = None,
-                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_url: str | None = None, env: dict | None = None):
+                 redis_aof: bool = False, extra_keys: tuple = (), redis_tls=None, redis_port: int | None = None,
+                 gateways_redis_port: int | None = None, redis_url: str | None = None, env: dict | None = None):
         self.dir = tempfile.mkdtemp(prefix="gateway-fleet-")
-        self.redis_port = None  # a free one, picked when Redis first starts
+        # `redis_port`: the port Redis listens on (a proxy's upstream, say); else a free one,
+        # picked when it first starts.
+        self.redis_port = redis_port
         self.redis_tls = redis_tls
         self.redis_aof = redis_aof
         # `redis_url`: a Redis the test runs itself (Sentinel, say); the fleet starts none.
         self.redis = None
         if redis_url is None:
             self.start_redis()
+        # `gateways_redis_port`: the gateways dial this port instead (a proxy in front of Redis).
+        dialled = gateways_redis_port or self.redis_port
         self.sim = subprocess.Popen([_binary("HUBSPOT_SIM_BIN", "hubspot-sim"), "--port", "0", *sim_args, "--daily-limit", "0", "--log-level", "warning"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.sim.stdout.readline().strip()
@@ -229,8 +234,8 @@ class Fleet:
         # `env`: more environment for the gateways (secrets such as the journal's client secret).
         self.gateway_env = {"HUBSPOT_GATEWAY_HUBSPOT_TOKEN": "pat-sim-token", "HUBSPOT_GATEWAY_CALLER_KEYS": keys, **(env or {})}
         redis_option = (("--redis-url", redis_url) if redis_url else
-                     ("--redis-url", f"rediss://127.0.0.1:{self.redis_port}", "--redis-tls-ca-file", str(redis_tls.ca)) if redis_tls
-                     else ("--redis-url", f"redis://127.0.0.1:{self.redis_port}"))
+                     ("--redis-url", f"rediss://127.0.0.1:{dialled}", "--redis-tls-ca-file", str(redis_tls.ca)) if redis_tls
+                     else ("--redis-url", f"redis://127.0.0.1:{dialled}"))
         self.gateway_args = ("--hubspot-base-url", self.sim_url, *redis_option, "--redis-timeout-milliseconds", "500", *args)
         self.gateways = [self.start_gateway() for _ in range(replicas)]
 

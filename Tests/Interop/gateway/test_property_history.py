@@ -11,7 +11,7 @@ from hubspot.gateway.v1 import common_pb2, contacts_pb2, contacts_pb2_grpc, obje
 
 @pytest.fixture(scope="module")
 def fleet():
-    fleet = Fleet(replicas=1, args=("--export-settle-seconds", "0", "--export-full-load", "list-walk"),
+    fleet = Fleet(replicas=1, args=("--export-settle-seconds", "0"),
                   sim_args=("--seed", "20"))
     yield fleet
     fleet.stop()
