@@ -147,11 +147,15 @@ public final class HubSpotUpstream: Sendable {
             }
             let answer = FixedWindowRateLimiter.HubSpotAnswer(
                 status: exchange.status, policy: exchange.rateLimitPolicy, limits: exchange.rateLimit,
-                duration: exchange.duration)
+                sinceGrant: slotGrantedAt.map { ContinuousClock.now - $0 } ?? exchange.duration)
             guard answer.mattersToTheBudget else { return }
             Task { await limiter.observe(answer, kind: kind) }
         }
     }
+
+    /// When the call in progress got its budget slot: the limiter counts the fleet's calls
+    /// HubSpot had seen when it answered as those granted before this one.
+    @TaskLocal static var slotGrantedAt: ContinuousClock.Instant?
 
     /// One object, from the shared cache when fresh enough, else from a coalesced batch read.
     /// A stale copy is served when HubSpot cannot be asked (breaker open, no budget in time).
@@ -379,14 +383,19 @@ private struct Attempts: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            // A coalesced batch's slot was granted just before it was handed here.
+            var granted = ContinuousClock.now
             if attempt > 1 || !admitted {
                 // An open breaker refuses before the call waits for (and spends) budget.
                 try breaker.refuseIfOpen()
                 try await limiter.acquire(kind, priority: priority, deadline: deadline)
+                granted = ContinuousClock.now
             }
             let permit = try breaker.permit()
             do {
-                let result = try await body(client, CallOptions(deadline: deadline, idempotent: idempotent))
+                let result = try await HubSpotUpstream.$slotGrantedAt.withValue(granted) {
+                    try await body(client, CallOptions(deadline: deadline, idempotent: idempotent))
+                }
                 breaker.record(.success, for: permit)
                 return result
             } catch {

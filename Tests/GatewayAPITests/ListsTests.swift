@@ -9,13 +9,19 @@ import TestSupport
 
 /// ListsService against hubspot-sim's lists.
 @Suite struct ListsTests {
+    /// A DYNAMIC list's filters (HubSpot requires them): contacts with an email.
+    static let everyoneWithAnEmail =
+        #", "filterBranch": {"filterBranchType": "OR", "filterBranches": [{"filterBranchType": "AND", "filters": [{"filterType": "PROPERTY", "property": "email", "operation": {"operationType": "ALL_PROPERTY", "operator": "IS_KNOWN"}}]}]}"#
+
     /// Creates a list at the simulator (as a marketer would in HubSpot); its id.
     static func makeList(_ rig: GatewayRig, _ name: String, processing: String = "MANUAL") async throws -> String {
         let response = try await rig.simulatorAdmin.send(
             HTTPRequest(
                 method: .post, url: rig.simulatorURL + "/crm/v3/lists",
                 headers: [("Content-Type", "application/json"), ("Authorization", "Bearer pat-sim-token")],
-                body: Array(#"{"name": "\#(name)", "objectTypeId": "0-1", "processingType": "\#(processing)"}"#.utf8)),
+                body: Array(
+                    #"{"name": "\#(name)", "objectTypeId": "0-1", "processingType": "\#(processing)"\#(processing == "DYNAMIC" ? Self.everyoneWithAnEmail : "")}"#
+                        .utf8)),
             timeout: .seconds(5))
         let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         return try #require((json?["list"] as? [String: Any])?["listId"] as? String)

@@ -116,6 +116,98 @@ public struct ListsService: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
     }
 }
 
+extension ListsService {
+    static func name(_ text: String) throws(RPCError) -> String {
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty, text.count <= 255 else {
+            throw InputValidation.invalid(field: "name", "name is required (at most 255 characters)")
+        }
+        return text
+    }
+
+    static func filter(_ filter: Hubspot_Gateway_V1_ListFilter) throws(RPCError) -> CRMListFilter {
+        guard !filter.anyOf.isEmpty else {
+            throw InputValidation.invalid(field: "filter.any_of", "filter.any_of must hold at least one group")
+        }
+        var groups: [[CRMListFilter.Condition]] = []
+        for (g, group) in filter.anyOf.enumerated() {
+            guard !group.allOf.isEmpty else {
+                throw InputValidation.invalid(
+                    field: "filter.any_of[\(g)].all_of", "filter.any_of[\(g)].all_of must hold at least one condition")
+            }
+            var conditions: [CRMListFilter.Condition] = []
+            for (c, condition) in group.allOf.enumerated() {
+                let field = "filter.any_of[\(g)].all_of[\(c)]"
+                try InputValidation.propertyName(condition.property, field: "\(field).property")
+                let op: CRMListFilter.Operator
+                switch condition.operator {
+                case .equals: op = .equals
+                case .notEquals: op = .notEquals
+                case .contains: op = .contains
+                case .isKnown: op = .isKnown
+                case .isUnknown: op = .isUnknown
+                case .unspecified, .UNRECOGNIZED:
+                    throw InputValidation.invalid(field: "\(field).operator", "\(field).operator is required")
+                }
+                let compares = [.equals, .notEquals, .contains].contains(op)
+                guard compares == !condition.values.isEmpty else {
+                    throw InputValidation.invalid(
+                        field: "\(field).values",
+                        compares
+                            ? "\(field).values must hold at least one value"
+                            : "\(field).values must be empty for IS_KNOWN and IS_UNKNOWN")
+                }
+                conditions.append(.init(property: condition.property, op: op, values: condition.values))
+            }
+            groups.append(conditions)
+        }
+        return CRMListFilter(anyOf: groups)
+    }
+
+    public func createList(request: ServerRequest<Hubspot_Gateway_V1_CreateListRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_CreateListResponse>
+    {
+        let message = request.message
+        let name = try Self.name(message.name)
+        let type = message.objectType.isEmpty ? "contacts" : message.objectType
+        try InputValidation.objectType(type)
+        let filter = message.hasFilter ? try Self.filter(message.filter) : nil
+        let terms = records.terms(request.metadata)
+        let list = try await records.mapped("the list \(name)") {
+            try await lists.create(name: name, objectType: type, filter: filter, terms)
+        }
+        return ServerResponse(message: .with { $0.list = .init(list) })
+    }
+
+    public func renameList(request: ServerRequest<Hubspot_Gateway_V1_RenameListRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_RenameListResponse>
+    {
+        let id = try Self.listId(request.message.listID)
+        let name = try Self.name(request.message.name)
+        let terms = records.terms(request.metadata)
+        let list = try await records.mapped("list \(id)") { try await lists.rename(id, to: name, terms) }
+        return ServerResponse(message: .with { $0.list = .init(list) })
+    }
+
+    public func updateListFilter(
+        request: ServerRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Hubspot_Gateway_V1_UpdateListFilterResponse> {
+        let id = try Self.listId(request.message.listID)
+        let filter = try Self.filter(request.message.filter)
+        let terms = records.terms(request.metadata)
+        let list = try await records.mapped("list \(id)") { try await lists.setFilter(id, filter, terms) }
+        return ServerResponse(message: .with { $0.list = .init(list) })
+    }
+
+    public func deleteList(request: ServerRequest<Hubspot_Gateway_V1_DeleteListRequest>, context: ServerContext)
+        async throws -> ServerResponse<Hubspot_Gateway_V1_DeleteListResponse>
+    {
+        let id = try Self.listId(request.message.listID)
+        let terms = records.terms(request.metadata)
+        try await records.mapped("list \(id)") { try await lists.delete(id, terms) }
+        return ServerResponse(message: .init())
+    }
+}
+
 extension Hubspot_Gateway_V1_CrmList {
     init(_ list: CRMList) {
         self.init()

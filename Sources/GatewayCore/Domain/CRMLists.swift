@@ -75,3 +75,84 @@ public struct CRMLists: Sendable {
         return total
     }
 }
+
+/// A filter-based list's filters: a record is a member when it matches every condition of any
+/// one group.
+public struct CRMListFilter: Sendable, Equatable {
+    public enum Operator: Sendable, Equatable {
+        case equals, notEquals, contains, isKnown, isUnknown
+    }
+
+    public struct Condition: Sendable, Equatable {
+        public var property: String
+        public var op: Operator
+        /// Compared case-insensitively; none for `isKnown` and `isUnknown`.
+        public var values: [String]
+
+        public init(property: String, op: Operator, values: [String] = []) {
+            self.property = property
+            self.op = op
+            self.values = values
+        }
+    }
+
+    public var anyOf: [[Condition]]
+
+    public init(anyOf: [[Condition]]) { self.anyOf = anyOf }
+
+    /// HubSpot's `filterBranch`: an OR branch of AND branches.
+    var branch: ListFilterBranch {
+        ListFilterBranch(
+            filterBranchType: "OR",
+            filterBranches: anyOf.map { group in
+                ListFilterBranch(
+                    filterBranchType: "AND",
+                    filters: group.map { condition in
+                        let operation: ListPropertyFilter.Operation =
+                            switch condition.op {
+                            case .equals:
+                                .init(operationType: "MULTISTRING", operator: "IS_EQUAL_TO", values: condition.values)
+                            case .notEquals:
+                                .init(
+                                    operationType: "MULTISTRING", operator: "IS_NOT_EQUAL_TO", values: condition.values)
+                            case .contains:
+                                .init(operationType: "MULTISTRING", operator: "CONTAINS", values: condition.values)
+                            case .isKnown: .init(operationType: "ALL_PROPERTY", operator: "IS_KNOWN")
+                            case .isUnknown: .init(operationType: "ALL_PROPERTY", operator: "IS_UNKNOWN")
+                            }
+                        return ListPropertyFilter(property: condition.property, operation: operation)
+                    })
+            })
+    }
+}
+
+extension CRMLists {
+    /// A new list of `objectType` records: static (members added by API) without a filter,
+    /// filter-based (HubSpot keeps its members) with one.
+    public func create(name: String, objectType: String, filter: CRMListFilter?, _ terms: CallTerms) async throws
+        -> CRMList
+    {
+        try Caller.authorize(.write, objectType)
+        guard let typeId = ObjectTypeAliases.objectTypeId(of: objectType) else {
+            throw CRMError(
+                .invalidRequest, "\(objectType) is not an object type lists can hold (contacts, companies, deals, …)")
+        }
+        return CRMList(
+            try await upstream.perform(terms, idempotent: false) {
+                try await $0.createList(name: name, objectTypeId: typeId, filters: filter?.branch, options: $1)
+            })
+    }
+
+    public func rename(_ id: String, to name: String, _ terms: CallTerms) async throws -> CRMList {
+        CRMList(try await upstream.perform(terms) { try await $0.renameList(id, to: name, options: $1) })
+    }
+
+    /// New filters of a filter-based list (its members follow).
+    public func setFilter(_ id: String, _ filter: CRMListFilter, _ terms: CallTerms) async throws -> CRMList {
+        CRMList(try await upstream.perform(terms) { try await $0.updateListFilters(id, filter.branch, options: $1) })
+    }
+
+    public func delete(_ id: String, _ terms: CallTerms) async throws {
+        try await upstream.perform(terms) { try await $0.deleteList(id, options: $1) }
+    }
+}

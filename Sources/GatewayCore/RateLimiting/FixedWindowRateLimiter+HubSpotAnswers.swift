@@ -16,15 +16,17 @@ extension FixedWindowRateLimiter {
         public var policy: String?
         /// Its `X-HubSpot-RateLimit-*` headers.
         public var limits: RateLimitStatus
-        /// How long the call took: it was sent this long before the answer is read, and the
-        /// fleet's calls granted after it was sent may not have reached HubSpot when it answered.
-        public var duration: Duration
+        /// How long ago the call got its budget slot: the fleet's calls granted after it may not
+        /// have reached HubSpot when it answered, while those granted before it had.
+        public var sinceGrant: Duration
 
-        public init(status: Int, policy: String? = nil, limits: RateLimitStatus = .init(), duration: Duration = .zero) {
+        public init(
+            status: Int, policy: String? = nil, limits: RateLimitStatus = .init(), sinceGrant: Duration = .zero
+        ) {
             self.status = status
             self.policy = policy
             self.limits = limits
-            self.duration = duration
+            self.sinceGrant = sinceGrant
         }
 
         /// Says anything the budget follows.
@@ -139,7 +141,7 @@ extension FixedWindowRateLimiter {
             .init(configuration.keyPrefix + ":daily"), .init(dayKey),
             .init(String(Swift.min(1, Swift.max(0, configuration.dailyInteractiveReserve)))), .init(daySpent ? 1 : 0),
             .init(Int(RateLimiterConfiguration.unknownDayEndRecheck.milliseconds)),
-            .init(Int(Swift.max(.zero, answer.duration).milliseconds)),
+            .init(Int(Swift.max(.zero, answer.sinceGrant).milliseconds)),
         ]
     }
 
@@ -264,14 +266,15 @@ extension FixedWindowRateLimiter {
     /// pause key and pause ms of a spent burst, the burst spent (0/1), Daily and Daily-Remaining
     /// (-1: not said), the daily stop key prefix, the account day key, the interactive reserve
     /// (share of Daily), the day spent by a `DAILY` 429 (0/1), the longest hold while the day's
-    /// end is unknown (ms), how long the call took (ms). Returns {the others' estimate (calls in
-    /// an interval) or '', the end of a day hold set now (ms) or '0'}.
+    /// end is unknown (ms), how long ago the call got its slot (ms). Returns {the others' estimate
+    /// (calls in an interval) or '', the end of a day hold set now (ms) or '0'}.
     ///
     /// The fleet's own calls HubSpot had counted when it answered are its grants logged (the
-    /// general bucket's `:log`) in the interval before the call was sent: the grants made while
-    /// it was on its way may not have reached HubSpot, and counting them made the others' figure
-    /// low by the fleet's calls in flight (about two at 5 calls/s on a loaded machine), so the
-    /// fleet overspent the window and then stalled. What HubSpot counted beyond them is the others'.
+    /// general bucket's `:log`) in the interval up to this call's own grant: calls go out in the
+    /// order they are granted, so the ones granted after it may not have reached HubSpot yet.
+    /// Counting those made the others' figure low by the fleet's calls in flight (two or three at
+    /// 5 calls/s on a loaded machine), so the fleet overspent the window and then stalled. What
+    /// HubSpot counted beyond them is the others'.
     static let observeScript = RedisScript(
         """
         local nowMs = tonumber(ARGV[6])
@@ -284,11 +287,11 @@ extension FixedWindowRateLimiter {
         local interval = tonumber(ARGV[5])
         local estimate = ''
         if max > 0 and remaining >= 0 and interval > 0 then
-          local sent = nowMs - tonumber(ARGV[19] or '0')
-          local own = redis.call('ZCOUNT', ARGV[2] .. ':log', '(' .. (sent - interval), sent)
+          local granted = nowMs - tonumber(ARGV[19] or '0')
+          local own = redis.call('ZCOUNT', ARGV[2] .. ':log', '(' .. (granted - interval), granted)
           -- What HubSpot counted beyond the fleet's own calls: the others' calls in the window.
-          -- (A fleet call granted before this one was sent but still on its way makes a figure
-          -- low, never high: the second's largest is the closest.)
+          -- (A fleet call granted before this one but still on its way makes a figure low, never
+          -- high: the second's largest is the closest.)
           local count = math.max(0, max - remaining - own)
           local history = ARGV[1] .. ':arrivals'
           local second = math.floor(nowMs / 1000)

@@ -1,5 +1,6 @@
-/// Lists (HubSpot's Lists v3): marketing's segments, read with their members; the members of
-/// static (MANUAL) lists added and removed.
+/// Lists (HubSpot's Lists v3): marketing's segments, read with their members; static (MANUAL)
+/// and filter-based (DYNAMIC) lists created, renamed, refiltered and deleted; the members of
+/// static lists added and removed.
 
 // DO NOT EDIT.
 // swift-format-ignore-file
@@ -23,6 +24,58 @@ public enum Hubspot_Gateway_V1_ListsService: Sendable {
     public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ListsService")
     /// Namespace for method metadata.
     public enum Method: Sendable {
+        /// Namespace for "CreateList" metadata.
+        public enum CreateList: Sendable {
+            /// Request type for "CreateList".
+            public typealias Input = Hubspot_Gateway_V1_CreateListRequest
+            /// Response type for "CreateList".
+            public typealias Output = Hubspot_Gateway_V1_CreateListResponse
+            /// Descriptor for "CreateList".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ListsService"),
+                method: "CreateList",
+                type: .unary
+            )
+        }
+        /// Namespace for "RenameList" metadata.
+        public enum RenameList: Sendable {
+            /// Request type for "RenameList".
+            public typealias Input = Hubspot_Gateway_V1_RenameListRequest
+            /// Response type for "RenameList".
+            public typealias Output = Hubspot_Gateway_V1_RenameListResponse
+            /// Descriptor for "RenameList".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ListsService"),
+                method: "RenameList",
+                type: .unary
+            )
+        }
+        /// Namespace for "UpdateListFilter" metadata.
+        public enum UpdateListFilter: Sendable {
+            /// Request type for "UpdateListFilter".
+            public typealias Input = Hubspot_Gateway_V1_UpdateListFilterRequest
+            /// Response type for "UpdateListFilter".
+            public typealias Output = Hubspot_Gateway_V1_UpdateListFilterResponse
+            /// Descriptor for "UpdateListFilter".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ListsService"),
+                method: "UpdateListFilter",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteList" metadata.
+        public enum DeleteList: Sendable {
+            /// Request type for "DeleteList".
+            public typealias Input = Hubspot_Gateway_V1_DeleteListRequest
+            /// Response type for "DeleteList".
+            public typealias Output = Hubspot_Gateway_V1_DeleteListResponse
+            /// Descriptor for "DeleteList".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "hubspot.gateway.v1.ListsService"),
+                method: "DeleteList",
+                type: .unary
+            )
+        }
         /// Namespace for "ListLists" metadata.
         public enum ListLists: Sendable {
             /// Request type for "ListLists".
@@ -90,6 +143,10 @@ public enum Hubspot_Gateway_V1_ListsService: Sendable {
         }
         /// Descriptors for all methods in the "hubspot.gateway.v1.ListsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            CreateList.descriptor,
+            RenameList.descriptor,
+            UpdateListFilter.descriptor,
+            DeleteList.descriptor,
             ListLists.descriptor,
             GetList.descriptor,
             ListMemberships.descriptor,
@@ -121,6 +178,66 @@ extension Hubspot_Gateway_V1_ListsService {
     /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
     /// or ``SimpleServiceProtocol`` instead.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "CreateList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_CreateListRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_CreateListResponse` messages.
+        func createList(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_CreateListRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_CreateListResponse>
+
+        /// Handle the "RenameList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_RenameListRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_RenameListResponse` messages.
+        func renameList(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_RenameListRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_RenameListResponse>
+
+        /// Handle the "UpdateListFilter" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A filter-based list's new filter (its members follow).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_UpdateListFilterRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_UpdateListFilterResponse` messages.
+        func updateListFilter(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>
+
+        /// Handle the "DeleteList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Hubspot_Gateway_V1_DeleteListRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Hubspot_Gateway_V1_DeleteListResponse` messages.
+        func deleteList(
+            request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_DeleteListResponse>
+
         /// Handle the "ListLists" method.
         ///
         /// - Parameters:
@@ -212,6 +329,66 @@ extension Hubspot_Gateway_V1_ListsService {
     /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
     /// use ``StreamingServiceProtocol``.
     public protocol ServiceProtocol: Hubspot_Gateway_V1_ListsService.StreamingServiceProtocol {
+        /// Handle the "CreateList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateListRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_CreateListResponse` message.
+        func createList(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_CreateListRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_CreateListResponse>
+
+        /// Handle the "RenameList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameListRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_RenameListResponse` message.
+        func renameList(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_RenameListRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_RenameListResponse>
+
+        /// Handle the "UpdateListFilter" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A filter-based list's new filter (its members follow).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_UpdateListFilterRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_UpdateListFilterResponse` message.
+        func updateListFilter(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>
+
+        /// Handle the "DeleteList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteListRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Hubspot_Gateway_V1_DeleteListResponse` message.
+        func deleteList(
+            request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_DeleteListResponse>
+
         /// Handle the "ListLists" method.
         ///
         /// - Parameters:
@@ -301,6 +478,66 @@ extension Hubspot_Gateway_V1_ListsService {
     /// doesn't provide access to request or response metadata. If you need access to these
     /// then use ``ServiceProtocol`` instead.
     public protocol SimpleServiceProtocol: Hubspot_Gateway_V1_ListsService.ServiceProtocol {
+        /// Handle the "CreateList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_CreateListRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_CreateListResponse` to respond with.
+        func createList(
+            request: Hubspot_Gateway_V1_CreateListRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_CreateListResponse
+
+        /// Handle the "RenameList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_RenameListRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_RenameListResponse` to respond with.
+        func renameList(
+            request: Hubspot_Gateway_V1_RenameListRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_RenameListResponse
+
+        /// Handle the "UpdateListFilter" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A filter-based list's new filter (its members follow).
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_UpdateListFilterRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_UpdateListFilterResponse` to respond with.
+        func updateListFilter(
+            request: Hubspot_Gateway_V1_UpdateListFilterRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_UpdateListFilterResponse
+
+        /// Handle the "DeleteList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Hubspot_Gateway_V1_DeleteListRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Hubspot_Gateway_V1_DeleteListResponse` to respond with.
+        func deleteList(
+            request: Hubspot_Gateway_V1_DeleteListRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Hubspot_Gateway_V1_DeleteListResponse
+
         /// Handle the "ListLists" method.
         ///
         /// - Parameters:
@@ -390,6 +627,50 @@ extension Hubspot_Gateway_V1_ListsService {
 extension Hubspot_Gateway_V1_ListsService.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ListsService.Method.CreateList.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_CreateListRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_CreateListResponse>(),
+            handler: { request, context in
+                try await self.createList(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ListsService.Method.RenameList.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_RenameListRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_RenameListResponse>(),
+            handler: { request, context in
+                try await self.renameList(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ListsService.Method.UpdateListFilter.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_UpdateListFilterRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_UpdateListFilterResponse>(),
+            handler: { request, context in
+                try await self.updateListFilter(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Hubspot_Gateway_V1_ListsService.Method.DeleteList.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_DeleteListRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_DeleteListResponse>(),
+            handler: { request, context in
+                try await self.deleteList(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Hubspot_Gateway_V1_ListsService.Method.ListLists.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_ListListsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_ListListsResponse>(),
@@ -450,6 +731,50 @@ extension Hubspot_Gateway_V1_ListsService.StreamingServiceProtocol {
 // Default implementation of streaming methods from 'StreamingServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Hubspot_Gateway_V1_ListsService.ServiceProtocol {
+    public func createList(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_CreateListRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_CreateListResponse> {
+        let response = try await self.createList(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func renameList(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_RenameListRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_RenameListResponse> {
+        let response = try await self.renameList(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func updateListFilter(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_UpdateListFilterResponse> {
+        let response = try await self.updateListFilter(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteList(
+        request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Hubspot_Gateway_V1_DeleteListResponse> {
+        let response = try await self.deleteList(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func listLists(
         request: GRPCCore.StreamingServerRequest<Hubspot_Gateway_V1_ListListsRequest>,
         context: GRPCCore.ServerContext
@@ -509,6 +834,58 @@ extension Hubspot_Gateway_V1_ListsService.ServiceProtocol {
 // Default implementation of methods from 'ServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Hubspot_Gateway_V1_ListsService.SimpleServiceProtocol {
+    public func createList(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_CreateListRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_CreateListResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_CreateListResponse>(
+            message: try await self.createList(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func renameList(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_RenameListRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_RenameListResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_RenameListResponse>(
+            message: try await self.renameList(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func updateListFilter(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_UpdateListFilterResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>(
+            message: try await self.updateListFilter(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteList(
+        request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Hubspot_Gateway_V1_DeleteListResponse> {
+        return GRPCCore.ServerResponse<Hubspot_Gateway_V1_DeleteListResponse>(
+            message: try await self.deleteList(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func listLists(
         request: GRPCCore.ServerRequest<Hubspot_Gateway_V1_ListListsRequest>,
         context: GRPCCore.ServerContext
@@ -584,6 +961,86 @@ extension Hubspot_Gateway_V1_ListsService {
     /// You don't need to implement this protocol directly, use the generated
     /// implementation, ``Client``.
     public protocol ClientProtocol: Sendable {
+        /// Call the "CreateList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateListRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_CreateListRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_CreateListResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createList<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateListRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_CreateListRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_CreateListResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateListResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RenameList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameListRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_RenameListRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_RenameListResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func renameList<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameListRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_RenameListRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_RenameListResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameListResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "UpdateListFilter" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A filter-based list's new filter (its members follow).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_UpdateListFilterRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_UpdateListFilterRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_UpdateListFilterResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func updateListFilter<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_UpdateListFilterResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteListRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_DeleteListRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_DeleteListResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteList<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_DeleteListRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_DeleteListResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteListResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "ListLists" method.
         ///
         /// - Parameters:
@@ -706,6 +1163,130 @@ extension Hubspot_Gateway_V1_ListsService {
         ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
         public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
             self.client = client
+        }
+
+        /// Call the "CreateList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateListRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_CreateListRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_CreateListResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createList<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateListRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_CreateListRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_CreateListResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateListResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ListsService.Method.CreateList.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RenameList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameListRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_RenameListRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_RenameListResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func renameList<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameListRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_RenameListRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_RenameListResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameListResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ListsService.Method.RenameList.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "UpdateListFilter" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A filter-based list's new filter (its members follow).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_UpdateListFilterRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_UpdateListFilterRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_UpdateListFilterResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func updateListFilter<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_UpdateListFilterResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ListsService.Method.UpdateListFilter.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteList" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteListRequest` message.
+        ///   - serializer: A serializer for `Hubspot_Gateway_V1_DeleteListRequest` messages.
+        ///   - deserializer: A deserializer for `Hubspot_Gateway_V1_DeleteListResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteList<Result>(
+            request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+            serializer: some GRPCCore.MessageSerializer<Hubspot_Gateway_V1_DeleteListRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Hubspot_Gateway_V1_DeleteListResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteListResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Hubspot_Gateway_V1_ListsService.Method.DeleteList.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
         }
 
         /// Call the "ListLists" method.
@@ -875,6 +1456,110 @@ extension Hubspot_Gateway_V1_ListsService {
 // Helpers providing default arguments to 'ClientProtocol' methods.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
+    /// Call the "CreateList" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_CreateListRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createList<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateListRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateListResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createList(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_CreateListRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_CreateListResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RenameList" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_RenameListRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func renameList<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameListRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameListResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.renameList(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_RenameListRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_RenameListResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateListFilter" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A filter-based list's new filter (its members follow).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_UpdateListFilterRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateListFilter<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.updateListFilter(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_UpdateListFilterRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_UpdateListFilterResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteList" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Hubspot_Gateway_V1_DeleteListRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteList<Result>(
+        request: GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteListRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteListResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteList(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Hubspot_Gateway_V1_DeleteListRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Hubspot_Gateway_V1_DeleteListResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListLists" method.
     ///
     /// - Parameters:
@@ -1016,6 +1701,126 @@ extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
 // Helpers providing sugared APIs for 'ClientProtocol' methods.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Hubspot_Gateway_V1_ListsService.ClientProtocol {
+    /// Call the "CreateList" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createList<Result>(
+        _ message: Hubspot_Gateway_V1_CreateListRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_CreateListResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_CreateListRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createList(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RenameList" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func renameList<Result>(
+        _ message: Hubspot_Gateway_V1_RenameListRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_RenameListResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_RenameListRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.renameList(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateListFilter" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A filter-based list's new filter (its members follow).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateListFilter<Result>(
+        _ message: Hubspot_Gateway_V1_UpdateListFilterRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_UpdateListFilterResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_UpdateListFilterRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.updateListFilter(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteList" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteList<Result>(
+        _ message: Hubspot_Gateway_V1_DeleteListRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Hubspot_Gateway_V1_DeleteListResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Hubspot_Gateway_V1_DeleteListRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteList(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListLists" method.
     ///
     /// - Parameters:

@@ -39,3 +39,43 @@ public struct ListMembershipChange: Codable, Sendable, Equatable {
     public var recordIdsRemoved: [String]?
     public var recordIdsMissing: [String]?
 }
+
+/// A list's filters as HubSpot's Lists v3 writes them (`filterBranch`): an OR branch of AND
+/// branches, each with property filters.
+public struct ListFilterBranch: Codable, Sendable, Equatable {
+    public var filterBranchType: String
+    public var filterBranches: [ListFilterBranch]
+    public var filters: [ListPropertyFilter]
+
+    public init(filterBranchType: String, filterBranches: [ListFilterBranch] = [], filters: [ListPropertyFilter] = []) {
+        self.filterBranchType = filterBranchType
+        self.filterBranches = filterBranches
+        self.filters = filters
+    }
+}
+
+/// One property filter of a list (`filterType: PROPERTY`).
+public struct ListPropertyFilter: Codable, Sendable, Equatable {
+    public struct Operation: Codable, Sendable, Equatable {
+        /// `MULTISTRING` (compares values), `ALL_PROPERTY` (known / unknown).
+        public var operationType: String
+        /// `IS_EQUAL_TO`, `IS_NOT_EQUAL_TO`, `CONTAINS`, `IS_KNOWN`, `IS_UNKNOWN`.
+        public var `operator`: String
+        public var values: [String]?
+
+        public init(operationType: String, operator: String, values: [String]? = nil) {
+            self.operationType = operationType
+            self.operator = `operator`
+            self.values = values
+        }
+    }
+
+    public var filterType = "PROPERTY"
+    public var property: String
+    public var operation: Operation
+
+    public init(property: String, operation: Operation) {
+        self.property = property
+        self.operation = operation
+    }
+}

@@ -1,8 +1,9 @@
+import JSONCore
 import Synchronization
 
 /// The portal's lists (HubSpot's Lists v3): a name, an object type, MANUAL (static: members
-/// added and removed by API) or DYNAMIC (by filters; the simulator keeps their members as
-/// created), and the members in the order they joined.
+/// added and removed by API) or DYNAMIC (its members are the records its filters match, when
+/// read), and the members in the order they joined.
 final class ListStore: Sendable {
     struct List: Sendable {
         var id: Int64
@@ -14,6 +15,9 @@ final class ListStore: Sendable {
         /// Record id → when it joined; `order` keeps the joining order.
         var joined: [Int64: EpochMilliseconds] = [:]
         var order: [Int64] = []
+        /// A DYNAMIC list's filters, parsed, and as given (echoed back).
+        var filters: ListFilters?
+        var filterBranch: JSONValue?
     }
 
     private struct State {
@@ -25,11 +29,17 @@ final class ListStore: Sendable {
 
     func reset() { state.withLock { $0 = State() } }
 
-    func create(name: String, objectTypeId: String, processingType: String, now: EpochMilliseconds) -> List {
+    func create(
+        name: String, objectTypeId: String, processingType: String, filters: (ListFilters, JSONValue)? = nil,
+        now: EpochMilliseconds
+    ) -> List? {
         state.withLock { state in
-            let list = List(
+            // HubSpot: list names are unique in the account.
+            guard !state.lists.values.contains(where: { $0.name.lowercased() == name.lowercased() }) else { return nil }
+            var list = List(
                 id: state.nextId, name: name, objectTypeId: objectTypeId, processingType: processingType,
                 createdAt: now, updatedAt: now)
+            (list.filters, list.filterBranch) = (filters?.0, filters?.1)
             state.lists[list.id] = list
             state.nextId += 1
             return list
@@ -37,6 +47,23 @@ final class ListStore: Sendable {
     }
 
     func list(_ id: Int64) -> List? { state.withLock { $0.lists[id] } }
+
+    /// Changes a list in place (a rename, new filters); nil when there is no such list.
+    func update(_ id: Int64, now: EpochMilliseconds, _ change: (inout List) -> Void) -> List? {
+        state.withLock { state in
+            guard var list = state.lists[id] else { return nil }
+            change(&list)
+            list.updatedAt = now
+            state.lists[id] = list
+            return list
+        }
+    }
+
+    func delete(_ id: Int64) -> Bool { state.withLock { $0.lists.removeValue(forKey: id) != nil } }
+
+    func nameTaken(_ name: String, except id: Int64) -> Bool {
+        state.withLock { $0.lists.values.contains { $0.id != id && $0.name.lowercased() == name.lowercased() } }
+    }
 
     /// Lists whose name contains `query` (case-insensitive), by id.
     func search(_ query: String?) -> [List] {

@@ -49,7 +49,19 @@ struct APIRoute: Sendable {
         case ("v3", "lists", 4) where s[3] == "search":
             return route("lists.search", ["POST": { r, c throws(HubSpotErrorBody) in try ListsAPI.search(r, c) }])
         case ("v3", "lists", 4):
-            return route("lists.get", ["GET": { _, c throws(HubSpotErrorBody) in try ListsAPI.get(String(s[3]), c) }])
+            return route(
+                method == "DELETE" ? "lists.delete" : "lists.get",
+                [
+                    "GET": { _, c throws(HubSpotErrorBody) in try ListsAPI.get(String(s[3]), c) },
+                    "DELETE": { _, c throws(HubSpotErrorBody) in try ListsAPI.delete(String(s[3]), c) },
+                ])
+        case ("v3", "lists", 5) where s[4] == "update-list-name":
+            return route(
+                "lists.rename", ["PUT": { r, c throws(HubSpotErrorBody) in try ListsAPI.rename(r, String(s[3]), c) }])
+        case ("v3", "lists", 5) where s[4] == "update-list-filters":
+            return route(
+                "lists.filters",
+                ["PUT": { r, c throws(HubSpotErrorBody) in try ListsAPI.updateFilters(r, String(s[3]), c) }])
         case ("v3", "lists", 5) where s[4] == "memberships":
             return route(
                 "lists.memberships",
