@@ -97,7 +97,7 @@ struct RESTError: Error, Sendable {
             answer = RESTError(Self.clientClosedRequest, failure.message, category: "CANCELLED")
         case .callerNotAuthenticated:
             answer = RESTError(.unauthorized, failure.message, category: "INVALID_AUTHENTICATION")
-        case .idempotencyKeyReused, .featureNotConfigured, .idempotentOutcomeUnknown:
+        case .idempotencyKeyReused, .featureNotConfigured, .idempotentOutcomeUnknown, .subscriptionStateConflict:
             answer = RESTError(.conflict, failure.message, category: "CONFLICT")
         case .unimplemented:
             answer = RESTError(.notImplemented, failure.message, category: "NOT_IMPLEMENTED")

@@ -24,6 +24,7 @@ import Testing
         ("HubSpot's deadline", CRMError(.deadlineExceeded, "")),
         ("an unexpected answer", CRMError(.unexpectedAnswer, "not JSON")),
         ("the search cap", CRMError(.searchResultsCap, "past 10,000")),
+        ("a subscription's state", CRMError(.stateConflict, "already subscribed")),
         ("a caller's missing scope", CallerNotAllowed(service: "marketing", scope: "crm.objects.deals.write")),
         ("the budget", RateLimitExceeded(kind: .general, retryAfter: .milliseconds(700), cause: .budget)),
         ("HubSpot's pause", RateLimitExceeded(kind: .general, retryAfter: .seconds(9), cause: .hubSpotPause)),
@@ -38,7 +39,7 @@ import Testing
     static func statuses(for code: RPCError.Code) -> Set<Int> {
         switch code {
         case .notFound: [404]
-        case .alreadyExists: [409]
+        case .alreadyExists, .failedPrecondition: [409]
         case .invalidArgument, .outOfRange: [400]
         case .permissionDenied: [403]
         case .resourceExhausted: [429]

@@ -19,7 +19,7 @@ extension GatewayErrorReason {
         case .callerNotAuthenticated: .unauthenticated
         case .deadlineExceeded, .idempotentRequestInFlight: .deadlineExceeded
         case .writeOutcomeUnknown: .unknown
-        case .idempotencyKeyReused, .featureNotConfigured: .failedPrecondition
+        case .idempotencyKeyReused, .featureNotConfigured, .subscriptionStateConflict: .failedPrecondition
         case .idempotentOutcomeUnknown: .aborted
         case .hubspotUnexpectedAnswer, .internal: .internalError
         case .cancelled: .cancelled

@@ -111,19 +111,10 @@ public struct CommunicationPreferencesService: Hubspot_Gateway_V1_CommunicationP
         _ email: String, _ id: String, subscribe: Bool, _ basis: String?, _ explanation: String?, _ metadata: Metadata
     ) async throws -> SubscriptionPreferences.Status {
         let terms = records.terms(metadata)
-        do {
-            return try await preferences.change(
+        return try await records.mapped("the subscription of \(email)") {
+            try await preferences.change(
                 email, subscriptionId: id, subscribe: subscribe, legalBasis: basis,
                 legalBasisExplanation: explanation, terms)
-        } catch let error as CRMError {
-            // HubSpot refuses a change already made, or a return after an opt-out, with a 400:
-            // the caller's request is valid, the address's state is not what it assumed.
-            if case .invalidInput = error.reason {
-                throw RPCError(code: .failedPrecondition, message: "HubSpot refused: \(error.message)")
-            }
-            throw GatewayErrors.rpcError(error, subject: "the subscription of \(email)")
-        } catch {
-            throw GatewayErrors.rpcError(error, subject: "the subscription of \(email)")
         }
     }
 }

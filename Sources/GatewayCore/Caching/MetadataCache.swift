@@ -100,6 +100,36 @@ public final class MetadataCache: Sendable {
         return value
     }
 
+    /// The items of `names` that have a copy younger than the TTL, in two Redis round trips
+    /// for all (the generation, one MGET); never asks HubSpot, and keeps no replica-local look.
+    public func freshValues<T: Codable & Sendable>(_ names: [String], as type: T.Type = T.self) async -> [String: T] {
+        guard !names.isEmpty else { return [:] }
+        let stored = await read(await entryKeys(names))
+        let nowMs = Date().epochMilliseconds
+        var found: [String: T] = [:]
+        for (name, copy) in zip(names, stored) {
+            guard let copy, nowMs - copy.fetchedMs <= configuration.ttl.milliseconds,
+                let value = try? JSONDecoder().decode(T.self, from: Data(copy.bytes))
+            else { continue }
+            found[name] = value
+        }
+        return found
+    }
+
+    /// Keeps values the caller fetched from HubSpot itself (many at once), as `value` keeps
+    /// what its `fetch` returns: in one Redis round trip.
+    public func store<T: Codable & Sendable>(_ values: [String: T]) async {
+        let names = Array(values.keys)
+        let keys = await entryKeys(names)
+        var items: [(key: String, bytes: [UInt8])] = []
+        for (name, key) in zip(names, keys) {
+            guard let bytes = try? JSONEncoder().encode(values[name]!) else { continue }
+            items.append((key, Array(bytes)))
+        }
+        await write(items)
+        looks.withLock { looks in for name in names { looks[name] = nil } }
+    }
+
     /// Forgets the items `names`, fleet-wide (a change the gateway made to them itself).
     public func forget(_ names: [String]) async {
         for name in names {
@@ -126,7 +156,10 @@ public final class MetadataCache: Sendable {
         if let redis { _ = try await redis.incr(generationKey, timeout: configuration.redisTimeout) }
     }
 
-    private func entryKey(_ name: String) async -> String {
+    private func entryKey(_ name: String) async -> String { await entryKeys([name])[0] }
+
+    /// The keys of `names` under the fleet's current generation (one Redis read for all).
+    private func entryKeys(_ names: [String]) async -> [String] {
         var generation = localGeneration.load(ordering: .relaxed)
         if let redis,
             let text = try? await redis.get(generationKey, timeout: configuration.redisTimeout),
@@ -134,35 +167,49 @@ public final class MetadataCache: Sendable {
         {
             generation = shared
         }
-        return "\(configuration.keyPrefix):\(generation):\(name)"
+        return names.map { "\(configuration.keyPrefix):\(generation):\($0)" }
     }
 
-    /// A stored copy: 8 bytes of fetch time (ms, big-endian), then the JSON. When Redis answers,
-    /// its word stands — a key another replica forgot is gone here too; this replica's own copy
-    /// is read only while Redis cannot be asked.
-    private func read(_ key: String) async -> (bytes: [UInt8], fetchedMs: Int64)? {
+    private func read(_ key: String) async -> (bytes: [UInt8], fetchedMs: Int64)? { await read([key])[0] }
+
+    /// Stored copies (one MGET): 8 bytes of fetch time (ms, big-endian), then the JSON. When
+    /// Redis answers, its word stands — a key another replica forgot is gone here too; this
+    /// replica's own copies are read only while Redis cannot be asked.
+    private func read(_ keys: [String]) async -> [(bytes: [UInt8], fetchedMs: Int64)?] {
         if let redis {
             do {
-                guard let raw = try await redis.get(.init(key), timeout: configuration.redisTimeout), raw.count > 8
-                else { return nil }
-                let fetched = raw.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
-                return (Array(raw.dropFirst(8)), fetched)
+                return try await redis.mget(keys.map { .init($0) }, timeout: configuration.redisTimeout).map { raw in
+                    guard let raw, raw.count > 8 else { return nil }
+                    let fetched = raw.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+                    return (Array(raw.dropFirst(8)), fetched)
+                }
             } catch {
-                // Redis cannot be asked: this replica's own copy.
+                // Redis cannot be asked: this replica's own copies.
             }
         }
-        return local.withLock { $0[key] }
+        return local.withLock { local in keys.map { local[$0] } }
     }
 
-    private func write(_ key: String, _ bytes: [UInt8]) async {
+    private func write(_ key: String, _ bytes: [UInt8]) async { await write([(key, bytes)]) }
+
+    /// KEYS: the items' keys; ARGV: the expiry in ms, then one stored copy per key.
+    private static let writeScript = RedisScript(
+        """
+        for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end
+        return #KEYS
+        """)
+
+    /// Stores copies fetched now, here and in Redis (one round trip for all).
+    private func write(_ items: [(key: String, bytes: [UInt8])]) async {
         let nowMs = Date().epochMilliseconds
-        local.withLock { $0[key] = (bytes, nowMs) }
-        guard let redis else { return }
+        local.withLock { local in for item in items { local[item.key] = (item.bytes, nowMs) } }
+        guard let redis, !items.isEmpty else { return }
         let stamp = (0..<8).map { UInt8(truncatingIfNeeded: nowMs >> (56 - 8 * $0)) }
         do {
-            _ = try await redis.set(
-                .init(key), .init(stamp + bytes),
-                expiration: .milliseconds(Int((configuration.ttl + configuration.staleTTL).milliseconds)),
+            _ = try await redis.evaluate(
+                Self.writeScript, keys: items.map { .init($0.key) },
+                arguments: [.init(Int((configuration.ttl + configuration.staleTTL).milliseconds))]
+                    + items.map { .init(stamp + $0.bytes) },
                 timeout: configuration.redisTimeout)
         } catch {
             logger.debug("could not store metadata in Redis", metadata: ["error": "\(error)"])

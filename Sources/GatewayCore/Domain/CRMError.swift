@@ -28,6 +28,9 @@ public struct CRMError: Error, Sendable, CustomStringConvertible {
         case deadlineExceeded
         /// HubSpot's answer could not be read.
         case unexpectedAnswer
+        /// HubSpot refused a change because the record is not in the state the change assumes
+        /// (an email address already subscribed, or one that opted out).
+        case stateConflict
         /// A search page past HubSpot's 10,000-result cap: no page there can be had; the query
         /// must be narrowed.
         case searchResultsCap

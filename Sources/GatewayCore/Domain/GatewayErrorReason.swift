@@ -38,4 +38,5 @@ public enum GatewayErrorReason: String, CaseIterable, Sendable {
     case hubspotDailyLimitReached = "HUBSPOT_DAILY_LIMIT_REACHED"
     case serviceDailyQuotaExhausted = "SERVICE_DAILY_QUOTA_EXHAUSTED"
     case gatewayStateFull = "GATEWAY_STATE_FULL"
+    case subscriptionStateConflict = "SUBSCRIPTION_STATE_CONFLICT"
 }

@@ -136,6 +136,8 @@ public struct GatewayFailure: Error, Sendable, CustomStringConvertible {
             self.init(.deadlineExceeded, "the deadline passed before HubSpot answered \(subject)")
         case .unexpectedAnswer:
             self.init(.hubspotUnexpectedAnswer, error.message)
+        case .stateConflict:
+            self.init(.subscriptionStateConflict, "HubSpot refused \(subject): \(error.message)")
         case .searchResultsCap:
             self.init(.searchResultsCap, error.message)
             field = "after"

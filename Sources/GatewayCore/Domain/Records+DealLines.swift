@@ -1,5 +1,3 @@
-import HubSpotAPI
-
 /// One line of a deal: the line item, and the product it points at (when it points at one).
 public struct DealLine: Sendable {
     public var lineItem: CRMRecord
@@ -19,22 +17,15 @@ extension Records {
         ofDeal id: String, lineItemProperties: [String] = [], productProperties: [String] = [],
         maxStaleness: Duration? = nil, _ terms: CallTerms
     ) async throws -> [DealLine] {
-        try Caller.authorize(.read, "deals")
-        try Caller.authorize(.read, "line_items")
-        let associated = Association.byRecord(
-            try await upstream.perform(terms) {
-                try await $0.batchReadAssociations(from: "deals", to: "line_items", ids: [id], options: $1)
-            })
+        let associated = try await Associations(upstream: upstream, metadata: metadata).list(
+            of: "deals", ids: [id], toType: "line_items", terms)
         let lineIds = (associated[id] ?? []).map(\.toId)
         guard !lineIds.isEmpty else { return [] }
-        var lines: [CRMRecord] = []
-        for start in stride(from: 0, to: lineIds.count, by: 100) {
-            let chunk = Array(lineIds[start..<min(lineIds.count, start + 100)])
-            lines += try await get(
-                "line_items", ids: chunk, properties: Self.lineItemProperties + lineItemProperties,
-                maxStaleness: maxStaleness, terms
-            ).compactMap { $0 }
-        }
+        // The cache and the coalesced batch reads take any number of ids.
+        var lines = try await get(
+            "line_items", ids: lineIds, properties: Self.lineItemProperties + lineItemProperties,
+            maxStaleness: maxStaleness, terms
+        ).compactMap { $0 }
         lines.sort { a, b in
             let (pa, pb) = (a["hs_position_on_quote"].flatMap(Int.init), b["hs_position_on_quote"].flatMap(Int.init))
             if pa != pb { return (pa ?? .max) < (pb ?? .max) }
@@ -44,15 +35,11 @@ extension Records {
         let productIds = lines.compactMap { $0["hs_product_id"] }.filter { !$0.isEmpty && seen.insert($0).inserted }
         var products: [String: CRMRecord] = [:]
         if !productIds.isEmpty {
-            try Caller.authorize(.read, "products")
-            for start in stride(from: 0, to: productIds.count, by: 100) {
-                let chunk = Array(productIds[start..<min(productIds.count, start + 100)])
-                for product in try await get(
-                    "products", ids: chunk, properties: Self.productProperties + productProperties,
-                    maxStaleness: maxStaleness, terms
-                ) {
-                    if let product { products[product.id] = product }
-                }
+            for product in try await get(
+                "products", ids: productIds, properties: Self.productProperties + productProperties,
+                maxStaleness: maxStaleness, terms
+            ) {
+                if let product { products[product.id] = product }
             }
         }
         return lines.map { DealLine(lineItem: $0, product: $0["hs_product_id"].flatMap { products[$0] }) }

@@ -88,15 +88,11 @@ extension Records {
             guard !records.isEmpty else { return }
             var records = records
             if !export.historyOf.isEmpty, !records[0].archived {
-                // As many batch reads as histories of 50 records need, each paced like any call.
-                for start in stride(from: 0, to: records.count, by: Self.historyBatchSize) {
-                    let slice = start..<min(records.count, start + Self.historyBatchSize)
-                    try await export.beforeCall()
-                    let read = try await withHistory(
-                        type, ids: records[slice].map(\.id), properties: [], historyOf: export.historyOf,
-                        export.terms())
-                    for (index, found) in zip(slice, read) { records[index].history = found?.history ?? [:] }
-                }
+                // Histories: a batch read per 50 records, each paced like any call of the export.
+                let read = try await withHistory(
+                    type, ids: records.map(\.id), properties: [], historyOf: export.historyOf, export.terms(),
+                    beforeCall: export.beforeCall)
+                for index in records.indices { records[index].history = read[index]?.history ?? [:] }
             }
             var associations: [String: [String: [Association]]] = [:]
             for toType in export.associationTypes where !records[0].archived {

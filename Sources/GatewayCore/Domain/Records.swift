@@ -295,8 +295,10 @@ extension Records {
     /// asked for rarely (audits, analytics), so caching it would spend the cache's memory on
     /// data few read twice, and a record's cached entry would need invalidating per property set.
     /// nil where HubSpot has no such record, in the order asked; 50 records per HubSpot call.
+    /// - Parameter beforeCall: runs before each HubSpot call (an export's pacing and counting).
     public func withHistory(
-        _ type: String, ids: [String], properties: [String], historyOf: [String], _ terms: CallTerms
+        _ type: String, ids: [String], properties: [String], historyOf: [String], _ terms: CallTerms,
+        beforeCall: @Sendable () async throws -> Void = {}
     ) async throws -> [CRMRecord?] {
         try Caller.authorize(.read, type)
         let properties = PropertyNames.normalized(properties)
@@ -306,6 +308,7 @@ extension Records {
         let unique = ids.filter { seen.insert($0).inserted }
         for start in stride(from: 0, to: unique.count, by: Self.historyBatchSize) {
             let chunk = Array(unique[start..<min(unique.count, start + Self.historyBatchSize)])
+            try await beforeCall()
             let result = try await upstream.perform(terms) {
                 try await $0.batchRead(
                     type, ids: chunk, properties: properties, propertiesWithHistory: historyOf, options: $1)

@@ -36,14 +36,14 @@ public struct SubscriptionPreferences: Sendable {
         public var isDefault: Bool
     }
 
-    /// How the cache keeps statuses: 60 s, never stale, and every look goes to the shared copy
-    /// (no replica-local memo, so a change through any replica is seen by the next check).
+    /// How the cache keeps statuses: 60 s, never stale. (Statuses are looked up with
+    /// `freshValues`, which reads the shared copies each time: a change through any replica is
+    /// seen by the next check.)
     public static var defaultCacheConfiguration: MetadataCache.Configuration {
         var configuration = MetadataCache.Configuration()
         configuration.keyPrefix = "hubspot-gateway:preferences"
         configuration.ttl = .seconds(60)
         configuration.staleTTL = .zero
-        configuration.lookupMemo = .zero
         return configuration
     }
 
@@ -71,21 +71,16 @@ public struct SubscriptionPreferences: Sendable {
         -> [String: [Status]]
     {
         try Caller.authorize(.read, "contacts")
+        let asked = Array(Set(emails))
+        // Asked fresh (zero staleness): HubSpot for all, and the copies kept are replaced.
+        let cached = maxStaleness == .zero ? [:] : await cache.freshValues(asked.map(Self.key), as: [Status].self)
         var found: [String: [Status]] = [:]
-        var missing: [String] = []
-        for email in Set(emails) {
-            if maxStaleness != .zero, let cached = await cache.freshValue(Self.key(email), as: [Status].self) {
-                found[email] = cached
-            } else {
-                missing.append(email)
-            }
-        }
+        for email in asked { found[email] = cached[Self.key(email)] }
+        let missing = asked.filter { found[$0] == nil }
         guard !missing.isEmpty else { return found }
-        let asked = missing
-        let read = try await upstream.perform(terms) { try await $0.subscriptionStatuses(of: asked, options: $1) }
-        // Asked fresh: the copies kept are replaced, not reused.
-        if maxStaleness == .zero { await cache.forget(asked.map(Self.key)) }
+        let read = try await upstream.perform(terms) { try await $0.subscriptionStatuses(of: missing, options: $1) }
         let byAddress = Dictionary(read.map { ($0.key.lowercased(), $0.value) }) { first, _ in first }
+        var fetched: [String: [Status]] = [:]
         for email in missing {
             let statuses = (byAddress[email.lowercased()] ?? []).map {
                 Status(
@@ -93,8 +88,9 @@ public struct SubscriptionPreferences: Sendable {
                     legalBasis: $0.legalBasis, legalBasisExplanation: $0.legalBasisExplanation)
             }
             found[email] = statuses
-            _ = try? await cache.value(Self.key(email)) { statuses }
+            fetched[Self.key(email)] = statuses
         }
+        await cache.store(fetched)
         return found
     }
 
@@ -107,10 +103,17 @@ public struct SubscriptionPreferences: Sendable {
         try Caller.authorize(.write, "contacts")
         // Forgotten before and after: a check racing the change cannot keep the old status.
         await cache.forget([Self.key(email)])
-        let changed = try await upstream.perform(terms, idempotent: false) {
-            try await $0.changeSubscription(
-                email, subscriptionId: subscriptionId, subscribe: subscribe, legalBasis: legalBasis,
-                legalBasisExplanation: legalBasisExplanation, options: $1)
+        let changed: HubSpotClient.SubscriptionStatus
+        do {
+            changed = try await upstream.perform(terms, idempotent: false) {
+                try await $0.changeSubscription(
+                    email, subscriptionId: subscriptionId, subscribe: subscribe, legalBasis: legalBasis,
+                    legalBasisExplanation: legalBasisExplanation, options: $1)
+            }
+        } catch let error as CRMError {
+            // HubSpot's 400 to a valid change: the address already has that status, or opted out.
+            guard case .invalidInput = error.reason else { throw error }
+            throw CRMError(.stateConflict, error.message, correlationId: error.correlationId)
         }
         await cache.forget([Self.key(email)])
         return Status(

@@ -175,6 +175,11 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
   /// memory (its maxmemory reached; it never evicts what was acknowledged): nothing was accepted.
   /// Retry later; its operators must raise maxmemory or shorten retention (docs/operations.md).
   case gatewayStateFull // = 34
+
+  /// FAILED_PRECONDITION. HubSpot refused a communication-preferences change because the
+  /// address's status is not what the change assumes: it already has that status, or it opted
+  /// out (only the person can undo that). Read its statuses; do not retry.
+  case subscriptionStateConflict // = 35
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -218,6 +223,7 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case 32: self = .hubspotDailyLimitReached
     case 33: self = .serviceDailyQuotaExhausted
     case 34: self = .gatewayStateFull
+    case 35: self = .subscriptionStateConflict
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -259,6 +265,7 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     case .hubspotDailyLimitReached: return 32
     case .serviceDailyQuotaExhausted: return 33
     case .gatewayStateFull: return 34
+    case .subscriptionStateConflict: return 35
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -300,6 +307,7 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
     .hubspotDailyLimitReached,
     .serviceDailyQuotaExhausted,
     .gatewayStateFull,
+    .subscriptionStateConflict,
   ]
 
 }
@@ -307,5 +315,5 @@ public nonisolated enum Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf.Enum, Swif
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 nonisolated extension Hubspot_Gateway_V1_ErrorReason: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0\u{1}HUBSPOT_DAILY_LIMIT_REACHED\0\u{1}SERVICE_DAILY_QUOTA_EXHAUSTED\0\u{1}GATEWAY_STATE_FULL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_REASON_UNSPECIFIED\0\u{1}GATEWAY_BUDGET_EXHAUSTED\0\u{1}HUBSPOT_RATE_LIMITED\0\u{1}HUBSPOT_UNAVAILABLE\0\u{1}CIRCUIT_OPEN\0\u{1}HUBSPOT_CREDENTIALS_REJECTED\0\u{1}MISSING_SCOPES\0\u{1}RECORD_NOT_FOUND\0\u{1}DUPLICATE_RECORD\0\u{1}INVALID_PROPERTY\0\u{1}INVALID_REQUEST\0\u{1}SEARCH_RESULTS_CAP\0\u{1}CALLER_NOT_AUTHENTICATED\0\u{1}CALLER_NOT_ALLOWED\0\u{1}DEADLINE_EXCEEDED\0\u{1}WRITE_OUTCOME_UNKNOWN\0\u{1}METADATA_NOT_FOUND\0\u{1}IDEMPOTENCY_KEY_REUSED\0\u{1}IDEMPOTENT_OUTCOME_UNKNOWN\0\u{1}IDEMPOTENT_REQUEST_IN_FLIGHT\0\u{1}FEED_CURSOR_EXPIRED\0\u{1}GATEWAY_STATE_UNAVAILABLE\0\u{1}FEATURE_NOT_CONFIGURED\0\u{1}REPLICA_SHUTTING_DOWN\0\u{1}SUBSCRIBER_TOO_SLOW\0\u{1}HUBSPOT_UNEXPECTED_ANSWER\0\u{1}CANCELLED\0\u{1}INTERNAL\0\u{1}CALLER_SHARE_EXHAUSTED\0\u{1}UNIMPLEMENTED\0\u{1}JOB_NOT_FOUND\0\u{1}JOB_TOO_LARGE\0\u{1}HUBSPOT_DAILY_LIMIT_REACHED\0\u{1}SERVICE_DAILY_QUOTA_EXHAUSTED\0\u{1}GATEWAY_STATE_FULL\0\u{1}SUBSCRIPTION_STATE_CONFLICT\0")
 }

@@ -18,19 +18,14 @@ extension HubSpotClient {
     public struct SubscriptionStatus: Decodable, Sendable {
         public var id: String
         public var name: String?
-        /// `SUBSCRIBED`, `NOT_SUBSCRIBED` (v3); `SUBSCRIBED`, `UNSUBSCRIBED`, `NOT_SPECIFIED` (v4).
+        /// `SUBSCRIBED`, `UNSUBSCRIBED`, `NOT_SPECIFIED` (v4's batch read); v3's subscribe and
+        /// unsubscribe answer `SUBSCRIBED` or `NOT_SUBSCRIBED`.
         public var status: String
         public var legalBasis: String?
         public var legalBasisExplanation: String?
 
         enum CodingKeys: String, CodingKey {
             case id, subscriptionId, name, status, legalBasis, legalBasisExplanation
-        }
-
-        public init(id: String, name: String?, status: String) {
-            self.id = id
-            self.name = name
-            self.status = status
         }
 
         public init(from decoder: any Decoder) throws {
@@ -57,17 +52,6 @@ extension HubSpotClient {
             .get, path(.communicationPreferences, "/definitions"), endpoint: "preferences.definitions",
             options: options, idempotentDefault: true)
         return answer.subscriptionDefinitions
-    }
-
-    /// `GET /communication-preferences/v3/status/email/{email}`.
-    public func subscriptionStatuses(of email: String, options: CallOptions = .init()) async throws
-        -> [SubscriptionStatus]
-    {
-        struct Answer: Decodable { var subscriptionStatuses: [SubscriptionStatus] }
-        let answer: Answer = try await call(
-            .get, path(.communicationPreferences, "/status/email/\(try segment(email))"),
-            endpoint: "preferences.status", options: options, idempotentDefault: true)
-        return answer.subscriptionStatuses
     }
 
     /// `POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL` (dated 2026-03):

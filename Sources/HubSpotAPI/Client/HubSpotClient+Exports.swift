@@ -8,8 +8,6 @@ extension HubSpotClient {
         public var status: String
         /// The file's download URL once `COMPLETE`; it expires within minutes.
         public var result: String?
-        public var requestedAt: Date?
-        public var numErrors: Int?
 
         public var isComplete: Bool { status == "COMPLETE" }
         public var isFinished: Bool { ["COMPLETE", "CANCELED", "FAILED"].contains(status) }

@@ -34,8 +34,7 @@ final class ListStore: Sendable {
         now: EpochMilliseconds
     ) -> List? {
         state.withLock { state in
-            // HubSpot: list names are unique in the account.
-            guard !state.lists.values.contains(where: { $0.name.lowercased() == name.lowercased() }) else { return nil }
+            guard !Self.taken(name, except: nil, in: state) else { return nil }
             var list = List(
                 id: state.nextId, name: name, objectTypeId: objectTypeId, processingType: processingType,
                 createdAt: now, updatedAt: now)
@@ -61,8 +60,11 @@ final class ListStore: Sendable {
 
     func delete(_ id: Int64) -> Bool { state.withLock { $0.lists.removeValue(forKey: id) != nil } }
 
-    func nameTaken(_ name: String, except id: Int64) -> Bool {
-        state.withLock { $0.lists.values.contains { $0.id != id && $0.name.lowercased() == name.lowercased() } }
+    func nameTaken(_ name: String, except id: Int64) -> Bool { state.withLock { Self.taken(name, except: id, in: $0) } }
+
+    /// HubSpot: list names are unique in the account (case aside).
+    private static func taken(_ name: String, except id: Int64?, in state: State) -> Bool {
+        state.lists.values.contains { $0.id != id && $0.name.lowercased() == name.lowercased() }
     }
 
     /// Lists whose name contains `query` (case-insensitive), by id.
