@@ -25,7 +25,7 @@ import TestSupport
             let response = try await admin.send(
                 HTTPRequest(
                     method: method, url: baseURL + "/_sim/ui/objects/" + path,
-                    headers: [("Content-Type", "application/json")], body: Array(body.utf8)), timeout: .seconds(5))
+                    headers: [("Content-Type", "application/json")], body: Array(body.utf8)), timeout: .seconds(30))
             #expect((200..<300).contains(response.status), "\(String(decoding: response.body, as: UTF8.self))")
             return (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
         }

@@ -116,7 +116,7 @@ import Time
             #expect(try await rig.answeredOK("exports.start") == 1)
             #expect(try await rig.answeredOK("objects.list") == listCalls, "no list walk")
             let exports = try await rig.simulatorAdmin.send(
-                HTTPRequest(method: .get, url: rig.simulatorURL + "/_sim/exports"), timeout: .seconds(5))
+                HTTPRequest(method: .get, url: rig.simulatorURL + "/_sim/exports"), timeout: .seconds(30))
             let tasks = try JSONSerialization.jsonObject(with: Data(exports.body)) as? [String: Any]
             let task = try #require((tasks?["tasks"] as? [[String: Any]])?.last)
             #expect(task["rows"] as? Int == 450)

@@ -139,7 +139,7 @@ struct GatewayRig {
         let response = try await simulatorAdmin.send(
             HTTPRequest(
                 method: .put, url: simulatorURL + "/_sim/faults", headers: [("Content-Type", "application/json")],
-                body: Array(json.utf8)), timeout: .seconds(5))
+                body: Array(json.utf8)), timeout: .seconds(30))
         #expect(response.status == 200, "faults: \(String(decoding: response.body, as: UTF8.self))")
     }
 
@@ -152,7 +152,7 @@ struct GatewayRig {
     /// How many requests to `endpoint` the simulator answered with a status starting so.
     func answered(_ endpoint: String, statusPrefix: String) async throws -> Int {
         let response = try await simulatorAdmin.send(
-            HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(5))
+            HTTPRequest(method: .get, url: simulatorURL + "/_sim/stats"), timeout: .seconds(30))
         let stats = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         let statuses = (stats?["byEndpointAndStatus"] as? [String: Any])?[endpoint] as? [String: Any] ?? [:]
         return statuses.filter { $0.key.hasPrefix(statusPrefix) }.compactMap { ($0.value as? NSNumber)?.intValue }

@@ -22,7 +22,7 @@ import TestSupport
                 body: Array(
                     #"{"name": "\#(name)", "objectTypeId": "0-1", "processingType": "\#(processing)"\#(processing == "DYNAMIC" ? Self.everyoneWithAnEmail : "")}"#
                         .utf8)),
-            timeout: .seconds(5))
+            timeout: .seconds(30))
         let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         return try #require((json?["list"] as? [String: Any])?["listId"] as? String)
     }

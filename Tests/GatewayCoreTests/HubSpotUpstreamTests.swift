@@ -97,7 +97,7 @@ struct DoorEnvironment {
         let response = try await admin.send(
             HTTPRequest(
                 method: method, url: baseURL + path, headers: [("Content-Type", "application/json")],
-                body: body.map { Array($0.utf8) }), timeout: .seconds(5))
+                body: body.map { Array($0.utf8) }), timeout: .seconds(30))
         #expect(
             (200..<300).contains(response.status),
             "\(method) \(path): \(String(decoding: response.body, as: UTF8.self))")

@@ -36,7 +36,7 @@ import TestSupport
                 for _ in 0..<10 {
                     group.addTask {
                         _ = try await door.transport.send(
-                            HTTPRequest(method: .get, url: environment.baseURL + "/_sim/limits"), timeout: .seconds(5))
+                            HTTPRequest(method: .get, url: environment.baseURL + "/_sim/limits"), timeout: .seconds(30))
                     }
                 }
             }

@@ -38,7 +38,7 @@ func withSimulator<T: Sendable>(
                 HTTPRequest(
                     method: .get, url: baseURL + "/crm/v3/objects/contacts?limit=2",
                     headers: [("Authorization", "Bearer \(token)")]),
-                timeout: .seconds(5))
+                timeout: .seconds(30))
             #expect(response.status == 200)
             #expect(response.header("x-hubspot-correlation-id")?.count == 36)
             #expect(response.header("Content-Type") == "application/json;charset=utf-8")
@@ -54,22 +54,22 @@ func withSimulator<T: Sendable>(
             let created = try await transport.send(
                 HTTPRequest(
                     method: .post, url: baseURL + "/crm/v3/objects/contacts", headers: auth,
-                    body: Array(#"{"properties":{"email":"t@b.co"}}"#.utf8)), timeout: .seconds(5))
+                    body: Array(#"{"properties":{"email":"t@b.co"}}"#.utf8)), timeout: .seconds(30))
             #expect(created.status == 201)
             let patched = try await transport.send(
                 HTTPRequest(
                     method: .patch, url: baseURL + "/crm/v3/objects/contacts/t@b.co?idProperty=email", headers: auth,
-                    body: Array(#"{"properties":{"firstname":"T"}}"#.utf8)), timeout: .seconds(5))
+                    body: Array(#"{"properties":{"firstname":"T"}}"#.utf8)), timeout: .seconds(30))
             #expect(patched.status == 200)
             #expect(String(decoding: patched.body, as: UTF8.self).contains(#""firstname":"T""#))
             let deleted = try await transport.send(
                 HTTPRequest(method: .delete, url: baseURL + "/crm/v3/objects/contacts/1001", headers: auth),
-                timeout: .seconds(5))
+                timeout: .seconds(30))
             #expect(deleted.status == 204)
             #expect(deleted.body.isEmpty)
             let emptyPost = try await transport.send(
                 HTTPRequest(method: .post, url: baseURL + "/crm/v3/objects/contacts/search", headers: auth),
-                timeout: .seconds(5))
+                timeout: .seconds(30))
             #expect(emptyPost.status == 400)
         }
     }
@@ -181,7 +181,7 @@ func withSimulator<T: Sendable>(
                 _ = try await transport.send(
                     HTTPRequest(
                         method: .get, url: baseURL + "/crm/v3/objects/contacts",
-                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(5))
+                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30))
                 Issue.record("a dropped connection must fail")
             } catch let error as CurlError {
                 #expect(error.isConnectionFailure)
@@ -203,10 +203,10 @@ func withSimulator<T: Sendable>(
                 method: .post, url: baseURL + "/crm/v3/objects/contacts",
                 headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
                 body: Array(#"{"properties":{"email":"once@example.com"}}"#.utf8))
-            let first = try await transport.send(request, timeout: .seconds(5))
+            let first = try await transport.send(request, timeout: .seconds(30))
             #expect(first.status == 201)
             do {
-                _ = try await transport.send(request, timeout: .seconds(5))
+                _ = try await transport.send(request, timeout: .seconds(30))
                 Issue.record("a dropped connection must fail")
             } catch let error as CurlError {
                 // Sent, with no answer: the caller must treat the outcome as unknown.
@@ -228,7 +228,7 @@ func withSimulator<T: Sendable>(
                 try await transport.send(
                     HTTPRequest(
                         method: .get, url: baseURL + "/crm/v3/objects/contacts?limit=30",
-                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(5))
+                        headers: [("Authorization", "Bearer \(token)")]), timeout: .seconds(30))
             }
         }
         #expect(transport.statistics.inFlight == 0)

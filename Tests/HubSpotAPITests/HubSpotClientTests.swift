@@ -491,7 +491,7 @@ func adminRequest(_ baseURL: String, _ method: String, _ path: String) async thr
     let transport = CurlTransport()
     defer { transport.shutdown() }
     let response = try await transport.send(
-        HTTPRequest(method: method == "POST" ? .post : .get, url: baseURL + path), timeout: .seconds(5))
+        HTTPRequest(method: method == "POST" ? .post : .get, url: baseURL + path), timeout: .seconds(30))
     return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
 }
 
