@@ -7,11 +7,12 @@ Redis: `scripts/run`, then `python examples/order_service.py --key <the printed 
 3. the order is read back as the fulfilment step needs it: the deal with its lines and each
    line's product, in one call;
 4. on payment the deal moves to the pipeline's closed-won stage, found by its metadata rather
-   than a hard-coded id."""
+   than a hard-coded id, and a note and a follow-up task are logged on the deal and the buyer
+   (one call each); support reads the buyer's timeline, newest first."""
 import uuid
 
 from _common import connect
-from hubspot_gateway_client.v1 import contacts_pb2, deals_pb2, metadata_pb2, objects_pb2
+from hubspot_gateway_client.v1 import common_pb2, contacts_pb2, deals_pb2, engagements_pb2, metadata_pb2, objects_pb2
 
 client, _ = connect(__doc__)
 order = uuid.uuid4().hex[:12]
@@ -47,4 +48,15 @@ for line in order_read.line_items:
 paid = client.deals.MoveDealStage(deals_pb2.MoveDealStageRequest(id=created.deal.id, stage=won.id, pipeline=pipeline.id)).deal
 assert paid.stage == won.id
 print(f"deal {paid.id} moved to {won.label}")
+
+on_order = [common_pb2.AssociationTarget(object_type="deals", object_id=paid.id),
+            common_pb2.AssociationTarget(object_type="contacts", object_id=buyer.id)]
+client.engagements.CreateNote(engagements_pb2.CreateNoteRequest(
+    body=f"Paid order {order}", associations=on_order, idempotency_key=f"paid-{order}"))
+client.engagements.CreateTask(engagements_pb2.CreateTaskRequest(
+    subject=f"Ship order {order}", priority=engagements_pb2.TASK_PRIORITY_HIGH, associations=on_order,
+    idempotency_key=f"ship-{order}"))
+history = client.engagements.Timeline(engagements_pb2.TimelineRequest(object_type="contacts", object_id=buyer.id))
+kinds = {engagements_pb2.ENGAGEMENT_TYPE_NOTE: "note", engagements_pb2.ENGAGEMENT_TYPE_TASK: "task"}
+print(f"buyer's timeline: {', '.join(kinds.get(e.type, 'other') for e in history.engagements)}")
 client.close()

@@ -92,6 +92,7 @@ public final class Gateway: Sendable {
             JobsService(store: jobStore, watchInterval: configuration.jobWatchInterval),
             PassthroughService(crm: crm, defaultTimeout: timeout),
             CommunicationPreferencesService(crm: crm, defaultTimeout: timeout),
+            EngagementsService(crm: crm, defaultTimeout: timeout, idempotentWrites: idempotentWrites),
             AdminService(
                 upstream: crm.upstream, redisConfigured: redis != nil, exports: exports, metadata: crm.metadata,
                 serviceShares: keys.shares),

@@ -181,4 +181,63 @@ import Testing
             #expect(second.object["paging"] == nil)
         }
     }
+
+    @Test func engagementsNeedATimestampAndAreLoggedOnRecordsWithHubSpotsTypeIds() async throws {
+        try await SimulatorHarness.with { sim in
+            let contact = try await sim.createContact(["email": "e@acme.com"])
+            let untimed = try await sim.post("/crm/v3/objects/notes", ["properties": ["hs_note_body": "no time"]])
+            #expect(untimed.status == 400)
+            let toContact: [String: Any] = [
+                "to": ["id": contact], "types": [["associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202]],
+            ]
+            let note = try await sim.post(
+                "/crm/v3/objects/notes",
+                [
+                    "properties": ["hs_note_body": "Called", "hs_timestamp": "1790000000000"],
+                    "associations": [toContact],
+                ])
+            #expect(note.status == 201)
+            #expect(
+                (note.object["properties"] as? [String: Any])?["hs_timestamp"] as? String == "2026-09-21T14:13:20.000Z")
+            // The other direction is contact → note, 201; a call is not a note.
+            #expect(
+                try await listTypes(sim, "/crm/v4/objects/contacts/\(contact)/associations/notes") == [
+                    Int(note.object["id"] as? String ?? "")!: [201]
+                ])
+            let wrongKind = try await sim.post(
+                "/crm/v3/objects/calls",
+                ["properties": ["hs_timestamp": "1790000000000"], "associations": [toContact]])
+            #expect(wrongKind.status == 400)
+        }
+    }
+
+    @Test func aRecordReadHoldsAHundredAssociationsOfATypeAndPagesTheRest() async throws {
+        try await SimulatorHarness.with { sim in
+            let contact = try await sim.createContact(["email": "busy@acme.com"])
+            let inputs: [[String: Any]] = (0..<120).map { n in
+                [
+                    "properties": ["hs_timestamp": String(1_790_000_000_000 + n)],
+                    "associations": [
+                        [
+                            "to": ["id": contact],
+                            "types": [["associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202]],
+                        ]
+                    ],
+                ]
+            }
+            #expect(
+                try await sim.post("/crm/v3/objects/notes/batch/create", ["inputs": Array(inputs[..<100])]).status
+                    == 201)
+            #expect(
+                try await sim.post("/crm/v3/objects/notes/batch/create", ["inputs": Array(inputs[100...])]).status
+                    == 201)
+            let read = try await sim.get("/crm/v3/objects/contacts/\(contact)?associations=notes")
+            let notes = (read.object["associations"] as? [String: Any])?["notes"] as? [String: Any]
+            #expect((notes?["results"] as? [[String: Any]])?.count == 100)
+            let after = try #require(
+                ((notes?["paging"] as? [String: Any])?["next"] as? [String: Any])?["after"] as? String)
+            let rest = try await sim.get("/crm/v4/objects/contacts/\(contact)/associations/notes?after=\(after)")
+            #expect(rest.results.count == 20)
+        }
+    }
 }

@@ -63,7 +63,7 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
     static let scopeKey = "x-required-caller-scope"
 
     /// The scope a method needs: the Admin service needs `admin`, the Changes service
-    /// `changes.read`; Get/List/Search/BatchGet/Export methods read; everything else writes.
+    /// `changes.read`; Get/List/Search/BatchGet/Export and Timeline methods read; everything else writes.
     /// The Passthrough service needs none here: the domain checks each path against the
     /// caller's passthrough prefixes.
     static func scope(of method: MethodDescriptor) -> CallerScope? {
@@ -73,5 +73,5 @@ public struct CallerAuthenticationInterceptor: ServerInterceptor {
         return readPrefixes.contains(where: { method.method.hasPrefix($0) }) ? .read : .write
     }
 
-    private static let readPrefixes = ["Get", "List", "Search", "BatchGet", "Export"]
+    private static let readPrefixes = ["Get", "List", "Search", "BatchGet", "Export", "Timeline"]
 }

@@ -27,12 +27,31 @@ public struct AssociationKind: Sendable, Hashable {
         defaultTypeIds[fromType]?[toType].map { AssociationKind(.hubspotDefined, $0) }
     }
 
-    static let defaultTypeIds: [String: [String: Int]] = [
-        "contacts": ["companies": 279, "deals": 4, "tickets": 15],
-        "companies": ["contacts": 280, "deals": 342, "tickets": 340],
-        "deals": ["contacts": 3, "companies": 341, "tickets": 27, "line_items": 19],
-        "line_items": ["deals": 20],
-        "tickets": ["contacts": 16, "companies": 339, "deals": 28],
+    static let defaultTypeIds: [String: [String: Int]] = {
+        var ids: [String: [String: Int]] = [
+            "contacts": ["companies": 279, "deals": 4, "tickets": 15],
+            "companies": ["contacts": 280, "deals": 342, "tickets": 340],
+            "deals": ["contacts": 3, "companies": 341, "tickets": 27, "line_items": 19],
+            "line_items": ["deals": 20],
+            "tickets": ["contacts": 16, "companies": 339, "deals": 28],
+        ]
+        for (engagement, record, forward, backward) in engagementTypeIds {
+            ids[engagement, default: [:]][record] = forward
+            ids[record, default: [:]][engagement] = backward
+        }
+        return ids
+    }()
+
+    /// HubSpot's defaults between each engagement type and the records it is logged on:
+    /// (engagement, record, engagement → record, record → engagement).
+    static let engagementTypeIds: [(String, String, Int, Int)] = [
+        ("notes", "contacts", 202, 201), ("notes", "companies", 190, 189), ("notes", "deals", 214, 213),
+        ("notes", "tickets", 228, 227), ("calls", "contacts", 194, 193), ("calls", "companies", 182, 181),
+        ("calls", "deals", 206, 205), ("calls", "tickets", 220, 219), ("emails", "contacts", 198, 197),
+        ("emails", "companies", 186, 185), ("emails", "deals", 210, 209), ("emails", "tickets", 224, 223),
+        ("meetings", "contacts", 200, 199), ("meetings", "companies", 188, 187), ("meetings", "deals", 212, 211),
+        ("meetings", "tickets", 226, 225), ("tasks", "contacts", 204, 203), ("tasks", "companies", 192, 191),
+        ("tasks", "deals", 216, 215), ("tasks", "tickets", 230, 229),
     ]
 }
 

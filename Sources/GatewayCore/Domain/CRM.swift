@@ -9,6 +9,7 @@ public struct CRM: Sendable {
     public let lists: CRMLists
     public let passthrough: Passthrough
     public let preferences: SubscriptionPreferences
+    public let engagements: Engagements
     /// The door every operation goes through (its limiter, breaker and cache, for status and
     /// the change feed's invalidation).
     public let upstream: HubSpotUpstream
@@ -29,6 +30,7 @@ public struct CRM: Sendable {
         passthrough = Passthrough(upstream: upstream)
         preferences = SubscriptionPreferences(upstream: upstream, cache: preferencesCache)
         associations = Associations(upstream: upstream, metadata: metadata)
+        engagements = Engagements(upstream: upstream, records: records, associations: associations)
     }
 }
 

@@ -46,19 +46,12 @@ public struct ExportCursor: Sendable, Equatable {
             "x1", objectType, tag, after ?? "", lastId.map(String.init) ?? "", String(position.modifiedMs),
             position.id.map(String.init) ?? "", String(archivedSince), String(scanStart),
         ]
-        return Data(fields.joined(separator: "\n").utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return CursorText.encode(fields)
     }
 
     /// Reads a cursor this gateway handed out; nil for anything else.
     public init?(text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8) else {
-            return nil
-        }
-        let fields = decoded.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let fields = CursorText.decode(text) else { return nil }
         guard fields.count == 9, fields[0] == "x1", !fields[1].isEmpty, let ms = Int64(fields[5]),
             let since = Int64(fields[7]), let scanStart = Int64(fields[8])
         else { return nil }

@@ -280,7 +280,12 @@ struct ObjectSchema: Sendable {
     private var byAlias: [String: Int] = [:]
 
     init(customTypes: [ObjectTypeDefinition]) {
-        types = [.contacts, .companies, .deals, .tickets, .products, .lineItems] + customTypes
+        types =
+            [
+                .contacts, .companies, .deals, .tickets, .products, .lineItems, .notes, .calls, .emails, .meetings,
+                .tasks,
+            ]
+            + customTypes
         for (index, type) in types.enumerated() {
             for alias in [type.name, type.singular, type.objectTypeId, "p_\(type.name)"] {
                 byAlias[alias.lowercased()] = index
@@ -306,7 +311,9 @@ enum AssociationCatalog {
         var isDefault: Bool
     }
 
-    static let entries: [Entry] = [
+    static let entries = standardEntries + engagementEntries
+
+    private static let standardEntries: [Entry] = [
         Entry(
             from: "contacts", to: "companies", typeId: 279, inverse: 280, label: nil,
             name: "contact_to_company_unlabeled", isDefault: true),

@@ -16,6 +16,9 @@ enum PropertySelection {
 
 /// Writes records as HubSpot's `SimplePublicObject` JSON.
 enum ObjectRenderer {
+    /// A record read's `associations` block holds this many per type; `paging` says there are more.
+    static let associationsPerType = 100
+
     static func write(
         _ w: inout JSONWriter, _ snapshot: ObjectSnapshot, selection: PropertySelection, withHistory: [String] = []
     ) {
@@ -71,13 +74,17 @@ enum ObjectRenderer {
                 w.beginObject()
                 w.key("results")
                 w.beginArray()
-                for item in items {
+                for item in items.prefix(associationsPerType) {
                     w.beginObject()
                     w.member("id", String(item.id))
                     w.member("type", item.typeName)
                     w.endObject()
                 }
                 w.endArray()
+                // The rest through the associations API (v4 cursors are the next record's id).
+                if items.count > associationsPerType {
+                    ObjectsAPI.writePaging(&w, after: String(items[associationsPerType].id), link: nil)
+                }
                 w.endObject()
             }
             w.endObject()

@@ -143,7 +143,8 @@ def _count(gateway, method, code):
 
 @pytest.mark.parametrize("example, expected", [
     ("order_service.py", [r"^buyer \d+", r"line items \(a retry answered the same deal\)",
-                          r"^  1 × Keyboard at 99\.90 = 99\.9, SKU KB-", r"^  2 × Cable at 15\.00 = 30", r"moved to Closed Won"]),
+                          r"^  1 × Keyboard at 99\.90 = 99\.9, SKU KB-", r"^  2 × Cable at 15\.00 = 30", r"moved to Closed Won",
+                          r"^buyer's timeline: (task, note|note, task)$"]),
     ("marketing_service.py", [r"^job .*: 2000 records stored durably", r"^imported 2000 contacts", r"lifecycle stage of \d+ is now marketingqualifiedlead",
                               r"^campaign: 1 of 100 leads consented to 'Marketing Information'", r"opted out: the next check leaves them out"]),
     ("analytics_service.py", [r"^full load: \d+ contacts read from export-file in \d HubSpot calls", r"^exported \d+ deals changed",

@@ -149,6 +149,7 @@ class GatewayClient:
 
     One stub per service (`client.contacts`, `client.deals`, `client.objects`,
     `client.associations`, `client.lists`, `client.metadata`, `client.jobs`, `client.changes`,
+    `client.engagements`, `client.communication_preferences`, `client.passthrough`,
     `client.admin`), generated from Protos/ (`hubspot_gateway_client.v1.*_pb2` for messages).
     Use a `dns:///` target naming the gateway's headless Service so that calls spread over every
     replica (docs/operations.md); a plain `host:port` works for one replica or a local sandbox.

@@ -10,7 +10,7 @@ import pkgutil
 from . import v1
 
 #: Unary reads: repeating them is always safe.
-READ_PREFIXES = ("Get", "List", "Search", "BatchGet", "BatchList")
+READ_PREFIXES = ("Get", "List", "Search", "BatchGet", "BatchList", "Timeline")
 #: Writes whose repetition leaves HubSpot as one call would (set values, archive, associate,
 #: add to a list): safe to retry. Creates, merges and job submissions are not: a retried
 #: create that had landed is a duplicate (send an idempotency key and retry it yourself).
