@@ -82,13 +82,23 @@ public struct ChangeEvent: Sendable, Equatable {
 
     /// The change this event reports, named the same whichever intake saw it: the record and
     /// the millisecond of the change (a webhook's `occurredAt` is the record's new modification
-    /// time). Association changes have none: the reconciler does not report them.
+    /// time). Association changes have none (`associationEntry` names them instead).
     var changeKey: String? {
         switch kind {
         case .created, .updated, .merged, .restored: "\(objectType):\(objectId):\(occurredAt)"
         case .deleted: "\(objectType):\(objectId):deleted:\(occurredAt)"
         case .associationAdded, .associationRemoved, .unknown: nil
         }
+    }
+
+    /// An association change as an entry of the record's kept associations (`toType:toId`),
+    /// for the pairs the reconciler's scan compares; nil for any other change.
+    var associationEntry: (record: String, entry: String, added: Bool)? {
+        guard kind == .associationAdded || kind == .associationRemoved, let toObjectId, let associationType,
+            let toType = Self.targetType(of: associationType),
+            Reconciler.scannedAssociations[objectType]?.contains(toType) == true
+        else { return nil }
+        return ("\(objectType):\(objectId)", "\(toType):\(toObjectId)", kind == .associationAdded)
     }
 
     /// One event of HubSpot's own (a webhook delivery or a journal entry), named the same by

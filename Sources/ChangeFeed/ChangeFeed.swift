@@ -27,7 +27,8 @@ public struct ChangeFeed: Sendable {
 
     /// KEYS[1] stream, KEYS[2] the request's replay key ("" to skip); ARGV: event-id prefix,
     /// dedupe seconds, max length, retention ms, replay seconds, then per event: event id,
-    /// change mark ("" or "R:"/"W:" and the change key), field count, fields.
+    /// change mark ("" or "R:"/"W:" and the change key), association mark ("" or see below),
+    /// field count, fields.
     ///
     /// One change can reach the feed through several intakes, under different event ids. The
     /// change key names it (record and millisecond): the reconciler's event is stored only if
@@ -37,6 +38,15 @@ public struct ChangeFeed: Sendable {
     /// change, property or association; within one intake the event id alone decides). A mark
     /// is `R:`, `W:` (webhook) or `J:` (journal), the change key, and for `W:`/`J:` a `\u{1}`
     /// and the delivery key.
+    ///
+    /// Association changes have no change key (HubSpot's webhook names the moment, the
+    /// reconciler's scan only what changed). Their association mark is the intake's letter, the
+    /// record (`type:id`), `\u{1}`, the entry (`toType:toId`), `\u{1}` and `+` or `-`. The
+    /// reconciler's event applies the entry to the record's kept associations (when kept) and
+    /// is dropped when they already say so (a webhook told it first); once stored it leaves a
+    /// report the first webhook or journal copy of that change consumes (and is dropped by).
+    /// A webhook's or journal's event applies its entry to kept associations too, so the next
+    /// scan does not report it again.
     static let appendScript = RedisScript(
         """
         if KEYS[2] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[5]) then
@@ -47,7 +57,8 @@ public struct ChangeFeed: Sendable {
         while i <= #ARGV do
           local eventId = ARGV[i]
           local mark = ARGV[i + 1]
-          local n = tonumber(ARGV[i + 2])
+          local association = ARGV[i + 2]
+          local n = tonumber(ARGV[i + 3])
           local fresh = true
           if mark ~= '' then
             local by = string.sub(mark, 1, 1)
@@ -73,18 +84,42 @@ public struct ChangeFeed: Sendable {
               end
             end
           end
+          if association ~= '' then
+            local by = string.sub(association, 1, 1)
+            local rest = string.sub(association, 2)
+            local a = string.find(rest, '\\1', 1, true)
+            local b = string.find(rest, '\\1', a + 1, true)
+            local record = string.sub(rest, 1, a - 1)
+            local entry = string.sub(rest, a + 1, b - 1)
+            local op = string.sub(rest, b + 1)
+            local kept = ARGV[1] .. 'associations:' .. record
+            local reported = ARGV[1] .. 'association-reported:' .. record .. ':' .. entry .. ':' .. op
+            if by == 'R' then
+              if fresh and redis.call('EXISTS', kept) == 1 then
+                local changed
+                if op == '+' then changed = redis.call('HSETNX', kept, entry, '1') else changed = redis.call('HDEL', kept, entry) end
+                fresh = changed == 1
+              end
+              if fresh then redis.call('SET', reported, '1', 'EX', ARGV[2]) end
+            else
+              if redis.call('DEL', reported) == 1 then fresh = false end
+              if redis.call('EXISTS', kept) == 1 then
+                if op == '+' then redis.call('HSET', kept, entry, '1') else redis.call('HDEL', kept, entry) end
+              end
+            end
+          end
           if fresh and redis.call('SET', ARGV[1] .. eventId, '1', 'NX', 'EX', ARGV[2]) then
             local args = {KEYS[1]}
             if ARGV[3] ~= '0' then
               args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = ARGV[3]
             end
             args[#args + 1] = '*'
-            for j = 1, n * 2 do args[#args + 1] = ARGV[i + 2 + j] end
+            for j = 1, n * 2 do args[#args + 1] = ARGV[i + 3 + j] end
             ids[#ids + 1] = redis.call('XADD', unpack(args))
           else
             ids[#ids + 1] = ''
           end
-          i = i + 3 + n * 2
+          i = i + 4 + n * 2
         end
         if ARGV[4] ~= '0' then
           local now = redis.call('TIME')
@@ -109,6 +144,7 @@ public struct ChangeFeed: Sendable {
             let fields = event.streamFields
             arguments.append(.init(event.eventId))
             arguments.append(.init(Self.mark(of: event)))
+            arguments.append(.init(Self.associationMark(of: event)))
             arguments.append(RESPArgument(fields.count))
             for (name, value) in fields {
                 arguments.append(.init(name))
@@ -130,6 +166,19 @@ public struct ChangeFeed: Sendable {
     static func mark(of event: ChangeEvent) -> String {
         if event.source == .reconciler { return event.changeKey.map { "R:" + $0 } ?? "" }
         return (event.source == .journal ? "J:" : "W:") + (event.changeKey ?? "") + "\u{1}" + event.deliveryKey
+    }
+
+    /// How `appendScript` applies an association change to the record's kept associations.
+    static func associationMark(of event: ChangeEvent) -> String {
+        guard let change = event.associationEntry else { return "" }
+        let by = event.source == .reconciler ? "R" : event.source == .journal ? "J" : "W"
+        return by + change.record + "\u{1}" + change.entry + "\u{1}" + (change.added ? "+" : "-")
+    }
+
+    /// Where the associations of record `type:id` are kept (the reconciler's scan compares
+    /// with them; every intake's association events keep them current).
+    func keptAssociationsKey(_ type: String, _ id: String) -> String {
+        configuration.eventIdPrefix + "associations:\(type):\(id)"
     }
 
     /// A number of milliseconds its intakes keep beside the feed (a watermark), nil when unset.

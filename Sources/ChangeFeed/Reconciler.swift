@@ -31,8 +31,16 @@ public struct ReconcilerConfiguration: Sendable {
     /// Per type, the properties whose values the reconciler keeps and compares, so that its
     /// UPDATED events name which of them changed (`--reconcile-properties`).
     public var comparedProperties: [String: [String]] = [:]
-    /// How long the compared values of a record are kept after its last change.
+    /// How long the compared values of a record are kept after its last change, and its
+    /// associations after the last scan that saw it.
     public var comparedValuesTTL: Duration = .seconds(7 * 24 * 3600)
+    /// Pause between two scans of a type's associations (nil: no scan). HubSpot's modification
+    /// times do not move when only associations change, so a scan reads every record's
+    /// associations (`scannedAssociations`) and compares them with what it kept.
+    public var associationScanInterval: Duration? = .seconds(600)
+    /// Pages (100 records each, one call) of the association scan in each pass, so that a long
+    /// scan never holds up the passes' changes.
+    public var associationScanPagesPerPass = 5
 
     public init() {}
 }
@@ -71,6 +79,15 @@ public struct Reconciler: Service, Sendable {
     func deletionsWatermarkKey(_ type: String) -> String { "\(configuration.keyPrefix):deletions:\(type)" }
     func mergedKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):merged:\(type):\(id)" }
     func comparedKey(_ type: String, _ id: String) -> String { "\(configuration.keyPrefix):compared:\(type):\(id)" }
+    /// Where the association scan of `type` stands: the list cursor of its next page ("" at
+    /// the start), or `done <ms>` between scans.
+    func associationScanKey(_ type: String) -> String { "\(configuration.keyPrefix):association-scan:\(type)" }
+
+    /// The associations the scan compares, per type: between the standard objects.
+    static let scannedAssociations: [String: [String]] = [
+        "contacts": ["companies", "deals", "tickets"], "companies": ["contacts", "deals", "tickets"],
+        "deals": ["contacts", "companies", "tickets"], "tickets": ["contacts", "companies", "deals"],
+    ]
 
     /// KEYS: the records' compared-values keys; ARGV: ttl seconds, then one value per key.
     static let keepComparedScript = RedisScript(
@@ -113,6 +130,7 @@ public struct Reconciler: Service, Sendable {
                     do {
                         _ = try await reconcile(type, token: token)
                         if scanDeletions { _ = try await reconcileDeletions(type, token: token) }
+                        _ = try await reconcileAssociations(type, token: token)
                     } catch let lost as LeaseLost {
                         throw lost
                     } catch is CancellationError {
@@ -278,6 +296,122 @@ public struct Reconciler: Service, Sendable {
                 "reconciled deletions webhooks missed", metadata: ["type": "\(type)", "events": "\(published)"])
         }
         return published
+    }
+}
+
+extension Reconciler {
+    /// KEYS: records' kept associations; ARGV: TTL seconds, then per key its entry count and
+    /// entries. A record kept before answers its entries (`_` among them); one seen for the
+    /// first time keeps these as its baseline and answers nothing. Every key's TTL is renewed.
+    static let keptAssociationsScript = RedisScript(
+        """
+        local out = {}
+        local a = 2
+        for k = 1, #KEYS do
+          local n = tonumber(ARGV[a])
+          if redis.call('EXISTS', KEYS[k]) == 1 then
+            out[k] = redis.call('HKEYS', KEYS[k])
+          else
+            redis.call('HSET', KEYS[k], '_', '1')
+            for j = 1, n do redis.call('HSET', KEYS[k], ARGV[a + j], '1') end
+            out[k] = {}
+          end
+          redis.call('EXPIRE', KEYS[k], ARGV[1])
+          a = a + n + 1
+        end
+        return out
+        """)
+
+    /// A step of the scan of `type`'s associations: up to `associationScanPagesPerPass` pages
+    /// of its records with their associations, compared with what was kept of each. A change
+    /// is published once in both directions (`ASSOCIATION_ADDED`/`_REMOVED`, as HubSpot's
+    /// webhooks report it on each record), deduplicated with the webhook and journal copies
+    /// (`ChangeFeed.appendScript`); a record seen for the first time is only kept. A new scan
+    /// starts `associationScanInterval` after the last one ended. Returns the events the feed
+    /// did not have.
+    public func reconcileAssociations(_ type: String, token: Int64, now: Date = Date()) async throws -> Int {
+        guard let interval = configuration.associationScanInterval, let toTypes = Self.scannedAssociations[type] else {
+            return 0
+        }
+        let key = associationScanKey(type)
+        let place = try await feed.redis.get(.init(key), timeout: feed.configuration.redisTimeout)
+            .map { String(decoding: $0, as: UTF8.self) }
+        if let place, place.hasPrefix("done "), let ended = Int64(place.dropFirst(5)),
+            now.epochMilliseconds - ended < interval.milliseconds
+        {
+            return 0
+        }
+        var after = place.flatMap { $0.isEmpty || $0.hasPrefix("done ") ? nil : $0 }
+        var published = 0
+        for _ in 0..<max(1, configuration.associationScanPagesPerPass) {
+            try await pacer.wait()
+            let page = try await crm.associations.page(of: type, toTypes: toTypes, after: after, terms())
+            published += try await compareAssociations(type, page.records, toTypes: toTypes, now: now)
+            after = page.next
+            guard try await lease.write(key, after ?? "done \(now.epochMilliseconds)", token: token) else {
+                throw LeaseLost()
+            }
+            if after == nil { break }
+        }
+        if published > 0 {
+            logger.info(
+                "reconciled association changes webhooks missed",
+                metadata: ["type": "\(type)", "events": "\(published)"])
+        }
+        return published
+    }
+
+    /// Publishes the differences between `records`' associations and what was kept of them.
+    func compareAssociations(_ type: String, _ records: [RecordAssociations], toTypes: [String], now: Date)
+        async throws -> Int
+    {
+        guard !records.isEmpty else { return 0 }
+        let current = records.map { record in
+            Set(toTypes.flatMap { toType in (record.associated[toType] ?? []).map { "\(toType):\($0)" } })
+        }
+        var arguments = [RESPArgument(max(1, configuration.comparedValuesTTL.components.seconds))]
+        for entries in current {
+            arguments.append(RESPArgument(entries.count))
+            arguments += entries.sorted().map { RESPArgument($0) }
+        }
+        let reply = try await feed.redis.evaluate(
+            Self.keptAssociationsScript, keys: records.map { .init(feed.keptAssociationsKey(type, $0.id)) },
+            arguments: arguments, timeout: feed.configuration.redisTimeout)
+        let kept = reply.array ?? []
+        let ms = now.epochMilliseconds
+        var events: [ChangeEvent] = []
+        for (index, record) in records.enumerated() {
+            let before = Set((index < kept.count ? kept[index].array ?? [] : []).compactMap(\.string))
+            guard before.contains("_") else { continue }  // first seen: kept as it is
+            let scanned = before.filter { entry in toTypes.contains { entry.hasPrefix($0 + ":") } }
+            for (entries, added) in [
+                (current[index].subtracting(scanned), true), (scanned.subtracting(current[index]), false),
+            ] {
+                for entry in entries.sorted() {
+                    guard let colon = entry.firstIndex(of: ":") else { continue }
+                    let (toType, toId) = (String(entry[..<colon]), String(entry[entry.index(after: colon)...]))
+                    events.append(associationEvent(type, record.id, toType, toId, added: added, ms: ms))
+                    events.append(associationEvent(toType, toId, type, record.id, added: added, ms: ms))
+                }
+            }
+        }
+        return events.isEmpty ? 0 : try await feed.append(events).storedCount
+    }
+
+    /// The reconciler's report that record `type:id` gained or lost its association with
+    /// `toType:toId`, named as HubSpot's webhooks name it (`DEAL_TO_COMPANY`).
+    func associationEvent(_ type: String, _ id: String, _ toType: String, _ toId: String, added: Bool, ms: Int64)
+        -> ChangeEvent
+    {
+        var event = ChangeEvent(
+            objectType: type, objectId: id, kind: added ? .associationAdded : .associationRemoved,
+            eventId: "reconciler:\(type):\(id):\(added ? "+" : "-")\(toType):\(toId):\(ms)", subscriptionType: "",
+            occurredAt: ms)
+        event.associationType =
+            "\(ObjectTypeAliases.singular(of: type))_TO_\(ObjectTypeAliases.singular(of: toType))".uppercased()
+        event.toObjectId = toId
+        event.source = .reconciler
+        return event
     }
 }
 

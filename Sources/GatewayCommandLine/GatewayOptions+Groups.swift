@@ -260,6 +260,11 @@ public struct ChangeFeedOptions: ParsableArguments {
     public var reconcileDeletionsIntervalSeconds: Double = 300
     @Option(
         help:
+            "Seconds between the reconciler's scans of every record's associations for changes (HubSpot does not move a record's modification time when only its associations change; a scan costs one call per 100 records, 5 pages a pass; 0: no scan)."
+    )
+    public var reconcileAssociationScanSeconds: Double = 600
+    @Option(
+        help:
             "The reconciler's share of the budget: at most this many HubSpot calls a second (searches and archived-list pages; 0: only bulk priority limits it)."
     )
     public var reconcileCallsPerSecond: Double = 1

@@ -74,6 +74,7 @@ public struct GatewayOptions: ParsableArguments {
         let nonNegative: [(String, Double)] = [
             ("--reconcile-lookback-seconds", changes.reconcileLookbackSeconds),
             ("--reconcile-calls-per-second", changes.reconcileCallsPerSecond),
+            ("--reconcile-association-scan-seconds", changes.reconcileAssociationScanSeconds),
             ("--export-settle-seconds", writes.exportSettleSeconds),
             ("--export-calls-per-second", writes.exportCallsPerSecond),
         ]
@@ -217,6 +218,8 @@ public struct GatewayOptions: ParsableArguments {
         configuration.reconciler.lookback = .seconds(changes.reconcileLookbackSeconds)
         configuration.reconciler.deletionsInterval = .seconds(changes.reconcileDeletionsIntervalSeconds)
         configuration.reconciler.callsPerSecond = changes.reconcileCallsPerSecond
+        configuration.reconciler.associationScanInterval =
+            changes.reconcileAssociationScanSeconds > 0 ? .seconds(changes.reconcileAssociationScanSeconds) : nil
         configuration.reconciler.comparedProperties = try Self.comparedProperties(changes.reconcileProperties)
         configuration.reconcilerLease = .seconds(changes.reconcileLeaseSeconds)
         configuration.journal.objectTypes = Self.list(journal.journalTypes)

@@ -126,3 +126,58 @@ public struct Associations: Sendable {
         }
     }
 }
+
+/// A record and the ids of the records of each asked type it is associated with.
+public struct RecordAssociations: Sendable, Equatable {
+    public var id: String
+    /// By type: every asked type, empty when the record has none of it.
+    public var associated: [String: [String]]
+}
+
+extension Associations {
+    /// A page of `type`'s records in HubSpot's order (100 a call), each with the ids of the
+    /// records of `toTypes` it is associated with: one HubSpot call for the page and every type
+    /// (the list read with `associations`); a record with more of a type than a read holds is
+    /// listed whole for that type through the associations API.
+    public func page(
+        of type: String, toTypes: [String], after cursor: String?, _ terms: CallTerms
+    ) async throws -> (records: [RecordAssociations], next: String?) {
+        try Caller.authorize(.read, type)
+        for toType in toTypes { try Caller.authorize(.read, toType) }
+        let page = try await upstream.perform(terms) {
+            try await $0.listObjects(
+                type, limit: 100, after: cursor, properties: ["hs_object_id"], associations: toTypes, options: $1)
+        }
+        var records: [RecordAssociations] = []
+        for object in page.results {
+            var associated: [String: [String]] = [:]
+            for toType in toTypes {
+                associated[toType] = try await ids(
+                    object.associations?[toType], of: RecordRef(type, object.id), toType: toType, terms)
+            }
+            records.append(RecordAssociations(id: object.id, associated: associated))
+        }
+        return (records, page.nextAfter)
+    }
+
+    /// The ids a read's `associations` block holds for `toType`, once each (a record associated
+    /// with several kinds is listed once per kind); when HubSpot says the block has more (it
+    /// pages them), every one, through the associations API (500 a call).
+    func ids(_ block: AssociationIds?, of record: RecordRef, toType: String, _ terms: CallTerms) async throws
+        -> [String]
+    {
+        guard let block else { return [] }
+        var found = block.results.map(\.id)
+        if block.paging?.next != nil {
+            found = []
+            var cursor: String?
+            repeat {
+                let page = try await list(of: record, toType: toType, after: cursor, terms)
+                found += page.associations.map(\.toId)
+                cursor = page.next
+            } while cursor != nil
+        }
+        var seen = Set<String>()
+        return found.filter { seen.insert($0).inserted }
+    }
+}

@@ -166,19 +166,8 @@ public struct Engagements: Sendable {
         }
         var ids: [EngagementType: [String]] = [:]
         for type in types {
-            guard let block = read.associations?[type.rawValue] else { continue }
-            var found = block.results.map(\.id)
-            if block.paging?.next != nil {
-                found = []
-                var cursor: String?
-                repeat {
-                    let page = try await associations.list(of: record, toType: type.rawValue, after: cursor, terms)
-                    found += page.associations.map(\.toId)
-                    cursor = page.next
-                } while cursor != nil
-            }
-            var seen = Set<String>()
-            ids[type] = found.filter { seen.insert($0).inserted }  // one per kind of association
+            ids[type] = try await associations.ids(
+                read.associations?[type.rawValue], of: record, toType: type.rawValue, terms)
         }
         return ids
     }

@@ -37,5 +37,11 @@ public enum ObjectTypeAliases {
         return typeIdsByName[name]
     }
 
+    /// HubSpot's singular name of a standard type (`companies` → `company`, as association
+    /// types name them); any other type as it is.
+    public static func singular(of type: String) -> String { singularByName[canonical(type)] ?? type }
+
+    private static let singularByName = Dictionary(uniqueKeysWithValues: singularNames.map { ($1, $0) })
+
     private static let typeIdsByName = Dictionary(uniqueKeysWithValues: standardTypeIds.map { ($1, $0) })
 }

@@ -4,6 +4,7 @@ included; a killed lease holder's walk continued by another replica."""
 import collections
 import subprocess
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -165,5 +166,64 @@ def test_with_webhooks_and_reconciler_both_on_each_change_is_in_the_feed_once():
         # Every webhook event id once, though the simulator delivered some twice.
         ids_seen = collections.Counter(e.event_id for e in events)
         assert [i for i, n in ids_seen.items() if n > 1] == []
+    finally:
+        fleet.stop()
+
+
+def test_without_webhooks_a_deal_moved_to_another_company_is_told_once_on_the_deal_and_both_companies():
+    """Moving a deal changes no modification time in HubSpot: the reconciler's association scan
+    is what finds it, and publishes it as HubSpot's webhooks would, on each record, once."""
+    fleet = Fleet(replicas=2, args=("--reconcile-types", "deals", "--reconcile-interval-seconds", "1",
+                                    "--reconcile-lookback-seconds", "20", "--reconcile-association-scan-seconds", "1",
+                                    "--reconcile-lease-seconds", "3"))
+    try:
+        redis = ["redis-cli", "-p", str(fleet.redis_port)]
+
+        def redis_get(*command):
+            return subprocess.run([*redis, *command], capture_output=True, text=True).stdout.strip()
+
+        a = fleet.sim_admin("POST", "/_sim/ui/objects/companies", {"properties": {"name": "Old owner"}})["id"]
+        b = fleet.sim_admin("POST", "/_sim/ui/objects/companies", {"properties": {"name": "New owner"}})["id"]
+        deal = fleet.sim_admin("POST", "/_sim/ui/objects/deals", {"properties": {"dealname": "Moving deal"}, "associations": [
+            {"to": {"id": a}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]}]})["id"]
+        # The scan has seen the deal at A (what it compares with later).
+        wait_for(lambda: redis_get("HEXISTS", f"hubspot-gateway:feed:seen:associations:deals:{deal}", f"companies:{a}") == "1", 60,
+                 "the deal's associations kept by a scan")
+
+        # Someone moves the deal in HubSpot, calling it directly (no webhook is configured).
+        def hubspot(method, path):
+            request = urllib.request.Request(fleet.sim_url + path, method=method, headers={"Authorization": "Bearer pat-sim-token"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        assert hubspot("DELETE", f"/crm/v4/objects/deals/{deal}/associations/companies/{a}") == 204
+        assert hubspot("PUT", f"/crm/v4/objects/deals/{deal}/associations/default/companies/{b}") == 200
+        moved_ms = int(time.time() * 1000)
+
+        stub = changes_pb2_grpc.ChangesServiceStub(grpc.insecure_channel(fleet.gateways[1].address))
+
+        def associations(seconds=1.5):
+            found = []
+            try:
+                for event in stub.Subscribe(changes_pb2.SubscribeRequest(object_types=["deals", "companies"],
+                                                                         position=changes_pb2.START_POSITION_OLDEST),
+                                            metadata=fleet.metadata("feeds"), timeout=seconds):
+                    if event.kind in (changes_pb2.CHANGE_KIND_ASSOCIATION_ADDED, changes_pb2.CHANGE_KIND_ASSOCIATION_REMOVED):
+                        found.append((event.object_type, event.object_id, changes_pb2.ChangeKind.Name(event.kind),
+                                      event.association_type, event.to_object_id, event.source))
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+            return found
+
+        expected = {("deals", deal, "CHANGE_KIND_ASSOCIATION_REMOVED", "DEAL_TO_COMPANY", a, "RECONCILER"),
+                    ("companies", a, "CHANGE_KIND_ASSOCIATION_REMOVED", "COMPANY_TO_DEAL", deal, "RECONCILER"),
+                    ("deals", deal, "CHANGE_KIND_ASSOCIATION_ADDED", "DEAL_TO_COMPANY", b, "RECONCILER"),
+                    ("companies", b, "CHANGE_KIND_ASSOCIATION_ADDED", "COMPANY_TO_DEAL", deal, "RECONCILER")}
+        wait_for(lambda: set(associations()) >= expected, 60, "the move in the feed")
+        # Later scans (begun after the move, and ended) tell nothing again.
+        wait_for(lambda: (lambda place: place.startswith("done ") and int(place.split()[1]) > moved_ms + 1000)(
+            redis_get("GET", "hubspot-gateway:reconciler:association-scan:deals")), 60, "a full scan after the move")
+        wait_for(lambda: (lambda place: place.startswith("done ") and int(place.split()[1]) > moved_ms + 3000)(
+            redis_get("GET", "hubspot-gateway:reconciler:association-scan:deals")), 60, "another full scan")
+        assert sorted(associations()) == sorted(expected)
     finally:
         fleet.stop()
