@@ -120,10 +120,6 @@ public struct EngagementsService: Hubspot_Gateway_V1_EngagementsService.ServiceP
         _ type: EngagementType, at timestamp: Google_Protobuf_Timestamp?, _ properties: [String: String],
         _ targets: [Hubspot_Gateway_V1_AssociationTarget], _ metadata: Metadata
     ) async throws -> TimelineEntry {
-        guard !targets.isEmpty else {
-            throw InputValidation.invalid(
-                field: "associations", "associations must name at least one record the \(type) is logged on")
-        }
         var associations: [NewAssociation] = []
         for (index, target) in targets.enumerated() {
             associations.append(

@@ -105,9 +105,6 @@ public struct Engagements: Sendable {
     let records: Records
     let associations: Associations
 
-    /// Most entries one timeline page holds.
-    public static let pageLimit = 100
-
     /// A page of `record`'s engagements of `types`, newest first. HubSpot has no timeline read,
     /// so it is made of the fewest calls its APIs allow: one read of the record with its
     /// associations to every type (the associations API for a type with more than that read
@@ -181,7 +178,9 @@ public struct Engagements: Sendable {
     ) async throws -> TimelineEntry {
         guard !targets.isEmpty else {
             throw CRMError(
-                .invalidRequest, "an engagement is logged on at least one record; name it (e.g. a contact or a deal)")
+                .invalidRequest,
+                "an engagement is logged on at least one record: name one in its associations (e.g. a contact or a deal)"
+            )
         }
         for target in targets { try Caller.authorize(.read, target.to.type) }
         var properties = properties
